@@ -1,0 +1,56 @@
+# Dusk: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+# Tests run on real PostgreSQL and Redis; override to point elsewhere.
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dusk
+TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
+
+.PHONY: run install install-dev check test bench-cutover clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: set up on embedded defaults (SQLite, filesystem broker), load the demo,
+## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat.
+run: $(VENV)/.installed
+	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
+	@echo "Portal: http://127.0.0.1:$(PORT)/  (Ctrl-C stops web server and worker)"
+	@DJANGO_DEBUG=1 bash -c 'trap "kill 0" EXIT INT TERM; \
+	  $(BIN)/celery -A portal worker -B --loglevel=INFO --concurrency=2 & \
+	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
+
+## check: lint, format, Django checks, migrations up to date.
+check: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+## test: install, check, then run the whole suite on PostgreSQL and Redis.
+test: check
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	DUSK_FAST_PASSWORD_HASHER=1 \
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## bench-cutover: the cutover's database work against hand-written SQL.
+bench-cutover: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/cutover.py
+
+clean:
+	rm -rf var/ .pytest_cache .ruff_cache

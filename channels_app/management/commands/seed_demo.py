@@ -1,0 +1,332 @@
+"""Load a realistic demo: a brand retiring X, YouTube comments and its forum."""
+
+import random
+from datetime import UTC, date, time, timedelta
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from channels_app import services
+from channels_app.models import Agent, Assignment, Channel, Conversation, Message, Team
+from channels_app.permissions import ensure_roles
+from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+
+DEMO_PASSWORD = "dusk-demo-2026"
+
+PEOPLE = [
+    ("maya", "Maya Okafor", ["manager"]),
+    ("arjun", "Arjun Mehta", ["approver"]),
+    ("hana", "Hana Wibowo", ["hr_coordinator"]),
+    ("vic", "Victor Lambert", ["viewer"]),
+    ("admin", "Dusk Admin", ["admin"]),
+]
+
+SOCIAL_TEAMS = [
+    # name, site, zone, languages, agents
+    ("Social Care Austin", "Austin", "America/Chicago", ["en", "es"], 55),
+    ("Social Care Dublin", "Dublin", "Europe/Dublin", ["en", "fr"], 50),
+    ("Social Care Jakarta", "Jakarta", "Asia/Jakarta", ["id", "en"], 45),
+]
+DESTINATION_TEAMS = [
+    ("Phone Americas", "Austin", "America/Chicago", ["en", "es"], ["billing", "devices"], 90),
+    ("Phone EMEA", "Dublin", "Europe/Dublin", ["en", "fr"], ["billing", "accounts"], 70),
+    ("Phone APAC", "Jakarta", "Asia/Jakarta", ["id", "en"], ["devices", "accounts"], 60),
+    ("Web Form Desk", "Dublin", "Europe/Dublin", ["en", "fr", "id"], ["writing"], 40),
+    ("App Chat", "Austin", "America/Chicago", ["en", "es", "id"], ["devices"], 35),
+]
+FIRST = [
+    "Alex",
+    "Sam",
+    "Nadia",
+    "Tomás",
+    "Chloé",
+    "Budi",
+    "Siti",
+    "Liam",
+    "Aoife",
+    "Marco",
+    "Dewi",
+    "Lucas",
+    "Emma",
+    "Rizky",
+    "Inès",
+    "Noah",
+    "Ayu",
+    "Hugo",
+    "Mia",
+    "Kevin",
+    "Léa",
+    "Putri",
+    "Diego",
+    "Sofia",
+]
+LAST = [
+    "García",
+    "Murphy",
+    "Santoso",
+    "Dubois",
+    "Smith",
+    "Wijaya",
+    "Byrne",
+    "Martin",
+    "Lopez",
+    "Kelly",
+    "Hartono",
+    "Bernard",
+    "Nguyen",
+    "Walsh",
+    "Pratama",
+    "Moreau",
+    "Johnson",
+    "Rahman",
+]
+SKILLS = ["billing", "devices", "accounts", "writing", "escalations"]
+
+REPLIES = {
+    "notice": {
+        "en": "Hi {customer_name}, from {date} we will no longer answer support questions here. "
+        "Until then we are happy to help; after that please reach us at {redirect_url}.",
+        "fr": "Bonjour {customer_name}, à partir du {date} nous ne répondrons plus ici. "
+        "Retrouvez-nous ensuite sur {redirect_url}.",
+        "id": "Halo {customer_name}, mulai {date} kami tidak lagi melayani dukungan di sini. "
+        "Setelah itu hubungi kami di {redirect_url}.",
+    },
+    "soft_close": {
+        "en": "Hi {customer_name}, we no longer start new support conversations here. "
+        "Please use {redirect_url} or call {phone}.",
+        "fr": "Bonjour {customer_name}, nous n'ouvrons plus de nouvelles demandes ici. "
+        "Utilisez {redirect_url} ou appelez le {phone}.",
+        "id": "Halo {customer_name}, kami tidak lagi membuka percakapan baru di sini. "
+        "Silakan gunakan {redirect_url} atau telepon {phone}.",
+    },
+    "hard_close": {
+        "en": "Hi {customer_name}, support has moved. Call {phone} or write to us at {redirect_url} "
+        "and quote {reference} so we can pick up where we left off.",
+        "fr": "Bonjour {customer_name}, notre assistance a déménagé. Appelez le {phone} ou écrivez-nous sur "
+        "{redirect_url} en citant {reference}.",
+        "id": "Halo {customer_name}, layanan dukungan kami telah pindah. Telepon {phone} atau tulis di "
+        "{redirect_url} dengan menyebut {reference}.",
+    },
+}
+
+
+class Command(BaseCommand):
+    help = "Load demo data (idempotent: does nothing if channels already exist)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--conversations", type=int, default=600)
+        parser.add_argument("--seed", type=int, default=20261001)
+
+    def handle(self, *args, conversations=600, seed=20261001, **options):
+        if Channel.objects.exists():
+            self.stdout.write("Demo data already present; nothing to do.")
+            return
+        rng = random.Random(seed)
+        with transaction.atomic():
+            users = self._users()
+            channels = self._channels()
+            teams = self._teams(channels)
+            agents = self._agents(rng, teams)
+            self._conversations(rng, channels, conversations)
+        self._plans(users, channels, teams, agents)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo loaded: {len(channels)} channels, {len(teams)} teams, {len(agents)} agents, "
+                f"{conversations} open conversations. Sign in as maya, arjun, hana, vic or admin "
+                f"with the password {DEMO_PASSWORD}."
+            )
+        )
+
+    def _users(self):
+        ensure_roles()
+        User = get_user_model()
+        users = {}
+        for username, full, roles in PEOPLE:
+            first, last = full.split(" ", 1)
+            user = User.objects.create_user(
+                username=username,
+                email=f"{username}@lumen.example",
+                password=DEMO_PASSWORD,
+                first_name=first,
+                last_name=last,
+                is_staff=username == "admin",
+                is_superuser=username == "admin",
+            )
+            user.groups.set(Group.objects.filter(name__in=roles))
+            users[username] = user
+        return users
+
+    def _channels(self):
+        specs = [
+            ("x", "Lumen Support on X", "@LumenSupport"),
+            ("youtube", "Lumen YouTube comments", "https://www.youtube.com/@lumen"),
+            ("discourse", "Lumen Community forum", "https://community.lumen.example"),
+            ("messenger", "Lumen Messenger", "lumen.support"),
+            ("phone", "Lumen Phone", "+1 800 555 0199"),
+            ("web_form", "Lumen Web form", "https://help.lumen.example/contact"),
+            ("chat", "Lumen App chat", "lumen://support"),
+        ]
+        return {
+            kind: Channel.objects.create(
+                kind=kind, name=name, handle=handle, webhook_secret_env=f"DUSK_{kind.upper()}_SECRET"
+            )
+            for kind, name, handle in specs
+        }
+
+    def _teams(self, channels):
+        teams = {}
+        for name, site, zone, langs, count in SOCIAL_TEAMS:
+            team = Team.objects.create(
+                name=name, site=site, time_zone=zone, languages=langs, skills=["writing", "social"], capacity=count + 5
+            )
+            team.channels.set([channels["x"], channels["youtube"], channels["discourse"]])
+            teams[name] = team
+        messenger = Team.objects.create(
+            name="Messenger Care",
+            site="Dublin",
+            time_zone="Europe/Dublin",
+            languages=["en", "fr"],
+            skills=["writing"],
+            capacity=12,
+        )
+        messenger.channels.set([channels["messenger"]])
+        teams[messenger.name] = messenger
+        for name, site, zone, langs, skills, capacity in DESTINATION_TEAMS:
+            team = Team.objects.create(
+                name=name, site=site, time_zone=zone, languages=langs, skills=skills, capacity=capacity
+            )
+            kind = "phone" if name.startswith("Phone") else ("web_form" if "Web" in name else "chat")
+            team.channels.set([channels[kind]])
+            teams[name] = team
+        return teams
+
+    def _agents(self, rng, teams):
+        start = date(2024, 1, 8)
+        n = 0
+        plan = [(t, c) for t, _s, _z, _l, c in SOCIAL_TEAMS] + [("Messenger Care", 10)]
+        plan += [(name, capacity // 2) for name, *_rest, capacity in DESTINATION_TEAMS]
+        rows = []
+        for team_name, count in plan:
+            team = teams[team_name]
+            for _ in range(count):
+                n += 1
+                name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+                langs = list(team.languages[:1]) + [lang for lang in team.languages[1:] if rng.random() < 0.5]
+                agent = Agent(
+                    employee_id=f"LUM-{n:05d}",
+                    name=name,
+                    email=f"agent{n:05d}@lumen.example",
+                    languages=langs,
+                    skills=rng.sample(SKILLS, k=2),
+                    site=team.site,
+                    time_zone=team.time_zone,
+                )
+                rows.append((agent, team))
+        Agent.objects.bulk_create([a for a, _t in rows])
+        Assignment.objects.bulk_create([Assignment(agent=a, team=t, role="Agent", starts_on=start) for a, t in rows])
+        return [a for a, _t in rows]
+
+    def _conversations(self, rng, channels, count):
+        now = timezone.now()
+        retiring = [channels["x"], channels["youtube"], channels["discourse"], channels["messenger"]]
+        convs = []
+        for i in range(count):
+            channel = retiring[i % len(retiring)]
+            at = now - timedelta(hours=rng.randint(1, 240))
+            convs.append(
+                Conversation(
+                    channel=channel,
+                    platform_thread_id=f"demo-{channel.kind}-{i}",
+                    customer_id=f"cust{i}",
+                    customer_handle=f"@customer{i}",
+                    customer_name=rng.choice(FIRST),
+                    locale=rng.choice(["en", "en", "fr", "id"]),
+                    opened_at=at,
+                    last_message_at=at,
+                )
+            )
+        Conversation.objects.bulk_create(convs)
+        Message.objects.bulk_create(
+            [
+                Message(
+                    channel=c.channel,
+                    conversation=c,
+                    platform_message_id=f"{c.platform_thread_id}-m1",
+                    direction="in",
+                    author_id=c.customer_id,
+                    text="Hello, my order has not arrived yet.",
+                    lang=c.locale,
+                    created_at=c.opened_at,
+                )
+                for c in convs
+            ]
+        )
+
+    def _plans(self, users, channels, teams, agents):
+        maya, arjun, hana = users["maya"], users["arjun"], users["hana"]
+        redirects = [
+            RedirectInput("phone", "Phone support", "+1 800 555 0199", 0.6),
+            RedirectInput("url", "Help centre contact form", "https://help.lumen.example/contact", 0.3),
+            RedirectInput("app", "Lumen app chat", "lumen://support", 0.1),
+        ]
+        la = "America/Los_Angeles"
+        year = timezone.now().year + 1
+        replies = [AutoReplyInput(k, loc, text) for k, by in REPLIES.items() for loc, text in by.items()]
+        social = services.create_plan(
+            actor=maya,
+            title="Retire social support: X, YouTube comments and community forum",
+            channel_ids=[channels["x"].pk, channels["youtube"].pk, channels["discourse"].pk],
+            phases=[
+                PhaseInput("notice", date(year, 9, 1), time(0, 0), la),
+                PhaseInput("soft_close", date(year, 9, 22), time(0, 0), la),
+                PhaseInput("hard_close", date(year, 10, 1), time(0, 0), la),
+                PhaseInput("archive", date(year + 1, 1, 4), time(9, 0), la),
+            ],
+            redirects=redirects,
+            auto_replies=replies,
+        )
+        services.submit_plan(actor=maya, plan=social)
+        # HR has proposed destinations for part of the social care staff.
+        dest_by_site = {
+            "Austin": teams["Phone Americas"],
+            "Dublin": teams["Phone EMEA"],
+            "Jakarta": teams["Phone APAC"],
+        }
+        social_agents = Agent.objects.filter(
+            assignments__team__name__startswith="Social Care", assignments__ends_on__isnull=True
+        ).order_by("id")[:60]
+        for agent in social_agents:
+            services.propose_reassignment(
+                actor=hana,
+                plan=social,
+                agent=agent,
+                to_team=dest_by_site[agent.site],
+                effective_date=date(year, 10, 1),
+                role="Phone agent",
+            )
+        # A small plan due a few minutes from now, so a running worker shows a real cutover.
+        soon = (timezone.now() + timedelta(minutes=3)).astimezone(UTC)
+        soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
+        msgr = services.create_plan(
+            actor=maya,
+            title="Retire Messenger support",
+            channel_ids=[channels["messenger"].pk],
+            phases=[PhaseInput("hard_close", soon.date(), soon.time(), "UTC")],
+            redirects=redirects[:2],
+            auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
+        )
+        for agent in Agent.objects.filter(assignments__team__name="Messenger Care", assignments__ends_on__isnull=True):
+            services.propose_reassignment(
+                actor=hana,
+                plan=msgr,
+                agent=agent,
+                to_team=teams["Web Form Desk"],
+                effective_date=soon.date(),
+                role="Web form agent",
+            )
+        services.confirm_reassignments(actor=hana, plan=msgr)
+        services.submit_plan(actor=maya, plan=msgr)
+        services.approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")

@@ -1,0 +1,120 @@
+"""Conversations with customers, their messages, and what waits to be sent."""
+
+import secrets
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over the phone
+
+
+def new_reference() -> str:
+    return "DSK-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+class ConversationState(models.TextChoices):
+    OPEN = "open", _("Open")
+    REDIRECTED = "redirected", _("Moved to redirect queue")
+    CLOSED = "closed", _("Closed")
+
+
+class Conversation(models.Model):
+    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="conversations")
+    platform_thread_id = models.CharField(max_length=128)
+    customer_id = models.CharField(max_length=128)
+    customer_handle = models.CharField(max_length=255, blank=True)
+    customer_name = models.CharField(max_length=255, blank=True)
+    locale = models.CharField(max_length=10, blank=True)
+    reference = models.CharField(max_length=16, unique=True, default=new_reference)
+    state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.OPEN)
+    redirected_to = models.ForeignKey(
+        "RedirectTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    moved_by_run = models.ForeignKey(
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="moved_conversations"
+    )
+    opened_at = models.DateTimeField()
+    last_message_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-last_message_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "platform_thread_id"], name="conversation_thread_unique"),
+            models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conversation_state_valid"),
+        ]
+        indexes = [models.Index(fields=["channel", "id"], condition=Q(state="open"), name="open_conversations")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+
+class Direction(models.TextChoices):
+    INBOUND = "in", _("Inbound")
+    OUTBOUND = "out", _("Outbound")
+
+
+class Message(models.Model):
+    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="messages")
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
+    platform_message_id = models.CharField(max_length=128)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    author_id = models.CharField(max_length=128, blank=True)
+    text = models.TextField()
+    lang = models.CharField(max_length=10, blank=True)
+    created_at = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel", "platform_message_id"], name="platform_message_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.platform_message_id}"
+
+
+class OutboxKind(models.TextChoices):
+    HANDOFF = "handoff", _("Hand-off notice")
+    AUTO_REPLY = "auto_reply", _("Auto-reply")
+
+
+class OutboxState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed permanently")
+    SKIPPED = "skipped", _("Skipped")
+
+
+class OutboxMessage(models.Model):
+    """A reply to send on a platform. Written in the same transaction as what
+    caused it; `dedupe_key` makes a second write of the same reply a no-op."""
+
+    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="outbox")
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="outbox")
+    in_reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    phase_kind = models.CharField(max_length=16, blank=True)
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    created_by_run = models.ForeignKey(
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="outbox_messages"
+    )
+    state = models.CharField(max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    rendered_text = models.TextField(blank=True)
+    platform_response_id = models.CharField(max_length=128, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="outbox_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.dedupe_key} [{self.state}]"

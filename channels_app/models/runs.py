@@ -1,0 +1,100 @@
+"""Cutover runs (one per phase execution) and the notifications they send."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class RunState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    COMPLETED = "completed", _("Completed")
+    FAILED = "failed", _("Failed")
+
+
+class Step(models.TextChoices):
+    FREEZE = "freeze", _("Freeze and re-check")
+    CHANNELS = "channels", _("Channel states")
+    CONVERSATIONS = "conversations", _("Open conversations")
+    REASSIGNMENTS = "reassignments", _("Reassignments")
+    NOTIFICATIONS = "notifications", _("Notifications")
+    DONE = "done", _("Done")
+
+
+STEP_ORDER = list(Step.values)
+
+
+class CutoverRun(models.Model):
+    phase = models.OneToOneField("Phase", on_delete=models.PROTECT, related_name="run")
+    plan = models.ForeignKey("SunsetPlan", on_delete=models.PROTECT, related_name="runs")
+    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    current_step = models.CharField(max_length=16, choices=Step.choices, default=Step.FREEZE)
+    # {step: {"done": n, "total": n, "started_at": iso, "finished_at": iso}}
+    steps = models.JSONField(default=dict, blank=True)
+    snapshot = models.JSONField(default=dict, blank=True)
+    conversations_moved = models.PositiveIntegerField(default=0)
+    handoffs_queued = models.PositiveIntegerField(default=0)
+    agents_reassigned = models.PositiveIntegerField(default=0)
+    notifications_sent = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    worker_id = models.CharField(max_length=200, blank=True)
+    lease = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    queued_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-queued_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=RunState.values), name="run_state_valid"),
+        ]
+        indexes = [
+            models.Index(fields=["heartbeat_at"], condition=Q(state__in=["queued", "running"]), name="run_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Run {self.pk} of phase {self.phase_id}"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class NotificationState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class Notification(models.Model):
+    """One email to one person about one phase. The unique key makes the
+    cutover's set-based insert safe to repeat."""
+
+    run = models.ForeignKey(CutoverRun, on_delete=models.PROTECT, related_name="notifications")
+    kind = models.CharField(max_length=32)
+    recipient = models.EmailField()
+    agent = models.ForeignKey("Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "kind", "recipient"], name="notification_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} to {self.recipient} [{self.state}]"
+
+    @property
+    def message_id(self) -> str:
+        # Stable across retries so a receiving system can drop a repeat.
+        return f"<dusk-notification-{self.pk}@dusk.invalid>"

@@ -1,0 +1,72 @@
+"""Teams, agents and their dated assignments."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=120, unique=True)
+    capacity = models.PositiveIntegerField(help_text=_("Seats"))
+    languages = models.JSONField(default=list, blank=True)
+    skills = models.JSONField(default=list, blank=True)
+    site = models.CharField(max_length=80, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    channels = models.ManyToManyField("Channel", related_name="teams", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Agent(models.Model):
+    employee_id = models.CharField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    email = models.EmailField()
+    languages = models.JSONField(default=list, blank=True)
+    skills = models.JSONField(default=list, blank=True)
+    site = models.CharField(max_length=80, blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC")
+    preferred_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.employee_id})"
+
+
+class Assignment(models.Model):
+    """An agent's membership of a team over a date range. Rows are never
+    overwritten: a move ends one row and starts another."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="assignments")
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="assignments")
+    role = models.CharField(max_length=80, blank=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    created_by_run = models.ForeignKey(
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="started_assignments"
+    )
+    ended_by_run = models.ForeignKey(
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="ended_assignments"
+    )
+
+    class Meta:
+        ordering = ["-starts_on", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["agent", "team"], condition=Q(ends_on__isnull=True), name="one_open_assignment_per_team"
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=models.F("starts_on")),
+                name="assignment_ends_after_start",
+            ),
+        ]
+        indexes = [models.Index(fields=["team"], condition=Q(ends_on__isnull=True), name="open_assignment_team")]
+
+    def __str__(self) -> str:
+        return f"{self.agent} in {self.team} from {self.starts_on}"

@@ -1,0 +1,667 @@
+"""Sunset plans: drafting, the four-eyes approval and scheduling."""
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import textrules
+from ..models import (
+    OPEN_PLAN_STATES,
+    PHASE_ORDER,
+    Agent,
+    Assignment,
+    AutoReply,
+    Channel,
+    ChannelState,
+    Phase,
+    PhaseKind,
+    PhaseState,
+    PlanChannel,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+    RedirectKind,
+    RedirectTarget,
+    SunsetPlan,
+    Team,
+)
+from ..permissions import APPROVER, can, has_role, require
+from .audit import record_event
+from .errors import InvalidTransition
+
+# A phase must be at least this far ahead when it is written or approved, so
+# the beat sweep is never asked to run something already overdue.
+MIN_LEAD = timedelta(seconds=1)
+_LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ().-]{5,30}$")
+
+
+@dataclass(frozen=True)
+class PhaseInput:
+    kind: str
+    local_date: date
+    local_time: time
+    time_zone: str
+    region: str = ""
+
+
+@dataclass(frozen=True)
+class RedirectInput:
+    kind: str
+    label: str
+    value: str
+    expected_share: float = 0.0
+
+
+@dataclass(frozen=True)
+class AutoReplyInput:
+    phase_kind: str
+    locale: str
+    text: str
+
+
+# --- instants -----------------------------------------------------------------
+
+
+def local_to_instant(local_date: date, local_time: time, tz_name: str) -> datetime:
+    """Turn a wall-clock time in an IANA zone into a UTC instant, refusing
+    wall-clock times that do not exist or exist twice (DST)."""
+    try:
+        if tz_name not in _zone_names():
+            raise ZoneInfoNotFoundError(tz_name)
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"Unknown time zone “{tz_name}”: use an IANA name such as Europe/Paris.") from None
+    naive = datetime.combine(local_date, local_time.replace(tzinfo=None))
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # fold=0 and fold=1 differ: the time is in a gap or an overlap.
+        round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+        if round_trip != naive:
+            raise ValidationError(
+                f"{naive:%Y-%m-%d %H:%M} does not exist in {tz_name} (clocks skip it for daylight saving time)."
+            )
+        raise ValidationError(
+            f"{naive:%Y-%m-%d %H:%M} happens twice in {tz_name} (clocks go back): choose a time outside that hour."
+        )
+    return first.astimezone(ZoneInfo("UTC"))
+
+
+_ZONES: frozenset[str] | None = None
+
+
+def _zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+# --- validation ------------------------------------------------------------------
+
+
+class _Errors:
+    def __init__(self) -> None:
+        self.by_field: dict[str, list[str]] = {}
+
+    def add(self, field: str, message: str) -> None:
+        self.by_field.setdefault(field, []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.by_field:
+            raise ValidationError(self.by_field)
+
+
+def _validate_phases(
+    phases: Sequence[PhaseInput], errors: _Errors, *, now: datetime
+) -> list[tuple[PhaseInput, datetime]]:
+    resolved: list[tuple[PhaseInput, datetime]] = []
+    if not phases:
+        errors.add("phases", "A plan needs at least one phase.")
+    seen: set[tuple[str, str]] = set()
+    for i, phase in enumerate(phases):
+        label = f"Phase {i + 1} ({phase.kind})"
+        if phase.kind not in PhaseKind.values:
+            errors.add("phases", f"{label}: unknown phase “{phase.kind}”; use one of {', '.join(PhaseKind.values)}.")
+            continue
+        key = (phase.kind, phase.region)
+        if key in seen:
+            errors.add("phases", f"{label}: appears twice{' for region ' + phase.region if phase.region else ''}.")
+            continue
+        seen.add(key)
+        try:
+            instant = local_to_instant(phase.local_date, phase.local_time, phase.time_zone)
+        except ValidationError as exc:
+            errors.add("phases", f"{label}: {exc.messages[0]}")
+            continue
+        if instant < now + MIN_LEAD:
+            errors.add("phases", f"{label}: {instant:%Y-%m-%d %H:%M} UTC is in the past.")
+            continue
+        resolved.append((phase, instant))
+    # Within a region, phases must come in lifecycle order.
+    by_region: dict[str, list[tuple[PhaseInput, datetime]]] = {}
+    for phase, instant in resolved:
+        by_region.setdefault(phase.region, []).append((phase, instant))
+    for region, items in by_region.items():
+        items.sort(key=lambda item: PHASE_ORDER.index(item[0].kind))
+        for (a, a_at), (b, b_at) in zip(items, items[1:], strict=False):
+            if b_at <= a_at:
+                where = f" in region {region}" if region else ""
+                errors.add(
+                    "phases",
+                    f"Phases out of order{where}: {b.kind} ({b_at:%Y-%m-%d %H:%M} UTC) must come after "
+                    f"{a.kind} ({a_at:%Y-%m-%d %H:%M} UTC).",
+                )
+    return resolved
+
+
+def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
+    url_ok = URLValidator(schemes=["http", "https"])
+    for i, target in enumerate(redirects):
+        label = f"Redirect {i + 1}"
+        if target.kind not in RedirectKind.values:
+            errors.add("redirects", f"{label}: unknown kind “{target.kind}”.")
+            continue
+        if not target.label.strip():
+            errors.add("redirects", f"{label}: a label is required.")
+        if target.kind == RedirectKind.PHONE:
+            if not _PHONE_RE.match(target.value.strip()):
+                errors.add("redirects", f"{label}: “{target.value}” is not a phone number.")
+        elif target.kind == RedirectKind.URL:
+            try:
+                url_ok(target.value.strip())
+            except ValidationError:
+                errors.add("redirects", f"{label}: “{target.value}” is not an http(s) URL.")
+        elif not target.value.strip() or " " in target.value.strip():
+            errors.add("redirects", f"{label}: “{target.value}” is not an app link.")
+        if not 0.0 <= target.expected_share <= 1.0:
+            errors.add("redirects", f"{label}: expected share must be between 0 and 1.")
+
+
+def _validate_auto_replies(
+    replies: Sequence[AutoReplyInput], channel_kinds: Iterable[str], phase_kinds: set[str], errors: _Errors
+) -> None:
+    seen: set[tuple[str, str]] = set()
+    kinds = sorted(set(channel_kinds))
+    for reply in replies:
+        label = f"Auto-reply {reply.phase_kind}/{reply.locale}"
+        if reply.phase_kind not in PhaseKind.values:
+            errors.add("auto_replies", f"{label}: unknown phase “{reply.phase_kind}”.")
+            continue
+        if reply.phase_kind not in phase_kinds:
+            errors.add("auto_replies", f"{label}: the plan has no {reply.phase_kind} phase.")
+        if not _LOCALE_RE.match(reply.locale):
+            errors.add("auto_replies", f"{label}: “{reply.locale}” is not a locale code such as en or pt-BR.")
+            continue
+        if (reply.phase_kind, reply.locale) in seen:
+            errors.add("auto_replies", f"{label}: written twice.")
+            continue
+        seen.add((reply.phase_kind, reply.locale))
+        if not reply.text.strip():
+            errors.add("auto_replies", f"{label}: the text is empty.")
+            continue
+        unknown = textrules.unknown_placeholders(reply.text)
+        if unknown:
+            known = ", ".join("{" + p + "}" for p in textrules.PLACEHOLDERS)
+            errors.add(
+                "auto_replies",
+                f"{label}: unknown placeholder {', '.join('{' + u + '}' for u in unknown)}; known: {known}.",
+            )
+            continue
+        for kind in kinds:
+            for message in textrules.validate_reply(reply.text, kind):
+                errors.add("auto_replies", f"{label}: {message}")
+
+
+def _load_channels(channel_ids: Sequence[int], errors: _Errors, *, plan: SunsetPlan | None) -> list[Channel]:
+    ids = list(dict.fromkeys(int(i) for i in channel_ids))
+    if not ids:
+        errors.add("channels", "Choose at least one channel to retire.")
+        return []
+    channels = list(Channel.objects.filter(pk__in=ids))
+    missing = set(ids) - {c.pk for c in channels}
+    if missing:
+        errors.add("channels", f"Unknown channel id(s): {', '.join(map(str, sorted(missing)))}.")
+    busy = (
+        PlanChannel.objects.filter(channel_id__in=ids, is_open=True)
+        .exclude(plan=plan)
+        .select_related("plan", "channel")
+    )
+    for pc in busy:
+        errors.add("channels", f"{pc.channel.name} already belongs to the open plan “{pc.plan.title}”.")
+    for channel in channels:
+        if channel.state == ChannelState.RETIRED:
+            errors.add("channels", f"{channel.name} is already retired.")
+    return channels
+
+
+def _snapshot(plan: SunsetPlan) -> dict:
+    return {
+        "title": plan.title,
+        "state": plan.state,
+        "version": plan.version,
+        "default_locale": plan.default_locale,
+        "channels": sorted(plan.plan_channels.values_list("channel_id", flat=True)),
+        "phases": [
+            {
+                "kind": p.kind,
+                "region": p.region,
+                "local": f"{p.local_date} {p.local_time:%H:%M}",
+                "time_zone": p.time_zone,
+                "instant": p.instant.isoformat(),
+                "state": p.state,
+            }
+            for p in plan.phases.order_by("instant", "id")
+        ],
+        "redirects": list(plan.redirects.order_by("position").values("kind", "label", "value", "expected_share")),
+        "auto_replies": list(plan.auto_replies.order_by("phase_kind", "locale").values("phase_kind", "locale", "text")),
+    }
+
+
+def _validated_contents(
+    *,
+    title: str,
+    channel_ids: Sequence[int],
+    phases: Sequence[PhaseInput],
+    redirects: Sequence[RedirectInput],
+    auto_replies: Sequence[AutoReplyInput],
+    default_locale: str,
+    plan: SunsetPlan | None,
+    now: datetime,
+):
+    errors = _Errors()
+    if not title.strip():
+        errors.add("title", "A title is required.")
+    elif len(title) > 200:
+        errors.add("title", "Keep the title under 200 characters.")
+    if not _LOCALE_RE.match(default_locale or ""):
+        errors.add("default_locale", f"“{default_locale}” is not a locale code such as en or fr.")
+    channels = _load_channels(channel_ids, errors, plan=plan)
+    resolved = _validate_phases(phases, errors, now=now)
+    _validate_redirects(redirects, errors)
+    _validate_auto_replies(auto_replies, [c.kind for c in channels], {p.kind for p in phases}, errors)
+    errors.raise_if_any()
+    return channels, resolved
+
+
+def _write_contents(plan, channels, resolved, redirects, auto_replies) -> None:
+    PlanChannel.objects.filter(plan=plan).delete()
+    Phase.objects.filter(plan=plan).delete()
+    RedirectTarget.objects.filter(plan=plan).delete()
+    AutoReply.objects.filter(plan=plan).delete()
+    try:
+        with transaction.atomic():
+            PlanChannel.objects.bulk_create([PlanChannel(plan=plan, channel=c) for c in channels])
+    except IntegrityError:
+        # Lost a race with another plan claiming the same channel.
+        raise ValidationError({"channels": ["One of these channels was just added to another open plan."]}) from None
+    Phase.objects.bulk_create(
+        [
+            Phase(
+                plan=plan,
+                kind=p.kind,
+                region=p.region,
+                local_date=p.local_date,
+                local_time=p.local_time,
+                time_zone=p.time_zone,
+                instant=instant,
+            )
+            for p, instant in resolved
+        ]
+    )
+    RedirectTarget.objects.bulk_create(
+        [
+            RedirectTarget(
+                plan=plan,
+                position=i,
+                kind=r.kind,
+                label=r.label.strip(),
+                value=r.value.strip(),
+                expected_share=r.expected_share,
+            )
+            for i, r in enumerate(redirects)
+        ]
+    )
+    AutoReply.objects.bulk_create(
+        [AutoReply(plan=plan, phase_kind=a.phase_kind, locale=a.locale, text=a.text) for a in auto_replies]
+    )
+
+
+# --- drafting -------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_plan(
+    *,
+    actor,
+    title: str,
+    channel_ids: Sequence[int],
+    phases: Sequence[PhaseInput],
+    redirects: Sequence[RedirectInput] = (),
+    auto_replies: Sequence[AutoReplyInput] = (),
+    default_locale: str = "en",
+    now: datetime | None = None,
+) -> SunsetPlan:
+    require(actor, "draft_plan")
+    now = now or timezone.now()
+    channels, resolved = _validated_contents(
+        title=title,
+        channel_ids=channel_ids,
+        phases=phases,
+        redirects=redirects,
+        auto_replies=auto_replies,
+        default_locale=default_locale,
+        plan=None,
+        now=now,
+    )
+    plan = SunsetPlan.objects.create(title=title.strip(), author=actor, default_locale=default_locale)
+    _write_contents(plan, channels, resolved, redirects, auto_replies)
+    record_event(actor=actor, action="plan.created", obj=plan, after=_snapshot(plan))
+    return plan
+
+
+def _locked(plan: SunsetPlan | int) -> SunsetPlan:
+    pk = plan.pk if isinstance(plan, SunsetPlan) else plan
+    return SunsetPlan.objects.select_for_update().get(pk=pk)
+
+
+def _require_state(plan: SunsetPlan, states: Iterable[str], verb: str) -> None:
+    states = tuple(states)
+    if plan.state not in states:
+        allowed = " or ".join(PlanState(s).label.lower() for s in states)
+        raise InvalidTransition(
+            f"“{plan.title}” is {plan.get_state_display().lower()}; only a {allowed} plan can be {verb}."
+        )
+
+
+@transaction.atomic
+def update_plan(
+    *,
+    actor,
+    plan: SunsetPlan | int,
+    title: str,
+    channel_ids: Sequence[int],
+    phases: Sequence[PhaseInput],
+    redirects: Sequence[RedirectInput] = (),
+    auto_replies: Sequence[AutoReplyInput] = (),
+    default_locale: str = "en",
+    now: datetime | None = None,
+) -> SunsetPlan:
+    require(actor, "draft_plan")
+    plan = _locked(plan)
+    _require_state(plan, [PlanState.DRAFT], "edited")
+    now = now or timezone.now()
+    before = _snapshot(plan)
+    channels, resolved = _validated_contents(
+        title=title,
+        channel_ids=channel_ids,
+        phases=phases,
+        redirects=redirects,
+        auto_replies=auto_replies,
+        default_locale=default_locale,
+        plan=plan,
+        now=now,
+    )
+    plan.title = title.strip()
+    plan.default_locale = default_locale
+    plan.version += 1
+    plan.save(update_fields=["title", "default_locale", "version", "updated_at"])
+    _write_contents(plan, channels, resolved, redirects, auto_replies)
+    record_event(actor=actor, action="plan.updated", obj=plan, before=before, after=_snapshot(plan))
+    return plan
+
+
+# --- four eyes --------------------------------------------------------------------
+
+
+def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:
+    errors = _Errors()
+    phases = list(plan.phases.all())
+    if not phases:
+        errors.add("phases", "A plan needs at least one phase.")
+    for phase in phases:
+        if phase.instant < now + MIN_LEAD:
+            errors.add("phases", f"The {phase.kind} phase ({phase.instant:%Y-%m-%d %H:%M} UTC) is already in the past.")
+    kinds = {p.kind for p in phases}
+    replies = {(a.phase_kind, a.locale) for a in plan.auto_replies.all()}
+    for kind in (PhaseKind.SOFT_CLOSE, PhaseKind.HARD_CLOSE):
+        if kind in kinds and (kind, plan.default_locale) not in replies:
+            errors.add(
+                "auto_replies",
+                f"Write the {kind} auto-reply in the default locale ({plan.default_locale}) before submitting.",
+            )
+    if PhaseKind.HARD_CLOSE in kinds and not plan.redirects.exists():
+        errors.add("redirects", "Add at least one redirect target: customers must be told where to go.")
+    errors.raise_if_any()
+
+
+@transaction.atomic
+def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -> SunsetPlan:
+    require(actor, "submit_plan")
+    plan = _locked(plan)
+    _require_state(plan, [PlanState.DRAFT], "submitted")
+    now = now or timezone.now()
+    _check_ready(plan, now=now)
+    before = {"state": plan.state}
+    plan.state = PlanState.PENDING_APPROVAL
+    plan.submitted_at = now
+    plan.review_comment = ""
+    plan.save(update_fields=["state", "submitted_at", "review_comment", "updated_at"])
+    record_event(actor=actor, action="plan.submitted", obj=plan, before=before, after={"state": plan.state})
+    return plan
+
+
+@transaction.atomic
+def approve_plan(*, actor, plan: SunsetPlan | int, comment: str = "", now: datetime | None = None) -> SunsetPlan:
+    require(actor, "approve_plan")
+    plan = _locked(plan)
+    if plan.author_id == actor.pk:
+        raise PermissionDenied("The author of a plan cannot approve it: a second person must.")
+    _require_state(plan, [PlanState.PENDING_APPROVAL], "approved")
+    now = now or timezone.now()
+    _check_ready(plan, now=now)
+    before = {"state": plan.state}
+    plan.state = PlanState.SCHEDULED
+    plan.approved_by = actor
+    plan.approved_at = now
+    plan.review_comment = comment
+    plan.save(update_fields=["state", "approved_by", "approved_at", "review_comment", "updated_at"])
+    plan.phases.filter(state=PhaseState.PENDING).update(state=PhaseState.SCHEDULED)
+    record_event(
+        actor=actor,
+        action="plan.approved",
+        obj=plan,
+        before=before,
+        after={"state": plan.state, "comment": comment, "version": plan.version},
+    )
+    return plan
+
+
+@transaction.atomic
+def reject_plan(*, actor, plan: SunsetPlan | int, comment: str) -> SunsetPlan:
+    require(actor, "approve_plan")
+    plan = _locked(plan)
+    if plan.author_id == actor.pk:
+        raise PermissionDenied("The author of a plan cannot review it.")
+    _require_state(plan, [PlanState.PENDING_APPROVAL], "sent back")
+    if not comment.strip():
+        raise ValidationError({"comment": ["Say what must change before the plan can be approved."]})
+    before = {"state": plan.state}
+    plan.state = PlanState.DRAFT
+    plan.review_comment = comment.strip()
+    plan.save(update_fields=["state", "review_comment", "updated_at"])
+    record_event(
+        actor=actor, action="plan.rejected", obj=plan, before=before, after={"state": plan.state, "comment": comment}
+    )
+    return plan
+
+
+@transaction.atomic
+def cancel_plan(*, actor, plan: SunsetPlan | int, reason: str = "") -> SunsetPlan:
+    """Cancel what has not run yet. Races with the beat sweep's claim: both take
+    the plan row lock first, and the phase's conditional UPDATE decides."""
+    require(actor, "cancel_plan")
+    plan = _locked(plan)
+    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], "cancelled")
+    if plan.phases.filter(state=PhaseState.RUNNING).exists():
+        raise InvalidTransition(f"A phase of “{plan.title}” is running; wait for it to finish.")
+    before = {"state": plan.state}
+    cancelled = plan.phases.filter(state__in=[PhaseState.PENDING, PhaseState.SCHEDULED]).update(
+        state=PhaseState.CANCELLED
+    )
+    plan.state = PlanState.CANCELLED
+    plan.save(update_fields=["state", "updated_at"])
+    PlanChannel.objects.filter(plan=plan).update(is_open=False)
+    record_event(
+        actor=actor,
+        action="plan.cancelled",
+        obj=plan,
+        before=before,
+        after={"state": plan.state, "reason": reason, "phases_cancelled": cancelled},
+    )
+    return plan
+
+
+@transaction.atomic
+def reschedule_phase(
+    *, actor, phase: Phase | int, local_date: date, local_time: time, time_zone: str, now: datetime | None = None
+) -> Phase:
+    require(actor, "reschedule_plan")
+    phase_id = phase.pk if isinstance(phase, Phase) else phase
+    plan = _locked(Phase.objects.values_list("plan_id", flat=True).get(pk=phase_id))
+    phase = Phase.objects.get(pk=phase_id)
+    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], "rescheduled")
+    if phase.state not in (PhaseState.PENDING, PhaseState.SCHEDULED):
+        raise InvalidTransition(f"The {phase.kind} phase is {phase.get_state_display().lower()}; it cannot move.")
+    now = now or timezone.now()
+    others = [
+        PhaseInput(p.kind, p.local_date, p.local_time, p.time_zone, p.region)
+        for p in plan.phases.filter(region=phase.region).exclude(pk=phase.pk)
+        if p.state in (PhaseState.PENDING, PhaseState.SCHEDULED)
+    ]
+    errors = _Errors()
+    moved = PhaseInput(phase.kind, local_date, local_time, time_zone, phase.region)
+    _validate_phases([moved, *others], errors, now=now)
+    done = plan.phases.filter(region=phase.region, state=PhaseState.COMPLETED)
+    instant = None
+    if not errors.by_field:
+        instant = local_to_instant(local_date, local_time, time_zone)
+        for earlier in done:
+            if PHASE_ORDER.index(earlier.kind) > PHASE_ORDER.index(phase.kind):
+                errors.add("phases", f"The {earlier.kind} phase already ran; {phase.kind} cannot come after it.")
+    errors.raise_if_any()
+    before = {
+        "local": f"{phase.local_date} {phase.local_time:%H:%M}",
+        "time_zone": phase.time_zone,
+        "instant": phase.instant.isoformat(),
+    }
+    # Conditional so a phase claimed a moment ago is not moved under the worker.
+    updated = Phase.objects.filter(pk=phase.pk, state__in=[PhaseState.PENDING, PhaseState.SCHEDULED]).update(
+        local_date=local_date, local_time=local_time, time_zone=time_zone, instant=instant
+    )
+    if not updated:
+        raise InvalidTransition("The phase started running before it could be moved.")
+    phase.refresh_from_db()
+    record_event(
+        actor=actor,
+        action="phase.rescheduled",
+        obj=phase,
+        before=before,
+        after={"local": f"{local_date} {local_time:%H:%M}", "time_zone": time_zone, "instant": instant.isoformat()},
+    )
+    return phase
+
+
+# --- reassignments (HR) -----------------------------------------------------------------
+
+
+@transaction.atomic
+def propose_reassignment(
+    *, actor, plan: SunsetPlan | int, agent: Agent | int, to_team: Team | int, effective_date: date, role: str = ""
+) -> Reassignment:
+    """Give one affected agent a destination (or change it)."""
+    require(actor, "manage_reassignments")
+    plan = _locked(plan)
+    if plan.state not in OPEN_PLAN_STATES or plan.state == PlanState.RUNNING:
+        raise InvalidTransition(f"“{plan.title}” is {plan.get_state_display().lower()}; its moves cannot change.")
+    agent_id = agent.pk if isinstance(agent, Agent) else agent
+    to_team_id = to_team.pk if isinstance(to_team, Team) else to_team
+    current = (
+        Assignment.objects.filter(agent_id=agent_id, ends_on__isnull=True, team__channels__plan_channels__plan=plan)
+        .values_list("team_id", flat=True)
+        .first()
+    )
+    if current is None:
+        raise ValidationError({"agent": ["This agent works on none of the plan's channels."]})
+    if current == to_team_id:
+        raise ValidationError({"to_team": ["The destination is the agent's current team."]})
+    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id, from_team_id=current).first()
+    before = None
+    if existing:
+        before = {"to_team": existing.to_team_id, "state": existing.state}
+        existing.to_team_id = to_team_id
+        existing.effective_date = effective_date
+        existing.role = role
+        existing.state = ReassignmentState.PROPOSED
+        existing.save()
+        reassignment = existing
+    else:
+        reassignment = Reassignment.objects.create(
+            plan=plan,
+            agent_id=agent_id,
+            from_team_id=current,
+            to_team_id=to_team_id,
+            effective_date=effective_date,
+            role=role,
+        )
+    record_event(
+        actor=actor,
+        action="reassignment.proposed",
+        obj=reassignment,
+        before=before,
+        after={"agent": agent_id, "from_team": current, "to_team": to_team_id, "effective_date": effective_date},
+    )
+    return reassignment
+
+
+@transaction.atomic
+def confirm_reassignments(*, actor, plan: SunsetPlan | int, reassignment_ids: Sequence[int] | None = None) -> int:
+    require(actor, "manage_reassignments")
+    plan = _locked(plan)
+    qs = Reassignment.objects.filter(plan=plan, state=ReassignmentState.PROPOSED)
+    if reassignment_ids is not None:
+        qs = qs.filter(pk__in=list(reassignment_ids))
+    count = qs.update(state=ReassignmentState.CONFIRMED)
+    record_event(actor=actor, action="reassignments.confirmed", obj=plan, after={"count": count})
+    return count
+
+
+def assert_can_approve(user) -> None:
+    """Used at run time by the cutover's freeze step."""
+    if not (user and user.is_active and (has_role(user, APPROVER) or can(user, "approve_plan"))):
+        raise PermissionDenied("The approver no longer holds the approver role.")
+
+
+__all__ = [
+    "AutoReplyInput",
+    "PhaseInput",
+    "RedirectInput",
+    "approve_plan",
+    "cancel_plan",
+    "confirm_reassignments",
+    "create_plan",
+    "local_to_instant",
+    "propose_reassignment",
+    "reject_plan",
+    "reschedule_phase",
+    "submit_plan",
+    "update_plan",
+]

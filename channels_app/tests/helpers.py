@@ -1,0 +1,49 @@
+"""Small helpers shared by the tests."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from django.utils import timezone
+
+from channels_app import services
+from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+
+HARD_CLOSE_REPLY = "Hi {customer_name}, support moved: call {phone} or visit {redirect_url} (ref {reference})."
+REDIRECTS = [
+    RedirectInput("phone", "Phone support", "+1 800 555 0100"),
+    RedirectInput("url", "Contact form", "https://help.example.com/contact"),
+]
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.1, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+def utc_phase(kind: str, at: datetime, region: str = "") -> PhaseInput:
+    at = at.astimezone(UTC)
+    return PhaseInput(kind, at.date(), at.time(), "UTC", region)
+
+
+def hard_close_plan(*, manager, channels, at: datetime | None = None, **kwargs):
+    at = at or timezone.now() + timedelta(days=30)
+    return services.create_plan(
+        actor=manager,
+        title=kwargs.pop("title", "Retire social support"),
+        channel_ids=[c.pk for c in channels],
+        phases=kwargs.pop("phases", [utc_phase("hard_close", at)]),
+        redirects=kwargs.pop("redirects", REDIRECTS),
+        auto_replies=kwargs.pop("auto_replies", [AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)]),
+        **kwargs,
+    )
+
+
+def approved_plan(*, manager, approver, channels, at: datetime | None = None, **kwargs):
+    plan = hard_close_plan(manager=manager, channels=channels, at=at, **kwargs)
+    services.submit_plan(actor=manager, plan=plan)
+    return services.approve_plan(actor=approver, plan=plan)

@@ -1,0 +1,84 @@
+import io
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from channels_app.models import (
+    Agent,
+    AuditEvent,
+    Channel,
+    Conversation,
+    OutboxMessage,
+    PlanState,
+    SunsetPlan,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _run(*args) -> str:
+    out = io.StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_seed_demo_loads_a_realistic_scenario_once():
+    output = _run("seed_demo")
+    assert "Demo loaded" in output
+    assert {"x", "youtube", "discourse"} <= set(Channel.objects.values_list("kind", flat=True))
+    social = Agent.objects.filter(assignments__team__name__startswith="Social Care", assignments__ends_on__isnull=True)
+    assert 140 <= social.count() <= 160
+    assert Conversation.objects.filter(state="open").count() == 600
+    plan = SunsetPlan.objects.get(title__startswith="Retire social support")
+    hard = plan.phases.get(kind="hard_close")
+    assert (hard.local_date.month, hard.local_date.day, hard.time_zone) == (10, 1, "America/Los_Angeles")
+    assert set(plan.auto_replies.values_list("locale", flat=True)) == {"en", "fr", "id"}
+    assert SunsetPlan.objects.filter(state=PlanState.SCHEDULED).count() == 1
+    counts = (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count())
+    assert "already present" in _run("seed_demo")
+    assert (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def _table_counts() -> dict[str, int]:
+    with connection.cursor() as cur:
+        counts = {}
+        for table in connection.introspection.table_names():
+            if table.startswith("channels_app_"):
+                cur.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(table)}")
+                counts[table] = cur.fetchone()[0]
+        return counts
+
+
+def test_cutover_preview_reports_and_changes_nothing():
+    _run("seed_demo")
+    plan = SunsetPlan.objects.get(title__startswith="Retire social support")
+    before = _table_counts()
+    states = list(Channel.objects.order_by("id").values_list("state", flat=True))
+    output = _run("cutover_preview", str(plan.pk))
+    assert "open conversations moved to the redirect queue: 450" in output
+    assert "channel Lumen Support on X: active -> retired" in output
+    assert "affected agent(s) have no destination" in output
+    assert "Nothing was changed." in output
+    assert _table_counts() == before
+    assert list(Channel.objects.order_by("id").values_list("state", flat=True)) == states
+    assert not OutboxMessage.objects.exists()
+
+
+def test_cutover_preview_of_an_unknown_plan_fails_clearly():
+    with pytest.raises(CommandError, match="No sunset plan with id '999'"):
+        _run("cutover_preview", "999")
+
+
+def test_verify_audit_chain_detects_edits_and_deletions():
+    _run("seed_demo")
+    assert "intact" in _run("verify_audit_chain")
+    event = AuditEvent.objects.order_by("id")[3]
+    AuditEvent.objects.filter(pk=event.pk).update(actor_label="someone-else")
+    with pytest.raises(CommandError, match="tampered"):
+        _run("verify_audit_chain")
+    AuditEvent.objects.filter(pk=event.pk).update(actor_label=event.actor_label)
+    assert "intact" in _run("verify_audit_chain")
+    AuditEvent.objects.filter(pk=AuditEvent.objects.order_by("id")[5].pk).delete()
+    with pytest.raises(CommandError):
+        _run("verify_audit_chain")
