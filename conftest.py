@@ -14,6 +14,8 @@ from django.contrib.auth.models import Group
 from channels_app.permissions import ensure_roles
 
 ROOT = Path(__file__).resolve().parent
+# Real HTTP/SMTP servers playing X, YouTube, Discourse, Messenger and email.
+pytest_plugins = ["channels_app.tests.fakeplatforms"]
 
 
 def _person(django_user_model, username: str, *roles: str):
@@ -57,9 +59,9 @@ def outsider(db, django_user_model):
 
 @pytest.fixture
 def smtp_server():
-    from channels_app.tests.smtp import SMTPSink
+    from channels_app.tests.fakeplatforms import FakeSMTP
 
-    with SMTPSink() as sink:
+    with FakeSMTP() as sink:
         yield sink
 
 

@@ -117,10 +117,10 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
     assert set(Reassignment.objects.filter(plan=plan).values_list("state", flat=True)) == {ReassignmentState.DONE}
     assert run.agents_reassigned == 6
     # Emails: six agents, the author and the approver, once each.
-    recipients = sorted(m["To"] for m in smtp_settings.messages)
+    recipients = sorted(m.message["To"] for m in smtp_settings.messages)
     assert recipients == sorted([a.email for a in world["agents"]] + [manager.email, approver.email])
     assert run.notifications_sent == 8
-    assert len(set(smtp_settings.message_ids())) == 8
+    assert len(set([m.message["Message-ID"] for m in smtp_settings.messages])) == 8
     # Progress, timings and the audit trail.
     assert [
         run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications", "done")

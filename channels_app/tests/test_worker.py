@@ -144,9 +144,9 @@ def test_killed_worker_mid_cutover_is_finished_by_another_without_doing_anything
     assert Assignment.objects.filter(team=phone, ends_on__isnull=True).count() == n_agents
     assert run.agents_reassigned == n_agents
     # Every email once: agents, author and approver.
-    ids = smtp_settings.message_ids()
+    ids = [m.message["Message-ID"] for m in smtp_settings.messages]
     assert len(ids) == len(set(ids)) == n_agents + 2 == Notification.objects.filter(state="sent").count()
-    assert sorted(m["To"] for m in smtp_settings.messages) == sorted(
+    assert sorted(m.message["To"] for m in smtp_settings.messages) == sorted(
         [*Agent.objects.values_list("email", flat=True), manager.email, approver.email]
     )
     assert AuditEvent.objects.filter(action="run.requeued").count() == 1

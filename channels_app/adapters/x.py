@@ -1,0 +1,120 @@
+"""X (Twitter): Account Activity webhooks in, API v2 replies out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from .base import (
+    InboundMessage,
+    PermanentSendError,
+    SendResult,
+    check_signature,
+    join_url,
+    raise_for_platform_status,
+    request,
+    response_json,
+    sha256_b64_signature,
+    utc_from_timestamp_ms,
+)
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+_CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
+
+
+def crc_response(consumer_secret: str, crc_token: str) -> str:
+    """The response_token for X's CRC GET; a retired channel must keep answering it."""
+    return sha256_b64_signature(consumer_secret, crc_token)
+
+
+def verify_signature(consumer_secret: str, raw_body: bytes, header_value: str | None) -> None:
+    """Raise SignatureError unless header_value signs raw_body (the bytes as received)."""
+    check_signature(sha256_b64_signature(consumer_secret, raw_body), header_value)
+
+
+def _created_at(tweet: dict[str, Any]) -> datetime:
+    if tweet.get("timestamp_ms"):
+        return utc_from_timestamp_ms(tweet["timestamp_ms"])
+    return datetime.strptime(tweet["created_at"], _CREATED_AT_FORMAT).astimezone(UTC)
+
+
+def _full_text(tweet: dict[str, Any]) -> str:
+    # Tweets over 140 characters arrive truncated with the whole text in extended_tweet.
+    extended = tweet.get("extended_tweet") or {}
+    return extended.get("full_text") or tweet.get("full_text") or tweet.get("text") or ""
+
+
+# X still uses a few withdrawn ISO 639 codes.
+_OLD_CODES = {"in": "id", "iw": "he", "ji": "yi"}
+
+
+def _lang(tweet: dict[str, Any]) -> str | None:
+    lang = (tweet.get("lang") or "").lower()
+    # "und" (undetermined), "zxx" and X's "qme"/"qht"/"qam"... pseudo codes are no language.
+    if not lang or lang in ("und", "zxx") or (len(lang) == 3 and lang.startswith("q")):
+        return None
+    code = lang.split("-")[0]
+    return _OLD_CODES.get(code, code)
+
+
+def parse_tweet(tweet: dict[str, Any]) -> InboundMessage:
+    user = tweet.get("user") or {}
+    in_reply_to = tweet.get("in_reply_to_status_id_str")
+    tweet_id = tweet["id_str"]
+    return InboundMessage(
+        platform_message_id=tweet_id,
+        # v1.1 payloads carry no conversation id; the replied-to tweet is the best hint and
+        # services map it onto an existing conversation.
+        thread_id=tweet.get("conversation_id_str") or in_reply_to or tweet_id,
+        customer_id=str(user.get("id_str") or user.get("id") or ""),
+        customer_handle=user.get("screen_name") or "",
+        customer_name=user.get("name") or "",
+        text=_full_text(tweet),
+        lang=_lang(tweet),
+        created_at=_created_at(tweet),
+        in_reply_to=in_reply_to,
+        raw=tweet,
+    )
+
+
+def parse_events(payload: dict[str, Any]) -> list[InboundMessage]:
+    """Customer tweets in an Account Activity delivery; the channel's own tweets and retweets
+    are skipped (answering them would loop or spam)."""
+    own_user_id = str(payload.get("for_user_id") or "")
+    messages = []
+    for tweet in payload.get("tweet_create_events") or []:
+        author = str((tweet.get("user") or {}).get("id_str") or "")
+        if own_user_id and author == own_user_id:
+            continue
+        if tweet.get("retweeted_status"):
+            continue
+        messages.append(parse_tweet(tweet))
+    return messages
+
+
+def send_reply(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    text: str,
+    in_reply_to_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    """POST /2/tweets as a reply; 201 gives the new tweet id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/2/tweets"),
+        json={"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_id)}},
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    body = response_json(response) or {}
+    tweet_id = (body.get("data") or {}).get("id")
+    if not tweet_id:
+        raise PermanentSendError(f"no tweet id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
