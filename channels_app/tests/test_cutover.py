@@ -120,7 +120,7 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
     recipients = sorted(m.message["To"] for m in smtp_settings.messages)
     assert recipients == sorted([a.email for a in world["agents"]] + [manager.email, approver.email])
     assert run.notifications_sent == 8
-    assert len(set([m.message["Message-ID"] for m in smtp_settings.messages])) == 8
+    assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 8
     # Progress, timings and the audit trail.
     assert [
         run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications", "done")
