@@ -208,6 +208,7 @@ def run_cutover(*, run_id: int, worker_id: str) -> str:
     lease = _take_lease(run_id, worker_id)
     if lease is None:
         return "skipped"
+    log.info("run %s: started by %s", run_id, worker_id)
     run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
     ctx = _Ctx(
         run_id=run_id,
@@ -227,6 +228,7 @@ def run_cutover(*, run_id: int, worker_id: str) -> str:
         log.warning("run %s: lease lost, another worker continues", run_id)
         return "skipped"
     except CutoverAborted as exc:
+        log.warning("run %s: aborted: %s", run_id, exc)
         _fail(ctx, str(exc))
         return "failed"
     except TRANSIENT_ERRORS:
@@ -236,6 +238,7 @@ def run_cutover(*, run_id: int, worker_id: str) -> str:
         log.exception("run %s failed", run_id)
         _fail(ctx, f"{type(exc).__name__}: {exc}")
         return "failed"
+    log.info("run %s: completed", run_id)
     return "completed"
 
 
