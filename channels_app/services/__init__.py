@@ -3,6 +3,7 @@ management commands and Celery tasks call them; nothing else writes."""
 
 from .audit import record_event
 from .cutover import claim_due_phases, reap_stuck_runs, run_cutover
+from .directory import create_agent, create_team, register_channel, update_agent, update_channel, update_team
 from .errors import CutoverAborted, InvalidTransition, LeaseLost
 from .plans import (
     AutoReplyInput,
@@ -20,6 +21,12 @@ from .plans import (
 )
 
 __all__ = [
+    "create_agent",
+    "create_team",
+    "register_channel",
+    "update_agent",
+    "update_channel",
+    "update_team",
     "AutoReplyInput",
     "CutoverAborted",
     "InvalidTransition",

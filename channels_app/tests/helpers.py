@@ -1,8 +1,11 @@
 """Small helpers shared by the tests."""
 
+import os
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from django.utils import timezone
 
 from channels_app import services
@@ -47,3 +50,17 @@ def approved_plan(*, manager, approver, channels, at: datetime | None = None, **
     plan = hard_close_plan(manager=manager, channels=channels, at=at, **kwargs)
     services.submit_plan(actor=manager, plan=plan)
     return services.approve_plan(actor=approver, plan=plan)
+
+
+SHARED_DATA = Path(os.environ.get("DUSK_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+
+
+def shared_data(name: str) -> Path:
+    """A file of ../shared/data. Missing locally: skip; missing in CI: fail,
+    because the known answers there must always be checked."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{path} is missing: CI must run with shared/ beside the checkout")
+        pytest.skip(f"{path} not present")
+    return path

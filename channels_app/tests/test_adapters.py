@@ -45,15 +45,13 @@ from channels_app.tests.fakeplatforms import (  # noqa: F401 - fixtures are used
     x_created_at,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from .helpers import shared_data
+
 BRAND_ID = "783214"
 
 
 def _shared(name: str) -> Path:
-    path = SHARED_DATA / name
-    if not path.exists():
-        pytest.skip(f"{path} not present")
-    return path
+    return shared_data(name)
 
 
 # ================================================================================================

@@ -22,7 +22,7 @@ from channels_app.textrules import (
     weighted_length,
 )
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+from .helpers import shared_data
 
 # --------------------------------------------------------------------------------------------
 # placeholders
@@ -304,9 +304,7 @@ def test_mentions_and_urls_do_not_sway_detection():
 
 
 def _twcs_rows() -> list[dict[str, str]]:
-    path = SHARED_DATA / "twcs_sample.csv"
-    if not path.exists():
-        pytest.skip(f"{path} not present")
+    path = shared_data("twcs_sample.csv")
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 

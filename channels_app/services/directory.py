@@ -1,0 +1,228 @@
+"""Channels, teams and agents: the directory the plans work on."""
+
+from collections.abc import Sequence
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Model
+
+from ..models import Agent, Assignment, Channel, ChannelKind, Team
+from ..permissions import require
+from .audit import record_event
+from .plans import _LOCALE_RE, _zone_names
+
+CHANNEL_FIELDS = (
+    "kind",
+    "name",
+    "handle",
+    "default_locale",
+    "platform_account_id",
+    "api_base_url",
+    "webhook_secret_env",
+    "api_token_env",
+    "rate_limit_per_minute",
+)
+TEAM_FIELDS = ("name", "capacity", "languages", "skills", "site", "time_zone")
+AGENT_FIELDS = (
+    "employee_id",
+    "name",
+    "email",
+    "languages",
+    "skills",
+    "site",
+    "time_zone",
+    "preferred_team_id",
+    "is_active",
+)
+
+
+def _values(obj: Model, fields: Sequence[str]) -> dict:
+    return {f: getattr(obj, f) for f in fields}
+
+
+def _clean_codes(values: Sequence[str], field: str, errors: dict) -> list[str]:
+    cleaned = []
+    for value in values or []:
+        value = str(value).strip()
+        if not _LOCALE_RE.match(value):
+            errors.setdefault(field, []).append(f"“{value}” is not a language code such as en or pt-BR.")
+        elif value not in cleaned:
+            cleaned.append(value)
+    return cleaned
+
+
+def _check_zone(zone: str, errors: dict) -> None:
+    if zone not in _zone_names():
+        errors.setdefault("time_zone", []).append(f"Unknown time zone “{zone}”: use an IANA name such as Europe/Paris.")
+
+
+def _save(obj: Model, errors: dict, *, unique_message: str) -> None:
+    if errors:
+        raise ValidationError(errors)
+    try:
+        obj.full_clean()
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from None
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ValidationError({"__all__": [unique_message]}) from None
+
+
+# --- channels ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) -> Channel:
+    require(actor, "manage_channels")
+    errors: dict[str, list[str]] = {}
+    if kind not in ChannelKind.values:
+        errors["kind"] = [f"Unknown channel kind “{kind}”; use one of {', '.join(ChannelKind.values)}."]
+    channel = Channel(
+        kind=kind, name=name.strip(), handle=handle.strip(), **{k: v for k, v in extra.items() if k in CHANNEL_FIELDS}
+    )
+    _save(channel, errors, unique_message=f"A channel named “{name}” already exists.")
+    record_event(actor=actor, action="channel.registered", obj=channel, after=_values(channel, CHANNEL_FIELDS))
+    return channel
+
+
+@transaction.atomic
+def update_channel(*, actor, channel: Channel | int, **changes) -> Channel:
+    require(actor, "manage_channels")
+    channel = Channel.objects.select_for_update().get(pk=channel.pk if isinstance(channel, Channel) else channel)
+    unknown = set(changes) - set(CHANNEL_FIELDS)
+    if unknown:
+        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    before = _values(channel, CHANNEL_FIELDS)
+    errors: dict[str, list[str]] = {}
+    if "kind" in changes and changes["kind"] != channel.kind and channel.plan_channels.exists():
+        errors["kind"] = ["A channel that belongs to a sunset plan cannot change kind."]
+    for field, value in changes.items():
+        setattr(channel, field, value.strip() if isinstance(value, str) else value)
+    _save(channel, errors, unique_message=f"A channel named “{channel.name}” already exists.")
+    record_event(
+        actor=actor, action="channel.updated", obj=channel, before=before, after=_values(channel, CHANNEL_FIELDS)
+    )
+    return channel
+
+
+# --- teams ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_team(
+    *,
+    actor,
+    name: str,
+    capacity: int,
+    languages=(),
+    skills=(),
+    site: str = "",
+    time_zone: str = "UTC",
+    channel_ids: Sequence[int] = (),
+) -> Team:
+    require(actor, "manage_workforce")
+    errors: dict[str, list[str]] = {}
+    team = Team(
+        name=name.strip(),
+        capacity=capacity,
+        languages=_clean_codes(languages, "languages", errors),
+        skills=sorted({s.strip() for s in skills if s.strip()}),
+        site=site.strip(),
+        time_zone=time_zone,
+    )
+    _check_zone(time_zone, errors)
+    if capacity is None or int(capacity) < 0:
+        errors["capacity"] = ["Capacity must be zero or more seats."]
+    _save(team, errors, unique_message=f"A team named “{name}” already exists.")
+    if channel_ids:
+        team.channels.set(Channel.objects.filter(pk__in=channel_ids))
+    record_event(actor=actor, action="team.created", obj=team, after=_values(team, TEAM_FIELDS))
+    return team
+
+
+@transaction.atomic
+def update_team(*, actor, team: Team | int, channel_ids: Sequence[int] | None = None, **changes) -> Team:
+    require(actor, "manage_workforce")
+    team = Team.objects.select_for_update().get(pk=team.pk if isinstance(team, Team) else team)
+    unknown = set(changes) - set(TEAM_FIELDS)
+    if unknown:
+        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    before = _values(team, TEAM_FIELDS)
+    errors: dict[str, list[str]] = {}
+    if "languages" in changes:
+        changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
+    if "time_zone" in changes:
+        _check_zone(changes["time_zone"], errors)
+    for field, value in changes.items():
+        setattr(team, field, value.strip() if isinstance(value, str) else value)
+    _save(team, errors, unique_message=f"A team named “{team.name}” already exists.")
+    if channel_ids is not None:
+        team.channels.set(Channel.objects.filter(pk__in=channel_ids))
+    record_event(actor=actor, action="team.updated", obj=team, before=before, after=_values(team, TEAM_FIELDS))
+    return team
+
+
+# --- agents --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_agent(
+    *,
+    actor,
+    employee_id: str,
+    name: str,
+    email: str,
+    languages=(),
+    skills=(),
+    site: str = "",
+    time_zone: str = "UTC",
+    team: Team | int | None = None,
+    starts_on: date | None = None,
+    preferred_team_id: int | None = None,
+) -> Agent:
+    require(actor, "manage_workforce")
+    errors: dict[str, list[str]] = {}
+    agent = Agent(
+        employee_id=employee_id.strip(),
+        name=name.strip(),
+        email=email.strip(),
+        languages=_clean_codes(languages, "languages", errors),
+        skills=sorted({s.strip() for s in skills if s.strip()}),
+        site=site.strip(),
+        time_zone=time_zone,
+        preferred_team_id=preferred_team_id,
+    )
+    _check_zone(time_zone, errors)
+    _save(agent, errors, unique_message=f"An agent with employee id “{employee_id}” already exists.")
+    if team is not None:
+        Assignment.objects.create(
+            agent=agent,
+            team_id=team.pk if isinstance(team, Team) else team,
+            starts_on=starts_on or date.today(),
+            role="Agent",
+        )
+    record_event(actor=actor, action="agent.created", obj=agent, after=_values(agent, AGENT_FIELDS))
+    return agent
+
+
+@transaction.atomic
+def update_agent(*, actor, agent: Agent | int, **changes) -> Agent:
+    require(actor, "manage_workforce")
+    agent = Agent.objects.select_for_update().get(pk=agent.pk if isinstance(agent, Agent) else agent)
+    unknown = set(changes) - set(AGENT_FIELDS)
+    if unknown:
+        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    before = _values(agent, AGENT_FIELDS)
+    errors: dict[str, list[str]] = {}
+    if "languages" in changes:
+        changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
+    if "time_zone" in changes:
+        _check_zone(changes["time_zone"], errors)
+    for field, value in changes.items():
+        setattr(agent, field, value.strip() if isinstance(value, str) else value)
+    _save(agent, errors, unique_message=f"An agent with employee id “{agent.employee_id}” already exists.")
+    record_event(actor=actor, action="agent.updated", obj=agent, before=before, after=_values(agent, AGENT_FIELDS))
+    return agent
