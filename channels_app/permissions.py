@@ -20,6 +20,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "approve_plan": frozenset({ADMIN, APPROVER}),
     "cancel_plan": frozenset({ADMIN, MANAGER}),
     "reschedule_plan": frozenset({ADMIN, MANAGER}),
+    "rollback_plan": frozenset({ADMIN, MANAGER}),
     "manage_reassignments": frozenset({ADMIN, HR_COORDINATOR}),
     "manage_workforce": frozenset({ADMIN, HR_COORDINATOR}),
 }

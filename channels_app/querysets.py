@@ -15,7 +15,12 @@ from .models import (
     ReassignmentState,
     SunsetPlan,
 )
-from .services.cutover import ACTIVE_REASSIGNMENT_STATES, CHANNEL_STATE_FOR_PHASE
+from .services.cutover import (
+    ACTIVE_REASSIGNMENT_STATES,
+    CHANNEL_STATE_FOR_PHASE,
+    phase_channel_ids,
+    phase_reassignments,
+)
 
 
 @dataclass
@@ -35,9 +40,19 @@ def affected_assignments(plan: SunsetPlan):
     return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan).distinct()
 
 
+def affected_agent_ids_for_phase(phase: Phase):
+    """Agents with an open assignment on a team that works the phase's channels."""
+    return (
+        Assignment.objects.filter(ends_on__isnull=True, team__channels__in=phase_channel_ids(phase))
+        .values("agent_id")
+        .distinct()
+    )
+
+
 def preview_phase(phase: Phase) -> PhasePreview:
     plan = phase.plan
-    channels = list(Channel.objects.filter(plan_channels__plan=plan).order_by("name"))
+    channel_ids = phase_channel_ids(phase)
+    channels = list(Channel.objects.filter(pk__in=channel_ids).order_by("name"))
     target = CHANNEL_STATE_FOR_PHASE[phase.kind]
     preview = PhasePreview(phase=phase)
     preview.channel_changes = [(c, c.state, target) for c in channels if c.state != target]
@@ -47,7 +62,7 @@ def preview_phase(phase: Phase) -> PhasePreview:
         preview.conversations_to_move = open_count
         preview.handoff_notices = open_count
         preview.reassignments = list(
-            Reassignment.objects.filter(plan=plan, state__in=ACTIVE_REASSIGNMENT_STATES)
+            phase_reassignments(phase, channel_ids)
             .select_related("agent", "from_team", "to_team")
             .order_by("agent__name", "id")
         )

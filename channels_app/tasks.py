@@ -36,3 +36,9 @@ def reap_stuck_runs_task() -> int:
     for run_id in run_ids:
         run_cutover_task.delay(run_id)
     return len(run_ids)
+
+
+@shared_task(ignore_result=True)
+def send_reminders_task() -> int:
+    services.queue_due_reminders()
+    return services.send_pending_reminders()

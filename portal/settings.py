@@ -201,6 +201,15 @@ DUSK_REAP_INTERVAL = env.float("DUSK_REAP_INTERVAL", default=15.0)
 DUSK_RUN_STUCK_AFTER = env.float("DUSK_RUN_STUCK_AFTER", default=120.0)
 DUSK_CHUNK_SIZE = env.int("DUSK_CHUNK_SIZE", default=5000)
 DUSK_EMAIL_BATCH = env.int("DUSK_EMAIL_BATCH", default=200)
+# A completed phase may be rolled back for this long after its run finished.
+DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
+# Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.
+DUSK_REMINDER_OFFSETS = [
+    int(value[:-1]) * {"d": 86400, "h": 3600, "m": 60}[value[-1]]
+    for value in env.list("DUSK_REMINDER_OFFSETS", default=["7d", "1d"])
+    if value
+]
+DUSK_REMINDER_INTERVAL = env.float("DUSK_REMINDER_INTERVAL", default=60.0)
 # Test hook: sleep this many seconds after each committed chunk so a test can
 # kill a worker mid-cutover. Zero in real use.
 DUSK_CHUNK_PAUSE = env.float("DUSK_CHUNK_PAUSE", default=0.0)
@@ -210,6 +219,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.sweep_due_phases_task",
         "schedule": DUSK_SWEEP_INTERVAL,
         "options": {"expires": max(DUSK_SWEEP_INTERVAL * 5, 5)},
+    },
+    "send-reminders": {
+        "task": "channels_app.tasks.send_reminders_task",
+        "schedule": DUSK_REMINDER_INTERVAL,
+        "options": {"expires": max(DUSK_REMINDER_INTERVAL * 2, 5)},
     },
     "reap-stuck-runs": {
         "task": "channels_app.tasks.reap_stuck_runs_task",

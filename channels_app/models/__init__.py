@@ -18,6 +18,7 @@ from .plans import (
     PhaseKind,
     PhaseState,
     PlanChannel,
+    PlanRegion,
     PlanState,
     Reassignment,
     ReassignmentState,
@@ -25,7 +26,7 @@ from .plans import (
     RedirectTarget,
     SunsetPlan,
 )
-from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, RunState, Step
+from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
 from .workforce import Agent, Assignment, Team
 
 __all__ = [
@@ -54,11 +55,13 @@ __all__ = [
     "PhaseKind",
     "PhaseState",
     "PlanChannel",
+    "PlanRegion",
     "PlanState",
     "Reassignment",
     "ReassignmentState",
     "RedirectKind",
     "RedirectTarget",
+    "Reminder",
     "RunState",
     "Step",
     "SunsetPlan",

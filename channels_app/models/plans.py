@@ -77,6 +77,8 @@ class PlanChannel(models.Model):
     plan = models.ForeignKey(SunsetPlan, on_delete=models.CASCADE, related_name="plan_channels")
     channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="plan_channels")
     is_open = models.BooleanField(default=True)
+    # Follow-the-sun: the region whose phases retire this channel ("" = every phase).
+    region = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -105,6 +107,7 @@ class PhaseState(models.TextChoices):
     COMPLETED = "completed", _("Completed")
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
+    ROLLED_BACK = "rolled_back", _("Rolled back")
 
 
 class Phase(models.Model):
@@ -132,6 +135,22 @@ class Phase(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.instant:%Y-%m-%d %H:%M}Z"
+
+
+class PlanRegion(models.Model):
+    """A region of a follow-the-sun plan: its IANA zone turns one local time
+    ("1 October 00:00") into this region's own instant."""
+
+    plan = models.ForeignKey(SunsetPlan, on_delete=models.CASCADE, related_name="regions")
+    name = models.CharField(max_length=64)
+    time_zone = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["plan", "name"], name="plan_region_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.time_zone})"
 
 
 class RedirectKind(models.TextChoices):
@@ -189,6 +208,9 @@ class Reassignment(models.Model):
     role = models.CharField(max_length=80, blank=True)
     effective_date = models.DateField()
     state = models.CharField(max_length=16, choices=ReassignmentState.choices, default=ReassignmentState.PROPOSED)
+    applied_by_run = models.ForeignKey(
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="applied_reassignments"
+    )
 
     class Meta:
         ordering = ["agent__name", "id"]

@@ -1,5 +1,6 @@
 """Cutover runs (one per phase execution) and the notifications they send."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -44,6 +45,11 @@ class CutoverRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_at = models.DateTimeField(null=True, blank=True)
+    rolled_back_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    rollback_summary = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-queued_at", "-id"]
@@ -98,3 +104,30 @@ class Notification(models.Model):
     def message_id(self) -> str:
         # Stable across retries so a receiving system can drop a repeat.
         return f"<dusk-notification-{self.pk}@dusk.invalid>"
+
+
+class Reminder(models.Model):
+    """One reminder email for one phase, offset and person. The unique key is
+    what makes it exactly once, whatever happens to beat."""
+
+    phase = models.ForeignKey("Phase", on_delete=models.CASCADE, related_name="reminders")
+    offset_seconds = models.PositiveIntegerField()
+    recipient = models.EmailField()
+    role = models.CharField(max_length=32)
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["phase", "offset_seconds", "recipient"], name="reminder_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.offset_seconds}s before phase {self.phase_id} to {self.recipient}"
+
+    @property
+    def message_id(self) -> str:
+        return f"<dusk-reminder-{self.pk}@dusk.invalid>"

@@ -9,18 +9,25 @@ from .plans import (
     AutoReplyInput,
     PhaseInput,
     RedirectInput,
+    RegionInput,
     approve_plan,
     cancel_plan,
     confirm_reassignments,
     create_plan,
+    follow_the_sun,
     propose_reassignment,
     reject_plan,
     reschedule_phase,
     submit_plan,
     update_plan,
 )
+from .reminders import queue_due_reminders, send_pending_reminders
+from .rollback import rollback_run
 
 __all__ = [
+    "queue_due_reminders",
+    "rollback_run",
+    "send_pending_reminders",
     "create_agent",
     "create_team",
     "register_channel",
@@ -33,6 +40,8 @@ __all__ = [
     "LeaseLost",
     "PhaseInput",
     "RedirectInput",
+    "RegionInput",
+    "follow_the_sun",
     "approve_plan",
     "cancel_plan",
     "claim_due_phases",

@@ -44,6 +44,7 @@ from ..models import (
     RunState,
     Step,
     SunsetPlan,
+    Team,
 )
 from ..permissions import MANAGER, can, has_role
 from .audit import record_event
@@ -150,6 +151,23 @@ class _Ctx:
         return self.steps.setdefault(step, {"state": "pending", "done": 0, "total": 0})
 
 
+def phase_channel_ids(phase: Phase) -> list[int]:
+    """The channels a phase acts on: all of the plan's, or its region's."""
+    qs = PlanChannel.objects.filter(plan_id=phase.plan_id)
+    if phase.region:
+        qs = qs.filter(region=phase.region)
+    return list(qs.values_list("channel_id", flat=True))
+
+
+def phase_reassignments(phase: Phase, channel_ids: list[int]):
+    """Confirmed moves a phase applies: in a follow-the-sun plan, only those of
+    agents leaving teams that work the region's channels."""
+    qs = Reassignment.objects.filter(plan_id=phase.plan_id, state__in=ACTIVE_REASSIGNMENT_STATES)
+    if phase.region:
+        qs = qs.filter(from_team_id__in=Team.objects.filter(channels__in=channel_ids).values("id"))
+    return qs
+
+
 def _iso(dt: datetime) -> str:
     return dt.isoformat()
 
@@ -216,7 +234,7 @@ def run_cutover(*, run_id: int, worker_id: str) -> str:
         worker_id=worker_id,
         phase=run.phase,
         plan=run.plan,
-        channel_ids=list(PlanChannel.objects.filter(plan_id=run.plan_id).values_list("channel_id", flat=True)),
+        channel_ids=phase_channel_ids(run.phase),
         steps=run.steps or {},
     )
     try:
@@ -310,9 +328,7 @@ def _step_freeze(ctx: _Ctx) -> None:
                     channel_id__in=ctx.channel_ids, state=ConversationState.OPEN
                 ).count(),
                 "reassignments": list(
-                    Reassignment.objects.filter(plan=plan, state__in=ACTIVE_REASSIGNMENT_STATES).values_list(
-                        "id", flat=True
-                    )
+                    phase_reassignments(phase, ctx.channel_ids).order_by("id").values_list("id", flat=True)
                 ),
                 "plan_version": plan.version,
             }
@@ -367,7 +383,9 @@ def _step_conversations(ctx: _Ctx) -> None:
             lo, hi = ids[0], ids[-1]
             now = timezone.now()
             if kind == PhaseKind.ARCHIVE:
-                moved = open_qs.filter(id__gte=lo, id__lte=hi).update(state=ConversationState.CLOSED)
+                moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
+                    state=ConversationState.CLOSED, moved_by_run_id=ctx.run_id
+                )
                 handoffs = 0
             else:
                 moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
@@ -415,16 +433,18 @@ def _step_reassignments(ctx: _Ctx) -> None:
         with transaction.atomic():
             _finish_step(ctx, Step.REASSIGNMENTS)
         return
-    active = Reassignment.objects.filter(plan_id=ctx.plan.pk, state__in=ACTIVE_REASSIGNMENT_STATES)
+    active = phase_reassignments(ctx.phase, ctx.channel_ids)
     info = _start_step(ctx, Step.REASSIGNMENTS, total=active.count())
     day = ctx.phase.local_date
     a_table = connection.ops.quote_name(Assignment._meta.db_table)
     r_table = connection.ops.quote_name(Reassignment._meta.db_table)
     with transaction.atomic():
-        # End the old assignments, start the new ones, mark the moves done: three
-        # set-based statements in one transaction, so all or none of it happens.
+        # Mark this run's moves, end the old assignments, start the new ones, mark
+        # the moves done: set-based statements in one transaction, all or nothing.
+        active.filter(applied_by_run__isnull=True).update(applied_by_run_id=ctx.run_id)
+        mine = Reassignment.objects.filter(applied_by_run_id=ctx.run_id)
         Assignment.objects.filter(ends_on__isnull=True, starts_on__lte=day).filter(
-            Exists(active.filter(agent_id=OuterRef("agent_id"), from_team_id=OuterRef("team_id")))
+            Exists(mine.filter(agent_id=OuterRef("agent_id"), from_team_id=OuterRef("team_id")))
         ).update(ends_on=day, ended_by_run_id=ctx.run_id)
         with connection.cursor() as cur:
             cur.execute(
@@ -432,15 +452,15 @@ def _step_reassignments(ctx: _Ctx) -> None:
                 INSERT INTO {a_table} (agent_id, team_id, role, starts_on, ends_on, created_by_run_id, ended_by_run_id)
                 SELECT r.agent_id, r.to_team_id, r.role, %s, NULL, %s, NULL
                 FROM {r_table} r
-                WHERE r.plan_id = %s AND r.state IN (%s, %s)
+                WHERE r.applied_by_run_id = %s
                   AND NOT EXISTS (
                     SELECT 1 FROM {a_table} a
                     WHERE a.agent_id = r.agent_id AND a.team_id = r.to_team_id AND a.ends_on IS NULL)
                 ON CONFLICT DO NOTHING
                 """,
-                [day, ctx.run_id, ctx.plan.pk, *ACTIVE_REASSIGNMENT_STATES],
+                [day, ctx.run_id, ctx.run_id],
             )
-        done = active.update(state=ReassignmentState.DONE)
+        done = mine.update(state=ReassignmentState.DONE)
         info["done"] = done
         record_event(
             actor=None,
@@ -479,14 +499,14 @@ def _queue_notifications(ctx: _Ctx) -> None:
                 INSERT INTO {n_table} (run_id, kind, recipient, agent_id, subject, body, state)
                 SELECT %s, 'reassignment', ag.email, ag.id, %s, '', %s
                 FROM {r_table} r JOIN {ag_table} ag ON ag.id = r.agent_id
-                WHERE r.plan_id = %s AND r.state = %s AND ag.email <> ''
+                WHERE r.applied_by_run_id = %s AND r.state = %s AND ag.email <> ''
                 ON CONFLICT DO NOTHING
                 """,
                 [
                     ctx.run_id,
                     f"[Dusk] Your new role from {ctx.phase.local_date}",
                     NotificationState.PENDING,
-                    ctx.plan.pk,
+                    ctx.run_id,
                     ReassignmentState.DONE,
                 ],
             )

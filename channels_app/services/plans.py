@@ -24,6 +24,7 @@ from ..models import (
     PhaseKind,
     PhaseState,
     PlanChannel,
+    PlanRegion,
     PlanState,
     Reassignment,
     ReassignmentState,
@@ -61,10 +62,25 @@ class RedirectInput:
 
 
 @dataclass(frozen=True)
+class RegionInput:
+    """A follow-the-sun region: its zone and the plan's channels it retires."""
+
+    name: str
+    time_zone: str
+    channel_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class AutoReplyInput:
     phase_kind: str
     locale: str
     text: str
+
+
+def follow_the_sun(kind: str, local_date: date, local_time: time, regions: Sequence[RegionInput]) -> list[PhaseInput]:
+    """One phase per region at the same wall-clock time in each region's zone
+    ("1 October 00:00 local time" becomes one instant per region)."""
+    return [PhaseInput(kind, local_date, local_time, r.time_zone, r.name) for r in regions]
 
 
 # --- instants -----------------------------------------------------------------
@@ -128,7 +144,7 @@ def _validate_phases(
         errors.add("phases", "A plan needs at least one phase.")
     seen: set[tuple[str, str]] = set()
     for i, phase in enumerate(phases):
-        label = f"Phase {i + 1} ({phase.kind})"
+        label = f"Phase {i + 1} ({phase.kind}{', ' + phase.region if phase.region else ''})"
         if phase.kind not in PhaseKind.values:
             errors.add("phases", f"{label}: unknown phase “{phase.kind}”; use one of {', '.join(PhaseKind.values)}.")
             continue
@@ -161,6 +177,45 @@ def _validate_phases(
                     f"{a.kind} ({a_at:%Y-%m-%d %H:%M} UTC).",
                 )
     return resolved
+
+
+def _validate_regions(
+    regions: Sequence[RegionInput], phases: Sequence[PhaseInput], channel_ids: Sequence[int], errors: _Errors
+) -> None:
+    names = [r.name.strip() for r in regions]
+    if len(set(names)) != len(names):
+        errors.add("regions", "Each region needs its own name.")
+    zones = {r.name.strip(): r.time_zone for r in regions}
+    wanted = {int(c) for c in channel_ids}
+    placed: dict[int, str] = {}
+    for region in regions:
+        if not region.name.strip():
+            errors.add("regions", "A region needs a name.")
+        if region.time_zone not in _zone_names():
+            errors.add("regions", f"Region {region.name}: unknown time zone “{region.time_zone}”.")
+        if not region.channel_ids:
+            errors.add("regions", f"Region {region.name}: choose the channels it retires.")
+        for cid in region.channel_ids:
+            if int(cid) not in wanted:
+                errors.add("regions", f"Region {region.name}: channel {cid} is not one of the plan's channels.")
+            elif int(cid) in placed:
+                errors.add("regions", f"Channel {cid} is in two regions ({placed[int(cid)]} and {region.name}).")
+            else:
+                placed[int(cid)] = region.name
+    if regions:
+        missing = wanted - set(placed)
+        if missing:
+            errors.add("regions", f"Put every channel in a region; missing: {', '.join(map(str, sorted(missing)))}.")
+    for phase in phases:
+        if regions and phase.region not in zones:
+            errors.add("phases", f"The {phase.kind} phase names region “{phase.region}”, which the plan does not have.")
+        elif regions and zones[phase.region] != phase.time_zone:
+            errors.add(
+                "phases",
+                f"The {phase.kind} phase of region {phase.region} must use the region's zone {zones[phase.region]}.",
+            )
+        elif not regions and phase.region:
+            errors.add("phases", f"The {phase.kind} phase names region “{phase.region}” but the plan has no regions.")
 
 
 def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
@@ -250,6 +305,7 @@ def _snapshot(plan: SunsetPlan) -> dict:
         "version": plan.version,
         "default_locale": plan.default_locale,
         "channels": sorted(plan.plan_channels.values_list("channel_id", flat=True)),
+        "regions": list(plan.regions.order_by("name").values("name", "time_zone")),
         "phases": [
             {
                 "kind": p.kind,
@@ -276,6 +332,7 @@ def _validated_contents(
     default_locale: str,
     plan: SunsetPlan | None,
     now: datetime,
+    regions: Sequence[RegionInput] = (),
 ):
     errors = _Errors()
     if not title.strip():
@@ -286,20 +343,26 @@ def _validated_contents(
         errors.add("default_locale", f"“{default_locale}” is not a locale code such as en or fr.")
     channels = _load_channels(channel_ids, errors, plan=plan)
     resolved = _validate_phases(phases, errors, now=now)
+    _validate_regions(regions, phases, channel_ids, errors)
     _validate_redirects(redirects, errors)
     _validate_auto_replies(auto_replies, [c.kind for c in channels], {p.kind for p in phases}, errors)
     errors.raise_if_any()
     return channels, resolved
 
 
-def _write_contents(plan, channels, resolved, redirects, auto_replies) -> None:
+def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=()) -> None:
+    region_of = {int(cid): r.name.strip() for r in regions for cid in r.channel_ids}
+    PlanRegion.objects.filter(plan=plan).delete()
+    PlanRegion.objects.bulk_create([PlanRegion(plan=plan, name=r.name.strip(), time_zone=r.time_zone) for r in regions])
     PlanChannel.objects.filter(plan=plan).delete()
     Phase.objects.filter(plan=plan).delete()
     RedirectTarget.objects.filter(plan=plan).delete()
     AutoReply.objects.filter(plan=plan).delete()
     try:
         with transaction.atomic():
-            PlanChannel.objects.bulk_create([PlanChannel(plan=plan, channel=c) for c in channels])
+            PlanChannel.objects.bulk_create(
+                [PlanChannel(plan=plan, channel=c, region=region_of.get(c.pk, "")) for c in channels]
+            )
     except IntegrityError:
         # Lost a race with another plan claiming the same channel.
         raise ValidationError({"channels": ["One of these channels was just added to another open plan."]}) from None
@@ -348,6 +411,7 @@ def create_plan(
     redirects: Sequence[RedirectInput] = (),
     auto_replies: Sequence[AutoReplyInput] = (),
     default_locale: str = "en",
+    regions: Sequence[RegionInput] = (),
     now: datetime | None = None,
 ) -> SunsetPlan:
     require(actor, "draft_plan")
@@ -361,9 +425,10 @@ def create_plan(
         default_locale=default_locale,
         plan=None,
         now=now,
+        regions=regions,
     )
     plan = SunsetPlan.objects.create(title=title.strip(), author=actor, default_locale=default_locale)
-    _write_contents(plan, channels, resolved, redirects, auto_replies)
+    _write_contents(plan, channels, resolved, redirects, auto_replies, regions)
     record_event(actor=actor, action="plan.created", obj=plan, after=_snapshot(plan))
     return plan
 
@@ -393,6 +458,7 @@ def update_plan(
     redirects: Sequence[RedirectInput] = (),
     auto_replies: Sequence[AutoReplyInput] = (),
     default_locale: str = "en",
+    regions: Sequence[RegionInput] = (),
     now: datetime | None = None,
 ) -> SunsetPlan:
     require(actor, "draft_plan")
@@ -409,12 +475,13 @@ def update_plan(
         default_locale=default_locale,
         plan=plan,
         now=now,
+        regions=regions,
     )
     plan.title = title.strip()
     plan.default_locale = default_locale
     plan.version += 1
     plan.save(update_fields=["title", "default_locale", "version", "updated_at"])
-    _write_contents(plan, channels, resolved, redirects, auto_replies)
+    _write_contents(plan, channels, resolved, redirects, auto_replies, regions)
     record_event(actor=actor, action="plan.updated", obj=plan, before=before, after=_snapshot(plan))
     return plan
 
@@ -654,6 +721,8 @@ __all__ = [
     "AutoReplyInput",
     "PhaseInput",
     "RedirectInput",
+    "RegionInput",
+    "follow_the_sun",
     "approve_plan",
     "cancel_plan",
     "confirm_reassignments",
