@@ -4,8 +4,10 @@ from dataclasses import dataclass, field
 
 from django.db.models import Count, Q
 
+from . import textrules
 from .models import (
     Assignment,
+    AutoReply,
     Channel,
     Conversation,
     ConversationState,
@@ -26,6 +28,7 @@ from .services.cutover import (
 @dataclass
 class PhasePreview:
     phase: Phase
+    channel_ids: list[int] = field(default_factory=list)
     channel_changes: list[tuple[Channel, str, str]] = field(default_factory=list)
     conversations_to_move: int = 0
     conversations_to_close: int = 0
@@ -54,7 +57,7 @@ def preview_phase(phase: Phase) -> PhasePreview:
     channel_ids = phase_channel_ids(phase)
     channels = list(Channel.objects.filter(pk__in=channel_ids).order_by("name"))
     target = CHANNEL_STATE_FOR_PHASE[phase.kind]
-    preview = PhasePreview(phase=phase)
+    preview = PhasePreview(phase=phase, channel_ids=channel_ids)
     preview.channel_changes = [(c, c.state, target) for c in channels if c.state != target]
     open_count = Conversation.objects.filter(channel__in=channels, state=ConversationState.OPEN).count()
     recipients = {u.email for u in (plan.author, plan.approved_by) if u is not None and u.email}
@@ -108,3 +111,73 @@ def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
         values["date"] = f"{hard_close.local_date:%d %B %Y}"
     values.update({k: v for k, v in known.items() if v is not None})
     return values
+
+
+def pick_auto_reply(replies: list[AutoReply], phase_kind: str, locale: str, default_locale: str) -> AutoReply | None:
+    """The reply for a phase in the customer's locale, else its language
+    (pt-BR -> pt), else the plan's default locale."""
+    by_locale = {r.locale: r for r in replies if r.phase_kind == phase_kind}
+    for candidate in (locale, (locale or "").split("-")[0], default_locale):
+        if candidate and candidate in by_locale:
+            return by_locale[candidate]
+    return None
+
+
+@dataclass
+class DryRunConversation:
+    conversation: Conversation
+    locale: str
+    text: str
+
+
+@dataclass
+class DryRun:
+    """Everything a phase would change and send, item by item."""
+
+    preview: PhasePreview
+    conversations: list[DryRunConversation]
+    conversations_total: int
+    emails: list[tuple[str, str]]  # (recipient, subject)
+
+
+def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRun:
+    """Read-only: the exact conversations (with the rendered hand-off notice),
+    agent moves and emails a phase would produce. `limit`/`offset` page the
+    conversation list, which can be long."""
+    plan = phase.plan
+    preview = preview_phase(phase)
+    replies = list(plan.auto_replies.all())
+    conversations: list[DryRunConversation] = []
+    total = 0
+    if phase.kind == PhaseKind.HARD_CLOSE:
+        qs = (
+            Conversation.objects.filter(channel_id__in=preview.channel_ids, state=ConversationState.OPEN)
+            .select_related("channel")
+            .order_by("id")
+        )
+        total = preview.conversations_to_move
+        page = qs[offset : offset + limit] if limit is not None else qs[offset:]
+        base = placeholder_values(plan)
+        for conv in page:
+            locale = conv.locale or plan.default_locale
+            reply = pick_auto_reply(replies, phase.kind, locale, plan.default_locale)
+            text = ""
+            if reply is not None:
+                text = textrules.render(
+                    reply.text,
+                    {
+                        **base,
+                        "customer_name": conv.customer_name or conv.customer_handle,
+                        "reference": conv.reference,
+                        "channel": conv.channel.name,
+                    },
+                )
+            conversations.append(DryRunConversation(conv, reply.locale if reply else "", text))
+    emails: list[tuple[str, str]] = []
+    for user in (plan.author, plan.approved_by):
+        if user is not None and user.email:
+            emails.append((user.email, f"[Dusk] {plan.title}: {phase.get_kind_display()} phase ran"))
+    for move in preview.reassignments:
+        if move.agent.email:
+            emails.append((move.agent.email, f"[Dusk] Your new role from {phase.local_date}"))
+    return DryRun(preview=preview, conversations=conversations, conversations_total=total, emails=emails)

@@ -1,0 +1,130 @@
+"""Dry run of a phase (CLI and page) and the rollback page."""
+
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.urls import reverse
+
+from channels_app import services
+from channels_app.models import AutoReply, ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
+
+from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from .helpers import approved_plan
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def plan(manager, approver, hr_coordinator):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    team = TeamFactory(name="Social care")
+    team.channels.set([x])
+    phone = TeamFactory(name="Phone")
+    agent = AssignmentFactory(team=team, agent__name="Chloé Martin").agent
+    ConversationFactory(channel=x, customer_name="Amélie", locale="fr", reference="DSK-FRENCH01")
+    ConversationFactory(channel=x, customer_name="Budi", locale="id-ID", reference="DSK-INDO0001")
+    plan = approved_plan(manager=manager, approver=approver, channels=[x])
+    AutoReply.objects.create(
+        plan=plan, phase_kind="hard_close", locale="fr", text="Bonjour {customer_name}, réf {reference}."
+    )
+    services.propose_reassignment(
+        actor=hr_coordinator, plan=plan, agent=agent, to_team=phone, effective_date=plan.phases.get().local_date
+    )
+    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+    return plan
+
+
+def _counts():
+    with connection.cursor() as cur:
+        result = {}
+        for table in (
+            "channels_app_conversation",
+            "channels_app_outboxmessage",
+            "channels_app_assignment",
+            "channels_app_notification",
+            "channels_app_cutoverrun",
+        ):
+            cur.execute(f"SELECT COUNT(*), COALESCE(SUM(LENGTH(CAST(id AS TEXT))), 0) FROM {table}")
+            result[table] = cur.fetchone()
+        return result
+
+
+def test_cli_dry_run_lists_every_item_rendered_and_changes_nothing(plan):
+    before = _counts()
+    out = io.StringIO()
+    call_command("cutover_dry_run", str(plan.pk), "--phase", "hard_close", "--json", stdout=out)
+    data = json.loads(out.getvalue())
+    notices = {c["reference"]: c for c in data["conversations"]}
+    # French customer gets the French notice; id-ID falls back to the plan default (en).
+    assert notices["DSK-FRENCH01"]["notice"] == "Bonjour Amélie, réf DSK-FRENCH01."
+    assert notices["DSK-INDO0001"]["locale"] == "en"
+    assert "DSK-INDO0001" in notices["DSK-INDO0001"]["notice"]
+    assert data["channels"] == [{"channel": "Brand on X", "from": "active", "to": "retired"}]
+    assert data["moves"][0]["agent"] == "Chloé Martin"
+    assert {e["to"] for e in data["emails"]} >= {"maya@example.com", "arjun@example.com"}
+    assert _counts() == before
+    assert set(Conversation.objects.values_list("state", flat=True)) == {"open"}
+
+
+def test_dry_run_page_shows_the_report_to_any_role(client, plan, viewer, outsider):
+    phase = plan.phases.get()
+    url = reverse("phase_dry_run", args=[plan.pk, phase.pk])
+    client.force_login(viewer)
+    body = client.get(url).content.decode()
+    assert "Bonjour Amélie, réf DSK-FRENCH01." in body
+    assert "Chloé Martin" in body
+    client.force_login(outsider)
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("rows", [10, 1000])
+def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_assert_num_queries, rows):
+    channel = plan.channels.get()
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                channel=channel,
+                platform_thread_id=f"bulk{i}",
+                customer_id=f"c{i}",
+                customer_handle=f"@c{i}",
+                reference=f"DSK-BULK{i:04d}",
+                opened_at=plan.created_at,
+                last_message_at=plan.created_at,
+            )
+            for i in range(rows)
+        ]
+    )
+    client.force_login(viewer)
+    url = reverse("phase_dry_run", args=[plan.pk, plan.phases.get().pk])
+    # session, user, groups (role check); phase with plan and people; phase channel ids;
+    # channels; open conversation count; moves with agents and teams; agents without a
+    # destination; auto-replies; redirects; phases (for {date}); one page of conversations.
+    with django_assert_num_queries(13):
+        response = client.get(url)
+    assert response.status_code == 200
+
+
+def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, smtp_settings):
+    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    run = CutoverRun.objects.get(pk=run_ids[0])
+    url = reverse("run_rollback", args=[run.pk])
+    client.force_login(viewer)
+    assert client.get(url).status_code == 200
+    assert client.post(url, {"reason": "because"}).status_code == 403
+    client.force_login(manager)
+    response = client.post(url, {"reason": "  "})
+    assert response.status_code == 400
+    assert "Say why" in response.content.decode()
+    assert plan.channels.get().state == ChannelState.RETIRED
+    response = client.post(url, {"reason": "Phone queue overloaded"})
+    assert response.status_code == 302
+    plan.refresh_from_db()
+    assert plan.state == PlanState.ROLLED_BACK
+    assert plan.channels.get().state == ChannelState.ACTIVE
+    assert not OutboxMessage.objects.exists()
+    assert "Phone queue overloaded" in client.get(url).content.decode()
