@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dusk
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install install-dev check test bench-cutover clean
+.PHONY: run install install-dev check test bench-cutover bench-lag clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ test: check
 ## bench-cutover: the cutover's database work against hand-written SQL.
 bench-cutover: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/cutover.py
+
+## bench-lag: delay from scheduled instant to run start with a real worker and beat.
+bench-lag: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/9} \
+	$(BIN)/python bench/schedule_lag.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
