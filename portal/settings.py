@@ -201,6 +201,8 @@ DUSK_REAP_INTERVAL = env.float("DUSK_REAP_INTERVAL", default=15.0)
 DUSK_RUN_STUCK_AFTER = env.float("DUSK_RUN_STUCK_AFTER", default=120.0)
 DUSK_CHUNK_SIZE = env.int("DUSK_CHUNK_SIZE", default=5000)
 DUSK_EMAIL_BATCH = env.int("DUSK_EMAIL_BATCH", default=200)
+# Messages staged at once, each on its own SMTP connection, then recorded in one commit.
+DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # A completed phase may be rolled back for this long after its run finished.
 DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
 # Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.

@@ -7,6 +7,7 @@ a re-run after a crash only finishes what is left.
 """
 
 import logging
+import smtplib
 import time as time_module
 import uuid
 from dataclasses import dataclass, field
@@ -14,12 +15,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from ..mail import record_group, send_recorded
 from ..models import (
     STEP_ORDER,
     Agent,
@@ -536,17 +538,21 @@ def _step_notifications(ctx: _Ctx) -> None:
     mine = Notification.objects.filter(run_id=ctx.run_id)
     info = _start_step(ctx, Step.NOTIFICATIONS, total=mine.count())
     info["total"] = mine.count()
-    batch_size = settings.DUSK_EMAIL_BATCH
-    stale = timedelta(seconds=settings.DUSK_RUN_STUCK_AFTER)
+    # Rows a previous lease holder claimed but never recorded were not delivered
+    # (see channels_app.mail); we hold the lease now, so they are ours to send.
+    # Re-claiming changes claimed_at, so a paused former holder can no longer
+    # record them and hangs up instead of delivering.
+    with transaction.atomic():
+        mine.filter(state=NotificationState.SENDING).update(state=NotificationState.PENDING)
+        _beat(ctx)
     while True:
         now = timezone.now()
-        # Rows left in "sending" by a worker that died are sent again: email is
-        # at-least-once, and the stable Message-ID lets receivers drop a repeat.
-        todo = mine.filter(
-            Q(state=NotificationState.PENDING) | Q(state=NotificationState.SENDING, claimed_at__lt=now - stale)
-        )
         with transaction.atomic():
-            ids = list(todo.order_by("id").values_list("id", flat=True)[:batch_size])
+            ids = list(
+                mine.filter(state=NotificationState.PENDING)
+                .order_by("id")
+                .values_list("id", flat=True)[: settings.DUSK_EMAIL_BATCH]
+            )
             if not ids:
                 _finish_step(ctx, Step.NOTIFICATIONS)
                 return
@@ -561,29 +567,44 @@ def _step_notifications(ctx: _Ctx) -> None:
                 "agent", "to_team"
             )
         }
-        emails = []
-        for note in notes:
-            email = EmailMessage(
-                subject=note.subject,
-                body=_render_body(note, ctx, run, moves),
-                to=[note.recipient],
-                headers={"Message-ID": note.message_id},
+        items = [
+            (
+                note.pk,
+                EmailMessage(
+                    subject=note.subject,
+                    body=_render_body(note, ctx, run, moves),
+                    to=[note.recipient],
+                    headers={"Message-ID": note.message_id},
+                ),
             )
-            emails.append(email)
+            for note in notes
+        ]
+        refused: list[str] = []
+
+        def record_sent(keys, claimed_at=now) -> set:
+            return record_group(Notification._meta.db_table, keys, claimed_at)
+
+        def record_refused(pk, error: str, refused=refused) -> None:
+            mine.filter(pk=pk).update(state=NotificationState.FAILED)
+            refused.append(error)
+
         try:
-            with get_connection() as mail:
-                sent = mail.send_messages(emails) or 0
-        except OSError as exc:
-            with transaction.atomic():
-                mine.filter(pk__in=ids).update(state=NotificationState.FAILED)
-                run = CutoverRun.objects.get(pk=ctx.run_id)
-                errors = [*run.errors, {"at": _iso(now), "step": Step.NOTIFICATIONS, "error": f"email: {exc}"}]
-                _beat(ctx, errors=errors)
-            continue
+            sent = send_recorded(items, record_sent=record_sent, record_refused=record_refused)
+        except (OSError, smtplib.SMTPException) as exc:
+            # The mail server is unreachable: nothing unrecorded was delivered.
+            sent = mine.filter(pk__in=ids, state=NotificationState.SENT).count()
+            mine.filter(pk__in=ids, state=NotificationState.SENDING).update(state=NotificationState.FAILED)
+            refused.append(f"email: {exc}")
         with transaction.atomic():
-            mine.filter(pk__in=ids).update(state=NotificationState.SENT, sent_at=timezone.now())
             info["done"] += sent
-            _beat(ctx, notifications_sent=F("notifications_sent") + sent)
+            fields: dict[str, Any] = {"notifications_sent": F("notifications_sent") + sent}
+            if refused:
+                run = CutoverRun.objects.get(pk=ctx.run_id)
+                fields["errors"] = [
+                    *run.errors,
+                    *({"at": _iso(now), "step": Step.NOTIFICATIONS, "error": e} for e in refused[:20]),
+                ]
+            _beat(ctx, **fields)
 
 
 def _step_done(ctx: _Ctx) -> None:

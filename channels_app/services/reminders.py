@@ -1,13 +1,15 @@
 """Reminder emails before each phase, exactly once per phase, offset and person."""
 
+import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from ..mail import record_group, send_recorded
 from ..models import Agent, NotificationState, Phase, PhaseKind, PhaseState, Reminder
 from ..querysets import affected_agent_ids_for_phase
 
@@ -81,8 +83,9 @@ def _body(reminder: Reminder) -> tuple[str, str]:
 
 
 def send_pending_reminders(*, now: datetime | None = None) -> int:
-    """Send queued reminders in batches; rows claimed by a worker that died are
-    sent again after the stuck timeout (same Message-ID)."""
+    """Send queued reminders in batches, each recorded exactly once (see
+    channels_app.mail). Rows a dead sender claimed but never recorded were not
+    delivered: after the stuck timeout they are claimed again."""
     sent_total = 0
     stale = timedelta(seconds=settings.DUSK_RUN_STUCK_AFTER)
     while True:
@@ -94,27 +97,35 @@ def send_pending_reminders(*, now: datetime | None = None) -> int:
             ids = list(todo.order_by("id").values_list("id", flat=True)[: settings.DUSK_EMAIL_BATCH])
             if not ids:
                 return sent_total
-            claimed = todo.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
-        if not claimed:
-            continue
+            # claimed_at is this sender's token: a paused former sender can no
+            # longer record these rows, so it hangs up instead of delivering.
+            todo.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
         reminders = list(
-            Reminder.objects.filter(pk__in=ids, state=NotificationState.SENDING).select_related("phase__plan")
+            Reminder.objects.filter(pk__in=ids, state=NotificationState.SENDING, claimed_at=now).select_related(
+                "phase__plan"
+            )
         )
-        messages = []
+        items = []
         for reminder in reminders:
             subject, text = _body(reminder)
-            messages.append(
-                EmailMessage(
-                    subject=subject, body=text, to=[reminder.recipient], headers={"Message-ID": reminder.message_id}
+            items.append(
+                (
+                    reminder.pk,
+                    EmailMessage(
+                        subject=subject, body=text, to=[reminder.recipient], headers={"Message-ID": reminder.message_id}
+                    ),
                 )
             )
+
+        def record_sent(keys, claimed_at=now) -> set:
+            return record_group(Reminder._meta.db_table, keys, claimed_at)
+
+        def record_refused(pk, error: str) -> None:
+            Reminder.objects.filter(pk=pk).update(state=NotificationState.FAILED)
+
         try:
-            with get_connection() as mail:
-                mail.send_messages(messages)
-        except OSError:
-            # Leave them claimed; they are retried after the stuck timeout.
+            sent_total += send_recorded(items, record_sent=record_sent, record_refused=record_refused)
+        except (OSError, smtplib.SMTPException):
+            # Unreachable mail server: unrecorded rows were not delivered; they
+            # are claimed again after the stuck timeout.
             return sent_total
-        Reminder.objects.filter(pk__in=[r.pk for r in reminders]).update(
-            state=NotificationState.SENT, sent_at=timezone.now()
-        )
-        sent_total += len(reminders)
