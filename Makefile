@@ -7,7 +7,7 @@ PORT ?= 8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/dusk
 TEST_BROKER_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run install install-dev check test bench-cutover bench-lag clean
+.PHONY: run install install-dev check test bench-cutover bench-lag faults clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,12 @@ bench-cutover: $(VENV)/.installed-dev
 bench-lag: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/9} \
 	$(BIN)/python bench/schedule_lag.py
+
+## faults: the fault-injection harness (SIGKILLed workers, Redis restarts,
+## terminated PostgreSQL backends); TRIALS=100 for the full run.
+TRIALS ?= 100
+faults: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS)
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -1,0 +1,356 @@
+#!/usr/bin/env python
+"""Fault injection: cutovers under SIGKILLed workers, Redis restarts and
+terminated PostgreSQL backends, then an exact count of what happened.
+
+Each trial builds a plan retiring a channel with a few thousand open
+conversations and a few dozen agents with confirmed moves, approves it to run
+a second later, and while two real Celery workers (and one beat) execute it,
+randomly:
+  - SIGKILLs a worker's whole process group (and starts a new one),
+  - kills and restarts the Redis broker (a private redis-server it owns),
+  - terminates the workers' PostgreSQL backends (pg_terminate_backend).
+Afterwards every run must be completed, with every conversation moved exactly
+once with exactly one hand-off notice, every agent in exactly one open
+assignment (the new team), and every notification email received exactly once
+by the local SMTP server.
+
+    python bench/faults.py --trials 100          # DATABASE_URL must be PostgreSQL
+"""
+
+import argparse
+import contextlib
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FAULT_DB = "dusk_faults"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Redis:
+    """A redis-server this harness owns, so restarting it disturbs nobody else."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def restart(self) -> None:
+        self.stop()
+        time.sleep(0.3)
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class Proc:
+    def __init__(self, args: list[str], env: dict, log: Path) -> None:
+        self.log = open(log, "ab")  # noqa: SIM115 (closed in kill())
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+
+def _setup_django(url: str) -> None:
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "DATABASE_POOL": "0",
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DUSK_LOG_LEVEL": "WARNING",
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
+    from datetime import date, timedelta
+
+    from django.conf import settings
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from channels_app import services
+    from channels_app.models import Agent, Assignment, Channel, Conversation, Team
+    from channels_app.permissions import ensure_roles
+    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+
+    call_command("flush", interactive=False, verbosity=0)
+    ensure_roles()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_PORT = smtp_port
+    manager = User.objects.create_user("fault-manager", "manager@example.com", "x")
+    approver = User.objects.create_user("fault-approver", "approver@example.com", "x")
+    hr = User.objects.create_user("fault-hr", "hr@example.com", "x")
+    manager.groups.set(Group.objects.filter(name="manager"))
+    approver.groups.set(Group.objects.filter(name="approver"))
+    hr.groups.set(Group.objects.filter(name="hr_coordinator"))
+    channel = Channel.objects.create(kind="x", name="Faulty X")
+    social = Team.objects.create(name="Social", capacity=n_agents)
+    social.channels.set([channel])
+    phone = Team.objects.create(name="Phone", capacity=n_agents)
+    agents = Agent.objects.bulk_create(
+        [Agent(employee_id=f"F{i:05d}", name=f"Agent {i}", email=f"agent{i}@example.com") for i in range(n_agents)]
+    )
+    Assignment.objects.bulk_create([Assignment(agent=a, team=social, starts_on=date(2024, 1, 1)) for a in agents])
+    now = timezone.now()
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                channel=channel,
+                platform_thread_id=f"t{i}",
+                customer_id=f"c{i}",
+                reference=f"DSK-F{i:07d}",
+                opened_at=now,
+                last_message_at=now,
+            )
+            for i in range(n_conversations)
+        ],
+        batch_size=2000,
+    )
+    at = timezone.now() + timedelta(seconds=4)
+    plan = services.create_plan(
+        actor=manager,
+        title="Faulty sunset",
+        channel_ids=[channel.pk],
+        phases=[PhaseInput("hard_close", at.date(), at.time(), "UTC")],
+        redirects=[RedirectInput("phone", "Phone", "+1 800 555 0100")],
+        auto_replies=[AutoReplyInput("hard_close", "en", "Hi {customer_name}, call {phone} ({reference}).")],
+    )
+    for agent in agents:
+        services.propose_reassignment(actor=hr, plan=plan, agent=agent, to_team=phone, effective_date=at.date())
+    services.confirm_reassignments(actor=hr, plan=plan)
+    services.submit_plan(actor=manager, plan=plan)
+    services.approve_plan(actor=approver, plan=plan)
+    return plan, [a.email for a in agents] + [manager.email, approver.email]
+
+
+def terminate_backends() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cur.fetchone()[0]
+
+
+def check_trial(plan, expected_emails: list[str], received: list[str], n_conversations: int, n_agents: int):
+    from django.db.models import Count, Q
+
+    from channels_app.models import Assignment, Conversation, CutoverRun, Notification, OutboxMessage
+
+    run = CutoverRun.objects.get(plan=plan)
+    duplicates = lost = 0
+    moved = Conversation.objects.filter(moved_by_run=run, state="redirected").count()
+    lost += n_conversations - moved
+    per_conv = Counter(OutboxMessage.objects.filter(kind="handoff").values_list("conversation_id", flat=True))
+    duplicates += sum(n - 1 for n in per_conv.values() if n > 1)
+    lost += n_conversations - len(per_conv)
+    opens = Assignment.objects.values("agent_id").annotate(open=Count("id", filter=Q(ends_on__isnull=True)))
+    duplicates += sum(row["open"] - 1 for row in opens if row["open"] > 1)
+    lost += sum(1 for row in opens if row["open"] == 0)
+    lost += n_agents - Assignment.objects.filter(team__name="Phone", ends_on__isnull=True).count()
+    ids = {n.message_id: n.recipient for n in Notification.objects.filter(run=run)}
+    got = Counter(received)
+    duplicates += sum(n - 1 for n in got.values() if n > 1)
+    lost += sum(1 for mid in ids if got[mid] == 0)
+    lost += len(set(expected_emails) - set(ids.values()))
+    counters_ok = run.conversations_moved == n_conversations and run.agents_reassigned == n_agents
+    return run, duplicates, lost, counters_ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=int(os.environ.get("FAULT_TRIALS", 3)))
+    parser.add_argument("--conversations", type=int, default=2000)
+    parser.add_argument("--agents", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=int(os.environ.get("FAULT_SEED", time.time_ns() % 10**6)))
+    parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per trial")
+    args = parser.parse_args(argv)
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/faults.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    url = base.rsplit("/", 1)[0] + "/" + FAULT_DB
+    import psycopg
+
+    with psycopg.connect(base.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{FAULT_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{FAULT_DB}"')
+    _setup_django(url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from channels_app.models import CutoverRun, RunState
+    from channels_app.tests.fakeplatforms import FakeSMTP
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(args.seed)
+    print(f"seed {args.seed}; {args.trials} trial(s) of {args.conversations} conversations and {args.agents} agents")
+    total_dup = total_lost = 0
+    failures = 0
+    with tempfile.TemporaryDirectory() as tmp, FakeSMTP() as smtp:
+        workdir = Path(tmp)
+        redis = Redis(workdir)
+        redis.start()
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "DATABASE_POOL": "0",
+            "CELERY_BROKER_URL": redis.url,
+            "DUSK_VAR_DIR": str(workdir / "var"),
+            "DUSK_SWEEP_INTERVAL": "0.5",
+            "DUSK_REAP_INTERVAL": "1",
+            "DUSK_RUN_STUCK_AFTER": "3",
+            "DUSK_CHUNK_SIZE": "100",
+            "DUSK_CHUNK_PAUSE": "0.1",
+            "DUSK_EMAIL_BATCH": "10",
+            "DUSK_EMAIL_PARALLEL": "4",
+            "DUSK_LOG_LEVEL": "INFO",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp.port),
+            "CELERY_VISIBILITY_TIMEOUT": "30",
+            "PYTHONUNBUFFERED": "1",
+        }
+        celery = [sys.executable, "-m", "celery", "-A", "portal"]
+        n_workers = 0
+
+        def start_worker() -> Proc:
+            nonlocal n_workers
+            n_workers += 1
+            return Proc(
+                [
+                    *celery,
+                    "worker",
+                    "--concurrency=1",
+                    "-n",
+                    f"fault{n_workers}@%h",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel=INFO",
+                ],
+                env,
+                workdir / "workers.log",
+            )
+
+        beat = Proc(
+            [*celery, "beat", "-s", str(workdir / "beat-schedule"), "--loglevel=INFO"], env, workdir / "beat.log"
+        )
+        workers = [start_worker(), start_worker()]
+        try:
+            for trial in range(1, args.trials + 1):
+                smtp.messages.clear()
+                plan, expected = build_trial(args.conversations, args.agents, smtp.port)
+                connection.close()
+                faults: Counter = Counter()
+                started = time.monotonic()
+                while True:
+                    run = CutoverRun.objects.filter(plan=plan).first()
+                    if run and run.state == RunState.COMPLETED:
+                        break
+                    if run and run.state == RunState.FAILED:
+                        break
+                    if time.monotonic() - started > args.timeout:
+                        break
+                    time.sleep(rng.uniform(0.3, 1.2))
+                    action = rng.choice(["kill", "kill", "redis", "postgres", "none"])
+                    if action == "kill":
+                        victim = workers.pop(rng.randrange(len(workers)))
+                        victim.kill()
+                        workers.append(start_worker())
+                    elif action == "redis":
+                        redis.restart()
+                    elif action == "postgres":
+                        terminate_backends()
+                    faults[action] += 1
+                connection.close()
+                run = CutoverRun.objects.filter(plan=plan).first()
+                elapsed = time.monotonic() - started
+                if run is None or run.state != RunState.COMPLETED:
+                    failures += 1
+                    print(
+                        f"trial {trial}: NOT COMPLETED after {elapsed:.0f}s (state "
+                        f"{run.state if run else 'no run'}; errors {run.errors if run else ''})"
+                    )
+                    continue
+                # Give the last end-of-data markers a moment to land.
+                time.sleep(0.5)
+                received = [m.message["Message-ID"] for m in smtp.messages]
+                run, dup, lost, counters_ok = check_trial(plan, expected, received, args.conversations, args.agents)
+                total_dup += dup
+                total_lost += lost
+                if not counters_ok:
+                    failures += 1
+                print(
+                    f"trial {trial}: completed in {elapsed:.1f}s after {run.attempts} attempt(s); faults "
+                    f"{dict(faults)}; duplicates={dup} lost={lost} counters_ok={counters_ok}"
+                )
+        finally:
+            for proc in [*workers, beat]:
+                proc.kill()
+            redis.stop()
+    print(f"RESULT fault_trials={args.trials} duplicates={total_dup} lost={total_lost}")
+    return 0 if total_dup == 0 and total_lost == 0 and failures == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
