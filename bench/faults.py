@@ -194,28 +194,33 @@ def terminate_backends() -> int:
 
 
 def check_trial(plan, expected_emails: list[str], received: list[str], n_conversations: int, n_agents: int):
+    """Count what was done twice and what was never done, by kind."""
     from django.db.models import Count, Q
 
     from channels_app.models import Assignment, Conversation, CutoverRun, Notification, OutboxMessage
 
     run = CutoverRun.objects.get(plan=plan)
-    duplicates = lost = 0
+    dup: Counter = Counter()
+    lost: Counter = Counter()
     moved = Conversation.objects.filter(moved_by_run=run, state="redirected").count()
-    lost += n_conversations - moved
+    lost["conversations"] += n_conversations - moved
     per_conv = Counter(OutboxMessage.objects.filter(kind="handoff").values_list("conversation_id", flat=True))
-    duplicates += sum(n - 1 for n in per_conv.values() if n > 1)
-    lost += n_conversations - len(per_conv)
+    dup["handoffs"] += sum(n - 1 for n in per_conv.values() if n > 1)
+    lost["handoffs"] += n_conversations - len(per_conv)
     opens = Assignment.objects.values("agent_id").annotate(open=Count("id", filter=Q(ends_on__isnull=True)))
-    duplicates += sum(row["open"] - 1 for row in opens if row["open"] > 1)
-    lost += sum(1 for row in opens if row["open"] == 0)
-    lost += n_agents - Assignment.objects.filter(team__name="Phone", ends_on__isnull=True).count()
-    ids = {n.message_id: n.recipient for n in Notification.objects.filter(run=run)}
+    dup["assignments"] += sum(row["open"] - 1 for row in opens if row["open"] > 1)
+    lost["assignments"] += sum(1 for row in opens if row["open"] == 0)
+    lost["moves"] += n_agents - Assignment.objects.filter(team__name="Phone", ends_on__isnull=True).count()
+    notes = {n.message_id: n for n in Notification.objects.filter(run=run)}
     got = Counter(received)
-    duplicates += sum(n - 1 for n in got.values() if n > 1)
-    lost += sum(1 for mid in ids if got[mid] == 0)
-    lost += len(set(expected_emails) - set(ids.values()))
+    dup["emails"] += sum(n - 1 for n in got.values() if n > 1)
+    missing = [n for mid, n in notes.items() if got[mid] == 0]
+    lost["emails"] += len(missing)
+    lost["emails_never_queued"] += len(set(expected_emails) - {n.recipient for n in notes.values()})
+    if missing:
+        print("  missing emails:", [(n.recipient, n.state, str(n.sent_at)) for n in missing])
     counters_ok = run.conversations_moved == n_conversations and run.agents_reassigned == n_agents
-    return run, duplicates, lost, counters_ok
+    return run, +dup, +lost, counters_ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -336,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(0.5)
                 received = [m.message["Message-ID"] for m in smtp.messages]
                 run, dup, lost, counters_ok = check_trial(plan, expected, received, args.conversations, args.agents)
-                total_dup += dup
-                total_lost += lost
+                total_dup += sum(dup.values())
+                total_lost += sum(lost.values())
                 if not counters_ok:
                     failures += 1
                 print(

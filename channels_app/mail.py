@@ -103,14 +103,18 @@ def send_recorded(
                     backend.close()
                 pool.clear()
                 raise
+            # End markers first, replies after: the window in which a crash could
+            # lose a recorded message is a few syscalls, not a few round trips.
+            terminated: list[tuple[Hashable, SMTPBackend]] = []
             for key, backend in staged:
-                smtp = backend.connection
                 if key not in recorded:
                     backend.close()  # someone else owns it now: never deliver
                     pool.remove(backend)
                     continue
-                smtp.send(b"." + CRLF)
-                code, reply = smtp.getreply()
+                backend.connection.send(b"." + CRLF)
+                terminated.append((key, backend))
+            for key, backend in terminated:
+                code, reply = backend.connection.getreply()
                 if code != 250:
                     record_refused(key, f"message refused after sending: {code} {reply.decode(errors='replace')}")
                     continue

@@ -1,6 +1,7 @@
 """Shaped reads. Nothing here writes."""
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db.models import Count, Q
 
@@ -110,6 +111,11 @@ def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
     if hard_close is not None:
         values["date"] = f"{hard_close.local_date:%d %B %Y}"
     values.update({k: v for k, v in known.items() if v is not None})
+    if values.get("reference") and any(t.kind == "url" for t in plan.redirects.all()):
+        # A tracked link: the watchdog counts who followed it, then sends them on.
+        from django.conf import settings
+
+        values["redirect_url"] = f"{settings.DUSK_PUBLIC_URL}/r/{values['reference']}"
     return values
 
 
@@ -181,3 +187,80 @@ def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRu
         if move.agent.email:
             emails.append((move.agent.email, f"[Dusk] Your new role from {phase.local_date}"))
     return DryRun(preview=preview, conversations=conversations, conversations_total=total, emails=emails)
+
+
+@dataclass
+class WatchdogMetrics:
+    retired_at: datetime | None
+    inbound_last_24h: int = 0
+    inbound_since: int = 0
+    customers_told: int = 0
+    customers_redirected: int = 0
+    failed_replies: int = 0
+    hourly: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def redirect_share(self) -> float | None:
+        return self.customers_redirected / self.customers_told if self.customers_told else None
+
+
+def retirement_run(channel: Channel):
+    """The completed (not rolled back) hard-close run that retired a channel."""
+    from .models import CutoverRun
+
+    return (
+        CutoverRun.objects.filter(
+            state="completed",
+            phase__kind=PhaseKind.HARD_CLOSE,
+            rolled_back_at__isnull=True,
+            plan__plan_channels__channel=channel,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: int = 7 * 24) -> WatchdogMetrics:
+    """Inbound still arriving, customers who followed the redirect, failed
+    replies: a fixed number of queries whatever the volume."""
+    from datetime import timedelta
+
+    from django.db.models.functions import TruncHour
+    from django.utils import timezone
+
+    from .models import Message, OutboxMessage, RedirectClick
+
+    now = now or timezone.now()
+    run = retirement_run(channel)
+    if run is None or run.finished_at is None:
+        return WatchdogMetrics(retired_at=None)
+    since = run.finished_at
+    inbound = Message.objects.filter(channel=channel, direction="in", created_at__gte=since)
+    metrics = WatchdogMetrics(retired_at=since)
+    counts = inbound.aggregate(total=Count("id"), day=Count("id", filter=Q(created_at__gte=now - timedelta(hours=24))))
+    metrics.inbound_since, metrics.inbound_last_24h = counts["total"], counts["day"]
+    told = OutboxMessage.objects.filter(channel=channel, state="sent", sent_at__gte=since)
+    metrics.customers_told = told.values("conversation_id").distinct().count()
+    metrics.customers_redirected = (
+        RedirectClick.objects.filter(conversation__in=told.values("conversation_id"), at__gte=since)
+        .values("conversation_id")
+        .distinct()
+        .count()
+    )
+    metrics.failed_replies = OutboxMessage.objects.filter(
+        channel=channel, state="failed", created_at__gte=since
+    ).count()
+    start = max(since, now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    per_hour = dict(
+        inbound.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .values_list("hour", "n")
+    )
+    series, hour = [], start
+    while hour <= now:
+        series.append((hour, per_hour.get(hour, 0)))
+        hour += timedelta(hours=1)
+    metrics.hourly = series
+    return metrics

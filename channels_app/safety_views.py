@@ -4,14 +4,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
-from .models import CutoverRun, Phase
+from .models import Channel, CutoverRun, Phase, WatchdogAlert
 from .permissions import can, require
-from .querysets import dry_run
+from .querysets import dry_run, watchdog_metrics
 from .services.rollback import rollback_deadline
 
 PAGE_SIZE = 50
@@ -69,4 +69,51 @@ def run_rollback(request, run_id: int):
             "reason": request.POST.get("reason", ""),
         },
         status=400 if error else 200,
+    )
+
+
+@require_GET
+def tracked_redirect(request, reference: str):
+    """Public: the link in auto-replies. Counted, then on to the redirect target."""
+    target = services.record_click(reference=reference)
+    if target is None:
+        raise Http404("Unknown reference")
+    return HttpResponseRedirect(target.value)
+
+
+CHART_W, CHART_H, CHART_PAD = 720, 180, 28
+
+
+@require_GET
+@login_required
+def channel_watchdog(request, channel_id: int):
+    if not can(request.user, "view"):
+        raise Http404
+    channel = get_object_or_404(Channel, pk=channel_id)
+    metrics = watchdog_metrics(channel)
+    peak = max((n for _h, n in metrics.hourly), default=0) or 1
+    step = (CHART_W - 2 * CHART_PAD) / max(len(metrics.hourly), 1)
+    bars = [
+        {
+            "x": round(CHART_PAD + i * step, 1),
+            "y": round(CHART_H - CHART_PAD - n / peak * (CHART_H - 2 * CHART_PAD), 1),
+            "w": max(round(step - 1, 1), 1),
+            "h": round(n / peak * (CHART_H - 2 * CHART_PAD), 1),
+            "hour": hour,
+            "n": n,
+        }
+        for i, (hour, n) in enumerate(metrics.hourly)
+    ]
+    alerts = WatchdogAlert.objects.filter(channel=channel)[:20]
+    return render(
+        request,
+        "channels_app/channel_watchdog.html",
+        {
+            "channel": channel,
+            "metrics": metrics,
+            "bars": bars,
+            "peak": peak,
+            "alerts": alerts,
+            "chart": {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD, "base": CHART_H - CHART_PAD},
+        },
     )

@@ -42,3 +42,8 @@ def reap_stuck_runs_task() -> int:
 def send_reminders_task() -> int:
     services.queue_due_reminders()
     return services.send_pending_reminders()
+
+
+@shared_task(ignore_result=True)
+def watchdog_task() -> int:
+    return len(services.check_retired_channels())

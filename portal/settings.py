@@ -212,6 +212,14 @@ DUSK_REMINDER_OFFSETS = [
     if value
 ]
 DUSK_REMINDER_INTERVAL = env.float("DUSK_REMINDER_INTERVAL", default=60.0)
+# Where customers' tracked links point: the portal's public address.
+DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Post-cutover watchdog thresholds, checked every DUSK_WATCHDOG_INTERVAL seconds.
+DUSK_WATCHDOG_INTERVAL = env.float("DUSK_WATCHDOG_INTERVAL", default=300.0)
+DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = env.int("DUSK_WATCHDOG_MAX_INBOUND_PER_DAY", default=100)
+DUSK_WATCHDOG_MIN_REDIRECT_SHARE = env.float("DUSK_WATCHDOG_MIN_REDIRECT_SHARE", default=0.2)
+DUSK_WATCHDOG_MIN_SAMPLE = env.int("DUSK_WATCHDOG_MIN_SAMPLE", default=50)
+DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", default=10)
 # Test hook: sleep this many seconds after each committed chunk so a test can
 # kill a worker mid-cutover. Zero in real use.
 DUSK_CHUNK_PAUSE = env.float("DUSK_CHUNK_PAUSE", default=0.0)
@@ -226,6 +234,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.send_reminders_task",
         "schedule": DUSK_REMINDER_INTERVAL,
         "options": {"expires": max(DUSK_REMINDER_INTERVAL * 2, 5)},
+    },
+    "watchdog": {
+        "task": "channels_app.tasks.watchdog_task",
+        "schedule": DUSK_WATCHDOG_INTERVAL,
+        "options": {"expires": max(DUSK_WATCHDOG_INTERVAL, 5)},
     },
     "reap-stuck-runs": {
         "task": "channels_app.tasks.reap_stuck_runs_task",

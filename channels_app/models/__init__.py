@@ -27,9 +27,13 @@ from .plans import (
     SunsetPlan,
 )
 from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
+from .watchdog import AlertKind, RedirectClick, WatchdogAlert
 from .workforce import Agent, Assignment, Team
 
 __all__ = [
+    "AlertKind",
+    "RedirectClick",
+    "WatchdogAlert",
     "OPEN_PLAN_STATES",
     "PHASE_ORDER",
     "STEP_ORDER",

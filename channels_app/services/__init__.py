@@ -23,8 +23,11 @@ from .plans import (
 )
 from .reminders import queue_due_reminders, send_pending_reminders
 from .rollback import rollback_run
+from .watchdog import check_retired_channels, record_click
 
 __all__ = [
+    "check_retired_channels",
+    "record_click",
     "queue_due_reminders",
     "rollback_run",
     "send_pending_reminders",
