@@ -53,7 +53,9 @@ def test_replies_carry_a_tracked_link_that_counts_and_redirects(client, retired)
 def test_metrics_count_inbound_clicks_and_failures(client, retired):
     plan, x = retired
     now = timezone.now()
-    conv = x.conversations.first()
+    failed = OutboxMessage.objects.order_by("id").last()
+    OutboxMessage.objects.filter(pk=failed.pk).update(state=OutboxState.FAILED)
+    conv = OutboxMessage.objects.filter(state=OutboxState.SENT).order_by("id").first().conversation
     Message.objects.bulk_create(
         [
             Message(
