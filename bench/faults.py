@@ -165,7 +165,7 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
         ],
         batch_size=2000,
     )
-    at = timezone.now() + timedelta(seconds=4)
+    at = timezone.now() + timedelta(minutes=5)
     plan = services.create_plan(
         actor=manager,
         title="Faulty sunset",
@@ -179,6 +179,11 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
     services.confirm_reassignments(actor=hr, plan=plan)
     services.submit_plan(actor=manager, plan=plan)
     services.approve_plan(actor=approver, plan=plan)
+    # Then bring it forward: due a second from now, however long building took.
+    soon = timezone.now() + timedelta(seconds=1)
+    services.reschedule_phase(
+        actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
+    )
     return plan, [a.email for a in agents] + [manager.email, approver.email]
 
 
