@@ -179,8 +179,8 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
     services.confirm_reassignments(actor=hr, plan=plan)
     services.submit_plan(actor=manager, plan=plan)
     services.approve_plan(actor=approver, plan=plan)
-    # Then bring it forward: due a second from now, however long building took.
-    soon = timezone.now() + timedelta(seconds=1)
+    # Then bring it forward: due in a few seconds, however long building took.
+    soon = timezone.now() + timedelta(seconds=3)
     services.reschedule_phase(
         actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
     )
