@@ -36,3 +36,9 @@ def reap_stuck_runs_task() -> int:
     for run_id in run_ids:
         run_cutover_task.delay(run_id)
     return len(run_ids)
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def send_agent_notices_task(plan_id: int | None = None) -> int:
+    """Email agents their destination; queued by notify_agents and swept by beat."""
+    return services.send_agent_notices(plan_id=plan_id)
