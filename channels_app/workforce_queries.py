@@ -27,12 +27,10 @@ from django.db.models import (
     Exists,
     F,
     FilteredRelation,
-    IntegerField,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
-    Value,
 )
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
@@ -243,48 +241,65 @@ def board_counts(rows: QuerySet[Agent]) -> BoardCounts:
 # --- where they can go ---------------------------------------------------------------------------
 
 
-def _count(qs, column: str):
-    """A correlated COUNT(*) subquery, 0 when there are no rows."""
-    return Coalesce(
-        Subquery(qs.order_by().values(column).annotate(n=Count("*")).values("n")[:1], output_field=IntegerField()),
-        Value(0),
-    )
-
-
-def destinations(plan: SunsetPlan) -> QuerySet[Team]:
-    """Teams that can receive this plan's agents, with their seats:
-
-    `occupied` open assignments; `incoming_confirmed` confirmed moves in from every open plan;
-    `plan_confirmed` / `plan_proposed` / `plan_incoming` this plan's moves in, `other_confirmed`
-    the other plans' confirmed moves in;
-    `after` = occupied + others' confirmed + this plan's moves; `free` = capacity - after;
-    `solver_free` = capacity - occupied - incoming_confirmed (seats open to the agents of this
-    plan who have no confirmed move yet).
-    """
+def destination_teams(plan: SunsetPlan) -> QuerySet[Team]:
+    """Teams that can receive this plan's agents (without their seats; see `destinations`)."""
     retiring_here = PlanChannel.objects.filter(plan_id=plan.pk).values("channel_id")
     closing = PlanChannel.objects.filter(is_open=True).values("channel_id")
     own_channels = TeamChannel.objects.filter(team_id=OuterRef("pk"))
-    moves_in = Reassignment.objects.filter(to_team_id=OuterRef("pk"))
     return (
         Team.objects.exclude(pk__in=TeamChannel.objects.filter(channel_id__in=retiring_here).values("team_id"))
         .exclude(Exists(own_channels) & ~Exists(own_channels.exclude(channel_id__in=closing)))
-        .annotate(
-            occupied=_count(Assignment.objects.filter(team_id=OuterRef("pk"), ends_on__isnull=True), "team_id"),
-            incoming_confirmed=_count(
-                moves_in.filter(state__in=ACTIVE_MOVE_STATES, plan__state__in=OPEN_PLAN_STATES), "to_team_id"
-            ),
-            plan_confirmed=_count(moves_in.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES), "to_team_id"),
-            plan_proposed=_count(moves_in.filter(plan_id=plan.pk, state=ReassignmentState.PROPOSED), "to_team_id"),
-        )
-        .annotate(
-            plan_incoming=F("plan_confirmed") + F("plan_proposed"),
-            other_confirmed=F("incoming_confirmed") - F("plan_confirmed"),
-            after=F("occupied") + F("incoming_confirmed") + F("plan_proposed"),
-            solver_free=F("capacity") - F("occupied") - F("incoming_confirmed"),
-        )
-        .annotate(free=F("capacity") - F("after"))
         .order_by("name", "id")
     )
+
+
+def destinations(plan: SunsetPlan, teams: QuerySet[Team] | None = None) -> list[Team]:
+    """Destination teams (or the given subset of them) with their seats as attributes:
+
+    `occupied` open assignments; `incoming_confirmed` confirmed moves in from every open plan;
+    `plan_confirmed` / `plan_proposed` / `plan_incoming` this plan's moves in, `other_confirmed`
+    the other plans' confirmed moves in; `after` = occupied + others' confirmed + this plan's
+    moves; `free` = capacity - after; `solver_free` = capacity - occupied - incoming_confirmed
+    (the seats open to this plan's agents who have no confirmed move yet).
+
+    Three queries whatever the size: the teams, then open assignments and moves counted with one
+    GROUP BY each (correlated COUNT subqueries per team degrade badly on fresh, unanalysed rows).
+    """
+    teams = list(destination_teams(plan) if teams is None else teams)
+    ids = [t.pk for t in teams]
+    occupied = dict(
+        Assignment.objects.filter(team_id__in=ids, ends_on__isnull=True)
+        .order_by()
+        .values("team_id")
+        .annotate(n=Count("id"))
+        .values_list("team_id", "n")
+    )
+    moves = (
+        Reassignment.objects.filter(to_team_id__in=ids, plan__state__in=OPEN_PLAN_STATES)
+        .exclude(state=ReassignmentState.DONE)
+        .order_by()
+        .values("to_team_id", "state", "plan_id")
+        .annotate(n=Count("id"))
+        .values_list("to_team_id", "state", "plan_id", "n")
+    )
+    confirmed: dict[int, int] = defaultdict(int)
+    mine: dict[tuple[int, str], int] = defaultdict(int)
+    for team_id, state, plan_id, n in moves:
+        if state in ACTIVE_MOVE_STATES:
+            confirmed[team_id] += n
+        if plan_id == plan.pk:
+            mine[(team_id, "confirmed" if state in ACTIVE_MOVE_STATES else state)] += n
+    for team in teams:
+        team.occupied = occupied.get(team.pk, 0)
+        team.incoming_confirmed = confirmed[team.pk]
+        team.plan_confirmed = mine[(team.pk, "confirmed")]
+        team.plan_proposed = mine[(team.pk, ReassignmentState.PROPOSED)]
+        team.plan_incoming = team.plan_confirmed + team.plan_proposed
+        team.other_confirmed = team.incoming_confirmed - team.plan_confirmed
+        team.after = team.occupied + team.incoming_confirmed + team.plan_proposed
+        team.solver_free = team.capacity - team.occupied - team.incoming_confirmed
+        team.free = team.capacity - team.after
+    return teams
 
 
 # --- the submit guard ------------------------------------------------------------------------------
@@ -320,28 +335,15 @@ def destination_problems(plan: SunsetPlan) -> DestinationProblems:
             )
         else:
             problems.agents.append(f"{name} ({employee_id}) has no destination.")
-    over = (
-        Team.objects.filter(
-            pk__in=Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).values("to_team_id")
-        )
-        .annotate(
-            occupied=_count(Assignment.objects.filter(team_id=OuterRef("pk"), ends_on__isnull=True), "team_id"),
-            incoming=_count(
-                Reassignment.objects.filter(
-                    to_team_id=OuterRef("pk"), state__in=ACTIVE_MOVE_STATES, plan__state__in=OPEN_PLAN_STATES
-                ),
-                "to_team_id",
-            ),
-        )
-        .filter(capacity__lt=F("occupied") + F("incoming"))
-        .order_by("name")
-        .values_list("name", "capacity", "occupied", "incoming")
-    )
-    for name, capacity, occupied, incoming in over:
-        problems.teams.append(
-            f"{name} is over capacity: {occupied} agents now + {incoming} confirmed arrivals for {capacity} seats "
-            f"({occupied + incoming - capacity} too many)."
-        )
+    receiving = Team.objects.filter(
+        pk__in=Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).values("to_team_id")
+    ).order_by("name")
+    for team in destinations(plan, receiving):
+        if team.occupied + team.incoming_confirmed > team.capacity:
+            problems.teams.append(
+                f"{team.name} is over capacity: {team.occupied} agents now + {team.incoming_confirmed} confirmed "
+                f"arrivals for {team.capacity} seats ({team.occupied + team.incoming_confirmed - team.capacity} too many)."
+            )
     return problems
 
 
@@ -438,7 +440,7 @@ def staffing_check(plan: SunsetPlan, *, now: datetime | None = None) -> Staffing
     candidates = list(
         Channel.objects.exclude(pk__in=retiring_ids).exclude(state=ChannelState.RETIRED).order_by("name", "id")
     )
-    teams = list(destinations(plan).prefetch_related("channels"))
+    teams = destinations(plan, destination_teams(plan).prefetch_related("channels"))
     served = {t.pk: _serving_channels(t, candidates) for t in targets}
     queue_channel_ids = {c.pk for chans in served.values() for c in chans}
     hourly: dict[int, list[int]] = defaultdict(lambda: [0] * 24)

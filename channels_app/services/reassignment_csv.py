@@ -23,7 +23,7 @@ from ..permissions import require
 from ..staffing.solver import speaks_required
 from ..workforce_queries import ACTIVE_MOVE_STATES, affected_team_ids, board_agents, destinations, hard_close_date
 from .audit import record_event
-from .workforce import _locked_plan, _upsert_moves
+from .workforce import MoveRow, _locked_plan, _upsert_moves
 
 EXPORT_COLUMNS = [
     "employee_id",
@@ -311,18 +311,11 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
     if errors:
         raise CsvImportError(sorted(errors))
     _upsert_moves(
+        plan,
         [
-            Reassignment(
-                plan=plan,
-                agent_id=agent["id"],
-                from_team_id=agent["from_team_id"],
-                to_team_id=team.pk,
-                role=role,
-                effective_date=effective,
-                state=state,
-            )
+            MoveRow(agent["id"], agent["from_team_id"], team.pk, role, effective, state)
             for _line, agent, team, role, effective, state in writes
-        ]
+        ],
     )
     if clears:
         Reassignment.objects.filter(plan=plan, agent_id__in=[a["id"] for _l, a in clears]).exclude(

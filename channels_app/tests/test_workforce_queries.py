@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from channels_app import services
-from channels_app.models import Agent, Assignment, PlanStaffing
+from channels_app.models import Agent, Assignment, PlanStaffing, Team
 from channels_app.workforce_queries import (
     affected_agents,
     destination_problems,
@@ -108,11 +108,11 @@ def test_seats_count_open_assignments_and_confirmed_moves_from_every_open_plan(w
     services.assign_agents(
         actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"), to_team=world.phone_emea
     )
-    emea = destinations(plan).get(pk=world.phone_emea.pk)
+    [emea] = destinations(plan, Team.objects.filter(pk=world.phone_emea.pk))
     # Proposed moves of this plan hold seats on the board but not for the solver.
     assert (emea.plan_proposed, emea.plan_confirmed, emea.after, emea.free, emea.solver_free) == (2, 0, 4, 1, 3)
     services.confirm_moves(actor=hr_coordinator, plan=plan)
-    emea = destinations(plan).get(pk=world.phone_emea.pk)
+    [emea] = destinations(plan, Team.objects.filter(pk=world.phone_emea.pk))
     assert (emea.plan_confirmed, emea.incoming_confirmed, emea.after, emea.free, emea.solver_free) == (2, 2, 4, 1, 1)
 
 

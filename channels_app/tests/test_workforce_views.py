@@ -402,15 +402,17 @@ def _big_plan(manager, n_agents: int):
 # The board, whatever the number of agents:
 #  1 session, 2 user, 3 the user's groups (role check), 4 the plan, 5 staffing inputs,
 #  6 teams working the plan's channels, 7 inbound volume per channel, 8 counts by status,
-#  9 paginator count, 10 destination teams with their seats, 11 the page of agents with their moves
+#  9 paginator count, 10 destination teams, 11 their open assignments (GROUP BY team),
+#  12 moves into them (GROUP BY team, state, plan), 13 the page of agents with their moves
 #  (evaluated by the template).
-BOARD_QUERIES = 11
-# With ?suggest=1: 12 agents awaiting a confirmed destination, 13 destination teams for the solver.
-SUGGEST_QUERIES = BOARD_QUERIES + 2
+BOARD_QUERIES = 13
+# With ?suggest=1: agents awaiting a confirmed destination, then destination teams and their
+# two seat counts again for the solver.
+SUGGEST_QUERIES = BOARD_QUERIES + 4
 # The staffing page: 1-4 as above, 5 staffing inputs, 6 redirect targets, 7 the plan's channels,
-# 8 candidate channels, 9 destination teams with seats, 10 their channels (prefetch),
-# 11 inbound volume per channel and hour.
-STAFFING_QUERIES = 11
+# 8 candidate channels, 9 destination teams, 10 their channels (prefetch), 11 their open
+# assignments, 12 moves into them, 13 inbound volume per channel and hour.
+STAFFING_QUERIES = 13
 
 
 @pytest.mark.parametrize("n_agents", [10, 1000])
