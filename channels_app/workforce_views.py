@@ -186,6 +186,8 @@ def _run_action(request, plan_id: int, action, success) -> HttpResponse:
     plan = _plan_for(request, plan_id, "manage_reassignments")
     try:
         form = _move_form(request)
+        if form.agents() == []:
+            raise ValidationError("Select at least one agent, or use the buttons for the whole plan.")
         result = action(plan, form)
     except ValidationError as exc:
         return _render_board(request, plan, errors=_error_list(exc), status=400)
@@ -213,10 +215,9 @@ def plan_reassignments_assign(request, plan_id: int):
             confirm=form.cleaned_data["confirm"],
         )
     except ValidationError as exc:
-        if row_edit and request.POST.getlist("agent_ids"):
-            return _single_row_response(
-                request, plan, int(request.POST.getlist("agent_ids")[0]), errors=_error_list(exc), status=422
-            )
+        row_agent = request.POST.get("agent_ids", "")
+        if row_edit and row_agent.isdigit():
+            return _single_row_response(request, plan, int(row_agent), errors=_error_list(exc), status=422)
         return _render_board(request, plan, errors=_error_list(exc), status=400)
     if row_edit:
         return _single_row_response(request, plan, agent_ids[0], errors=[])
@@ -307,6 +308,9 @@ def plan_reassignments_import(request, plan_id: int):
     if not form.is_valid():
         return _render_board(request, plan, errors=["Choose a CSV file to import."], status=400, import_open=True)
     upload = form.cleaned_data["file"]
+    if upload.size > services.reassignment_csv.MAX_BYTES:
+        limit = services.reassignment_csv.MAX_BYTES // (1024 * 1024)
+        return _render_board(request, plan, errors=[f"The file is larger than {limit} MB."], status=400)
     try:
         result = services.import_reassignments_csv(
             actor=request.user, plan=plan, data=upload.read(), filename=upload.name

@@ -610,10 +610,12 @@ def propose_reassignment(
         raise ValidationError({"agent": ["This agent works on none of the plan's channels."]})
     if current == to_team_id:
         raise ValidationError({"to_team": ["The destination is the agent's current team."]})
-    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id, from_team_id=current).first()
+    # One move per agent per plan (a database constraint): change it rather than add one.
+    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id).first()
     before = None
     if existing:
         before = {"to_team": existing.to_team_id, "state": existing.state}
+        existing.from_team_id = current
         existing.to_team_id = to_team_id
         existing.effective_date = effective_date
         existing.role = role

@@ -268,6 +268,19 @@ def test_bad_ids_are_a_clear_400(client, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     response = _post(client, "plan_reassignments_confirm", plan, {"scope": "selected", "agent_ids": ["x1"]})
     assert response.status_code == 400 and "Agent ids must be numbers." in response.content.decode()
+    response = _post(
+        client, "plan_reassignments_assign", plan, {"row": "1", "agent_ids": ["x1"]}, HTTP_HX_REQUEST="true"
+    )
+    assert response.status_code == 400 and "Agent ids must be numbers." in response.content.decode()
+
+
+def test_acting_on_a_selection_needs_a_selection(client, world, plan, hr_coordinator):
+    client.force_login(hr_coordinator)
+    _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
+    response = _post(client, "plan_reassignments_confirm", plan, {"scope": "selected"})
+    assert response.status_code == 400
+    assert "Select at least one agent, or use the buttons for the whole plan." in response.content.decode()
+    assert set(Reassignment.objects.values_list("state", flat=True)) == {ReassignmentState.PROPOSED}
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------
