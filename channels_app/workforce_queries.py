@@ -58,8 +58,6 @@ from .staffing.erlang import StaffingResult, agents_needed
 
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
-SETTLED_MOVE_STATES = (*ACTIVE_MOVE_STATES, ReassignmentState.DONE)
-PENDING_MOVE_STATES = (ReassignmentState.PROPOSED, *ACTIVE_MOVE_STATES)
 
 TeamChannel = Team.channels.through
 

@@ -453,3 +453,24 @@ def test_staffing_query_count_does_not_grow_with_agents(client, manager, viewer,
         response = client.get(reverse("plan_staffing", args=[plan.pk]))
     assert response.status_code == 200
     assert Team.objects.count() == 4
+
+
+def test_an_approved_plan_warns_that_only_confirmed_moves_will_be_applied(
+    client, world, manager, approver, hr_coordinator
+):
+    from .helpers import submit_and_approve
+
+    plan = world_plan(world, manager)
+    client.force_login(hr_coordinator)
+    _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
+    _post(client, "plan_reassignments_confirm", plan, {"scope": "all"})
+    submit_and_approve(plan, manager=manager, approver=approver)
+    # HR changes a move after approval: it is proposed again, and the page says what that means.
+    _post(
+        client,
+        "plan_reassignments_assign",
+        plan,
+        {"agent_ids": world.ids("Chen"), "to_team": "Phone EMEA", "role": "Lead"},
+    )
+    html = client.get(board(plan)).content.decode()
+    assert "its cutover applies only confirmed moves: confirm the move of 1 agent before the hard close" in html
