@@ -63,5 +63,10 @@ TRIALS ?= 100
 faults: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS)
 
+## bench-reassign: suggest and apply a reassignment plan for 10,000 agents and 300 teams.
+.PHONY: bench-reassign
+bench-reassign: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/reassign.py
+
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

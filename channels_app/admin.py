@@ -208,3 +208,18 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(models.AuditChainHead)
 class AuditChainHeadAdmin(ReadOnlyAdmin):
     list_display = ["count", "last_hash"]
+
+
+# Workforce transition: read-only here; HR changes them on the plan's pages.
+@admin.register(models.PlanStaffing)
+class PlanStaffingAdmin(ReadOnlyAdmin):
+    list_display = ["plan", "affected_share_threshold", "volume_window_days", "aht_seconds", "updated_by"]
+    list_select_related = ["plan", "updated_by"]
+
+
+@admin.register(models.AgentNotice)
+class AgentNoticeAdmin(ReadOnlyAdmin):
+    list_display = ["recipient", "to_team", "effective_date", "state", "attempts", "sent_at", "plan"]
+    list_select_related = ["to_team", "plan"]
+    list_filter = ["state"]
+    raw_id_fields = ["reassignment", "plan", "agent", "to_team", "requested_by"]

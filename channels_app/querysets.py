@@ -24,6 +24,7 @@ from .services.cutover import (
     phase_channel_ids,
     phase_reassignments,
 )
+from .workforce_queries import affected_agents
 
 
 @dataclass
@@ -73,9 +74,8 @@ def preview_phase(phase: Phase) -> PhasePreview:
         with_destination = Reassignment.objects.filter(
             plan=plan, state__in=[*ACTIVE_REASSIGNMENT_STATES, ReassignmentState.PROPOSED]
         ).values("agent_id")
-        preview.agents_without_destination = (
-            affected_assignments(plan).exclude(agent_id__in=with_destination).values("agent_id").distinct().count()
-        )
+        # Affected as the HR board defines it (workforce_queries: share of work over a threshold).
+        preview.agents_without_destination = affected_agents(plan).exclude(pk__in=with_destination).count()
         recipients |= {r.agent.email for r in preview.reassignments if r.agent.email}
     elif phase.kind == PhaseKind.ARCHIVE:
         preview.conversations_to_close = open_count

@@ -47,3 +47,9 @@ def send_reminders_task() -> int:
 @shared_task(ignore_result=True)
 def watchdog_task() -> int:
     return len(services.check_retired_channels())
+
+
+@shared_task(ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def send_agent_notices_task(plan_id: int | None = None) -> int:
+    """Email agents their destination; queued by notify_agents and swept by beat."""
+    return services.send_agent_notices(plan_id=plan_id)

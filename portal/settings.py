@@ -247,6 +247,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# Agent notices (emails about a new team) are sent right after HR asks; this sweep
+# retries whatever a lost task or an unreachable mail server left behind.
+DUSK_NOTICE_SWEEP_INTERVAL = env.float("DUSK_NOTICE_SWEEP_INTERVAL", default=60.0)
+CELERY_BEAT_SCHEDULE["send-agent-notices"] = {
+    "task": "channels_app.tasks.send_agent_notices_task",
+    "schedule": DUSK_NOTICE_SWEEP_INTERVAL,
+    "options": {"expires": max(DUSK_NOTICE_SWEEP_INTERVAL, 5)},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

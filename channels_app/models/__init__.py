@@ -72,3 +72,8 @@ __all__ = [
     "Team",
     "new_reference",
 ]
+
+# Workforce transition (plan staffing inputs, agent notices).
+from .transition import AgentNotice, NoticeState, PlanStaffing  # noqa: E402
+
+__all__ += ["AgentNotice", "NoticeState", "PlanStaffing"]

@@ -216,6 +216,8 @@ class Reassignment(models.Model):
         ordering = ["agent__name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "agent", "from_team"], name="reassignment_once_per_plan"),
+            # One destination per agent per plan: the HR board and the guard rely on it.
+            models.UniqueConstraint(fields=["plan", "agent"], name="reassignment_one_per_agent"),
             models.CheckConstraint(condition=~Q(from_team=models.F("to_team")), name="reassignment_changes_team"),
         ]
 

@@ -59,3 +59,32 @@ __all__ = [
     "submit_plan",
     "update_plan",
 ]
+
+# Workforce transition: destinations for affected agents, the submit guard, agent emails.
+from .reassignment_csv import CsvImportError, export_reassignments_csv, import_reassignments_csv  # noqa: E402
+from .workforce import (  # noqa: E402
+    accept_suggestion,
+    assign_agents,
+    check_destinations,
+    clear_destinations,
+    confirm_moves,
+    notify_agents,
+    send_agent_notices,
+    suggest_destinations,
+    update_staffing_inputs,
+)
+
+__all__ += [
+    "CsvImportError",
+    "accept_suggestion",
+    "assign_agents",
+    "check_destinations",
+    "clear_destinations",
+    "confirm_moves",
+    "export_reassignments_csv",
+    "import_reassignments_csv",
+    "notify_agents",
+    "send_agent_notices",
+    "suggest_destinations",
+    "update_staffing_inputs",
+]

@@ -25,12 +25,14 @@ from ..mail import record_group, send_recorded
 from ..models import (
     STEP_ORDER,
     Agent,
+    AgentNotice,
     Assignment,
     Channel,
     ChannelState,
     Conversation,
     ConversationState,
     CutoverRun,
+    NoticeState,
     Notification,
     NotificationState,
     OutboxKind,
@@ -495,6 +497,8 @@ def _queue_notifications(ctx: _Ctx) -> None:
         n_table = connection.ops.quote_name(Notification._meta.db_table)
         r_table = connection.ops.quote_name(Reassignment._meta.db_table)
         ag_table = connection.ops.quote_name(Agent._meta.db_table)
+        # Agents HR already emailed about this exact move are not emailed again.
+        an_table = connection.ops.quote_name(AgentNotice._meta.db_table)
         with connection.cursor() as cur:
             cur.execute(
                 f"""
@@ -502,6 +506,10 @@ def _queue_notifications(ctx: _Ctx) -> None:
                 SELECT %s, 'reassignment', ag.email, ag.id, %s, '', %s
                 FROM {r_table} r JOIN {ag_table} ag ON ag.id = r.agent_id
                 WHERE r.applied_by_run_id = %s AND r.state = %s AND ag.email <> ''
+                  AND NOT EXISTS (
+                    SELECT 1 FROM {an_table} an
+                    WHERE an.reassignment_id = r.id AND an.to_team_id = r.to_team_id
+                      AND an.effective_date = r.effective_date AND an.role = r.role AND an.state = %s)
                 ON CONFLICT DO NOTHING
                 """,
                 [
@@ -510,6 +518,7 @@ def _queue_notifications(ctx: _Ctx) -> None:
                     NotificationState.PENDING,
                     ctx.run_id,
                     ReassignmentState.DONE,
+                    NoticeState.SENT,
                 ],
             )
 

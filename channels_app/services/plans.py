@@ -36,6 +36,7 @@ from ..models import (
 from ..permissions import APPROVER, can, has_role, require
 from .audit import record_event
 from .errors import InvalidTransition
+from .workforce import check_destinations, confirm_moves
 
 # A phase must be at least this far ahead when it is written or approved, so
 # the beat sweep is never asked to run something already overdue.
@@ -507,6 +508,12 @@ def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:
             )
     if PhaseKind.HARD_CLOSE in kinds and not plan.redirects.exists():
         errors.add("redirects", "Add at least one redirect target: customers must be told where to go.")
+    # The people side: every affected agent has a confirmed destination that has room.
+    try:
+        check_destinations(plan)
+    except ValidationError as exc:
+        for message in exc.messages:
+            errors.add("reassignments", message)
     errors.raise_if_any()
 
 
@@ -670,10 +677,12 @@ def propose_reassignment(
         raise ValidationError({"agent": ["This agent works on none of the plan's channels."]})
     if current == to_team_id:
         raise ValidationError({"to_team": ["The destination is the agent's current team."]})
-    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id, from_team_id=current).first()
+    # One move per agent per plan (a database constraint): change it rather than add one.
+    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id).first()
     before = None
     if existing:
         before = {"to_team": existing.to_team_id, "state": existing.state}
+        existing.from_team_id = current
         existing.to_team_id = to_team_id
         existing.effective_date = effective_date
         existing.role = role
@@ -699,16 +708,9 @@ def propose_reassignment(
     return reassignment
 
 
-@transaction.atomic
 def confirm_reassignments(*, actor, plan: SunsetPlan | int, reassignment_ids: Sequence[int] | None = None) -> int:
-    require(actor, "manage_reassignments")
-    plan = _locked(plan)
-    qs = Reassignment.objects.filter(plan=plan, state=ReassignmentState.PROPOSED)
-    if reassignment_ids is not None:
-        qs = qs.filter(pk__in=list(reassignment_ids))
-    count = qs.update(state=ReassignmentState.CONFIRMED)
-    record_event(actor=actor, action="reassignments.confirmed", obj=plan, after={"count": count})
-    return count
+    """Confirm proposed moves; capacity is checked in the workforce module."""
+    return confirm_moves(actor=actor, plan=plan, reassignment_ids=reassignment_ids)
 
 
 def assert_can_approve(user) -> None:

@@ -46,6 +46,7 @@ __all__ = [
     "SeatPool",
     "Suggestion",
     "Weights",
+    "speaks_required",
     "suggest_assignment",
 ]
 
@@ -780,3 +781,14 @@ def _placements(
         headlines[agent_id] = headline
         placements[agent_id] = Placement(pool.team_id, next_seat[pool.team_id], pool.free_seats, reasons)
     return placements, headlines
+
+
+def speaks_required(agent_languages: Iterable[str], required_languages: Iterable[str]) -> bool:
+    """The solver's language rule for one agent and one team, for callers that check a hand-made
+    choice: no requirement admits anyone; otherwise the agent must speak one required language
+    (a fr-CA speaker satisfies a team that needs fr)."""
+    required = {_norm_language(code) for code in required_languages if code.strip()}
+    if not required:
+        return True
+    profile = AgentProfile(0, "", tuple(agent_languages), (), "", "")
+    return bool(required & _agent_languages(profile))

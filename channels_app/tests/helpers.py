@@ -46,10 +46,16 @@ def hard_close_plan(*, manager, channels, at: datetime | None = None, **kwargs):
     )
 
 
-def approved_plan(*, manager, approver, channels, at: datetime | None = None, **kwargs):
-    plan = hard_close_plan(manager=manager, channels=channels, at=at, **kwargs)
+def submit_and_approve(plan, *, manager, approver):
     services.submit_plan(actor=manager, plan=plan)
     return services.approve_plan(actor=approver, plan=plan)
+
+
+def approved_plan(*, manager, approver, channels, at: datetime | None = None, **kwargs):
+    """A plan approved straight away: its channels must have no affected agents (the submit
+    guard refuses otherwise); give them destinations first and use submit_and_approve."""
+    plan = hard_close_plan(manager=manager, channels=channels, at=at, **kwargs)
+    return submit_and_approve(plan, manager=manager, approver=approver)
 
 
 SHARED_DATA = Path(os.environ.get("DUSK_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
@@ -64,3 +70,12 @@ def shared_data(name: str) -> Path:
             pytest.fail(f"{path} is missing: CI must run with shared/ beside the checkout")
         pytest.skip(f"{path} not present")
     return path
+
+
+def move_everyone(plan, *, hr_coordinator, agents, to_team):
+    """HR gives each agent a confirmed destination (what the submit guard asks)."""
+    for agent in agents:
+        services.propose_reassignment(
+            actor=hr_coordinator, plan=plan, agent=agent, to_team=to_team, effective_date=plan.phases.first().local_date
+        )
+    services.confirm_reassignments(actor=hr_coordinator, plan=plan)

@@ -4,6 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from channels_app import services
 from channels_app.models import (
     Agent,
     AuditEvent,
@@ -12,6 +13,7 @@ from channels_app.models import (
     OutboxMessage,
     PlanState,
     SunsetPlan,
+    Team,
 )
 
 pytestmark = pytest.mark.django_db
@@ -50,9 +52,19 @@ def _table_counts() -> dict[str, int]:
         return counts
 
 
-def test_cutover_preview_reports_and_changes_nothing():
+def test_cutover_preview_reports_and_changes_nothing(django_user_model):
     _run("seed_demo")
     plan = SunsetPlan.objects.get(title__startswith="Retire social support")
+    # The demo gives every social care agent a destination; someone hired into the team after
+    # the plan was submitted has none, and the preview must say so.
+    services.create_agent(
+        actor=django_user_model.objects.get(username="hana"),  # the demo's HR coordinator
+        employee_id="LUM-NEW01",
+        name="New Hire",
+        email="new.hire@lumen.example",
+        languages=["en"],
+        team=Team.objects.get(name="Social Care Dublin"),
+    )
     before = _table_counts()
     states = list(Channel.objects.order_by("id").values_list("state", flat=True))
     output = _run("cutover_preview", str(plan.pk))

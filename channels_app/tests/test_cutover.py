@@ -28,7 +28,7 @@ from channels_app.models import (
 from channels_app.services.audit import verify_chain
 
 from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import approved_plan
+from .helpers import approved_plan, hard_close_plan, submit_and_approve
 
 LATER = timedelta(days=31)
 
@@ -52,7 +52,8 @@ def world(db):
 
 
 def _plan_with_moves(world, manager, approver, hr_coordinator):
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"], world["forum"]])
+    # The social team works only retiring channels: its agents need destinations before submitting.
+    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
     for agent in world["agents"]:
         services.propose_reassignment(
             actor=hr_coordinator,
@@ -62,7 +63,7 @@ def _plan_with_moves(world, manager, approver, hr_coordinator):
             effective_date=plan.phases.get().local_date,
         )
     services.confirm_reassignments(actor=hr_coordinator, plan=plan)
-    return plan
+    return submit_and_approve(plan, manager=manager, approver=approver)
 
 
 def _claim(plan) -> CutoverRun:

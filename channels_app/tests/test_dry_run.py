@@ -13,7 +13,7 @@ from channels_app import services
 from channels_app.models import AutoReply, ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
 
 from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import approved_plan
+from .helpers import hard_close_plan, move_everyone, submit_and_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -27,15 +27,12 @@ def plan(manager, approver, hr_coordinator):
     agent = AssignmentFactory(team=team, agent__name="Chloé Martin").agent
     ConversationFactory(channel=x, customer_name="Amélie", locale="fr", reference="DSK-FRENCH01")
     ConversationFactory(channel=x, customer_name="Budi", locale="id-ID", reference="DSK-INDO0001")
-    plan = approved_plan(manager=manager, approver=approver, channels=[x])
+    plan = hard_close_plan(manager=manager, channels=[x])
     AutoReply.objects.create(
         plan=plan, phase_kind="hard_close", locale="fr", text="Bonjour {customer_name}, réf {reference}."
     )
-    services.propose_reassignment(
-        actor=hr_coordinator, plan=plan, agent=agent, to_team=phone, effective_date=plan.phases.get().local_date
-    )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
-    return plan
+    move_everyone(plan, hr_coordinator=hr_coordinator, agents=[agent], to_team=phone)
+    return submit_and_approve(plan, manager=manager, approver=approver)
 
 
 def _counts():
@@ -102,8 +99,9 @@ def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_asser
     url = reverse("phase_dry_run", args=[plan.pk, plan.phases.get().pk])
     # session, user, groups (role check); phase with plan and people; phase channel ids;
     # channels; open conversation count; moves with agents and teams; agents without a
-    # destination; auto-replies; redirects; phases (for {date}); one page of conversations.
-    with django_assert_num_queries(13):
+    # destination (staffing threshold, teams' channels, message volume, the count);
+    # auto-replies; redirects; phases (for {date}); one page of conversations.
+    with django_assert_num_queries(16):
         response = client.get(url)
     assert response.status_code == 200
 

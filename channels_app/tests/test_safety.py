@@ -23,7 +23,7 @@ from channels_app.models import (
 from channels_app.services import AutoReplyInput, InvalidTransition, PhaseInput, RegionInput
 
 from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import HARD_CLOSE_REPLY, REDIRECTS, approved_plan
+from .helpers import HARD_CLOSE_REPLY, REDIRECTS, hard_close_plan, move_everyone, submit_and_approve
 
 # Tables whose rows a rollback must restore exactly, and the columns that make a row.
 RESTORED_TABLES = {
@@ -59,12 +59,9 @@ def world(db):
 
 
 def _completed_hard_close(world, manager, approver, hr_coordinator):
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"], world["forum"]])
-    for agent in world["agents"]:
-        services.propose_reassignment(
-            actor=hr_coordinator, plan=plan, agent=agent, to_team=world["phone"], effective_date=date(2031, 1, 1)
-        )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
+    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    submit_and_approve(plan, manager=manager, approver=approver)
     before = _tables()
     run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
     assert services.run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
@@ -107,7 +104,9 @@ def test_a_new_plan_after_rollback_does_not_notify_the_same_customer_twice(
     first = OutboxMessage.objects.filter(created_by_run=run).order_by("id").first()
     OutboxMessage.objects.filter(pk=first.pk).update(state=OutboxState.SENT)
     services.rollback_run(actor=manager, run=run, reason="Too early")
-    again = approved_plan(manager=manager, approver=approver, channels=[world["x"], world["forum"]], title="Again")
+    again = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], title="Again")
+    move_everyone(again, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    submit_and_approve(again, manager=manager, approver=approver)
     run_ids = services.claim_due_phases(now=again.phases.get().instant + timedelta(seconds=1))
     services.run_cutover(run_id=run_ids[0], worker_id="t")
     notices = OutboxMessage.objects.filter(kind="handoff")
@@ -214,12 +213,8 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
         redirects=REDIRECTS,
         auto_replies=[AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)],
     )
-    services.propose_reassignment(
-        actor=hr_coordinator, plan=plan, agent=paris_agent, to_team=world["phone"], effective_date=date(2031, 10, 1)
-    )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
-    services.submit_plan(actor=manager, plan=plan)
-    services.approve_plan(actor=approver, plan=plan)
+    move_everyone(plan, hr_coordinator=hr_coordinator, agents=[paris_agent, *world["agents"]], to_team=world["phone"])
+    submit_and_approve(plan, manager=manager, approver=approver)
     order = []
     for phase in plan.phases.order_by("instant"):
         run_ids = services.claim_due_phases(now=phase.instant + timedelta(seconds=1))
@@ -230,7 +225,10 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
         plan.refresh_from_db()
         if phase.region != "Americas":
             assert plan.state == PlanState.SCHEDULED
-    assert order == [("Asia", 2, 0), ("Europe", 3, 1), ("Americas", 9, 0)]
+    # A region's run applies the moves of agents leaving teams that work its channels: the Paris
+    # team and the social team (which works the forum too) both go with Europe, the first of
+    # their regions to run.
+    assert order == [("Asia", 2, 0), ("Europe", 3, 5), ("Americas", 9, 0)]
     plan.refresh_from_db()
     assert plan.state == PlanState.COMPLETED
     assert set(
@@ -260,7 +258,9 @@ def test_reminders_are_sent_once_per_offset_and_person(
 ):
     settings.DUSK_REMINDER_OFFSETS = [7 * 86400, 86400]
     at = timezone.now() + timedelta(days=10)
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"], world["forum"]], at=at)
+    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], at=at)
+    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    submit_and_approve(plan, manager=manager, approver=approver)
     # Approval happened before both reminder moments.
     assert services.queue_due_reminders(now=at - timedelta(days=8)) == 0
     moment = at - timedelta(days=6, hours=23)
@@ -279,10 +279,14 @@ def test_reminders_are_sent_once_per_offset_and_person(
     assert plan.phases.get().state == PhaseState.SCHEDULED
 
 
-def test_reminders_whose_moment_passed_before_approval_are_skipped(manager, approver, world, smtp_settings, settings):
+def test_reminders_whose_moment_passed_before_approval_are_skipped(
+    manager, approver, hr_coordinator, world, smtp_settings, settings
+):
     settings.DUSK_REMINDER_OFFSETS = [7 * 86400, 86400]
     at = timezone.now() + timedelta(days=3)  # approved 3 days ahead: the 7-day reminder never applies
-    approved_plan(manager=manager, approver=approver, channels=[world["x"]], at=at)
+    plan = hard_close_plan(manager=manager, channels=[world["x"]], at=at)
+    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    submit_and_approve(plan, manager=manager, approver=approver)
     assert services.queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
     assert services.queue_due_reminders(now=at - timedelta(hours=20)) == 6
     assert set(Reminder.objects.values_list("offset_seconds", flat=True)) == {86400}

@@ -24,7 +24,7 @@ from channels_app.models import (
 from channels_app.services.audit import verify_chain
 
 from .factories import AgentFactory, ChannelFactory, TeamFactory
-from .helpers import approved_plan, wait_for
+from .helpers import hard_close_plan, submit_and_approve, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -55,11 +55,15 @@ def _world(n_conversations: int, n_agents: int):
 
 
 def _move_everyone(plan, agents, phone, hr_coordinator):
-    for agent in agents:
-        services.propose_reassignment(
-            actor=hr_coordinator, plan=plan, agent=agent, to_team=phone, effective_date=plan.phases.get().local_date
-        )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+    """HR sends every agent to the phone team (one bulk move, confirmed), as the submit guard requires."""
+    services.assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[a.pk for a in agents],
+        to_team=phone,
+        effective_date=plan.phases.get().local_date,
+        confirm=True,
+    )
 
 
 def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coordinator, smtp_settings, celery_workers):
@@ -67,9 +71,10 @@ def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coord
     worker = celery_workers("w1")
     worker.wait_ready()
 
-    instant = timezone.now() + timedelta(seconds=2)
-    plan = approved_plan(manager=manager, approver=approver, channels=[x], at=instant)
+    instant = timezone.now() + timedelta(seconds=3)
+    plan = hard_close_plan(manager=manager, channels=[x], at=instant)
     _move_everyone(plan, agents, phone, hr_coordinator)
+    submit_and_approve(plan, manager=manager, approver=approver)
 
     run = wait_for(
         lambda: CutoverRun.objects.filter(plan=plan, state=RunState.COMPLETED).first(),
@@ -107,8 +112,9 @@ def test_killed_worker_mid_cutover_is_finished_by_another_without_doing_anything
     first = celery_workers("first", **slow)
     first.wait_ready()
 
-    plan = approved_plan(manager=manager, approver=approver, channels=[x], at=timezone.now() + timedelta(seconds=2))
+    plan = hard_close_plan(manager=manager, channels=[x], at=timezone.now() + timedelta(seconds=3))
     _move_everyone(plan, agents, phone, hr_coordinator)
+    submit_and_approve(plan, manager=manager, approver=approver)
 
     wait_for(
         lambda: CutoverRun.objects.filter(plan=plan, conversations_moved__gte=500).exists(),

@@ -30,13 +30,18 @@ SOCIAL_TEAMS = [
     ("Social Care Dublin", "Dublin", "Europe/Dublin", ["en", "fr"], 50),
     ("Social Care Jakarta", "Jakarta", "Asia/Jakarta", ["id", "en"], 45),
 ]
+# Seats leave room for the ~150 social agents (each team is half staffed today).
 DESTINATION_TEAMS = [
-    ("Phone Americas", "Austin", "America/Chicago", ["en", "es"], ["billing", "devices"], 90),
-    ("Phone EMEA", "Dublin", "Europe/Dublin", ["en", "fr"], ["billing", "accounts"], 70),
-    ("Phone APAC", "Jakarta", "Asia/Jakarta", ["id", "en"], ["devices", "accounts"], 60),
-    ("Web Form Desk", "Dublin", "Europe/Dublin", ["en", "fr", "id"], ["writing"], 40),
-    ("App Chat", "Austin", "America/Chicago", ["en", "es", "id"], ["devices"], 35),
+    ("Phone Americas", "Austin", "America/Chicago", ["en", "es"], ["billing", "devices"], 100),
+    ("Phone EMEA", "Dublin", "Europe/Dublin", ["en", "fr"], ["billing", "accounts"], 90),
+    ("Phone APAC", "Jakarta", "Asia/Jakarta", ["id", "en"], ["devices", "accounts"], 80),
+    ("Web Form Desk", "Dublin", "Europe/Dublin", ["en", "fr", "id"], ["writing"], 45),
+    ("App Chat", "Austin", "America/Chicago", ["en", "es", "id"], ["devices"], 40),
 ]
+STAFFED_TODAY = {"Phone Americas": 45, "Phone EMEA": 35, "Phone APAC": 30, "Web Form Desk": 20, "App Chat": 17}
+# Inbound messages per day over the last week (the social plan's staffing window).
+HISTORY_PER_DAY = {"x": 500, "youtube": 150, "discourse": 200, "messenger": 40}
+HISTORY_DAYS = 7
 FIRST = [
     "Alex",
     "Sam",
@@ -131,6 +136,7 @@ class Command(BaseCommand):
             teams = self._teams(channels)
             agents = self._agents(rng, teams)
             self._conversations(rng, channels, conversations)
+            self._history(rng, channels)
         self._plans(users, channels, teams, agents)
         self.stdout.write(
             self.style.SUCCESS(
@@ -207,7 +213,7 @@ class Command(BaseCommand):
         start = date(2024, 1, 8)
         n = 0
         plan = [(t, c) for t, _s, _z, _l, c in SOCIAL_TEAMS] + [("Messenger Care", 10)]
-        plan += [(name, capacity // 2) for name, *_rest, capacity in DESTINATION_TEAMS]
+        plan += list(STAFFED_TODAY.items())
         rows = []
         for team_name, count in plan:
             team = teams[team_name]
@@ -265,6 +271,50 @@ class Command(BaseCommand):
             ]
         )
 
+    def _history(self, rng, channels):
+        """A week of answered (closed) conversations, busiest in the European afternoon, so the
+        staffing page has real inbound volume to work from."""
+        now = timezone.now()
+        # Relative volume per hour of day (UTC).
+        curve = [1, 1, 1, 1, 1, 2, 3, 5, 7, 8, 9, 9, 10, 10, 11, 12, 12, 11, 9, 7, 5, 3, 2, 1]
+        convs = []
+        for kind, daily in HISTORY_PER_DAY.items():
+            channel = channels[kind]
+            for i in range(daily * HISTORY_DAYS):
+                day = rng.randint(1, HISTORY_DAYS - 1)  # whole days inside the window, all in the past
+                hour = rng.choices(range(24), weights=curve)[0]
+                at = (now - timedelta(days=day)).replace(hour=hour, minute=rng.randint(0, 59))
+                convs.append(
+                    Conversation(
+                        channel=channel,
+                        platform_thread_id=f"demo-history-{kind}-{i}",
+                        customer_id=f"past{kind}{i}",
+                        customer_handle=f"@past{i}",
+                        customer_name=rng.choice(FIRST),
+                        locale=rng.choice(["en", "en", "fr", "id"]),
+                        state="closed",
+                        opened_at=at,
+                        last_message_at=at,
+                    )
+                )
+        Conversation.objects.bulk_create(convs, batch_size=2000)
+        Message.objects.bulk_create(
+            [
+                Message(
+                    channel=c.channel,
+                    conversation=c,
+                    platform_message_id=f"{c.platform_thread_id}-m1",
+                    direction="in",
+                    author_id=c.customer_id,
+                    text="Hi, I need help with my account.",
+                    lang=c.locale,
+                    created_at=c.opened_at,
+                )
+                for c in convs
+            ],
+            batch_size=2000,
+        )
+
     def _plans(self, users, channels, teams, agents):
         maya, arjun, hana = users["maya"], users["arjun"], users["hana"]
         redirects = [
@@ -288,25 +338,6 @@ class Command(BaseCommand):
             redirects=redirects,
             auto_replies=replies,
         )
-        services.submit_plan(actor=maya, plan=social)
-        # HR has proposed destinations for part of the social care staff.
-        dest_by_site = {
-            "Austin": teams["Phone Americas"],
-            "Dublin": teams["Phone EMEA"],
-            "Jakarta": teams["Phone APAC"],
-        }
-        social_agents = Agent.objects.filter(
-            assignments__team__name__startswith="Social Care", assignments__ends_on__isnull=True
-        ).order_by("id")[:60]
-        for agent in social_agents:
-            services.propose_reassignment(
-                actor=hana,
-                plan=social,
-                agent=agent,
-                to_team=dest_by_site[agent.site],
-                effective_date=date(year, 10, 1),
-                role="Phone agent",
-            )
         # A small plan due a few minutes from now, so a running worker shows a real cutover.
         soon = (timezone.now() + timedelta(minutes=3)).astimezone(UTC)
         soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -330,3 +361,9 @@ class Command(BaseCommand):
         services.confirm_reassignments(actor=hana, plan=msgr)
         services.submit_plan(actor=maya, plan=msgr)
         services.approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")
+        services.update_staffing_inputs(actor=hana, plan=social, volume_window_days=HISTORY_DAYS)
+        # HR accepted the suggested destinations for every social care agent and confirmed them,
+        # so the big plan could go to the approver (the submit guard checks it).
+        services.accept_suggestion(actor=hana, plan=social, effective_date=date(year, 10, 1))
+        services.confirm_moves(actor=hana, plan=social)
+        services.submit_plan(actor=maya, plan=social)

@@ -1,0 +1,336 @@
+"""The reassignment plan as CSV, for HR's spreadsheets (columns in docs/workforce.md).
+
+Export writes one row per agent on the board. Import reads the same columns back and is
+all-or-nothing: every line is checked first (agent, team, language, date, status, then the seats
+of every team the file sends someone to), every problem is reported with its line number, and
+nothing is written unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import Reassignment, ReassignmentState, SunsetPlan
+from ..permissions import require
+from ..staffing.solver import speaks_required
+from ..workforce_queries import ACTIVE_MOVE_STATES, affected_team_ids, board_agents, destinations, hard_close_date
+from .audit import record_event
+from .workforce import MoveRow, _locked_plan, _upsert_moves
+
+EXPORT_COLUMNS = [
+    "employee_id",
+    "agent_name",
+    "email",
+    "languages",
+    "skills",
+    "site",
+    "current_team",
+    "destination_team",
+    "role",
+    "effective_date",
+    "status",
+]
+REQUIRED_COLUMNS = ("employee_id", "destination_team")
+MAX_BYTES = 10 * 1024 * 1024
+MAX_ROWS = 50_000
+# A cell starting with one of these is a formula to a spreadsheet: export it as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _uncell(text: str) -> str:
+    text = (text or "").strip()
+    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
+
+
+def export_reassignments_csv(plan: SunsetPlan) -> str:
+    """The board as CSV text (UTF-8; a spreadsheet opens it as is)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    rows = (
+        board_agents(plan, team_ids=affected_team_ids(plan))
+        .order_by("name", "id")
+        .values_list(
+            "employee_id",
+            "name",
+            "email",
+            "languages",
+            "skills",
+            "site",
+            "from_team_name",
+            "move_to_team_name",
+            "move_role",
+            "move_effective_date",
+            "move_state",
+        )
+    )
+    for employee_id, name, email, languages, skills, site, current, dest, role, effective, state in rows.iterator(
+        chunk_size=2000
+    ):
+        writer.writerow(
+            [
+                _cell(employee_id),
+                _cell(name),
+                _cell(email),
+                "; ".join(languages or []),
+                "; ".join(skills or []),
+                _cell(site),
+                _cell(current),
+                _cell(dest),
+                _cell(role),
+                effective.isoformat() if effective else "",
+                state or "",
+            ]
+        )
+    return out.getvalue()
+
+
+class CsvImportError(ValidationError):
+    """The file was refused; `lines` holds (line number, message) pairs, line 0 for the file."""
+
+    def __init__(self, lines: list[tuple[int, str]]):
+        self.lines = lines
+        super().__init__([f"Line {n}: {m}" if n else m for n, m in lines])
+
+
+@dataclass
+class ImportResult:
+    changed: int
+    cleared: int
+    unchanged: int
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise CsvImportError([(0, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvImportError(
+            [(line, "The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”.")]
+        ) from None
+
+
+def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvImportError([(0, "The file is empty: it needs a header row and one row per agent.")]) from None
+    except csv.Error as exc:
+        raise CsvImportError([(1, f"Unreadable header: {exc}.")]) from None
+    columns = [h.strip().lower().replace(" ", "_") for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise CsvImportError(
+            [(1, f"Missing column(s) {', '.join(missing)}; the header must name {', '.join(REQUIRED_COLUMNS)}.")]
+        )
+    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1 and c)
+    if duplicated:
+        raise CsvImportError([(1, f"Column(s) named twice: {', '.join(duplicated)}.")])
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise CsvImportError([(reader.line_num, f"More than {MAX_ROWS} rows: split the file.")])
+            if len(cells) > len(columns):
+                extra = cells[len(columns) :]
+                if any(c.strip() for c in extra):
+                    rows.append((reader.line_num, {"__error__": f"{len(cells)} cells for {len(columns)} columns."}))
+                    continue
+            values = {col: _uncell(cells[i]) if i < len(cells) else "" for i, col in enumerate(columns)}
+            rows.append((reader.line_num, values))
+    except csv.Error as exc:
+        raise CsvImportError([(reader.line_num, f"Unreadable CSV: {exc}.")]) from None
+    return columns, rows
+
+
+ALLOWED_STATUS = {"", "proposed", "confirmed", "notified", "done"}
+
+
+@transaction.atomic
+def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, filename: str = "") -> ImportResult:
+    """Apply a reassignment CSV to the plan, all or nothing. Agents not in the file keep their
+    moves; an empty destination_team removes an agent's (proposed or confirmed) move."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    columns, rows = _rows(_decode(data))
+    if not rows:
+        raise CsvImportError([(0, "The file has a header but no agent rows.")])
+    today = timezone.localdate()
+    default_date = hard_close_date(plan)
+    board = {
+        r["employee_id"]: r
+        for r in board_agents(plan, team_ids=affected_team_ids(plan)).values(
+            "id",
+            "employee_id",
+            "name",
+            "languages",
+            "is_active",
+            "from_team_id",
+            "move_state",
+            "move_to_team_id",
+            "move_role",
+            "move_effective_date",
+        )
+    }
+    teams = {t.name.strip().lower(): t for t in destinations(plan)}
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    writes: list[tuple[int, dict, object, str, date, str]] = []  # line, agent row, team, role, date, state
+    clears: list[tuple[int, dict]] = []
+    unchanged = 0
+    for line, values in rows:
+        if "__error__" in values:
+            errors.append((line, values["__error__"]))
+            continue
+        employee_id = values.get("employee_id", "")
+        if not employee_id:
+            errors.append((line, "employee_id is empty."))
+            continue
+        if employee_id in seen:
+            errors.append((line, f"{employee_id} already appears on line {seen[employee_id]}."))
+            continue
+        seen[employee_id] = line
+        agent = board.get(employee_id)
+        if agent is None:
+            errors.append((line, f"No agent {employee_id} is affected by this plan."))
+            continue
+        label = f"{agent['name']} ({employee_id})"
+        status = values.get("status", "").lower()
+        if status not in ALLOWED_STATUS:
+            errors.append(
+                (line, f"Unknown status “{values['status']}”; use proposed or confirmed (or leave it empty).")
+            )
+            continue
+        team_name = values.get("destination_team", "")
+        role = values.get("role", agent["move_role"] or "") if "role" in columns else (agent["move_role"] or "")
+        if len(role) > 80:
+            errors.append((line, "role is longer than 80 characters."))
+            continue
+        raw_date = values.get("effective_date", "") if "effective_date" in columns else ""
+        if raw_date:
+            try:
+                effective = date.fromisoformat(raw_date)
+            except ValueError:
+                errors.append((line, f"effective_date “{raw_date}” is not a date written YYYY-MM-DD."))
+                continue
+        else:
+            effective = agent["move_effective_date"] or default_date
+        if not team_name:
+            if agent["move_state"] in (ReassignmentState.NOTIFIED, ReassignmentState.DONE):
+                errors.append((line, f"{label} was already told or moved: give another destination, not none."))
+            elif agent["move_state"]:
+                clears.append((line, agent))
+            else:
+                unchanged += 1
+            continue
+        team = teams.get(team_name.lower())
+        if team is None:
+            errors.append((line, f"“{team_name}” is not a destination team of this plan."))
+            continue
+        if effective is None:
+            errors.append((line, "effective_date is empty and the plan has no hard-close phase to default to."))
+            continue
+        same = (
+            agent["move_to_team_id"] == team.pk
+            and agent["move_role"] == role
+            and agent["move_effective_date"] == effective
+        )
+        if agent["move_state"] == ReassignmentState.DONE:
+            if not same or status not in ("", "done"):
+                errors.append((line, f"{label} has already moved; the move cannot change."))
+            else:
+                unchanged += 1
+            continue
+        if status in ("notified", "done") and not (same and agent["move_state"] == status):
+            errors.append((line, f"status “{status}” is set by Dusk; use proposed or confirmed."))
+            continue
+        if effective < today and not same:
+            errors.append((line, f"effective_date {effective:%Y-%m-%d} is in the past."))
+            continue
+        if not agent["is_active"]:
+            errors.append((line, f"{label} is no longer active."))
+            continue
+        if not speaks_required(agent["languages"] or (), team.languages or ()):
+            spoken = ", ".join(agent["languages"] or []) or "no recorded language"
+            errors.append((line, f"{label} speaks {spoken}, but {team.name} requires {' or '.join(team.languages)}."))
+            continue
+        if same:
+            if status == "confirmed" and agent["move_state"] == ReassignmentState.PROPOSED:
+                writes.append((line, agent, team, role, effective, ReassignmentState.CONFIRMED))
+            elif status == "proposed" and agent["move_state"] in ACTIVE_MOVE_STATES:
+                writes.append((line, agent, team, role, effective, ReassignmentState.PROPOSED))
+            else:
+                unchanged += 1
+            continue
+        state = ReassignmentState.CONFIRMED if status == "confirmed" else ReassignmentState.PROPOSED
+        writes.append((line, agent, team, role, effective, state))
+    # Seats: after the whole file, no team it sends someone to may hold more agents than seats.
+    if not errors:
+        delta: dict[int, int] = defaultdict(int)
+        lines_for: dict[int, list[int]] = defaultdict(list)
+        for line, agent, team, *_rest in writes:
+            if agent["move_to_team_id"] != team.pk:
+                delta[team.pk] += 1
+                lines_for[team.pk].append(line)
+                if agent["move_to_team_id"]:
+                    delta[agent["move_to_team_id"]] -= 1
+        for _line, agent in clears:
+            delta[agent["move_to_team_id"]] -= 1
+        by_id = {t.pk: t for t in teams.values()}
+        for team_id, lines in sorted(lines_for.items(), key=lambda item: by_id[item[0]].name):
+            team = by_id[team_id]
+            if team.after + delta[team_id] > team.capacity:
+                shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
+                errors.append(
+                    (
+                        lines[0],
+                        f"{team.name} would hold {team.after + delta[team_id]} agents for {team.capacity} seats "
+                        f"({team.after + delta[team_id] - team.capacity} too many; lines {shown}).",
+                    )
+                )
+    if errors:
+        raise CsvImportError(sorted(errors))
+    _upsert_moves(
+        plan,
+        [
+            MoveRow(agent["id"], agent["from_team_id"], team.pk, role, effective, state)
+            for _line, agent, team, role, effective, state in writes
+        ],
+    )
+    if clears:
+        Reassignment.objects.filter(plan=plan, agent_id__in=[a["id"] for _l, a in clears]).exclude(
+            state__in=[ReassignmentState.NOTIFIED, ReassignmentState.DONE]
+        ).delete()
+    record_event(
+        actor=actor,
+        action="reassignments.imported",
+        obj=plan,
+        after={
+            "file": filename[:200],
+            "rows": len(rows),
+            "changed": len(writes),
+            "cleared": len(clears),
+            "unchanged": unchanged,
+        },
+    )
+    return ImportResult(changed=len(writes), cleared=len(clears), unchanged=unchanged)

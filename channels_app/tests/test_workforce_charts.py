@@ -1,0 +1,34 @@
+"""Geometry of the SVG charts: bars proportional to their numbers, limits marked, overflow flagged."""
+
+from channels_app.workforce_charts import BAR_AREA, LABEL_WIDTH, paired_bars, seat_bar
+
+
+def test_bars_share_one_scale_and_the_limit_is_marked():
+    chart = paired_bars([("Phone EMEA", 35, 74, 90), ("Web desk", 20, 45, 45)])
+    emea, web = chart.rows
+    unit = BAR_AREA / 90  # the largest number on the chart fills the bar area
+    assert emea.first_width == round(35 * unit, 1)
+    assert emea.second_width == round(74 * unit, 1)
+    assert emea.limit_x == LABEL_WIDTH + BAR_AREA
+    assert web.limit_x == round(LABEL_WIDTH + 45 * unit, 1)
+    assert not emea.over and not web.over  # exactly full is not over
+    assert web.y > emea.y
+    assert [t.value for t in chart.ticks] == [0, 20, 40, 60, 80]
+
+
+def test_a_bar_past_its_limit_is_flagged_and_short_means_second_below_first():
+    over, short = paired_bars([("Over", 10, 12, 11), ("Short", 20, 15, 30)]).rows
+    assert over.over and not over.short
+    assert short.short and not short.over
+
+
+def test_an_empty_chart_still_has_a_size():
+    chart = paired_bars([])
+    assert chart.rows == [] and chart.height > 0 and [t.value for t in chart.ticks] == [0, 1]
+
+
+def test_seat_bar_stacks_arrivals_on_the_agents_already_there():
+    bar = seat_bar(occupied=30, after=45, capacity=60, width=120)
+    assert (bar.occupied_width, bar.incoming_x, bar.incoming_width, bar.over) == (60.0, 60.0, 30.0, False)
+    full = seat_bar(occupied=50, after=70, capacity=60, width=140)
+    assert full.over and full.occupied_width + full.incoming_width == 140  # scaled to the larger number
