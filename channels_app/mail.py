@@ -55,6 +55,14 @@ def _stage(smtp: smtplib.SMTP, message: EmailMessage) -> str:
     return ""
 
 
+def _hang_up(backend: SMTPBackend) -> None:
+    """Drop the connection without QUIT: mid-DATA, QUIT would only be read as
+    message text, and the server discards an unterminated message anyway."""
+    if backend.connection is not None:
+        backend.connection.close()
+        backend.connection = None
+
+
 def send_recorded(
     items: Iterable[tuple[Hashable, EmailMessage]],
     *,
@@ -100,7 +108,7 @@ def send_recorded(
             except BaseException:
                 # Not recorded: hang up before the end markers so servers drop them.
                 for backend in pool:
-                    backend.close()
+                    _hang_up(backend)
                 pool.clear()
                 raise
             # End markers first, replies after: the window in which a crash could
@@ -108,7 +116,7 @@ def send_recorded(
             terminated: list[tuple[Hashable, SMTPBackend]] = []
             for key, backend in staged:
                 if key not in recorded:
-                    backend.close()  # someone else owns it now: never deliver
+                    _hang_up(backend)  # someone else owns it now: never deliver
                     pool.remove(backend)
                     continue
                 backend.connection.send(b"." + CRLF)
