@@ -26,6 +26,7 @@ from .plans import (
     SunsetPlan,
 )
 from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, RunState, Step
+from .tokens import ApiToken, TokenScope
 from .workforce import Agent, Assignment, Team
 
 __all__ = [
@@ -64,4 +65,6 @@ __all__ = [
     "SunsetPlan",
     "Team",
     "new_reference",
+    "ApiToken",
+    "TokenScope",
 ]
