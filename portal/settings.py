@@ -304,4 +304,4 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-LOGGING["loggers"]["axes.apps"] = {"level": "WARNING"}  # its start-up banner on every command
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per sign-in and a banner per command; lockouts still log
