@@ -1,6 +1,9 @@
 """Query filters for list endpoints (django-filter). An invalid value is a 400."""
 
 import django_filters as df
+from django import forms
+from rest_framework.exceptions import ValidationError
+from rest_framework.filters import OrderingFilter
 
 from ..models import (
     Agent,
@@ -20,6 +23,27 @@ from ..models import (
 )
 
 
+class IdFilter(df.NumberFilter):
+    """An object id: a whole number (django-filter's NumberFilter takes decimals)."""
+
+    field_class = forms.IntegerField
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value):
+        if value in (None, ""):
+            return None
+        if value in ("true", "false"):
+            return value == "true"
+        raise forms.ValidationError("Use true or false.")
+
+
+class BooleanFilter(df.BooleanFilter):
+    """true or false, nothing else (django-filter also takes "null", "1", "yes")."""
+
+    field_class = StrictBooleanField
+
+
 class ChannelFilter(df.FilterSet):
     kind = df.MultipleChoiceFilter(choices=ChannelKind.choices)
     state = df.MultipleChoiceFilter(choices=ChannelState.choices)
@@ -31,7 +55,7 @@ class ChannelFilter(df.FilterSet):
 
 class TeamFilter(df.FilterSet):
     site = df.CharFilter(lookup_expr="iexact")
-    channel = df.NumberFilter(field_name="channels", label="Works this channel (id)")
+    channel = IdFilter(field_name="channels", label="Works this channel (id)")
 
     class Meta:
         model = Team
@@ -40,7 +64,8 @@ class TeamFilter(df.FilterSet):
 
 class AgentFilter(df.FilterSet):
     site = df.CharFilter(lookup_expr="iexact")
-    team = df.NumberFilter(method="filter_team", label="Currently in this team (id)")
+    team = IdFilter(method="filter_team", label="Currently in this team (id)")
+    is_active = BooleanFilter()
 
     class Meta:
         model = Agent
@@ -52,7 +77,7 @@ class AgentFilter(df.FilterSet):
 
 class PlanFilter(df.FilterSet):
     state = df.MultipleChoiceFilter(choices=PlanState.choices)
-    channel = df.NumberFilter(field_name="plan_channels__channel_id", label="Retires this channel (id)")
+    channel = IdFilter(field_name="plan_channels__channel_id", label="Retires this channel (id)")
     author = df.CharFilter(field_name="author__username", label="Author's user name")
 
     class Meta:
@@ -61,7 +86,7 @@ class PlanFilter(df.FilterSet):
 
 
 class AutoReplyFilter(df.FilterSet):
-    plan = df.NumberFilter(field_name="plan_id")
+    plan = IdFilter(field_name="plan_id")
     phase_kind = df.MultipleChoiceFilter(choices=PhaseKind.choices)
     locale = df.CharFilter()
 
@@ -71,9 +96,9 @@ class AutoReplyFilter(df.FilterSet):
 
 
 class ReassignmentFilter(df.FilterSet):
-    plan = df.NumberFilter(field_name="plan_id")
-    agent = df.NumberFilter(field_name="agent_id")
-    to_team = df.NumberFilter(field_name="to_team_id")
+    plan = IdFilter(field_name="plan_id")
+    agent = IdFilter(field_name="agent_id")
+    to_team = IdFilter(field_name="to_team_id")
     state = df.MultipleChoiceFilter(choices=ReassignmentState.choices)
 
     class Meta:
@@ -82,7 +107,7 @@ class ReassignmentFilter(df.FilterSet):
 
 
 class CutoverRunFilter(df.FilterSet):
-    plan = df.NumberFilter(field_name="plan_id")
+    plan = IdFilter(field_name="plan_id")
     state = df.MultipleChoiceFilter(choices=RunState.choices)
 
     class Meta:
@@ -100,3 +125,34 @@ class AuditEventFilter(df.FilterSet):
     class Meta:
         model = AuditEvent
         fields = ["action", "object_type", "object_id", "actor", "at"]
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """?ordering=name,-created_at. An unknown field is a 400 that lists the
+    known ones (DRF's own filter silently ignores it)."""
+
+    def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param, "")
+        if raw.strip():
+            valid = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+            terms = [term.strip() for term in raw.split(",")]
+            unknown = [t for t in terms if t.lstrip("-") not in valid]
+            if unknown:
+                raise ValidationError(
+                    {self.ordering_param: [f"Cannot order by {', '.join(unknown)}; use {', '.join(sorted(valid))}."]}
+                )
+        return super().get_ordering(request, queryset, view)
+
+
+def check_single_values(request, view) -> None:
+    """A query parameter given twice is ambiguous unless it is a list filter
+    (?state=draft&state=scheduled): refuse it rather than pick one."""
+    filterset = getattr(view, "filterset_class", None)
+    lists = (
+        {name for name, f in filterset.base_filters.items() if isinstance(f, df.MultipleChoiceFilter)}
+        if filterset
+        else set()
+    )
+    repeated = sorted(k for k in request.query_params if k not in lists and len(request.query_params.getlist(k)) > 1)
+    if repeated:
+        raise ValidationError({name: ["Give this parameter once."] for name in repeated})

@@ -50,9 +50,15 @@ def only_versioned_api(endpoints, **kwargs):
 
 
 def strict_request_bodies(result, generator, request, public):
-    """Request bodies reject unknown and read-only fields (mass assignment):
-    say so in the schema."""
+    """Say in the schema what the API does: request bodies reject unknown and
+    read-only fields (mass assignment), and an empty query parameter (`?state=`)
+    means "no filter", as HTML forms send it."""
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component.setdefault("additionalProperties", False)
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            for parameter in operation.get("parameters", []) if isinstance(operation, dict) else []:
+                if parameter.get("in") == "query":
+                    parameter["allowEmptyValue"] = True
     return result

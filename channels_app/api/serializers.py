@@ -2,6 +2,8 @@
 serializers check shapes and types, then the views hand the values to services,
 which do the domain validation and the writing."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -28,19 +30,57 @@ from ..models.runs import Step
 # --- input: unknown and read-only fields are refused, never silently dropped ---------------
 
 
+def _json_type_problem(field, value) -> str | None:
+    """DRF coerces "5" to 5, 1 to "1" and "yes" to True; an API with a schema
+    should not guess. Returns a message when value has the wrong JSON type."""
+    if value is None or isinstance(field, serializers.Serializer | serializers.ListSerializer):
+        return None  # nulls are the field's business; nested inputs check themselves
+    if isinstance(field, serializers.BooleanField):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(field, serializers.FloatField):
+        ok, expected = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(field, serializers.MultipleChoiceField | serializers.ManyRelatedField | serializers.ListField):
+        child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+        if not isinstance(value, list):
+            return "Expected a list."
+        if isinstance(field, serializers.MultipleChoiceField):
+            child = serializers.CharField()
+        problems = [_json_type_problem(child, item) for item in value] if child is not None else []
+        return next((p for p in problems if p), None)
+    elif isinstance(field, serializers.DictField):
+        if not isinstance(value, dict):
+            return "Expected an object."
+        problems = [_json_type_problem(field.child, item) for item in value.values()]
+        return next((p for p in problems if p), None)
+    elif isinstance(
+        field, serializers.CharField | serializers.ChoiceField | serializers.DateField | serializers.TimeField
+    ):
+        ok, expected = isinstance(value, str), "a string"
+    else:
+        return None
+    return None if ok else f"Expected {expected}."
+
+
 class StrictInput(serializers.Serializer):
     """Mass assignment guard: a field the client may not set (state, author,
     approved_by, ...) or a misspelt one is a 400 that names it, and nothing
-    changes. Silently ignoring it would let a client believe it had set it."""
+    changes. Silently ignoring it would let a client believe it had set it.
+    Values must also have the JSON type the schema gives (no "5" for 5)."""
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
             allowed = {name for name, field in self.fields.items() if not field.read_only}
-            unknown = sorted(set(data) - allowed)
-            if unknown:
-                raise serializers.ValidationError(
-                    {name: ["This field cannot be set here (unknown or read-only)."] for name in unknown}
-                )
+            errors = {
+                name: ["This field cannot be set here (unknown or read-only)."] for name in sorted(set(data) - allowed)
+            }
+            for name in set(data) & allowed:
+                problem = _json_type_problem(self.fields[name], data[name])
+                if problem:
+                    errors[name] = [problem]
+            if errors:
+                raise serializers.ValidationError(errors)
         return super().to_internal_value(data)
 
 
@@ -52,10 +92,46 @@ def _tags(max_items: int = 50):
     return serializers.ListField(child=serializers.CharField(max_length=80), max_length=max_items, required=False)
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "example": "09:00",
+        "description": "Wall-clock time in the phase's time zone, HH:MM (no UTC offset: the zone says it)",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time without offset. OpenAPI's `time` format demands an offset,
+    which would contradict the separate IANA zone, so the schema gives a pattern."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S", "%H:%M:%S.%f"])
+        super().__init__(**kwargs)
+
+
+class OptionalURLField(serializers.CharField):
+    """Empty or an http(s) URL. Not a URLField: OpenAPI's `uri` format refuses "",
+    which is what a channel without an API base URL holds."""
+
+    _check = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL, or nothing.")
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value:
+            # Checked here, not in `validators`, which the schema would turn into `format: uri`.
+            try:
+                self._check(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
 # --- channels, teams, agents ----------------------------------------------------------------
 
 
 class ChannelSerializer(serializers.ModelSerializer):
+    api_base_url = OptionalURLField(read_only=True)
+
     class Meta:
         model = Channel
         fields = [
@@ -83,7 +159,9 @@ class ChannelInput(StrictInput):
     handle = serializers.CharField(max_length=255, required=False, allow_blank=True)
     default_locale = serializers.CharField(max_length=10, required=False)
     platform_account_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
-    api_base_url = serializers.URLField(required=False, allow_blank=True)
+    api_base_url = OptionalURLField(
+        required=False, allow_blank=True, max_length=200, help_text="An http(s) URL, or empty"
+    )
     webhook_secret_env = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"
     )
@@ -166,6 +244,8 @@ class AgentUpdateInput(AgentInput):
 
 
 class PhaseSerializer(serializers.ModelSerializer):
+    local_time = LocalTimeField(read_only=True)
+
     class Meta:
         model = Phase
         fields = ["id", "kind", "region", "local_date", "local_time", "time_zone", "instant", "state"]
@@ -232,7 +312,7 @@ class PlanSerializer(serializers.ModelSerializer):
 class PhaseInputSerializer(StrictInput):
     kind = serializers.ChoiceField(choices=PhaseKind.choices)
     local_date = serializers.DateField()
-    local_time = serializers.TimeField()
+    local_time = LocalTimeField()
     time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. America/Los_Angeles")
     region = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
 
@@ -273,7 +353,7 @@ class CancelInput(StrictInput):
 
 class RescheduleInput(StrictInput):
     local_date = serializers.DateField()
-    local_time = serializers.TimeField()
+    local_time = LocalTimeField()
     time_zone = serializers.CharField(max_length=64)
 
 

@@ -4,6 +4,7 @@ Each viewset maps its operations to actions of the role matrix in
 `action_permissions`; an operation missing from the map is refused.
 """
 
+import re
 from datetime import timedelta
 
 from django.db.models import Prefetch
@@ -16,7 +17,9 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import filters, mixins, status, viewsets
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
@@ -45,6 +48,11 @@ from .throttling import ApiAnonThrottle, ApiUserThrottle
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
 _MAX_ID = 2**63 - 1
+_ASCII_NUMBER = re.compile(r"^[0-9]{1,19}$")  # str.isdigit() also accepts "¹", which int() refuses
+
+
+def _is_id(value) -> bool:
+    return bool(_ASCII_NUMBER.match(str(value))) and 0 < int(value) <= _MAX_ID
 
 
 class Pagination(PageNumberPagination):
@@ -52,14 +60,24 @@ class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request):
+        # DRF silently falls back to the default on a bad value; say so instead.
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw not in (None, "") and not (_ASCII_NUMBER.match(raw) and 1 <= int(raw) <= self.max_page_size):
+            raise ValidationError({"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]})
+        return super().get_page_size(request)
+
 
 class DuskViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, RolePermission]
     throttle_classes = [ApiUserThrottle, ApiAnonThrottle]
     pagination_class = Pagination
-    filter_backends = [DjangoFilterBackend, filters.SearchFilter, filters.OrderingFilter]
-    lookup_value_regex = "[0-9]+"
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter, api_filters.StrictOrderingFilter]
+    # Any path segment reaches the view, so a malformed id is a JSON 404 too
+    # (get_object checks it), not the HTML page of an unmatched URL.
+    lookup_value_regex = "[^/]+"
+    parser_classes = [JSONParser]
     # operation (viewset action) -> action of the role matrix
     action_permissions: dict[str, str] = {}
     # POST operations that only read (previews): a read-scoped token may call them
@@ -77,6 +95,10 @@ class DuskViewSet(viewsets.GenericViewSet):
     def get_exception_handler(self):
         return api_exception_handler
 
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        api_filters.check_single_values(request, self)
+
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)
         # JSON only: nothing here may load scripts, styles or frames.
@@ -86,7 +108,7 @@ class DuskViewSet(viewsets.GenericViewSet):
 
     def get_object(self):
         value = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-        if value is not None and not (str(value).isdigit() and 0 < int(value) <= _MAX_ID):
+        if value is not None and not _is_id(value):
             raise Http404
         return super().get_object()
 
@@ -388,11 +410,11 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         responses=s.PhaseSerializer,
         parameters=[_id_param("phase_id", "The phase to move (a phase of this plan)")],
     )
-    @action(detail=True, methods=["post"], url_path=r"phases/(?P<phase_id>[0-9]+)/reschedule")
+    @action(detail=True, methods=["post"], url_path=r"phases/(?P<phase_id>[^/]+)/reschedule")
     def reschedule(self, request, pk=None, phase_id=None):
         """Move one phase that has not run to another local date, time and zone."""
         plan = self.get_object()
-        if not (phase_id.isdigit() and int(phase_id) <= _MAX_ID):
+        if not _is_id(phase_id):
             raise Http404
         phase = get_object_or_404(Phase, pk=int(phase_id), plan=plan)
         data = self.validated(s.RescheduleInput)
@@ -551,7 +573,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskView
     serializer_class = s.ApiTokenSerializer
     ordering_fields = ["created_at", "name", "last_used_at"]
     ordering = ["-created_at", "-id"]
-    filter_backends = [filters.OrderingFilter]
+    filter_backends = [api_filters.StrictOrderingFilter]
     allow_token_auth = False
     action_permissions = {
         "list": "use_api_tokens",

@@ -437,3 +437,33 @@ def test_mass_assignment_in_nested_items_and_channel_state_is_refused(manager, x
     changed = api(manager).patch(f"/api/v1/channels/{x_channel.pk}/", {"state": "retired"}, format="json")
     assert changed.status_code == 400
     assert Channel.objects.get(pk=x_channel.pk).state == "active"
+
+
+def test_unknown_ordering_and_repeated_parameters_are_400(viewer):
+    bad_order = api(viewer).get("/api/v1/plans/", {"ordering": "-secret_field"})
+    assert bad_order.status_code == 400
+    assert "Cannot order by -secret_field; use created_at, state, title, updated_at." in bad_order.json()["detail"]
+    assert api(viewer).get("/api/v1/plans/?search=a&search=b").json()["errors"] == {
+        "search": ["Give this parameter once."]
+    }
+    assert api(viewer).get("/api/v1/plans/?state=draft&state=scheduled").status_code == 200
+    assert api(viewer).get("/api/v1/plans/?page_size=%C2%B9").status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"kind": "x", "name": 5}, "name", "Expected a string."),
+        (
+            {"kind": "x", "name": "n", "rate_limit_per_minute": "60"},
+            "rate_limit_per_minute",
+            "Expected a whole number.",
+        ),
+        ({"kind": "x", "name": "n", "api_base_url": "ftp://example.com"}, "api_base_url", "Enter an http(s) URL"),
+    ],
+)
+def test_values_of_the_wrong_json_type_are_refused(manager, body, field, message):
+    response = api(manager).post("/api/v1/channels/", body, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"][field][0].startswith(message)
+    assert not Channel.objects.exists()
