@@ -261,17 +261,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
-# Behind a proxy (gunicorn behind nginx, a load balancer) the client address is
-# in X-Forwarded-For; DUSK_PROXY_COUNT says how many proxies to trust, so a
-# client cannot pick its own address by sending the header itself.
-_proxies = env.int("DUSK_PROXY_COUNT", default=0)
-AXES_IPWARE_PROXY_COUNT = _proxies or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if _proxies else ["REMOTE_ADDR"]
+# Behind reverse proxies the client's address is in X-Forwarded-For, appended by
+# each proxy; DUSK_PROXY_COUNT says how many to trust, so a client cannot choose
+# its own address by sending the header itself (channels_app/client_ip.py).
+DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "channels_app.client_ip.client_ip"
 
 # Caches hold the API rate-limit counters; use Redis when several processes serve.
 CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}
 DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
-DUSK_API_RATE_ANON = env.str("DUSK_API_RATE_ANON", default="60/minute")
 
 REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "channels_app.api.schema.DuskAutoSchema"
 SPECTACULAR_SETTINGS = {

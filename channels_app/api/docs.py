@@ -16,13 +16,13 @@ from rest_framework.permissions import IsAuthenticated
 from ..permissions import require
 from .authentication import BearerTokenAuthentication
 from .permissions import RolePermission
-from .throttling import ApiAnonThrottle, ApiUserThrottle
+from .throttling import ApiUserThrottle
 
 
 class ApiSchemaView(SpectacularAPIView):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, RolePermission]
-    throttle_classes = [ApiUserThrottle, ApiAnonThrottle]
+    throttle_classes = [ApiUserThrottle]
     allow_token_auth = True
 
     def required_action(self) -> str:

@@ -1,8 +1,12 @@
 """Rate limits. Rates are read from settings on every request (not frozen at
-import like DRF's defaults), so DUSK_API_RATE_* and test overrides apply."""
+import like DRF's defaults), so DUSK_API_RATE_USER and test overrides apply.
+
+Only signed-in requests are counted: every API endpoint needs credentials, and
+DRF refuses a request without them (401) before it consults throttles. Tokens
+are 256-bit random, so guessing one is not a matter of request rate."""
 
 from django.conf import settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import UserRateThrottle
 
 
 class ApiUserThrottle(UserRateThrottle):
@@ -12,12 +16,3 @@ class ApiUserThrottle(UserRateThrottle):
 
     def get_rate(self):
         return settings.DUSK_API_RATE_USER or None
-
-
-class ApiAnonThrottle(AnonRateThrottle):
-    """Per client address for requests without credentials."""
-
-    scope = "dusk_anon"
-
-    def get_rate(self):
-        return settings.DUSK_API_RATE_ANON or None

@@ -44,7 +44,7 @@ from . import serializers as s
 from .authentication import BearerTokenAuthentication
 from .errors import api_exception_handler
 from .permissions import RolePermission
-from .throttling import ApiAnonThrottle, ApiUserThrottle
+from .throttling import ApiUserThrottle
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
 _MAX_ID = 2**63 - 1
@@ -71,7 +71,7 @@ class Pagination(PageNumberPagination):
 class DuskViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated, RolePermission]
-    throttle_classes = [ApiUserThrottle, ApiAnonThrottle]
+    throttle_classes = [ApiUserThrottle]
     pagination_class = Pagination
     filter_backends = [DjangoFilterBackend, filters.SearchFilter, api_filters.StrictOrderingFilter]
     # Any path segment reaches the view, so a malformed id is a JSON 404 too

@@ -8,7 +8,8 @@ import pytest
 import schemathesis
 from django.contrib.auth.models import Group
 from django.middleware.csrf import _get_new_csrf_string
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from channels_app import services
@@ -98,7 +99,7 @@ def test_served_schema_is_the_one_tested(client, viewer):
 
 @pytest.mark.usefixtures("in_test_transaction", "sample_data")
 @schema.parametrize()
-@settings(
+@hypothesis_settings(
     max_examples=MAX_EXAMPLES,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],

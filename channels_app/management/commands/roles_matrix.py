@@ -17,7 +17,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, write=False, check=False, **options):
         if write:
-            changed = write_doc()
+            changed = write_doc(DOC_PATH)
             self.stdout.write(f"{DOC_PATH}: {'updated' if changed else 'already up to date'}.")
         elif check:
             if documented_matrix(DOC_PATH.read_text()) != matrix_markdown():
