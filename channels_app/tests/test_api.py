@@ -467,3 +467,15 @@ def test_values_of_the_wrong_json_type_are_refused(manager, body, field, message
     assert response.status_code == 400
     assert response.json()["errors"][field][0].startswith(message)
     assert not Channel.objects.exists()
+
+
+def test_browser_sessions_need_the_csrf_token_to_write(manager):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(manager)
+    refused = browser.post("/api/v1/channels/", {"kind": "x", "name": "Brand"}, content_type="application/json")
+    assert refused.status_code == 403
+    assert "CSRF" in refused.json()["detail"]
+    assert browser.get("/api/v1/channels/").status_code == 200  # reading needs no token
+    assert not Channel.objects.exists()
