@@ -291,7 +291,7 @@ def _plan_contents(data: dict) -> dict:
 
 
 def _current_contents(plan: SunsetPlan) -> dict:
-    """A plan as PlanInput data, so PATCH can change some parts and keep the rest."""
+    """A plan as PlanInput data (JSON types), so PATCH can change some parts and keep the rest."""
     return {
         "title": plan.title,
         "default_locale": plan.default_locale,
@@ -299,8 +299,8 @@ def _current_contents(plan: SunsetPlan) -> dict:
         "phases": [
             {
                 "kind": p.kind,
-                "local_date": p.local_date,
-                "local_time": p.local_time,
+                "local_date": p.local_date.isoformat(),
+                "local_time": p.local_time.isoformat(),
                 "time_zone": p.time_zone,
                 "region": p.region,
             }
@@ -359,9 +359,13 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
     def update(self, request, pk=None, partial=False):
         plan = self.get_object()
         if partial:
-            # Validate the given parts, then merge them over the plan as it is.
-            given = self.validated(s.PlanInput, partial=True)
-            merged = {**_current_contents(plan), **given}
+            # Lay the given parts over the plan as it is, then validate the whole:
+            # a PATCHed phase list must still be complete phases.
+            if not isinstance(request.data, dict):
+                raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+            serializer = s.PlanInput(data={**_current_contents(plan), **request.data})
+            serializer.is_valid(raise_exception=True)
+            merged = serializer.validated_data
         else:
             merged = self.validated(s.PlanInput)
         services.update_plan(actor=request.user, plan=plan, **_plan_contents(merged))

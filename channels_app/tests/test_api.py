@@ -479,3 +479,53 @@ def test_browser_sessions_need_the_csrf_token_to_write(manager):
     assert "CSRF" in refused.json()["detail"]
     assert browser.get("/api/v1/channels/").status_code == 200  # reading needs no token
     assert not Channel.objects.exists()
+
+
+def test_patching_the_phases_needs_complete_phases(manager, x_channel):
+    plan = hard_close_plan(manager=manager, channels=[x_channel])
+    response = api(manager).patch(f"/api/v1/plans/{plan.pk}/", {"phases": [{"kind": "hard_close"}]}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]["phases"]["0"]) == {"local_date", "local_time", "time_zone"}
+    moved = api(manager).patch(
+        f"/api/v1/plans/{plan.pk}/",
+        {"phases": [{"kind": "hard_close", "local_date": "2030-10-01", "local_time": "00:00", "time_zone": "UTC"}]},
+        format="json",
+    )
+    assert moved.status_code == 200, moved.json()
+    assert moved.json()["phases"][0]["instant"] == "2030-10-01T00:00:00Z"
+    assert moved.json()["title"] == "Retire social support"
+
+
+@pytest.mark.parametrize(
+    "url", ["/api/v1/plans/", "/api/v1/agents/", "/api/v1/teams/", "/api/v1/reassignments/", "/api/v1/runs/"]
+)
+def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add_rows(n: int) -> None:
+        for _ in range(n):
+            channel = ChannelFactory()
+            team = TeamFactory()
+            team.channels.add(channel)
+            agent = AssignmentFactory(team=team).agent
+            plan = approved_plan(manager=manager, approver=approver, channels=[channel])
+            services.propose_reassignment(
+                actor=hr_coordinator, plan=plan, agent=agent, to_team=TeamFactory(), effective_date=FUTURE
+            )
+            from channels_app.models import CutoverRun
+
+            CutoverRun.objects.create(phase=plan.phases.get(), plan=plan, queued_at=timezone.now())
+
+    client = api(manager)
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        return len(queries)
+
+    add_rows(2)
+    few = count()
+    add_rows(8)
+    # Same number of queries for 2 and 10 rows: session/user/roles, count, page, and one per prefetched relation.
+    assert count() == few
