@@ -208,3 +208,6 @@ class AuditEventAdmin(ReadOnlyAdmin):
 @admin.register(models.AuditChainHead)
 class AuditChainHeadAdmin(ReadOnlyAdmin):
     list_display = ["count", "last_hash"]
+
+
+from . import admin_tokens  # noqa: E402, F401  (registers ApiToken)

@@ -242,3 +242,17 @@ def test_api_docs_load_local_files_only_and_no_inline_code(client, viewer):
     assert "script-src" not in response["Content-Security-Policy"]  # default-src 'self' covers it
     assert response["Content-Security-Policy"].startswith("default-src 'self'")
     assert client.get(reverse("api:schema") + "?format=json").json()["info"]["title"] == "Dusk API"
+
+
+def test_admin_revokes_a_token_from_the_admin_site(client, administrator, manager):
+    from channels_app import services
+    from channels_app.models import ApiToken
+
+    token, secret = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    client.force_login(administrator)
+    page = client.get("/admin/channels_app/apitoken/").content.decode()
+    assert token.prefix in page and token.secret_hash not in page and secret not in page
+    client.post("/admin/channels_app/apitoken/", {"action": "revoke_tokens", "_selected_action": [token.pk]})
+    assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
+    detail = client.get(f"/admin/channels_app/apitoken/{token.pk}/change/").content.decode()
+    assert token.secret_hash not in detail
