@@ -1,7 +1,7 @@
 """One permission class for the whole API: the view says which action of the
 role matrix an operation needs; this class asks `permissions.can`."""
 
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import BasePermission
 
 from ..models import ApiToken, TokenScope
 from ..permissions import can
@@ -34,7 +34,3 @@ class RolePermission(BasePermission):
             self.message = f"Your role does not allow: {action.replace('_', ' ')}."
             return False
         return True
-
-
-def is_safe(request) -> bool:
-    return request.method in SAFE_METHODS
