@@ -187,3 +187,8 @@ def celery_workers(transactional_db, tmp_path, settings):
     if os.environ.get("DUSK_SHOW_WORKER_LOGS"):
         for worker in workers:
             print(worker.log())
+
+
+@pytest.fixture
+def administrator(db, django_user_model):
+    return _person(django_user_model, "ada", "admin")

@@ -223,3 +223,6 @@ class AgentNoticeAdmin(ReadOnlyAdmin):
     list_select_related = ["to_team", "plan"]
     list_filter = ["state"]
     raw_id_fields = ["reassignment", "plan", "agent", "to_team", "requested_by"]
+
+
+from . import admin_tokens  # noqa: E402, F401  (registers ApiToken)

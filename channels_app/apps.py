@@ -1,7 +1,17 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
 
 
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
     verbose_name = "Dusk"
     default_auto_field = "django.db.models.BigAutoField"
+
+
+class DuskAdminConfig(admin_apps.AdminConfig):
+    """django.contrib.admin with Dusk's site: entry by role, not by is_staff.
+    Named in INSTALLED_APPS instead of django.contrib.admin."""
+
+    default = False  # not this package's own app config
+
+    default_site = "channels_app.admin_site.DuskAdminSite"

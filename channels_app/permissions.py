@@ -23,6 +23,27 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "rollback_plan": frozenset({ADMIN, MANAGER}),
     "manage_reassignments": frozenset({ADMIN, HR_COORDINATOR}),
     "manage_workforce": frozenset({ADMIN, HR_COORDINATOR}),
+    "view_audit": frozenset({ADMIN, MANAGER, APPROVER}),
+    "use_api_tokens": frozenset(ROLES),
+    "use_admin_site": frozenset({ADMIN}),
+}
+
+# What each action means, for docs/roles.md (generated from this module by
+# `python manage.py roles_matrix --write`; a test fails when they disagree).
+ACTION_LABELS: dict[str, str] = {
+    "view": "See channels, teams, agents, plans, auto-replies, reassignments and cutover runs",
+    "manage_channels": "Register and edit channels",
+    "draft_plan": "Draft and edit sunset plans (while draft), with their phases, redirects and auto-replies",
+    "submit_plan": "Submit a plan for approval",
+    "approve_plan": "Approve or send back a plan (never one's own: four eyes)",
+    "cancel_plan": "Cancel a plan that has not run",
+    "reschedule_plan": "Move a phase that has not run to another instant",
+    "rollback_plan": "Roll back a completed phase within the rollback window",
+    "manage_reassignments": "Propose and confirm agents' reassignments",
+    "manage_workforce": "Create and edit teams and agents",
+    "view_audit": "Read the audit trail",
+    "use_api_tokens": "Create and revoke one's own API tokens (the admin role sees and revokes everyone's)",
+    "use_admin_site": "Use the Django admin site (the admin role is superuser-like)",
 }
 
 

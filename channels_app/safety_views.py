@@ -18,8 +18,7 @@ PAGE_SIZE = 50
 
 
 def _phase_for(user, plan_id: int, phase_id: int) -> Phase:
-    if not can(user, "view"):
-        raise Http404  # no role: the object does not exist for them
+    require(user, "view")
     return get_object_or_404(
         Phase.objects.select_related("plan__author", "plan__approved_by"), pk=phase_id, plan_id=plan_id
     )
@@ -43,8 +42,7 @@ def phase_dry_run(request, plan_id: int, phase_id: int):
 @require_http_methods(["GET", "POST"])
 @login_required
 def run_rollback(request, run_id: int):
-    if not can(request.user, "view"):
-        raise Http404
+    require(request.user, "view")
     run = get_object_or_404(CutoverRun.objects.select_related("plan", "phase", "rolled_back_by"), pk=run_id)
     error = ""
     if request.method == "POST":
@@ -87,8 +85,7 @@ CHART_W, CHART_H, CHART_PAD = 720, 180, 28
 @require_GET
 @login_required
 def channel_watchdog(request, channel_id: int):
-    if not can(request.user, "view"):
-        raise Http404
+    require(request.user, "view")
     channel = get_object_or_404(Channel, pk=channel_id)
     metrics = watchdog_metrics(channel)
     peak = max((n for _h, n in metrics.hourly), default=0) or 1

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import safety_views, views
+from . import safety_views, views, views_tokens
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -50,4 +50,6 @@ urlpatterns += [
         "plans/<int:plan_id>/reassignments.csv", workforce_views.plan_reassignments_csv, name="plan_reassignments_csv"
     ),
     path("plans/<int:plan_id>/staffing/", workforce_views.plan_staffing, name="plan_staffing"),
+    path("settings/tokens/", views_tokens.token_list, name="api_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api_token_revoke"),
 ]

@@ -272,3 +272,72 @@ LOGGING = {
 }
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# --- API, roles and sign-in security (docs/configuration.md, "API and security") ---------
+from datetime import timedelta  # noqa: E402
+
+# The admin site is opened by the role matrix (admin role), not by is_staff.
+INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "channels_app.apps.DuskAdminConfig"
+INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "axes"]
+# Axes last: it turns a locked-out sign-in into the lockout page.
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "channels_app.auth_backends.RoleModelBackend",
+]
+
+if env.bool("DUSK_PRODUCTION", default=False) and SECRET_KEY.startswith("django-insecure-dusk-development"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("DUSK_PRODUCTION=1 needs DJANGO_SECRET_KEY (a long random string).")
+
+# Brute-force lockout (django-axes): 20 failed sign-ins for one user name from one
+# address lock that pair for the cool-off period, correct password or not.
+AXES_FAILURE_LIMIT = env.int("DUSK_LOGIN_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("DUSK_LOGIN_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind reverse proxies the client's address is in X-Forwarded-For, appended by
+# each proxy; DUSK_PROXY_COUNT says how many to trust, so a client cannot choose
+# its own address by sending the header itself (channels_app/client_ip.py).
+DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "channels_app.client_ip.client_ip"
+
+# Caches hold the API rate-limit counters; use Redis when several processes serve.
+CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}
+DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
+
+REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "channels_app.api.schema.DuskAutoSchema"
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Dusk API",
+    "DESCRIPTION": (
+        "Retire customer-support channels: channels, teams, agents, sunset plans and their lifecycle, "
+        "auto-replies, reassignments, cutover runs and the audit trail. Authenticate with a browser "
+        "session or `Authorization: Bearer dusk_<prefix>_<secret>` (tokens are created at /settings/tokens/)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["channels_app.api.schema.only_versioned_api"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "channels_app.api.schema.strict_request_bodies",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelKindEnum": "channels_app.models.ChannelKind",
+        "ChannelStateEnum": "channels_app.models.ChannelState",
+        "PhaseKindEnum": "channels_app.models.PhaseKind",
+        "PhaseStateEnum": "channels_app.models.PhaseState",
+        "PlanStateEnum": "channels_app.models.PlanState",
+        "RedirectKindEnum": "channels_app.models.RedirectKind",
+        "ReassignmentStateEnum": "channels_app.models.ReassignmentState",
+        "RunStateEnum": "channels_app.models.RunState",
+    },
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per sign-in and a banner per command; lockouts still log

@@ -27,6 +27,7 @@ from .plans import (
     SunsetPlan,
 )
 from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
+from .tokens import ApiToken, TokenScope
 from .watchdog import AlertKind, RedirectClick, WatchdogAlert
 from .workforce import Agent, Assignment, Team
 
@@ -71,6 +72,8 @@ __all__ = [
     "SunsetPlan",
     "Team",
     "new_reference",
+    "ApiToken",
+    "TokenScope",
 ]
 
 # Workforce transition (plan staffing inputs, agent notices).

@@ -88,3 +88,8 @@ __all__ += [
     "suggest_destinations",
     "update_staffing_inputs",
 ]
+
+from .bulk import propose_reassignments  # noqa: E402
+from .tokens import create_api_token, find_api_token, note_token_use, revoke_api_token  # noqa: E402
+
+__all__ += ["create_api_token", "find_api_token", "note_token_use", "propose_reassignments", "revoke_api_token"]

@@ -75,7 +75,7 @@ def test_dry_run_page_shows_the_report_to_any_role(client, plan, viewer, outside
     assert "Bonjour Amélie, réf DSK-FRENCH01." in body
     assert "Chloé Martin" in body
     client.force_login(outsider)
-    assert client.get(url).status_code == 404
+    assert client.get(url).status_code == 403
 
 
 @pytest.mark.parametrize("rows", [10, 1000])

@@ -133,4 +133,4 @@ def test_watchdog_page_shows_chart_and_alerts(client, retired, viewer, outsider,
         body = client.get(reverse("channel_watchdog", args=[x.pk])).content.decode()
     assert "<svg" in body and "Inbound messages per hour" in body
     client.force_login(outsider)
-    assert client.get(reverse("channel_watchdog", args=[x.pk])).status_code == 404
+    assert client.get(reverse("channel_watchdog", args=[x.pk])).status_code == 403

@@ -1,0 +1,626 @@
+"""Explicit fields everywhere. Output serializers describe objects; input
+serializers check shapes and types, then the views hand the values to services,
+which do the domain validation and the writing."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import URLValidator
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from .. import textrules
+from ..models import (
+    Agent,
+    ApiToken,
+    AuditEvent,
+    AutoReply,
+    Channel,
+    ChannelKind,
+    CutoverRun,
+    Phase,
+    PhaseKind,
+    Reassignment,
+    RedirectKind,
+    RedirectTarget,
+    SunsetPlan,
+    Team,
+    TokenScope,
+)
+from ..models.runs import Step
+
+# --- input: unknown and read-only fields are refused, never silently dropped ---------------
+
+
+def _json_type_problem(field, value) -> str | None:
+    """DRF coerces "5" to 5, 1 to "1" and "yes" to True; an API with a schema
+    should not guess. Returns a message when value has the wrong JSON type."""
+    if value is None or isinstance(field, serializers.Serializer | serializers.ListSerializer):
+        return None  # nulls are the field's business; nested inputs check themselves
+    if isinstance(field, serializers.BooleanField):
+        ok, expected = isinstance(value, bool), "true or false"
+    elif isinstance(field, serializers.IntegerField | serializers.PrimaryKeyRelatedField):
+        ok, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
+    elif isinstance(field, serializers.FloatField):
+        ok, expected = isinstance(value, int | float) and not isinstance(value, bool), "a number"
+    elif isinstance(field, serializers.MultipleChoiceField | serializers.ManyRelatedField | serializers.ListField):
+        child = getattr(field, "child", None) or getattr(field, "child_relation", None)
+        if not isinstance(value, list):
+            return "Expected a list."
+        if isinstance(field, serializers.MultipleChoiceField):
+            child = serializers.CharField()
+        problems = [_json_type_problem(child, item) for item in value] if child is not None else []
+        return next((p for p in problems if p), None)
+    elif isinstance(field, serializers.DictField):
+        if not isinstance(value, dict):
+            return "Expected an object."
+        problems = [_json_type_problem(field.child, item) for item in value.values()]
+        return next((p for p in problems if p), None)
+    elif isinstance(
+        field, serializers.CharField | serializers.ChoiceField | serializers.DateField | serializers.TimeField
+    ):
+        ok, expected = isinstance(value, str), "a string"
+    else:
+        return None
+    return None if ok else f"Expected {expected}."
+
+
+class StrictInput(serializers.Serializer):
+    """Mass assignment guard: a field the client may not set (state, author,
+    approved_by, ...) or a misspelt one is a 400 that names it, and nothing
+    changes. Silently ignoring it would let a client believe it had set it.
+    Values must also have the JSON type the schema gives (no "5" for 5)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            allowed = {name for name, field in self.fields.items() if not field.read_only}
+            errors = {
+                name: ["This field cannot be set here (unknown or read-only)."] for name in sorted(set(data) - allowed)
+            }
+            for name in set(data) & allowed:
+                problem = _json_type_problem(self.fields[name], data[name])
+                if problem:
+                    errors[name] = [problem]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def _codes(max_items: int = 20):
+    return serializers.ListField(child=serializers.CharField(max_length=10), max_length=max_items, required=False)
+
+
+def _tags(max_items: int = 50):
+    return serializers.ListField(child=serializers.CharField(max_length=80), max_length=max_items, required=False)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "example": "09:00",
+        "description": "Wall-clock time in the phase's time zone, HH:MM (no UTC offset: the zone says it)",
+    }
+)
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time without offset. OpenAPI's `time` format demands an offset,
+    which would contradict the separate IANA zone, so the schema gives a pattern."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%H:%M", "%H:%M:%S", "%H:%M:%S.%f"])
+        super().__init__(**kwargs)
+
+
+class OptionalURLField(serializers.CharField):
+    """Empty or an http(s) URL. Not a URLField: OpenAPI's `uri` format refuses "",
+    which is what a channel without an API base URL holds."""
+
+    _check = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL, or nothing.")
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if value:
+            # Checked here, not in `validators`, which the schema would turn into `format: uri`.
+            try:
+                self._check(value)
+            except DjangoValidationError as exc:
+                raise serializers.ValidationError(exc.messages) from None
+        return value
+
+
+# --- channels, teams, agents ----------------------------------------------------------------
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    api_base_url = OptionalURLField(read_only=True)
+
+    class Meta:
+        model = Channel
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "handle",
+            "state",
+            "archived_at",
+            "default_locale",
+            "platform_account_id",
+            "api_base_url",
+            "webhook_secret_env",
+            "api_token_env",
+            "rate_limit_per_minute",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class ChannelInput(StrictInput):
+    kind = serializers.ChoiceField(choices=ChannelKind.choices)
+    name = serializers.CharField(max_length=120)
+    handle = serializers.CharField(max_length=255, required=False, allow_blank=True)
+    default_locale = serializers.CharField(max_length=10, required=False)
+    platform_account_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    api_base_url = OptionalURLField(
+        required=False, allow_blank=True, max_length=200, help_text="An http(s) URL, or empty"
+    )
+    webhook_secret_env = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"
+    )
+    api_token_env = serializers.CharField(
+        max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"
+    )
+    rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    channels = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "capacity", "languages", "skills", "site", "time_zone", "channels"]
+        read_only_fields = fields
+
+
+class TeamInput(StrictInput):
+    name = serializers.CharField(max_length=120)
+    capacity = serializers.IntegerField(min_value=0, max_value=1_000_000)
+    languages = _codes()
+    skills = _tags()
+    site = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    channels = serializers.PrimaryKeyRelatedField(many=True, queryset=Channel.objects.all(), required=False)
+
+
+class AgentTeamSerializer(serializers.Serializer):
+    team = serializers.IntegerField(source="team_id")
+    team_name = serializers.CharField(source="team.name")
+    role = serializers.CharField()
+    starts_on = serializers.DateField()
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    current_teams = AgentTeamSerializer(many=True, read_only=True, source="open_assignments")
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "employee_id",
+            "name",
+            "email",
+            "languages",
+            "skills",
+            "site",
+            "time_zone",
+            "preferred_team",
+            "is_active",
+            "current_teams",
+        ]
+        read_only_fields = fields
+
+
+class AgentInput(StrictInput):
+    employee_id = serializers.CharField(max_length=32)
+    name = serializers.CharField(max_length=120)
+    email = serializers.EmailField()
+    languages = _codes()
+    skills = _tags()
+    site = serializers.CharField(max_length=80, required=False, allow_blank=True)
+    time_zone = serializers.CharField(max_length=64, required=False)
+    preferred_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+
+
+class AgentCreateInput(AgentInput):
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(), required=False, allow_null=True, help_text="Team the agent starts in"
+    )
+    starts_on = serializers.DateField(required=False, help_text="First day in that team (default today)")
+
+
+class AgentUpdateInput(AgentInput):
+    is_active = serializers.BooleanField(required=False)
+
+
+# --- plans ----------------------------------------------------------------------------------
+
+
+class PhaseSerializer(serializers.ModelSerializer):
+    local_time = LocalTimeField(read_only=True)
+
+    class Meta:
+        model = Phase
+        fields = ["id", "kind", "region", "local_date", "local_time", "time_zone", "instant", "state"]
+        read_only_fields = fields
+
+
+class RedirectSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RedirectTarget
+        fields = ["position", "kind", "label", "value", "expected_share"]
+        read_only_fields = fields
+
+
+class AutoReplySerializer(serializers.ModelSerializer):
+    placeholders = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AutoReply
+        fields = ["id", "plan", "phase_kind", "locale", "text", "placeholders"]
+        read_only_fields = fields
+
+    def get_placeholders(self, obj) -> list[str]:
+        return textrules.find_placeholders(obj.text)
+
+
+class PlanChannelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Channel
+        fields = ["id", "name", "kind", "state"]
+        read_only_fields = fields
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    author = serializers.CharField(source="author.get_username", read_only=True)
+    approved_by = serializers.CharField(source="approved_by.get_username", read_only=True, allow_null=True)
+    channels = PlanChannelSerializer(many=True, read_only=True)
+    phases = PhaseSerializer(many=True, read_only=True)
+    redirects = RedirectSerializer(many=True, read_only=True)
+    auto_replies = AutoReplySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = SunsetPlan
+        fields = [
+            "id",
+            "title",
+            "state",
+            "author",
+            "approved_by",
+            "approved_at",
+            "submitted_at",
+            "review_comment",
+            "default_locale",
+            "version",
+            "channels",
+            "phases",
+            "redirects",
+            "auto_replies",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PhaseInputSerializer(StrictInput):
+    kind = serializers.ChoiceField(choices=PhaseKind.choices)
+    local_date = serializers.DateField()
+    local_time = LocalTimeField()
+    time_zone = serializers.CharField(max_length=64, help_text="IANA zone, e.g. America/Los_Angeles")
+    region = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
+
+
+class RedirectInputSerializer(StrictInput):
+    kind = serializers.ChoiceField(choices=RedirectKind.choices)
+    label = serializers.CharField(max_length=120)
+    value = serializers.CharField(max_length=500)
+    expected_share = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, default=0.0)
+
+
+class AutoReplyInputSerializer(StrictInput):
+    phase_kind = serializers.ChoiceField(choices=PhaseKind.choices)
+    locale = serializers.CharField(max_length=10)
+    text = serializers.CharField(max_length=100000)
+
+
+class PlanInput(StrictInput):
+    title = serializers.CharField(max_length=200)
+    default_locale = serializers.CharField(max_length=10, required=False, default="en")
+    channels = serializers.ListField(child=serializers.IntegerField(min_value=1), max_length=200)
+    phases = PhaseInputSerializer(many=True)
+    redirects = RedirectInputSerializer(many=True, required=False, default=list)
+    auto_replies = AutoReplyInputSerializer(many=True, required=False, default=list)
+
+
+class ApproveInput(StrictInput):
+    comment = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RejectInput(StrictInput):
+    comment = serializers.CharField(max_length=2000, help_text="What must change before approval")
+
+
+class CancelInput(StrictInput):
+    reason = serializers.CharField(max_length=2000, required=False, allow_blank=True, default="")
+
+
+class RescheduleInput(StrictInput):
+    local_date = serializers.DateField()
+    local_time = LocalTimeField()
+    time_zone = serializers.CharField(max_length=64)
+
+
+class ChannelChangeSerializer(serializers.Serializer):
+    channel = serializers.IntegerField()
+    name = serializers.CharField()
+    state_before = serializers.CharField()
+    state_after = serializers.CharField()
+
+
+class PreviewReassignmentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    agent = serializers.IntegerField(source="agent_id")
+    agent_name = serializers.CharField(source="agent.name")
+    from_team = serializers.CharField(source="from_team.name")
+    to_team = serializers.CharField(source="to_team.name")
+    effective_date = serializers.DateField()
+    state = serializers.CharField()
+
+
+class PhasePreviewSerializer(serializers.Serializer):
+    phase = PhaseSerializer()
+    channel_changes = serializers.SerializerMethodField()
+    conversations_to_move = serializers.IntegerField()
+    conversations_to_close = serializers.IntegerField()
+    handoff_notices = serializers.IntegerField()
+    reassignments = PreviewReassignmentSerializer(many=True)
+    agents_without_destination = serializers.IntegerField()
+    notifications = serializers.IntegerField()
+
+    @extend_schema_field(ChannelChangeSerializer(many=True))
+    def get_channel_changes(self, obj):
+        return [
+            {"channel": c.pk, "name": c.name, "state_before": before, "state_after": after}
+            for c, before, after in obj.channel_changes
+        ]
+
+
+class PlanPreviewSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    changes_nothing = serializers.BooleanField(help_text="Always true: a preview never writes")
+    phases = PhasePreviewSerializer(many=True)
+
+
+# --- auto-reply previews ---------------------------------------------------------------------
+
+
+class AutoReplyRenderSerializer(serializers.Serializer):
+    platform = serializers.CharField()
+    label = serializers.CharField()
+    rendered = serializers.CharField()
+    length = serializers.IntegerField()
+    limit = serializers.IntegerField(allow_null=True)
+    unit = serializers.CharField()
+    fits = serializers.BooleanField()
+    problems = serializers.ListField(child=serializers.CharField())
+
+
+class AutoReplyPreviewSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    placeholders = serializers.ListField(child=serializers.CharField())
+    values = serializers.DictField(child=serializers.CharField(allow_blank=True))
+    renders = AutoReplyRenderSerializer(many=True)
+
+
+class AutoReplyPreviewInput(StrictInput):
+    text = serializers.CharField(max_length=100000, allow_blank=True)
+    plan = serializers.PrimaryKeyRelatedField(
+        queryset=SunsetPlan.objects.all(), required=False, allow_null=True, help_text="Fill placeholders from this plan"
+    )
+    platforms = serializers.ListField(
+        child=serializers.ChoiceField(choices=sorted(textrules.LIMITS)),
+        required=False,
+        max_length=len(textrules.LIMITS),
+        help_text="Platforms to render for (default: the plan's channels, else all)",
+    )
+    values = serializers.DictField(
+        child=serializers.CharField(max_length=500, allow_blank=True),
+        required=False,
+        help_text="Placeholder values to use, e.g. customer_name",
+    )
+
+
+# --- reassignments ----------------------------------------------------------------------------
+
+
+class ReassignmentSerializer(serializers.ModelSerializer):
+    agent_name = serializers.CharField(source="agent.name", read_only=True)
+    from_team_name = serializers.CharField(source="from_team.name", read_only=True)
+    to_team_name = serializers.CharField(source="to_team.name", read_only=True)
+
+    class Meta:
+        model = Reassignment
+        fields = [
+            "id",
+            "plan",
+            "agent",
+            "agent_name",
+            "from_team",
+            "from_team_name",
+            "to_team",
+            "to_team_name",
+            "role",
+            "effective_date",
+            "state",
+        ]
+        read_only_fields = fields
+
+
+class ReassignmentItemInput(StrictInput):
+    agent = serializers.IntegerField(min_value=1)
+    to_team = serializers.IntegerField(min_value=1)
+    effective_date = serializers.DateField()
+    role = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+
+
+class ReassignmentBulkInput(StrictInput):
+    items = ReassignmentItemInput(many=True, max_length=5000)
+
+
+class ReassignmentBulkResult(serializers.Serializer):
+    reassignments = ReassignmentSerializer(many=True)
+
+
+class ConfirmInput(StrictInput):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        max_length=5000,
+        help_text="Reassignments to confirm (default: every proposed one of the plan)",
+    )
+
+
+class ConfirmResult(serializers.Serializer):
+    confirmed = serializers.IntegerField()
+
+
+# --- runs and audit ------------------------------------------------------------------------------
+
+
+class StepProgressSerializer(serializers.Serializer):
+    step = serializers.CharField()
+    label = serializers.CharField()
+    state = serializers.CharField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    started_at = serializers.CharField(allow_null=True)
+    finished_at = serializers.CharField(allow_null=True)
+
+
+class CutoverRunSerializer(serializers.ModelSerializer):
+    phase_kind = serializers.CharField(source="phase.kind", read_only=True)
+    progress = serializers.SerializerMethodField()
+    percent_done = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+    errors = serializers.ListField(child=serializers.DictField(), read_only=True)
+
+    class Meta:
+        model = CutoverRun
+        fields = [
+            "id",
+            "plan",
+            "phase",
+            "phase_kind",
+            "state",
+            "current_step",
+            "progress",
+            "percent_done",
+            "conversations_moved",
+            "handoffs_queued",
+            "agents_reassigned",
+            "notifications_sent",
+            "errors",
+            "worker_id",
+            "attempts",
+            "queued_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+            "duration_seconds",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(StepProgressSerializer(many=True))
+    def get_progress(self, obj):
+        steps = obj.steps or {}
+        out = []
+        for step in Step:
+            info = steps.get(step.value, {})
+            out.append(
+                {
+                    "step": step.value,
+                    "label": str(step.label),
+                    "state": info.get("state", "pending"),
+                    "done": int(info.get("done", 0) or 0),
+                    "total": int(info.get("total", 0) or 0),
+                    "started_at": info.get("started_at"),
+                    "finished_at": info.get("finished_at"),
+                }
+            )
+        return out
+
+    def get_percent_done(self, obj) -> float:
+        if obj.state == "completed":
+            return 100.0
+        steps = obj.steps or {}
+        finished = sum(1 for s in Step if steps.get(s.value, {}).get("state") == "done")
+        return round(100.0 * finished / len(Step), 1)
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    before = serializers.JSONField(read_only=True, allow_null=True)
+    after = serializers.JSONField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "before",
+            "after",
+            "prev_hash",
+            "hash",
+        ]
+        read_only_fields = fields
+
+
+# --- tokens ---------------------------------------------------------------------------------------
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.get_username", read_only=True)
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=TokenScope.choices), read_only=True)
+    status = serializers.ChoiceField(choices=["active", "expired", "revoked"], read_only=True)
+
+    class Meta:
+        model = ApiToken
+        fields = [
+            "id",
+            "name",
+            "owner",
+            "prefix",
+            "scopes",
+            "status",
+            "created_at",
+            "last_used_at",
+            "expires_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    token = serializers.CharField(read_only=True, help_text="The full token. Shown this once; store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class ApiTokenInput(StrictInput):
+    name = serializers.CharField(max_length=100)
+    scopes = serializers.MultipleChoiceField(choices=TokenScope.choices, required=False, default=["read"])
+    expires_in_days = serializers.IntegerField(min_value=1, max_value=366, required=False, default=90)
