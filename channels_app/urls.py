@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -6,3 +6,6 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
 ]
+
+# The browser portal's pages.
+urlpatterns += [path("", include("channels_app.portal_urls"))]

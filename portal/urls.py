@@ -8,3 +8,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("channels_app.urls")),
 ]
+
+# Language switcher (POST to set_language).
+urlpatterns += [path("i18n/", include("django.conf.urls.i18n"))]

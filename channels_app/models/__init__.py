@@ -65,3 +65,8 @@ __all__ = [
     "Team",
     "new_reference",
 ]
+
+# The browser portal (per-person time zone, wizard drafts).
+from .portal import PlanDraft, UserProfile  # noqa: E402
+
+__all__ += ["PlanDraft", "UserProfile"]

@@ -47,3 +47,14 @@ __all__ = [
     "submit_plan",
     "update_plan",
 ]
+
+# The browser portal's writes (profile, wizard drafts).
+from .portal import (  # noqa: E402
+    discard_plan_draft,
+    finish_plan_draft,
+    open_plan_draft,
+    save_plan_draft,
+    update_profile,
+)
+
+__all__ += ["discard_plan_draft", "finish_plan_draft", "open_plan_draft", "save_plan_draft", "update_profile"]
