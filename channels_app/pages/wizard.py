@@ -2,7 +2,6 @@
 page with its impact. What is typed is saved as a draft as you go."""
 
 import contextlib
-import contextlib
 from datetime import date, time
 
 from django.contrib import messages
