@@ -111,7 +111,8 @@ def timeline(*, now: datetime, limit_plans: int = 12) -> Timeline | None:
     ticks = []
     tick = start
     while tick <= end:
-        ticks.append((x(tick), tick))
+        if x(tick) <= TIMELINE_WIDTH - 60:  # room for the label
+            ticks.append((x(tick), tick))
         tick += timedelta(days=step)
     return Timeline(start, end, TIMELINE_WIDTH, 40 + len(bars) * ROW, bars, ticks, x(now))
 

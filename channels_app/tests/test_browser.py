@@ -183,3 +183,78 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
         session.check_csp()
         assert session.violations == [], f"{session.name}: {session.violations}"
     assert "CSP violation reported" not in caplog.text
+
+
+def test_demo_pages_read_well_for_each_role_in_english_and_french(browse, caplog):  # noqa: F811
+    from datetime import date as date_cls
+
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from channels_app import services
+
+    call_command("seed_demo", conversations=200, stdout=open("/dev/null", "w"))  # noqa: SIM115
+    users = {u.username: u for u in get_user_model().objects.all()}
+    social = SunsetPlan.objects.get(title__startswith="Retire social support")
+    # The approver sends the social plan back; the manager moves the hard close a week and resubmits.
+    services.reject_plan(actor=users["arjun"], plan=social, comment="Give customers one more week.")
+    social.refresh_from_db()
+    draft = services.open_plan_draft(actor=users["maya"], plan=social)
+    phases = [dict(p) for p in draft.data["phases"]]
+    for p in phases:
+        if p["kind"] == "hard_close":
+            p["local_date"] = (date_cls.fromisoformat(p["local_date"]) + timedelta(days=7)).isoformat()
+    services.save_plan_draft(actor=users["maya"], draft=draft, data={"phases": phases})
+    services.finish_plan_draft(actor=users["maya"], draft=draft)
+    services.submit_plan(actor=users["maya"], plan=social)
+
+    arjun = browse("approver-demo")
+    arjun.login("arjun", "dusk-demo-2026")
+    arjun.page.locator("svg.timeline").wait_for()
+    assert arjun.page.locator("svg.timeline circle.mark").count() >= 5
+    arjun.shot("20-demo-dashboard-approver")
+    arjun.page.get_by_role("link", name=re.compile("Retire social support")).first.click()
+    arjun.page.get_by_role("heading", name="Changes since the last review").wait_for()
+    changes = arjun.page.locator("table.diff").inner_text()
+    assert "hard_close" in changes
+    arjun.shot("21-demo-approval-diff")
+    # Sending back without a comment is refused next to the field.
+    arjun.page.get_by_role("button", name="Send back to the author").click()
+    arjun.page.get_by_text("Say what must change").wait_for()
+    assert arjun.page.get_by_label("What must change").get_attribute("aria-invalid") == "true"
+
+    hana = browse("hr-demo")
+    hana.login("hana", "dusk-demo-2026")
+    hana.page.get_by_role("heading", name="Agents without a destination").wait_for()
+    hana.shot("22-demo-dashboard-hr")
+    hana.page.get_by_label("Language").select_option("fr")
+    hana.page.get_by_role("button", name="Change").click()
+    hana.page.get_by_role("link", name="Tableau de bord").wait_for()
+    # SVG coordinates stay machine-readable whatever the language's decimal separator.
+    assert "," not in hana.page.locator("svg.timeline circle.mark").first.get_attribute("cx")
+    hana.shot("23-demo-dashboard-fr")
+    hana.goto("/channels/")
+    hana.page.get_by_role("heading", name="Canaux").wait_for()
+    hana.shot("24-demo-channels-fr")
+    hana.page.get_by_label("Langue").select_option("id")
+    hana.page.get_by_role("button", name="Changer").click()
+    hana.page.get_by_role("heading", name="Kanal").wait_for()
+    hana.shot("25-demo-channels-id")
+
+    vic = browse("viewer-demo")
+    vic.login("vic", "dusk-demo-2026")
+    assert vic.page.get_by_role("link", name="New sunset").count() == 0
+    vic.goto("/plans/new/")
+    vic.page.get_by_text("Your role does not allow").wait_for()
+    vic.shot("26-viewer-refused")
+
+    admin = browse("admin-demo")
+    admin.login("admin", "dusk-demo-2026")
+    admin.goto(f"/admin/channels_app/sunsetplan/{social.pk}/change/")
+    admin.page.get_by_role("heading", name="Change sunset plan").wait_for()
+    admin.shot("27-admin-plan")
+
+    for session in (arjun, hana, vic, admin):
+        session.check_csp()
+        assert session.violations == [], f"{session.name}: {session.violations}"
+    assert "CSP violation reported" not in caplog.text
