@@ -155,7 +155,7 @@ def audit_log(request):
         events = q.audit_events()
     else:
         events = q.audit_events().none()
-    page = Paginator(events, 50).get_page(request.GET.get("page"))
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
