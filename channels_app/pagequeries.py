@@ -48,7 +48,15 @@ class TimelineBar:
     y: int
     x1: float
     x2: float
-    marks: list[tuple[float, Phase]] = field(default_factory=list)
+    marks: list[tuple[float, Phase, str]] = field(default_factory=list)
+
+    @property
+    def label_x(self) -> float:
+        return self.x2 if self.label_at_end else self.x1
+
+    @property
+    def label_at_end(self) -> bool:
+        return self.x1 > TIMELINE_WIDTH * 0.6
 
 
 @dataclass
@@ -103,7 +111,7 @@ def timeline(*, now: datetime, limit_plans: int = 12) -> Timeline | None:
                 y=y,
                 x1=x(plan_phases[0].instant),
                 x2=max(x(plan_phases[-1].instant), x(plan_phases[0].instant) + 4),
-                marks=[(x(p.instant), p) for p in plan_phases],
+                marks=[(x(p.instant), p, f"{timezone.localtime(p.instant):%Y-%m-%d %H:%M %Z}") for p in plan_phases],
             )
         )
     days = (end - start).days or 1
@@ -128,9 +136,11 @@ def unplaced_agents_by_plan(
     states = ", ".join(["%s"] * len(plan_states))
     sql = f"""
         WITH soon AS (
-            SELECT p.id FROM {a(SunsetPlan._meta.db_table)} p
+            SELECT ph.plan_id AS id FROM {a(Phase._meta.db_table)} ph
+            JOIN {a(SunsetPlan._meta.db_table)} p ON p.id = ph.plan_id
             WHERE p.state IN ({states})
-            ORDER BY (SELECT MIN(ph.instant) FROM {a(Phase._meta.db_table)} ph WHERE ph.plan_id = p.id), p.id
+            GROUP BY ph.plan_id
+            ORDER BY MIN(ph.instant), ph.plan_id
             LIMIT %s
         )
         SELECT pc.plan_id, COUNT(DISTINCT asg.agent_id)

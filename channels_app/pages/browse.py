@@ -34,7 +34,8 @@ def dashboard(request):
     state = request.GET.get("state", "")
     if state and state not in PlanState.values:
         state = ""
-    page = Paginator(q.plans_for_list(state=state), PAGE_SIZE).get_page(request.GET.get("page"))
+    # The dashboard is a summary: ten plans a page (all of them, page by page).
+    page = Paginator(q.plans_for_list(state=state), 10).get_page(request.GET.get("page"))
     counts = plan_counts_by_state()
     context = {
         "page": page,

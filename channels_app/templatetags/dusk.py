@@ -7,8 +7,9 @@ from django import template
 from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.html import format_html
+
+from ..models import ChannelKind, ChannelState, PhaseKind, PhaseState, PlanState, RunState
 
 register = template.Library()
 
@@ -25,11 +26,12 @@ def optional_url(name: str, *args) -> str:
 
 @register.simple_tag
 def instant(value: datetime | None, utc: bool = True):
-    """An instant in the viewer's time zone, with UTC beside it."""
+    """An instant in the viewer's time zone, with UTC beside it. Written
+    year-month-day (the same in every language, and cheap on long lists)."""
     if value is None:
         return "—"
     local = timezone.localtime(value)
-    text = f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
+    text = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
     if not utc or local.utcoffset().total_seconds() == 0:
         return format_html('<time datetime="{}">{}</time>', value.isoformat(), text)
     in_utc = value.astimezone(UTC)
@@ -53,3 +55,33 @@ def get_item(mapping, key):
     if not mapping:
         return None
     return mapping.get(key)
+
+
+def _labels(choices) -> dict:
+    return dict(choices.choices)
+
+
+# value -> translated label, looked up in a dict: Model.get_FOO_display rebuilds
+# (and hashes) the whole choices list on every call, which shows on long lists.
+_LABELS = {
+    "plan_state": _labels(PlanState),
+    "phase_kind": _labels(PhaseKind),
+    "phase_state": _labels(PhaseState),
+    "run_state": _labels(RunState),
+    "channel_state": _labels(ChannelState),
+    "channel_kind": _labels(ChannelKind),
+}
+
+
+def _make_label_filter(name: str):
+    labels = _LABELS[name]
+
+    def label(value):
+        return labels.get(value, value)
+
+    label.__name__ = name
+    return label
+
+
+for _name in _LABELS:
+    register.filter(_name, _make_label_filter(_name))
