@@ -23,6 +23,7 @@ urlpatterns = [
     path("approvals/<int:pk>/send-back/", review.plan_send_back, name="plan_send_back"),
     path("runs/<int:pk>/", browse.run_detail, name="run_detail"),
     path("audit/", browse.audit_log, name="audit_log"),
+    path("audit/<int:pk>/", browse.audit_event, name="audit_event"),
     path("settings/profile/", browse.profile, name="profile"),
     path("csp-report/", browse.csp_report, name="csp_report"),
 ]

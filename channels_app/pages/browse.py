@@ -17,7 +17,7 @@ from .. import pagequeries as q
 from .. import services
 from ..forms import AuditFilterForm, ChannelFilterForm, ProfileForm, zone_choices
 from ..middleware import SESSION_TZ_KEY
-from ..models import Channel, CutoverRun, PlanState, RunState, SunsetPlan, UserProfile
+from ..models import AuditEvent, Channel, CutoverRun, PlanState, RunState, SunsetPlan, UserProfile
 from ..permissions import require
 from ..querysets import plan_counts_by_state
 from .common import error_dict, go, may
@@ -165,6 +165,20 @@ def audit_log(request):
         {"form": form, "page": page, "query": query.urlencode()},
         status=200 if valid else 400,
     )
+
+
+@require_GET
+@login_required
+def audit_event(request, pk: int):
+    """One event with its before/after; htmx asks for just the before/after."""
+    require(request.user, "view")
+    event = AuditEvent.objects.filter(pk=pk).first()
+    if event is None:
+        raise Http404(_("No such event."))
+    template = "channels_app/audit_event.html"
+    if request.htmx:
+        template += "#changes"
+    return render(request, template, {"event": event})
 
 
 @require_http_methods(["GET", "POST"])

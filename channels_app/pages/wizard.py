@@ -101,7 +101,7 @@ def _draft_channels(draft: PlanDraft) -> list[Channel]:
     return list(Channel.objects.filter(pk__in=ids).order_by("name"))
 
 
-def _default_rows(step: str, draft: PlanDraft, request) -> list[dict]:
+def _default_rows(step: str, draft: PlanDraft) -> list[dict]:
     zone = timezone.get_current_timezone_name()
     if step == "phases":
         return [{"kind": "hard_close", "time_zone": zone}]
@@ -110,6 +110,15 @@ def _default_rows(step: str, draft: PlanDraft, request) -> list[dict]:
     kinds = list(dict.fromkeys(p.get("kind") for p in draft.data.get("phases") or [] if p.get("kind")))
     locale = draft.data.get("default_locale") or "en"
     return [{"phase_kind": k, "locale": locale, "text": ""} for k in kinds or ["hard_close"]]
+
+
+def _new_row(step: str, draft: PlanDraft) -> dict:
+    """The empty row "Add a phase/redirect/reply" appends."""
+    if step == "phases":
+        return {"kind": "", "time_zone": timezone.get_current_timezone_name()}
+    if step == "redirects":
+        return {"kind": "url"}
+    return {"phase_kind": "", "locale": draft.data.get("default_locale") or "en", "text": ""}
 
 
 def _formset(step: str, draft: PlanDraft, rows: list[dict], bound: bool):
@@ -193,7 +202,7 @@ def wizard(request, pk: int | None = None):
     require(request.user, "draft_plan")
     try:
         draft = _draft_for(request, pk)
-    except ValidationError as exc:
+    except ValidationError as exc:  # the plan is no longer a draft
         raise Http404(exc.messages[0]) from None
     step = (request.POST if request.method == "POST" else request.GET).get("step") or draft.step
     if step not in WIZARD_STEPS:
@@ -203,7 +212,7 @@ def wizard(request, pk: int | None = None):
         if step == "channels":
             form = _basics_form(draft)
         else:
-            rows = _stored_rows(draft, step) or _default_rows(step, draft, request)
+            rows = _stored_rows(draft, step) or _default_rows(step, draft)
             form = _formset(step, draft, rows, bound=False)
         return _render(request, draft, step, form)
 
@@ -220,14 +229,8 @@ def wizard(request, pk: int | None = None):
         typed = _raw_rows(request.POST, step, keep_blank=False)
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
         if action == "add":
-            rows = _raw_rows(request.POST, step, keep_blank=True) + [
-                _default_rows(step, draft, request)[0] | {"text": ""}
-            ]
             services.save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
-            if step == "phases":
-                rows[-1] = {"kind": "", "time_zone": timezone.get_current_timezone_name()}
-            elif step == "redirects":
-                rows[-1] = {"kind": "url"}
+            rows = raw[DATA_KEY[step]] + [_new_row(step, draft)]
             return _render(request, draft, step, _formset(step, draft, rows, bound=False))
         form = _formset(step, draft, typed, bound=True)
 

@@ -516,3 +516,33 @@ def test_the_ui_speaks_french_and_indonesian(client, manager):
     assert "Tableau de bord" in html and 'lang="fr"' in html
     client.post(reverse("set_language"), {"language": "id", "next": "/"})
     assert "Dasbor" in body(client.get(reverse("home")))
+
+
+def test_adding_a_row_keeps_what_was_typed_and_validates_nothing_yet(client, manager):
+    client.force_login(manager)
+    rows = [{"kind": "notice", "local_date": "", "local_time": "", "time_zone": "Europe/Paris"}]
+    response = _wizard(client, "phases", _rows("phases", rows), action="add")
+    assert response.status_code == 200
+    html = body(response)
+    assert "Phase 2" in html and "This field is required" not in html
+    assert PlanDraft.objects.get(author=manager).data["phases"][0]["time_zone"] == "Europe/Paris"
+
+
+def test_row_urls_are_the_same_as_reverse():
+    from channels_app.templatetags.dusk import row_url
+
+    assert row_url("plan_detail", 12) == reverse("plan_detail", args=[12])
+    assert row_url("audit_event", "7") == reverse("audit_event", args=[7])
+    assert row_url("plan_detail", "") == ""
+
+
+def test_an_audit_events_before_and_after_load_when_opened(client, manager, viewer):
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Retire X")
+    event = AuditEvent.objects.get(action="plan.created")
+    client.force_login(viewer)
+    html = body(client.get(reverse("audit_log")))
+    assert f'hx-get="{reverse("audit_event", args=[event.pk])}" hx-trigger="toggle once"' in html
+    part = body(client.get(reverse("audit_event", args=[event.pk]), headers={"HX-Request": "true"}))
+    assert part.lstrip().startswith('<div class="beforeafter">') and "Retire X" in part and "<html" not in part
+    assert f"sunsetplan #{plan.pk}" in body(client.get(reverse("audit_event", args=[event.pk])))
+    assert client.get(reverse("audit_event", args=[event.pk + 100])).status_code == 404
