@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 40))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 100))
 WARMUP = 5
 PAGES = ["dashboard", "channels", "channel", "plan", "approvals", "review", "run", "audit"]
 

@@ -126,7 +126,7 @@ def timeline(*, now: datetime, limit_plans: int = 12) -> Timeline | None:
 
 
 def unplaced_agents_by_plan(
-    plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 20
+    plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 10
 ):
     """plan id -> number of affected agents without a destination, for the
     `soonest` open plans (by their first phase): the same rule as

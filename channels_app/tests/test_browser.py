@@ -171,6 +171,9 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
     assert maya.page.locator('li[data-step="conversations"] .step-count').inner_text() == "600 / 600"
 
     maya.goto(f"/audit/?object=sunsetplan:{plan.pk}")
+    maya.page.locator("details summary").first.click()  # before/after load when opened
+    maya.page.locator("details .beforeafter pre").first.wait_for()
+    assert "Retire support on X" in maya.page.locator("details .beforeafter").first.inner_text()
     maya.shot("12-audit-log")
     maya.goto("/")
     maya.shot("13-dashboard-after")
