@@ -75,7 +75,7 @@ TIMELINE_LEFT = 0
 ROW = 34
 
 
-def timeline(*, now: datetime, limit_plans: int = 12) -> Timeline | None:
+def timeline(*, now: datetime, limit_plans: int = 8) -> Timeline | None:
     """Upcoming and running sunsets laid out for an SVG: one row per plan, one
     mark per phase. One query."""
     phases = list(
@@ -163,15 +163,15 @@ def needs_action(user, may: dict) -> dict:
     out: dict = {}
     if may.get("approve_plan"):
         pending = SunsetPlan.objects.filter(state=PlanState.PENDING_APPROVAL).exclude(author=user)
-        out["to_approve"] = list(pending.select_related("author").order_by("submitted_at", "id")[:6])
+        out["to_approve"] = list(pending.select_related("author").order_by("submitted_at", "id")[:5])
     if may.get("manage_reassignments"):
         counts = {pk: n for pk, n in unplaced_agents_by_plan().items() if n}
-        out["unplaced"] = list(SunsetPlan.objects.filter(pk__in=list(counts)[:50]).order_by("title", "id")[:6])
+        out["unplaced"] = list(SunsetPlan.objects.filter(pk__in=list(counts)[:50]).order_by("title", "id")[:5])
         for plan in out["unplaced"]:
             plan.unplaced = counts[plan.pk]
     if may.get("draft_plan"):
         out["my_drafts"] = list(
-            SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT).order_by("-updated_at", "-id")[:6]
+            SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT).order_by("-updated_at", "-id")[:5]
         )
     return out
 
