@@ -70,3 +70,15 @@ bench-reassign: $(VENV)/.installed-dev
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
+
+.PHONY: bench-pages messages
+
+## bench-pages: the portal's main pages on a big database vs an empty one.
+bench-pages: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/pages.py
+
+## messages: refresh and compile the fr/id UI translations (needs gettext; the
+## compiled .mo files are committed, so running the portal does not).
+messages: $(VENV)/.installed
+	$(BIN)/python manage.py makemessages -l fr -l id --ignore=.venv --ignore=var --ignore=artifacts --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import safety_views, views, views_tokens
 
@@ -53,3 +53,6 @@ urlpatterns += [
     path("settings/tokens/", views_tokens.token_list, name="api_tokens"),
     path("settings/tokens/<int:pk>/revoke/", views_tokens.token_revoke, name="api_token_revoke"),
 ]
+
+# The browser portal's pages.
+urlpatterns += [path("", include("channels_app.portal_urls"))]

@@ -1,25 +1,12 @@
 """HTML views and the health check. Each: fetch, validate, delegate, respond."""
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .models import SunsetPlan
-from .permissions import require
-
-
-@require_GET
-@login_required
-def home(request):
-    require(request.user, "view")
-    plans = SunsetPlan.objects.for_list()
-    page = Paginator(plans, 25).get_page(request.GET.get("page"))
-    return render(request, "channels_app/home.html", {"page": page})
+from .pages.browse import dashboard as home  # noqa: F401  (the dashboard is the home page)
 
 
 def _broker_ok() -> tuple[bool, str]:

@@ -46,6 +46,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "channels_app.middleware.ContentSecurityPolicyMiddleware",
+    "channels_app.middleware.UserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -61,6 +63,8 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "channels_app.context_processors.portal",
             ],
         },
     },

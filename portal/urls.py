@@ -9,3 +9,6 @@ urlpatterns = [
     path("", include("channels_app.urls")),
     path("api/", include("channels_app.api.urls")),
 ]
+
+# Language switcher (POST to set_language).
+urlpatterns += [path("i18n/", include("django.conf.urls.i18n"))]

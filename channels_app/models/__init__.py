@@ -80,3 +80,8 @@ __all__ = [
 from .transition import AgentNotice, NoticeState, PlanStaffing  # noqa: E402
 
 __all__ += ["AgentNotice", "NoticeState", "PlanStaffing"]
+
+# The browser portal (per-person time zone, wizard drafts).
+from .portal import PlanDraft, UserProfile  # noqa: E402
+
+__all__ += ["PlanDraft", "UserProfile"]

@@ -93,3 +93,14 @@ from .bulk import propose_reassignments  # noqa: E402
 from .tokens import create_api_token, find_api_token, note_token_use, revoke_api_token  # noqa: E402
 
 __all__ += ["create_api_token", "find_api_token", "note_token_use", "propose_reassignments", "revoke_api_token"]
+
+# The browser portal's writes (profile, wizard drafts).
+from .portal import (  # noqa: E402
+    discard_plan_draft,
+    finish_plan_draft,
+    open_plan_draft,
+    save_plan_draft,
+    update_profile,
+)
+
+__all__ += ["discard_plan_draft", "finish_plan_draft", "open_plan_draft", "save_plan_draft", "update_profile"]

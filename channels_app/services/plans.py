@@ -529,7 +529,14 @@ def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -
     plan.submitted_at = now
     plan.review_comment = ""
     plan.save(update_fields=["state", "submitted_at", "review_comment", "updated_at"])
-    record_event(actor=actor, action="plan.submitted", obj=plan, before=before, after={"state": plan.state})
+    # The snapshot lets a reviewer see what changed since the last review.
+    record_event(
+        actor=actor,
+        action="plan.submitted",
+        obj=plan,
+        before=before,
+        after={"state": plan.state, "snapshot": _snapshot(plan)},
+    )
     return plan
 
 
@@ -554,7 +561,8 @@ def approve_plan(*, actor, plan: SunsetPlan | int, comment: str = "", now: datet
         action="plan.approved",
         obj=plan,
         before=before,
-        after={"state": plan.state, "comment": comment, "version": plan.version},
+        # The approved version, kept so the next review can show what changed since.
+        after={"state": plan.state, "comment": comment, "version": plan.version, "snapshot": _snapshot(plan)},
     )
     return plan
 
@@ -719,6 +727,28 @@ def assert_can_approve(user) -> None:
         raise PermissionDenied("The approver no longer holds the approver role.")
 
 
+# --- field checks for forms (the same rules create_plan applies) ----------------------
+
+
+def redirect_problems(target: RedirectInput) -> list[str]:
+    """What is wrong with one redirect target, without the "Redirect n:" prefix."""
+    errors = _Errors()
+    _validate_redirects([target], errors)
+    return [m.split(": ", 1)[1] for m in errors.by_field.get("redirects", [])]
+
+
+def auto_reply_problems(reply: AutoReplyInput, *, channel_kinds: Iterable[str], phase_kinds: set[str]) -> list[str]:
+    """What is wrong with one auto-reply for these channels and phases."""
+    errors = _Errors()
+    _validate_auto_replies([reply], channel_kinds, phase_kinds, errors)
+    return [m.split(": ", 1)[1] for m in errors.by_field.get("auto_replies", [])]
+
+
+def plan_snapshot(plan: SunsetPlan) -> dict:
+    """The reviewable content of a plan, as recorded on submission and approval."""
+    return _snapshot(plan)
+
+
 __all__ = [
     "AutoReplyInput",
     "PhaseInput",
@@ -726,10 +756,13 @@ __all__ = [
     "RegionInput",
     "follow_the_sun",
     "approve_plan",
+    "auto_reply_problems",
     "cancel_plan",
     "confirm_reassignments",
     "create_plan",
     "local_to_instant",
+    "plan_snapshot",
+    "redirect_problems",
     "propose_reassignment",
     "reject_plan",
     "reschedule_phase",

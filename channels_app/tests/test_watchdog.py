@@ -127,6 +127,7 @@ def test_watchdog_page_shows_chart_and_alerts(client, retired, viewer, outsider,
         ]
     )
     client.force_login(viewer)
+    client.get(reverse("profile"))  # first request of the session stores the person's time zone in it
     # session, user, groups; channel; retirement run; inbound counts; customers told;
     # customers redirected; failed replies; hourly series; alerts.
     with django_assert_num_queries(11):

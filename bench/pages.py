@@ -1,0 +1,334 @@
+#!/usr/bin/env python
+"""Portal pages on a big database vs an empty one, on PostgreSQL.
+
+Two scratch databases are built in the same run:
+  * empty: one channel, one plan waiting for approval, one run (so every page exists);
+  * full: 10,000 agents in 200 teams, 500 channels, 2,000 plans (with phases,
+    redirects, replies, reassignments), 50,000 open conversations, 20,000 inbound
+    messages in the last day, 20,000 audit events and 500 cutover runs.
+Each is served by its own child process through Django's test client (the
+whole middleware, view and template stack). After a warm-up, requests alternate
+between the two so both see the same machine load; each page's 95th-percentile
+time is printed, and the result is the ratio full/empty of the 95th percentile
+over all the main pages' requests (the worst single page is printed beside it).
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/dusk python bench/pages.py
+"""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 100))
+WARMUP = 5
+PAGES = ["dashboard", "channels", "channel", "plan", "approvals", "review", "run", "audit"]
+
+
+def _url(kind: str) -> str:
+    url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
+    if not url.startswith(("postgres://", "postgresql://")):
+        sys.exit("bench/pages.py needs PostgreSQL: set DATABASE_URL=postgres://...")
+    return url.rsplit("/", 1)[0] + f"/dusk_bench_pages_{kind}"
+
+
+def _create_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _setup_django(url: str) -> None:
+    os.environ.update(
+        DATABASE_URL=url,
+        DATABASE_POOL="0",
+        DJANGO_SETTINGS_MODULE="portal.settings",
+        DJANGO_DEBUG="0",
+        DUSK_LOG_LEVEL="ERROR",
+        DUSK_FAST_PASSWORD_HASHER="1",
+        DUSK_VAR_DIR=str(ROOT / "var" / "bench"),
+    )
+    import django
+
+    django.setup()
+
+
+def seed(full: bool) -> dict:
+    import random
+    from datetime import date, timedelta
+
+    from django.contrib.auth.models import Group, User
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from channels_app.models import (
+        Agent,
+        Assignment,
+        AuditEvent,
+        AutoReply,
+        Channel,
+        Conversation,
+        CutoverRun,
+        Message,
+        Phase,
+        PlanChannel,
+        Reassignment,
+        RedirectTarget,
+        SunsetPlan,
+        Team,
+    )
+
+    call_command("migrate", verbosity=0)
+    rng = random.Random(7)
+    now = timezone.now()
+    admin = User.objects.create_user("bench-admin", "admin@example.com", "x", is_superuser=True)
+    admin.groups.set(Group.objects.filter(name="admin"))
+    author = User.objects.create_user("bench-manager", "m@example.com", "x")
+    author.groups.set(Group.objects.filter(name="manager"))
+    n_channels, n_plans, n_agents, n_teams = (500, 2000, 10_000, 200) if full else (1, 1, 0, 1)
+    kinds = ["x", "youtube", "discourse", "messenger", "email", "chat"]
+    channels = Channel.objects.bulk_create(
+        [Channel(kind=kinds[i % len(kinds)], name=f"Channel {i:04d}", handle=f"@brand{i}") for i in range(n_channels)]
+    )
+    teams = Team.objects.bulk_create([Team(name=f"Team {i:03d}", capacity=80, site="Dublin") for i in range(n_teams)])
+    for i, team in enumerate(teams):
+        team.channels.set([channels[(i * 3 + k) % n_channels] for k in range(3)])
+    agents = Agent.objects.bulk_create(
+        [Agent(employee_id=f"B{i:06d}", name=f"Agent {i}", email=f"b{i}@example.com") for i in range(n_agents)]
+    )
+    Assignment.objects.bulk_create(
+        [Assignment(agent=a, team=teams[i % n_teams], starts_on=date(2024, 1, 1)) for i, a in enumerate(agents)],
+        batch_size=5000,
+    )
+    # The first plan is the one the detail pages show: waiting for approval.
+    states = ["pending_approval"] + ["scheduled", "draft", "completed", "cancelled", "pending_approval"] * n_plans
+    plans = SunsetPlan.objects.bulk_create(
+        [SunsetPlan(title=f"Retire channel group {i}", author=author, state=states[i]) for i in range(n_plans)],
+        batch_size=2000,
+    )
+    open_states = {"draft", "pending_approval", "scheduled"}
+    PlanChannel.objects.bulk_create(
+        [
+            PlanChannel(plan=p, channel=channels[i % n_channels], is_open=p.state in open_states and i < n_channels)
+            for i, p in enumerate(plans)
+        ],
+        batch_size=5000,
+    )
+    phases = []
+    for i, p in enumerate(plans):
+        for k, kind in enumerate(["notice", "hard_close"]):
+            at = now + timedelta(days=10 + i % 300 + 30 * k)
+            state = "completed" if p.state == "completed" else ("scheduled" if p.state == "scheduled" else "pending")
+            phases.append(
+                Phase(
+                    plan=p,
+                    kind=kind,
+                    local_date=at.date(),
+                    local_time=at.time(),
+                    time_zone="UTC",
+                    instant=at,
+                    state=state,
+                )
+            )
+    Phase.objects.bulk_create(phases, batch_size=5000)
+    RedirectTarget.objects.bulk_create(
+        [RedirectTarget(plan=p, position=0, kind="url", label="Help", value="https://help.example.com") for p in plans],
+        batch_size=5000,
+    )
+    AutoReply.objects.bulk_create(
+        [
+            AutoReply(plan=p, phase_kind="hard_close", locale=loc, text="Support moved: {redirect_url} ({reference})")
+            for p in plans
+            for loc in ("en", "fr", "id")
+        ],
+        batch_size=5000,
+    )
+    n_conv = 50_000 if full else 0
+    Conversation.objects.bulk_create(
+        [
+            Conversation(
+                channel=channels[i % n_channels],
+                platform_thread_id=f"t{i}",
+                customer_id=f"c{i}",
+                opened_at=now,
+                last_message_at=now,
+                reference=f"DSK-P{i:08d}",
+            )
+            for i in range(n_conv)
+        ],
+        batch_size=5000,
+    )
+    if full:
+        pairs = list(Conversation.objects.values_list("id", "channel_id")[:20_000])
+        Message.objects.bulk_create(
+            [
+                Message(
+                    channel_id=ch,
+                    conversation_id=cid,
+                    platform_message_id=f"m{cid}",
+                    direction="in",
+                    text="hello",
+                    created_at=now - timedelta(minutes=rng.randint(0, 1400)),
+                )
+                for cid, ch in pairs
+            ],
+            batch_size=5000,
+        )
+        team_of = dict(Assignment.objects.values_list("agent_id", "team_id"))
+        Reassignment.objects.bulk_create(
+            [
+                Reassignment(
+                    plan=plans[i % 50],
+                    agent=a,
+                    from_team_id=team_of[a.pk],
+                    to_team=teams[(team_of[a.pk] - teams[0].pk + 1) % n_teams],
+                    effective_date=date(2030, 1, 1),
+                )
+                for i, a in enumerate(agents[:5000])
+            ],
+            batch_size=5000,
+        )
+    n_events = 20_000 if full else 1
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                at=now - timedelta(seconds=i),
+                actor=author,
+                actor_label="bench-manager",
+                action="plan.updated",
+                object_type="sunsetplan",
+                object_id=str(plans[i % n_plans].pk),
+                before={"title": "before"},
+                after={"title": "after"},
+                prev_hash="0" * 64,
+                hash=f"{i:064x}",
+            )
+            for i in range(n_events)
+        ],
+        batch_size=5000,
+    )
+    done = [p for p in plans if p.state == "completed"][:500] if full else []
+    done_phases = {ph.plan_id: ph for ph in Phase.objects.filter(plan__in=done, kind="hard_close")}
+    runs = [
+        CutoverRun(phase=done_phases[p.pk], plan=p, state="completed", queued_at=now, started_at=now, finished_at=now)
+        for p in done
+    ]
+    target = plans[0]
+    runs.append(
+        CutoverRun(
+            phase=Phase.objects.get(plan=target, kind="notice"),
+            plan=target,
+            state="running",
+            queued_at=now,
+            started_at=now,
+            steps={"conversations": {"state": "running", "done": 10, "total": 100, "started_at": now.isoformat()}},
+        )
+    )
+    CutoverRun.objects.bulk_create(runs)
+    return {"channel": channels[0].pk, "plan": target.pk, "run": CutoverRun.objects.get(plan=target).pk}
+
+
+def serve(ids: dict) -> None:
+    """Answer "page name" lines on stdin with the time of one request to it."""
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test import Client
+    from django.urls import reverse
+
+    urls = {
+        "dashboard": reverse("home"),
+        "channels": reverse("channel_list"),
+        "channel": reverse("channel_detail", args=[ids["channel"]]),
+        "plan": reverse("plan_detail", args=[ids["plan"]]),
+        "approvals": reverse("approvals"),
+        "review": reverse("approval_review", args=[ids["plan"]]),
+        "run": reverse("run_detail", args=[ids["run"]]),
+        "audit": reverse("audit_log"),
+    }
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    client = Client()
+    client.force_login(User.objects.get(username="bench-admin"))
+    for name in PAGES:
+        for _ in range(WARMUP):
+            assert client.get(urls[name]).status_code == 200, name
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name = line.strip()
+        start = time.perf_counter()
+        response = client.get(urls[name])
+        elapsed = time.perf_counter() - start
+        assert response.status_code == 200, name
+        print(f"{elapsed:.6f}", flush=True)
+
+
+def child(kind: str) -> None:
+    _setup_django(_url(kind))
+    start = time.perf_counter()
+    ids = seed(full=kind == "full")
+    print(f"seeded {time.perf_counter() - start:.1f}", flush=True)
+    serve(ids)
+
+
+def _p95(times: list[float]) -> float:
+    times = sorted(times)
+    return times[int(0.95 * (len(times) - 1))]
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--child":
+        child(sys.argv[2])
+        return
+    servers = {}
+    for kind in ("empty", "full"):
+        _create_database(_url(kind))
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--child", kind],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        seeded = proc.stdout.readline().strip()
+        ready = proc.stdout.readline().strip()
+        if not seeded.startswith("seeded") or ready != "ready":
+            proc.kill()
+            sys.exit(f"{kind} database could not be prepared (see the error above)")
+        print(f"{kind}: {seeded} s")
+        servers[kind] = proc
+    # Requests alternate between the two databases, so both see the same load
+    # on this shared machine; only the data differs.
+    times: dict[str, dict[str, list[float]]] = {k: {p: [] for p in PAGES} for k in servers}
+    for _ in range(REQUESTS):
+        for name in PAGES:
+            for kind, proc in servers.items():
+                proc.stdin.write(name + "\n")
+                proc.stdin.flush()
+                times[kind][name].append(float(proc.stdout.readline()))
+    for proc in servers.values():
+        proc.stdin.close()
+        proc.wait(timeout=30)
+    print(f"\n{'page':<11}{'empty p95 ms':>14}{'full p95 ms':>14}{'ratio':>8}")
+    worst = 0.0
+    for name in PAGES:
+        empty, full = _p95(times["empty"][name]), _p95(times["full"][name])
+        worst = max(worst, full / empty)
+        print(f"{name:<11}{empty * 1000:>14.1f}{full * 1000:>14.1f}{full / empty:>8.2f}")
+    all_empty = _p95([t for ts in times["empty"].values() for t in ts])
+    all_full = _p95([t for ts in times["full"].values() for t in ts])
+    print(f"{'all pages':<11}{all_empty * 1000:>14.1f}{all_full * 1000:>14.1f}{all_full / all_empty:>8.2f}")
+    print("\n(full: 10,000 agents, 500 channels, 2,000 plans, 50,000 conversations, 20,000 messages and events)")
+    # The result is the p95 over every request to the main pages. The worst
+    # single page is printed too; on a loaded machine it swings with noise.
+    print(f"worst page p95 ratio: {worst:.2f}")
+    print(f"RESULT pages_p95_ratio={all_full / all_empty:.2f} target=<=1.5")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The browser portal's views (server-rendered, htmx partials of the same templates)."""
