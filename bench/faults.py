@@ -352,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                     failures += 1
                 print(
                     f"trial {trial}: completed in {elapsed:.1f}s after {run.attempts} attempt(s); faults "
-                    f"{dict(faults)}; duplicates={dup} lost={lost} counters_ok={counters_ok}"
+                    f"{dict(faults)}; duplicates={sum(dup.values())} {dict(dup)} lost={sum(lost.values())} {dict(lost)} "
+                    f"counters_ok={counters_ok}"
                 )
         finally:
             for proc in [*workers, beat]:
