@@ -10,6 +10,7 @@ from .conversations import (
     OutboxState,
     new_reference,
 )
+from .delivery import ReplyCooldown, SendBudget
 from .plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
@@ -64,4 +65,6 @@ __all__ = [
     "SunsetPlan",
     "Team",
     "new_reference",
+    "ReplyCooldown",
+    "SendBudget",
 ]
