@@ -36,3 +36,7 @@ def reap_stuck_runs_task() -> int:
     for run_id in run_ids:
         run_cutover_task.delay(run_id)
     return len(run_ids)
+
+
+# The platform edge's tasks live in their own module; importing them here registers them.
+from .inbound_tasks import poll_youtube_channel_task, poll_youtube_task, send_due_replies_task  # noqa: E402, F401

@@ -218,6 +218,32 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- Inbound webhooks and auto-replies (docs/configuration.md) ---------------
+# No second auto-reply to the same customer on the same channel within this many seconds.
+DUSK_AUTO_REPLY_COOLDOWN = env.float("DUSK_AUTO_REPLY_COOLDOWN", default=24 * 3600)
+DUSK_OUTBOX_SWEEP_INTERVAL = env.float("DUSK_OUTBOX_SWEEP_INTERVAL", default=2.0)
+DUSK_OUTBOX_KICK_INTERVAL = env.float("DUSK_OUTBOX_KICK_INTERVAL", default=0.25)
+DUSK_OUTBOX_BATCH = env.int("DUSK_OUTBOX_BATCH", default=100)
+DUSK_OUTBOX_CONCURRENCY = env.int("DUSK_OUTBOX_CONCURRENCY", default=8)
+DUSK_OUTBOX_TIME_BUDGET = env.float("DUSK_OUTBOX_TIME_BUDGET", default=20.0)
+DUSK_OUTBOX_STUCK_AFTER = env.float("DUSK_OUTBOX_STUCK_AFTER", default=120.0)
+DUSK_OUTBOX_MAX_ATTEMPTS = env.int("DUSK_OUTBOX_MAX_ATTEMPTS", default=8)
+DUSK_OUTBOX_BACKOFF_BASE = env.float("DUSK_OUTBOX_BACKOFF_BASE", default=5.0)
+DUSK_OUTBOX_BACKOFF_MAX = env.float("DUSK_OUTBOX_BACKOFF_MAX", default=3600.0)
+DUSK_OUTBOX_RATE_HORIZON = env.float("DUSK_OUTBOX_RATE_HORIZON", default=2.0)
+DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
+DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
+CELERY_BEAT_SCHEDULE["send-due-replies"] = {
+    "task": "channels_app.inbound_tasks.send_due_replies_task",
+    "schedule": DUSK_OUTBOX_SWEEP_INTERVAL,
+    "options": {"expires": max(DUSK_OUTBOX_SWEEP_INTERVAL * 5, 5)},
+}
+CELERY_BEAT_SCHEDULE["poll-youtube"] = {
+    "task": "channels_app.inbound_tasks.poll_youtube_task",
+    "schedule": DUSK_YOUTUBE_POLL_INTERVAL,
+    "options": {"expires": max(DUSK_YOUTUBE_POLL_INTERVAL, 5)},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
