@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -127,37 +128,90 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _sql() -> dict[str, str]:
-    conv, msg, out = _table(Conversation), _table(Message), _table(OutboxMessage)
-    return {
-        # A reply to a message we know joins that message's conversation (X gives no thread id;
-        # a customer answering our auto-reply tweet answers a message of ours).
-        "conversation": f"""
-            INSERT INTO {conv} AS c (channel_id, platform_thread_id, customer_id, customer_handle, customer_name,
-                                     locale, reference, state, opened_at, last_message_at)
-            VALUES (%s, COALESCE((SELECT c2.platform_thread_id FROM {msg} m JOIN {conv} c2 ON c2.id = m.conversation_id
-                                  WHERE m.channel_id = %s AND m.platform_message_id = %s), %s),
-                    %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (channel_id, platform_thread_id) DO UPDATE
-                SET last_message_at = CASE WHEN EXCLUDED.last_message_at > c.last_message_at
-                                           THEN EXCLUDED.last_message_at ELSE c.last_message_at END
-            RETURNING id, state
-        """,
-        "message": f"""
-            INSERT INTO {msg} (channel_id, conversation_id, platform_message_id, direction, author_id, text, lang,
-                               created_at, received_at, meta)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (channel_id, platform_message_id) DO NOTHING
-            RETURNING id
-        """,
-        "outbox": f"""
-            INSERT INTO {out} (channel_id, conversation_id, in_reply_to_id, kind, phase_kind, dedupe_key, state,
-                               attempts, rendered_text, platform_response_id, last_error, created_at, claimed_by)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, 0, '', '', '', %s, '')
-            ON CONFLICT (dedupe_key) DO NOTHING
-            RETURNING id
-        """,
-    }
+# The three statements, written once; PostgreSQL runs them as one (data-modifying CTEs), other
+# databases one after the other. A reply to a message we know joins that message's
+# conversation (X gives no thread id; a customer answering our auto-reply answers a message of
+# ours). The reply is written unless soft close leaves an open conversation to people.
+_CONVERSATION = """
+    INSERT INTO {conv} AS c (channel_id, platform_thread_id, customer_id, customer_handle, customer_name, locale,
+                             reference, state, opened_at, last_message_at)
+    VALUES (%(channel)s,
+            COALESCE((SELECT c2.platform_thread_id FROM {msg} m JOIN {conv} c2 ON c2.id = m.conversation_id
+                      WHERE m.channel_id = %(channel)s AND m.platform_message_id = %(in_reply_to)s), %(thread)s),
+            %(customer)s, %(handle)s, %(name)s, %(lang)s, %(reference)s, %(new_state)s, %(created)s, %(created)s)
+    ON CONFLICT (channel_id, platform_thread_id) DO UPDATE
+        SET last_message_at = CASE WHEN EXCLUDED.last_message_at > c.last_message_at
+                                   THEN EXCLUDED.last_message_at ELSE c.last_message_at END
+    RETURNING id, state
+"""
+_MESSAGE = """
+    INSERT INTO {msg} (channel_id, conversation_id, platform_message_id, direction, author_id, text, lang,
+                       created_at, received_at, meta)
+    VALUES (%(channel)s, {conversation_id}, %(pid)s, %(direction)s, %(customer)s, %(text)s, %(lang)s,
+            %(created)s, %(now)s, %(meta)s)
+    ON CONFLICT (channel_id, platform_message_id) DO NOTHING
+    RETURNING id
+"""
+_REPLY = """
+    INSERT INTO {out} (channel_id, conversation_id, in_reply_to_id, kind, phase_kind, dedupe_key, state, attempts,
+                       rendered_text, platform_response_id, last_error, created_at, claimed_by)
+    SELECT %(channel)s, {conversation_id}, {message_id}, %(kind)s, %(phase_kind)s, %(dedupe_key)s, %(pending)s, 0,
+           '', '', '', %(now)s, ''
+    {source} WHERE %(reply)s AND NOT (%(soft_close)s AND {conversation_state} = %(open)s)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+"""
+
+
+def _statements() -> tuple[str, ...]:
+    names = {"conv": _table(Conversation), "msg": _table(Message), "out": _table(OutboxMessage)}
+    if connection.vendor == "postgresql":
+        # One round trip per message, and atomic on its own.
+        return (
+            f"""
+            WITH conv AS ({_CONVERSATION.format(**names)}),
+            msg AS ({_MESSAGE.format(conversation_id="(SELECT id FROM conv)", **names)}),
+            reply AS ({
+                _REPLY.format(
+                    conversation_id="conv.id",
+                    message_id="msg.id",
+                    source="FROM msg CROSS JOIN conv",
+                    conversation_state="conv.state",
+                    **names,
+                )
+            })
+            SELECT (SELECT id FROM msg), (SELECT id FROM reply)
+            """,
+        )
+    return (
+        _CONVERSATION.format(**names),
+        _MESSAGE.format(conversation_id="%(conversation_id)s", **names),
+        _REPLY.format(
+            conversation_id="%(conversation_id)s",
+            message_id="%(message_id)s",
+            source="",
+            conversation_state="%(conversation_state)s",
+            **names,
+        ),
+    )
+
+
+def _store_one(cur, statements: tuple[str, ...], params: dict) -> tuple[int | None, int | None]:
+    """(message id or None for a duplicate, outbox id or None)."""
+    if len(statements) == 1:
+        cur.execute(statements[0], params)
+        return cur.fetchone()
+    conversation, message, reply = statements
+    cur.execute(conversation, params)
+    params["conversation_id"], params["conversation_state"] = cur.fetchone()
+    cur.execute(message, params)
+    row = cur.fetchone()
+    if row is None:
+        return None, None
+    params["message_id"] = row[0]
+    cur.execute(reply, params)
+    outbox = cur.fetchone()
+    return row[0], outbox[0] if outbox else None
 
 
 def receive_messages(
@@ -173,73 +227,49 @@ def receive_messages(
         return result
     now = now or timezone.now()
     phase_kind = phase_kind_for(channel)
-    new_state = (
-        ConversationState.OPEN
-        if channel.state in (ChannelState.ACTIVE, ChannelState.NOTICE)
-        else ConversationState.CLOSED
-    )
-    sql = _sql()
-    with transaction.atomic(), connection.cursor() as cur:
+    shared = {
+        "channel": channel.pk,
+        "now": now,
+        "direction": Direction.INBOUND,
+        "kind": OutboxKind.AUTO_REPLY,
+        "phase_kind": phase_kind or "",
+        "pending": OutboxState.PENDING,
+        "open": ConversationState.OPEN,
+        "reply": phase_kind is not None,
+        "soft_close": phase_kind == PhaseKind.SOFT_CLOSE,
+        "new_state": (
+            ConversationState.OPEN
+            if channel.state in (ChannelState.ACTIVE, ChannelState.NOTICE)
+            else ConversationState.CLOSED
+        ),
+    }
+    statements = _statements()
+    # A single statement is atomic by itself: no BEGIN/COMMIT round trips for the common case.
+    atomic = transaction.atomic() if len(statements) > 1 or len(messages) > 1 else nullcontext()
+    with atomic, connection.cursor() as cur:
         for message in messages:
-            cur.execute(
-                sql["conversation"],
-                [
-                    channel.pk,
-                    channel.pk,
-                    message.in_reply_to or "",
-                    message.thread_id,
-                    message.customer_id,
-                    _clean(message.customer_handle, 255),
-                    _clean(message.customer_name, 255),
-                    _clean(message.lang, 10),
-                    new_reference(),
-                    new_state,
-                    message.created_at,
-                    message.created_at,
-                ],
-            )
-            conversation_id, conversation_state = cur.fetchone()
-            cur.execute(
-                sql["message"],
-                [
-                    channel.pk,
-                    conversation_id,
-                    message.platform_message_id,
-                    Direction.INBOUND,
-                    message.customer_id,
-                    _clean(message.text, 1_000_000),
-                    _clean(message.lang, 10),
-                    message.created_at,
-                    now,
-                    json.dumps(_meta(channel, message)),
-                ],
-            )
-            row = cur.fetchone()
-            if row is None:
+            params = {
+                **shared,
+                "pid": message.platform_message_id,
+                "thread": message.thread_id,
+                "in_reply_to": message.in_reply_to or "",
+                "customer": message.customer_id,
+                "handle": _clean(message.customer_handle, 255),
+                "name": _clean(message.customer_name, 255),
+                "lang": _clean(message.lang, 10),
+                "text": _clean(message.text, 1_000_000),
+                "reference": new_reference(),
+                "created": message.created_at,
+                "meta": json.dumps(_meta(channel, message)),
+                "dedupe_key": reply_dedupe_key(channel.pk, message.platform_message_id),
+            }
+            message_id, outbox_id = _store_one(cur, statements, params)
+            if message_id is None:
                 result.duplicates += 1
                 continue
-            message_id = row[0]
             result.stored += 1
             result.message_ids.append(message_id)
-            if phase_kind is None:
-                continue
-            if phase_kind == PhaseKind.SOFT_CLOSE and conversation_state == ConversationState.OPEN:
-                continue  # an open conversation: people still answer it
-            cur.execute(
-                sql["outbox"],
-                [
-                    channel.pk,
-                    conversation_id,
-                    message_id,
-                    OutboxKind.AUTO_REPLY,
-                    phase_kind,
-                    reply_dedupe_key(channel.pk, message.platform_message_id),
-                    OutboxState.PENDING,
-                    now,
-                ],
-            )
-            outbox = cur.fetchone()
-            if outbox is not None:
+            if outbox_id is not None:
                 result.replies_queued += 1
-                result.outbox_ids.append(outbox[0])
+                result.outbox_ids.append(outbox_id)
     return result
