@@ -1,5 +1,6 @@
 """Shaped reads for inbound messages and replies. Nothing here writes."""
 
+from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Coalesce
 
@@ -18,6 +19,28 @@ LOG_COLUMNS = (
     "detail",
     "platform_id",
 )
+
+
+# What a webhook needs of its channel, in the model's field order (Model.from_db expects it);
+# the rest stays deferred, loaded if touched.
+WEBHOOK_CHANNEL_FIELDS = tuple(
+    f.attname
+    for f in Channel._meta.concrete_fields
+    if f.attname in ("id", "kind", "name", "webhook_secret_env", "platform_account_id")
+)
+
+
+def webhook_channel(channel_id: int, kind: str) -> Channel | None:
+    """The channel a webhook delivery is for, or None.
+
+    Every delivery runs this, so it is one plain SELECT of the columns a webhook uses:
+    compiling the ORM query and building a full instance cost more CPU than the lookup."""
+    table = connection.ops.quote_name(Channel._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(name) for name in WEBHOOK_CHANNEL_FIELDS)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM {table} WHERE id = %s AND kind = %s", [channel_id, kind])
+        row = cur.fetchone()
+    return Channel.from_db(connection.alias, WEBHOOK_CHANNEL_FIELDS, row) if row else None
 
 
 def youtube_channels_to_poll() -> list[int]:

@@ -34,6 +34,7 @@ from .adapters import InboundMessage, SignatureError, discourse, messenger, x
 from .adapters import email as email_adapter
 from .inbound_tasks import kick_outbox
 from .models import Channel, ChannelKind
+from .querysets_inbound import webhook_channel
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ def _webhook(kind: str, methods: list[str]) -> Callable:
         @require_http_methods(methods)
         @wraps(view)
         def wrapped(request: HttpRequest, channel_id: int) -> HttpResponse:
-            channel = Channel.objects.filter(pk=channel_id, kind=kind).first()
+            channel = webhook_channel(channel_id, kind)
             try:
                 if channel is None:
                     raise _Refused(404, f"No {ChannelKind(kind).label} channel with id {channel_id}.")

@@ -28,7 +28,9 @@ pick it up there, the auto-reply points the customer elsewhere.
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -58,15 +60,17 @@ from ..models import (
 ID_MAX = 128  # Message.platform_message_id, Conversation.platform_thread_id / customer_id
 
 
-def phase_kind_for(channel: Channel) -> str | None:
-    """The phase whose auto-reply answers this channel's messages now; None while active."""
-    if channel.state == ChannelState.NOTICE:
-        return PhaseKind.NOTICE
-    if channel.state == ChannelState.SOFT_CLOSED:
-        return PhaseKind.SOFT_CLOSE
-    if channel.state == ChannelState.RETIRED:
-        return PhaseKind.ARCHIVE if channel.archived_at else PhaseKind.HARD_CLOSE
-    return None
+# Which phase's auto-reply answers a channel in each state; an active channel is left to people,
+# and a retired channel that was archived answers with the archive reply (outbox falls back to
+# the hard-close one). Turned into SQL below, so the decision uses the channel's state as the
+# statement sees it: a delivery racing the cutover is answered for the state it is stored in.
+PHASE_FOR_STATE = {
+    ChannelState.NOTICE: PhaseKind.NOTICE,
+    ChannelState.SOFT_CLOSED: PhaseKind.SOFT_CLOSE,
+    ChannelState.RETIRED: PhaseKind.HARD_CLOSE,
+}
+# Conversations that start on a channel in these states are open (people answer them).
+STAFFED_STATES = (ChannelState.ACTIVE, ChannelState.NOTICE)
 
 
 def reply_dedupe_key(channel_id: int, platform_message_id: str) -> str:
@@ -128,6 +132,25 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
+def _literal(value: str) -> str:
+    assert re.fullmatch(r"[a-z_]+", value), value  # enum values only: safe to inline
+    return f"'{value}'"
+
+
+def _channel_row(table: str) -> str:
+    whens = " ".join(
+        f"WHEN ch.state = {_literal(state)} THEN {_literal(kind)}" for state, kind in PHASE_FOR_STATE.items()
+    )
+    archived = f"WHEN ch.state = {_literal(ChannelState.RETIRED)} AND ch.archived_at IS NOT NULL THEN {_literal(PhaseKind.ARCHIVE)}"
+    staffed = ", ".join(_literal(state) for state in STAFFED_STATES)
+    return (
+        f"SELECT CASE {archived} {whens} END AS phase_kind, "
+        f"CASE WHEN ch.state IN ({staffed}) THEN {_literal(ConversationState.OPEN)} "
+        f"ELSE {_literal(ConversationState.CLOSED)} END AS new_state "
+        f"FROM {table} ch WHERE ch.id = %(channel)s"
+    )
+
+
 # The three statements, written once; PostgreSQL runs them as one (data-modifying CTEs), other
 # databases one after the other. A reply to a message we know joins that message's
 # conversation (X gives no thread id; a customer answering our auto-reply answers a message of
@@ -138,7 +161,7 @@ _CONVERSATION = """
     VALUES (%(channel)s,
             COALESCE((SELECT c2.platform_thread_id FROM {msg} m JOIN {conv} c2 ON c2.id = m.conversation_id
                       WHERE m.channel_id = %(channel)s AND m.platform_message_id = %(in_reply_to)s), %(thread)s),
-            %(customer)s, %(handle)s, %(name)s, %(lang)s, %(reference)s, %(new_state)s, %(created)s, %(created)s)
+            %(customer)s, %(handle)s, %(name)s, %(lang)s, %(reference)s, {new_state}, %(created)s, %(created)s)
     ON CONFLICT (channel_id, platform_thread_id) DO UPDATE
         SET last_message_at = CASE WHEN EXCLUDED.last_message_at > c.last_message_at
                                    THEN EXCLUDED.last_message_at ELSE c.last_message_at END
@@ -155,27 +178,31 @@ _MESSAGE = """
 _REPLY = """
     INSERT INTO {out} (channel_id, conversation_id, in_reply_to_id, kind, phase_kind, dedupe_key, state, attempts,
                        rendered_text, platform_response_id, last_error, created_at, claimed_by)
-    SELECT %(channel)s, {conversation_id}, {message_id}, %(kind)s, %(phase_kind)s, %(dedupe_key)s, %(pending)s, 0,
+    SELECT %(channel)s, {conversation_id}, {message_id}, %(kind)s, ch.phase_kind, %(dedupe_key)s, %(pending)s, 0,
            '', '', '', %(now)s, ''
-    {source} WHERE %(reply)s AND NOT (%(soft_close)s AND {conversation_state} = %(open)s)
+    {source}
+    WHERE ch.phase_kind IS NOT NULL AND NOT (ch.phase_kind = %(soft_close)s AND {conversation_state} = %(open)s)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
 """
 
 
-def _statements() -> tuple[str, ...]:
+@functools.cache
+def _statements(vendor: str) -> tuple[str, ...]:
     names = {"conv": _table(Conversation), "msg": _table(Message), "out": _table(OutboxMessage)}
-    if connection.vendor == "postgresql":
+    channel_row = _channel_row(_table(Channel))
+    if vendor == "postgresql":
         # One round trip per message, and atomic on its own.
         return (
             f"""
-            WITH conv AS ({_CONVERSATION.format(**names)}),
+            WITH ch AS ({channel_row}),
+            conv AS ({_CONVERSATION.format(new_state="(SELECT new_state FROM ch)", **names)}),
             msg AS ({_MESSAGE.format(conversation_id="(SELECT id FROM conv)", **names)}),
             reply AS ({
                 _REPLY.format(
                     conversation_id="conv.id",
                     message_id="msg.id",
-                    source="FROM msg CROSS JOIN conv",
+                    source="FROM msg CROSS JOIN conv CROSS JOIN ch",
                     conversation_state="conv.state",
                     **names,
                 )
@@ -184,16 +211,29 @@ def _statements() -> tuple[str, ...]:
             """,
         )
     return (
-        _CONVERSATION.format(**names),
+        _CONVERSATION.format(new_state=f"(SELECT new_state FROM ({channel_row}) AS ch)", **names),
         _MESSAGE.format(conversation_id="%(conversation_id)s", **names),
         _REPLY.format(
             conversation_id="%(conversation_id)s",
             message_id="%(message_id)s",
-            source="",
+            source=f"FROM ({channel_row}) AS ch",
             conversation_state="%(conversation_state)s",
             **names,
         ),
     )
+
+
+def _cursor():
+    """A cursor for the hot path. On PostgreSQL it binds parameters server side, so psycopg
+    prepares the statement after a few runs on a (pooled) connection and PostgreSQL stops
+    re-planning it for every webhook; Django's wrapper still logs it and maps its errors."""
+    if connection.vendor != "postgresql":
+        return connection.cursor()
+    import psycopg
+
+    connection.ensure_connection()
+    raw = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(raw) if connection.queries_logged else connection.make_cursor(raw)
 
 
 def _store_one(cur, statements: tuple[str, ...], params: dict) -> tuple[int | None, int | None]:
@@ -226,27 +266,19 @@ def receive_messages(
     if not messages:
         return result
     now = now or timezone.now()
-    phase_kind = phase_kind_for(channel)
     shared = {
         "channel": channel.pk,
         "now": now,
         "direction": Direction.INBOUND,
         "kind": OutboxKind.AUTO_REPLY,
-        "phase_kind": phase_kind or "",
         "pending": OutboxState.PENDING,
         "open": ConversationState.OPEN,
-        "reply": phase_kind is not None,
-        "soft_close": phase_kind == PhaseKind.SOFT_CLOSE,
-        "new_state": (
-            ConversationState.OPEN
-            if channel.state in (ChannelState.ACTIVE, ChannelState.NOTICE)
-            else ConversationState.CLOSED
-        ),
+        "soft_close": PhaseKind.SOFT_CLOSE,
     }
-    statements = _statements()
+    statements = _statements(connection.vendor)
     # A single statement is atomic by itself: no BEGIN/COMMIT round trips for the common case.
     atomic = transaction.atomic() if len(statements) > 1 or len(messages) > 1 else nullcontext()
-    with atomic, connection.cursor() as cur:
+    with atomic, _cursor() as cur:
         for message in messages:
             params = {
                 **shared,

@@ -417,3 +417,19 @@ def test_concurrent_deliveries_of_one_tweet_store_one_message_and_send_one_reply
     assert sorted(t["in_reply_to"] for t in fake_x.tweets) == ["1001", "1002"]
     assert set(OutboxMessage.objects.values_list("state", flat=True)) == {OutboxState.SENT}
     assert channel.state == ChannelState.RETIRED
+
+
+def test_the_webhook_loads_only_what_it_needs_of_the_channel_and_loads_it_right(platform_secrets):
+    from channels_app.querysets_inbound import webhook_channel
+
+    channel = platform_channel("x", platform_account_id="42", webhook_secret_env="DUSK_TEST_WEBHOOK_SECRET")
+    found = webhook_channel(channel.pk, "x")
+    assert (found.pk, found.kind, found.name, found.webhook_secret_env, found.platform_account_id) == (
+        channel.pk,
+        "x",
+        channel.name,
+        "DUSK_TEST_WEBHOOK_SECRET",
+        "42",
+    )
+    assert found.handle == channel.handle  # deferred, loaded on demand
+    assert webhook_channel(channel.pk, "discourse") is None
