@@ -1,8 +1,13 @@
 """Shaped reads for inbound messages and replies. Nothing here writes."""
 
+import time
+
+from django.conf import settings
 from django.db import connection
 from django.db.models import CharField, F, QuerySet, Value
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from .models import Channel, ChannelKind, Direction, Message, OutboxMessage
 
@@ -22,25 +27,47 @@ LOG_COLUMNS = (
 
 
 # What a webhook needs of its channel, in the model's field order (Model.from_db expects it);
-# the rest stays deferred, loaded if touched.
+# the rest stays deferred, loaded if touched. The channel's state is not among them: the
+# storing statement reads it itself, so it is never stale.
 WEBHOOK_CHANNEL_FIELDS = tuple(
     f.attname
     for f in Channel._meta.concrete_fields
     if f.attname in ("id", "kind", "name", "webhook_secret_env", "platform_account_id")
 )
+_webhook_channels: dict[tuple[int, str], tuple[float, Channel]] = {}
 
 
 def webhook_channel(channel_id: int, kind: str) -> Channel | None:
     """The channel a webhook delivery is for, or None.
 
-    Every delivery runs this, so it is one plain SELECT of the columns a webhook uses:
-    compiling the ORM query and building a full instance cost more CPU than the lookup."""
+    Every delivery asks, so the answer is kept per process for DUSK_WEBHOOK_CHANNEL_TTL
+    seconds (saving a channel in this process forgets it at once; other processes see a
+    renamed secret variable within the TTL). On a miss: one plain SELECT of the columns a
+    webhook uses; compiling the ORM query cost more CPU than the lookup itself.
+    """
+    key = (channel_id, kind)
+    now = time.monotonic()
+    cached = _webhook_channels.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
     table = connection.ops.quote_name(Channel._meta.db_table)
     columns = ", ".join(connection.ops.quote_name(name) for name in WEBHOOK_CHANNEL_FIELDS)
     with connection.cursor() as cur:
         cur.execute(f"SELECT {columns} FROM {table} WHERE id = %s AND kind = %s", [channel_id, kind])
         row = cur.fetchone()
-    return Channel.from_db(connection.alias, WEBHOOK_CHANNEL_FIELDS, row) if row else None
+    if row is None:
+        return None  # unknown ids are not remembered: the cache cannot be filled from outside
+    channel = Channel.from_db(connection.alias, WEBHOOK_CHANNEL_FIELDS, row)
+    if len(_webhook_channels) >= 10_000:
+        _webhook_channels.clear()
+    _webhook_channels[key] = (now + settings.DUSK_WEBHOOK_CHANNEL_TTL, channel)
+    return channel
+
+
+@receiver([post_save, post_delete], sender=Channel)
+def _forget_webhook_channel(sender, instance: Channel, **kwargs) -> None:
+    for key in [key for key in _webhook_channels if key[0] == instance.pk]:
+        _webhook_channels.pop(key, None)
 
 
 def youtube_channels_to_poll() -> list[int]:

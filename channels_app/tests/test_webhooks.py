@@ -433,3 +433,14 @@ def test_the_webhook_loads_only_what_it_needs_of_the_channel_and_loads_it_right(
     )
     assert found.handle == channel.handle  # deferred, loaded on demand
     assert webhook_channel(channel.pk, "discourse") is None
+
+
+def test_a_channel_changed_in_this_process_is_never_served_stale(client, manager, platform_secrets, monkeypatch):
+    channel = platform_channel("x")
+    assert client.get(f"/hooks/{channel.pk}/x", {"crc_token": "t"}).json()["response_token"] == x.crc_response(
+        WEBHOOK_SECRET, "t"
+    )
+    monkeypatch.setenv("DUSK_TEST_ROTATED_SECRET", "rotated")
+    services.update_channel(actor=manager, channel=channel, webhook_secret_env="DUSK_TEST_ROTATED_SECRET")
+    response = client.get(f"/hooks/{channel.pk}/x", {"crc_token": "t"})
+    assert response.json()["response_token"] == x.crc_response("rotated", "t")
