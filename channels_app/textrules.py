@@ -200,6 +200,12 @@ def extract_urls_with_indices(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Every emoji except (c) and (R), which are skipped below, holds a code point at or above U+203C
+# (test_textrules checks this against the emoji package's data): text without one skips the
+# tokenizer, the costliest part of weighted_length on the sender's hot path.
+_MAY_HOLD_EMOJI = re.compile("[\u203c-\U0010ffff]")
+
+
 def _emoji_spans(text: str) -> dict[int, int]:
     """start -> end of each emoji (ZWJ sequences, flags, keycaps, skin tones count as one).
 
@@ -207,6 +213,8 @@ def _emoji_spans(text: str) -> dict[int, int]:
     ordinary weight of 1.
     """
     spans: dict[int, int] = {}
+    if not _MAY_HOLD_EMOJI.search(text):
+        return spans
     for found in emoji.emoji_list(text):
         if found["emoji"] in ("\u00a9", "\u00ae"):
             continue
