@@ -222,11 +222,18 @@ def _emoji_spans(text: str) -> dict[int, int]:
     return spans
 
 
+# Text made only of code points from the first (weight 100) range of X_RANGES.
+_LIGHT_ONLY = re.compile(f"[\\u0000-{chr(X_RANGES[0][1])}]*")
+
+
 def weighted_length(text: str) -> int:
     """X's weighted length (twitter-text parseTweet, config v3)."""
     normalized = unicodedata.normalize("NFC", text or "")
     urls = dict(extract_urls_with_indices(normalized))
     emojis = _emoji_spans(normalized)
+    if not emojis and _LIGHT_ONLY.fullmatch(normalized):
+        # Every character outside the URLs weighs 1: skip the per-character walk.
+        return len(normalized) + sum(X_TRANSFORMED_URL_LENGTH - (end - start) for start, end in urls.items())
     total = 0
     index = 0
     while index < len(normalized):
