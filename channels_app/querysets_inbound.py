@@ -130,4 +130,5 @@ def channel_message_log(channel: Channel, *, state: str = "", direction: str = "
         outbound = outbound.filter(state=state)
     if direction == "out" or (state and state != "received"):
         inbound = inbound.none()
-    return inbound.union(outbound, all=True).order_by("-at", "-log_direction", "-item_id")
+    # The halves drop their models' default ordering: SQLite refuses ORDER BY inside a UNION.
+    return inbound.order_by().union(outbound.order_by(), all=True).order_by("-at", "-log_direction", "-item_id")

@@ -124,3 +124,12 @@ def release_pooled_connections():
     for conn in connections.all():
         if getattr(conn, "pool", None) is not None:
             conn.close_pool()
+
+
+def require_postgresql() -> None:
+    """Threads racing inside the database: what these tests prove is PostgreSQL's (SQLite's
+    in-memory test database serialises differently); make test always runs them there."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrency tests need PostgreSQL: set DATABASE_URL (make test does)")

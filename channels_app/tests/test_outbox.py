@@ -42,6 +42,7 @@ from .inbound_helpers import (
     REPLIES,
     platform_channel,
     platform_secrets,  # noqa: F401
+    require_postgresql,
     sunset,
 )
 
@@ -182,6 +183,7 @@ def test_one_auto_reply_per_customer_per_cooldown_window(retired_x, fake_x, sett
 
 @pytest.mark.django_db(transaction=True)
 def test_two_senders_never_both_answer_one_customer(manager, approver, platform_secrets, fake_x):
+    require_postgresql()
     channel = platform_channel("x", fake_x.base_url)
     sunset(manager=manager, approver=approver, channels=[channel])
     for i in range(6):
@@ -263,6 +265,7 @@ def test_sends_are_paced_to_the_channel_rate_limit(retired_x, fake_x, settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_rate_limit_holds_across_concurrent_senders(manager, approver, platform_secrets, fake_x, settings):
+    require_postgresql()
     settings.DUSK_OUTBOX_RATE_HORIZON = 1.0
     channel = platform_channel("x", fake_x.base_url, rate_limit_per_minute=60)
     sunset(manager=manager, approver=approver, channels=[channel])

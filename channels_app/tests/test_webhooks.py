@@ -30,6 +30,7 @@ from .inbound_helpers import (
     platform_secrets,  # noqa: F401
     post_x,
     release_pooled_connections,  # noqa: F401
+    require_postgresql,
     signed_hex,
     signed_x_delivery,
     sunset,
@@ -377,6 +378,7 @@ def test_email_with_a_mailgun_signature_is_stored_and_a_stale_one_refused(client
 def test_concurrent_deliveries_of_one_tweet_store_one_message_and_send_one_reply(
     live_server, release_pooled_connections, manager, approver, platform_secrets, fake_x
 ):
+    require_postgresql()
     channel = platform_channel("x", fake_x.base_url)
     sunset(manager=manager, approver=approver, channels=[channel])
     body, headers = signed_x_delivery([build_tweet("1001", "@brand hello?", "42", "ana")])
