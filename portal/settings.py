@@ -175,8 +175,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir / "out"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # kombu keeps its exchange table here; the default is ./control in the working directory.
+        "control_folder": str(_queue_dir / "control"),
     }
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
 else:
     # An unacknowledged message returns to the queue after this long; the
