@@ -1,12 +1,15 @@
 """Storing what customers send: one message, its conversation and (past notice) its reply.
 
-Called by the webhooks and the YouTube poller. Every message costs three statements in one
-transaction, none of them a read-then-write:
+Called by the webhooks and the YouTube poller. Every message is three writes, none of them a
+read-then-write:
 
 1. upsert the conversation by (channel, thread) and get back its id and state;
 2. insert the message, ignoring a duplicate platform id (``ON CONFLICT DO NOTHING RETURNING``);
 3. when the message is new and the channel is past notice, insert the outbox row for the reply
    (its ``dedupe_key`` comes from the platform id, so it can never be written twice).
+
+On PostgreSQL the three are one statement (data-modifying CTEs): one round trip per message,
+atomic by itself. Elsewhere (SQLite) they run one after the other in a transaction.
 
 A duplicate delivery, even a concurrent one, stores nothing: PostgreSQL makes the second insert
 wait for the first transaction and then skips it. Callers answer the platform 2xx only after this
