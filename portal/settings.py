@@ -94,6 +94,11 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     else:
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
         _db["CONN_HEALTH_CHECKS"] = True
+    # Server-side prepared statements, for the few hot statements that bind their parameters
+    # server side (storing an inbound message); Django's own queries bind client side and are
+    # never prepared. Set 0 behind a pooler that cannot keep them (PgBouncer < 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        _db.setdefault("OPTIONS", {})["prepare_threshold"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
