@@ -463,3 +463,15 @@ def test_a_refused_recipient_fails_and_a_greylisted_one_retries(manager, approve
     smtp_settings.reject_next_data("451 4.3.0 Try again later")
     receive(mailbox, inbound("<m2@x.example>", customer="b@x.example", handle="b@x.example"))
     assert services.send_due_replies().retried == 1
+
+
+def test_the_senders_bookkeeping_is_listed_read_only_in_the_admin(retired_x, fake_x, admin_client):
+    receive(retired_x, inbound("1001"))
+    services.send_due_replies()
+    for name in ("replycooldown", "sendbudget"):
+        response = admin_client.get(f"/admin/channels_app/{name}/")
+        assert response.status_code == 200
+        assert retired_x.name in response.content.decode()
+    assert admin_client.get("/admin/channels_app/replycooldown/add/").status_code == 403
+    page = admin_client.get(f"/admin/channels_app/channel/{retired_x.pk}/change/").content.decode()
+    assert 'name="poll_high_water"' not in page  # shown, not editable
