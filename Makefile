@@ -68,6 +68,19 @@ faults: $(VENV)/.installed-dev
 bench-reassign: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/reassign.py
 
+.PHONY: bench-webhook bench-outbox
+
+## bench-webhook: the X webhook vs a bare Django view on gunicorn and PostgreSQL (needs wrk:
+## apt-get install wrk); uses its own Redis database for the broker (BENCH_BROKER_URL).
+bench-webhook: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	BENCH_BROKER_URL=$${BENCH_BROKER_URL:-redis://127.0.0.1:6379/14} \
+	$(BIN)/python bench/webhook.py
+
+## bench-outbox: auto-replies per second from the outbox sender to a local fake X.
+bench-outbox: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/outbox.py
+
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
 

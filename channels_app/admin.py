@@ -108,7 +108,17 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "state", "handle"]
     list_filter = ["kind", "state"]
     search_fields = ["name", "handle"]
-    readonly_fields = ["state", "archived_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "state",
+        "archived_at",
+        "created_at",
+        "updated_at",
+        # The YouTube poller's place: moved by the poller only.
+        "poll_high_water",
+        "poll_boundary_ids",
+        "polled_at",
+        "poll_error",
+    ]
 
 
 @admin.register(models.Team)
@@ -226,3 +236,16 @@ class AgentNoticeAdmin(ReadOnlyAdmin):
 
 
 from . import admin_tokens  # noqa: E402, F401  (registers ApiToken)
+
+
+@admin.register(models.ReplyCooldown)
+class ReplyCooldownAdmin(ReadOnlyAdmin):
+    list_display = ["channel", "customer_id", "last_reply_at"]
+    list_filter = ["channel"]
+    search_fields = ["customer_id"]
+    show_full_result_count = False
+
+
+@admin.register(models.SendBudget)
+class SendBudgetAdmin(ReadOnlyAdmin):
+    list_display = ["channel", "next_slot_at"]

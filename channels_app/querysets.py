@@ -112,11 +112,16 @@ def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
         values["date"] = f"{hard_close.local_date:%d %B %Y}"
     values.update({k: v for k, v in known.items() if v is not None})
     if values.get("reference") and any(t.kind == "url" for t in plan.redirects.all()):
-        # A tracked link: the watchdog counts who followed it, then sends them on.
-        from django.conf import settings
-
-        values["redirect_url"] = f"{settings.DUSK_PUBLIC_URL}/r/{values['reference']}"
+        values["redirect_url"] = tracked_redirect_url(values["reference"])
     return values
+
+
+def tracked_redirect_url(reference: str) -> str:
+    """The link auto-replies carry: the watchdog counts who followed it, then
+    sends them on to the plan's web redirect (safety_views.tracked_redirect)."""
+    from django.conf import settings
+
+    return f"{settings.DUSK_PUBLIC_URL}/r/{reference}"
 
 
 def pick_auto_reply(replies: list[AutoReply], phase_kind: str, locale: str, default_locale: str) -> AutoReply | None:

@@ -53,3 +53,7 @@ def watchdog_task() -> int:
 def send_agent_notices_task(plan_id: int | None = None) -> int:
     """Email agents their destination; queued by notify_agents and swept by beat."""
     return services.send_agent_notices(plan_id=plan_id)
+
+
+# The platform edge's tasks live in their own module; importing them here registers them.
+from .inbound_tasks import poll_youtube_channel_task, poll_youtube_task, send_due_replies_task  # noqa: E402, F401

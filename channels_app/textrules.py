@@ -200,6 +200,12 @@ def extract_urls_with_indices(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# Every emoji except (c) and (R), which are skipped below, holds a code point at or above U+203C
+# (test_textrules checks this against the emoji package's data): text without one skips the
+# tokenizer, the costliest part of weighted_length on the sender's hot path.
+_MAY_HOLD_EMOJI = re.compile("[\u203c-\U0010ffff]")
+
+
 def _emoji_spans(text: str) -> dict[int, int]:
     """start -> end of each emoji (ZWJ sequences, flags, keycaps, skin tones count as one).
 
@@ -207,6 +213,8 @@ def _emoji_spans(text: str) -> dict[int, int]:
     ordinary weight of 1.
     """
     spans: dict[int, int] = {}
+    if not _MAY_HOLD_EMOJI.search(text):
+        return spans
     for found in emoji.emoji_list(text):
         if found["emoji"] in ("\u00a9", "\u00ae"):
             continue
@@ -214,11 +222,18 @@ def _emoji_spans(text: str) -> dict[int, int]:
     return spans
 
 
+# Text made only of code points from the first (weight 100) range of X_RANGES.
+_LIGHT_ONLY = re.compile(f"[\\u0000-{chr(X_RANGES[0][1])}]*")
+
+
 def weighted_length(text: str) -> int:
     """X's weighted length (twitter-text parseTweet, config v3)."""
     normalized = unicodedata.normalize("NFC", text or "")
     urls = dict(extract_urls_with_indices(normalized))
     emojis = _emoji_spans(normalized)
+    if not emojis and _LIGHT_ONLY.fullmatch(normalized):
+        # Every character outside the URLs weighs 1: skip the per-character walk.
+        return len(normalized) + sum(X_TRANSFORMED_URL_LENGTH - (end - start) for start, end in urls.items())
     total = 0
     index = 0
     while index < len(normalized):

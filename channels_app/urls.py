@@ -9,6 +9,7 @@ urlpatterns = [
     path("runs/<int:run_id>/rollback/", safety_views.run_rollback, name="run_rollback"),
     path("channels/<int:channel_id>/watchdog/", safety_views.channel_watchdog, name="channel_watchdog"),
     path("r/<str:reference>", safety_views.tracked_redirect, name="tracked_redirect"),
+    path("", include("channels_app.inbound_urls")),
 ]
 
 # Workforce transition (HR): the reassignment board and the staffing check.

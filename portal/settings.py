@@ -98,6 +98,11 @@ elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.post
     else:
         _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
         _db["CONN_HEALTH_CHECKS"] = True
+    # Server-side prepared statements, for the few hot statements that bind their parameters
+    # server side (storing an inbound message); Django's own queries bind client side and are
+    # never prepared. Set 0 behind a pooler that cannot keep them (PgBouncer < 1.21).
+    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        _db.setdefault("OPTIONS", {})["prepare_threshold"] = 0
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -179,8 +184,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_out": str(_queue_dir / "out"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        # kombu keeps its exchange table here; the default is ./control in the working directory.
+        "control_folder": str(_queue_dir / "control"),
     }
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
 else:
     # An unacknowledged message returns to the queue after this long; the
@@ -258,6 +265,32 @@ CELERY_BEAT_SCHEDULE["send-agent-notices"] = {
     "task": "channels_app.tasks.send_agent_notices_task",
     "schedule": DUSK_NOTICE_SWEEP_INTERVAL,
     "options": {"expires": max(DUSK_NOTICE_SWEEP_INTERVAL, 5)},
+}
+# --- Inbound webhooks and auto-replies (docs/configuration.md) ---------------
+# No second auto-reply to the same customer on the same channel within this many seconds.
+DUSK_AUTO_REPLY_COOLDOWN = env.float("DUSK_AUTO_REPLY_COOLDOWN", default=24 * 3600)
+DUSK_OUTBOX_SWEEP_INTERVAL = env.float("DUSK_OUTBOX_SWEEP_INTERVAL", default=2.0)
+DUSK_OUTBOX_KICK_INTERVAL = env.float("DUSK_OUTBOX_KICK_INTERVAL", default=0.25)
+DUSK_OUTBOX_BATCH = env.int("DUSK_OUTBOX_BATCH", default=100)
+DUSK_OUTBOX_CONCURRENCY = env.int("DUSK_OUTBOX_CONCURRENCY", default=8)
+DUSK_OUTBOX_TIME_BUDGET = env.float("DUSK_OUTBOX_TIME_BUDGET", default=20.0)
+DUSK_OUTBOX_STUCK_AFTER = env.float("DUSK_OUTBOX_STUCK_AFTER", default=120.0)
+DUSK_OUTBOX_MAX_ATTEMPTS = env.int("DUSK_OUTBOX_MAX_ATTEMPTS", default=8)
+DUSK_OUTBOX_BACKOFF_BASE = env.float("DUSK_OUTBOX_BACKOFF_BASE", default=5.0)
+DUSK_OUTBOX_BACKOFF_MAX = env.float("DUSK_OUTBOX_BACKOFF_MAX", default=3600.0)
+DUSK_OUTBOX_RATE_HORIZON = env.float("DUSK_OUTBOX_RATE_HORIZON", default=2.0)
+DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
+DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
+DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
+CELERY_BEAT_SCHEDULE["send-due-replies"] = {
+    "task": "channels_app.inbound_tasks.send_due_replies_task",
+    "schedule": DUSK_OUTBOX_SWEEP_INTERVAL,
+    "options": {"expires": max(DUSK_OUTBOX_SWEEP_INTERVAL * 5, 5)},
+}
+CELERY_BEAT_SCHEDULE["poll-youtube"] = {
+    "task": "channels_app.inbound_tasks.poll_youtube_task",
+    "schedule": DUSK_YOUTUBE_POLL_INTERVAL,
+    "options": {"expires": max(DUSK_YOUTUBE_POLL_INTERVAL, 5)},
 }
 
 LOGGING = {

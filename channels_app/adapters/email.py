@@ -6,8 +6,12 @@ tests need no settings.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import smtplib
+import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.headerregistry import Address
@@ -16,7 +20,74 @@ from email.parser import HeaderParser
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
 from typing import Any
 
-from .base import InboundMessage, PermanentSendError, RetryableSendError, SendResult, html_to_text
+from .base import (
+    InboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+    SignatureError,
+    hmac_sha256,
+    html_to_text,
+)
+
+# Mailgun signs timestamp + token; older than this (either way) is a replay, not a delivery.
+SIGNATURE_MAX_AGE = 15 * 60
+
+
+def verify_request(
+    secret: str, authorization: str | None, fields: Mapping[str, Any], *, now: float | None = None
+) -> None:
+    """Check an inbound-parse delivery; SignatureError unless it carries the secret.
+
+    Two ways, as the providers do it: HTTP Basic auth whose password is the secret (SendGrid and
+    Postmark call a URL like https://inbound:SECRET@dusk.example.com/hooks/7/email), or
+    Mailgun's signature fields (hex HMAC-SHA256 of timestamp + token, signed with the secret).
+    """
+    if authorization and authorization.lower().startswith("basic "):
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise SignatureError("malformed Basic authorization") from None
+        password = decoded.partition(":")[2]
+        if not hmac.compare_digest(password.encode(), secret.encode()):
+            raise SignatureError("wrong Basic auth password")
+        return
+    lowered = _lower_keys(fields)
+    timestamp, token, signature = (str(lowered.get(k) or "") for k in ("timestamp", "token", "signature"))
+    if not (timestamp and token and signature):
+        raise SignatureError("missing credentials: use Basic auth or Mailgun's timestamp/token/signature")
+    expected = hmac_sha256(secret, timestamp + token).hex()
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise SignatureError("bad signature")
+    try:
+        age = abs((time.time() if now is None else now) - float(timestamp))
+    except ValueError:
+        raise SignatureError("timestamp is not a number") from None
+    if age > SIGNATURE_MAX_AGE:
+        raise SignatureError(f"signature timestamp is {int(age)} s away from now (replay?)")
+
+
+def automatic_reason(message: InboundMessage) -> str | None:
+    """Why this mail was sent by a machine (RFC 3834 and common practice), or None.
+
+    Answering an autoresponder, a bounce or a mailing list starts a mail loop.
+    """
+    headers = (message.raw or {}).get("parsed_headers") or {}
+    submitted = headers.get("auto-submitted", "").strip().lower()
+    if submitted and submitted != "no":
+        return f"Auto-Submitted: {submitted}"
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence in ("bulk", "junk", "list", "auto_reply"):
+        return f"Precedence: {precedence}"
+    for name in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"):
+        if headers.get(name):
+            return f"{name} header"
+    if headers.get("x-auto-response-suppress", "").strip().lower() in ("all", "oof", "autoreply"):
+        return "X-Auto-Response-Suppress header"
+    local = message.customer_handle.partition("@")[0].lower()
+    if local in ("mailer-daemon", "postmaster", "noreply", "no-reply", "donotreply", "do-not-reply"):
+        return f"sent from {message.customer_handle}"
+    return None
 
 
 def _lower_keys(payload: Mapping[str, Any]) -> dict[str, Any]:
@@ -167,6 +238,17 @@ def _smtp_error(code: int, error: str) -> RetryableSendError | PermanentSendErro
     return PermanentSendError(error, code)
 
 
+def smtp_failure(exc: BaseException) -> RetryableSendError | PermanentSendError:
+    """An smtplib/socket failure (from this module or Django's SMTP backend) as a SendError."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        code, reply = next(iter(exc.recipients.values()))
+        return _smtp_error(code, f"recipient refused: {code} {reply!r}")
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _smtp_error(exc.smtp_code, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}")
+    # Disconnects, refused connections, timeouts.
+    return RetryableSendError(None, f"SMTP transport error: {exc!r}")
+
+
 def send_message(
     message: EmailMessage,
     host: str,
@@ -184,13 +266,8 @@ def send_message(
             if username:
                 smtp.login(username, password or "")
             smtp.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        code, reply = next(iter(exc.recipients.values()))
-        raise _smtp_error(code, f"recipient refused: {code} {reply!r}") from exc
-    except smtplib.SMTPResponseException as exc:
-        raise _smtp_error(exc.smtp_code, f"SMTP {exc.smtp_code}: {exc.smtp_error!r}") from exc
-    except (smtplib.SMTPException, OSError) as exc:  # disconnects, refused connections, timeouts
-        raise RetryableSendError(None, f"SMTP transport error: {exc!r}") from exc
+    except (smtplib.SMTPException, OSError) as exc:
+        raise smtp_failure(exc) from exc
     return SendResult(platform_id=message["Message-ID"], status_code=250)
 
 

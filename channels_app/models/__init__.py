@@ -10,6 +10,7 @@ from .conversations import (
     OutboxState,
     new_reference,
 )
+from .delivery import ReplyCooldown, SendBudget
 from .plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
@@ -74,6 +75,8 @@ __all__ = [
     "new_reference",
     "ApiToken",
     "TokenScope",
+    "ReplyCooldown",
+    "SendBudget",
 ]
 
 # Workforce transition (plan staffing inputs, agent notices).

@@ -36,6 +36,13 @@ class Channel(models.Model):
     webhook_secret_env = models.CharField(max_length=64, blank=True)
     api_token_env = models.CharField(max_length=64, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
+    # YouTube has no webhooks for comments, so its poller keeps its place here: the newest
+    # publishedAt read so far and the ids published in exactly that second (publishedAt has
+    # one-second precision), so the next poll neither reads a comment twice nor skips one.
+    poll_high_water = models.DateTimeField(null=True, blank=True)
+    poll_boundary_ids = models.JSONField(default=list, blank=True)
+    polled_at = models.DateTimeField(null=True, blank=True)
+    poll_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -64,6 +64,9 @@ class Message(models.Model):
     lang = models.CharField(max_length=10, blank=True)
     created_at = models.DateTimeField()
     received_at = models.DateTimeField(auto_now_add=True)
+    # What a reply needs beyond the text: the author's name, an email's subject and whether it
+    # was sent by a machine (RFC 3834), a forum post's number in its topic.
+    meta = models.JSONField(default=dict, db_default=models.Value({}, models.JSONField()), blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -109,11 +112,26 @@ class OutboxMessage(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set by the sender's conditional UPDATE (pending -> sending); a row left in "sending" by a
+    # worker that died goes back to pending once claimed_at is older than DUSK_OUTBOX_STUCK_AFTER.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # db_default: the cutover writes hand-off rows with INSERT ... SELECT, naming its columns.
+    claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=OutboxState.values), name="outbox_state_valid"),
+            models.CheckConstraint(condition=Q(kind__in=OutboxKind.values), name="outbox_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(state="sent") | (Q(sent_at__isnull=False) & ~Q(platform_response_id="")),
+                name="outbox_sent_has_response",
+            ),
+        ]
         indexes = [
             models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="outbox_pending"),
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="outbox_sending"),
+            models.Index(fields=["channel", "state"], condition=Q(state="failed"), name="outbox_failed"),
         ]
 
     def __str__(self) -> str:

@@ -5,6 +5,8 @@ from .audit import record_event
 from .cutover import claim_due_phases, reap_stuck_runs, run_cutover
 from .directory import create_agent, create_team, register_channel, update_agent, update_channel, update_team
 from .errors import CutoverAborted, InvalidTransition, LeaseLost
+from .inbound import InboundResult, receive_messages
+from .outbox import SendReport, retry_failed_replies, send_due_replies
 from .plans import (
     AutoReplyInput,
     PhaseInput,
@@ -21,6 +23,7 @@ from .plans import (
     submit_plan,
     update_plan,
 )
+from .polling import poll_youtube_channel
 from .reminders import queue_due_reminders, send_pending_reminders
 from .rollback import rollback_run
 from .watchdog import check_retired_channels, record_click
@@ -58,6 +61,12 @@ __all__ = [
     "run_cutover",
     "submit_plan",
     "update_plan",
+    "InboundResult",
+    "SendReport",
+    "poll_youtube_channel",
+    "receive_messages",
+    "retry_failed_replies",
+    "send_due_replies",
 ]
 
 # Workforce transition: destinations for affected agents, the submit guard, agent emails.

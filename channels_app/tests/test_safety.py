@@ -74,7 +74,9 @@ def test_rollback_restores_exactly_the_pre_cutover_state(manager, approver, hr_c
     assert after_cutover != before  # the cutover really changed things
     # One customer already received the hand-off notice; it must not be sent again later.
     sent = OutboxMessage.objects.filter(created_by_run=run).order_by("id").first()
-    OutboxMessage.objects.filter(pk=sent.pk).update(state=OutboxState.SENT)
+    OutboxMessage.objects.filter(pk=sent.pk).update(
+        state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000001"
+    )
 
     services.rollback_run(actor=manager, run=run, reason="Phone queue overloaded")
 
@@ -102,7 +104,9 @@ def test_a_new_plan_after_rollback_does_not_notify_the_same_customer_twice(
 ):
     plan, run, _before = _completed_hard_close(world, manager, approver, hr_coordinator)
     first = OutboxMessage.objects.filter(created_by_run=run).order_by("id").first()
-    OutboxMessage.objects.filter(pk=first.pk).update(state=OutboxState.SENT)
+    OutboxMessage.objects.filter(pk=first.pk).update(
+        state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000002"
+    )
     services.rollback_run(actor=manager, run=run, reason="Too early")
     again = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], title="Again")
     move_everyone(again, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])

@@ -330,3 +330,11 @@ def test_detect_language_on_real_tweets_is_mostly_english():
 def test_textrules_has_no_django_import():
     source = Path(textrules.__file__).read_text(encoding="utf-8")
     assert "import django" not in source and "from django" not in source
+
+
+def test_every_emoji_but_copyright_and_registered_holds_a_code_point_from_u203c():
+    """weighted_length skips emoji detection for text without such a code point."""
+    import emoji
+
+    low = {e for e in emoji.EMOJI_DATA if all(ord(c) < 0x203C for c in e)}
+    assert low == {"\u00a9", "\u00ae"}

@@ -155,6 +155,15 @@ ACCESS: dict[str, object] = {
     "profile": Page({"GET": "view", "POST": "view"}),
     "csp_report": Public(methods=("POST",), ok=(204,)),
     "set_language": Public(methods=("POST",), ok=(302,)),
+    # --- the platform edge. Webhooks need no session but a platform signature: an unsigned
+    # request is refused (the walk's channel is an X channel with no secret configured, so
+    # the other platforms' hooks do not find it).
+    "hook_x": Public(methods=("GET", "POST"), ok=(400, 403, 503), kwargs="channel_id"),
+    "hook_discourse": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
+    "hook_messenger": Public(methods=("GET", "POST"), ok=(404,), kwargs="channel_id"),
+    "hook_email": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
+    "channel_messages": Page(VIEW_ONLY, kwargs="channel_id"),
+    "channel_messages_retry_failed": Page({"POST": "manage_channels"}, kwargs="channel_id"),
 }
 
 

@@ -34,7 +34,9 @@ def retired(manager, approver, smtp_settings, settings):
     run = CutoverRun.objects.get(pk=run_ids[0])
     # Pretend the run finished two hours ago and its notices went out.
     CutoverRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=2))
-    OutboxMessage.objects.filter(created_by_run=run).update(state=OutboxState.SENT, sent_at=timezone.now())
+    OutboxMessage.objects.filter(created_by_run=run).update(
+        state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000003"
+    )
     return plan, x
 
 

@@ -1,0 +1,81 @@
+"""Platforms without webhooks: the YouTube comment poller."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..adapters import SendError, youtube
+from ..models import Channel
+from .inbound import InboundResult, receive_messages
+from .outbox import DEFAULT_BASE_URLS, http_client
+
+
+class _Overtaken(Exception):
+    """Another poll of the same channel committed first: ours is rolled back."""
+
+
+def _note_error(channel: Channel, error: str) -> None:
+    with transaction.atomic():
+        Channel.objects.filter(pk=channel.pk).update(poll_error=error[:2000])
+
+
+def poll_youtube_channel(*, channel_id: int, now: datetime | None = None) -> InboundResult:
+    """Read the comments posted since the last poll and store them like webhook deliveries.
+
+    The high-water mark starts at the channel's registration: older comments were never
+    Dusk's to answer. The new mark, its boundary ids and the messages are committed together
+    and only if no other poll of this channel committed meanwhile (compare-and-set on
+    polled_at), so a comment is neither stored twice nor skipped, even with two pollers.
+    """
+    channel = Channel.objects.get(pk=channel_id)
+    now = now or timezone.now()
+    token = os.environ.get(channel.api_token_env) if channel.api_token_env else None
+    if not token:
+        _note_error(channel, f"no API token: environment variable {channel.api_token_env or '(none named)'} is not set")
+        return InboundResult()
+    if not channel.platform_account_id:
+        _note_error(channel, "set the YouTube channel id (UC...) as the channel's platform account id")
+        return InboundResult()
+    high_water = channel.poll_high_water or channel.created_at
+    try:
+        polled = youtube.poll_new_comments(
+            http_client(),
+            channel.api_base_url or DEFAULT_BASE_URLS["youtube"],
+            token,
+            channel.platform_account_id,
+            high_water,
+            channel.poll_boundary_ids or [],
+            own_channel_id=channel.platform_account_id,
+            max_pages=settings.DUSK_YOUTUBE_MAX_PAGES,
+        )
+    except SendError as exc:
+        _note_error(channel, f"poll failed: {exc.error}")
+        return InboundResult()
+    error = ""
+    if not polled.complete:
+        # YouTube lists newest first and cannot seek back in time: past max_pages the oldest
+        # new comments are out of reach. Say so on the channel rather than stall forever.
+        error = (
+            f"more than {settings.DUSK_YOUTUBE_MAX_PAGES} pages of new comments since the last poll: "
+            "older ones may have been missed (poll more often or raise DUSK_YOUTUBE_MAX_PAGES)"
+        )
+    try:
+        with transaction.atomic():
+            moved = Channel.objects.filter(pk=channel.pk, polled_at=channel.polled_at)
+            if channel.polled_at is None:
+                moved = Channel.objects.filter(pk=channel.pk, polled_at__isnull=True)
+            if not moved.update(
+                poll_high_water=polled.high_water or high_water,
+                poll_boundary_ids=sorted(polled.boundary_ids),
+                polled_at=now,
+                poll_error=error,
+            ):
+                raise _Overtaken
+            return receive_messages(channel=channel, messages=polled.messages, now=now)
+    except _Overtaken:
+        return InboundResult()
