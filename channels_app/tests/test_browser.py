@@ -193,9 +193,10 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
 
     # --- the worker runs the cutover; the run page follows it -----------------------------------
     worker.wait_ready()
+    until_instant = max(0.0, (plan.phases.get().instant - timezone.now()).total_seconds())
     run = wait_for(
         lambda: CutoverRun.objects.filter(plan=plan).first(),
-        timeout=90,
+        timeout=until_instant + 60,
         message=f"the sweep to claim the phase\n{worker.log()[-3000:]}",
     )
     maya.goto(f"/runs/{run.pk}/")
