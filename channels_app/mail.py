@@ -144,12 +144,15 @@ def record_group(table: str, keys: Sequence[int], claimed_at) -> set[int]:
         if connection.vendor == "postgresql":
             cur.execute("SET LOCAL synchronous_commit TO OFF")
         marks = ", ".join(["%s"] * len(keys))
+        # Raw SQL: adapt datetimes as the ORM stored them (SQLite keeps naive UTC text).
+        adapt = connection.ops.adapt_datetimefield_value
+        claimed = adapt(claimed_at)
         cur.execute(
             f"UPDATE {quoted} SET state = 'sent', sent_at = %s "
             f"WHERE id IN ({marks}) AND state = 'sending' AND claimed_at = %s",
-            [timezone.now(), *keys, claimed_at],
+            [adapt(timezone.now()), *keys, claimed],
         )
         cur.execute(
-            f"SELECT id FROM {quoted} WHERE id IN ({marks}) AND state = 'sent' AND claimed_at = %s", [*keys, claimed_at]
+            f"SELECT id FROM {quoted} WHERE id IN ({marks}) AND state = 'sent' AND claimed_at = %s", [*keys, claimed]
         )
         return {row[0] for row in cur.fetchall()}
