@@ -57,6 +57,23 @@ def _check_zone(zone: str, errors: dict) -> None:
         errors.setdefault("time_zone", []).append(f"Unknown time zone “{zone}”: use an IANA name such as Europe/Paris.")
 
 
+def _refuse_unknown(changes: dict, fields: Sequence[str]) -> None:
+    unknown = set(changes) - set(fields)
+    if unknown:
+        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+
+
+def _apply(obj: Model, changes: dict, errors: dict) -> None:
+    """Clean the people fields (language codes, IANA zone) and set every change,
+    trimming text: the part update_team and update_agent share."""
+    if "languages" in changes:
+        changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
+    if "time_zone" in changes:
+        _check_zone(changes["time_zone"], errors)
+    for field, value in changes.items():
+        setattr(obj, field, value.strip() if isinstance(value, str) else value)
+
+
 def _save(obj: Model, errors: dict, *, unique_message: str) -> None:
     if errors:
         raise ValidationError(errors)
@@ -92,9 +109,7 @@ def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) 
 def update_channel(*, actor, channel: Channel | int, **changes) -> Channel:
     require(actor, "manage_channels")
     channel = Channel.objects.select_for_update().get(pk=channel.pk if isinstance(channel, Channel) else channel)
-    unknown = set(changes) - set(CHANNEL_FIELDS)
-    if unknown:
-        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    _refuse_unknown(changes, CHANNEL_FIELDS)
     before = _values(channel, CHANNEL_FIELDS)
     errors: dict[str, list[str]] = {}
     if "kind" in changes and changes["kind"] != channel.kind and channel.plan_channels.exists():
@@ -147,17 +162,10 @@ def create_team(
 def update_team(*, actor, team: Team | int, channel_ids: Sequence[int] | None = None, **changes) -> Team:
     require(actor, "manage_workforce")
     team = Team.objects.select_for_update().get(pk=team.pk if isinstance(team, Team) else team)
-    unknown = set(changes) - set(TEAM_FIELDS)
-    if unknown:
-        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    _refuse_unknown(changes, TEAM_FIELDS)
     before = _values(team, TEAM_FIELDS)
     errors: dict[str, list[str]] = {}
-    if "languages" in changes:
-        changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
-    if "time_zone" in changes:
-        _check_zone(changes["time_zone"], errors)
-    for field, value in changes.items():
-        setattr(team, field, value.strip() if isinstance(value, str) else value)
+    _apply(team, changes, errors)
     _save(team, errors, unique_message=f"A team named “{team.name}” already exists.")
     if channel_ids is not None:
         team.channels.set(Channel.objects.filter(pk__in=channel_ids))
@@ -212,17 +220,10 @@ def create_agent(
 def update_agent(*, actor, agent: Agent | int, **changes) -> Agent:
     require(actor, "manage_workforce")
     agent = Agent.objects.select_for_update().get(pk=agent.pk if isinstance(agent, Agent) else agent)
-    unknown = set(changes) - set(AGENT_FIELDS)
-    if unknown:
-        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+    _refuse_unknown(changes, AGENT_FIELDS)
     before = _values(agent, AGENT_FIELDS)
     errors: dict[str, list[str]] = {}
-    if "languages" in changes:
-        changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
-    if "time_zone" in changes:
-        _check_zone(changes["time_zone"], errors)
-    for field, value in changes.items():
-        setattr(agent, field, value.strip() if isinstance(value, str) else value)
+    _apply(agent, changes, errors)
     _save(agent, errors, unique_message=f"An agent with employee id “{agent.employee_id}” already exists.")
     record_event(actor=actor, action="agent.updated", obj=agent, before=before, after=_values(agent, AGENT_FIELDS))
     return agent
