@@ -2,17 +2,21 @@
 """Fault injection: cutovers under SIGKILLed workers, Redis restarts and
 terminated PostgreSQL backends, then an exact count of what happened.
 
-Each trial builds a plan retiring a channel with a few thousand open
+Each trial builds a plan retiring an X channel with a few thousand open
 conversations and a few dozen agents with confirmed moves, approves it to run
-a second later, and while two real Celery workers (and one beat) execute it,
-randomly:
+a second later, and while two real Celery workers (and one beat) execute it
+and send its hand-off notices, then auto-replies to new tweets that keep
+arriving once the channel is retired, randomly:
   - SIGKILLs a worker's whole process group (and starts a new one),
   - kills and restarts the Redis broker (a private redis-server it owns),
-  - terminates the workers' PostgreSQL backends (pg_terminate_backend).
-Afterwards every run must be completed, with every conversation moved exactly
-once with exactly one hand-off notice, every agent in exactly one open
-assignment (the new team), and every notification email received exactly once
-by the local SMTP server.
+  - terminates the workers' PostgreSQL backends (pg_terminate_backend),
+  - makes the fake X answer 500 after posting (replies in doubt).
+The fake X (a real HTTP server on 127.0.0.1) takes 10-80 ms per answer, so
+kills land mid-send. Afterwards every run must be completed, with every
+conversation moved exactly once with exactly one hand-off notice, every agent
+in exactly one open assignment (the new team), every notification email
+received exactly once by the local SMTP server, and exactly one reply tweet
+posted to X for every hand-off and every stored inbound tweet.
 
     python bench/faults.py --trials 100          # DATABASE_URL must be PostgreSQL
 """
@@ -119,7 +123,10 @@ def _setup_django(url: str) -> None:
     django.setup()
 
 
-def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
+TOKEN_ENV = "DUSK_FAULT_X_TOKEN"
+
+
+def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     from datetime import date, timedelta
 
     from django.conf import settings
@@ -142,7 +149,15 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
     manager.groups.set(Group.objects.filter(name="manager"))
     approver.groups.set(Group.objects.filter(name="approver"))
     hr.groups.set(Group.objects.filter(name="hr_coordinator"))
-    channel = Channel.objects.create(kind="x", name="Faulty X")
+    channel = Channel.objects.create(
+        kind="x",
+        name="Faulty X",
+        handle="@brand",
+        platform_account_id=fake_x.account_id,
+        api_base_url=fake_x.base_url,
+        api_token_env=TOKEN_ENV,
+        rate_limit_per_minute=100_000,
+    )
     social = Team.objects.create(name="Social", capacity=n_agents)
     social.channels.set([channel])
     phone = Team.objects.create(name="Phone", capacity=n_agents)
@@ -155,7 +170,7 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
         [
             Conversation(
                 channel=channel,
-                platform_thread_id=f"t{i}",
+                platform_thread_id=str(3_000_000_000 + i),  # the customer's tweet: hand-offs answer it
                 customer_id=f"c{i}",
                 reference=f"DSK-F{i:07d}",
                 opened_at=now,
@@ -187,6 +202,39 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int):
     return plan, [a.email for a in agents] + [manager.email, approver.email]
 
 
+def inject_tweets(channel_id: int, first: int, count: int) -> int:
+    """New tweets from new customers on the retired channel, stored as the webhook stores them;
+    returns how many were stored (0 when PostgreSQL dropped the connection: sent again later)."""
+    from django.db import DatabaseError, connection
+    from django.utils import timezone
+
+    from channels_app import services
+    from channels_app.adapters import InboundMessage
+    from channels_app.models import Channel
+
+    now = timezone.now()
+    messages = [
+        InboundMessage(
+            platform_message_id=str(5_000_000_000 + n),
+            thread_id=str(5_000_000_000 + n),
+            customer_id=f"u{n}",
+            customer_handle=f"u{n}",
+            customer_name=f"Customer {n}",
+            text="@brand is anyone there?",
+            lang="en",
+            created_at=now,
+            in_reply_to=None,
+        )
+        for n in range(first, first + count)
+    ]
+    try:
+        result = services.receive_messages(channel=Channel.objects.get(pk=channel_id), messages=messages)
+    except DatabaseError:
+        connection.close()
+        return 0
+    return result.stored
+
+
 def terminate_backends() -> int:
     from django.db import connection
 
@@ -198,11 +246,19 @@ def terminate_backends() -> int:
         return cur.fetchone()[0]
 
 
-def check_trial(plan, expected_emails: list[str], received: list[str], n_conversations: int, n_agents: int):
+def outbox_settled() -> bool:
+    from channels_app.models import OutboxMessage
+
+    return not OutboxMessage.objects.filter(state__in=["pending", "sending"]).exists()
+
+
+def check_trial(
+    plan, expected_emails: list[str], received: list[str], n_conversations: int, n_agents: int, fake_x, n_tweets: int
+):
     """Count what was done twice and what was never done, by kind."""
     from django.db.models import Count, Q
 
-    from channels_app.models import Assignment, Conversation, CutoverRun, Notification, OutboxMessage
+    from channels_app.models import Assignment, Conversation, CutoverRun, Message, Notification, OutboxMessage
 
     run = CutoverRun.objects.get(plan=plan)
     dup: Counter = Counter()
@@ -224,6 +280,24 @@ def check_trial(plan, expected_emails: list[str], received: list[str], n_convers
     lost["emails_never_queued"] += len(set(expected_emails) - {n.recipient for n in notes.values()})
     if missing:
         print("  missing emails:", [(n.recipient, n.state, str(n.sent_at)) for n in missing])
+    # Replies on X: one per hand-off and one per stored inbound tweet, each recorded with the
+    # id X gave it.
+    posted = Counter(t["in_reply_to"] for t in fake_x.tweets)
+    targets = set(Conversation.objects.filter(moved_by_run=run).values_list("platform_thread_id", flat=True))
+    inbound = set(Message.objects.filter(direction="in").values_list("platform_message_id", flat=True))
+    dup["replies"] += sum(n - 1 for n in posted.values() if n > 1)
+    lost["handoff_replies"] += sum(1 for t in targets if posted[t] == 0)
+    lost["auto_replies"] += sum(1 for t in inbound if posted[t] == 0)
+    lost["tweets_not_stored"] += n_tweets - len(inbound)
+    ids = {t["id"] for t in fake_x.tweets}
+    rows = OutboxMessage.objects.values_list("state", "platform_response_id", "last_error")
+    unsent = [(state, error[:120]) for state, response, error in rows if state != "sent" or response not in ids]
+    lost["outbox_rows_not_sent"] += len(unsent)
+    if unsent:
+        print("  outbox rows not sent:", unsent[:5])
+    if fake_x.violations:
+        print("  X saw bad requests:", fake_x.violations[:5])
+        lost["bad_requests"] += len(fake_x.violations)
     counters_ok = run.conversations_moved == n_conversations and run.agents_reassigned == n_agents
     return run, +dup, +lost, counters_ok
 
@@ -233,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=int(os.environ.get("FAULT_TRIALS", 3)))
     parser.add_argument("--conversations", type=int, default=2000)
     parser.add_argument("--agents", type=int, default=30)
+    parser.add_argument("--tweets", type=int, default=300, help="inbound tweets after the channel is retired")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FAULT_SEED", time.time_ns() % 10**6)))
     parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per trial")
     args = parser.parse_args(argv)
@@ -249,15 +324,16 @@ def main(argv: list[str] | None = None) -> int:
     from django.core.management import call_command
     from django.db import connection
 
-    from channels_app.models import CutoverRun, RunState
-    from channels_app.tests.fakeplatforms import FakeSMTP
+    from channels_app.models import Channel, CutoverRun, RunState
+    from channels_app.tests.fakeplatforms import FakeSMTP, FakeX
 
     call_command("migrate", verbosity=0)
     rng = random.Random(args.seed)
     print(f"seed {args.seed}; {args.trials} trial(s) of {args.conversations} conversations and {args.agents} agents")
     total_dup = total_lost = 0
     failures = 0
-    with tempfile.TemporaryDirectory() as tmp, FakeSMTP() as smtp:
+    with tempfile.TemporaryDirectory() as tmp, FakeSMTP() as smtp, FakeX(bearer_token="fault-x-token") as fake_x:
+        fake_x.latency = (0.01, 0.08)
         workdir = Path(tmp)
         redis = Redis(workdir)
         redis.start()
@@ -279,6 +355,18 @@ def main(argv: list[str] | None = None) -> int:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp.port),
             "CELERY_VISIBILITY_TIMEOUT": "30",
+            TOKEN_ENV: fake_x.bearer_token,
+            "DUSK_OUTBOX_SWEEP_INTERVAL": "0.5",
+            "DUSK_OUTBOX_BATCH": "50",
+            # A short lease, so replies a killed worker left "sending" are taken over (in doubt)
+            # within the trial: 8 s >= horizon 1 + 3 x timeout 1.5 + margin 1 (+1).
+            "DUSK_OUTBOX_STUCK_AFTER": "8",
+            "DUSK_OUTBOX_HTTP_TIMEOUT": "1.5",
+            "DUSK_OUTBOX_LOOKUP_MARGIN": "1",
+            "DUSK_OUTBOX_RATE_HORIZON": "1",
+            "DUSK_OUTBOX_BACKOFF_BASE": "0.5",
+            "DUSK_OUTBOX_BACKOFF_MAX": "3",
+            "DUSK_OUTBOX_MAX_ATTEMPTS": "1000",
             "PYTHONUNBUFFERED": "1",
         }
         celery = [sys.executable, "-m", "celery", "-A", "portal"]
@@ -309,20 +397,27 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for trial in range(1, args.trials + 1):
                 smtp.messages.clear()
-                plan, expected = build_trial(args.conversations, args.agents, smtp.port)
+                fake_x.tweets.clear()
+                fake_x.received.clear()
+                fake_x.violations.clear()
+                plan, expected = build_trial(args.conversations, args.agents, smtp.port, fake_x)
+                channel_id = plan.plan_channels.get().channel_id
                 connection.close()
                 faults: Counter = Counter()
                 started = time.monotonic()
+                tweets = 0
                 while True:
                     run = CutoverRun.objects.filter(plan=plan).first()
-                    if run and run.state == RunState.COMPLETED:
-                        break
                     if run and run.state == RunState.FAILED:
                         break
                     if time.monotonic() - started > args.timeout:
                         break
+                    if Channel.objects.filter(pk=channel_id, state="retired").exists() and tweets < args.tweets:
+                        tweets += inject_tweets(channel_id, trial * 1_000_000 + tweets, min(25, args.tweets - tweets))
+                    elif run and run.state == RunState.COMPLETED and tweets >= args.tweets and outbox_settled():
+                        break
                     time.sleep(rng.uniform(0.3, 1.2))
-                    action = rng.choice(["kill", "kill", "redis", "postgres", "none"])
+                    action = rng.choice(["kill", "kill", "redis", "postgres", "platform", "none"])
                     if action == "kill":
                         victim = workers.pop(rng.randrange(len(workers)))
                         victim.kill()
@@ -331,27 +426,33 @@ def main(argv: list[str] | None = None) -> int:
                         redis.restart()
                     elif action == "postgres":
                         terminate_backends()
+                    elif action == "platform":
+                        fake_x.fail_next(500, after_effect=True, path="/2/tweets", times=rng.randint(1, 5))
                     faults[action] += 1
                 connection.close()
                 run = CutoverRun.objects.filter(plan=plan).first()
                 elapsed = time.monotonic() - started
-                if run is None or run.state != RunState.COMPLETED:
+                if run is None or run.state != RunState.COMPLETED or tweets < args.tweets or not outbox_settled():
                     failures += 1
                     print(
                         f"trial {trial}: NOT COMPLETED after {elapsed:.0f}s (state "
-                        f"{run.state if run else 'no run'}; errors {run.errors if run else ''})"
+                        f"{run.state if run else 'no run'}; errors {run.errors if run else ''}; "
+                        f"{tweets}/{args.tweets} tweets stored; outbox settled: {outbox_settled()})"
                     )
                     continue
                 # Give the last end-of-data markers a moment to land.
                 time.sleep(0.5)
                 received = [m.message["Message-ID"] for m in smtp.messages]
-                run, dup, lost, counters_ok = check_trial(plan, expected, received, args.conversations, args.agents)
+                run, dup, lost, counters_ok = check_trial(
+                    plan, expected, received, args.conversations, args.agents, fake_x, tweets
+                )
                 total_dup += sum(dup.values())
                 total_lost += sum(lost.values())
                 if not counters_ok:
                     failures += 1
                 print(
-                    f"trial {trial}: completed in {elapsed:.1f}s after {run.attempts} attempt(s); faults "
+                    f"trial {trial}: completed in {elapsed:.1f}s after {run.attempts} attempt(s); "
+                    f"{len(fake_x.tweets)} replies on X; faults "
                     f"{dict(faults)}; duplicates={sum(dup.values())} {dict(dup)} lost={sum(lost.values())} {dict(lost)} "
                     f"counters_ok={counters_ok}"
                 )

@@ -40,10 +40,13 @@ def _stage(smtp: smtplib.SMTP, message: EmailMessage) -> str:
         smtp.rset()
         return f"sender refused: {code} {reply.decode(errors='replace')}"
     recipients = [sanitize_address(addr, encoding) for addr in message.recipients()]
-    refused = [r for r in recipients if smtp.rcpt(r)[0] not in (250, 251)]
+    answers = {r: smtp.rcpt(r) for r in recipients}
+    refused = {r: answer for r, answer in answers.items() if answer[0] not in (250, 251)}
     if len(refused) == len(recipients):
         smtp.rset()
-        return f"recipient refused: {', '.join(refused)}"
+        return "recipient refused: " + ", ".join(
+            f"{code} {reply.decode(errors='replace')} ({r})" for r, (code, reply) in refused.items()
+        )
     code, reply = smtp.docmd("DATA")
     if code != 354:
         smtp.rset()

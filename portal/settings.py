@@ -279,6 +279,19 @@ DUSK_OUTBOX_MAX_ATTEMPTS = env.int("DUSK_OUTBOX_MAX_ATTEMPTS", default=8)
 DUSK_OUTBOX_BACKOFF_BASE = env.float("DUSK_OUTBOX_BACKOFF_BASE", default=5.0)
 DUSK_OUTBOX_BACKOFF_MAX = env.float("DUSK_OUTBOX_BACKOFF_MAX", default=3600.0)
 DUSK_OUTBOX_RATE_HORIZON = env.float("DUSK_OUTBOX_RATE_HORIZON", default=2.0)
+# Each platform request (connect, write, read) times out after this many seconds.
+DUSK_OUTBOX_HTTP_TIMEOUT = env.float("DUSK_OUTBOX_HTTP_TIMEOUT", default=15.0)
+# Time for a platform to show a reply it accepted to our lookup, and allowed clock skew between
+# workers and platform when looking for a reply an earlier attempt may have posted.
+DUSK_OUTBOX_LOOKUP_MARGIN = env.float("DUSK_OUTBOX_LOOKUP_MARGIN", default=5.0)
+DUSK_OUTBOX_CLOCK_SKEW = env.float("DUSK_OUTBOX_CLOCK_SKEW", default=60.0)
+if DUSK_OUTBOX_STUCK_AFTER < DUSK_OUTBOX_RATE_HORIZON + 3 * DUSK_OUTBOX_HTTP_TIMEOUT + DUSK_OUTBOX_LOOKUP_MARGIN + 1:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "DUSK_OUTBOX_STUCK_AFTER must exceed DUSK_OUTBOX_RATE_HORIZON + 3 x DUSK_OUTBOX_HTTP_TIMEOUT + "
+        "DUSK_OUTBOX_LOOKUP_MARGIN (+1 s): a claim must outlast the request it covers."
+    )
 DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
 DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
 DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)

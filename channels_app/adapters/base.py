@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -44,6 +46,11 @@ class SendResult:
     retry_after: float | None = None
     permanent: bool = False
     error: str = ""
+    # The request may have been carried out although we got no success answer (read timeout,
+    # connection lost after sending, 5xx): look on the platform before sending again.
+    in_doubt: bool = False
+    # Not sent now: the reply an earlier attempt posted, found on the platform.
+    recovered: bool = False
 
 
 class AdapterError(Exception):
@@ -57,11 +64,12 @@ class SignatureError(AdapterError):
 class SendError(AdapterError):
     permanent = False
 
-    def __init__(self, error: str, status_code: int = 0, retry_after: float | None = None):
+    def __init__(self, error: str, status_code: int = 0, retry_after: float | None = None, *, in_doubt: bool = False):
         super().__init__(error)
         self.error = error
         self.status_code = status_code
         self.retry_after = retry_after
+        self.in_doubt = in_doubt
 
     @property
     def result(self) -> SendResult:
@@ -72,6 +80,7 @@ class SendError(AdapterError):
             retry_after=self.retry_after,
             permanent=self.permanent,
             error=self.error,
+            in_doubt=self.in_doubt,
         )
 
 
@@ -84,8 +93,10 @@ class PermanentSendError(SendError):
 class RetryableSendError(SendError):
     """Rate limited, platform down or network trouble: retry, not before retry_after seconds."""
 
-    def __init__(self, retry_after: float | None = None, error: str = "", status_code: int = 0):
-        super().__init__(error or "retryable platform error", status_code, retry_after)
+    def __init__(
+        self, retry_after: float | None = None, error: str = "", status_code: int = 0, *, in_doubt: bool = False
+    ):
+        super().__init__(error or "retryable platform error", status_code, retry_after, in_doubt=in_doubt)
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,8 +175,15 @@ def raise_for_platform_status(response: httpx.Response) -> None:
     if 200 <= status < 300:
         return
     if status == 429 or status >= 500 or status == 408:
-        raise RetryableSendError(parse_retry_after(response.headers), error_text(response), status)
+        # A 5xx may come after the platform did the work; 429 and 408 say it did not.
+        raise RetryableSendError(
+            parse_retry_after(response.headers), error_text(response), status, in_doubt=status >= 500
+        )
     raise PermanentSendError(error_text(response), status)
+
+
+# Transport failures that happen before the request left: the platform cannot have acted.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
 def request(
@@ -180,9 +198,9 @@ def request(
     try:
         return client.request(method, url, timeout=timeout or DEFAULT_TIMEOUT, **kwargs)
     except httpx.TimeoutException as exc:
-        raise RetryableSendError(None, f"timeout: {exc!r}") from exc
+        raise RetryableSendError(None, f"timeout: {exc!r}", in_doubt=not isinstance(exc, _NOT_SENT)) from exc
     except httpx.TransportError as exc:
-        raise RetryableSendError(None, f"transport error: {exc!r}") from exc
+        raise RetryableSendError(None, f"transport error: {exc!r}", in_doubt=not isinstance(exc, _NOT_SENT)) from exc
 
 
 def join_url(base_url: str, path: str) -> str:
@@ -216,3 +234,30 @@ def html_to_text(html: str) -> str:
     extractor.feed(html)
     extractor.close()
     return "".join(extractor.parts).strip()
+
+
+# --------------------------------------------------------------------------------------------
+# Finding a reply we may already have posted
+# --------------------------------------------------------------------------------------------
+
+_URL = re.compile(r"https?://\S+")
+_SPACE = re.compile(r"\s+")
+
+
+def comparable_text(text: str) -> str:
+    """Text as platforms give it back, made comparable with what we sent: HTML entities
+    unescaped (X answers "&amp;"), links masked (X shortens them to t.co), spaces collapsed."""
+    return _SPACE.sub(" ", _URL.sub("<link>", html.unescape(text or ""))).strip()
+
+
+def pick_reply(candidates: list[tuple[str, str]], text: str, *, author_known: bool) -> str | None:
+    """The platform id of our earlier reply among (id, text) candidates already filtered by
+    target, author and time. With the author known, a single candidate is ours whatever the
+    platform did to its text; otherwise (or among several) the text must match."""
+    if author_known and len(candidates) == 1:
+        return candidates[0][0]
+    wanted = comparable_text(text)
+    for platform_id, candidate_text in candidates:
+        if comparable_text(candidate_text) == wanted:
+            return platform_id
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from .base import (
     html_to_text,
     join_url,
     parse_retry_after,
+    pick_reply,
     raise_for_platform_status,
     request,
     response_json,
@@ -97,3 +99,51 @@ def send_reply(
     if post_id is None:
         raise PermanentSendError(f"no post id in answer: {response.text[:300]}", response.status_code)
     return SendResult(platform_id=str(post_id), status_code=response.status_code)
+
+
+_REPLY_ACTION = 5  # UserAction::REPLY: a post in a topic someone else started
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: int | str,
+    reply_to_post_number: int | None,
+    text: str,
+    since: datetime,
+    *,
+    max_pages: int = 20,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our post in the topic (answering that post number) made since `since`, or
+    None: the API user's replies (GET /user_actions.json, newest first) back to `since`.
+    Raises SendError when the forum cannot say."""
+    candidates: list[tuple[str, str]] = []
+    offset = 0
+    for _ in range(max_pages):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/user_actions.json"),
+            params={"username": api_username, "filter": str(_REPLY_ACTION), "offset": str(offset)},
+            headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        actions = (response_json(response) or {}).get("user_actions") or []
+        older = False
+        for action in actions:
+            if utc_from_iso(action["created_at"]) < since:
+                older = True
+                continue
+            if str(action.get("topic_id")) != str(topic_id):
+                continue
+            if reply_to_post_number is not None and action.get("reply_to_post_number") != int(reply_to_post_number):
+                continue
+            candidates.append((str(action["post_id"]), html_to_text(action.get("excerpt") or "")))
+        if older or not actions:
+            break
+        offset += len(actions)
+    return pick_reply(candidates, text, author_known=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -18,9 +19,11 @@ from .base import (
     error_text,
     join_url,
     parse_retry_after,
+    pick_reply,
     request,
     response_json,
     sha256_hex_signature,
+    utc_from_iso,
     utc_from_timestamp_ms,
 )
 
@@ -87,7 +90,7 @@ def _raise_for_graph_error(response: httpx.Response) -> None:
     error = (response_json(response) or {}).get("error") or {}
     retry_after = parse_retry_after(response.headers)
     if status == 429 or status >= 500 or error.get("code") in _RETRYABLE_CODES or error.get("is_transient"):
-        raise RetryableSendError(retry_after, error_text(response), status)
+        raise RetryableSendError(retry_after, error_text(response), status, in_doubt=status >= 500)
     raise PermanentSendError(error_text(response), status)
 
 
@@ -118,3 +121,45 @@ def send_reply(
     if not message_id:
         raise PermanentSendError(f"no message_id in answer: {response.text[:300]}", response.status_code)
     return SendResult(platform_id=str(message_id), status_code=response.status_code)
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    recipient_id: str,
+    text: str,
+    since: datetime,
+    *,
+    page_id: str = "",
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our message to this person sent since `since`, or None (Conversations API:
+    the page's conversation with the person and its latest messages). Raises SendError when
+    the Graph API cannot say."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/{api_version}/me/conversations"),
+        params={
+            "platform": "messenger",
+            "user_id": str(recipient_id),
+            "fields": "messages.limit(100){message,from,created_time}",
+            "access_token": page_access_token,
+        },
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    candidates: list[tuple[str, str]] = []
+    for conversation in (response_json(response) or {}).get("data") or []:
+        for message in (conversation.get("messages") or {}).get("data") or []:
+            sender = str((message.get("from") or {}).get("id") or "")
+            if (page_id and sender != page_id) or sender == str(recipient_id):
+                continue
+            if not message.get("created_time") or utc_from_iso(message["created_time"]) < since:
+                continue
+            candidates.append((str(message["id"]), message.get("message") or ""))
+    # Several of our messages may match the author and time (a person can get an auto-reply
+    # and a hand-off notice): the text decides.
+    return pick_reply(candidates, text, author_known=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +13,7 @@ from .base import (
     SendResult,
     check_signature,
     join_url,
+    pick_reply,
     raise_for_platform_status,
     request,
     response_json,
@@ -118,3 +119,55 @@ def send_reply(
     if not tweet_id:
         raise PermanentSendError(f"no tweet id in answer: {response.text[:300]}", response.status_code)
     return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
+
+
+# Recent search covers the last seven days; older replies cannot be looked up this way.
+_SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)
+_SEARCH_PAGES = 5
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    in_reply_to_id: str,
+    text: str,
+    since: datetime,
+    *,
+    author_id: str = "",
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our reply to a tweet posted since `since`, or None (GET /2/tweets/search/recent
+    with the in_reply_to_tweet_id: and from: operators). Raises SendError when X cannot say."""
+    query = f"in_reply_to_tweet_id:{in_reply_to_id}" + (f" from:{author_id}" if author_id else "")
+    start = max(since, datetime.now(UTC) - _SEARCH_WINDOW)
+    params: dict[str, Any] = {
+        "query": query,
+        "start_time": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "max_results": 100,
+        "tweet.fields": "author_id,created_at,referenced_tweets",
+    }
+    candidates: list[tuple[str, str]] = []
+    for _ in range(_SEARCH_PAGES):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/2/tweets/search/recent"),
+            params=params,
+            headers={"Authorization": f"Bearer {bearer_token}"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        body = response_json(response) or {}
+        for tweet in body.get("data") or []:
+            replied_to = {r.get("id") for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"}
+            if str(in_reply_to_id) not in replied_to:
+                continue
+            if author_id and str(tweet.get("author_id") or "") != author_id:
+                continue
+            candidates.append((str(tweet["id"]), tweet.get("text") or ""))
+        next_token = (body.get("meta") or {}).get("next_token")
+        if not next_token:
+            break
+        params["next_token"] = next_token
+    return pick_reply(candidates, text, author_known=bool(author_id))

@@ -16,6 +16,7 @@ from .base import (
     error_text,
     join_url,
     parse_retry_after,
+    pick_reply,
     request,
     response_json,
     utc_from_iso,
@@ -41,7 +42,7 @@ def _raise_for_google_status(response: httpx.Response) -> None:
     reasons = {item.get("reason") for item in error.get("errors") or [] if isinstance(item, dict)}
     retry_after = parse_retry_after(response.headers)
     if status == 429 or status >= 500 or (status == 403 and reasons & _RETRYABLE_REASONS):
-        raise RetryableSendError(retry_after, error_text(response), status)
+        raise RetryableSendError(retry_after, error_text(response), status, in_doubt=status >= 500)
     raise PermanentSendError(error_text(response), status)
 
 
@@ -199,3 +200,44 @@ def send_reply(
     if not comment_id:
         raise PermanentSendError(f"no comment id in answer: {response.text[:300]}", response.status_code)
     return SendResult(platform_id=str(comment_id), status_code=response.status_code)
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    parent_id: str,
+    text: str,
+    since: datetime,
+    *,
+    author_channel_id: str = "",
+    max_pages: int = 20,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our reply under a comment posted since `since`, or None (comments.list by
+    parentId). Raises SendError when YouTube cannot say."""
+    params: dict[str, str] = {"part": "snippet", "parentId": parent_id, "maxResults": "100", "textFormat": "plainText"}
+    candidates: list[tuple[str, str]] = []
+    for _ in range(max_pages):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/youtube/v3/comments"),
+            params=params,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=timeout,
+        )
+        _raise_for_google_status(response)
+        body = response_json(response) or {}
+        for item in body.get("items") or []:
+            snippet = item.get("snippet") or {}
+            author = (snippet.get("authorChannelId") or {}).get("value") or ""
+            if author_channel_id and author != author_channel_id:
+                continue
+            if not snippet.get("publishedAt") or utc_from_iso(snippet["publishedAt"]) < since:
+                continue
+            candidates.append((str(item["id"]), snippet.get("textOriginal") or snippet.get("textDisplay") or ""))
+        params["pageToken"] = body.get("nextPageToken") or ""
+        if not params["pageToken"]:
+            break
+    return pick_reply(candidates, text, author_known=bool(author_channel_id))

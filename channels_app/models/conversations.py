@@ -117,6 +117,10 @@ class OutboxMessage(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     # db_default: the cutover writes hand-off rows with INSERT ... SELECT, naming its columns.
     claimed_by = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # When an attempt may have reached the platform without us learning the outcome (a worker
+    # killed mid-send, a read timeout, a 5xx): the next attempt first looks on the platform for
+    # our reply posted since then, and records it instead of sending again.
+    in_doubt_since = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -3,8 +3,9 @@
 `send_due_replies` drains due rows in batches. For each batch:
 
 1. **claim**: ``UPDATE ... SET state='sending' WHERE id IN (... FOR UPDATE SKIP LOCKED) AND
-   state='pending'``; only this worker owns the claimed rows. Rows a dead worker left in
-   "sending" go back to pending after ``DUSK_OUTBOX_STUCK_AFTER`` (delivery is at least once);
+   state='pending'``; only this worker owns the claimed rows, for ``DUSK_OUTBOX_STUCK_AFTER``
+   seconds (the lease). Rows a dead worker left in "sending" go back to pending after that,
+   marked in doubt;
 2. **loop guard**: never answer our own account or a machine (bounces, autoresponders);
 3. **cooldown**: one auto-reply per customer and channel per ``DUSK_AUTO_REPLY_COOLDOWN``
    seconds, claimed with a conditional upsert on `ReplyCooldown`, so two workers never both
@@ -15,11 +16,18 @@
 5. **pace** each channel to ``rate_limit_per_minute`` across all workers (`SendBudget`, a GCRA
    under a row lock); rows beyond the budget wait, unchanged, until their slot;
 6. **send** concurrently (``DUSK_OUTBOX_CONCURRENCY`` threads, HTTP only: the database is used
-   from this thread alone);
-7. **record** in one transaction: sent (with the platform's id, and an outbound Message so a
-   customer answering our reply stays in the conversation), retry later (429/5xx/timeouts, with
-   exponential backoff that never undercuts Retry-After), failed (permanent errors, shown in the
-   channel's message log), skipped (with why).
+   from this thread alone). A row in doubt (an earlier attempt may have reached the platform:
+   its worker died mid-send, or it got a read timeout or a 5xx) is first looked up on the
+   platform (our reply to that message since the doubtful attempt) and recorded, not sent, when
+   found. No request starts unless it can finish within the lease, so a row is never sent by two
+   workers at once. Email goes through `mail.send_recorded` (staged, recorded, then terminated);
+7. **record** in one transaction, only for rows this claim still owns: sent (with the platform's
+   id, and an outbound Message so a customer answering our reply stays in the conversation),
+   retry later (429/5xx/timeouts, with exponential backoff that never undercuts Retry-After),
+   failed (permanent errors, shown in the channel's message log), skipped (with why).
+
+Together: each reply is posted once, unless a platform's lookup misses a reply it accepted (its
+search lagging by more than the lease, or the reply deleted meanwhile).
 """
 
 from __future__ import annotations
@@ -41,12 +49,13 @@ from typing import Any
 
 import httpx
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
-from django.db.models import OuterRef, Prefetch, Q, Subquery
+from django.db.models import F, OuterRef, Prefetch, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from .. import textrules
+from .. import mail, textrules
 from ..adapters import SendError, SendResult, discourse, messenger, x, youtube
 from ..adapters import email as email_adapter
 from ..adapters.base import DEFAULT_TIMEOUT
@@ -142,12 +151,13 @@ def _due(now: datetime):
 
 
 def reclaim_stuck_sends(*, now: datetime | None = None) -> int:
-    """Give rows a dead worker left in "sending" back to the queue."""
+    """Give rows a dead worker left in "sending" back to the queue, in doubt since their claim:
+    the worker may have died after the platform accepted the reply."""
     now = now or timezone.now()
     stale = now - timedelta(seconds=settings.DUSK_OUTBOX_STUCK_AFTER)
     with transaction.atomic():
         return OutboxMessage.objects.filter(state=OutboxState.SENDING, claimed_at__lt=stale).update(
-            state=OutboxState.PENDING, claimed_by=""
+            state=OutboxState.PENDING, claimed_by="", in_doubt_since=Coalesce(F("in_doubt_since"), F("claimed_at"))
         )
 
 
@@ -264,6 +274,8 @@ class _Job:
     text: str = ""
     target: dict[str, Any] = field(default_factory=dict)
     slot: float = 0.0  # epoch seconds: not before
+    lease_end: float = math.inf  # epoch seconds: the claim may be taken over from then on
+    attempted_at: datetime | None = None  # when the request went out
 
 
 @dataclass
@@ -274,9 +286,11 @@ class _Outcome:
 
 
 class _Batch:
-    def __init__(self, *, now: datetime, report: SendReport) -> None:
+    def __init__(self, *, now: datetime, report: SendReport, lease_end: float, token: str) -> None:
         self.now = now
         self.report = report
+        self.lease_end = lease_end
+        self.token = token  # the claim: rows are written only while it is still theirs
         self.outcomes: dict[int, _Outcome] = {}
         self.plans: dict[int, _PlanInfo | None] = {}
         self.throttled: dict[int, float] = {}  # channel id -> epoch seconds to hold off until
@@ -294,6 +308,18 @@ class _Batch:
         self.report.failed += 1
         self.outcomes[row.pk] = _Outcome(
             {"state": OutboxState.FAILED, "last_error": reason[:2000], "claimed_by": ""}, release_cooldown=True
+        )
+
+    def give_back(self, row: OutboxMessage, reason: str) -> None:
+        """Not attempted: back to the queue, for a fresh claim a moment later."""
+        self.report.postponed += 1
+        self.outcomes[row.pk] = _Outcome(
+            {
+                "state": OutboxState.PENDING,
+                "next_attempt_at": self.now + timedelta(seconds=1),
+                "last_error": reason,
+                "claimed_by": "",
+            }
         )
 
     def postpone(self, row: OutboxMessage, until: datetime, reason: str) -> None:
@@ -499,7 +525,55 @@ def _reserve_slots(channel: Channel, count: int) -> tuple[list[float], float, fl
     return [first + i * interval for i in range(fit)], first + fit * interval, interval
 
 
-def _deliver(job: _Job) -> SendResult:
+def http_timeout() -> httpx.Timeout:
+    seconds = settings.DUSK_OUTBOX_HTTP_TIMEOUT
+    return httpx.Timeout(seconds, connect=min(5.0, seconds))
+
+
+def request_bound() -> float:
+    """The longest one platform request may take (connect, write, read: each up to the timeout),
+    plus a margin for the platform to show what it accepted to a lookup."""
+    return 3 * settings.DUSK_OUTBOX_HTTP_TIMEOUT + settings.DUSK_OUTBOX_LOOKUP_MARGIN
+
+
+def _find_earlier(job: _Job, base_url: str, token: str) -> str | None:
+    """Our reply from an earlier attempt of this row, looked up on the platform."""
+    row = job.row
+    channel = row.channel
+    target = job.target
+    assert row.in_doubt_since is not None
+    since = row.in_doubt_since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW)
+    own = channel.platform_account_id
+    timeout = http_timeout()
+    if channel.kind == ChannelKind.X:
+        return x.find_reply(
+            http_client(), base_url, token, target["in_reply_to"], job.text, since, author_id=own, timeout=timeout
+        )
+    if channel.kind == ChannelKind.YOUTUBE:
+        return youtube.find_reply(
+            http_client(), base_url, token, target["parent_id"], job.text, since, author_channel_id=own, timeout=timeout
+        )
+    if channel.kind == ChannelKind.DISCOURSE:
+        return discourse.find_reply(
+            http_client(),
+            base_url,
+            token,
+            own or "system",
+            target["topic_id"],
+            target["post_number"],
+            job.text,
+            since,
+            timeout=timeout,
+        )
+    if channel.kind == ChannelKind.MESSENGER:
+        return messenger.find_reply(
+            http_client(), base_url, token, target["recipient"], job.text, since, page_id=own, timeout=timeout
+        )
+    return None
+
+
+def _deliver(job: _Job) -> SendResult | None:
+    """Send one reply over HTTP; None when there is too little of the claim left to try."""
     delay = job.slot - time.time()
     if delay > 0:
         time.sleep(delay)
@@ -508,10 +582,20 @@ def _deliver(job: _Job) -> SendResult:
     target = job.target
     base_url = channel.api_base_url or DEFAULT_BASE_URLS.get(kind, "")
     token = _secret(channel.api_token_env) or ""
+    if job.row.in_doubt_since is not None:
+        found = _find_earlier(job, base_url, token)
+        if found:
+            return SendResult(platform_id=found, status_code=200, recovered=True)
+    # A request that could outlast the claim might still be on its way when the next owner
+    # looks the row up: leave it to them.
+    if time.time() + request_bound() > job.lease_end:
+        return None
+    job.attempted_at = timezone.now()
+    timeout = http_timeout()
     if kind == ChannelKind.X:
-        return x.send_reply(http_client(), base_url, token, job.text, target["in_reply_to"])
+        return x.send_reply(http_client(), base_url, token, job.text, target["in_reply_to"], timeout=timeout)
     if kind == ChannelKind.YOUTUBE:
-        return youtube.send_reply(http_client(), base_url, token, target["parent_id"], job.text)
+        return youtube.send_reply(http_client(), base_url, token, target["parent_id"], job.text, timeout=timeout)
     if kind == ChannelKind.DISCOURSE:
         return discourse.send_reply(
             http_client(),
@@ -521,13 +605,28 @@ def _deliver(job: _Job) -> SendResult:
             target["topic_id"],
             job.text,
             reply_to_post_number=target["post_number"],
+            timeout=timeout,
         )
     if kind == ChannelKind.MESSENGER:
-        return messenger.send_reply(http_client(), base_url, token, target["recipient"], job.text)
-    return _send_email(job)
+        return messenger.send_reply(http_client(), base_url, token, target["recipient"], job.text, timeout=timeout)
+    raise ValueError(f"no HTTP sender for {kind} channels")
 
 
-def _send_email(job: _Job) -> SendResult:
+def _send(job: _Job) -> SendResult | None:
+    try:
+        return _deliver(job)
+    except SendError as exc:
+        return exc.result
+    except Exception as exc:  # a bug or an unexpected library error: retry, bounded by max attempts
+        log.exception("outbox %s: unexpected error while sending", job.row.pk)
+        # Whether the request went out is unknown: look before the next try.
+        return SendResult(platform_id="", status_code=0, error=f"{type(exc).__name__}: {exc}", in_doubt=True)
+
+
+# --- email: staged, recorded, then terminated (exactly once, see mail.py) -----------------
+
+
+def _email_message(job: _Job) -> EmailMessage:
     channel = job.row.channel
     target = job.target
     sender = channel.handle if "@" in channel.handle else settings.DEFAULT_FROM_EMAIL
@@ -541,23 +640,114 @@ def _send_email(job: _Job) -> SendResult:
         chain = [ref for ref in target["references"] if ref != target["in_reply_to"]]
         headers["References"] = " ".join([*chain, target["in_reply_to"]])
         subject = email_adapter.reply_subject(subject)
-    mail = EmailMessage(subject=subject, body=job.text, from_email=sender, to=[target["to"]], headers=headers)
-    try:
-        with get_connection(fail_silently=False) as smtp:
-            smtp.send_messages([mail])
-    except (OSError, smtplib.SMTPException) as exc:
-        raise email_adapter.smtp_failure(exc) from exc
-    return SendResult(platform_id=message_id, status_code=250)
+    return EmailMessage(subject=subject, body=job.text, from_email=sender, to=[target["to"]], headers=headers)
 
 
-def _send(job: _Job) -> SendResult:
-    try:
-        return _deliver(job)
-    except SendError as exc:
-        return exc.result
-    except Exception as exc:  # a bug or an unexpected library error: retry, bounded by max attempts
-        log.exception("outbox %s: unexpected error while sending", job.row.pk)
-        return SendResult(platform_id="", status_code=0, error=f"{type(exc).__name__}: {exc}")
+def _outbound(row: OutboxMessage, platform_id: str, text: str, at: datetime) -> Message:
+    return Message(
+        channel_id=row.channel_id,
+        conversation_id=row.conversation_id,
+        platform_message_id=platform_id[:128],
+        direction=Direction.OUTBOUND,
+        author_id=row.channel.platform_account_id,
+        text=text,
+        created_at=at,
+        meta={"outbox": row.pk, "kind": row.kind},
+    )
+
+
+def _record_emails_sent(jobs: list[_Job], messages: dict[int, EmailMessage], batch: _Batch) -> set[int]:
+    """Mark staged emails sent in one commit, only where this claim still owns the row."""
+    now = timezone.now()
+    recorded: set[int] = set()
+    with transaction.atomic():
+        for job in jobs:
+            row = job.row
+            message_id = messages[row.pk].extra_headers["Message-ID"]
+            if OutboxMessage.objects.filter(pk=row.pk, state=OutboxState.SENDING, claimed_by=batch.token).update(
+                state=OutboxState.SENT,
+                sent_at=now,
+                platform_response_id=message_id,
+                rendered_text=job.text,
+                last_error="",
+                attempts=F("attempts") + 1,
+                claimed_by="",
+            ):
+                recorded.add(row.pk)
+        Message.objects.bulk_create(
+            [
+                _outbound(job.row, messages[job.row.pk].extra_headers["Message-ID"], job.text, now)
+                for job in jobs
+                if job.row.pk in recorded
+            ],
+            ignore_conflicts=True,
+        )
+    batch.report.sent += len(recorded)
+    return recorded
+
+
+_SMTP_CODE = re.compile(r"\b([45]\d\d)\b")
+
+
+def _send_emails(jobs: list[_Job], batch: _Batch) -> None:
+    by_pk = {job.row.pk: job for job in jobs}
+    messages = {job.row.pk: _email_message(job) for job in jobs}
+    recorded: set[int] = set()
+
+    def record_sent(keys: list) -> set:
+        done = _record_emails_sent([by_pk[k] for k in keys], messages, batch)
+        recorded.update(done)
+        return done
+
+    def record_refused(key, error: str) -> None:
+        match = _SMTP_CODE.search(error)
+        code = int(match.group(1)) if match else 0
+        result = SendResult(platform_id="", status_code=code, error=error, permanent=code >= 500)
+        if key in recorded:  # refused after the end marker: the "sent" just recorded was wrong
+            row = by_pk[key].row
+            if result.permanent or row.attempts + 1 >= settings.DUSK_OUTBOX_MAX_ATTEMPTS:
+                batch.report.failed += 1
+                undo = {"state": OutboxState.FAILED, "last_error": error[:2000]}
+            else:
+                batch.report.retried += 1
+                wait = backoff_seconds(row.attempts + 1, None)
+                undo = {
+                    "state": OutboxState.PENDING,
+                    "next_attempt_at": timezone.now() + timedelta(seconds=wait),
+                    "last_error": f"attempt {row.attempts + 1} failed, retrying in {wait:.0f} s: {error}"[:2000],
+                }
+            with transaction.atomic():
+                OutboxMessage.objects.filter(pk=key, state=OutboxState.SENT).update(
+                    sent_at=None, platform_response_id="", **undo
+                )
+                Message.objects.filter(channel_id=row.channel_id, meta__outbox=key).delete()
+            batch.report.sent -= 1
+            return
+        _record_result(by_pk[key], result, batch)
+
+    group = max(1, settings.DUSK_EMAIL_PARALLEL)
+    for start in range(0, len(jobs), group):
+        chunk = jobs[start : start + group]
+        delay = max(job.slot for job in chunk) - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        if time.time() + request_bound() > batch.lease_end:
+            for job in chunk:
+                batch.give_back(job.row, "not attempted: too little of the claim was left")
+            continue
+        try:
+            mail.send_recorded(
+                [(job.row.pk, messages[job.row.pk]) for job in chunk],
+                record_sent=record_sent,
+                record_refused=record_refused,
+                group_size=group,
+            )
+        except (OSError, smtplib.SMTPException) as exc:
+            # Whatever was not recorded was not terminated either: the server dropped it.
+            failure = email_adapter.smtp_failure(exc).result
+            for job in chunk:
+                if job.row.pk not in recorded and job.row.pk not in batch.outcomes:
+                    _record_result(job, failure, batch)
 
 
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
@@ -567,8 +757,11 @@ def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def _record_result(job: _Job, result: SendResult, batch: _Batch) -> None:
+def _record_result(job: _Job, result: SendResult | None, batch: _Batch) -> None:
     row = job.row
+    if result is None:
+        batch.give_back(row, "not attempted: too little of the claim was left")
+        return
     attempt = row.attempts + 1
     now = timezone.now()
     if result.platform_id and not result.error:
@@ -579,33 +772,25 @@ def _record_result(job: _Job, result: SendResult, batch: _Batch) -> None:
                 "sent_at": now,
                 "platform_response_id": result.platform_id[:128],
                 "rendered_text": job.text,
-                "last_error": "",
+                "last_error": "sent by an earlier attempt (found on the platform)" if result.recovered else "",
                 "attempts": attempt,
                 "claimed_by": "",
             },
-            outbound=Message(
-                channel_id=row.channel_id,
-                conversation_id=row.conversation_id,
-                platform_message_id=result.platform_id[:128],
-                direction=Direction.OUTBOUND,
-                author_id=row.channel.platform_account_id,
-                text=job.text,
-                created_at=now,
-                meta={"outbox": row.pk, "kind": row.kind},
-            ),
+            outbound=_outbound(row, result.platform_id, job.text, now),
         )
         return
     error = result.error or f"HTTP {result.status_code}"
+    doubt = {"in_doubt_since": row.in_doubt_since or job.attempted_at or now} if result.in_doubt else {}
     if result.status_code == 429 and result.retry_after:
         until = time.time() + result.retry_after
         batch.throttled[row.channel_id] = max(batch.throttled.get(row.channel_id, 0.0), until)
     if result.permanent:
         batch.fail(row, error)
-        batch.outcomes[row.pk].fields.update(attempts=attempt, rendered_text=job.text)
+        batch.outcomes[row.pk].fields.update(attempts=attempt, rendered_text=job.text, **doubt)
         return
     if attempt >= settings.DUSK_OUTBOX_MAX_ATTEMPTS:
         batch.fail(row, f"gave up after {attempt} attempts: {error}")
-        batch.outcomes[row.pk].fields.update(attempts=attempt, rendered_text=job.text)
+        batch.outcomes[row.pk].fields.update(attempts=attempt, rendered_text=job.text, **doubt)
         return
     batch.report.retried += 1
     wait = backoff_seconds(attempt, result.retry_after)
@@ -617,6 +802,7 @@ def _record_result(job: _Job, result: SendResult, batch: _Batch) -> None:
             "last_error": f"attempt {attempt} failed, retrying in {wait:.0f} s: {error}"[:2000],
             "rendered_text": job.text,
             "claimed_by": "",
+            **doubt,
         }
     )
 
@@ -632,11 +818,15 @@ def _write_outcomes(batch: _Batch) -> None:
         shapes.setdefault(names, []).append([outcome.fields[name] for name in names] + [pk])
     meta = OutboxMessage._meta
     quote = connection.ops.quote_name
+    # Only rows this claim still owns: after the lease, another sender may have taken one over.
     with transaction.atomic():
         with connection.cursor() as cur:
             for names, params in shapes.items():
                 sets = ", ".join(f"{quote(meta.get_field(name).column)} = %s" for name in names)
-                cur.executemany(f"UPDATE {quote(meta.db_table)} SET {sets} WHERE id = %s", params)
+                cur.executemany(
+                    f"UPDATE {quote(meta.db_table)} SET {sets} WHERE id = %s AND claimed_by = %s AND state = %s",
+                    [[*values, batch.token, OutboxState.SENDING] for values in params],
+                )
         outbound = [o.outbound for o in batch.outcomes.values() if o.outbound is not None]
         if outbound:
             Message.objects.bulk_create(outbound, ignore_conflicts=True)
@@ -648,8 +838,8 @@ def _write_outcomes(batch: _Batch) -> None:
             SendBudget.objects.filter(pk=channel_id, next_slot_at__lt=hold).update(next_slot_at=hold)
 
 
-def _process(rows: list[OutboxMessage], *, now: datetime, report: SendReport) -> None:
-    batch = _Batch(now=now, report=report)
+def _process(rows: list[OutboxMessage], *, now: datetime, report: SendReport, lease_end: float = math.inf) -> None:
+    batch = _Batch(now=now, report=report, lease_end=lease_end, token=rows[0].claimed_by)
     handoffs = _handoff_context(rows)
     # Hand-off notices first: they carry a reference and go out whatever the cooldown says.
     ordered = sorted(rows, key=lambda r: (r.kind != OutboxKind.HANDOFF, r.pk))
@@ -686,12 +876,16 @@ def _process(rows: list[OutboxMessage], *, now: datetime, report: SendReport) ->
         slots, next_free, interval = _reserve_slots(channel, len(channel_jobs))
         for job, slot in zip(channel_jobs, slots, strict=False):
             job.slot = slot
+            job.lease_end = batch.lease_end
             sending.append(job)
         for offset, job in enumerate(channel_jobs[len(slots) :]):
             until = datetime.fromtimestamp(next_free + offset * interval, tz=UTC)
             batch.postpone(job.row, until, f"rate limit: {channel.rate_limit_per_minute}/min on {channel.name}")
 
-    for job, result in zip(sending, _pool().map(_send, sending), strict=True):
+    over_http = [job for job in sending if job.row.channel.kind != ChannelKind.EMAIL]
+    results = _pool().map(_send, over_http)  # under way in the pool while emails go out here
+    _send_emails([job for job in sending if job.row.channel.kind == ChannelKind.EMAIL], batch)
+    for job, result in zip(over_http, results, strict=True):
         _record_result(job, result, batch)
     _write_outcomes(batch)
 
@@ -709,11 +903,13 @@ def send_due_replies(
     reclaim_stuck_sends(now=now)
     while True:
         clock = now or timezone.now()
+        # The lease counts from before the claim: others may take the rows over from then on.
+        lease_end = time.time() + settings.DUSK_OUTBOX_STUCK_AFTER
         rows = _claim(now=clock, limit=batch_size)
         if not rows:
             break
         report.claimed += len(rows)
-        _process(rows, now=clock, report=report)
+        _process(rows, now=clock, report=report, lease_end=lease_end)
         if time.monotonic() >= deadline:
             report.more_due = _due(now or timezone.now()).exists()
             break

@@ -3,7 +3,11 @@
 Each fake checks every request it receives (method, path, headers, body) against what the
 platform demands and records violations instead of answering politely to anything: tests assert
 ``fake.violations == []``. Answers can be scripted (429 with Retry-After, 500, 400, slow
-answers) with ``fake.fail_next(...)``. Everything received is kept in ``fake.received``.
+answers) with ``fake.fail_next(...)``, also after doing the work (``after_effect=True``: the reply
+is posted, the answer says otherwise); ``fake.latency`` delays every normal answer after the
+work is done. Everything received is kept in ``fake.received``. Each platform also answers the
+lookup the outbox makes before resending a reply in doubt (X recent search, YouTube
+comments.list, Discourse user_actions, Messenger conversations).
 
 Use them as context managers (``with FakeX() as fake: fake.base_url``) or through the pytest
 fixtures at the bottom (``fake_x``, ``fake_youtube``, ``fake_discourse``, ``fake_messenger``,
@@ -17,6 +21,8 @@ import email
 import email.policy
 import itertools
 import json
+import random
+import re
 import socket
 import threading
 import time
@@ -57,6 +63,7 @@ class Answer:
     body: Any = None  # dict/list -> JSON, str/bytes as is
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to sleep before answering (timeouts)
+    after_effect: bool = False  # scripted: do the normal work first, then answer this
 
     def encode(self) -> tuple[bytes, str]:
         if isinstance(self.body, bytes):
@@ -80,6 +87,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # The client went away mid-request (a killed worker): a platform drops such a
+            # request without acting on it.
+            self.close_connection = True
+            return
         split = urlsplit(self.path)
         received = Received(
             method=self.command,
@@ -135,12 +147,13 @@ class FakePlatform:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.violations: list[str] = []
-        self._script: deque[Answer] = deque()
+        self._script: deque[tuple[str | None, Answer]] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._ids = itertools.count(1)
         self.connections: set[socket.socket] = set()  # open keep-alive connections
+        self.latency: float | tuple[float, float] = 0.0  # seconds (or a random range) per answer
 
     # lifecycle ---------------------------------------------------------------------------
     def start(self) -> FakePlatform:
@@ -182,12 +195,17 @@ class FakePlatform:
         body: Any = None,
         times: int = 1,
         delay: float = 0.0,
+        after_effect: bool = False,
+        path: str | None = None,
     ) -> None:
-        """Answer the next `times` well-routed requests with this instead of the normal answer
-        (the request is still checked and recorded)."""
+        """Answer the next `times` well-routed requests (to `path` only, when given) with this
+        instead of the normal answer (the request is still checked and recorded). With
+        `after_effect`, the normal work is done first (the reply exists on the platform) and
+        then this is answered."""
         default_body = {"errors": [{"message": f"scripted {status}"}]}
         for _ in range(times):
-            self._script.append(Answer(status, default_body if body is None else body, headers or {}, delay))
+            answer = Answer(status, default_body if body is None else body, headers or {}, delay, after_effect)
+            self._script.append((path, answer))
 
     def rate_limit_next(self, retry_after: str = "7", times: int = 1) -> None:
         self.fail_next(429, headers={"Retry-After": retry_after}, times=times)
@@ -243,8 +261,22 @@ class FakePlatform:
         check, respond = route
         check(received)
         with self._lock:
-            scripted = self._script.popleft() if self._script else None
-        return scripted if scripted is not None else respond(received)
+            scripted = next((item for item in self._script if item[0] in (None, received.path)), None)
+            if scripted is not None:
+                self._script.remove(scripted)
+                scripted = scripted[1]
+        if scripted is not None:
+            if scripted.after_effect:
+                respond(received)
+            return scripted
+        answer = respond(received)
+        latency = random.uniform(*self.latency) if isinstance(self.latency, tuple) else self.latency
+        answer.delay = max(answer.delay, latency)
+        return answer
+
+    @staticmethod
+    def stamp(at: datetime | None = None) -> str:
+        return (at or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -253,17 +285,64 @@ class FakePlatform:
 
 
 class FakeX(FakePlatform):
-    """POST /2/tweets (replies) with a bearer token."""
+    """POST /2/tweets (replies) and GET /2/tweets/search/recent, with a bearer token."""
 
     name = "x"
+    _QUERY = re.compile(r"in_reply_to_tweet_id:(\d+)(?: from:(\S+))?")
 
-    def __init__(self, bearer_token: str = "x-bearer-token") -> None:
+    def __init__(self, bearer_token: str = "x-bearer-token", account_id: str = "783214") -> None:
         super().__init__()
         self.bearer_token = bearer_token
+        self.account_id = account_id  # the user the token posts as
         self.tweets: list[dict[str, Any]] = []
 
     def routes(self) -> dict[tuple[str, str], Route]:
-        return {("POST", "/2/tweets"): (self._check_tweet, self._create_tweet)}
+        return {
+            ("POST", "/2/tweets"): (self._check_tweet, self._create_tweet),
+            ("GET", "/2/tweets/search/recent"): (self._check_search, self._search),
+        }
+
+    def replies_to(self, tweet_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [t for t in self.tweets if t["in_reply_to"] == tweet_id]
+
+    def _check_search(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+        query = received.param("query") or ""
+        self.expect(received, self._QUERY.fullmatch(query) is not None, f"unsupported query {query!r}")
+        start = received.param("start_time") or ""
+        self.expect(
+            received,
+            re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", start) is not None,
+            f"start_time must be YYYY-MM-DDTHH:mm:ssZ, got {start!r}",
+        )
+        size = received.param("max_results") or "10"
+        self.expect(received, size.isdigit() and 10 <= int(size) <= 100, "max_results must be 10..100")
+        fields = set((received.param("tweet.fields") or "").split(","))
+        self.expect(received, {"author_id", "referenced_tweets"} <= fields, "tweet.fields lacks author_id/referenced")
+
+    def _search(self, received: Received) -> Answer:
+        match = self._QUERY.fullmatch(received.param("query") or "")
+        if match is None:
+            return Answer(400, {"errors": [{"message": "bad query"}]})
+        target, author = match.groups()
+        start = datetime.strptime(received.param("start_time") or "1970-01-01T00:00:00Z", "%Y-%m-%dT%H:%M:%SZ")
+        start = start.replace(tzinfo=UTC)
+        found = [
+            {
+                "id": t["id"],
+                "text": t["text"],
+                "author_id": t["author_id"],
+                "created_at": t["created_at"],
+                "referenced_tweets": [{"type": "replied_to", "id": t["in_reply_to"]}],
+            }
+            for t in reversed(self.replies_to(target))
+            if (author is None or t["author_id"] == author) and t["at"] >= start
+        ]
+        body: dict[str, Any] = {"meta": {"result_count": len(found)}}
+        if found:
+            body["data"] = found
+        return Answer(200, body)
 
     def _check_tweet(self, received: Received) -> None:
         self.expect_bearer(received, self.bearer_token)
@@ -285,8 +364,17 @@ class FakeX(FakePlatform):
     def _create_tweet(self, received: Received) -> Answer:
         body = received.json()
         tweet = {"id": str(1_850_000_000_000_000_000 + self.next_id()), "text": body["text"]}
+        now = datetime.now(UTC)
         with self._lock:
-            self.tweets.append({**tweet, "in_reply_to": body["reply"]["in_reply_to_tweet_id"]})
+            self.tweets.append(
+                {
+                    **tweet,
+                    "in_reply_to": body["reply"]["in_reply_to_tweet_id"],
+                    "author_id": self.account_id,
+                    "created_at": self.stamp(now),
+                    "at": now,
+                }
+            )
         return Answer(
             201, {"data": {"id": tweet["id"], "text": tweet["text"], "edit_history_tweet_ids": [tweet["id"]]}}
         )
@@ -309,12 +397,49 @@ class FakeDiscourse(FakePlatform):
         self.posts: list[dict[str, Any]] = []
 
     def routes(self) -> dict[tuple[str, str], Route]:
-        return {("POST", "/posts.json"): (self._check_post, self._create_post)}
+        return {
+            ("POST", "/posts.json"): (self._check_post, self._create_post),
+            ("GET", "/user_actions.json"): (self._check_actions, self._actions),
+        }
 
-    def _check_post(self, received: Received) -> None:
+    def _check_api_headers(self, received: Received) -> None:
         headers = received.headers
         self.expect(received, headers.get("api-key") == self.api_key, "wrong or missing Api-Key")
         self.expect(received, headers.get("api-username") == self.api_username, "wrong or missing Api-Username")
+
+    def _check_actions(self, received: Received) -> None:
+        self._check_api_headers(received)
+        self.expect(received, received.param("username") == self.api_username, "username must be the API user")
+        self.expect(received, received.param("filter") == "5", "filter must be 5 (replies)")
+        offset = received.param("offset") or "0"
+        self.expect(received, offset.isdigit(), "offset must be a number")
+
+    def _actions(self, received: Received) -> Answer:
+        offset = int(received.param("offset") or 0)
+        with self._lock:
+            posts = list(reversed(self.posts))  # newest first, 30 a page, as Discourse
+        page = posts[offset : offset + 30]
+        return Answer(
+            200,
+            {
+                "user_actions": [
+                    {
+                        "action_type": 5,
+                        "post_id": p["id"],
+                        "topic_id": p["topic_id"],
+                        "post_number": p["post_number"],
+                        "reply_to_post_number": p["reply_to_post_number"],
+                        "created_at": p["created_at"],
+                        "username": p["username"],
+                        "excerpt": p["raw"][:300],
+                    }
+                    for p in page
+                ]
+            },
+        )
+
+    def _check_post(self, received: Received) -> None:
+        self._check_api_headers(received)
         body = self.expect_json_object(received)
         self.expect(received, isinstance(body.get("topic_id"), int), "topic_id must be an integer")
         raw = body.get("raw")
@@ -335,6 +460,7 @@ class FakeDiscourse(FakePlatform):
             "raw": body["raw"],
             "reply_to_post_number": body.get("reply_to_post_number"),
             "username": self.api_username,
+            "created_at": self.stamp(),
         }
         with self._lock:
             self.posts.append(post)
@@ -352,14 +478,36 @@ class FakeMessenger(FakePlatform):
 
     name = "messenger"
 
-    def __init__(self, page_access_token: str = "page-token", api_version: str = "v19.0") -> None:
+    def __init__(self, page_access_token: str = "page-token", api_version: str = "v19.0", page_id: str = "") -> None:
         super().__init__()
         self.page_access_token = page_access_token
         self.api_version = api_version
+        self.page_id = page_id or "page-1"
         self.messages: list[dict[str, Any]] = []
 
     def routes(self) -> dict[tuple[str, str], Route]:
-        return {("POST", f"/{self.api_version}/me/messages"): (self._check_message, self._send_message)}
+        return {
+            ("POST", f"/{self.api_version}/me/messages"): (self._check_message, self._send_message),
+            ("GET", f"/{self.api_version}/me/conversations"): (self._check_conversations, self._conversations),
+        }
+
+    def _check_conversations(self, received: Received) -> None:
+        self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
+        self.expect(received, received.param("platform") == "messenger", "platform must be messenger")
+        self.expect(received, bool(received.param("user_id")), "user_id missing")
+        self.expect(received, "messages" in (received.param("fields") or ""), "fields must ask for messages")
+
+    def _conversations(self, received: Received) -> Answer:
+        user = received.param("user_id") or ""
+        with self._lock:
+            sent = [m for m in reversed(self.messages) if m["to"] == user]
+        if not sent:
+            return Answer(200, {"data": []})
+        messages = [
+            {"id": m["mid"], "message": m["text"], "from": {"id": self.page_id}, "created_time": m["created_time"]}
+            for m in sent
+        ]
+        return Answer(200, {"data": [{"id": f"t_{user}", "messages": {"data": messages}}]})
 
     def _check_message(self, received: Received) -> None:
         self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
@@ -374,7 +522,14 @@ class FakeMessenger(FakePlatform):
         body = received.json()
         message_id = f"m_fake{self.next_id()}"
         with self._lock:
-            self.messages.append({"mid": message_id, "to": body["recipient"]["id"], "text": body["message"]["text"]})
+            self.messages.append(
+                {
+                    "mid": message_id,
+                    "to": body["recipient"]["id"],
+                    "text": body["message"]["text"],
+                    "created_time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000"),
+                }
+            )
         return Answer(200, {"recipient_id": body["recipient"]["id"], "message_id": message_id})
 
 
@@ -446,7 +601,21 @@ class FakeYouTube(FakePlatform):
         return {
             ("GET", "/youtube/v3/commentThreads"): (self._check_list, self._list),
             ("POST", "/youtube/v3/comments"): (self._check_reply, self._reply),
+            ("GET", "/youtube/v3/comments"): (self._check_replies, self._list_replies),
         }
+
+    def _check_replies(self, received: Received) -> None:
+        self._check_auth(received)
+        self.expect(received, received.param("part") == "snippet", "part must be snippet")
+        self.expect(received, bool(received.param("parentId")), "parentId missing")
+        size = received.param("maxResults") or "20"
+        self.expect(received, size.isdigit() and 1 <= int(size) <= 100, "maxResults must be 1..100")
+
+    def _list_replies(self, received: Received) -> Answer:
+        parent = received.param("parentId")
+        with self._lock:
+            items = [r for r in self.replies if r["snippet"]["parentId"] == parent]
+        return Answer(200, {"kind": "youtube#commentListResponse", "items": items})
 
     def _check_auth(self, received: Received) -> None:
         key = received.param("key")
@@ -507,7 +676,14 @@ class FakeYouTube(FakePlatform):
         self.expect(received, isinstance(text, str) and 0 < len(text) <= 10000, "textOriginal must be 1..10000")
 
     def _reply(self, received: Received) -> Answer:
-        snippet = received.json()["snippet"]
+        snippet = dict(received.json()["snippet"])
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        snippet.update(
+            textDisplay=snippet["textOriginal"],
+            authorChannelId={"value": self.channel_id},
+            publishedAt=stamp,
+            updatedAt=stamp,
+        )
         reply = {"id": f"{snippet['parentId']}.reply{self.next_id()}", "snippet": snippet}
         with self._lock:
             self.replies.append(reply)
