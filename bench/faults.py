@@ -36,7 +36,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-FAULT_DB = "dusk_faults"
 
 
 def free_port() -> int:
@@ -314,12 +313,15 @@ def main(argv: list[str] | None = None) -> int:
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
     if not base.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/faults.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    url = base.rsplit("/", 1)[0] + "/" + FAULT_DB
+    # A scratch database of its own beside DATABASE_URL's (dropped and created again): two
+    # checkouts with different databases never share one.
+    fault_db = base.rsplit("/", 1)[1].split("?")[0] + "_faults"
+    url = base.rsplit("/", 1)[0] + "/" + fault_db
     import psycopg
 
     with psycopg.connect(base.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{FAULT_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{FAULT_DB}"')
+        conn.execute(f'DROP DATABASE IF EXISTS "{fault_db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{fault_db}"')
     _setup_django(url)
     from django.core.management import call_command
     from django.db import connection
