@@ -10,7 +10,9 @@ arriving once the channel is retired, randomly:
   - SIGKILLs a worker's whole process group (and starts a new one),
   - kills and restarts the Redis broker (a private redis-server it owns),
   - terminates the workers' PostgreSQL backends (pg_terminate_backend),
-  - makes the fake X answer 500 after posting (replies in doubt).
+  - makes the fake X answer 500 after posting (replies in doubt);
+faults stop once the run is complete and every tweet is stored, and the
+replies still pending (in doubt, or held by a killed worker's lease) settle.
 The fake X (a real HTTP server on 127.0.0.1) takes 10-80 ms per answer, so
 kills land mid-send. Afterwards every run must be completed, with every
 conversation moved exactly once with exactly one hand-off notice, every agent
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=30)
     parser.add_argument("--tweets", type=int, default=300, help="inbound tweets after the channel is retired")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FAULT_SEED", time.time_ns() % 10**6)))
-    parser.add_argument("--timeout", type=float, default=180, help="seconds allowed per trial")
+    parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per trial")
     args = parser.parse_args(argv)
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
     if not base.startswith(("postgres://", "postgresql://")):
@@ -408,6 +410,7 @@ def main(argv: list[str] | None = None) -> int:
                 faults: Counter = Counter()
                 started = time.monotonic()
                 tweets = 0
+                quiet_since = 0.0
                 while True:
                     run = CutoverRun.objects.filter(plan=plan).first()
                     if run and run.state == RunState.FAILED:
@@ -416,8 +419,14 @@ def main(argv: list[str] | None = None) -> int:
                         break
                     if Channel.objects.filter(pk=channel_id, state="retired").exists() and tweets < args.tweets:
                         tweets += inject_tweets(channel_id, trial * 1_000_000 + tweets, min(25, args.tweets - tweets))
-                    elif run and run.state == RunState.COMPLETED and tweets >= args.tweets and outbox_settled():
-                        break
+                    if run and run.state == RunState.COMPLETED and tweets >= args.tweets:
+                        # Faults stop once the run is complete and every tweet is stored; what the
+                        # last ones left (replies in doubt, leases of killed workers) must settle.
+                        if outbox_settled():
+                            break
+                        quiet_since = quiet_since or time.monotonic()
+                        time.sleep(0.3)
+                        continue
                     time.sleep(rng.uniform(0.3, 1.2))
                     action = rng.choice(["kill", "kill", "redis", "postgres", "platform", "none"])
                     if action == "kill":
@@ -448,12 +457,14 @@ def main(argv: list[str] | None = None) -> int:
                 run, dup, lost, counters_ok = check_trial(
                     plan, expected, received, args.conversations, args.agents, fake_x, tweets
                 )
+                settle = time.monotonic() - quiet_since if quiet_since else 0.0
                 total_dup += sum(dup.values())
                 total_lost += sum(lost.values())
                 if not counters_ok:
                     failures += 1
                 print(
-                    f"trial {trial}: completed in {elapsed:.1f}s after {run.attempts} attempt(s); "
+                    f"trial {trial}: completed in {elapsed:.1f}s (replies settled {settle:.1f}s after the last "
+                    f"fault) after {run.attempts} run attempt(s); "
                     f"{len(fake_x.tweets)} replies on X; faults "
                     f"{dict(faults)}; duplicates={sum(dup.values())} {dict(dup)} lost={sum(lost.values())} {dict(lost)} "
                     f"counters_ok={counters_ok}"
