@@ -296,6 +296,11 @@ def check_trial(
     lost["outbox_rows_not_sent"] += len(unsent)
     if unsent:
         print("  outbox rows not sent:", unsent[:5])
+    doubt = OutboxMessage.objects.filter(in_doubt_since__isnull=False)
+    print(
+        f"  replies: {len(fake_x.tweets)} on X; {doubt.count()} were in doubt, of which "
+        f"{doubt.filter(last_error__startswith='sent by an earlier attempt').count()} were found on X, not sent again"
+    )
     if fake_x.violations:
         print("  X saw bad requests:", fake_x.violations[:5])
         lost["bad_requests"] += len(fake_x.violations)
