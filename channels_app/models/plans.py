@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from .channels import Channel
+
 
 class PlanState(models.TextChoices):
     DRAFT = "draft", _("Draft")
@@ -28,9 +30,20 @@ OPEN_PLAN_STATES = (
 
 class SunsetPlanQuerySet(models.QuerySet):
     def for_list(self):
+        """Plans as list rows: author, channel names (`listed_channels`) and phases in time
+        order (`listed_phases`) as plain lists, with only the columns a row shows."""
         return (
-            self.select_related("author", "approved_by")
-            .prefetch_related("channels", "phases")
+            self.select_related("author")
+            .prefetch_related(
+                models.Prefetch(
+                    "channels", queryset=Channel.objects.only("name").order_by("name"), to_attr="listed_channels"
+                ),
+                models.Prefetch(
+                    "phases",
+                    queryset=Phase.objects.only("plan_id", "kind", "instant").order_by("instant", "id"),
+                    to_attr="listed_phases",
+                ),
+            )
             .order_by("-created_at", "-id")
         )
 
@@ -58,6 +71,14 @@ class SunsetPlan(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The plan lists (newest first) and the approval queue (oldest submission first)
+            # read a page from an index instead of sorting every plan.
+            models.Index(fields=["-created_at", "-id"], name="plan_newest"),
+            models.Index(
+                fields=["submitted_at", "id"], condition=Q(state="pending_approval"), name="plan_approval_queue"
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(state__in=PlanState.values), name="plan_state_valid"),
             models.CheckConstraint(
@@ -131,7 +152,11 @@ class Phase(models.Model):
             models.CheckConstraint(condition=Q(state__in=PhaseState.values), name="phase_state_valid"),
         ]
         # The beat sweep reads only scheduled phases: keep that index small.
-        indexes = [models.Index(fields=["instant"], condition=Q(state="scheduled"), name="phase_due")]
+        indexes = [
+            models.Index(fields=["instant"], condition=Q(state="scheduled"), name="phase_due"),
+            # The dashboard walks phases in time order to find the soonest plans.
+            models.Index(fields=["instant", "id"], name="phase_in_time_order"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.instant:%Y-%m-%d %H:%M}Z"

@@ -34,9 +34,12 @@ def dashboard(request):
     state = request.GET.get("state", "")
     if state and state not in PlanState.values:
         state = ""
-    # The dashboard is a summary: ten plans a page (all of them, page by page).
-    page = Paginator(q.plans_for_list(state=state), 10).get_page(request.GET.get("page"))
     counts = plan_counts_by_state()
+    # The dashboard is a summary: ten plans a page (all of them, page by page). The counts
+    # by state already say how many there are: the paginator need not count again.
+    paginator = Paginator(q.plans_for_list(state=state), 10)
+    paginator.count = counts.get(state, 0) if state else sum(counts.values())
+    page = paginator.get_page(request.GET.get("page"))
     context = {
         "page": page,
         "state": state,
@@ -47,6 +50,7 @@ def dashboard(request):
         "active_runs": list(
             CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING])
             .select_related("plan", "phase")
+            .only("state", "plan__title", "phase__kind")  # not the rollback snapshot: it can be large
             .order_by("queued_at")[:10]
         ),
         "action": q.needs_action(request.user, may(request.user)),

@@ -5,10 +5,11 @@ from datetime import UTC, datetime
 
 from django import template
 from django.core.serializers.json import DjangoJSONEncoder
-from django.urls import NoReverseMatch, get_script_prefix, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from ..links import row_url
 from ..models import ChannelKind, ChannelState, PhaseKind, PhaseState, PlanState, RunState
 
 register = template.Library()
@@ -24,21 +25,7 @@ def optional_url(name: str, *args) -> str:
         return ""
 
 
-_MARK = 987654321
-_ROW_URLS: dict[tuple[str, str], str] = {}
-
-
-@register.simple_tag
-def row_url(name: str, pk) -> str:
-    """reverse(name, args=[pk]) for the rows of long lists. reverse() costs tens
-    of microseconds (most of a row's rendering); the pattern is reversed once
-    per name with a marker id, then the row's id is put in its place."""
-    key = (name, get_script_prefix())
-    pattern = _ROW_URLS.get(key)
-    if pattern is None:
-        pattern = _ROW_URLS[key] = reverse(name, args=[_MARK])
-    pk = str(pk)
-    return pattern.replace(str(_MARK), pk, 1) if pk.isdigit() else ""
+register.simple_tag(row_url)
 
 
 @register.simple_tag
@@ -58,6 +45,15 @@ def instant(value: datetime | None, utc: bool = True):
         text,
         in_utc.strftime("%Y-%m-%d %H:%M"),
     )
+
+
+@register.simple_tag
+def first_phase(phases) -> str:
+    """ "<kind> · <instant>" for the first of a list row's phases (in time order), or ""."""
+    if not phases:
+        return ""
+    phase = phases[0]
+    return format_html("{} · {}", _LABELS["phase_kind"].get(phase.kind, phase.kind), instant(phase.instant))
 
 
 @register.filter

@@ -144,10 +144,11 @@ SIGNED_IN = 3
 
 # page -> (url, queries after SIGNED_IN)
 PAGES = {
-    # plans count + plans by state + channels by state + recently changed channels
-    # + timeline phases + active runs + to approve + unplaced-agents SQL + unplaced plans
-    # + my drafts + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 13),
+    # plans by state (which also counts the pages) + channels by state + recently changed
+    # channels + timeline's soonest plans + their phases + active runs + to approve
+    # + unplaced: soonest open plans + agents SQL + their plans + my drafts
+    # + page of plans + its channels + its phases
+    "dashboard": (lambda w: reverse("home"), 14),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour
