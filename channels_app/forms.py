@@ -360,6 +360,20 @@ class AuditFilterForm(forms.Form):
         return lo, hi
 
 
+class KeysetForm(forms.Form):
+    """Where a newest-first list resumes: just older than id `before`, or just newer than
+    id `after` (the links of its pager write them)."""
+
+    before = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
+    after = forms.IntegerField(required=False, min_value=0, max_value=2**63 - 1)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("before") is not None and data.get("after") is not None:
+            raise ValidationError(_("Ask for older or for newer events, not both."))
+        return data
+
+
 STEP_LABELS = {
     "channels": _("Channels"),
     "phases": _("Phases"),

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import BooleanField, Count, ExpressionWrapper, OuterRef, Prefetch, Q, Subquery
 from django.db.models.functions import Coalesce, TruncHour
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
@@ -618,4 +618,46 @@ def audit_events(*, obj: str = "", actor: str = "", action: str = "", since=None
         qs = qs.filter(at__gte=since)
     if until:
         qs = qs.filter(at__lte=until)
-    return qs.order_by("-id")
+    # Before/after are loaded when an event is opened (they can be large); the list only
+    # needs to know whether there is anything to open.
+    return (
+        qs.defer("before", "after")
+        .annotate(has_detail=ExpressionWrapper(~(_empty_json("before") & _empty_json("after")), BooleanField()))
+        .order_by("-id")
+    )
+
+
+def _empty_json(name: str) -> Q:
+    return Q(**{f"{name}__isnull": True}) | Q(**{name: {}})
+
+
+@dataclass
+class KeysetPage:
+    """One page of a list read newest first by id: `newer` / `older` are the ids to ask the
+    next pages from (None where there is none)."""
+
+    object_list: list
+    newer: int | None
+    older: int | None
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.newer is not None or self.older is not None
+
+
+def keyset_page(queryset, *, size: int, before: int | None = None, after: int | None = None) -> KeysetPage:
+    """The page of `queryset` (ordered by -id) just older than id `before`, or just newer
+    than id `after`, or the newest. One query however deep the page: no count, no OFFSET,
+    which an append-only table that only grows needs."""
+    if after is not None:
+        rows = list(queryset.filter(id__gt=after).order_by("id")[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1]
+        return KeysetPage(rows, rows[0].pk if more and rows else None, rows[-1].pk if rows else after + 1)
+    if before is not None:
+        queryset = queryset.filter(id__lt=before)
+    rows = list(queryset[: size + 1])
+    more = len(rows) > size
+    rows = rows[:size]
+    newer = rows[0].pk if before is not None and rows else None
+    return KeysetPage(rows, newer, rows[-1].pk if more else None)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from .. import pagequeries as q
 from .. import services
-from ..forms import AuditFilterForm, ChannelFilterForm, ProfileForm, zone_choices
+from ..forms import AuditFilterForm, ChannelFilterForm, KeysetForm, ProfileForm, zone_choices
 from ..middleware import SESSION_TZ_KEY
 from ..models import AuditEvent, Channel, CutoverRun, PlanState, RunState, SunsetPlan, UserProfile
 from ..permissions import require
@@ -150,8 +150,10 @@ def run_detail(request, pk: int):
 @login_required
 def audit_log(request):
     require(request.user, "view_audit")
-    form = AuditFilterForm(request.GET or None)
-    valid = form.is_valid() if form.is_bound else True
+    filtering = any(name in request.GET for name in AuditFilterForm.base_fields)
+    form = AuditFilterForm(request.GET if filtering else None)
+    cursor = KeysetForm(request.GET)
+    valid = (form.is_valid() if form.is_bound else True) and cursor.is_valid()
     if valid and form.is_bound:
         since, until = form.bounds()
         d = form.cleaned_data
@@ -160,13 +162,16 @@ def audit_log(request):
         events = q.audit_events()
     else:
         events = q.audit_events().none()
-    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    # Newest first, resumed from an id: the trail only grows, so no count and no OFFSET.
+    where = cursor.cleaned_data if valid else {}
+    page = q.keyset_page(events, size=PAGE_SIZE, before=where.get("before"), after=where.get("after"))
     query = request.GET.copy()
-    query.pop("page", None)
+    for name in ("page", "before", "after"):
+        query.pop(name, None)
     return render(
         request,
         "channels_app/audit_log.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, "cursor": cursor, "page": page, "query": query.urlencode()},
         status=200 if valid else 400,
     )
 

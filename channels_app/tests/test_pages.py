@@ -499,6 +499,66 @@ def test_audit_log_filters_by_object_actor_and_date(client, manager, approver, v
     assert response.status_code == 400 and "is before" in body(response)
 
 
+def _events(n: int, manager, first: int = 0, **fields) -> list[AuditEvent]:
+    return AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                at=timezone.now(),
+                actor=manager,
+                actor_label="maya",
+                action=f"test.event{i}",
+                object_type="channel",
+                object_id=str(i),
+                prev_hash="0" * 64,
+                hash=f"{i:064d}",
+                **fields,
+            )
+            for i in range(first, first + n)
+        ]
+    )
+
+
+def _actions(html: str) -> list[str]:
+    return re.findall(r'<code class="action">(test\.event\d+)</code>', html)
+
+
+def test_audit_log_pages_from_an_id_newest_first(client, manager):
+    _events(60, manager)
+    client.force_login(manager)
+    first = body(client.get(reverse("audit_log") + "?actor=maya"))
+    assert _actions(first) == [f"test.event{i}" for i in range(59, 34, -1)]
+    assert "Newer" not in first
+    older = re.search(r'href="\?([^"]*before=\d+)" rel="next"', first).group(1).replace("&amp;", "&")
+    assert "actor=maya" in older  # the filters stay on every page
+    second = body(client.get(reverse("audit_log") + "?" + older))
+    assert _actions(second) == [f"test.event{i}" for i in range(34, 9, -1)]
+    last = re.search(r'href="\?([^"]*before=\d+)" rel="next"', second).group(1).replace("&amp;", "&")
+    third = body(client.get(reverse("audit_log") + "?" + last))
+    assert _actions(third) == [f"test.event{i}" for i in range(9, -1, -1)]
+    assert 'rel="next"' not in third  # nothing older
+    newer = re.search(r'href="\?([^"]*after=\d+)" rel="prev"', third).group(1).replace("&amp;", "&")
+    assert _actions(body(client.get(reverse("audit_log") + "?" + newer))) == _actions(second)
+
+
+def test_audit_log_refuses_a_page_that_cannot_exist(client, manager):
+    _events(3, manager)
+    client.force_login(manager)
+    for query in ("before=abc", "after=-1", "before=5&after=2"):
+        response = client.get(reverse("audit_log") + "?" + query)
+        assert response.status_code == 400, query
+        assert "This page of the log does not exist" in body(response)
+        assert "test.event" not in body(response)
+
+
+def test_audit_events_without_before_or_after_have_nothing_to_open(client, manager):
+    (bare,) = _events(1, manager, before=None, after={})
+    (full,) = _events(1, manager, first=1, before={"title": "a"}, after=None)
+    client.force_login(manager)
+    html = body(client.get(reverse("audit_log")))
+    assert reverse("audit_event", args=[full.pk]) in html
+    assert reverse("audit_event", args=[bare.pk]) not in html
+
+
 # --- time zones and languages ------------------------------------------------------------------------------
 
 

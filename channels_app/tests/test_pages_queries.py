@@ -165,8 +165,8 @@ PAGES = {
     "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 15),
     # run with plan and phase
     "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 1),
-    # events count + page of events
-    "audit": (lambda w: reverse("audit_log") + "?object=sunsetplan&actor=maya", 2),
+    # page of events (read from an id: no count)
+    "audit": (lambda w: reverse("audit_log") + "?object=sunsetplan&actor=maya", 1),
     # savepoint + draft + release + busy channels + the channel choices
     "wizard": (lambda w: reverse("plan_new") + "?step=channels", 5),
     # savepoint + draft + release (no channel chosen yet: nothing else to read)
