@@ -34,6 +34,7 @@ class SunsetPlanQuerySet(models.QuerySet):
         order (`listed_phases`) as plain lists, with only the columns a row shows."""
         return (
             self.select_related("author")
+            .only("title", "state", "author__username", "submitted_at", "created_at")
             .prefetch_related(
                 models.Prefetch(
                     "channels", queryset=Channel.objects.only("name").order_by("name"), to_attr="listed_channels"
