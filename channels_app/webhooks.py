@@ -106,6 +106,16 @@ def _accept(channel: Channel, messages: list[InboundMessage]) -> JsonResponse:
     return JsonResponse(result.as_dict())
 
 
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """404 under /hooks/ (channels_app/hook_urls.py): JSON, as the webhooks' other refusals."""
+    return JsonResponse({"error": f"No webhook at {request.path}."}, status=404)
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    """500 under /hooks/: nothing was acknowledged, so the platform delivers again."""
+    return JsonResponse({"error": "Server error. Nothing was acknowledged; deliver again later."}, status=500)
+
+
 @_webhook(ChannelKind.X, ["GET", "POST"])
 def x_webhook(request: HttpRequest, channel: Channel) -> HttpResponse:
     secret = _secret(channel)

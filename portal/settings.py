@@ -331,6 +331,20 @@ INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "channels_app.app
 INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "axes"]
 # Axes last: it turns a locked-out sign-in into the lockout page.
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
+# Platform webhooks (/hooks/...) are served by portal/wsgi.py through these only: the ones that
+# shape a response (security headers, CSP, Content-Length). Sessions, CSRF, sign-in, language,
+# messages, htmx and time zones mean nothing to a signed POST from a platform.
+DUSK_WEBHOOK_MIDDLEWARE = [
+    name
+    for name in MIDDLEWARE
+    if name
+    in (
+        "django.middleware.security.SecurityMiddleware",
+        "django.middleware.common.CommonMiddleware",
+        "django.middleware.clickjacking.XFrameOptionsMiddleware",
+        "channels_app.middleware.ContentSecurityPolicyMiddleware",
+    )
+]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "channels_app.auth_backends.RoleModelBackend",

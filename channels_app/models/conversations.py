@@ -10,7 +10,13 @@ _ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read out over th
 
 
 def new_reference() -> str:
-    return "DSK-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    # Every inbound message asks for one: a single read of the OS's randomness instead of eight
+    # secrets.choice calls (a third of the cost). Bytes from 248 (31 x 8) up are dropped so each
+    # of the 31 characters stays equally likely.
+    chars: list[str] = []
+    while len(chars) < 8:
+        chars.extend(_ALPHABET[byte % len(_ALPHABET)] for byte in secrets.token_bytes(12) if byte < 248)
+    return "DSK-" + "".join(chars[:8])
 
 
 class ConversationState(models.TextChoices):

@@ -146,6 +146,32 @@ def test_x_parse_events_skips_own_tweets_and_retweets():
     assert msg.raw["id_str"] == "1001"
 
 
+@pytest.mark.parametrize(
+    "created_at",
+    [
+        "Wed Oct 10 20:19:24 +0000 2018",
+        "Mon Jan 01 00:00:00 +0000 2024",
+        "Thu Feb 29 23:59:59 +0000 2024",
+        "Wed Oct 10 22:19:24 +0200 2018",  # not X's UTC form: strptime reads it
+        "Wed Oct 1 20:19:24 +0000 2018",
+    ],
+)
+def test_x_created_at_reads_what_strptime_reads(created_at):
+    (msg,) = x.parse_events(
+        build_account_activity(BRAND_ID, [build_tweet("1", "hi", "42", "ana", created_at=created_at)])
+    )
+    assert msg.created_at == datetime.strptime(created_at, "%a %b %d %H:%M:%S %z %Y")
+    assert msg.created_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize(
+    "created_at", ["Wed Feb 30 20:19:24 +0000 2018", "Wed Oct 10 24:00:00 +0000 2018", "yesterday"]
+)
+def test_x_created_at_that_is_no_date_is_a_value_error(created_at):
+    with pytest.raises(ValueError):
+        x.parse_events(build_account_activity(BRAND_ID, [build_tweet("1", "hi", "42", "ana", created_at=created_at)]))
+
+
 def test_x_parse_events_extended_tweet_und_lang_and_timestamp_ms():
     tweet = build_tweet("2001", "truncated…", "42", "ana", lang="und")
     tweet["truncated"] = True

@@ -210,3 +210,16 @@ def test_each_message_costs_one_round_trip_on_postgresql(manager, approver, djan
         services.receive_messages(channel=channel, messages=messages)
     with django_assert_num_queries(repeat):
         assert services.receive_messages(channel=channel, messages=messages).duplicates == n
+
+
+def test_conversation_references_use_the_phone_friendly_alphabet_evenly():
+    from collections import Counter
+
+    from channels_app.models import new_reference
+    from channels_app.models.conversations import _ALPHABET
+
+    references = [new_reference() for _ in range(3_000)]
+    assert all(len(ref) == 12 and ref.startswith("DSK-") and set(ref[4:]) <= set(_ALPHABET) for ref in references)
+    counts = Counter("".join(ref[4:] for ref in references))
+    # 24,000 draws over 31 characters: about 774 each; a biased draw would show far outside this.
+    assert set(counts) == set(_ALPHABET) and all(650 < n < 900 for n in counts.values())
