@@ -26,7 +26,8 @@ class ConversationState(models.TextChoices):
 
 
 class Conversation(models.Model):
-    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="conversations")
+    # No index of its own: conversation_thread_unique (channel, platform_thread_id) leads with it.
+    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="conversations", db_index=False)
     platform_thread_id = models.CharField(max_length=128)
     customer_id = models.CharField(max_length=128)
     customer_handle = models.CharField(max_length=255, blank=True)
@@ -61,7 +62,11 @@ class Direction(models.TextChoices):
 
 
 class Message(models.Model):
-    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="messages")
+    # No index of its own: platform_message_unique (channel, platform_message_id) leads with it.
+    # A second index on channel alone also misled PostgreSQL: the storing statement, prepared
+    # once per connection, could settle on a generic plan that found a replied-to message by
+    # reading every message of the channel (see services/inbound.py).
+    channel = models.ForeignKey("Channel", on_delete=models.PROTECT, related_name="messages", db_index=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="messages")
     platform_message_id = models.CharField(max_length=128)
     direction = models.CharField(max_length=3, choices=Direction.choices)

@@ -158,6 +158,11 @@ def _channel_row(table: str) -> str:
 # databases one after the other. A reply to a message we know joins that message's
 # conversation (X gives no thread id; a customer answering our auto-reply answers a message of
 # ours). The reply is written unless soft close leaves an open conversation to people.
+# The replied-to lookup must only ever use platform_message_unique: the statement is prepared
+# once per connection, and PostgreSQL's generic plan, made while the tables were small, once
+# found it through an index on channel alone by reading every message of the channel (a
+# delivery slowed as the channel grew). Message.channel has no index of its own for that reason
+# (test_inbound.py::test_storing_a_message_reads_the_same_few_rows_however_many_the_channel_holds).
 _CONVERSATION = """
     INSERT INTO {conv} AS c (channel_id, platform_thread_id, customer_id, customer_handle, customer_name, locale,
                              reference, state, opened_at, last_message_at)

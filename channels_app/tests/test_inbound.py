@@ -212,6 +212,53 @@ def test_each_message_costs_one_round_trip_on_postgresql(manager, approver, djan
         assert services.receive_messages(channel=channel, messages=messages).duplicates == n
 
 
+def _message_rows_read() -> int:
+    """Rows of the message table this transaction has read so far (PostgreSQL's own counters)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_xact_user_tables"
+            " WHERE relname = %s",
+            [Message._meta.db_table],
+        )
+        return cur.fetchone()[0]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan cache and counters")
+def test_storing_a_message_reads_the_same_few_rows_however_many_the_channel_holds(manager, approver):
+    channel = platform_channel("x")
+    sunset(manager=manager, approver=approver, channels=[channel])
+    with connection.cursor() as cur:
+        # A pooled connection lives for hours: PostgreSQL settles on one generic plan for the
+        # prepared storing statement, planned while the tables were small. Force that here,
+        # from the very first execution on empty tables.
+        cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    for i in range(6):
+        services.receive_messages(channel=channel, messages=[msg(str(100 + i), customer=str(i))])
+    conversation = Conversation.objects.filter(channel=channel).first()
+    Message.objects.bulk_create(
+        Message(
+            channel=channel,
+            conversation=conversation,
+            platform_message_id=str(10_000 + i),
+            direction="in",
+            text="hello",
+            created_at=T0,
+        )
+        for i in range(5_000)
+    )
+    for pid, in_reply_to in (("900001", None), ("900002", "10042"), ("900003", "no-such-tweet")):
+        before = _message_rows_read()
+        result = services.receive_messages(
+            channel=channel, messages=[msg(pid, customer=pid, thread=in_reply_to, in_reply_to=in_reply_to)]
+        )
+        assert result.stored == 1 and result.replies_queued == 1
+        # A replied-to message is found by its id in platform_message_unique: one row at most,
+        # not every message of the channel.
+        assert _message_rows_read() - before <= 2, pid
+    joined = Message.objects.get(platform_message_id="900002")
+    assert joined.conversation_id == conversation.pk
+
+
 def test_conversation_references_use_the_phone_friendly_alphabet_evenly():
     from collections import Counter
 
