@@ -6,94 +6,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0002_roles_and_audit_head'),
+        ("channels_app", "0002_roles_and_audit_head"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PlanRegion',
+            name="PlanRegion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64)),
-                ('time_zone', models.CharField(max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=64)),
+                ("time_zone", models.CharField(max_length=64)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Reminder',
+            name="Reminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('offset_seconds', models.PositiveIntegerField()),
-                ('recipient', models.EmailField(max_length=254)),
-                ('role', models.CharField(max_length=32)),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("offset_seconds", models.PositiveIntegerField()),
+                ("recipient", models.EmailField(max_length=254)),
+                ("role", models.CharField(max_length=32)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.RemoveConstraint(
-            model_name='phase',
-            name='phase_state_valid',
+            model_name="phase",
+            name="phase_state_valid",
         ),
         migrations.AddField(
-            model_name='cutoverrun',
-            name='rollback_summary',
+            model_name="cutoverrun",
+            name="rollback_summary",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='cutoverrun',
-            name='rolled_back_at',
+            model_name="cutoverrun",
+            name="rolled_back_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='cutoverrun',
-            name='rolled_back_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="cutoverrun",
+            name="rolled_back_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='planchannel',
-            name='region',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="planchannel",
+            name="region",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AddField(
-            model_name='reassignment',
-            name='applied_by_run',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='applied_reassignments', to='channels_app.cutoverrun'),
+            model_name="reassignment",
+            name="applied_by_run",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="applied_reassignments",
+                to="channels_app.cutoverrun",
+            ),
         ),
         migrations.AlterField(
-            model_name='phase',
-            name='state',
-            field=models.CharField(choices=[('pending', 'Pending'), ('scheduled', 'Scheduled'), ('running', 'Running'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled'), ('rolled_back', 'Rolled back')], default='pending', max_length=16),
+            model_name="phase",
+            name="state",
+            field=models.CharField(
+                choices=[
+                    ("pending", "Pending"),
+                    ("scheduled", "Scheduled"),
+                    ("running", "Running"),
+                    ("completed", "Completed"),
+                    ("failed", "Failed"),
+                    ("cancelled", "Cancelled"),
+                    ("rolled_back", "Rolled back"),
+                ],
+                default="pending",
+                max_length=16,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='phase',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'scheduled', 'running', 'completed', 'failed', 'cancelled', 'rolled_back'])), name='phase_state_valid'),
+            model_name="phase",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "state__in",
+                        ["pending", "scheduled", "running", "completed", "failed", "cancelled", "rolled_back"],
+                    )
+                ),
+                name="phase_state_valid",
+            ),
         ),
         migrations.AddField(
-            model_name='planregion',
-            name='plan',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='regions', to='channels_app.sunsetplan'),
+            model_name="planregion",
+            name="plan",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="regions", to="channels_app.sunsetplan"
+            ),
         ),
         migrations.AddField(
-            model_name='reminder',
-            name='phase',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='reminders', to='channels_app.phase'),
+            model_name="reminder",
+            name="phase",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="reminders", to="channels_app.phase"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planregion',
-            constraint=models.UniqueConstraint(fields=('plan', 'name'), name='plan_region_unique'),
+            model_name="planregion",
+            constraint=models.UniqueConstraint(fields=("plan", "name"), name="plan_region_unique"),
         ),
         migrations.AddConstraint(
-            model_name='reminder',
-            constraint=models.UniqueConstraint(fields=('phase', 'offset_seconds', 'recipient'), name='reminder_once'),
+            model_name="reminder",
+            constraint=models.UniqueConstraint(fields=("phase", "offset_seconds", "recipient"), name="reminder_once"),
         ),
     ]

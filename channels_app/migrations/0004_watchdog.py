@@ -5,41 +5,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0003_safety_regions_rollback_reminders'),
+        ("channels_app", "0003_safety_regions_rollback_reminders"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='RedirectClick',
+            name="RedirectClick",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField()),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='redirect_clicks', to='channels_app.conversation')),
-                ('target', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='clicks', to='channels_app.redirecttarget')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("at", models.DateTimeField()),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="redirect_clicks",
+                        to="channels_app.conversation",
+                    ),
+                ),
+                (
+                    "target",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="clicks",
+                        to="channels_app.redirecttarget",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['target', 'at'], name='click_target_at')],
+                "ordering": ["-at"],
+                "indexes": [models.Index(fields=["target", "at"], name="click_target_at")],
             },
         ),
         migrations.CreateModel(
-            name='WatchdogAlert',
+            name="WatchdogAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('inbound', 'Inbound still arriving'), ('redirect_share', 'Few customers reach the redirect'), ('failed_replies', 'Replies failing')], max_length=20)),
-                ('day', models.DateField()),
-                ('value', models.FloatField()),
-                ('threshold', models.FloatField()),
-                ('message', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('notified_at', models.DateTimeField(blank=True, null=True)),
-                ('channel', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='alerts', to='channels_app.channel')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("inbound", "Inbound still arriving"),
+                            ("redirect_share", "Few customers reach the redirect"),
+                            ("failed_replies", "Replies failing"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("value", models.FloatField()),
+                ("threshold", models.FloatField()),
+                ("message", models.CharField(max_length=300)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("notified_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "channel",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="alerts", to="channels_app.channel"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'constraints': [models.UniqueConstraint(fields=('channel', 'kind', 'day'), name='alert_once_a_day')],
+                "ordering": ["-created_at"],
+                "constraints": [models.UniqueConstraint(fields=("channel", "kind", "day"), name="alert_once_a_day")],
             },
         ),
     ]

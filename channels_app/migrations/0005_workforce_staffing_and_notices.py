@@ -6,115 +6,189 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0004_watchdog'),
+        ("channels_app", "0004_watchdog"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AgentNotice',
+            name="AgentNotice",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(blank=True, max_length=80)),
-                ('effective_date', models.DateField()),
-                ('recipient', models.EmailField(max_length=254)),
-                ('subject', models.CharField(max_length=200)),
-                ('body', models.TextField()),
-                ('state', models.CharField(choices=[('pending', 'Pending'), ('sending', 'Sending'), ('sent', 'Sent'), ('skipped', 'Skipped (the move changed before it was sent)'), ('failed', 'Failed')], default='pending', max_length=16)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('last_error', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField()),
-                ('claimed_at', models.DateTimeField(blank=True, null=True)),
-                ('sent_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("role", models.CharField(blank=True, max_length=80)),
+                ("effective_date", models.DateField()),
+                ("recipient", models.EmailField(max_length=254)),
+                ("subject", models.CharField(max_length=200)),
+                ("body", models.TextField()),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("sending", "Sending"),
+                            ("sent", "Sent"),
+                            ("skipped", "Skipped (the move changed before it was sent)"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=16,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("last_error", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField()),
+                ("claimed_at", models.DateTimeField(blank=True, null=True)),
+                ("sent_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PlanStaffing',
+            name="PlanStaffing",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('affected_share_threshold', models.FloatField(default=0.5, help_text='A team is affected when more than this share of its work is on retiring channels')),
-                ('volume_window_days', models.PositiveSmallIntegerField(default=28, help_text='Days of inbound messages used to measure work and volume')),
-                ('aht_seconds', models.PositiveIntegerField(default=360, help_text='Average handle time per contact')),
-                ('service_level_target', models.FloatField(default=0.8, help_text='Share answered within the answer time')),
-                ('answer_seconds', models.PositiveIntegerField(default=20, help_text='Answer time of the service-level goal')),
-                ('shrinkage', models.FloatField(default=0.3, help_text='Share of paid time not available for contacts')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "affected_share_threshold",
+                    models.FloatField(
+                        default=0.5,
+                        help_text="A team is affected when more than this share of its work is on retiring channels",
+                    ),
+                ),
+                (
+                    "volume_window_days",
+                    models.PositiveSmallIntegerField(
+                        default=28, help_text="Days of inbound messages used to measure work and volume"
+                    ),
+                ),
+                ("aht_seconds", models.PositiveIntegerField(default=360, help_text="Average handle time per contact")),
+                (
+                    "service_level_target",
+                    models.FloatField(default=0.8, help_text="Share answered within the answer time"),
+                ),
+                (
+                    "answer_seconds",
+                    models.PositiveIntegerField(default=20, help_text="Answer time of the service-level goal"),
+                ),
+                (
+                    "shrinkage",
+                    models.FloatField(default=0.3, help_text="Share of paid time not available for contacts"),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.AddConstraint(
-            model_name='reassignment',
-            constraint=models.UniqueConstraint(fields=('plan', 'agent'), name='reassignment_one_per_agent'),
+            model_name="reassignment",
+            constraint=models.UniqueConstraint(fields=("plan", "agent"), name="reassignment_one_per_agent"),
         ),
         migrations.AddField(
-            model_name='agentnotice',
-            name='agent',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='notices', to='channels_app.agent'),
+            model_name="agentnotice",
+            name="agent",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="notices", to="channels_app.agent"
+            ),
         ),
         migrations.AddField(
-            model_name='agentnotice',
-            name='plan',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='agent_notices', to='channels_app.sunsetplan'),
+            model_name="agentnotice",
+            name="plan",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="agent_notices", to="channels_app.sunsetplan"
+            ),
         ),
         migrations.AddField(
-            model_name='agentnotice',
-            name='reassignment',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='notices', to='channels_app.reassignment'),
+            model_name="agentnotice",
+            name="reassignment",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="notices", to="channels_app.reassignment"
+            ),
         ),
         migrations.AddField(
-            model_name='agentnotice',
-            name='requested_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="agentnotice",
+            name="requested_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddField(
-            model_name='agentnotice',
-            name='to_team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='channels_app.team'),
+            model_name="agentnotice",
+            name="to_team",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="channels_app.team"
+            ),
         ),
         migrations.AddField(
-            model_name='planstaffing',
-            name='plan',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='staffing', to='channels_app.sunsetplan'),
+            model_name="planstaffing",
+            name="plan",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE, related_name="staffing", to="channels_app.sunsetplan"
+            ),
         ),
         migrations.AddField(
-            model_name='planstaffing',
-            name='updated_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
+            model_name="planstaffing",
+            name="updated_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+            ),
         ),
         migrations.AddIndex(
-            model_name='agentnotice',
-            index=models.Index(condition=models.Q(('state__in', ['pending', 'sending'])), fields=['id'], name='agent_notice_unsent'),
+            model_name="agentnotice",
+            index=models.Index(
+                condition=models.Q(("state__in", ["pending", "sending"])), fields=["id"], name="agent_notice_unsent"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentnotice',
-            constraint=models.UniqueConstraint(fields=('reassignment', 'to_team', 'effective_date', 'role'), name='agent_notice_once_per_decision'),
+            model_name="agentnotice",
+            constraint=models.UniqueConstraint(
+                fields=("reassignment", "to_team", "effective_date", "role"), name="agent_notice_once_per_decision"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='agentnotice',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'sending', 'sent', 'skipped', 'failed'])), name='agent_notice_state_valid'),
+            model_name="agentnotice",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["pending", "sending", "sent", "skipped", "failed"])),
+                name="agent_notice_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstaffing',
-            constraint=models.CheckConstraint(condition=models.Q(('affected_share_threshold__gte', 0), ('affected_share_threshold__lt', 1)), name='staffing_threshold_range'),
+            model_name="planstaffing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("affected_share_threshold__gte", 0), ("affected_share_threshold__lt", 1)),
+                name="staffing_threshold_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstaffing',
-            constraint=models.CheckConstraint(condition=models.Q(('volume_window_days__gte', 1), ('volume_window_days__lte', 366)), name='staffing_window_range'),
+            model_name="planstaffing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("volume_window_days__gte", 1), ("volume_window_days__lte", 366)),
+                name="staffing_window_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstaffing',
-            constraint=models.CheckConstraint(condition=models.Q(('aht_seconds__gte', 1)), name='staffing_aht_positive'),
+            model_name="planstaffing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("aht_seconds__gte", 1)), name="staffing_aht_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstaffing',
-            constraint=models.CheckConstraint(condition=models.Q(('service_level_target__gt', 0), ('service_level_target__lt', 1)), name='staffing_service_level_range'),
+            model_name="planstaffing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("service_level_target__gt", 0), ("service_level_target__lt", 1)),
+                name="staffing_service_level_range",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='planstaffing',
-            constraint=models.CheckConstraint(condition=models.Q(('shrinkage__gte', 0), ('shrinkage__lt', 1)), name='staffing_shrinkage_range'),
+            model_name="planstaffing",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("shrinkage__gte", 0), ("shrinkage__lt", 1)), name="staffing_shrinkage_range"
+            ),
         ),
     ]

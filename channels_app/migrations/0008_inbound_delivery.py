@@ -5,94 +5,124 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0007_portal_profile_drafts'),
+        ("channels_app", "0007_portal_profile_drafts"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReplyCooldown',
+            name="ReplyCooldown",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_id', models.CharField(max_length=128)),
-                ('last_reply_at', models.DateTimeField()),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("customer_id", models.CharField(max_length=128)),
+                ("last_reply_at", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='SendBudget',
+            name="SendBudget",
             fields=[
-                ('channel', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='send_budget', serialize=False, to='channels_app.channel')),
-                ('next_slot_at', models.DateTimeField()),
+                (
+                    "channel",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="send_budget",
+                        serialize=False,
+                        to="channels_app.channel",
+                    ),
+                ),
+                ("next_slot_at", models.DateTimeField()),
             ],
         ),
         migrations.AddField(
-            model_name='channel',
-            name='poll_boundary_ids',
+            model_name="channel",
+            name="poll_boundary_ids",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='poll_error',
+            model_name="channel",
+            name="poll_error",
             field=models.TextField(blank=True),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='poll_high_water',
+            model_name="channel",
+            name="poll_high_water",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='channel',
-            name='polled_at',
+            model_name="channel",
+            name="polled_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='message',
-            name='meta',
+            model_name="message",
+            name="meta",
             field=models.JSONField(blank=True, db_default=models.Value({}, models.JSONField()), default=dict),
         ),
         migrations.AddField(
-            model_name='outboxmessage',
-            name='claimed_at',
+            model_name="outboxmessage",
+            name="claimed_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='outboxmessage',
-            name='claimed_by',
-            field=models.CharField(blank=True, db_default='', default='', max_length=64),
+            model_name="outboxmessage",
+            name="claimed_by",
+            field=models.CharField(blank=True, db_default="", default="", max_length=64),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('state', 'sending')), fields=['claimed_at'], name='outbox_sending'),
+            model_name="outboxmessage",
+            index=models.Index(condition=models.Q(("state", "sending")), fields=["claimed_at"], name="outbox_sending"),
         ),
         migrations.AddIndex(
-            model_name='outboxmessage',
-            index=models.Index(condition=models.Q(('state', 'failed')), fields=['channel', 'state'], name='outbox_failed'),
+            model_name="outboxmessage",
+            index=models.Index(
+                condition=models.Q(("state", "failed")), fields=["channel", "state"], name="outbox_failed"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('state__in', ['pending', 'sending', 'sent', 'failed', 'skipped'])), name='outbox_state_valid'),
+            model_name="outboxmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("state__in", ["pending", "sending", "sent", "failed", "skipped"])),
+                name="outbox_state_valid",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.CheckConstraint(condition=models.Q(('kind__in', ['handoff', 'auto_reply'])), name='outbox_kind_valid'),
+            model_name="outboxmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("kind__in", ["handoff", "auto_reply"])), name="outbox_kind_valid"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='outboxmessage',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('state', 'sent'), _negated=True), models.Q(('sent_at__isnull', False), models.Q(('platform_response_id', ''), _negated=True)), _connector='OR'), name='outbox_sent_has_response'),
+            model_name="outboxmessage",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("state", "sent"), _negated=True),
+                    models.Q(("sent_at__isnull", False), models.Q(("platform_response_id", ""), _negated=True)),
+                    _connector="OR",
+                ),
+                name="outbox_sent_has_response",
+            ),
         ),
         migrations.AddField(
-            model_name='replycooldown',
-            name='channel',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='channels_app.channel'),
+            model_name="replycooldown",
+            name="channel",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT, related_name="+", to="channels_app.channel"
+            ),
         ),
         migrations.AddField(
-            model_name='replycooldown',
-            name='outbox',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='channels_app.outboxmessage'),
+            model_name="replycooldown",
+            name="outbox",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="channels_app.outboxmessage",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='replycooldown',
-            constraint=models.UniqueConstraint(fields=('channel', 'customer_id'), name='reply_cooldown_unique'),
+            model_name="replycooldown",
+            constraint=models.UniqueConstraint(fields=("channel", "customer_id"), name="reply_cooldown_unique"),
         ),
     ]

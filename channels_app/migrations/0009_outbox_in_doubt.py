@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0008_inbound_delivery'),
+        ("channels_app", "0008_inbound_delivery"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='outboxmessage',
-            name='in_doubt_since',
+            model_name="outboxmessage",
+            name="in_doubt_since",
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]

@@ -5,23 +5,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels_app', '0009_outbox_in_doubt'),
+        ("channels_app", "0009_outbox_in_doubt"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='phase',
-            index=models.Index(fields=['instant', 'id'], name='phase_in_time_order'),
+            model_name="phase",
+            index=models.Index(fields=["instant", "id"], name="phase_in_time_order"),
         ),
         migrations.AddIndex(
-            model_name='sunsetplan',
-            index=models.Index(fields=['-created_at', '-id'], name='plan_newest'),
+            model_name="sunsetplan",
+            index=models.Index(fields=["-created_at", "-id"], name="plan_newest"),
         ),
         migrations.AddIndex(
-            model_name='sunsetplan',
-            index=models.Index(condition=models.Q(('state', 'pending_approval')), fields=['submitted_at', 'id'], name='plan_approval_queue'),
+            model_name="sunsetplan",
+            index=models.Index(
+                condition=models.Q(("state", "pending_approval")),
+                fields=["submitted_at", "id"],
+                name="plan_approval_queue",
+            ),
         ),
     ]

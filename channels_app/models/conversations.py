@@ -33,13 +33,22 @@ class Conversation(models.Model):
     customer_handle = models.CharField(max_length=255, blank=True)
     customer_name = models.CharField(max_length=255, blank=True)
     locale = models.CharField(max_length=10, blank=True)
-    reference = models.CharField(max_length=16, unique=True, default=new_reference)
+    # Unique by a constraint rather than unique=True, which on PostgreSQL also builds a LIKE
+    # (varchar_pattern_ops) index that no query uses and every inbound message would pay for.
+    reference = models.CharField(max_length=16, default=new_reference)
     state = models.CharField(max_length=16, choices=ConversationState.choices, default=ConversationState.OPEN)
+    # Set only when a cutover moves the conversation: indexed where set (Meta), so a new
+    # conversation writes no index entry for them.
     redirected_to = models.ForeignKey(
-        "RedirectTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "RedirectTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     moved_by_run = models.ForeignKey(
-        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="moved_conversations"
+        "CutoverRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="moved_conversations",
+        db_index=False,
     )
     opened_at = models.DateTimeField()
     last_message_at = models.DateTimeField()
@@ -48,9 +57,18 @@ class Conversation(models.Model):
         ordering = ["-last_message_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "platform_thread_id"], name="conversation_thread_unique"),
+            models.UniqueConstraint(fields=["reference"], name="conversation_reference_unique"),
             models.CheckConstraint(condition=Q(state__in=ConversationState.values), name="conversation_state_valid"),
         ]
-        indexes = [models.Index(fields=["channel", "id"], condition=Q(state="open"), name="open_conversations")]
+        indexes = [
+            models.Index(fields=["channel", "id"], condition=Q(state="open"), name="open_conversations"),
+            models.Index(
+                fields=["moved_by_run"], condition=Q(moved_by_run__isnull=False), name="conversation_moved_by"
+            ),
+            models.Index(
+                fields=["redirected_to"], condition=Q(redirected_to__isnull=False), name="conversation_redirected_to"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.reference
@@ -111,9 +129,11 @@ class OutboxMessage(models.Model):
     in_reply_to = models.ForeignKey(Message, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=16, choices=OutboxKind.choices)
     phase_kind = models.CharField(max_length=16, blank=True)
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    # Unique by a constraint (Meta): unique=True would add a LIKE index nothing uses.
+    dedupe_key = models.CharField(max_length=200)
+    # Set on hand-off notices only: indexed where set (Meta), so an auto-reply writes no entry.
     created_by_run = models.ForeignKey(
-        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="outbox_messages"
+        "CutoverRun", null=True, blank=True, on_delete=models.PROTECT, related_name="outbox_messages", db_index=False
     )
     state = models.CharField(max_length=16, choices=OutboxState.choices, default=OutboxState.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -142,8 +162,12 @@ class OutboxMessage(models.Model):
                 condition=~Q(state="sent") | (Q(sent_at__isnull=False) & ~Q(platform_response_id="")),
                 name="outbox_sent_has_response",
             ),
+            models.UniqueConstraint(fields=["dedupe_key"], name="outbox_dedupe_key_unique"),
         ]
         indexes = [
+            models.Index(
+                fields=["created_by_run"], condition=Q(created_by_run__isnull=False), name="outbox_created_by_run"
+            ),
             models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="outbox_pending"),
             models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="outbox_sending"),
             models.Index(fields=["channel", "state"], condition=Q(state="failed"), name="outbox_failed"),
