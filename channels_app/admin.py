@@ -3,6 +3,7 @@ append-only and run-owned records are read-only here."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import URLField
 
 from . import models, services
 
@@ -108,6 +109,8 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "state", "handle"]
     list_filter = ["kind", "state"]
     search_fields = ["name", "handle"]
+    # A base URL typed without a scheme means https (Django 6's default, chosen now).
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
     readonly_fields = [
         "state",
         "archived_at",

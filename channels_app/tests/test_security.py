@@ -256,3 +256,15 @@ def test_admin_revokes_a_token_from_the_admin_site(client, administrator, manage
     assert ApiToken.objects.get(pk=token.pk).revoked_at is not None
     detail = client.get(f"/admin/channels_app/apitoken/{token.pk}/change/").content.decode()
     assert token.secret_hash not in detail
+
+
+def test_the_channel_admin_reads_a_base_url_typed_without_a_scheme_as_https(rf, administrator):
+    from django.contrib import admin
+
+    from channels_app.models import Channel
+
+    request = rf.get("/admin/channels_app/channel/add/")
+    request.user = administrator
+    form_class = admin.site._registry[Channel].get_form(request)
+    assert form_class.base_fields["api_base_url"].clean("forum.example.com") == "https://forum.example.com"
+    assert form_class.base_fields["api_base_url"].clean("http://127.0.0.1:8025") == "http://127.0.0.1:8025"
