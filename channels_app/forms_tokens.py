@@ -2,21 +2,22 @@ from datetime import datetime, timedelta
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from .models import TokenScope
 
-LIFETIMES = [(30, "30 days"), (90, "90 days"), (180, "180 days"), (365, "1 year")]
+LIFETIMES = [(30, _("30 days")), (90, _("90 days")), (180, _("180 days")), (365, _("1 year"))]
 
 
 class ApiTokenForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="Where the token is used, e.g. “helpdesk sync”.")
+    name = forms.CharField(max_length=100, help_text=_("Where the token is used, e.g. “helpdesk sync”."))
     scopes = forms.MultipleChoiceField(
         choices=TokenScope.choices,
         widget=forms.CheckboxSelectMultiple,
         initial=[TokenScope.READ],
-        help_text="Read: GET requests and previews. Write: everything your role allows.",
+        help_text=_("Read: GET requests and previews. Write: everything your role allows."),
     )
-    expires_in_days = forms.TypedChoiceField(choices=LIFETIMES, coerce=int, initial=90, label="Expires in")
+    expires_in_days = forms.TypedChoiceField(choices=LIFETIMES, coerce=int, initial=90, label=_("Expires in"))
 
     def expires_at(self) -> datetime:
         return timezone.now() + timedelta(days=self.cleaned_data["expires_in_days"])

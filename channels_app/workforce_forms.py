@@ -46,7 +46,10 @@ class StaffingInputsForm(forms.Form):
     """Shares are typed as percentages; the service stores fractions."""
 
     affected_share_threshold = forms.IntegerField(
-        min_value=0, max_value=99, label=_("Affected when more than this % of a team's work retires")
+        min_value=0,
+        max_value=99,
+        # The "%" is a literal percent sign: xgettext:no-python-format
+        label=_("Affected when more than this % of a team's work retires"),
     )
     volume_window_days = forms.IntegerField(min_value=1, max_value=366, label=_("Volume window (days)"))
     aht_seconds = forms.IntegerField(min_value=1, max_value=36000, label=_("Average handle time (s)"))

@@ -17,6 +17,7 @@ from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
@@ -119,11 +120,11 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "move_form": MoveForm(initial={"effective_date": None}),
         "import_form": ImportForm(),
         "statuses": [
-            ("all", "All"),
-            ("without", "No destination"),
-            ("proposed", "Proposed"),
-            ("confirmed", "Confirmed"),
-            ("done", "Done"),
+            ("all", _("All")),
+            ("without", _("No destination")),
+            ("proposed", _("Proposed")),
+            ("confirmed", _("Confirmed")),
+            ("done", _("Done")),
         ],
     }
 

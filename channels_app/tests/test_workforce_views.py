@@ -348,6 +348,22 @@ def test_staffing_page_charts_capacity_and_the_erlang_check(client, world, plan,
     _no_inline_code(html)
 
 
+@pytest.mark.parametrize("language", ["fr", "id"])
+def test_chart_coordinates_keep_a_decimal_point_in_every_language(client, world, plan, hr_coordinator, language):
+    # French and Indonesian write 53,3: inside an SVG attribute that is no number, and the bar vanishes.
+    inbound(world.x, 48)
+    client.force_login(hr_coordinator)
+    client.cookies["django_language"] = language
+    board_html = client.get(board(plan)).content.decode()
+    staffing_html = client.get(reverse("plan_staffing", args=[plan.pk])).content.decode()
+    assert f'lang="{language}"' in staffing_html
+    svgs = re.findall(r"<svg.*?</svg>", board_html + staffing_html, flags=re.S)
+    assert len(svgs) == 3 + 2  # a seat bar per destination team, two staffing charts
+    numbers = re.findall(r'\b(?:x|y|x1|x2|y1|y2|width|height|viewBox)="([^"]*)"', "".join(svgs))
+    assert numbers and not [n for n in numbers if "," in n]
+    assert re.search(r'width="\d+\.\d"', "".join(svgs))  # fractions are there, written with a point
+
+
 def test_hr_changes_the_staffing_inputs(client, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     url = reverse("plan_staffing", args=[plan.pk])
