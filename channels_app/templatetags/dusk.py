@@ -8,9 +8,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from ..links import row_url
-from ..models import ChannelKind, ChannelState, PhaseKind, PhaseState, PlanState, RunState
+from ..models import (
+    ChannelKind,
+    ChannelState,
+    OutboxState,
+    PhaseKind,
+    PhaseState,
+    PlanState,
+    ReassignmentState,
+    RunState,
+    TokenScope,
+)
 
 register = template.Library()
 
@@ -83,6 +94,11 @@ _LABELS = {
     "run_state": _labels(RunState),
     "channel_state": _labels(ChannelState),
     "channel_kind": _labels(ChannelKind),
+    "move_state": _labels(ReassignmentState),
+    # The message log: an inbound message is "received"; a reply has its outbox state.
+    "log_state": {"received": _("Received"), **_labels(OutboxState)},
+    "token_scope": _labels(TokenScope),
+    "token_status": {"active": _("Active"), "expired": _("Expired"), "revoked": _("Revoked")},
 }
 
 

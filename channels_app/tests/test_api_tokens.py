@@ -176,6 +176,7 @@ def test_portal_page_creates_a_token_and_shows_it_once(client, hr_coordinator):
     assert bearer(secret).get("/api/v1/agents/").status_code == 200
     again = client.get(reverse("api_tokens")).content.decode()
     assert "HR import" in again and secret not in again
+    assert "<td>Read, Write</td>" in again and '<span class="state state-active">Active</span>' in again
     # No inline script or style (external scripts such as the vendored htmx are fine).
     assert not re.search(r"<script(?![^>]*\bsrc=)", again) and "style=" not in again
 
@@ -196,6 +197,7 @@ def test_portal_page_revokes_and_hides_other_peoples_tokens(client, manager, vie
     client.force_login(manager)
     response = client.post(reverse("api_token_revoke", args=[token.pk]), follow=True)
     assert "revoked" in response.content.decode()
+    assert '<span class="state state-revoked">Revoked</span>' in response.content.decode()
     assert bearer(secret).get("/api/v1/plans/").status_code == 401
     assert not SunsetPlan.objects.exists()
 

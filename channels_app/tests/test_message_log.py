@@ -95,6 +95,19 @@ def test_a_viewer_sees_inbound_and_outbound_newest_first_with_states(client, vie
     assert "HTTP 403: duplicate content" in body
     assert "1 reply failed permanently." in body
     assert "Queue them again" not in body  # viewers cannot re-queue
+    assert '<span class="state state-received">Received</span>' in body  # states by their labels
+    assert '<span class="state state-failed">Failed permanently</span>' in body
+    assert '<option value="skipped" >Skipped</option>' in body
+
+
+def test_the_log_names_states_in_the_readers_language(client, viewer):
+    channel = ChannelFactory()
+    _log(channel, 1, states=(OutboxState.SENT,))
+    client.force_login(viewer)
+    client.cookies["django_language"] = "fr"
+    body = client.get(url(channel)).content.decode()
+    assert '<span class="state state-received">Reçu</span>' in body
+    assert '<span class="state state-sent">Envoyé</span>' in body
 
 
 def test_an_empty_channel_says_so(client, viewer):

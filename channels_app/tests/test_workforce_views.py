@@ -210,7 +210,7 @@ def test_a_row_edit_with_htmx_answers_with_the_row_and_refreshes_the_seats(clien
     assert response["HX-Trigger"] == "moves-changed"
     html = response.content.decode().strip()
     assert html.startswith(f'<tr id="agent-{world.agents["Chen"].pk}">') and html.endswith("</tr>")
-    assert 'value="Phone EMEA"' in html and "proposed" in html
+    assert 'value="Phone EMEA"' in html and '<span class="state state-proposed">Proposed</span>' in html
     # The seats partial the page then asks for shows the arrival.
     summary = client.get(board(plan, partial="summary")).content.decode()
     assert summary.strip().startswith('<section id="board-summary"')
@@ -345,6 +345,9 @@ def test_staffing_page_charts_capacity_and_the_erlang_check(client, world, plan,
     assert "Phone EMEA" in html and "Phone support" in html and "Contact form" in html
     assert "enough" in html or "short by" in html
     assert '<form method="post" class="inputs"' not in html  # viewers see the inputs, not a form
+    counted = re.findall(r"<title>(\d+) (agents?|seats?)\b", html)
+    assert counted and any(n == "1" for n, _ in counted)  # the world has a team of one
+    assert all((n == "1") == (not word.endswith("s")) for n, word in counted), counted  # "1 seat", "2 seats"
     _no_inline_code(html)
 
 
