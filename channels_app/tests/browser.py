@@ -115,3 +115,7 @@ def browse(chromium, live_server):
     yield start
     for session in sessions:
         session.close()
+    # A missing file (stylesheet, script, icon) shows in the console as a 404; a form answered
+    # with 4xx by design (htmx swaps a 422) is not a missing file.
+    missing = [f"{s.name}: {e}" for s in sessions for e in s.console_errors if "status of 404" in e]
+    assert not missing, missing
