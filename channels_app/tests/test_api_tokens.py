@@ -3,7 +3,8 @@ revocable, and managed from a signed-in session only."""
 
 import hashlib
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -211,3 +212,15 @@ def test_portal_page_needs_csrf(manager):
         client.post(reverse("api_tokens"), {"name": "x", "scopes": ["read"], "expires_in_days": 30}).status_code == 403
     )
     assert not ApiToken.objects.exists()
+
+
+def test_portal_page_writes_token_times_in_the_readers_zone_with_utc_beside(client, manager):
+    from channels_app.models import UserProfile
+
+    UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
+    token, _ = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    client.force_login(manager)
+    html = client.get(reverse("api_tokens")).content.decode()
+    local = token.created_at.astimezone(ZoneInfo("Asia/Jakarta"))
+    assert f"{local:%Y-%m-%d %H:%M} WIB" in html
+    assert f"({token.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" in html

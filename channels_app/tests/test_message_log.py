@@ -1,6 +1,6 @@
 """The channel message log page: inbound and outbound with their states, failures up front."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from django.test import Client
@@ -178,3 +178,18 @@ def test_queueing_again_needs_the_manager_role_post_and_csrf(client, viewer, man
     client.force_login(manager)
     assert client.get(retry).status_code == 405
     assert OutboxMessage.objects.filter(state=OutboxState.FAILED).count() == 2
+
+
+def test_the_log_writes_utc_as_its_header_says_whatever_the_readers_zone(client, viewer):
+    from channels_app.models import UserProfile
+
+    UserProfile.objects.create(user=viewer, time_zone="Asia/Jakarta")  # UTC+7
+    channel = ChannelFactory()
+    _log(channel, 1)
+    at = Message.objects.get(channel=channel).created_at
+    client.force_login(viewer)
+    body = client.get(url(channel)).content.decode()
+    assert "When (UTC)" in body
+    assert at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") in body
+    jakarta = at.astimezone(timezone.get_fixed_timezone(7 * 60)).strftime("%Y-%m-%d %H:%M:%S")
+    assert jakarta not in body
