@@ -135,5 +135,9 @@ def test_watchdog_page_shows_chart_and_alerts(client, retired, viewer, outsider,
     with django_assert_num_queries(11):
         body = client.get(reverse("channel_watchdog", args=[x.pk])).content.decode()
     assert "<svg" in body and "Inbound messages per hour" in body
+    assert f'href="{reverse("channel_detail", args=[x.pk])}"' in body  # the way back
+    # The retired channel's page leads here.
+    detail = client.get(reverse("channel_detail", args=[x.pk])).content.decode()
+    assert f'href="{reverse("channel_watchdog", args=[x.pk])}"' in detail
     client.force_login(outsider)
     assert client.get(reverse("channel_watchdog", args=[x.pk])).status_code == 403
