@@ -285,6 +285,7 @@ def test_walking_the_wizard_creates_the_plan_through_the_services(client, manage
     # The plan page shows the impact and offers to submit.
     html = body(client.get(reverse("plan_detail", args=[plan.pk])))
     assert "Conversations to move" in html and reverse("plan_submit", args=[plan.pk]) in html
+    assert f"{plan.channels.get().name} Active → Retired" in html  # states by their labels
 
 
 def test_editing_a_plan_starts_from_its_content_and_writes_a_new_version(client, manager):
