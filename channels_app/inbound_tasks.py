@@ -1,4 +1,4 @@
-"""Celery tasks of the platform edge: the outbox sender and the YouTube poller.
+"""Celery tasks of the platform edge: the outbox sender, the YouTube and the IMAP pollers.
 
 Kept apart from tasks.py (which imports them, so the worker registers them) and a few lines each.
 """
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from . import services
-from .querysets_inbound import youtube_channels_to_poll
+from .querysets_inbound import email_channels_to_poll, youtube_channels_to_poll
 
 log = logging.getLogger(__name__)
 _last_kick = 0.0
@@ -46,6 +46,22 @@ def poll_youtube_task() -> int:
 @shared_task(ignore_result=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
 def poll_youtube_channel_task(channel_id: int) -> int:
     result = services.poll_youtube_channel(channel_id=channel_id)
+    if result.replies_queued:
+        kick_outbox()
+    return result.stored
+
+
+@shared_task(ignore_result=True)
+def poll_email_task() -> int:
+    channel_ids = email_channels_to_poll()
+    for channel_id in channel_ids:
+        poll_email_channel_task.delay(channel_id)
+    return len(channel_ids)
+
+
+@shared_task(ignore_result=True, autoretry_for=(OperationalError, InterfaceError), retry_backoff=2, max_retries=5)
+def poll_email_channel_task(channel_id: int) -> int:
+    result = services.poll_email_channel(channel_id=channel_id)
     if result.replies_queued:
         kick_outbox()
     return result.stored

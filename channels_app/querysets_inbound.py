@@ -4,7 +4,7 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, F, QuerySet, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -77,6 +77,18 @@ def youtube_channels_to_poll() -> list[int]:
         Channel.objects.filter(kind=ChannelKind.YOUTUBE)
         .exclude(api_token_env="")
         .exclude(platform_account_id="")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def email_channels_to_poll() -> list[int]:
+    """Email channels with an IMAP mailbox and its password variable named, whatever their
+    state, as YouTube channels: mail on an active channel is kept for the log."""
+    return list(
+        Channel.objects.filter(kind=ChannelKind.EMAIL)
+        .filter(Q(api_base_url__startswith="imap://") | Q(api_base_url__startswith="imaps://"))
+        .exclude(api_token_env="")
         .order_by("id")
         .values_list("id", flat=True)
     )

@@ -56,4 +56,10 @@ def send_agent_notices_task(plan_id: int | None = None) -> int:
 
 
 # The platform edge's tasks live in their own module; importing them here registers them.
-from .inbound_tasks import poll_youtube_channel_task, poll_youtube_task, send_due_replies_task  # noqa: E402, F401
+from .inbound_tasks import (  # noqa: E402, F401
+    poll_email_channel_task,
+    poll_email_task,
+    poll_youtube_channel_task,
+    poll_youtube_task,
+    send_due_replies_task,
+)

@@ -25,6 +25,7 @@ from ..models import (
     Team,
     TokenScope,
 )
+from ..models.channels import API_URL_SCHEMES
 from ..models.runs import Step
 
 # --- input: unknown and read-only fields are refused, never silently dropped ---------------
@@ -110,10 +111,13 @@ class LocalTimeField(serializers.TimeField):
 
 
 class OptionalURLField(serializers.CharField):
-    """Empty or an http(s) URL. Not a URLField: OpenAPI's `uri` format refuses "",
-    which is what a channel without an API base URL holds."""
+    """Empty or an http(s) URL (imap(s) for an email channel's mailbox, checked further when the
+    channel is saved). Not a URLField: OpenAPI's `uri` format refuses "", which is what a
+    channel without an API base URL holds."""
 
-    _check = URLValidator(schemes=["http", "https"], message="Enter an http(s) URL, or nothing.")
+    _check = URLValidator(
+        schemes=API_URL_SCHEMES, message="Enter an http(s) URL, an imaps:// mailbox for an email channel, or nothing."
+    )
 
     def to_internal_value(self, data):
         value = super().to_internal_value(data)
@@ -160,7 +164,10 @@ class ChannelInput(StrictInput):
     default_locale = serializers.CharField(max_length=10, required=False)
     platform_account_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     api_base_url = OptionalURLField(
-        required=False, allow_blank=True, max_length=200, help_text="An http(s) URL, or empty"
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text="An http(s) URL; for an email channel its IMAP mailbox (imaps://host/INBOX); or empty",
     )
     webhook_secret_env = serializers.CharField(
         max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"

@@ -1,7 +1,28 @@
 """Channels: the places customers reach support."""
 
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from ..adapters import imap
+
+# http(s) for the platforms' APIs; imap(s) for an email channel's mailbox (adapters/imap.py).
+API_URL_SCHEMES = ["http", "https", *imap.SCHEMES]
+
+
+class PlatformURLFormField(forms.URLField):
+    default_validators = [URLValidator(schemes=API_URL_SCHEMES)]
+
+
+class PlatformURLField(models.URLField):
+    """A URL field that also takes imap:// and imaps:// (Django's URLField refuses them)."""
+
+    default_validators = [URLValidator(schemes=API_URL_SCHEMES)]
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"form_class": PlatformURLFormField, **kwargs})
 
 
 class ChannelKind(models.TextChoices):
@@ -32,7 +53,9 @@ class Channel(models.Model):
     # Platform credentials are names of environment variables, never the secrets
     # themselves, so the database and its backups hold no secret.
     platform_account_id = models.CharField(max_length=64, blank=True)
-    api_base_url = models.URLField(blank=True)
+    # The platform's API (http/https), or an email channel's IMAP mailbox (imaps://host/INBOX),
+    # read with the password named by api_token_env.
+    api_base_url = PlatformURLField(blank=True)
     webhook_secret_env = models.CharField(max_length=64, blank=True)
     api_token_env = models.CharField(max_length=64, blank=True)
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
@@ -43,6 +66,10 @@ class Channel(models.Model):
     poll_boundary_ids = models.JSONField(default=list, blank=True)
     polled_at = models.DateTimeField(null=True, blank=True)
     poll_error = models.TextField(blank=True)
+    # An email channel's IMAP poller keeps its place by UID: the mailbox's UIDVALIDITY and the
+    # highest UID read in it (UIDs only mean something within one UIDVALIDITY).
+    poll_uid_validity = models.BigIntegerField(null=True, blank=True)
+    poll_last_uid = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -55,3 +82,30 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        url = self.api_base_url or ""
+        is_imap = url.split("://", 1)[0].lower() in imap.SCHEMES
+        if self.kind != ChannelKind.EMAIL:
+            if is_imap:
+                raise ValidationError({"api_base_url": ("Only an email channel's URL can be an imap(s):// mailbox.")})
+            return
+        if not url:
+            return  # inbound-parse webhook only
+        if not is_imap:
+            raise ValidationError(
+                {"api_base_url": ("An email channel's URL is its IMAP mailbox: imaps://host/INBOX, or empty.")}
+            )
+        try:
+            mailbox = imap.parse_mailbox_url(url)
+        except ValueError as exc:
+            raise ValidationError({"api_base_url": str(exc)}) from None
+        errors = {}
+        if not self.api_token_env:
+            errors["api_token_env"] = "Name the environment variable that holds the mailbox password."
+        if not mailbox.username and "@" not in self.handle:
+            errors["api_base_url"] = (
+                "Put the login in the URL (imaps://login@host/INBOX) or set the channel's address as its handle."
+            )
+        if errors:
+            raise ValidationError(errors)

@@ -23,7 +23,7 @@ from .plans import (
     submit_plan,
     update_plan,
 )
-from .polling import poll_youtube_channel
+from .polling import poll_email_channel, poll_youtube_channel
 from .reminders import queue_due_reminders, send_pending_reminders
 from .rollback import rollback_run
 from .watchdog import check_retired_channels, record_click
@@ -63,6 +63,7 @@ __all__ = [
     "update_plan",
     "InboundResult",
     "SendReport",
+    "poll_email_channel",
     "poll_youtube_channel",
     "receive_messages",
     "retry_failed_replies",

@@ -1,4 +1,4 @@
-"""Real HTTP/SMTP servers on 127.0.0.1 that play X, YouTube, Discourse, Messenger and a mail relay.
+"""Real HTTP/SMTP/IMAP servers on 127.0.0.1: X, YouTube, Discourse, Messenger, a mail relay, a mailbox.
 
 Each fake checks every request it receives (method, path, headers, body) against what the
 platform demands and records violations instead of answering politely to anything: tests assert
@@ -11,7 +11,7 @@ comments.list, Discourse user_actions, Messenger conversations).
 
 Use them as context managers (``with FakeX() as fake: fake.base_url``) or through the pytest
 fixtures at the bottom (``fake_x``, ``fake_youtube``, ``fake_discourse``, ``fake_messenger``,
-``fake_smtp``, ``http_client``), which a conftest can import.
+``fake_smtp``, ``fake_imap``, ``http_client``), which a conftest can import.
 """
 
 from __future__ import annotations
@@ -773,6 +773,204 @@ class FakeSMTP:
         self.stop()
 
 
+class FakeIMAP:
+    """A threaded IMAP4rev1 server on 127.0.0.1 (no TLS) holding one mailbox, INBOX.
+
+    Only what imaplib and the poller need: CAPABILITY, LOGIN, SELECT/EXAMINE (with UIDVALIDITY
+    and UIDNEXT), UID SEARCH (UID n:* and SINCE), UID FETCH with BODY[] literals, NOOP, LOGOUT.
+    It checks what it receives and records violations: wrong credentials, a FETCH without
+    BODY.PEEK (which would set \\Seen; the flag is then set, as a server would), and any STORE,
+    EXPUNGE or other command that changes the mailbox. Scripts: ``refuse_login``,
+    ``change_uid_validity()`` (the mailbox rebuilt: every UID renumbered), ``drop_after`` (close
+    the connection when that command arrives) and ``stall`` (seconds to wait before greeting).
+    """
+
+    def __init__(self, username: str = "support@brand.example", password: str = "imap-password") -> None:
+        self.username = username
+        self.password = password
+        self.uid_validity = 1_700_000_001
+        self.messages: list[dict[str, Any]] = []  # {"uid", "data", "internal_date", "flags"}
+        self.uid_next = 1
+        self.received: list[str] = []  # every command line, tag stripped
+        self.violations: list[str] = []
+        self.refuse_login = False
+        self.drop_after: str | None = None  # e.g. "UID FETCH": close the connection instead of answering
+        self.stall = 0.0
+        self.logins = 0
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._lock = threading.Lock()
+        self._server: Any = None
+
+    # mailbox ----------------------------------------------------------------------------
+    def deliver(self, data: bytes | EmailMessage, *, internal_date: datetime | None = None) -> int:
+        if isinstance(data, EmailMessage):
+            data = data.as_bytes(policy=email.policy.SMTP)
+        with self._lock:
+            uid = self.uid_next
+            self.uid_next += 1
+            self.messages.append(
+                {"uid": uid, "data": data, "internal_date": internal_date or datetime.now(UTC), "flags": set()}
+            )
+        return uid
+
+    def change_uid_validity(self) -> None:
+        with self._lock:
+            self.uid_validity += 1
+            for uid, message in enumerate(self.messages, start=1):
+                message["uid"] = uid
+            self.uid_next = len(self.messages) + 1
+
+    def seen(self) -> list[int]:
+        return [m["uid"] for m in self.messages if "\\Seen" in m["flags"]]
+
+    def url(self, mailbox: str = "INBOX") -> str:
+        return f"imap://{self.host}:{self.port}/{mailbox}?tls=none"
+
+    # protocol ---------------------------------------------------------------------------
+    _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+
+    def _args(self, text: str) -> list[str]:
+        return [
+            atom if quoted is None else re.sub(r"\\(.)", r"\1", quoted)
+            for quoted, atom in (m.groups() for m in self._TOKEN.finditer(text))
+        ]
+
+    def _uids(self, spec: str) -> set[int]:
+        """A UID set (1,3:5,7:*) as the server reads it: * is the highest UID, so n:* with n above
+        every UID still names the last message."""
+        highest = max((m["uid"] for m in self.messages), default=0)
+        found: set[int] = set()
+        for part in spec.split(","):
+            low, _, high = part.partition(":")
+            a = highest if low == "*" else int(low)
+            b = a if not high else (highest if high == "*" else int(high))
+            a, b = min(a, b), max(a, b)
+            found |= {m["uid"] for m in self.messages if a <= m["uid"] <= b}
+        return found
+
+    def handle(self, command: str, args: list[str], selected: dict[str, Any]) -> tuple[list[bytes], str]:
+        """(untagged lines, tagged completion) for one command."""
+        if command == "CAPABILITY":
+            return [b"* CAPABILITY IMAP4rev1 AUTH=PLAIN"], "OK CAPABILITY completed"
+        if command == "NOOP":
+            return [], "OK NOOP completed"
+        if command == "LOGOUT":
+            return [b"* BYE fake IMAP logging out"], "OK LOGOUT completed"
+        if command == "LOGIN":
+            if args != [self.username, self.password]:
+                self.violations.append(f"LOGIN with wrong credentials: {args!r}")
+                return [], "NO [AUTHENTICATIONFAILED] Invalid credentials"
+            if self.refuse_login:
+                return [], "NO [AUTHENTICATIONFAILED] Invalid credentials"
+            selected["authenticated"] = True
+            self.logins += 1
+            return [], "OK LOGIN completed"
+        if not selected.get("authenticated"):
+            self.violations.append(f"{command} before LOGIN")
+            return [], "BAD log in first"
+        if command in ("SELECT", "EXAMINE"):
+            if args != ["INBOX"]:
+                return [], "NO [NONEXISTENT] No such mailbox"
+            selected["mailbox"] = args[0]
+            selected["readonly"] = command == "EXAMINE"
+            lines = [
+                b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)",
+                f"* {len(self.messages)} EXISTS".encode(),
+                b"* 0 RECENT",
+                f"* OK [UIDVALIDITY {self.uid_validity}] UIDs valid".encode(),
+                f"* OK [UIDNEXT {self.uid_next}] Predicted next UID".encode(),
+            ]
+            mode = "READ-ONLY" if selected["readonly"] else "READ-WRITE"
+            return lines, f"OK [{mode}] {command} completed"
+        if "mailbox" not in selected:
+            self.violations.append(f"{command} before SELECT")
+            return [], "BAD select a mailbox first"
+        if command == "UID" and args and args[0].upper() == "SEARCH":
+            criteria = [a.upper() for a in args[1:]]
+            if criteria[:1] == ["UID"] and len(criteria) == 2:
+                uids = self._uids(criteria[1])
+            elif criteria[:1] == ["SINCE"] and len(criteria) == 2:
+                day = datetime.strptime(args[2], "%d-%b-%Y").date()
+                uids = {m["uid"] for m in self.messages if m["internal_date"].date() >= day}
+            else:
+                self.violations.append(f"unsupported SEARCH {args!r}")
+                return [], "BAD unsupported search"
+            return [("* SEARCH " + " ".join(map(str, sorted(uids)))).strip().encode()], "OK SEARCH completed"
+        if command == "UID" and args and args[0].upper() == "FETCH" and len(args) >= 3:
+            items = " ".join(args[2:]).upper()
+            if "BODY.PEEK[]" not in items:
+                self.violations.append(f"FETCH without BODY.PEEK[] sets \\Seen: {items}")
+            wanted = self._uids(args[1])
+            lines: list[bytes] = []
+            for seq, message in enumerate(self.messages, start=1):
+                if message["uid"] not in wanted:
+                    continue
+                if "BODY.PEEK[]" not in items:
+                    message["flags"].add("\\Seen")
+                stamp = message["internal_date"].astimezone(UTC).strftime("%d-%b-%Y %H:%M:%S +0000")
+                data = message["data"]
+                head = f'* {seq} FETCH (UID {message["uid"]} INTERNALDATE "{stamp}" BODY[] {{{len(data)}}}\r\n'
+                lines.append(head.encode() + data + b")")
+            return lines, "OK FETCH completed"
+        self.violations.append(f"{command} {' '.join(args)} is not something the poller may send")
+        return [], f"BAD {command} not allowed here"
+
+    # lifecycle --------------------------------------------------------------------------
+    def start(self) -> FakeIMAP:
+        import socketserver
+
+        fake = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def handle(self) -> None:
+                if fake.stall:
+                    time.sleep(fake.stall)
+                state: dict[str, Any] = {}
+                with contextlib.suppress(OSError):
+                    self.wfile.write(b"* OK fake IMAP ready\r\n")
+                    while True:
+                        line = self.rfile.readline()
+                        if not line:
+                            return
+                        tag, _, rest = line.decode("utf-8", "replace").rstrip("\r\n").partition(" ")
+                        command, _, text = rest.partition(" ")
+                        command = command.upper()
+                        args = fake._args(text)
+                        full = f"{command} {args[0].upper()}" if command == "UID" and args else command
+                        fake.received.append(f"{command} {text}".strip())
+                        if fake.drop_after == full:
+                            return
+                        with fake._lock:
+                            lines, done = fake.handle(command, args, state)
+                        for untagged in lines:
+                            self.wfile.write(untagged + b"\r\n")
+                        self.wfile.write(f"{tag} {done}\r\n".encode())
+                        if command == "LOGOUT":
+                            return
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server((self.host, 0), Handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeIMAP:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
 # ----------------------------------------------------------------------------------------------
 # Webhook payload builders (what the platforms send to Dusk)
 # ----------------------------------------------------------------------------------------------
@@ -851,6 +1049,11 @@ def fake_smtp() -> Iterator[FakeSMTP]:
 
 
 @pytest.fixture
+def fake_imap() -> Iterator[FakeIMAP]:
+    yield from _serve(FakeIMAP())
+
+
+@pytest.fixture
 def http_client() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
         yield client
@@ -859,6 +1062,7 @@ def http_client() -> Iterator[httpx.Client]:
 __all__ = [
     "Answer",
     "FakeDiscourse",
+    "FakeIMAP",
     "FakeMessenger",
     "FakePlatform",
     "FakeSMTP",
@@ -869,6 +1073,7 @@ __all__ = [
     "build_account_activity",
     "build_tweet",
     "fake_discourse",
+    "fake_imap",
     "fake_messenger",
     "fake_smtp",
     "fake_x",

@@ -532,3 +532,21 @@ def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator
     add_rows(8)
     # Same number of queries for 2 and 10 rows: session/user/roles, count, page, and one per prefetched relation.
     assert count() == few
+
+
+def test_an_email_channel_takes_an_imap_mailbox_and_says_what_is_wrong_with_one(manager):
+    channel = {"kind": "email", "name": "Support mailbox", "handle": "support@brand.example"}
+    refused = api(manager).post(
+        "/api/v1/channels/", {**channel, "api_base_url": "imaps://imap.brand.example/INBOX"}, format="json"
+    )
+    assert refused.status_code == 400
+    assert "password" in str(refused.json()["errors"]["api_token_env"])
+    bad_scheme = api(manager).post("/api/v1/channels/", {**channel, "api_base_url": "pop3://h/"}, format="json")
+    assert "imaps:// mailbox" in str(bad_scheme.json()["errors"]["api_base_url"])
+    created = api(manager).post(
+        "/api/v1/channels/",
+        {**channel, "api_base_url": "imaps://imap.brand.example/INBOX", "api_token_env": "SUPPORT_IMAP_PASSWORD"},
+        format="json",
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["api_base_url"] == "imaps://imap.brand.example/INBOX"

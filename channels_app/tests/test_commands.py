@@ -1,3 +1,6 @@
+# Imported pytest fixtures are "redefined" by the test arguments that use them.
+# ruff: noqa: F811
+
 import io
 
 import pytest
@@ -15,6 +18,9 @@ from channels_app.models import (
     SunsetPlan,
     Team,
 )
+
+from .fakeplatforms import fake_imap  # noqa: F401 - fixtures are used by argument name
+from .inbound_helpers import platform_secrets  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -94,3 +100,22 @@ def test_verify_audit_chain_detects_edits_and_deletions():
     AuditEvent.objects.filter(pk=AuditEvent.objects.order_by("id")[5].pk).delete()
     with pytest.raises(CommandError):
         _run("verify_audit_chain")
+
+
+def test_poll_channels_polls_imap_mailboxes_and_reports_errors(fake_imap, platform_secrets, monkeypatch):
+    from email.message import EmailMessage
+
+    from .inbound_helpers import platform_channel
+
+    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
+    mailbox = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD", name="Mailbox")
+    message = EmailMessage()
+    message["From"], message["Message-ID"] = "ana@example.com", "<m1@example.com>"
+    message.set_content("hello")
+    fake_imap.deliver(message)
+    assert _run("poll_channels") == "Mailbox (Email): 1 stored, 0 duplicates, 0 replies queued\n"
+    fake_imap.refuse_login = True
+    with pytest.raises(CommandError, match="1 of 1 polls reported a problem"):
+        _run("poll_channels", str(mailbox.pk))
+    with pytest.raises(CommandError, match="Not a polled channel"):
+        _run("poll_channels", "999999")

@@ -1,20 +1,26 @@
-"""The YouTube poller against a real fake YouTube: high-water mark, boundary ids, paging."""
+"""The pollers against real fakes: YouTube (high-water mark, boundary ids, paging) and an IMAP
+mailbox (UID mark, UIDVALIDITY, read-only fetches, errors)."""
 
 # Imported pytest fixtures are "redefined" by the test arguments that use them.
 # ruff: noqa: F811
 
-from datetime import timedelta
+import base64
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from channels_app import services
+from channels_app.adapters import imap as imap_adapter
 from channels_app.adapters import youtube
 from channels_app.models import Channel, Message, OutboxMessage
-from channels_app.querysets_inbound import youtube_channels_to_poll
+from channels_app.querysets_inbound import email_channels_to_poll, youtube_channels_to_poll
 
-from .fakeplatforms import fake_youtube, google_error  # noqa: F401 - fixtures are used by argument name
-from .inbound_helpers import platform_channel, platform_secrets, sunset  # noqa: F401
+from .fakeplatforms import fake_imap, fake_youtube, free_port, google_error  # noqa: F401 - fixtures by name
+from .inbound_helpers import WEBHOOK_SECRET, platform_channel, platform_secrets, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -145,3 +151,290 @@ def test_only_configured_youtube_channels_are_polled(channel, platform_secrets):
     platform_channel("youtube", api_token_env="")
     platform_channel("x")
     assert youtube_channels_to_poll() == [channel.pk]
+
+
+# --- IMAP mailboxes --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mailbox(platform_secrets, fake_imap, monkeypatch):
+    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
+    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")
+    Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    channel.refresh_from_db()
+    return channel
+
+
+def mail(message_id, text="Where did support go?", *, sender="Ana Lima <ana@example.com>", **headers):
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "support@brand.example"
+    message["Subject"] = headers.pop("subject", "Help")
+    message["Date"] = headers.pop("date", format_datetime(timezone.now()))
+    if message_id:
+        message["Message-ID"] = message_id
+    message.set_content(text)
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    return message
+
+
+def poll_mail(channel):
+    return services.poll_email_channel(channel_id=channel.pk)
+
+
+def test_new_mail_is_stored_and_answered_once_after_the_sunset(mailbox, fake_imap, manager, approver):
+    sunset(manager=manager, approver=approver, channels=[mailbox])
+    fake_imap.deliver(mail("<m1@example.com>", "Bonjour, où est le support ?", content_language="fr"))
+    result = poll_mail(mailbox)
+    assert (result.stored, result.replies_queued) == (1, 1)
+    message = Message.objects.get()
+    assert (message.platform_message_id, message.author_id, message.lang) == (
+        "<m1@example.com>",
+        "ana@example.com",
+        "fr",
+    )
+    assert message.text == "Bonjour, où est le support ?"
+    assert message.meta["subject"] == "Help"
+    assert OutboxMessage.objects.get().in_reply_to_id == message.pk
+    assert poll_mail(mailbox).stored == 0
+    assert OutboxMessage.objects.count() == 1
+    # Read-only: the mailbox was EXAMINEd, fetched with BODY.PEEK[], nothing flagged or removed.
+    assert fake_imap.seen() == []
+    assert 'EXAMINE "INBOX"' in fake_imap.received
+    assert not [line for line in fake_imap.received if line.split()[0] in ("STORE", "EXPUNGE", "SELECT")]
+
+
+def test_polling_again_reads_only_mail_that_arrived_since(mailbox, fake_imap):
+    fake_imap.deliver(mail("<m1@example.com>"))
+    fake_imap.deliver(mail("<m2@example.com>"))
+    assert poll_mail(mailbox).stored == 2
+    mailbox.refresh_from_db()
+    assert (mailbox.poll_uid_validity, mailbox.poll_last_uid, mailbox.poll_error) == (fake_imap.uid_validity, 2, "")
+    fake_imap.received.clear()
+    # Nothing new: the server still answers UID 3:* with message 2, which is not read again.
+    assert poll_mail(mailbox).stored == 0
+    assert "UID SEARCH UID 3:*" in fake_imap.received
+    assert not [line for line in fake_imap.received if line.startswith("UID FETCH")]
+    fake_imap.deliver(mail("<m3@example.com>"))
+    result = poll_mail(mailbox)
+    assert (result.stored, result.duplicates) == (1, 0)
+    assert stored_ids() == ["<m1@example.com>", "<m2@example.com>", "<m3@example.com>"]
+    assert "UID FETCH 3 (UID INTERNALDATE BODY.PEEK[])" in fake_imap.received
+
+
+def test_two_polls_at_once_store_each_mail_once(mailbox, fake_imap, monkeypatch):
+    fake_imap.deliver(mail("<m1@example.com>"))
+    real = imap_adapter.poll_new_mail
+    others = []
+
+    def another_poll_runs_meanwhile(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if not others:
+            others.append("running")
+            others[0] = poll_mail(mailbox)  # reads the same mail, commits first
+        return result
+
+    monkeypatch.setattr(imap_adapter, "poll_new_mail", another_poll_runs_meanwhile)
+    assert poll_mail(mailbox).stored == 0  # overtaken: rolled back, nothing stored twice
+    assert others[0].stored == 1
+    assert stored_ids() == ["<m1@example.com>"]
+
+
+def test_a_new_uidvalidity_rereads_the_mailbox_without_answering_twice(mailbox, fake_imap, manager, approver):
+    sunset(manager=manager, approver=approver, channels=[mailbox])
+    fake_imap.deliver(mail("<m1@example.com>"))
+    assert poll_mail(mailbox).replies_queued == 1
+    fake_imap.change_uid_validity()  # the mailbox was rebuilt: UID 1 is m1 again, in a new epoch
+    fake_imap.deliver(mail("<m2@example.com>", sender="bo@example.com"))
+    result = poll_mail(mailbox)
+    assert (result.stored, result.duplicates, result.replies_queued) == (1, 1, 1)
+    assert OutboxMessage.objects.count() == 2
+    mailbox.refresh_from_db()
+    assert (mailbox.poll_uid_validity, mailbox.poll_last_uid) == (fake_imap.uid_validity, 2)
+
+
+def test_mail_seen_by_the_webhook_and_the_mailbox_is_stored_once(mailbox, fake_imap, client, manager, approver):
+    sunset(manager=manager, approver=approver, channels=[mailbox])
+    auth = base64.b64encode(f"inbound:{WEBHOOK_SECRET}".encode()).decode()
+    fields = {
+        "from": "Ana Lima <ana@example.com>",
+        "subject": "Help",
+        "text": "Where did support go?",
+        "headers": "Message-ID: <both@example.com>\nDate: Mon, 01 Dec 2025 10:00:00 +0000\n",
+    }
+    response = client.post(f"/hooks/{mailbox.pk}/email", fields, headers={"Authorization": f"Basic {auth}"})
+    assert response.status_code == 200, response.content
+    fake_imap.deliver(mail("<both@example.com>"))
+    result = poll_mail(mailbox)
+    assert (result.stored, result.duplicates) == (0, 1)
+    assert Message.objects.count() == 1 and OutboxMessage.objects.count() == 1
+
+
+def test_a_refused_login_is_recorded_and_moves_nothing(mailbox, fake_imap):
+    fake_imap.deliver(mail("<m1@example.com>"))
+    fake_imap.refuse_login = True
+    assert poll_mail(mailbox).stored == 0
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith("poll failed: login as support@brand.example refused")
+    assert "AUTHENTICATIONFAILED" in mailbox.poll_error
+    assert (mailbox.poll_uid_validity, mailbox.poll_last_uid, mailbox.polled_at) == (None, None, None)
+    assert not Message.objects.exists()
+    fake_imap.refuse_login = False
+    assert poll_mail(mailbox).stored == 1  # the next poll catches up and clears the error
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error == ""
+
+
+def test_a_wrong_password_is_refused_by_the_server(mailbox, fake_imap, monkeypatch):
+    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", "not-it")
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert "refused" in mailbox.poll_error
+    assert fake_imap.violations == ["LOGIN with wrong credentials: ['support@brand.example', 'not-it']"]
+    fake_imap.violations.clear()
+
+
+def test_a_timeout_a_dropped_connection_and_a_closed_port_are_recorded(mailbox, fake_imap, settings):
+    fake_imap.deliver(mail("<m1@example.com>"))
+    settings.DUSK_IMAP_TIMEOUT = 0.3
+    fake_imap.stall = 1.0
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith("poll failed:") and "timed out" in mailbox.poll_error
+    fake_imap.stall = 0
+    fake_imap.drop_after = "UID FETCH"
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith("poll failed:")
+    Channel.objects.filter(pk=mailbox.pk).update(api_base_url=f"imap://127.0.0.1:{free_port()}/INBOX?tls=none")
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert "connection refused" in mailbox.poll_error
+    assert not Message.objects.exists() and mailbox.polled_at is None
+
+
+def test_a_missing_mailbox_or_password_is_recorded(mailbox, fake_imap, monkeypatch):
+    Channel.objects.filter(pk=mailbox.pk).update(api_base_url=fake_imap.url("Support"))
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert "opening mailbox Support refused: NO" in mailbox.poll_error
+    monkeypatch.delenv("DUSK_TEST_IMAP_PASSWORD")
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error == "no mailbox password: environment variable DUSK_TEST_IMAP_PASSWORD is not set"
+
+
+def test_plain_imap_insists_on_starttls(mailbox, fake_imap):
+    Channel.objects.filter(pk=mailbox.pk).update(api_base_url=f"imap://127.0.0.1:{fake_imap.port}/INBOX")
+    poll_mail(mailbox)
+    mailbox.refresh_from_db()
+    assert "TLS not supported by server" in mailbox.poll_error
+    assert fake_imap.logins == 0  # the password never went out in clear
+
+
+def test_own_mail_old_mail_and_machine_mail(mailbox, fake_imap):
+    fake_imap.deliver(mail("<old@example.com>"), internal_date=timezone.now() - timedelta(days=30))
+    fake_imap.deliver(mail("<own@example.com>", sender="Brand Support <Support@brand.example>"))
+    fake_imap.deliver(mail("<bounce@example.com>", sender="MAILER-DAEMON@mx.example.com"))
+    fake_imap.deliver(mail("<new@example.com>"))
+    assert poll_mail(mailbox).stored == 2
+    # Mail from before the channel's registration was never Dusk's; our own address is skipped;
+    # a bounce is stored (for the log) and marked as machine mail, which is never answered.
+    assert stored_ids() == ["<bounce@example.com>", "<new@example.com>"]
+    assert Message.objects.get(platform_message_id="<bounce@example.com>").meta["automatic"]
+    mailbox.refresh_from_db()
+    assert mailbox.poll_last_uid == 4
+
+
+def test_a_poll_reads_at_most_the_configured_number_of_messages(mailbox, fake_imap, settings):
+    settings.DUSK_IMAP_MAX_MESSAGES = 2
+    for i in range(5):
+        fake_imap.deliver(mail(f"<m{i}@example.com>"))
+    assert poll_mail(mailbox).stored == 2
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith("more than 2 new messages")
+    assert poll_mail(mailbox).stored == 2
+    assert poll_mail(mailbox).stored == 1
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error == ""
+    assert stored_ids() == [f"<m{i}@example.com>" for i in range(5)]
+
+
+def test_mail_is_parsed_like_a_webhook_delivery():
+    raw = (
+        b"From: =?utf-8?q?J=C3=B6rg?= <Jorg@Example.com>\r\n"
+        b"Subject: =?utf-8?q?Re=3A_Sch=C3=B6n?=\r\n"
+        b"Date: Tue, 02 Dec 2025 09:30:00 +0100\r\n"
+        b"Message-ID: <r2@example.com>\r\n"
+        b"In-Reply-To: <r1@example.com>\r\n"
+        b"References: <r0@example.com> <r1@example.com>\r\n"
+        b"Content-Language: de-DE\r\n"
+        b"MIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/alternative; boundary="b"\r\n\r\n'
+        b"--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Hallo <b>Welt</b></p>\r\n--b--\r\n"
+    )
+    message = imap_adapter.parse_message(raw)
+    assert (message.platform_message_id, message.in_reply_to, message.thread_id) == (
+        "<r2@example.com>",
+        "<r1@example.com>",
+        "<r0@example.com>",
+    )
+    assert (message.customer_id, message.customer_name, message.lang) == ("jorg@example.com", "Jörg", "de")
+    assert message.raw["subject"] == "Re: Schön"
+    assert message.text == "Hallo Welt"
+    assert message.created_at == datetime(2025, 12, 2, 8, 30, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("https://imap.example.com/", "IMAP mailbox"),
+        ("imaps://user:secret@imap.example.com/INBOX", "password"),
+        ("imap://imap.example.com/INBOX?tls=none", "loopback"),
+        ("imaps://imap.example.com/INBOX?tls=none", "only TLS option"),
+        ("imaps://imap.example.com/Boîte", "ASCII"),
+    ],
+)
+def test_a_mailbox_url_is_checked_when_the_channel_is_saved(manager, url, problem):
+    with pytest.raises(ValidationError) as refused:
+        services.register_channel(
+            actor=manager,
+            kind="email",
+            name="Mailbox",
+            handle="support@brand.example",
+            api_base_url=url,
+            api_token_env="IMAP_PASSWORD",
+        )
+    assert problem in " ".join(refused.value.message_dict["api_base_url"])
+
+
+def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(manager):
+    with pytest.raises(ValidationError) as refused:
+        services.register_channel(
+            actor=manager,
+            kind="email",
+            name="Mailbox",
+            handle="support@brand.example",
+            api_base_url="imaps://imap.example.com/INBOX",
+        )
+    assert "api_token_env" in refused.value.message_dict
+    with pytest.raises(ValidationError):
+        services.register_channel(actor=manager, kind="discourse", name="Forum", api_base_url="imaps://h/INBOX")
+    channel = services.register_channel(
+        actor=manager,
+        kind="email",
+        name="Mailbox",
+        handle="support@brand.example",
+        api_base_url="imaps://imap.example.com/INBOX",
+        api_token_env="IMAP_PASSWORD",
+    )
+    assert imap_adapter.parse_mailbox_url(channel.api_base_url) == imap_adapter.Mailbox(
+        "imap.example.com", 993, "INBOX", "tls", ""
+    )
+
+
+def test_only_email_channels_with_a_mailbox_are_polled(mailbox, platform_secrets):
+    platform_channel("email")  # webhook only
+    platform_channel("email", "imaps://imap.example.com/INBOX", api_token_env="")
+    assert email_channels_to_poll() == [mailbox.pk]
