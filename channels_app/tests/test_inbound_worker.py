@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from channels_app.models import Channel, Message, OutboxMessage, OutboxState
 
-from .fakeplatforms import build_tweet, fake_x, fake_youtube  # noqa: F401 - fixtures are used by argument name
+from .fakeplatforms import build_tweet, fake_imap, fake_x, fake_youtube  # noqa: F401 - fixtures are used by argument name
 from .helpers import wait_for
 from .inbound_helpers import (
     platform_channel,
@@ -91,3 +91,30 @@ def test_beat_polls_youtube_and_the_worker_answers_the_comments(
     wait_for(lambda: len(fake_youtube.replies) == 4, timeout=30, message=f"the new comment\n{worker.log()[-3000:]}")
     assert sorted(r["snippet"]["parentId"] for r in fake_youtube.replies) == ["c0", "c1", "c2", "c3"]
     assert Message.objects.filter(direction="in").count() == 4  # polled many times, stored once each
+
+
+def test_beat_polls_an_imap_mailbox_and_the_worker_answers_each_mail_once(
+    manager, approver, platform_secrets, fake_imap, smtp_settings, celery_workers, monkeypatch
+):
+    from .test_polling import mail
+
+    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)  # the worker inherits it
+    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")
+    Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    sunset(manager=manager, approver=approver, channels=[channel])
+    smtp_settings.messages.clear()  # the cutover's own notifications
+    for i in range(3):
+        fake_imap.deliver(mail(f"<m{i}@example.com>", f"Where did support go? #{i}", sender=f"c{i}@example.com"))
+    worker = celery_workers("w1", DUSK_IMAP_POLL_INTERVAL="0.5", **FAST)
+    worker.wait_ready()
+    wait_for(
+        lambda: OutboxMessage.objects.filter(state=OutboxState.SENT).count() == 3,
+        timeout=60,
+        message=f"the mail to be polled and answered\n{worker.log()[-3000:]}",
+    )
+    fake_imap.deliver(mail("<m3@example.com>", "one more", sender="c3@example.com"))
+    wait_for(lambda: len(smtp_settings.messages) == 4, timeout=30, message=f"the new mail\n{worker.log()[-3000:]}")
+    assert sorted(m.message["In-Reply-To"] for m in smtp_settings.messages) == [f"<m{i}@example.com>" for i in range(4)]
+    assert sorted(r for m in smtp_settings.messages for r in m.rcpt_tos) == [f"c{i}@example.com" for i in range(4)]
+    assert Message.objects.filter(direction="in").count() == 4  # polled many times, stored once each
+    assert fake_imap.seen() == [] and fake_imap.violations == []
