@@ -211,3 +211,16 @@ def test_portal_page_needs_csrf(manager):
         client.post(reverse("api_tokens"), {"name": "x", "scopes": ["read"], "expires_in_days": 30}).status_code == 403
     )
     assert not ApiToken.objects.exists()
+
+
+def test_portal_page_speaks_french_in_its_messages_and_errors(client, manager):
+    client.force_login(manager)
+    client.cookies["django_language"] = "fr"
+    created = client.post(reverse("api_tokens"), {"name": "Synchro", "scopes": ["read"], "expires_in_days": 30})
+    assert created.status_code == 201
+    assert "Jeton « Synchro » créé. Copiez-le maintenant : il ne sera plus affiché." in created.content.decode()
+    again = client.post(reverse("api_tokens"), {"name": "Synchro", "scopes": ["read"], "expires_in_days": 30})
+    assert again.status_code == 400
+    assert (
+        "Vous avez déjà un jeton nommé « Synchro » ; révoquez-le ou choisissez un autre nom." in again.content.decode()
+    )
