@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
+from django.utils import translation
 
 from channels_app.permissions import ensure_roles
 
@@ -25,6 +26,15 @@ def _person(django_user_model, username: str, *roles: str):
     )
     user.groups.set(Group.objects.filter(name__in=roles))
     return user
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """LocaleMiddleware activates the request's language for the whole thread and never resets
+    it: after a test that asked for French, text built outside a request (services, the solver)
+    would come out in French in the next test."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ services, views and API all ask `can(user, action)`."""
 
 from django.contrib.auth.models import AnonymousUser, Group
 from django.core.exceptions import PermissionDenied
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 ADMIN = "admin"
 MANAGER = "manager"
@@ -47,6 +49,28 @@ ACTION_LABELS: dict[str, str] = {
 }
 
 
+# The action as a refusal names it ("Your role does not allow: manage reassignments.").
+ACTION_NAMES: dict[str, str] = {
+    "view": gettext_lazy("view"),
+    "manage_channels": gettext_lazy("manage channels"),
+    "draft_plan": gettext_lazy("draft plan"),
+    "submit_plan": gettext_lazy("submit plan"),
+    "approve_plan": gettext_lazy("approve plan"),
+    "cancel_plan": gettext_lazy("cancel plan"),
+    "reschedule_plan": gettext_lazy("reschedule plan"),
+    "rollback_plan": gettext_lazy("rollback plan"),
+    "manage_reassignments": gettext_lazy("manage reassignments"),
+    "manage_workforce": gettext_lazy("manage workforce"),
+    "view_audit": gettext_lazy("view audit"),
+    "use_api_tokens": gettext_lazy("use api tokens"),
+    "use_admin_site": gettext_lazy("use admin site"),
+}
+
+
+def permission_denied_message(action: str) -> str:
+    return _("Your role does not allow: %(action)s.") % {"action": ACTION_NAMES.get(action, action.replace("_", " "))}
+
+
 def roles_of(user) -> set[str]:
     if user is None or isinstance(user, AnonymousUser) or not user.is_active:
         return set()
@@ -69,7 +93,7 @@ def can(user, action: str) -> bool:
 
 def require(user, action: str) -> None:
     if not can(user, action):
-        raise PermissionDenied(f"Your role does not allow: {action.replace('_', ' ')}.")
+        raise PermissionDenied(permission_denied_message(action))
 
 
 def ensure_roles() -> None:

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import services
@@ -54,7 +55,7 @@ def run_rollback(request, run_id: int):
         except PermissionDenied as exc:
             raise PermissionDenied(str(exc)) from exc
         else:
-            messages.success(request, "The phase was rolled back; the audit trail records it.")
+            messages.success(request, _("The phase was rolled back; the audit trail records it."))
             return redirect("run_rollback", run_id=run.pk)
     return render(
         request,

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from . import services
@@ -51,5 +52,9 @@ def channel_messages(request, channel_id: int):
 def retry_failed(request, channel_id: int):
     channel = get_object_or_404(Channel, pk=channel_id)
     count = services.retry_failed_replies(actor=request.user, channel=channel)
-    messages.success(request, f"{count} failed repl{'y' if count == 1 else 'ies'} queued again.")
+    messages.success(
+        request,
+        ngettext("%(count)s failed reply queued again.", "%(count)s failed replies queued again.", count)
+        % {"count": count},
+    )
     return redirect(reverse("channel_messages", args=[channel.pk]) + "?state=pending")

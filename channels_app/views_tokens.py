@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -48,7 +49,9 @@ def token_list(request):
             for error in errors:
                 form.add_error(field if field in form.fields else None, error)
         return _page(request, form, status=400)
-    messages.success(request, f"Token “{token.name}” created. Copy it now: it will not be shown again.")
+    messages.success(
+        request, _("Token “%(name)s” created. Copy it now: it will not be shown again.") % {"name": token.name}
+    )
     return _page(request, ApiTokenForm(), new_token=secret, status=201)
 
 
@@ -64,5 +67,5 @@ def token_revoke(request, pk: int):
     except (ValidationError, PermissionDenied) as exc:
         messages.error(request, " ".join(getattr(exc, "messages", [str(exc)])))
     else:
-        messages.success(request, f"Token “{token.name}” revoked.")
+        messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("api_tokens")

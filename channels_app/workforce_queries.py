@@ -34,6 +34,8 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from .models import (
     OPEN_PLAN_STATES,
@@ -327,20 +329,34 @@ def destination_problems(plan: SunsetPlan) -> DestinationProblems:
         .values_list("name", "employee_id", "move_state", "move_to_team_name")
     )
     for name, employee_id, state, to_team in missing:
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": name, "id": employee_id}
         if state == ReassignmentState.PROPOSED:
             problems.agents.append(
-                f"{name} ({employee_id}) has only a proposed destination ({to_team}): confirm it or choose another."
+                _("%(agent)s has only a proposed destination (%(team)s): confirm it or choose another.")
+                % {"agent": label, "team": to_team}
             )
         else:
-            problems.agents.append(f"{name} ({employee_id}) has no destination.")
+            problems.agents.append(_("%(agent)s has no destination.") % {"agent": label})
     receiving = Team.objects.filter(
         pk__in=Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).values("to_team_id")
     ).order_by("name")
     for team in destinations(plan, receiving):
         if team.occupied + team.incoming_confirmed > team.capacity:
             problems.teams.append(
-                f"{team.name} is over capacity: {team.occupied} agents now + {team.incoming_confirmed} confirmed "
-                f"arrivals for {team.capacity} seats ({team.occupied + team.incoming_confirmed - team.capacity} too many)."
+                ngettext(
+                    "%(team)s is over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                    "for %(seats)s seat (%(over)s too many).",
+                    "%(team)s is over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                    "for %(seats)s seats (%(over)s too many).",
+                    team.capacity,
+                )
+                % {
+                    "team": team.name,
+                    "now": team.occupied,
+                    "confirmed": team.incoming_confirmed,
+                    "seats": team.capacity,
+                    "over": team.occupied + team.incoming_confirmed - team.capacity,
+                }
             )
     return problems
 

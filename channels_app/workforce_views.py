@@ -18,11 +18,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from . import services
 from .models import SunsetPlan
-from .permissions import can, require
+from .permissions import can, permission_denied_message, require
 from .services.workforce import EDITABLE_PLAN_STATES
 from .workforce_charts import paired_bars, seat_bar
 from .workforce_forms import ImportForm, MoveForm, StaffingInputsForm
@@ -157,7 +158,12 @@ def plan_reassignments(request, plan_id: int):
 def _move_form(request) -> MoveForm:
     form = MoveForm(request.POST)
     if not form.is_valid():
-        raise ValidationError([f"{form.fields[f].label or f}: {' '.join(e)}" for f, e in form.errors.items()])
+        raise ValidationError(
+            [
+                _("%(field)s: %(errors)s") % {"field": form.fields[f].label or f, "errors": " ".join(e)}
+                for f, e in form.errors.items()
+            ]
+        )
     return form
 
 
@@ -188,7 +194,7 @@ def _run_action(request, plan_id: int, action, success) -> HttpResponse:
     try:
         form = _move_form(request)
         if form.agents() == []:
-            raise ValidationError("Select at least one agent, or use the buttons for the whole plan.")
+            raise ValidationError(_("Select at least one agent, or use the buttons for the whole plan."))
         result = action(plan, form)
     except ValidationError as exc:
         return _render_board(request, plan, errors=_error_list(exc), status=400)
@@ -205,7 +211,7 @@ def plan_reassignments_assign(request, plan_id: int):
         form = _move_form(request)
         agent_ids = form.agents()
         if agent_ids is None:
-            raise ValidationError("Select the agents to send to this team.")
+            raise ValidationError(_("Select the agents to send to this team."))
         written = services.assign_agents(
             actor=request.user,
             plan=plan,
@@ -222,7 +228,11 @@ def plan_reassignments_assign(request, plan_id: int):
         return _render_board(request, plan, errors=_error_list(exc), status=400)
     if row_edit:
         return _single_row_response(request, plan, agent_ids[0], errors=[])
-    messages.success(request, f"{written} move(s) written to {form.cleaned_data['to_team']}.")
+    messages.success(
+        request,
+        ngettext("%(count)s move written to %(team)s.", "%(count)s moves written to %(team)s.", written)
+        % {"count": written, "team": form.cleaned_data["to_team"]},
+    )
     return redirect(_board_url(request, plan))
 
 
@@ -239,10 +249,25 @@ def plan_reassignments_accept(request, plan_id: int):
         )
 
     def success(result):
-        text = f"{result.accepted} suggested destination(s) accepted as proposed moves."
+        sentences = [
+            ngettext(
+                "%(count)s suggested destination accepted as a proposed move.",
+                "%(count)s suggested destinations accepted as proposed moves.",
+                result.accepted,
+            )
+            % {"count": result.accepted}
+        ]
         if result.unplaced:
-            text += f" {len(result.unplaced)} selected agent(s) had no suggested seat."
-        return text
+            unplaced = len(result.unplaced)
+            sentences.append(
+                ngettext(
+                    "%(count)s selected agent had no suggested seat.",
+                    "%(count)s selected agents had no suggested seat.",
+                    unplaced,
+                )
+                % {"count": unplaced}
+            )
+        return " ".join(sentences)
 
     return _run_action(request, plan_id, action, success)
 
@@ -254,7 +279,7 @@ def plan_reassignments_confirm(request, plan_id: int):
         request,
         plan_id,
         lambda plan, form: services.confirm_moves(actor=request.user, plan=plan, agent_ids=form.agents()),
-        lambda count: f"{count} move(s) confirmed.",
+        lambda count: ngettext("%(count)s move confirmed.", "%(count)s moves confirmed.", count) % {"count": count},
     )
 
 
@@ -264,25 +289,53 @@ def plan_reassignments_clear(request, plan_id: int):
     def action(plan, form):
         agent_ids = form.agents()
         if agent_ids is None:
-            raise ValidationError("Select the agents whose destination should be removed.")
+            raise ValidationError(_("Select the agents whose destination should be removed."))
         return services.clear_destinations(actor=request.user, plan=plan, agent_ids=agent_ids)
 
-    return _run_action(request, plan_id, action, lambda count: f"Destination removed for {count} agent(s).")
+    def success(count):
+        return ngettext(
+            "Destination removed for %(count)s agent.", "Destination removed for %(count)s agents.", count
+        ) % {"count": count}
+
+    return _run_action(request, plan_id, action, success)
 
 
 @require_POST
 @login_required
 def plan_reassignments_notify(request, plan_id: int):
     def success(result):
-        text = f"{result.queued} email(s) queued"
+        # One sentence per count, so that each can agree with its number in every language.
+        sentences = [
+            ngettext("%(count)s email queued.", "%(count)s emails queued.", result.queued) % {"count": result.queued}
+        ]
         if result.requeued:
-            text += f", {result.requeued} failed email(s) queued again"
-        text += f"; {result.already} agent(s) already told about this move."
+            sentences.append(
+                ngettext(
+                    "%(count)s failed email queued again.", "%(count)s failed emails queued again.", result.requeued
+                )
+                % {"count": result.requeued}
+            )
+        if result.already:
+            sentences.append(
+                ngettext(
+                    "%(count)s agent was already told about this move.",
+                    "%(count)s agents were already told about this move.",
+                    result.already,
+                )
+                % {"count": result.already}
+            )
         if result.unconfirmed:
-            text += f" {result.unconfirmed} proposed move(s) are not confirmed and were not announced."
+            sentences.append(
+                ngettext(
+                    "%(count)s proposed move is not confirmed and was not announced.",
+                    "%(count)s proposed moves are not confirmed and were not announced.",
+                    result.unconfirmed,
+                )
+                % {"count": result.unconfirmed}
+            )
         if result.without_email:
-            text += f" No email address: {', '.join(result.without_email)}."
-        return text
+            sentences.append(_("No email address: %(names)s.") % {"names": ", ".join(result.without_email)})
+        return " ".join(sentences)
 
     return _run_action(
         request,
@@ -307,11 +360,13 @@ def plan_reassignments_import(request, plan_id: int):
     plan = _plan_for(request, plan_id, "manage_reassignments")
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render_board(request, plan, errors=["Choose a CSV file to import."], status=400, import_open=True)
+        return _render_board(request, plan, errors=[_("Choose a CSV file to import.")], status=400, import_open=True)
     upload = form.cleaned_data["file"]
     if upload.size > services.reassignment_csv.MAX_BYTES:
         limit = services.reassignment_csv.MAX_BYTES // (1024 * 1024)
-        return _render_board(request, plan, errors=[f"The file is larger than {limit} MB."], status=400)
+        return _render_board(
+            request, plan, errors=[_("The file is larger than %(limit)s MB.") % {"limit": limit}], status=400
+        )
     try:
         result = services.import_reassignments_csv(
             actor=request.user, plan=plan, data=upload.read(), filename=upload.name
@@ -324,7 +379,12 @@ def plan_reassignments_import(request, plan_id: int):
         return _render_board(request, plan, errors=_error_list(exc), status=400)
     messages.success(
         request,
-        f"{upload.name}: {result.changed} move(s) written, {result.cleared} removed, {result.unchanged} unchanged.",
+        ngettext(
+            "%(file)s: %(changed)s move written, %(cleared)s removed, %(unchanged)s unchanged.",
+            "%(file)s: %(changed)s moves written, %(cleared)s removed, %(unchanged)s unchanged.",
+            result.changed,
+        )
+        % {"file": upload.name, "changed": result.changed, "cleared": result.cleared, "unchanged": result.unchanged},
     )
     return redirect(_board_url(request, plan))
 
@@ -340,7 +400,7 @@ def plan_staffing(request, plan_id: int):
     status = 200
     if request.method == "POST":
         if not may_change:
-            raise PermissionDenied("Your role does not allow: manage reassignments.")
+            raise PermissionDenied(permission_denied_message("manage_reassignments"))
         form = StaffingInputsForm(request.POST)
         if form.is_valid():
             try:
@@ -349,7 +409,7 @@ def plan_staffing(request, plan_id: int):
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, "Staffing inputs saved.")
+                messages.success(request, _("Staffing inputs saved."))
                 return redirect("plan_staffing", plan_id=plan.pk)
         status = 400
     report = staffing_check(plan)

@@ -17,6 +17,8 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
 
 from ..models import Reassignment, ReassignmentState, SunsetPlan
 from ..permissions import require
@@ -103,7 +105,7 @@ class CsvImportError(ValidationError):
 
     def __init__(self, lines: list[tuple[int, str]]):
         self.lines = lines
-        super().__init__([f"Line {n}: {m}" if n else m for n, m in lines])
+        super().__init__([_("Line %(line)s: %(message)s") % {"line": n, "message": m} if n else m for n, m in lines])
 
 
 @dataclass
@@ -115,13 +117,13 @@ class ImportResult:
 
 def _decode(data: bytes) -> str:
     if len(data) > MAX_BYTES:
-        raise CsvImportError([(0, f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB.")])
+        raise CsvImportError([(0, _("The file is larger than %(limit)s MB.") % {"limit": MAX_BYTES // (1024 * 1024)})])
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise CsvImportError(
-            [(line, "The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”.")]
+            [(line, _("The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”."))]
         ) from None
 
 
@@ -132,34 +134,45 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     try:
         header = next(reader)
     except StopIteration:
-        raise CsvImportError([(0, "The file is empty: it needs a header row and one row per agent.")]) from None
+        raise CsvImportError([(0, _("The file is empty: it needs a header row and one row per agent."))]) from None
     except csv.Error as exc:
-        raise CsvImportError([(1, f"Unreadable header: {exc}.")]) from None
+        raise CsvImportError([(1, _("Unreadable header: %(error)s.") % {"error": exc})]) from None
     columns = [h.strip().lower().replace(" ", "_") for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise CsvImportError(
-            [(1, f"Missing column(s) {', '.join(missing)}; the header must name {', '.join(REQUIRED_COLUMNS)}.")]
+        message = ngettext(
+            "Missing column %(missing)s; the header must name %(required)s.",
+            "Missing columns %(missing)s; the header must name %(required)s.",
+            len(missing),
         )
+        raise CsvImportError([(1, message % {"missing": ", ".join(missing), "required": ", ".join(REQUIRED_COLUMNS)})])
     duplicated = sorted(c for c, n in Counter(columns).items() if n > 1 and c)
     if duplicated:
-        raise CsvImportError([(1, f"Column(s) named twice: {', '.join(duplicated)}.")])
+        message = ngettext("Column named twice: %(columns)s.", "Columns named twice: %(columns)s.", len(duplicated))
+        raise CsvImportError([(1, message % {"columns": ", ".join(duplicated)})])
     rows: list[tuple[int, dict[str, str]]] = []
     try:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue
             if len(rows) >= MAX_ROWS:
-                raise CsvImportError([(reader.line_num, f"More than {MAX_ROWS} rows: split the file.")])
+                raise CsvImportError(
+                    [(reader.line_num, _("More than %(limit)s rows: split the file.") % {"limit": MAX_ROWS})]
+                )
             if len(cells) > len(columns):
                 extra = cells[len(columns) :]
                 if any(c.strip() for c in extra):
-                    rows.append((reader.line_num, {"__error__": f"{len(cells)} cells for {len(columns)} columns."}))
+                    problem = ngettext(
+                        "%(cells)s cells for %(columns)s column.",
+                        "%(cells)s cells for %(columns)s columns.",
+                        len(columns),
+                    ) % {"cells": len(cells), "columns": len(columns)}
+                    rows.append((reader.line_num, {"__error__": problem}))
                     continue
             values = {col: _uncell(cells[i]) if i < len(cells) else "" for i, col in enumerate(columns)}
             rows.append((reader.line_num, values))
     except csv.Error as exc:
-        raise CsvImportError([(reader.line_num, f"Unreadable CSV: {exc}.")]) from None
+        raise CsvImportError([(reader.line_num, _("Unreadable CSV: %(error)s.") % {"error": exc})]) from None
     return columns, rows
 
 
@@ -174,7 +187,7 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
     plan = _locked_plan(plan)
     columns, rows = _rows(_decode(data))
     if not rows:
-        raise CsvImportError([(0, "The file has a header but no agent rows.")])
+        raise CsvImportError([(0, _("The file has a header but no agent rows."))])
     today = timezone.localdate()
     default_date = hard_close_date(plan)
     board = {
@@ -204,40 +217,54 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
             continue
         employee_id = values.get("employee_id", "")
         if not employee_id:
-            errors.append((line, "employee_id is empty."))
+            errors.append((line, _("employee_id is empty.")))
             continue
         if employee_id in seen:
-            errors.append((line, f"{employee_id} already appears on line {seen[employee_id]}."))
+            errors.append(
+                (line, _("%(id)s already appears on line %(line)s.") % {"id": employee_id, "line": seen[employee_id]})
+            )
             continue
         seen[employee_id] = line
         agent = board.get(employee_id)
         if agent is None:
-            errors.append((line, f"No agent {employee_id} is affected by this plan."))
+            errors.append((line, _("No agent %(id)s is affected by this plan.") % {"id": employee_id}))
             continue
-        label = f"{agent['name']} ({employee_id})"
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": agent["name"], "id": employee_id}
         status = values.get("status", "").lower()
         if status not in ALLOWED_STATUS:
             errors.append(
-                (line, f"Unknown status “{values['status']}”; use proposed or confirmed (or leave it empty).")
+                (
+                    line,
+                    _("Unknown status “%(status)s”; use proposed or confirmed (or leave it empty).")
+                    % {"status": values["status"]},
+                )
             )
             continue
         team_name = values.get("destination_team", "")
         role = values.get("role", agent["move_role"] or "") if "role" in columns else (agent["move_role"] or "")
         if len(role) > 80:
-            errors.append((line, "role is longer than 80 characters."))
+            errors.append((line, _("role is longer than 80 characters.")))
             continue
         raw_date = values.get("effective_date", "") if "effective_date" in columns else ""
         if raw_date:
             try:
                 effective = date.fromisoformat(raw_date)
             except ValueError:
-                errors.append((line, f"effective_date “{raw_date}” is not a date written YYYY-MM-DD."))
+                errors.append(
+                    (line, _("effective_date “%(value)s” is not a date written YYYY-MM-DD.") % {"value": raw_date})
+                )
                 continue
         else:
             effective = agent["move_effective_date"] or default_date
         if not team_name:
             if agent["move_state"] in (ReassignmentState.NOTIFIED, ReassignmentState.DONE):
-                errors.append((line, f"{label} was already told or moved: give another destination, not none."))
+                errors.append(
+                    (
+                        line,
+                        _("%(agent)s was already told or moved: give another destination, not none.")
+                        % {"agent": label},
+                    )
+                )
             elif agent["move_state"]:
                 clears.append((line, agent))
             else:
@@ -245,10 +272,10 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
             continue
         team = teams.get(team_name.lower())
         if team is None:
-            errors.append((line, f"“{team_name}” is not a destination team of this plan."))
+            errors.append((line, _("“%(team)s” is not a destination team of this plan.") % {"team": team_name}))
             continue
         if effective is None:
-            errors.append((line, "effective_date is empty and the plan has no hard-close phase to default to."))
+            errors.append((line, _("effective_date is empty and the plan has no hard-close phase to default to.")))
             continue
         same = (
             agent["move_to_team_id"] == team.pk
@@ -257,22 +284,29 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
         )
         if agent["move_state"] == ReassignmentState.DONE:
             if not same or status not in ("", "done"):
-                errors.append((line, f"{label} has already moved; the move cannot change."))
+                errors.append((line, _("%(agent)s has already moved; the move cannot change.") % {"agent": label}))
             else:
                 unchanged += 1
             continue
         if status in ("notified", "done") and not (same and agent["move_state"] == status):
-            errors.append((line, f"status “{status}” is set by Dusk; use proposed or confirmed."))
+            errors.append(
+                (line, _("status “%(status)s” is set by Dusk; use proposed or confirmed.") % {"status": status})
+            )
             continue
         if effective < today and not same:
-            errors.append((line, f"effective_date {effective:%Y-%m-%d} is in the past."))
+            errors.append((line, _("effective_date %(date)s is in the past.") % {"date": f"{effective:%Y-%m-%d}"}))
             continue
         if not agent["is_active"]:
-            errors.append((line, f"{label} is no longer active."))
+            errors.append((line, _("%(agent)s is no longer active.") % {"agent": label}))
             continue
         if not speaks_required(agent["languages"] or (), team.languages or ()):
-            spoken = ", ".join(agent["languages"] or []) or "no recorded language"
-            errors.append((line, f"{label} speaks {spoken}, but {team.name} requires {' or '.join(team.languages)}."))
+            if agent["languages"]:
+                problem = _("%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s.")
+            else:
+                problem = _("%(agent)s speaks no recorded language, but %(team)s requires %(required)s.")
+            spoken = ", ".join(agent["languages"] or [])
+            required = pgettext("languages", " or ").join(team.languages)
+            errors.append((line, problem % {"agent": label, "spoken": spoken, "team": team.name, "required": required}))
             continue
         if same:
             if status == "confirmed" and agent["move_state"] == ReassignmentState.PROPOSED:
@@ -301,13 +335,14 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
             team = by_id[team_id]
             if team.after + delta[team_id] > team.capacity:
                 shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
-                errors.append(
-                    (
-                        lines[0],
-                        f"{team.name} would hold {team.after + delta[team_id]} agents for {team.capacity} seats "
-                        f"({team.after + delta[team_id] - team.capacity} too many; lines {shown}).",
-                    )
+                held = team.after + delta[team_id]
+                problem = ngettext(
+                    "%(team)s would hold %(agents)s agents for %(seats)s seat (%(over)s too many; lines %(lines)s).",
+                    "%(team)s would hold %(agents)s agents for %(seats)s seats (%(over)s too many; lines %(lines)s).",
+                    team.capacity,
                 )
+                values = {"team": team.name, "agents": held, "seats": team.capacity, "over": held - team.capacity}
+                errors.append((lines[0], problem % {**values, "lines": shown}))
     if errors:
         raise CsvImportError(sorted(errors))
     _upsert_moves(

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..models import (
     PHASE_ORDER,
@@ -39,19 +41,29 @@ def rollback_deadline(run: CutoverRun) -> datetime | None:
 
 def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> None:
     if run.rolled_back_at is not None:
-        raise InvalidTransition(f"This run was already rolled back on {run.rolled_back_at:%Y-%m-%d %H:%M} UTC.")
+        raise InvalidTransition(
+            _("This run was already rolled back on %(when)s UTC.") % {"when": f"{run.rolled_back_at:%Y-%m-%d %H:%M}"}
+        )
     if run.state != RunState.COMPLETED:
         raise InvalidTransition(
-            f"Only a completed run can be rolled back; this one is {run.get_state_display().lower()}."
+            _("Only a completed run can be rolled back; this one is %(state)s.")
+            % {"state": run.get_state_display().lower()}
         )
     deadline = rollback_deadline(run)
     if deadline is not None and now > deadline:
+        hours = settings.DUSK_ROLLBACK_WINDOW_HOURS
         raise InvalidTransition(
-            f"The rollback window closed on {deadline:%Y-%m-%d %H:%M} UTC "
-            f"({settings.DUSK_ROLLBACK_WINDOW_HOURS} hours after the run finished)."
+            ngettext(
+                "The rollback window closed on %(when)s UTC (%(hours)s hour after the run finished).",
+                "The rollback window closed on %(when)s UTC (%(hours)s hours after the run finished).",
+                hours,
+            )
+            % {"when": f"{deadline:%Y-%m-%d %H:%M}", "hours": hours}
         )
     if plan.state not in (PlanState.COMPLETED, PlanState.SCHEDULED):
-        raise InvalidTransition(f"The plan is {plan.get_state_display().lower()}; wait until no phase is running.")
+        raise InvalidTransition(
+            _("The plan is %(state)s; wait until no phase is running.") % {"state": plan.get_state_display().lower()}
+        )
     later = (
         CutoverRun.objects.filter(plan=plan, phase__region=run.phase.region, rolled_back_at__isnull=True)
         .exclude(pk=run.pk)
@@ -60,9 +72,11 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
     position = PHASE_ORDER.index(run.phase.kind)
     for other in later:
         if other.state in (RunState.QUEUED, RunState.RUNNING):
-            raise InvalidTransition("Another phase of this plan is running; wait for it to finish.")
+            raise InvalidTransition(_("Another phase of this plan is running; wait for it to finish."))
         if PHASE_ORDER.index(other.phase.kind) > position:
-            raise InvalidTransition(f"Roll back the later {other.phase.get_kind_display()} phase first.")
+            raise InvalidTransition(
+                _("Roll back the later %(phase)s phase first.") % {"phase": other.phase.get_kind_display()}
+            )
 
 
 @transaction.atomic
@@ -78,7 +92,7 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
     )
     run = CutoverRun.objects.select_for_update().select_related("phase").get(pk=run_id)
     if not reason.strip():
-        raise ValidationError({"reason": ["Say why the phase is rolled back; it goes into the audit trail."]})
+        raise ValidationError({"reason": [_("Say why the phase is rolled back; it goes into the audit trail.")]})
     _check_can_roll_back(run, plan, now)
 
     restored_channels = 0
@@ -90,9 +104,9 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         state=ConversationState.OPEN, redirected_to=None, moved_by_run=None
     )
     unsent = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF, state=OutboxState.PENDING)
-    dropped, _ = unsent.delete()
+    dropped, _by_model = unsent.delete()
     kept = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF).count()
-    removed_assignments, _ = Assignment.objects.filter(created_by_run=run).delete()
+    removed_assignments, _by_model = Assignment.objects.filter(created_by_run=run).delete()
     reopened_assignments = Assignment.objects.filter(ended_by_run=run).update(ends_on=None, ended_by_run=None)
     moves = Reassignment.objects.filter(applied_by_run=run).update(
         state=ReassignmentState.CONFIRMED, applied_by_run=None

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from ..models import ApiToken, TokenScope
 from ..permissions import ADMIN, has_role, require
@@ -56,24 +58,29 @@ def create_api_token(
     errors: dict[str, list[str]] = {}
     name = (name or "").strip()
     if not name:
-        errors["name"] = ["Give the token a name that says where it is used."]
+        errors["name"] = [_("Give the token a name that says where it is used.")]
     elif len(name) > 100:
-        errors["name"] = ["Keep the name under 100 characters."]
+        errors["name"] = [_("Keep the name under 100 characters.")]
     elif ApiToken.objects.filter(owner=actor, name=name, revoked_at__isnull=True).exists():
-        errors["name"] = [f"You already have a token named “{name}”; revoke it or choose another name."]
+        errors["name"] = [
+            _("You already have a token named “%(name)s”; revoke it or choose another name.") % {"name": name}
+        ]
     cleaned = sorted(set(scopes or []))
     unknown = [s for s in cleaned if s not in TokenScope.values]
     if not cleaned:
-        errors["scopes"] = [f"Choose at least one scope: {', '.join(TokenScope.values)}."]
+        errors["scopes"] = [_("Choose at least one scope: %(scopes)s.") % {"scopes": ", ".join(TokenScope.values)}]
     elif unknown:
-        errors["scopes"] = [f"Unknown scope(s) {', '.join(unknown)}; use {', '.join(TokenScope.values)}."]
+        message = ngettext(
+            "Unknown scope %(unknown)s; use %(scopes)s.", "Unknown scopes %(unknown)s; use %(scopes)s.", len(unknown)
+        )
+        errors["scopes"] = [message % {"unknown": ", ".join(unknown), "scopes": ", ".join(TokenScope.values)}]
     if expires_at is not None:
         if timezone.is_naive(expires_at):
-            errors["expires_at"] = ["Give the expiry with a time zone (for example 2030-01-01T00:00:00Z)."]
+            errors["expires_at"] = [_("Give the expiry with a time zone (for example 2030-01-01T00:00:00Z).")]
         elif expires_at <= now:
-            errors["expires_at"] = ["The expiry must be in the future."]
+            errors["expires_at"] = [_("The expiry must be in the future.")]
         elif expires_at > now + MAX_LIFETIME:
-            errors["expires_at"] = ["A token may live at most one year; create a new one when it expires."]
+            errors["expires_at"] = [_("A token may live at most one year; create a new one when it expires.")]
     if errors:
         raise ValidationError(errors)
     secret = secrets.token_urlsafe(32)
@@ -93,7 +100,9 @@ def create_api_token(
             break
         except IntegrityError:
             if ApiToken.objects.filter(owner=actor, name=name, revoked_at__isnull=True).exists():
-                raise ValidationError({"name": [f"You already have a token named “{name}”."]}) from None
+                raise ValidationError(
+                    {"name": [_("You already have a token named “%(name)s”.") % {"name": name}]}
+                ) from None
     else:  # pragma: no cover - ten random characters collided five times
         raise RuntimeError("could not allocate a token prefix")
     record_event(
@@ -112,9 +121,9 @@ def revoke_api_token(*, actor, token: ApiToken | int, now: datetime | None = Non
     token_id = token.pk if isinstance(token, ApiToken) else token
     token = ApiToken.objects.select_for_update().get(pk=token_id)
     if token.owner_id != actor.pk and not has_role(actor, ADMIN):
-        raise PermissionDenied("Only the token's owner or an admin can revoke it.")
+        raise PermissionDenied(_("Only the token's owner or an admin can revoke it."))
     if token.revoked_at is not None:
-        raise InvalidTransition(f"The token “{token.name}” is already revoked.")
+        raise InvalidTransition(_("The token “%(name)s” is already revoked.") % {"name": token.name})
     token.revoked_at = now or timezone.now()
     token.save(update_fields=["revoked_at"])
     record_event(
@@ -131,20 +140,20 @@ def find_api_token(raw: str, *, now: datetime | None = None) -> tuple[ApiToken |
     """Resolve a presented token. Returns (token, "") or (None, reason)."""
     parsed = parse_token(raw)
     if parsed is None:
-        return None, "Malformed token: expected dusk_<prefix>_<secret>."
+        return None, _("Malformed token: expected dusk_<prefix>_<secret>.")
     prefix, secret = parsed
     token = ApiToken.objects.select_related("owner").filter(prefix=prefix).first()
     # Compare digests in constant time; compare against a dummy when the prefix is
     # unknown so timing does not reveal which prefixes exist.
     expected = token.secret_hash if token is not None else _digest("")
     if not hmac.compare_digest(_digest(secret), expected) or token is None:
-        return None, "Invalid token."
+        return None, _("Invalid token.")
     if token.revoked_at is not None:
-        return None, "This token was revoked."
+        return None, _("This token was revoked.")
     if token.is_expired(now):
-        return None, "This token has expired."
+        return None, _("This token has expired.")
     if not token.owner.is_active:
-        return None, "The token's owner is deactivated."
+        return None, _("The token's owner is deactivated.")
     return token, ""
 
 

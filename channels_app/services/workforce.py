@@ -17,6 +17,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
 
 from ..models import (
     Agent,
@@ -64,7 +66,8 @@ def _locked_plan(plan: SunsetPlan | int, *, editable: bool = True) -> SunsetPlan
     locked = SunsetPlan.objects.select_for_update().get(pk=_plan_id(plan))
     if editable and locked.state not in EDITABLE_PLAN_STATES:
         raise InvalidTransition(
-            f"“{locked.title}” is {locked.get_state_display().lower()}; its moves can no longer change."
+            _("“%(plan)s” is %(state)s; its moves can no longer change.")
+            % {"plan": locked.title, "state": locked.get_state_display().lower()}
         )
     return locked
 
@@ -72,7 +75,7 @@ def _locked_plan(plan: SunsetPlan | int, *, editable: bool = True) -> SunsetPlan
 def _clean_role(role: str) -> str:
     role = (role or "").strip()
     if len(role) > 80:
-        raise ValidationError({"role": ["Keep the role under 80 characters."]})
+        raise ValidationError({"role": [_("Keep the role under 80 characters.")]})
     return role
 
 
@@ -83,10 +86,10 @@ def resolve_effective_date(plan: SunsetPlan, value: date | None, *, today: date 
         value = hard_close_date(plan)
         if value is None:
             raise ValidationError(
-                {"effective_date": ["This plan has no hard-close phase: give the effective date of the move."]}
+                {"effective_date": [_("This plan has no hard-close phase: give the effective date of the move.")]}
             )
     if value < today:
-        raise ValidationError({"effective_date": [f"{value:%Y-%m-%d} is in the past."]})
+        raise ValidationError({"effective_date": [_("%(date)s is in the past.") % {"date": f"{value:%Y-%m-%d}"}]})
     return value
 
 
@@ -159,7 +162,7 @@ def _unique_ids(values: Iterable) -> list[int]:
     try:
         return list(dict.fromkeys(int(v) for v in values))
     except (TypeError, ValueError):
-        raise ValidationError({"agents": ["Agent ids must be numbers."]}) from None
+        raise ValidationError({"agents": [_("Agent ids must be numbers.")]}) from None
 
 
 # --- suggestion ---------------------------------------------------------------------------------
@@ -240,13 +243,13 @@ def accept_suggestion(
     placements = planned.suggestion.placements
     wanted = planned.agent_ids if agent_ids is None else _unique_ids(agent_ids)
     if agent_ids is not None and not wanted:
-        raise ValidationError({"agents": ["Select at least one agent."]})
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
     chosen = [a for a in wanted if a in placements]
     unplaced = [planned.explain(a) for a in wanted if a in planned.from_team and a not in placements]
     not_waiting = sum(1 for a in wanted if a not in planned.from_team)
     if not chosen:
-        reasons = unplaced or ["None of the selected agents is awaiting a destination."]
-        raise ValidationError({"agents": ["No suggested seat to accept.", *reasons]})
+        reasons = unplaced or [_("None of the selected agents is awaiting a destination.")]
+        raise ValidationError({"agents": [_("No suggested seat to accept."), *reasons]})
     _upsert_moves(
         plan,
         [
@@ -287,7 +290,7 @@ def _destination(plan: SunsetPlan, to_team: Team | int | str) -> Team:
     else:
         name = (to_team or "").strip()
         if not name:
-            raise ValidationError({"to_team": ["Choose a destination team."]})
+            raise ValidationError({"to_team": [_("Choose a destination team.")]})
         team = qs.filter(name__iexact=name).first()
     if team is None:
         label = to_team.name if isinstance(to_team, Team) else str(to_team).strip()
@@ -296,9 +299,14 @@ def _destination(plan: SunsetPlan, to_team: Team | int | str) -> Team:
             known = known | Team.objects.filter(pk=int(label))
         if known.exists():
             raise ValidationError(
-                {"to_team": [f"“{label}” cannot receive this plan's agents: it works a retiring channel."]}
+                {
+                    "to_team": [
+                        _("“%(team)s” cannot receive this plan's agents: it works a retiring channel.")
+                        % {"team": label}
+                    ]
+                }
             )
-        raise ValidationError({"to_team": [f"There is no team called “{label}”."]})
+        raise ValidationError({"to_team": [_("There is no team called “%(team)s”.") % {"team": label}]})
     return team
 
 
@@ -320,7 +328,7 @@ def assign_agents(
     plan = _locked_plan(plan)
     ids = _unique_ids(agent_ids)
     if not ids:
-        raise ValidationError({"agents": ["Select at least one agent."]})
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
     effective_date = resolve_effective_date(plan, effective_date)
     role = _clean_role(role)
     team_ids = affected_team_ids(plan)
@@ -348,19 +356,26 @@ def assign_agents(
     missing = [i for i in ids if i not in rows]
     if missing:
         names = ", ".join(Agent.objects.filter(pk__in=missing).order_by("name").values_list("name", flat=True))
-        errors.append(f"Not affected by this plan: {names or ', '.join(map(str, missing))}.")
+        errors.append(_("Not affected by this plan: %(agents)s.") % {"agents": names or ", ".join(map(str, missing))})
     for row in rows.values():
-        label = f"{row['name']} ({row['employee_id']})"
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": row["name"], "id": row["employee_id"]}
         if not row["is_active"]:
-            errors.append(f"{label} is no longer active.")
+            errors.append(_("%(agent)s is no longer active.") % {"agent": label})
         elif row["move_state"] == ReassignmentState.DONE:
-            errors.append(f"{label} has already moved.")
+            errors.append(_("%(agent)s has already moved.") % {"agent": label})
         elif not speaks_required(row["languages"] or (), team.languages or ()):
-            spoken = ", ".join(row["languages"] or []) or "no recorded language"
-            errors.append(
-                f"{label} speaks {spoken}, but {team.name} requires {' or '.join(team.languages)}"
-                " (update the agent's languages if they are out of date)."
-            )
+            if row["languages"]:
+                problem = _(
+                    "%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            else:
+                problem = _(
+                    "%(agent)s speaks no recorded language, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            values = {"agent": label, "spoken": ", ".join(row["languages"] or []), "team": team.name}
+            errors.append(problem % {**values, "required": pgettext("languages", " or ").join(team.languages)})
     if errors:
         raise ValidationError({"agents": errors})
     arriving = [r for r in rows.values() if r["move_to_team_id"] != team.pk]
@@ -368,8 +383,12 @@ def assign_agents(
         raise ValidationError(
             {
                 "to_team": [
-                    f"{team.name} has {max(team.free, 0)} free seat(s) of {team.capacity}; "
-                    f"{len(arriving)} of the selected agents would need one."
+                    ngettext(
+                        "%(team)s has %(free)s free seat of %(seats)s; %(arriving)s of the selected agents would need one.",
+                        "%(team)s has %(free)s free seats of %(seats)s; %(arriving)s of the selected agents would need one.",
+                        max(team.free, 0),
+                    )
+                    % {"team": team.name, "free": max(team.free, 0), "seats": team.capacity, "arriving": len(arriving)}
                 ]
             }
         )
@@ -412,7 +431,7 @@ def clear_destinations(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int
     plan = _locked_plan(plan)
     ids = _unique_ids(agent_ids)
     if not ids:
-        raise ValidationError({"agents": ["Select at least one agent."]})
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
     moves = Reassignment.objects.filter(plan=plan, agent_id__in=ids)
     told = list(
         moves.filter(state__in=[ReassignmentState.NOTIFIED, ReassignmentState.DONE])
@@ -422,10 +441,15 @@ def clear_destinations(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int
     if told:
         names = ", ".join(f"{name} ({state})" for name, state in told)
         raise ValidationError(
-            {"agents": [f"These agents were already told or moved; give them another destination instead: {names}."]}
+            {
+                "agents": [
+                    _("These agents were already told or moved; give them another destination instead: %(agents)s.")
+                    % {"agents": names}
+                ]
+            }
         )
     before = dict(moves.values_list("agent_id", "to_team_id"))
-    count, _ = moves.delete()
+    count, _by_model = moves.delete()
     if count:
         record_event(
             actor=actor,
@@ -462,13 +486,25 @@ def confirm_moves(
         for team in Team.objects.filter(pk__in=list(arriving)).order_by("name"):
             dest = seats.get(team.pk)
             if dest is None:
-                errors.append(f"{team.name} works a retiring channel and cannot receive agents.")
+                errors.append(_("%(team)s works a retiring channel and cannot receive agents.") % {"team": team.name})
                 continue
             confirmed = dest.incoming_confirmed + arriving[team.pk]
             if dest.occupied + confirmed > team.capacity:
                 errors.append(
-                    f"{team.name} would be over capacity: {dest.occupied} agents now + {confirmed} confirmed "
-                    f"arrivals for {team.capacity} seats ({dest.occupied + confirmed - team.capacity} too many)."
+                    ngettext(
+                        "%(team)s would be over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                        "for %(seats)s seat (%(over)s too many).",
+                        "%(team)s would be over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                        "for %(seats)s seats (%(over)s too many).",
+                        team.capacity,
+                    )
+                    % {
+                        "team": team.name,
+                        "now": dest.occupied,
+                        "confirmed": confirmed,
+                        "seats": team.capacity,
+                        "over": dest.occupied + confirmed - team.capacity,
+                    }
                 )
         if errors:
             raise ValidationError({"to_team": errors})
@@ -706,12 +742,12 @@ STAFFING_FIELDS = (
 )
 _RANGES = {
     # field: (low, high, low inclusive, high inclusive, message)
-    "affected_share_threshold": (0.0, 1.0, True, False, "a share from 0 up to (not including) 1"),
-    "volume_window_days": (1, 366, True, True, "a number of days from 1 to 366"),
-    "aht_seconds": (1, 36000, True, True, "seconds from 1 to 36000"),
-    "service_level_target": (0.0, 1.0, False, False, "a share strictly between 0 and 1"),
-    "answer_seconds": (0, 3600, True, True, "seconds from 0 to 3600"),
-    "shrinkage": (0.0, 1.0, True, False, "a share from 0 up to (not including) 1"),
+    "affected_share_threshold": (0.0, 1.0, True, False, gettext_lazy("Use a share from 0 up to (not including) 1.")),
+    "volume_window_days": (1, 366, True, True, gettext_lazy("Use a number of days from 1 to 366.")),
+    "aht_seconds": (1, 36000, True, True, gettext_lazy("Use seconds from 1 to 36000.")),
+    "service_level_target": (0.0, 1.0, False, False, gettext_lazy("Use a share strictly between 0 and 1.")),
+    "answer_seconds": (0, 3600, True, True, gettext_lazy("Use seconds from 0 to 3600.")),
+    "shrinkage": (0.0, 1.0, True, False, gettext_lazy("Use a share from 0 up to (not including) 1.")),
 }
 
 
@@ -721,7 +757,8 @@ def update_staffing_inputs(*, actor, plan: SunsetPlan | int, **values) -> PlanSt
     plan = _locked_plan(plan, editable=False)
     unknown = set(values) - set(STAFFING_FIELDS)
     if unknown:
-        raise ValidationError({"__all__": [f"Unknown staffing input(s): {', '.join(sorted(unknown))}."]})
+        message = ngettext("Unknown staffing input: %(names)s.", "Unknown staffing inputs: %(names)s.", len(unknown))
+        raise ValidationError({"__all__": [message % {"names": ", ".join(sorted(unknown))}]})
     errors: dict[str, list[str]] = {}
     for name, value in values.items():
         low, high, low_in, high_in, text = _RANGES[name]
@@ -731,10 +768,10 @@ def update_staffing_inputs(*, actor, plan: SunsetPlan | int, **values) -> PlanSt
             and (value <= high if high_in else value < high)
         )
         if not ok:
-            errors[name] = [f"Use {text}."]
+            errors[name] = [str(text)]
     if errors:
         raise ValidationError(errors)
-    inputs, _ = PlanStaffing.objects.get_or_create(plan=plan)
+    inputs, _created = PlanStaffing.objects.get_or_create(plan=plan)
     before = {f: getattr(inputs, f) for f in STAFFING_FIELDS}
     for name, value in values.items():
         setattr(inputs, name, value)

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop, ngettext, pgettext
 from ortools.graph.python import min_cost_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -146,10 +148,15 @@ class Suggestion:
         agent = self._agents[agent_id]
         placement = self.placements.get(agent_id)
         if placement is None:
-            reason = self._unplaced_reasons.get(agent_id, "no free seat left that fits")
-            return f"{agent.name}: not placed ({reason})"
+            reason = self._unplaced_reasons.get(agent_id) or _("no free seat left that fits")
+            return _("%(agent)s: not placed (%(reason)s)") % {"agent": agent.name, "reason": reason}
         pool = self._pools[placement.team_id]
-        line = f"{self._headlines[agent_id]} -> {pool.name}, seat {placement.seat_number} of {placement.seat_count}"
+        line = _("%(headline)s -> %(team)s, seat %(seat)s of %(seats)s") % {
+            "headline": self._headlines[agent_id],
+            "team": pool.name,
+            "seat": placement.seat_number,
+            "seats": placement.seat_count,
+        }
         details = placement.reasons[1:]
         return "; ".join([line, *details]) if details else line
 
@@ -158,25 +165,34 @@ class Suggestion:
 # Normalisation of the attributes that are compared
 # --------------------------------------------------------------------------------------------
 
+# English names, translated when shown (gettext_noop only marks them for the catalogs).
 _LANGUAGE_NAMES = {
-    "ar": "Arabic", "bg": "Bulgarian", "cs": "Czech", "da": "Danish", "de": "German",
-    "el": "Greek", "en": "English", "es": "Spanish", "et": "Estonian", "fi": "Finnish",
-    "fr": "French", "ga": "Irish", "he": "Hebrew", "hi": "Hindi", "hr": "Croatian",
-    "hu": "Hungarian", "id": "Indonesian", "it": "Italian", "ja": "Japanese", "ko": "Korean",
-    "lt": "Lithuanian", "lv": "Latvian", "ms": "Malay", "nb": "Norwegian", "nl": "Dutch",
-    "no": "Norwegian", "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian",
-    "sk": "Slovak", "sl": "Slovenian", "sr": "Serbian", "sv": "Swedish", "th": "Thai",
-    "tl": "Tagalog", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese", "zh": "Chinese",
+    "ar": gettext_noop("Arabic"), "bg": gettext_noop("Bulgarian"), "cs": gettext_noop("Czech"),
+    "da": gettext_noop("Danish"), "de": gettext_noop("German"), "el": gettext_noop("Greek"),
+    "en": gettext_noop("English"), "es": gettext_noop("Spanish"), "et": gettext_noop("Estonian"),
+    "fi": gettext_noop("Finnish"), "fr": gettext_noop("French"), "ga": gettext_noop("Irish"),
+    "he": gettext_noop("Hebrew"), "hi": gettext_noop("Hindi"), "hr": gettext_noop("Croatian"),
+    "hu": gettext_noop("Hungarian"), "id": gettext_noop("Indonesian"), "it": gettext_noop("Italian"),
+    "ja": gettext_noop("Japanese"), "ko": gettext_noop("Korean"), "lt": gettext_noop("Lithuanian"),
+    "lv": gettext_noop("Latvian"), "ms": gettext_noop("Malay"), "nb": gettext_noop("Norwegian"),
+    "nl": gettext_noop("Dutch"), "no": gettext_noop("Norwegian"), "pl": gettext_noop("Polish"),
+    "pt": gettext_noop("Portuguese"), "ro": gettext_noop("Romanian"), "ru": gettext_noop("Russian"),
+    "sk": gettext_noop("Slovak"), "sl": gettext_noop("Slovenian"), "sr": gettext_noop("Serbian"),
+    "sv": gettext_noop("Swedish"), "th": gettext_noop("Thai"), "tl": gettext_noop("Tagalog"),
+    "tr": gettext_noop("Turkish"), "uk": gettext_noop("Ukrainian"), "vi": gettext_noop("Vietnamese"),
+    "zh": gettext_noop("Chinese"),
 }  # fmt: skip
 
 
 def language_name(code: str) -> str:
-    """English name of a language code ("fr" -> "French"); unknown codes are returned as-is."""
+    """Name of a language code in the active language ("fr" -> "French" in English); unknown
+    codes are returned as-is."""
     primary = code.split("-")[0]
     name = _LANGUAGE_NAMES.get(primary)
     if name is None:
         return code
-    return name if primary == code else f"{name} ({code})"
+    name = _(name)
+    return name if primary == code else pgettext("language", "%(name)s (%(code)s)") % {"name": name, "code": code}
 
 
 def _norm(text: str) -> str:
@@ -445,7 +461,7 @@ def _solve_flow(
 
     counts = np.array([len(m) for m in classes.members], dtype=np.int64)
     in_groups = np.zeros(n_classes, dtype=np.int64)
-    for (c, _), members in groups.items():
+    for (c, _team), members in groups.items():
         in_groups[c] += len(members)
     seats = np.array([max(p.free_seats, 0) for p in pools], dtype=np.int64)
 
@@ -532,34 +548,48 @@ def _fit_reasons(agent: AgentProfile, pool: SeatPool) -> tuple[str, list[str]]:
     speaks = _agent_languages(agent)
     required = [_norm_language(c) for c in pool.languages if c.strip()]
     matched = [code for code in dict.fromkeys(required) if code in speaks]
+    # Worded in the active language: the solver runs per request, and nothing of this is stored.
     if required:
-        names = " and ".join(language_name(code) for code in matched)
-        headline = f"{names} speaker"
-        language_reason = f"speaks {', '.join(matched)} (required: {', '.join(dict.fromkeys(required))})"
+        names = pgettext("languages", " and ").join(language_name(code) for code in matched)
+        headline = _("%(languages)s speaker") % {"languages": names}
+        language_reason = _("speaks %(spoken)s (required: %(required)s)") % {
+            "spoken": ", ".join(matched),
+            "required": ", ".join(dict.fromkeys(required)),
+        }
     else:
-        headline = "Any-language seat"
-        language_reason = "no language requirement"
+        headline = _("Any-language seat")
+        language_reason = _("no language requirement")
     reasons = [language_reason]
     desired = _norm_skills(pool.skills)
     own = set(_norm_skills(agent.skills))
     skills = [s for s in desired if s in own]
     if desired:
-        listed = ", ".join(skills) if skills else "none"
-        reasons.append(f"skills: {listed} ({len(skills)} of {len(desired)} desired)")
+        listed = ", ".join(skills) if skills else pgettext("skills", "none")
+        reasons.append(
+            _("skills: %(skills)s (%(matched)s of %(desired)s desired)")
+            % {"skills": listed, "matched": len(skills), "desired": len(desired)}
+        )
     if _same_site(agent, pool):
-        reasons.append(f"same site ({pool.site})")
+        reasons.append(_("same site (%(site)s)") % {"site": pool.site})
     elif _norm(pool.site):
-        reasons.append(f"moves site ({agent.site or 'unknown'} -> {pool.site})")
+        reasons.append(
+            _("moves site (%(from)s -> %(to)s)") % {"from": agent.site or pgettext("site", "unknown"), "to": pool.site}
+        )
     zone = _time_zone_key(pool.time_zone)
     if zone and zone == _time_zone_key(agent.time_zone):
-        reasons.append(f"same time zone ({agent.time_zone})")
+        reasons.append(_("same time zone (%(zone)s)") % {"zone": agent.time_zone})
     elif pool.time_zone:
-        reasons.append(f"time zone changes ({agent.time_zone or 'unknown'} -> {pool.time_zone})")
+        reasons.append(
+            _("time zone changes (%(from)s -> %(to)s)")
+            % {"from": agent.time_zone or pgettext("time zone", "unknown"), "to": pool.time_zone}
+        )
     if agent.preferred_team_id == pool.team_id:
-        reasons.append("preferred team")
+        reasons.append(_("preferred team"))
     elif agent.preferred_team_id is not None:
         # Preference ranks last: say so, rather than let HR wonder whether it was seen.
-        reasons.append(f"asked for team {agent.preferred_team_id}, which fits less well or is full")
+        reasons.append(
+            _("asked for team %(team)s, which fits less well or is full") % {"team": agent.preferred_team_id}
+        )
     return headline, reasons
 
 
@@ -612,7 +642,7 @@ def _bottlenecks(
     rows, cols = np.nonzero(fit.eligible[np.ix_(class_ids, pool_ids)])
     size = len(class_ids) + len(pool_ids)
     graph = coo_matrix((np.ones(len(rows)), (rows, len(class_ids) + cols)), shape=(size, size))
-    _, labels = connected_components(graph, directed=False)
+    _count, labels = connected_components(graph, directed=False)
     components: dict[object, tuple[list[int], list[int]]] = {}
     for i, c in enumerate(class_ids):
         # Classes that no open pool accepts at all are grouped by what they speak, not one by one.
@@ -629,11 +659,15 @@ def _primary(codes: Iterable[str]) -> set[str]:
 
 
 def _total_shortage(seats: int, agents: int) -> str:
-    return f"Total free seats {seats} < {agents} affected agent{'' if agents == 1 else 's'}"
+    return ngettext(
+        "Total free seats %(seats)s < %(agents)s affected agent",
+        "Total free seats %(seats)s < %(agents)s affected agents",
+        agents,
+    ) % {"seats": seats, "agents": agents}
 
 
-def _agents_speak(count: int) -> str:
-    return "1 agent speaks" if count == 1 else f"{count} agents speak"
+def _or(codes: Iterable[str]) -> str:
+    return pgettext("languages", " or ").join(codes)
 
 
 def _shortage_message(
@@ -644,26 +678,88 @@ def _shortage_message(
     seats = sum(max(pools[p].free_seats, 0) for p in pool_ids)
     union = sorted({codes_by_index[i] for c in class_ids for i in classes.keys[c].languages})
     open_to_all = any(not pools[p].languages for p in pool_ids)
-    shortfall = f"{seats} free seat{'' if seats == 1 else 's'} (short by {len(agents) - seats})"
+    count = len(agents)
+    shortfall = ngettext(
+        "%(seats)s free seat (short by %(short)s)", "%(seats)s free seats (short by %(short)s)", seats
+    ) % {"seats": seats, "short": count - seats}
     if not union:
         # Nothing they speak is required anywhere: name what they do speak.
         own = sorted({_norm_language(code) for a in agents for code in a.languages if code.strip()})
-        spoken = f"only {' or '.join(own)}, which no destination requires," if own else "no recorded language"
-        if open_to_all:
-            return f"{_agents_speak(len(agents))} {spoken} and destinations open to any language have {shortfall}"
-        return f"{_agents_speak(len(agents))} {spoken} and no destination with free seats is open to any language"
+        values = {"count": count, "spoken": _or(own), "shortfall": shortfall}
+        if own and open_to_all:
+            text = ngettext(
+                "%(count)s agent speaks only %(spoken)s, which no destination requires, and destinations open "
+                "to any language have %(shortfall)s",
+                "%(count)s agents speak only %(spoken)s, which no destination requires, and destinations open "
+                "to any language have %(shortfall)s",
+                count,
+            )
+        elif own:
+            text = ngettext(
+                "%(count)s agent speaks only %(spoken)s, which no destination requires, and no destination "
+                "with free seats is open to any language",
+                "%(count)s agents speak only %(spoken)s, which no destination requires, and no destination "
+                "with free seats is open to any language",
+                count,
+            )
+        elif open_to_all:
+            text = ngettext(
+                "%(count)s agent speaks no recorded language and destinations open to any language have %(shortfall)s",
+                "%(count)s agents speak no recorded language and destinations open to any language have %(shortfall)s",
+                count,
+            )
+        else:
+            text = ngettext(
+                "%(count)s agent speaks no recorded language and no destination with free seats is open to "
+                "any language",
+                "%(count)s agents speak no recorded language and no destination with free seats is open to "
+                "any language",
+                count,
+            )
+        return text % values
     only = all(_primary(_agent_languages(a)) <= _primary(union) for a in agents)
-    verb = "only" if only else "no destination language other than"
-    spoken = " or ".join(union)
+    spoken = _or(union)
     if not pool_ids:
-        return f"{_agents_speak(len(agents))} {verb} {spoken} but no destination with free seats accepts {spoken}"
+        if only:
+            text = ngettext(
+                "%(count)s agent speaks only %(spoken)s but no destination with free seats accepts %(spoken)s",
+                "%(count)s agents speak only %(spoken)s but no destination with free seats accepts %(spoken)s",
+                count,
+            )
+        else:
+            text = ngettext(
+                "%(count)s agent speaks no destination language other than %(spoken)s but no destination with "
+                "free seats accepts %(spoken)s",
+                "%(count)s agents speak no destination language other than %(spoken)s but no destination with "
+                "free seats accepts %(spoken)s",
+                count,
+            )
+        return text % {"count": count, "spoken": spoken}
     if len(union) == 1:
-        where = f"{language_name(union[0])}-speaking destinations"
+        if open_to_all:
+            where = _("%(language)s-speaking destinations or open to any language")
+        else:
+            where = _("%(language)s-speaking destinations")
+        where %= {"language": language_name(union[0])}
     else:
-        where = f"destinations requiring {spoken}"
-    if open_to_all:
-        where += " or open to any language"
-    return f"{_agents_speak(len(agents))} {verb} {spoken} but {where} have {shortfall}"
+        if open_to_all:
+            where = _("destinations requiring %(spoken)s or open to any language")
+        else:
+            where = _("destinations requiring %(spoken)s")
+        where %= {"spoken": spoken}
+    if only:
+        text = ngettext(
+            "%(count)s agent speaks only %(spoken)s but %(where)s have %(shortfall)s",
+            "%(count)s agents speak only %(spoken)s but %(where)s have %(shortfall)s",
+            count,
+        )
+    else:
+        text = ngettext(
+            "%(count)s agent speaks no destination language other than %(spoken)s but %(where)s have %(shortfall)s",
+            "%(count)s agents speak no destination language other than %(spoken)s but %(where)s have %(shortfall)s",
+            count,
+        )
+    return text % {"count": count, "spoken": spoken, "where": where, "shortfall": shortfall}
 
 
 def _explain_shortages(

@@ -224,3 +224,16 @@ def test_portal_page_writes_token_times_in_the_readers_zone_with_utc_beside(clie
     local = token.created_at.astimezone(ZoneInfo("Asia/Jakarta"))
     assert f"{local:%Y-%m-%d %H:%M} WIB" in html
     assert f"({token.created_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC)" in html
+
+
+def test_portal_page_speaks_french_in_its_messages_and_errors(client, manager):
+    client.force_login(manager)
+    client.cookies["django_language"] = "fr"
+    created = client.post(reverse("api_tokens"), {"name": "Synchro", "scopes": ["read"], "expires_in_days": 30})
+    assert created.status_code == 201
+    assert "Jeton « Synchro » créé. Copiez-le maintenant : il ne sera plus affiché." in created.content.decode()
+    again = client.post(reverse("api_tokens"), {"name": "Synchro", "scopes": ["read"], "expires_in_days": 30})
+    assert again.status_code == 400
+    assert (
+        "Vous avez déjà un jeton nommé « Synchro » ; révoquez-le ou choisissez un autre nom." in again.content.decode()
+    )

@@ -127,3 +127,17 @@ def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, s
     assert plan.channels.get().state == ChannelState.ACTIVE
     assert not OutboxMessage.objects.exists()
     assert "Phone queue overloaded" in client.get(url).content.decode()
+
+
+def test_rollback_page_asks_for_the_reason_and_confirms_in_french(client, plan, manager, smtp_settings):
+    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    url = reverse("run_rollback", args=[run_ids[0]])
+    client.force_login(manager)
+    client.cookies["django_language"] = "fr"
+    response = client.post(url, {"reason": "  "})
+    assert response.status_code == 400
+    assert "Indiquez pourquoi la phase fait l&#x27;objet d&#x27;un retour arrière" in response.content.decode()
+    response = client.post(url, {"reason": "File téléphonique saturée"}, follow=True)
+    html = response.content.decode()
+    assert "Le retour arrière de la phase a été effectué ; le journal d&#x27;audit l&#x27;enregistre." in html

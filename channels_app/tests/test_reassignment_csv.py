@@ -162,7 +162,7 @@ def test_import_refuses_a_file_that_overfills_a_team_naming_its_lines(world, pla
     ("data", "expected"),
     [
         (b"", "The file is empty"),
-        (b"name,team\r\nx,y\r\n", "Missing column(s) employee_id, destination_team"),
+        (b"name,team\r\nx,y\r\n", "Missing columns employee_id, destination_team"),
         (b"employee_id,destination_team\r\n", "The file has a header but no agent rows."),
         ("employee_id,destination_team\r\nE1,Équipe\r\n".encode("latin-1"), "Line 2: The file is not UTF-8 text"),
     ],

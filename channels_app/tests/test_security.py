@@ -268,3 +268,10 @@ def test_the_channel_admin_reads_a_base_url_typed_without_a_scheme_as_https(rf, 
     form_class = admin.site._registry[Channel].get_form(request)
     assert form_class.base_fields["api_base_url"].clean("forum.example.com") == "https://forum.example.com"
     assert form_class.base_fields["api_base_url"].clean("http://127.0.0.1:8025") == "http://127.0.0.1:8025"
+
+
+def test_every_action_has_a_translatable_name_for_refusals():
+    from channels_app.permissions import ACTION_NAMES, permission_denied_message
+
+    assert set(ACTION_NAMES) == set(ROLE_ACTIONS)
+    assert permission_denied_message("manage_reassignments") == "Your role does not allow: manage reassignments."

@@ -167,7 +167,7 @@ def test_a_team_without_enough_seats_is_refused_and_nothing_changes(world, plan,
         services.assign_agents(
             actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno", "Chen", "Eko"), to_team="Phone EMEA"
         )
-    assert "Phone EMEA has 3 free seat(s) of 5; 4 of the selected agents would need one." in err.value.messages
+    assert "Phone EMEA has 3 free seats of 5; 4 of the selected agents would need one." in err.value.messages
     _unchanged(*before)
 
 

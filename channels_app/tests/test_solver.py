@@ -8,6 +8,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+from django.utils import translation
 from scipy.optimize import linear_sum_assignment
 
 from channels_app.staffing import solver as solver_module
@@ -267,6 +268,22 @@ def test_language_is_a_hard_rule_even_with_free_seats():
 
 # ---------------------------------------------------------------------------------------------
 # Infeasible inputs are explained precisely
+def test_explanations_are_worded_in_the_active_language():
+    agents, pools = hand_case()
+    with translation.override("fr"):
+        suggestion = suggest_assignment(agents, pools)
+        assert suggestion.explain(1) == (
+            "Parle français -> Phone FR, poste 1 sur 2; compétences : billing, refunds (2 sur 2 souhaitées); "
+            "même site (Paris); même fuseau horaire (Europe/Paris); a demandé l'équipe 20, moins adaptée ou complète"
+        )
+        assert suggestion.explain(2).startswith("Parle français et anglais -> Chat FR/EN, poste 1 sur 1")
+        short = suggest_assignment([agent(i, "fr") for i in range(1, 4)], [pool(10, 2, "fr"), pool(20, 5, "de")])
+        assert short.explain(3) == (
+            "Agent 3 : non placé (3 agents ne parlent que fr mais les destinations en français "
+            "ont 2 postes libres (il en manque 1))"
+        )
+
+
 # ---------------------------------------------------------------------------------------------
 
 

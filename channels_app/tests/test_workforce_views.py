@@ -125,6 +125,27 @@ def test_suggested_plan_is_shown_with_its_explanation(client, world, plan, hr_co
     assert not Reassignment.objects.exists()  # looking writes nothing
 
 
+def test_suggested_plan_is_explained_in_french(client, world, plan, hr_coordinator):
+    client.force_login(hr_coordinator)
+    client.cookies["django_language"] = "fr"
+    html = client.get(board(plan, suggest=1)).content.decode()
+    assert "Parle français -&gt; Phone EMEA, poste 1 sur 3" in html
+    assert "French speaker" not in html
+
+
+def test_board_messages_are_in_french(client, world, plan, hr_coordinator):
+    client.force_login(hr_coordinator)
+    client.cookies["django_language"] = "fr"
+    response = _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
+    html = client.get(response["Location"]).content.decode()
+    assert "5 destinations suggérées acceptées comme réaffectations proposées." in html
+    response = _post(client, "plan_reassignments_confirm", plan, {"agent_ids": world.ids("Eko")})
+    assert "1 réaffectation confirmée." in client.get(response["Location"]).content.decode()
+    response = _post(client, "plan_reassignments_assign", plan, {"agent_ids": world.ids("Dewi"), "to_team": "Nowhere"})
+    assert response.status_code == 400
+    assert "Il n&#x27;existe pas d&#x27;équipe nommée « Nowhere »." in response.content.decode()
+
+
 def test_hr_accepts_the_whole_suggested_plan_then_confirms_it(client, world, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     response = _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
@@ -137,7 +158,7 @@ def test_hr_accepts_the_whole_suggested_plan_then_confirms_it(client, world, pla
         "Eko": "Phone APAC",
     }
     html = client.get(response["Location"]).content.decode()
-    assert "5 suggested destination(s) accepted as proposed moves." in html
+    assert "5 suggested destinations accepted as proposed moves." in html
     _post(client, "plan_reassignments_confirm", plan, {"scope": "all"})
     assert set(Reassignment.objects.values_list("state", flat=True)) == {ReassignmentState.CONFIRMED}
     assert "Every agent has a confirmed destination." in client.get(board(plan)).content.decode()
@@ -182,7 +203,7 @@ def test_a_refused_bulk_assign_shows_why_and_changes_nothing(client, world, plan
     assert response.status_code == 400
     html = response.content.decode()
     assert "Nothing was changed." in html
-    assert "Phone EMEA has 3 free seat(s) of 5; 4 of the selected agents would need one." in html
+    assert "Phone EMEA has 3 free seats of 5; 4 of the selected agents would need one." in html
     assert not Reassignment.objects.exists() and AuditEvent.objects.count() == events
 
 
@@ -261,7 +282,7 @@ def test_notify_queues_one_email_per_confirmed_agent(
         response = _post(client, "plan_reassignments_notify", plan, {"scope": "all"})
     assert response.status_code == 302 and len(callbacks) == 1
     html = client.get(board(plan)).content.decode()
-    assert "2 email(s) queued; 0 agent(s) already told about this move." in html
+    assert "2 emails queued." in html
 
 
 def test_bad_ids_are_a_clear_400(client, plan, hr_coordinator):
@@ -303,7 +324,19 @@ def test_csv_import_applies_a_valid_file(client, world, plan, hr_coordinator):
     response = _post(client, "plan_reassignments_import", plan, {"file": upload})
     assert response.status_code == 302
     assert _moves(plan) == {"Eko": "Phone APAC"}
-    assert "moves.csv: 1 move(s) written, 0 removed, 0 unchanged." in client.get(board(plan)).content.decode()
+    assert "moves.csv: 1 move written, 0 removed, 0 unchanged." in client.get(board(plan)).content.decode()
+
+
+def test_csv_import_errors_are_in_french(client, world, plan, hr_coordinator):
+    client.force_login(hr_coordinator)
+    client.cookies["django_language"] = "fr"
+    upload = SimpleUploadedFile("moves.csv", b"employee_id,destination_team\nE-NOBODY,Phone APAC\n")
+    response = _post(client, "plan_reassignments_import", plan, {"file": upload})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "moves.csv n'a pas été importé : rien n'a été modifié." in html
+    assert "<td>2</td><td>Aucun agent E-NOBODY n&#x27;est concerné par ce plan.</td>" in html
+    assert not Reassignment.objects.exists()
 
 
 def test_csv_import_shows_errors_by_line_and_applies_nothing(client, world, plan, hr_coordinator):
