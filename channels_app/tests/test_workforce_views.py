@@ -100,7 +100,7 @@ def test_board_shows_agents_destinations_and_what_is_missing(client, world, plan
     for name in ("Amélie", "Bruno", "Chen", "Dewi", "Eko", "Social Paris", "Social Jakarta"):
         assert name in html
     # Destination teams with their seats, and a datalist to search them.
-    assert '<option value="Phone EMEA">fr, en · 3 free</option>' in html
+    assert '<option value="Phone EMEA">fr, en · 3 free seats</option>' in html
     assert f'id="team-{world.phone_emea.pk}"' in html
     assert "3 / 5" in html  # free / seats
     _no_inline_code(html)
@@ -382,6 +382,17 @@ def test_staffing_page_charts_capacity_and_the_erlang_check(client, world, plan,
     assert counted and any(n == "1" for n, _ in counted)  # the world has a team of one
     assert all((n == "1") == (not word.endswith("s")) for n, word in counted), counted  # "1 seat", "2 seats"
     _no_inline_code(html)
+
+
+def test_the_board_tally_agrees_in_number_in_french(client, world, plan, hr_coordinator):
+    inbound(world.x, 48)
+    client.force_login(hr_coordinator)
+    client.cookies["django_language"] = "fr"
+    html = client.get(board(plan)).content.decode()
+    tally = re.search(r'<p class="tally">(.*?)</p>', html, flags=re.S).group(1)
+    assert "(s)" not in tally
+    assert re.search(r"\b0 confirmé,", tally) and re.search(r"\b0 proposé,", tally)
+    assert "postes libres" in html or "poste libre" in html  # the destination list
 
 
 @pytest.mark.parametrize("language", ["fr", "id"])
