@@ -4,6 +4,7 @@ role) instead of the is_staff flag, so one table decides who gets in."""
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from .permissions import can
 
@@ -11,7 +12,7 @@ from .permissions import can
 class RoleAdminAuthenticationForm(AdminAuthenticationForm):
     def confirm_login_allowed(self, user):
         if not (user.is_active and can(user, "use_admin_site")):
-            raise ValidationError("Only people with the admin role can use this site.", code="invalid_login")
+            raise ValidationError(_("Only people with the admin role can use this site."), code="invalid_login")
 
 
 class DuskAdminSite(admin.AdminSite):

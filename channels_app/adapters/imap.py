@@ -43,6 +43,22 @@ SCHEMES = ("imap", "imaps")
 DEFAULT_PORTS = {"imaps": 993, "imap": 143}
 
 
+def gettext_noop(message: str) -> str:
+    """Marks a message for the translation catalogs without importing Django (makemessages
+    extracts gettext_noop calls); Channel.clean() translates it, the poller logs it in English."""
+    return message
+
+
+class MailboxURLError(ValueError):
+    """A mailbox URL that cannot be used. str() is the English sentence; ``template`` and
+    ``params`` let a caller that has a language translate it."""
+
+    def __init__(self, template: str, **params: str) -> None:
+        self.template = template
+        self.params = params
+        super().__init__(template % params if params else template)
+
+
 class MailboxError(AdapterError):
     """The mailbox could not be read: refused login, unreachable server, timeout, no such mailbox."""
 
@@ -66,34 +82,45 @@ def _is_loopback(host: str) -> bool:
 
 
 def parse_mailbox_url(url: str) -> Mailbox:
-    """The mailbox an ``imap://`` or ``imaps://`` URL names; ValueError says what is wrong."""
+    """The mailbox an ``imap://`` or ``imaps://`` URL names; MailboxURLError (a ValueError) says what is wrong."""
     split = urlsplit(url.strip())
     if split.scheme not in SCHEMES:
-        raise ValueError("An email channel's mailbox URL starts with imaps:// (or imap:// for STARTTLS).")
+        raise MailboxURLError(
+            gettext_noop("An email channel's mailbox URL starts with imaps:// (or imap:// for STARTTLS).")
+        )
     if split.password is not None:
-        raise ValueError(
-            "Do not put the password in the mailbox URL: name its environment variable in the API token field."
+        raise MailboxURLError(
+            gettext_noop(
+                "Do not put the password in the mailbox URL: name its environment variable in the API token field."
+            )
         )
     host = split.hostname or ""
     if not host:
-        raise ValueError("The mailbox URL has no host, e.g. imaps://imap.example.com/INBOX.")
+        raise MailboxURLError(gettext_noop("The mailbox URL has no host, e.g. imaps://imap.example.com/INBOX."))
     try:
         port = split.port or DEFAULT_PORTS[split.scheme]
     except ValueError:
-        raise ValueError("The mailbox URL's port is not a number between 1 and 65535.") from None
+        raise MailboxURLError(gettext_noop("The mailbox URL's port is not a number between 1 and 65535.")) from None
     mailbox = unquote(split.path.lstrip("/")) or "INBOX"
     if not mailbox.isascii() or not mailbox.isprintable():
-        raise ValueError("The mailbox name must be printable ASCII (IMAP's modified UTF-7 names are not supported).")
+        raise MailboxURLError(
+            gettext_noop("The mailbox name must be printable ASCII (IMAP's modified UTF-7 names are not supported).")
+        )
     query = parse_qs(split.query)
     unknown = set(query) - {"tls"}
     if unknown:
-        raise ValueError(f"Unknown option in the mailbox URL: {', '.join(sorted(unknown))} (only tls=none).")
+        raise MailboxURLError(
+            gettext_noop("Unknown option in the mailbox URL: %(options)s (only tls=none)."),
+            options=", ".join(sorted(unknown)),
+        )
     security = "tls" if split.scheme == "imaps" else "starttls"
     if query.get("tls"):
         if query["tls"] != ["none"] or split.scheme != "imap":
-            raise ValueError("The only TLS option is imap://…?tls=none (no encryption).")
+            raise MailboxURLError(gettext_noop("The only TLS option is imap://…?tls=none (no encryption)."))
         if not _is_loopback(host):
-            raise ValueError("tls=none sends the password in clear: it is only allowed to a loopback address.")
+            raise MailboxURLError(
+                gettext_noop("tls=none sends the password in clear: it is only allowed to a loopback address.")
+            )
         security = "none"
     return Mailbox(host, port, mailbox, security, unquote(split.username or ""))
 

@@ -2,6 +2,7 @@
 
 import django_filters as df
 from django import forms
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
@@ -35,7 +36,7 @@ class StrictBooleanField(forms.Field):
             return None
         if value in ("true", "false"):
             return value == "true"
-        raise forms.ValidationError("Use true or false.")
+        raise forms.ValidationError(_("Use true or false."))
 
 
 class BooleanFilter(df.BooleanFilter):
@@ -139,7 +140,12 @@ class StrictOrderingFilter(OrderingFilter):
             unknown = [t for t in terms if t.lstrip("-") not in valid]
             if unknown:
                 raise ValidationError(
-                    {self.ordering_param: [f"Cannot order by {', '.join(unknown)}; use {', '.join(sorted(valid))}."]}
+                    {
+                        self.ordering_param: [
+                            _("Cannot order by %(unknown)s; use %(known)s.")
+                            % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(valid))}
+                        ]
+                    }
                 )
         return super().get_ordering(request, queryset, view)
 
@@ -155,4 +161,4 @@ def check_single_values(request, view) -> None:
     )
     repeated = sorted(k for k in request.query_params if k not in lists and len(request.query_params.getlist(k)) > 1)
     if repeated:
-        raise ValidationError({name: ["Give this parameter once."] for name in repeated})
+        raise ValidationError({name: [_("Give this parameter once.")] for name in repeated})

@@ -11,6 +11,7 @@ from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
@@ -64,7 +65,9 @@ class Pagination(PageNumberPagination):
         # DRF silently falls back to the default on a bad value; say so instead.
         raw = request.query_params.get(self.page_size_query_param)
         if raw not in (None, "") and not (_ASCII_NUMBER.match(raw) and 1 <= int(raw) <= self.max_page_size):
-            raise ValidationError({"page_size": [f"Give a whole number from 1 to {self.max_page_size}."]})
+            raise ValidationError(
+                {"page_size": [_("Give a whole number from 1 to %(max)s.") % {"max": self.max_page_size}]}
+            )
         return super().get_page_size(request)
 
 
@@ -362,7 +365,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
             # Lay the given parts over the plan as it is, then validate the whole:
             # a PATCHed phase list must still be complete phases.
             if not isinstance(request.data, dict):
-                raise ValidationError({"non_field_errors": ["Send a JSON object."]})
+                raise ValidationError({"non_field_errors": [_("Send a JSON object.")]})
             serializer = s.PlanInput(data={**_current_contents(plan), **request.data})
             serializer.is_valid(raise_exception=True)
             merged = serializer.validated_data

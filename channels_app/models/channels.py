@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from ..adapters import imap
@@ -88,23 +89,26 @@ class Channel(models.Model):
         is_imap = url.split("://", 1)[0].lower() in imap.SCHEMES
         if self.kind != ChannelKind.EMAIL:
             if is_imap:
-                raise ValidationError({"api_base_url": ("Only an email channel's URL can be an imap(s):// mailbox.")})
+                raise ValidationError(
+                    {"api_base_url": gettext("Only an email channel's URL can be an imap(s):// mailbox.")}
+                )
             return
         if not url:
             return  # inbound-parse webhook only
         if not is_imap:
             raise ValidationError(
-                {"api_base_url": ("An email channel's URL is its IMAP mailbox: imaps://host/INBOX, or empty.")}
+                {"api_base_url": gettext("An email channel's URL is its IMAP mailbox: imaps://host/INBOX, or empty.")}
             )
         try:
             mailbox = imap.parse_mailbox_url(url)
-        except ValueError as exc:
-            raise ValidationError({"api_base_url": str(exc)}) from None
+        except imap.MailboxURLError as exc:
+            # imap.py stays Django-free: it marks its messages, they are translated here.
+            raise ValidationError({"api_base_url": gettext(exc.template) % exc.params}) from None
         errors = {}
         if not self.api_token_env:
-            errors["api_token_env"] = "Name the environment variable that holds the mailbox password."
+            errors["api_token_env"] = gettext("Name the environment variable that holds the mailbox password.")
         if not mailbox.username and "@" not in self.handle:
-            errors["api_base_url"] = (
+            errors["api_base_url"] = gettext(
                 "Put the login in the URL (imaps://login@host/INBOX) or set the channel's address as its handle."
             )
         if errors:

@@ -6,6 +6,7 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from ..models import Agent, Reassignment, SunsetPlan, Team
 from ..permissions import require
@@ -26,7 +27,7 @@ def propose_reassignments(*, actor, plan: SunsetPlan | int, items: Sequence[Reas
     is written or none is: the error names each failing item by its position."""
     require(actor, "manage_reassignments")
     if not items:
-        raise ValidationError({"items": ["Give at least one reassignment."]})
+        raise ValidationError({"items": [_("Give at least one reassignment.")]})
     # Foreign keys are checked only at commit on PostgreSQL: check them up front
     # so an unknown id is a clear 400, not a failed commit.
     agents = set(Agent.objects.filter(pk__in={i.agent_id for i in items}).values_list("pk", flat=True))
@@ -36,13 +37,16 @@ def propose_reassignments(*, actor, plan: SunsetPlan | int, items: Sequence[Reas
     done: list[Reassignment] = []
     for index, item in enumerate(items):
         if item.agent_id not in agents:
-            errors.append(f"Item {index + 1}: unknown agent id {item.agent_id}.")
+            errors.append(_("Item %(n)s: unknown agent id %(id)s.") % {"n": index + 1, "id": item.agent_id})
             continue
         if item.to_team_id not in teams:
-            errors.append(f"Item {index + 1}: unknown team id {item.to_team_id}.")
+            errors.append(_("Item %(n)s: unknown team id %(id)s.") % {"n": index + 1, "id": item.to_team_id})
             continue
         if item.agent_id in seen:
-            errors.append(f"Item {index + 1}: agent {item.agent_id} already appears as item {seen[item.agent_id] + 1}.")
+            errors.append(
+                _("Item %(n)s: agent %(id)s already appears as item %(first)s.")
+                % {"n": index + 1, "id": item.agent_id, "first": seen[item.agent_id] + 1}
+            )
             continue
         seen[item.agent_id] = index
         try:
@@ -61,7 +65,10 @@ def propose_reassignments(*, actor, plan: SunsetPlan | int, items: Sequence[Reas
             if type(exc) is not ValidationError:
                 raise
             for field, messages in exc.message_dict.items():
-                errors.extend(f"Item {index + 1} ({field}): {m}" for m in messages)
+                errors.extend(
+                    _("Item %(n)s (%(field)s): %(problem)s") % {"n": index + 1, "field": field, "problem": m}
+                    for m in messages
+                )
     if errors:
         raise ValidationError({"items": errors})
     return done

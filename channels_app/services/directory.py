@@ -6,6 +6,7 @@ from datetime import date
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Model
+from django.utils.translation import gettext as _
 
 from ..models import Agent, Assignment, Channel, ChannelKind, Team
 from ..permissions import require
@@ -46,7 +47,9 @@ def _clean_codes(values: Sequence[str], field: str, errors: dict) -> list[str]:
     for value in values or []:
         value = str(value).strip()
         if not _LOCALE_RE.match(value):
-            errors.setdefault(field, []).append(f"“{value}” is not a language code such as en or pt-BR.")
+            errors.setdefault(field, []).append(
+                _("“%(value)s” is not a language code such as en or pt-BR.") % {"value": value}
+            )
         elif value not in cleaned:
             cleaned.append(value)
     return cleaned
@@ -54,13 +57,21 @@ def _clean_codes(values: Sequence[str], field: str, errors: dict) -> list[str]:
 
 def _check_zone(zone: str, errors: dict) -> None:
     if zone not in _zone_names():
-        errors.setdefault("time_zone", []).append(f"Unknown time zone “{zone}”: use an IANA name such as Europe/Paris.")
+        errors.setdefault("time_zone", []).append(
+            _("Unknown time zone “%(zone)s”: use an IANA name such as Europe/Paris.") % {"zone": zone}
+        )
 
 
 def _refuse_unknown(changes: dict, fields: Sequence[str]) -> None:
     unknown = set(changes) - set(fields)
     if unknown:
-        raise ValidationError({"__all__": [f"These fields cannot be changed here: {', '.join(sorted(unknown))}."]})
+        raise ValidationError(
+            {
+                "__all__": [
+                    _("These fields cannot be changed here: %(fields)s.") % {"fields": ", ".join(sorted(unknown))}
+                ]
+            }
+        )
 
 
 def _apply(obj: Model, changes: dict, errors: dict) -> None:
@@ -96,11 +107,14 @@ def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) 
     require(actor, "manage_channels")
     errors: dict[str, list[str]] = {}
     if kind not in ChannelKind.values:
-        errors["kind"] = [f"Unknown channel kind “{kind}”; use one of {', '.join(ChannelKind.values)}."]
+        errors["kind"] = [
+            _("Unknown channel kind “%(kind)s”; use one of %(choices)s.")
+            % {"kind": kind, "choices": ", ".join(ChannelKind.values)}
+        ]
     channel = Channel(
         kind=kind, name=name.strip(), handle=handle.strip(), **{k: v for k, v in extra.items() if k in CHANNEL_FIELDS}
     )
-    _save(channel, errors, unique_message=f"A channel named “{name}” already exists.")
+    _save(channel, errors, unique_message=_("A channel named “%(name)s” already exists.") % {"name": name})
     record_event(actor=actor, action="channel.registered", obj=channel, after=_values(channel, CHANNEL_FIELDS))
     return channel
 
@@ -113,10 +127,10 @@ def update_channel(*, actor, channel: Channel | int, **changes) -> Channel:
     before = _values(channel, CHANNEL_FIELDS)
     errors: dict[str, list[str]] = {}
     if "kind" in changes and changes["kind"] != channel.kind and channel.plan_channels.exists():
-        errors["kind"] = ["A channel that belongs to a sunset plan cannot change kind."]
+        errors["kind"] = [_("A channel that belongs to a sunset plan cannot change kind.")]
     for field, value in changes.items():
         setattr(channel, field, value.strip() if isinstance(value, str) else value)
-    _save(channel, errors, unique_message=f"A channel named “{channel.name}” already exists.")
+    _save(channel, errors, unique_message=_("A channel named “%(name)s” already exists.") % {"name": channel.name})
     record_event(
         actor=actor, action="channel.updated", obj=channel, before=before, after=_values(channel, CHANNEL_FIELDS)
     )
@@ -150,8 +164,8 @@ def create_team(
     )
     _check_zone(time_zone, errors)
     if capacity is None or int(capacity) < 0:
-        errors["capacity"] = ["Capacity must be zero or more seats."]
-    _save(team, errors, unique_message=f"A team named “{name}” already exists.")
+        errors["capacity"] = [_("Capacity must be zero or more seats.")]
+    _save(team, errors, unique_message=_("A team named “%(name)s” already exists.") % {"name": name})
     if channel_ids:
         team.channels.set(Channel.objects.filter(pk__in=channel_ids))
     record_event(actor=actor, action="team.created", obj=team, after=_values(team, TEAM_FIELDS))
@@ -166,7 +180,7 @@ def update_team(*, actor, team: Team | int, channel_ids: Sequence[int] | None = 
     before = _values(team, TEAM_FIELDS)
     errors: dict[str, list[str]] = {}
     _apply(team, changes, errors)
-    _save(team, errors, unique_message=f"A team named “{team.name}” already exists.")
+    _save(team, errors, unique_message=_("A team named “%(name)s” already exists.") % {"name": team.name})
     if channel_ids is not None:
         team.channels.set(Channel.objects.filter(pk__in=channel_ids))
     record_event(actor=actor, action="team.updated", obj=team, before=before, after=_values(team, TEAM_FIELDS))
@@ -204,7 +218,11 @@ def create_agent(
         preferred_team_id=preferred_team_id,
     )
     _check_zone(time_zone, errors)
-    _save(agent, errors, unique_message=f"An agent with employee id “{employee_id}” already exists.")
+    _save(
+        agent,
+        errors,
+        unique_message=_("An agent with employee id “%(id)s” already exists.") % {"id": employee_id},
+    )
     if team is not None:
         Assignment.objects.create(
             agent=agent,
@@ -224,6 +242,10 @@ def update_agent(*, actor, agent: Agent | int, **changes) -> Agent:
     before = _values(agent, AGENT_FIELDS)
     errors: dict[str, list[str]] = {}
     _apply(agent, changes, errors)
-    _save(agent, errors, unique_message=f"An agent with employee id “{agent.employee_id}” already exists.")
+    _save(
+        agent,
+        errors,
+        unique_message=_("An agent with employee id “%(id)s” already exists.") % {"id": agent.employee_id},
+    )
     record_event(actor=actor, action="agent.updated", obj=agent, before=before, after=_values(agent, AGENT_FIELDS))
     return agent

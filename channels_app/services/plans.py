@@ -10,6 +10,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from .. import textrules
 from ..models import (
@@ -95,7 +97,9 @@ def local_to_instant(local_date: date, local_time: time, tz_name: str) -> dateti
             raise ZoneInfoNotFoundError(tz_name)
         tz = ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"Unknown time zone “{tz_name}”: use an IANA name such as Europe/Paris.") from None
+        raise ValidationError(
+            _("Unknown time zone “%(zone)s”: use an IANA name such as Europe/Paris.") % {"zone": tz_name}
+        ) from None
     naive = datetime.combine(local_date, local_time.replace(tzinfo=None))
     first = naive.replace(tzinfo=tz, fold=0)
     second = naive.replace(tzinfo=tz, fold=1)
@@ -104,10 +108,12 @@ def local_to_instant(local_date: date, local_time: time, tz_name: str) -> dateti
         round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
         if round_trip != naive:
             raise ValidationError(
-                f"{naive:%Y-%m-%d %H:%M} does not exist in {tz_name} (clocks skip it for daylight saving time)."
+                _("%(local)s does not exist in %(zone)s (clocks skip it for daylight saving time).")
+                % {"local": f"{naive:%Y-%m-%d %H:%M}", "zone": tz_name}
             )
         raise ValidationError(
-            f"{naive:%Y-%m-%d %H:%M} happens twice in {tz_name} (clocks go back): choose a time outside that hour."
+            _("%(local)s happens twice in %(zone)s (clocks go back): choose a time outside that hour.")
+            % {"local": f"{naive:%Y-%m-%d %H:%M}", "zone": tz_name}
         )
     return first.astimezone(ZoneInfo("UTC"))
 
@@ -123,6 +129,15 @@ def _zone_names() -> frozenset[str]:
 
 
 # --- validation ------------------------------------------------------------------
+
+
+def _kind_label(kind: str) -> str:
+    """A phase kind as people read it (its translated label); an unknown one as typed."""
+    return str(PhaseKind(kind).label) if kind in PhaseKind.values else kind
+
+
+def _utc(instant: datetime) -> str:
+    return f"{instant:%Y-%m-%d %H:%M}"
 
 
 class _Errors:
@@ -142,25 +157,39 @@ def _validate_phases(
 ) -> list[tuple[PhaseInput, datetime]]:
     resolved: list[tuple[PhaseInput, datetime]] = []
     if not phases:
-        errors.add("phases", "A plan needs at least one phase.")
+        errors.add("phases", _("A plan needs at least one phase."))
     seen: set[tuple[str, str]] = set()
     for i, phase in enumerate(phases):
-        label = f"Phase {i + 1} ({phase.kind}{', ' + phase.region if phase.region else ''})"
+        names = {"number": i + 1, "kind": _kind_label(phase.kind), "region": phase.region}
+        if phase.region:
+            label = _("Phase %(number)s (%(kind)s, %(region)s)") % names
+        else:
+            label = _("Phase %(number)s (%(kind)s)") % names
         if phase.kind not in PhaseKind.values:
-            errors.add("phases", f"{label}: unknown phase “{phase.kind}”; use one of {', '.join(PhaseKind.values)}.")
+            errors.add(
+                "phases",
+                _("%(label)s: unknown phase “%(kind)s”; use one of %(choices)s.")
+                % {"label": label, "kind": phase.kind, "choices": ", ".join(PhaseKind.values)},
+            )
             continue
         key = (phase.kind, phase.region)
         if key in seen:
-            errors.add("phases", f"{label}: appears twice{' for region ' + phase.region if phase.region else ''}.")
+            if phase.region:
+                message = _("%(label)s: appears twice for region %(region)s.")
+            else:
+                message = _("%(label)s: appears twice.")
+            errors.add("phases", message % {"label": label, "region": phase.region})
             continue
         seen.add(key)
         try:
             instant = local_to_instant(phase.local_date, phase.local_time, phase.time_zone)
         except ValidationError as exc:
-            errors.add("phases", f"{label}: {exc.messages[0]}")
+            errors.add("phases", _("%(label)s: %(problem)s") % {"label": label, "problem": exc.messages[0]})
             continue
         if instant < now + MIN_LEAD:
-            errors.add("phases", f"{label}: {instant:%Y-%m-%d %H:%M} UTC is in the past.")
+            errors.add(
+                "phases", _("%(label)s: %(instant)s UTC is in the past.") % {"label": label, "instant": _utc(instant)}
+            )
             continue
         resolved.append((phase, instant))
     # Within a region, phases must come in lifecycle order.
@@ -171,12 +200,19 @@ def _validate_phases(
         items.sort(key=lambda item: PHASE_ORDER.index(item[0].kind))
         for (a, a_at), (b, b_at) in zip(items, items[1:], strict=False):
             if b_at <= a_at:
-                where = f" in region {region}" if region else ""
-                errors.add(
-                    "phases",
-                    f"Phases out of order{where}: {b.kind} ({b_at:%Y-%m-%d %H:%M} UTC) must come after "
-                    f"{a.kind} ({a_at:%Y-%m-%d %H:%M} UTC).",
-                )
+                if region:
+                    message = _(
+                        "Phases out of order in region %(region)s: %(later)s (%(later_at)s UTC) must come after "
+                        "%(earlier)s (%(earlier_at)s UTC)."
+                    )
+                else:
+                    message = _(
+                        "Phases out of order: %(later)s (%(later_at)s UTC) must come after "
+                        "%(earlier)s (%(earlier_at)s UTC)."
+                    )
+                values = {"region": region, "later": _kind_label(b.kind), "later_at": _utc(b_at)}
+                values |= {"earlier": _kind_label(a.kind), "earlier_at": _utc(a_at)}
+                errors.add("phases", message % values)
     return resolved
 
 
@@ -185,61 +221,81 @@ def _validate_regions(
 ) -> None:
     names = [r.name.strip() for r in regions]
     if len(set(names)) != len(names):
-        errors.add("regions", "Each region needs its own name.")
+        errors.add("regions", _("Each region needs its own name."))
     zones = {r.name.strip(): r.time_zone for r in regions}
     wanted = {int(c) for c in channel_ids}
     placed: dict[int, str] = {}
     for region in regions:
         if not region.name.strip():
-            errors.add("regions", "A region needs a name.")
+            errors.add("regions", _("A region needs a name."))
         if region.time_zone not in _zone_names():
-            errors.add("regions", f"Region {region.name}: unknown time zone “{region.time_zone}”.")
+            errors.add(
+                "regions",
+                _("Region %(region)s: unknown time zone “%(zone)s”.")
+                % {"region": region.name, "zone": region.time_zone},
+            )
         if not region.channel_ids:
-            errors.add("regions", f"Region {region.name}: choose the channels it retires.")
+            errors.add("regions", _("Region %(region)s: choose the channels it retires.") % {"region": region.name})
         for cid in region.channel_ids:
             if int(cid) not in wanted:
-                errors.add("regions", f"Region {region.name}: channel {cid} is not one of the plan's channels.")
+                errors.add(
+                    "regions",
+                    _("Region %(region)s: channel %(channel)s is not one of the plan's channels.")
+                    % {"region": region.name, "channel": cid},
+                )
             elif int(cid) in placed:
-                errors.add("regions", f"Channel {cid} is in two regions ({placed[int(cid)]} and {region.name}).")
+                errors.add(
+                    "regions",
+                    _("Channel %(channel)s is in two regions (%(first)s and %(second)s).")
+                    % {"channel": cid, "first": placed[int(cid)], "second": region.name},
+                )
             else:
                 placed[int(cid)] = region.name
     if regions:
         missing = wanted - set(placed)
         if missing:
-            errors.add("regions", f"Put every channel in a region; missing: {', '.join(map(str, sorted(missing)))}.")
+            errors.add(
+                "regions",
+                _("Put every channel in a region; missing: %(channels)s.")
+                % {"channels": ", ".join(map(str, sorted(missing)))},
+            )
     for phase in phases:
+        values = {"phase": _kind_label(phase.kind), "region": phase.region, "zone": zones.get(phase.region, "")}
         if regions and phase.region not in zones:
-            errors.add("phases", f"The {phase.kind} phase names region “{phase.region}”, which the plan does not have.")
+            errors.add(
+                "phases", _("The %(phase)s phase names region “%(region)s”, which the plan does not have.") % values
+            )
         elif regions and zones[phase.region] != phase.time_zone:
             errors.add(
-                "phases",
-                f"The {phase.kind} phase of region {phase.region} must use the region's zone {zones[phase.region]}.",
+                "phases", _("The %(phase)s phase of region %(region)s must use the region's zone %(zone)s.") % values
             )
         elif not regions and phase.region:
-            errors.add("phases", f"The {phase.kind} phase names region “{phase.region}” but the plan has no regions.")
+            errors.add(
+                "phases", _("The %(phase)s phase names region “%(region)s” but the plan has no regions.") % values
+            )
 
 
 def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
     url_ok = URLValidator(schemes=["http", "https"])
     for i, target in enumerate(redirects):
-        label = f"Redirect {i + 1}"
+        values = {"label": _("Redirect %(n)s") % {"n": i + 1}, "kind": target.kind, "value": target.value}
         if target.kind not in RedirectKind.values:
-            errors.add("redirects", f"{label}: unknown kind “{target.kind}”.")
+            errors.add("redirects", _("%(label)s: unknown kind “%(kind)s”.") % values)
             continue
         if not target.label.strip():
-            errors.add("redirects", f"{label}: a label is required.")
+            errors.add("redirects", _("%(label)s: a label is required.") % values)
         if target.kind == RedirectKind.PHONE:
             if not _PHONE_RE.match(target.value.strip()):
-                errors.add("redirects", f"{label}: “{target.value}” is not a phone number.")
+                errors.add("redirects", _("%(label)s: “%(value)s” is not a phone number.") % values)
         elif target.kind == RedirectKind.URL:
             try:
                 url_ok(target.value.strip())
             except ValidationError:
-                errors.add("redirects", f"{label}: “{target.value}” is not an http(s) URL.")
+                errors.add("redirects", _("%(label)s: “%(value)s” is not an http(s) URL.") % values)
         elif not target.value.strip() or " " in target.value.strip():
-            errors.add("redirects", f"{label}: “{target.value}” is not an app link.")
+            errors.add("redirects", _("%(label)s: “%(value)s” is not an app link.") % values)
         if not 0.0 <= target.expected_share <= 1.0:
-            errors.add("redirects", f"{label}: expected share must be between 0 and 1.")
+            errors.add("redirects", _("%(label)s: expected share must be between 0 and 1.") % values)
 
 
 def _validate_auto_replies(
@@ -248,54 +304,63 @@ def _validate_auto_replies(
     seen: set[tuple[str, str]] = set()
     kinds = sorted(set(channel_kinds))
     for reply in replies:
-        label = f"Auto-reply {reply.phase_kind}/{reply.locale}"
+        values = {"phase": _kind_label(reply.phase_kind), "kind": reply.phase_kind, "locale": reply.locale}
+        values["label"] = _("Auto-reply %(phase)s/%(locale)s") % values
         if reply.phase_kind not in PhaseKind.values:
-            errors.add("auto_replies", f"{label}: unknown phase “{reply.phase_kind}”.")
+            errors.add("auto_replies", _("%(label)s: unknown phase “%(kind)s”.") % values)
             continue
         if reply.phase_kind not in phase_kinds:
-            errors.add("auto_replies", f"{label}: the plan has no {reply.phase_kind} phase.")
+            errors.add("auto_replies", _("%(label)s: the plan has no %(phase)s phase.") % values)
         if not _LOCALE_RE.match(reply.locale):
-            errors.add("auto_replies", f"{label}: “{reply.locale}” is not a locale code such as en or pt-BR.")
+            errors.add("auto_replies", _("%(label)s: “%(locale)s” is not a locale code such as en or pt-BR.") % values)
             continue
         if (reply.phase_kind, reply.locale) in seen:
-            errors.add("auto_replies", f"{label}: written twice.")
+            errors.add("auto_replies", _("%(label)s: written twice.") % values)
             continue
         seen.add((reply.phase_kind, reply.locale))
         if not reply.text.strip():
-            errors.add("auto_replies", f"{label}: the text is empty.")
+            errors.add("auto_replies", _("%(label)s: the text is empty.") % values)
             continue
         unknown = textrules.unknown_placeholders(reply.text)
         if unknown:
-            known = ", ".join("{" + p + "}" for p in textrules.PLACEHOLDERS)
-            errors.add(
-                "auto_replies",
-                f"{label}: unknown placeholder {', '.join('{' + u + '}' for u in unknown)}; known: {known}.",
+            values["unknown"] = ", ".join("{" + u + "}" for u in unknown)
+            values["known"] = ", ".join("{" + p + "}" for p in textrules.PLACEHOLDERS)
+            message = ngettext(
+                "%(label)s: unknown placeholder %(unknown)s; known: %(known)s.",
+                "%(label)s: unknown placeholders %(unknown)s; known: %(known)s.",
+                len(unknown),
             )
+            errors.add("auto_replies", message % values)
             continue
         for kind in kinds:
             for message in textrules.validate_reply(reply.text, kind):
-                errors.add("auto_replies", f"{label}: {message}")
+                errors.add("auto_replies", _("%(label)s: %(problem)s") % {"label": values["label"], "problem": message})
 
 
 def _load_channels(channel_ids: Sequence[int], errors: _Errors, *, plan: SunsetPlan | None) -> list[Channel]:
     ids = list(dict.fromkeys(int(i) for i in channel_ids))
     if not ids:
-        errors.add("channels", "Choose at least one channel to retire.")
+        errors.add("channels", _("Choose at least one channel to retire."))
         return []
     channels = list(Channel.objects.filter(pk__in=ids))
     missing = set(ids) - {c.pk for c in channels}
     if missing:
-        errors.add("channels", f"Unknown channel id(s): {', '.join(map(str, sorted(missing)))}.")
+        message = ngettext("Unknown channel id: %(ids)s.", "Unknown channel ids: %(ids)s.", len(missing))
+        errors.add("channels", message % {"ids": ", ".join(map(str, sorted(missing)))})
     busy = (
         PlanChannel.objects.filter(channel_id__in=ids, is_open=True)
         .exclude(plan=plan)
         .select_related("plan", "channel")
     )
     for pc in busy:
-        errors.add("channels", f"{pc.channel.name} already belongs to the open plan “{pc.plan.title}”.")
+        errors.add(
+            "channels",
+            _("%(channel)s already belongs to the open plan “%(plan)s”.")
+            % {"channel": pc.channel.name, "plan": pc.plan.title},
+        )
     for channel in channels:
         if channel.state == ChannelState.RETIRED:
-            errors.add("channels", f"{channel.name} is already retired.")
+            errors.add("channels", _("%(channel)s is already retired.") % {"channel": channel.name})
     return channels
 
 
@@ -337,11 +402,13 @@ def _validated_contents(
 ):
     errors = _Errors()
     if not title.strip():
-        errors.add("title", "A title is required.")
+        errors.add("title", _("A title is required."))
     elif len(title) > 200:
-        errors.add("title", "Keep the title under 200 characters.")
+        errors.add("title", _("Keep the title under 200 characters."))
     if not _LOCALE_RE.match(default_locale or ""):
-        errors.add("default_locale", f"“{default_locale}” is not a locale code such as en or fr.")
+        errors.add(
+            "default_locale", _("“%(locale)s” is not a locale code such as en or fr.") % {"locale": default_locale}
+        )
     channels = _load_channels(channel_ids, errors, plan=plan)
     resolved = _validate_phases(phases, errors, now=now)
     _validate_regions(regions, phases, channel_ids, errors)
@@ -366,7 +433,7 @@ def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=(
             )
     except IntegrityError:
         # Lost a race with another plan claiming the same channel.
-        raise ValidationError({"channels": ["One of these channels was just added to another open plan."]}) from None
+        raise ValidationError({"channels": [_("One of these channels was just added to another open plan.")]}) from None
     Phase.objects.bulk_create(
         [
             Phase(
@@ -439,13 +506,23 @@ def _locked(plan: SunsetPlan | int) -> SunsetPlan:
     return SunsetPlan.objects.select_for_update().get(pk=pk)
 
 
-def _require_state(plan: SunsetPlan, states: Iterable[str], verb: str) -> None:
-    states = tuple(states)
-    if plan.state not in states:
-        allowed = " or ".join(PlanState(s).label.lower() for s in states)
-        raise InvalidTransition(
-            f"“{plan.title}” is {plan.get_state_display().lower()}; only a {allowed} plan can be {verb}."
-        )
+# One whole sentence per refusal (translators cannot build "only a … plan can be …"
+# from pieces): %(title)s and %(state)s are filled in by _require_state.
+_ONLY_DRAFT_EDITED = gettext_lazy("“%(title)s” is %(state)s; only a draft plan can be edited.")
+_ONLY_DRAFT_SUBMITTED = gettext_lazy("“%(title)s” is %(state)s; only a draft plan can be submitted.")
+_ONLY_PENDING_APPROVED = gettext_lazy("“%(title)s” is %(state)s; only a pending approval plan can be approved.")
+_ONLY_PENDING_SENT_BACK = gettext_lazy("“%(title)s” is %(state)s; only a pending approval plan can be sent back.")
+_ONLY_OPEN_CANCELLED = gettext_lazy(
+    "“%(title)s” is %(state)s; only a draft or pending approval or scheduled plan can be cancelled."
+)
+_ONLY_OPEN_RESCHEDULED = gettext_lazy(
+    "“%(title)s” is %(state)s; only a draft or pending approval or scheduled plan can be rescheduled."
+)
+
+
+def _require_state(plan: SunsetPlan, states: Iterable[str], refusal) -> None:
+    if plan.state not in tuple(states):
+        raise InvalidTransition(refusal % {"title": plan.title, "state": plan.get_state_display().lower()})
 
 
 @transaction.atomic
@@ -464,7 +541,7 @@ def update_plan(
 ) -> SunsetPlan:
     require(actor, "draft_plan")
     plan = _locked(plan)
-    _require_state(plan, [PlanState.DRAFT], "edited")
+    _require_state(plan, [PlanState.DRAFT], _ONLY_DRAFT_EDITED)
     now = now or timezone.now()
     before = _snapshot(plan)
     channels, resolved = _validated_contents(
@@ -494,20 +571,25 @@ def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:
     errors = _Errors()
     phases = list(plan.phases.all())
     if not phases:
-        errors.add("phases", "A plan needs at least one phase.")
+        errors.add("phases", _("A plan needs at least one phase."))
     for phase in phases:
         if phase.instant < now + MIN_LEAD:
-            errors.add("phases", f"The {phase.kind} phase ({phase.instant:%Y-%m-%d %H:%M} UTC) is already in the past.")
+            errors.add(
+                "phases",
+                _("The %(phase)s phase (%(instant)s UTC) is already in the past.")
+                % {"phase": _kind_label(phase.kind), "instant": _utc(phase.instant)},
+            )
     kinds = {p.kind for p in phases}
     replies = {(a.phase_kind, a.locale) for a in plan.auto_replies.all()}
     for kind in (PhaseKind.SOFT_CLOSE, PhaseKind.HARD_CLOSE):
         if kind in kinds and (kind, plan.default_locale) not in replies:
             errors.add(
                 "auto_replies",
-                f"Write the {kind} auto-reply in the default locale ({plan.default_locale}) before submitting.",
+                _("Write the %(phase)s auto-reply in the default locale (%(locale)s) before submitting.")
+                % {"phase": _kind_label(kind), "locale": plan.default_locale},
             )
     if PhaseKind.HARD_CLOSE in kinds and not plan.redirects.exists():
-        errors.add("redirects", "Add at least one redirect target: customers must be told where to go.")
+        errors.add("redirects", _("Add at least one redirect target: customers must be told where to go."))
     # The people side: every affected agent has a confirmed destination that has room.
     try:
         check_destinations(plan)
@@ -521,7 +603,7 @@ def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:
 def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -> SunsetPlan:
     require(actor, "submit_plan")
     plan = _locked(plan)
-    _require_state(plan, [PlanState.DRAFT], "submitted")
+    _require_state(plan, [PlanState.DRAFT], _ONLY_DRAFT_SUBMITTED)
     now = now or timezone.now()
     _check_ready(plan, now=now)
     before = {"state": plan.state}
@@ -545,8 +627,8 @@ def approve_plan(*, actor, plan: SunsetPlan | int, comment: str = "", now: datet
     require(actor, "approve_plan")
     plan = _locked(plan)
     if plan.author_id == actor.pk:
-        raise PermissionDenied("The author of a plan cannot approve it: a second person must.")
-    _require_state(plan, [PlanState.PENDING_APPROVAL], "approved")
+        raise PermissionDenied(_("The author of a plan cannot approve it: a second person must."))
+    _require_state(plan, [PlanState.PENDING_APPROVAL], _ONLY_PENDING_APPROVED)
     now = now or timezone.now()
     _check_ready(plan, now=now)
     before = {"state": plan.state}
@@ -572,10 +654,10 @@ def reject_plan(*, actor, plan: SunsetPlan | int, comment: str) -> SunsetPlan:
     require(actor, "approve_plan")
     plan = _locked(plan)
     if plan.author_id == actor.pk:
-        raise PermissionDenied("The author of a plan cannot review it.")
-    _require_state(plan, [PlanState.PENDING_APPROVAL], "sent back")
+        raise PermissionDenied(_("The author of a plan cannot review it."))
+    _require_state(plan, [PlanState.PENDING_APPROVAL], _ONLY_PENDING_SENT_BACK)
     if not comment.strip():
-        raise ValidationError({"comment": ["Say what must change before the plan can be approved."]})
+        raise ValidationError({"comment": [_("Say what must change before the plan can be approved.")]})
     before = {"state": plan.state}
     plan.state = PlanState.DRAFT
     plan.review_comment = comment.strip()
@@ -592,9 +674,9 @@ def cancel_plan(*, actor, plan: SunsetPlan | int, reason: str = "") -> SunsetPla
     the plan row lock first, and the phase's conditional UPDATE decides."""
     require(actor, "cancel_plan")
     plan = _locked(plan)
-    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], "cancelled")
+    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], _ONLY_OPEN_CANCELLED)
     if plan.phases.filter(state=PhaseState.RUNNING).exists():
-        raise InvalidTransition(f"A phase of “{plan.title}” is running; wait for it to finish.")
+        raise InvalidTransition(_("A phase of “%(title)s” is running; wait for it to finish.") % {"title": plan.title})
     before = {"state": plan.state}
     cancelled = plan.phases.filter(state__in=[PhaseState.PENDING, PhaseState.SCHEDULED]).update(
         state=PhaseState.CANCELLED
@@ -620,9 +702,12 @@ def reschedule_phase(
     phase_id = phase.pk if isinstance(phase, Phase) else phase
     plan = _locked(Phase.objects.values_list("plan_id", flat=True).get(pk=phase_id))
     phase = Phase.objects.get(pk=phase_id)
-    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], "rescheduled")
+    _require_state(plan, [PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED], _ONLY_OPEN_RESCHEDULED)
     if phase.state not in (PhaseState.PENDING, PhaseState.SCHEDULED):
-        raise InvalidTransition(f"The {phase.kind} phase is {phase.get_state_display().lower()}; it cannot move.")
+        raise InvalidTransition(
+            _("The %(phase)s phase is %(state)s; it cannot move.")
+            % {"phase": phase.get_kind_display(), "state": phase.get_state_display().lower()}
+        )
     now = now or timezone.now()
     others = [
         PhaseInput(p.kind, p.local_date, p.local_time, p.time_zone, p.region)
@@ -638,7 +723,11 @@ def reschedule_phase(
         instant = local_to_instant(local_date, local_time, time_zone)
         for earlier in done:
             if PHASE_ORDER.index(earlier.kind) > PHASE_ORDER.index(phase.kind):
-                errors.add("phases", f"The {earlier.kind} phase already ran; {phase.kind} cannot come after it.")
+                errors.add(
+                    "phases",
+                    _("The %(earlier)s phase already ran; %(phase)s cannot come after it.")
+                    % {"earlier": earlier.get_kind_display(), "phase": phase.get_kind_display()},
+                )
     errors.raise_if_any()
     before = {
         "local": f"{phase.local_date} {phase.local_time:%H:%M}",
@@ -650,7 +739,7 @@ def reschedule_phase(
         local_date=local_date, local_time=local_time, time_zone=time_zone, instant=instant
     )
     if not updated:
-        raise InvalidTransition("The phase started running before it could be moved.")
+        raise InvalidTransition(_("The phase started running before it could be moved."))
     phase.refresh_from_db()
     record_event(
         actor=actor,
@@ -673,7 +762,10 @@ def propose_reassignment(
     require(actor, "manage_reassignments")
     plan = _locked(plan)
     if plan.state not in OPEN_PLAN_STATES or plan.state == PlanState.RUNNING:
-        raise InvalidTransition(f"“{plan.title}” is {plan.get_state_display().lower()}; its moves cannot change.")
+        raise InvalidTransition(
+            _("“%(title)s” is %(state)s; its moves cannot change.")
+            % {"title": plan.title, "state": plan.get_state_display().lower()}
+        )
     agent_id = agent.pk if isinstance(agent, Agent) else agent
     to_team_id = to_team.pk if isinstance(to_team, Team) else to_team
     current = (
@@ -682,9 +774,9 @@ def propose_reassignment(
         .first()
     )
     if current is None:
-        raise ValidationError({"agent": ["This agent works on none of the plan's channels."]})
+        raise ValidationError({"agent": [_("This agent works on none of the plan's channels.")]})
     if current == to_team_id:
-        raise ValidationError({"to_team": ["The destination is the agent's current team."]})
+        raise ValidationError({"to_team": [_("The destination is the agent's current team.")]})
     # One move per agent per plan (a database constraint): change it rather than add one.
     existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id).first()
     before = None

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from ..models import PlanDraft, SunsetPlan, UserProfile
 from ..permissions import require
@@ -21,7 +22,11 @@ def update_profile(*, actor, time_zone: str) -> UserProfile:
     require(actor, "view")
     if time_zone not in _zone_names():
         raise ValidationError(
-            {"time_zone": [f"Unknown time zone “{time_zone}”: use an IANA name such as Europe/Paris."]}
+            {
+                "time_zone": [
+                    _("Unknown time zone “%(zone)s”: use an IANA name such as Europe/Paris.") % {"zone": time_zone}
+                ]
+            }
         )
     profile, _created = UserProfile.objects.select_for_update().get_or_create(user=actor)
     before = {"time_zone": profile.time_zone}
@@ -68,7 +73,10 @@ def open_plan_draft(*, actor, plan: SunsetPlan | None = None) -> PlanDraft:
     created on first use; editing starts from the plan's current content."""
     require(actor, "draft_plan")
     if plan is not None and plan.state != "draft":
-        raise ValidationError(f"“{plan.title}” is {plan.get_state_display().lower()}; only a draft can be edited.")
+        raise ValidationError(
+            _("“%(title)s” is %(state)s; only a draft can be edited.")
+            % {"title": plan.title, "state": plan.get_state_display().lower()}
+        )
     draft = PlanDraft.objects.select_for_update().filter(author=actor, plan=plan).first()
     if draft is None:
         data = _data_from_plan(plan) if plan is not None else {"default_locale": "en", "channel_ids": []}
@@ -85,7 +93,7 @@ def save_plan_draft(*, actor, draft: PlanDraft | int, data: dict[str, Any], step
     draft.data = {**draft.data, **{k: v for k, v in data.items() if k in DRAFT_KEYS}}
     if step is not None:
         if step not in WIZARD_STEPS:
-            raise ValidationError(f"Unknown wizard step “{step}”.")
+            raise ValidationError(_("Unknown wizard step “%(step)s”.") % {"step": step})
         draft.step = step
     draft.save(update_fields=["data", "step", "updated_at"])
     return draft
@@ -104,7 +112,11 @@ def _parse(value: str, kind: type, label: str, errors: list[str]):
             return date.fromisoformat(str(value))
         return time.fromisoformat(str(value))
     except (TypeError, ValueError):
-        errors.append(f"{label}: “{value}” is not a valid {'date' if kind is date else 'time'}.")
+        if kind is date:
+            message = _("%(label)s: “%(value)s” is not a valid date.")
+        else:
+            message = _("%(label)s: “%(value)s” is not a valid time.")
+        errors.append(message % {"label": label, "value": value})
         return None
 
 
@@ -116,7 +128,7 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
     for i, row in enumerate(data.get("phases") or []):
         if not (row.get("local_date") or row.get("local_time")):
             continue  # a row added and left empty
-        label = f"Phase {i + 1}"
+        label = _("Phase %(n)s") % {"n": i + 1}
         day = _parse(row.get("local_date"), date, label, problems)
         at = _parse(row.get("local_time"), time, label, problems)
         if day and at:
@@ -128,7 +140,7 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         try:
             share = float(row.get("expected_share") or 0)
         except (TypeError, ValueError):
-            problems.append(f"Redirect {i + 1}: the expected share must be a number.")
+            problems.append(_("Redirect %(n)s: the expected share must be a number.") % {"n": i + 1})
             share = 0.0
         redirects.append(RedirectInput(row.get("kind", ""), row.get("label", ""), row.get("value", ""), share))
     replies = [
@@ -141,7 +153,7 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
     try:
         channel_ids = [int(pk) for pk in data.get("channel_ids") or []]
     except (TypeError, ValueError):
-        raise ValidationError({"channels": ["Choose channels from the list."]}) from None
+        raise ValidationError({"channels": [_("Choose channels from the list.")]}) from None
     return {
         "title": data.get("title", ""),
         "channel_ids": channel_ids,

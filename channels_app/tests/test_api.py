@@ -550,3 +550,34 @@ def test_an_email_channel_takes_an_imap_mailbox_and_says_what_is_wrong_with_one(
     )
     assert created.status_code == 201, created.json()
     assert created.json()["api_base_url"] == "imaps://imap.brand.example/INBOX"
+
+
+def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, viewer):
+    channel = {"kind": "email", "name": "Support mailbox", "handle": "support@brand.example"}
+    no_host = api(manager).post(
+        "/api/v1/channels/",
+        {**channel, "api_base_url": "imaps://support:secret@imap.brand.example/INBOX", "api_token_env": "P"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert no_host.status_code == 400
+    assert no_host.json()["errors"]["api_base_url"] == [
+        "Ne mettez pas le mot de passe dans l'URL de la boîte aux lettres : indiquez le nom de sa variable "
+        "d'environnement dans le champ du jeton d'API."
+    ]
+    clear = api(manager).post(
+        "/api/v1/channels/",
+        {**channel, "api_base_url": "imap://imap.brand.example/INBOX?tls=none&x=1", "api_token_env": "P"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert clear.json()["errors"]["api_base_url"] == [
+        "Option inconnue dans l'URL de la boîte aux lettres : x (seule tls=none est acceptée)."
+    ]
+    bad_order = api(viewer).get("/api/v1/plans/", {"ordering": "-secret_field"}, HTTP_ACCEPT_LANGUAGE="fr")
+    assert bad_order.status_code == 400
+    assert "Impossible de trier par -secret_field ; utilisez created_at, state, title, updated_at." in str(
+        bad_order.json()
+    )
+    repeated = api(viewer).get("/api/v1/plans/?search=a&search=b", HTTP_ACCEPT_LANGUAGE="fr")
+    assert repeated.json()["errors"] == {"search": ["Indiquez ce paramètre une seule fois."]}

@@ -315,7 +315,7 @@ def test_submitting_an_incomplete_plan_says_what_is_missing(client, manager):
     plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], auto_replies=[], redirects=[])
     client.force_login(manager)
     response = client.post(reverse("plan_submit", args=[plan.pk]), follow=True)
-    assert "Write the hard_close auto-reply" in body(response)
+    assert "Write the Hard close auto-reply" in body(response)
     plan.refresh_from_db()
     assert plan.state == PlanState.DRAFT
 

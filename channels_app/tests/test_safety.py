@@ -188,7 +188,7 @@ def test_follow_the_sun_reports_dst_problems_per_region_at_planning_time(manager
         )
     messages = err.value.message_dict["phases"]
     assert len(messages) == 1
-    assert "hard_close, Europe" in messages[0] and "does not exist in Europe/Paris" in messages[0]
+    assert "Hard close, Europe" in messages[0] and "does not exist in Europe/Paris" in messages[0]
     # 2031-11-02 01:30 happens twice in Los Angeles (clocks go back 02:00 -> 01:00).
     with pytest.raises(ValidationError, match="happens twice in America/Los_Angeles"):
         services.create_plan(

@@ -3,7 +3,7 @@ from datetime import date, time, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from channels_app import services
 from channels_app.models import AuditEvent, Phase, PhaseState, PlanChannel, PlanState, SunsetPlan
@@ -240,3 +240,17 @@ def test_cancel_stops_every_phase_that_has_not_run(manager, approver, x_channel)
     assert not PlanChannel.objects.filter(plan=plan, is_open=True).exists()
     with pytest.raises(InvalidTransition):
         services.cancel_plan(actor=manager, plan=plan)
+
+
+def test_the_author_is_told_in_french_that_a_second_person_must_approve(manager, x_channel):
+    manager.groups.add(*manager.groups.model.objects.filter(name="approver"))
+    plan = hard_close_plan(manager=manager, channels=[x_channel])
+    services.submit_plan(actor=manager, plan=plan)
+    with translation.override("fr"), pytest.raises(PermissionDenied) as caught:
+        services.approve_plan(actor=manager, plan=plan)
+    assert str(caught.value) == "L'auteur d'un plan ne peut pas l'approuver : une deuxième personne doit le faire."
+    with translation.override("fr"), pytest.raises(InvalidTransition) as refused:
+        services.submit_plan(actor=manager, plan=plan)
+    assert refused.value.messages == [
+        f"« {plan.title} » est à l'état « en attente d'approbation » ; seul un plan en brouillon peut être soumis."
+    ]

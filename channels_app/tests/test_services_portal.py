@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import translation
 
 from channels_app import services
 from channels_app.models import AuditEvent, PlanDraft, SunsetPlan, UserProfile
@@ -67,3 +68,20 @@ def test_unknown_keys_and_steps_are_not_stored(manager):
     assert "state" not in draft.data and draft.data["title"] == "T"
     with pytest.raises(ValidationError):
         services.save_plan_draft(actor=manager, draft=draft, data={}, step="approve")
+
+
+def test_a_wizard_phase_out_of_order_is_explained_in_french(manager):
+    x = ChannelFactory(name="Brand on X", kind="x")
+    draft = services.open_plan_draft(actor=manager)
+    phases = [
+        {"kind": "notice", "local_date": "2030-10-02", "local_time": "00:00", "time_zone": "UTC"},
+        {"kind": "hard_close", "local_date": "2030-10-01", "local_time": "00:00", "time_zone": "UTC"},
+    ]
+    services.save_plan_draft(actor=manager, draft=draft, data={"title": "T", "channel_ids": [x.pk], "phases": phases})
+    with translation.override("fr"), pytest.raises(ValidationError) as caught:
+        services.finish_plan_draft(actor=manager, draft=draft)
+    assert caught.value.message_dict["phases"] == [
+        "Phases dans le désordre : « Fermeture définitive » (2030-10-01 00:00 UTC) doit venir après "
+        "« Préavis » (2030-10-02 00:00 UTC)."
+    ]
+    assert not SunsetPlan.objects.exists()
