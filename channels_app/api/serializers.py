@@ -4,6 +4,7 @@ which do the domain validation and the writing."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import URLValidator
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -116,7 +117,8 @@ class OptionalURLField(serializers.CharField):
     channel without an API base URL holds."""
 
     _check = URLValidator(
-        schemes=API_URL_SCHEMES, message="Enter an http(s) URL, an imaps:// mailbox for an email channel, or nothing."
+        schemes=API_URL_SCHEMES,
+        message=gettext_lazy("Enter an http(s) URL, an imaps:// mailbox for an email channel, or nothing."),
     )
 
     def to_internal_value(self, data):

@@ -574,6 +574,15 @@ def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, v
     assert clear.json()["errors"]["api_base_url"] == [
         "Option inconnue dans l'URL de la boîte aux lettres : x (seule tls=none est acceptée)."
     ]
+    other_scheme = api(manager).post(
+        "/api/v1/channels/",
+        {**channel, "api_base_url": "ftp://files.brand.example/"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE="fr",
+    )
+    assert other_scheme.json()["errors"]["api_base_url"] == [
+        "Saisissez une URL http(s), une boîte aux lettres imaps:// pour un canal e-mail, ou rien."
+    ]
     bad_order = api(viewer).get("/api/v1/plans/", {"ordering": "-secret_field"}, HTTP_ACCEPT_LANGUAGE="fr")
     assert bad_order.status_code == 400
     assert "Impossible de trier par -secret_field ; utilisez created_at, state, title, updated_at." in str(
