@@ -11,6 +11,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import emoji
 from publicsuffixlist import PSLFILE
@@ -291,26 +292,62 @@ def length_for(kind: str, text: str) -> int:
     return weighted_length(text) if kind == "x" else len(text or "")
 
 
-def validate_reply(text: str, kind: str, sample_values: Mapping[str, object] | None = None) -> list[str]:
-    """Human-readable problems with an auto-reply for a channel kind; [] when it is fine."""
-    errors: list[str] = []
+class ReplyProblem(NamedTuple):
+    """One problem with an auto-reply: a code and the values its sentence needs. `validate_reply`
+    words it in English; the portal words the same codes in the reader's language
+    (services.reply_problems), and a test keeps the two wordings in step."""
+
+    code: str  # "empty", "placeholders" or "too_long" (see ENGLISH_PROBLEMS)
+    values: dict[str, object]
+    count: int = 1  # how many unknown placeholders, for the singular or plural sentence
+
+
+# code -> (singular, plural) in English.
+ENGLISH_PROBLEMS: dict[str, tuple[str, str]] = {
+    "empty": ("The reply is empty.", "The reply is empty."),
+    "placeholders": (
+        "Unknown placeholder %(listed)s. Allowed: %(allowed)s.",
+        "Unknown placeholders %(listed)s. Allowed: %(allowed)s.",
+    ),
+    "too_long": (
+        "Too long for %(platform)s: %(length)s of %(limit)s characters",
+        "Too long for %(platform)s: %(length)s of %(limit)s characters",
+    ),
+    "too_long_weighted": (
+        "Too long for %(platform)s: %(length)s of %(limit)s weighted characters",
+        "Too long for %(platform)s: %(length)s of %(limit)s weighted characters",
+    ),
+}
+
+
+def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | None = None) -> list[ReplyProblem]:
+    """What is wrong with an auto-reply for a channel kind; [] when it is fine."""
     if not (text or "").strip():
-        return ["The reply is empty."]
+        return [ReplyProblem("empty", {})]
+    problems: list[ReplyProblem] = []
     unknown = unknown_placeholders(text)
     if unknown:
         listed = ", ".join("{" + name + "}" for name in unknown)
         allowed = ", ".join("{" + name + "}" for name in PLACEHOLDERS)
-        plural = "s" if len(unknown) > 1 else ""
-        errors.append(f"Unknown placeholder{plural} {listed}. Allowed: {allowed}.")
+        problems.append(ReplyProblem("placeholders", {"listed": listed, "allowed": allowed}, len(unknown)))
     limit = LIMITS.get(kind)
     if limit is not None:
         values = {**WORST_CASE_SAMPLES, **(sample_values or {})}
         length = length_for(kind, render(text, values))
         if length > limit:
-            label = PLATFORM_LABELS.get(kind, kind)
-            unit = "weighted characters" if kind == "x" else "characters"
-            errors.append(f"Too long for {label}: {length} of {limit} {unit}")
-    return errors
+            code = "too_long_weighted" if kind == "x" else "too_long"
+            platform = PLATFORM_LABELS.get(kind, kind)
+            problems.append(ReplyProblem(code, {"platform": platform, "length": length, "limit": limit}))
+    return problems
+
+
+def validate_reply(text: str, kind: str, sample_values: Mapping[str, object] | None = None) -> list[str]:
+    """Human-readable problems with an auto-reply for a channel kind, in English; [] when it is fine."""
+    worded = []
+    for problem in reply_problems(text, kind, sample_values):
+        singular, plural = ENGLISH_PROBLEMS[problem.code]
+        worded.append((singular if problem.count == 1 else plural) % problem.values)
+    return worded
 
 
 # --------------------------------------------------------------------------------------------

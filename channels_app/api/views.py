@@ -38,6 +38,7 @@ from ..models import (
     SunsetPlan,
     Team,
 )
+from ..reply_checks import platform_label, reply_problems
 from ..services import AutoReplyInput, PhaseInput, RedirectInput
 from ..services.bulk import ReassignmentInput
 from . import filters as api_filters
@@ -486,11 +487,11 @@ def _render_preview(text: str, plan: SunsetPlan | None, platforms: list[str] | N
         rendered = textrules.render(text, values)
         length = textrules.length_for(kind, rendered)
         limit = textrules.LIMITS.get(kind)
-        problems = textrules.validate_reply(text, kind, sample_values=values)
+        problems = reply_problems(text, kind, sample_values=values)
         renders.append(
             {
                 "platform": kind,
-                "label": textrules.PLATFORM_LABELS.get(kind, kind),
+                "label": platform_label(kind),
                 "rendered": rendered,
                 "length": length,
                 "limit": limit,

@@ -26,6 +26,7 @@ from ..forms import (
 )
 from ..models import Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
 from ..permissions import require
+from ..reply_checks import platform_label, reply_problems
 from ..services.portal import WIZARD_STEPS
 from .common import error_dict, go
 
@@ -340,14 +341,14 @@ def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list
         previews.append(
             {
                 "kind": channel.kind,
-                "label": textrules.PLATFORM_LABELS.get(channel.kind, channel.kind),
+                "label": platform_label(channel.kind),
                 "channel": channel,
                 "text": textrules.render(text, _sample_values(draft, channel)),
                 "length": length,
                 "limit": limit,
                 "over": limit is not None and length > limit,
                 "weighted": channel.kind == "x",
-                "problems": textrules.validate_reply(text, channel.kind) if text.strip() else [],
+                "problems": reply_problems(text, channel.kind) if text.strip() else [],
             }
         )
     return previews

@@ -36,6 +36,7 @@ from ..models import (
     Team,
 )
 from ..permissions import APPROVER, can, has_role, require
+from ..reply_checks import reply_problems
 from .audit import record_event
 from .errors import InvalidTransition
 from .workforce import check_destinations, confirm_moves
@@ -333,7 +334,7 @@ def _validate_auto_replies(
             errors.add("auto_replies", message % values)
             continue
         for kind in kinds:
-            for message in textrules.validate_reply(reply.text, kind):
+            for message in reply_problems(reply.text, kind):
                 errors.add("auto_replies", _("%(label)s: %(problem)s") % {"label": values["label"], "problem": message})
 
 

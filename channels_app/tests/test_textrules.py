@@ -338,3 +338,30 @@ def test_every_emoji_but_copyright_and_registered_holds_a_code_point_from_u203c(
 
     low = {e for e in emoji.EMOJI_DATA if all(ord(c) < 0x203C for c in e)}
     assert low == {"\u00a9", "\u00ae"}
+
+
+def test_the_portal_words_every_reply_problem_as_textrules_does_in_english():
+    from django.utils import translation
+
+    from channels_app import reply_checks
+
+    with translation.override("en"):
+        for code, (singular, plural) in textrules.ENGLISH_PROBLEMS.items():
+            assert reply_checks.wording(code, 1) == singular
+            assert reply_checks.wording(code, 2) == plural
+        for kind in textrules.PLATFORM_LABELS:
+            assert reply_checks.platform_label(kind) == textrules.PLATFORM_LABELS[kind]
+        text = "Hi {nom} {prenom}, " + "x" * 300
+        assert reply_checks.reply_problems(text, "x") == validate_reply(text, "x")
+
+
+def test_reply_problems_in_french():
+    from django.utils import translation
+
+    from channels_app import reply_checks
+
+    with translation.override("fr"):
+        assert reply_checks.reply_problems("m" * 2001, "messenger") == [
+            "Trop long pour Messenger : 2001 sur 2000 caractères"
+        ]
+        assert reply_checks.reply_problems("   ", "web_form") == ["La réponse est vide."]
