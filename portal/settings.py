@@ -295,10 +295,12 @@ if DUSK_OUTBOX_STUCK_AFTER < DUSK_OUTBOX_RATE_HORIZON + 3 * DUSK_OUTBOX_HTTP_TIM
 DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
 DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
 # Email channels with an IMAP mailbox (api_base_url imaps://...): poll interval, messages read
-# per poll at most (the rest waits for the next poll), socket timeout of each IMAP connection.
+# per poll at most (the rest waits for the next poll), socket timeout of each IMAP connection,
+# and an extra CA bundle (PEM) trusted besides the system's, for a mailbox server with a private CA.
 DUSK_IMAP_POLL_INTERVAL = env.float("DUSK_IMAP_POLL_INTERVAL", default=60.0)
 DUSK_IMAP_MAX_MESSAGES = env.int("DUSK_IMAP_MAX_MESSAGES", default=100)
 DUSK_IMAP_TIMEOUT = env.float("DUSK_IMAP_TIMEOUT", default=15.0)
+DUSK_IMAP_CA_FILE = env.str("DUSK_IMAP_CA_FILE", default="")
 DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
 CELERY_BEAT_SCHEDULE["send-due-replies"] = {
     "task": "channels_app.inbound_tasks.send_due_replies_task",

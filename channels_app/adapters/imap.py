@@ -11,6 +11,11 @@ A channel's mailbox is one URL in its ``api_base_url``:
 | ``imap://host[:143]/MAILBOX``         | plain connection upgraded with STARTTLS (refused without)  |
 | ``imap://host[:143]/MAILBOX?tls=none``| no TLS at all: only to a loopback address (a local proxy)  |
 
+Certificates are always verified, host name included, against the system's CA store
+(``ssl.create_default_context()``); ``tls_context(ca_file)`` adds an extra CA bundle for a server
+whose certificate comes from a private CA (the poller passes ``DUSK_IMAP_CA_FILE``). A certificate
+that cannot be verified refuses the connection before anything, the password least of all, is sent.
+
 The login name is the URL's user part (``imaps://support%40brand.example@imap.brand.example``),
 else the channel's address; the password is never in the URL (the channel names its environment
 variable). MAILBOX defaults to INBOX.
@@ -137,8 +142,18 @@ def _quote(mailbox: str) -> str:
     return '"' + mailbox.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def tls_context(ca_file: str = "") -> ssl.SSLContext:
+    """The context every TLS connection uses: the system's CAs, certificate and host name
+    verified; ``ca_file`` (a PEM bundle) is trusted in addition, never instead. OSError or
+    ssl.SSLError when that file cannot be read."""
+    context = ssl.create_default_context()
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
+    return context
+
+
 def _connect(mailbox: Mailbox, timeout: float, ssl_context: ssl.SSLContext | None) -> imaplib.IMAP4:
-    context = ssl_context or ssl.create_default_context()
+    context = ssl_context or tls_context()
     if mailbox.security == "tls":
         return imaplib.IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=context, timeout=timeout)
     imap = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)
@@ -146,7 +161,10 @@ def _connect(mailbox: Mailbox, timeout: float, ssl_context: ssl.SSLContext | Non
         try:
             imap.starttls(ssl_context=context)
         except Exception:
-            imap.shutdown()
+            # A failed handshake leaves imaplib's socket detached (wrap_socket took it): closing
+            # it fails with EBADF, which must not hide the reason (e.g. an unverified certificate).
+            with contextlib.suppress(OSError):
+                imap.shutdown()
             raise
     return imap
 
@@ -286,6 +304,8 @@ def poll_new_mail(
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError | socket.timeout):
         return "timed out"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"the server's certificate could not be verified ({exc.verify_message or exc.reason})"
     text = str(exc) or type(exc).__name__
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -121,6 +122,11 @@ def poll_email_channel(*, channel_id: int, now: datetime | None = None) -> Inbou
     else:
         since = (channel.polled_at or channel.created_at) - timedelta(hours=1)
     try:
+        context = imap.tls_context(settings.DUSK_IMAP_CA_FILE)
+    except (OSError, ssl.SSLError) as exc:
+        _note_error(channel, f"cannot read the CA bundle DUSK_IMAP_CA_FILE={settings.DUSK_IMAP_CA_FILE}: {exc}")
+        return InboundResult()
+    try:
         polled = imap.poll_new_mail(
             mailbox,
             mailbox.username or own_address,
@@ -131,6 +137,7 @@ def poll_email_channel(*, channel_id: int, now: datetime | None = None) -> Inbou
             own_address=own_address,
             max_messages=settings.DUSK_IMAP_MAX_MESSAGES,
             timeout=settings.DUSK_IMAP_TIMEOUT,
+            ssl_context=context,
         )
     except imap.MailboxError as exc:
         _note_error(channel, f"poll failed: {exc}")

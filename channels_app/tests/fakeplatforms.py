@@ -24,6 +24,8 @@ import json
 import random
 import re
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import deque
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -706,6 +709,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def self_signed_certificate(directory: Path, *names: str, stem: str = "server") -> tuple[Path, Path]:
+    """A throwaway self-signed certificate (its own CA) for ``names`` (IP addresses or DNS
+    names, the first one is also the CN), valid one day: (cert file, key file) in directory,
+    made with the openssl command line. Trust it by pointing DUSK_IMAP_CA_FILE at the cert file."""
+    cert, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+    san = ",".join(
+        f"IP:{name}" if re.fullmatch(r"[\d.]+|[\da-fA-F:]*:[\da-fA-F:]*", name) else f"DNS:{name}" for name in names
+    )
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-subj", f"/CN={names[0]}", "-addext", f"subjectAltName={san}"]
+        + ["-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
+
+
 @dataclass
 class ReceivedMail:
     mail_from: str
@@ -774,7 +795,12 @@ class FakeSMTP:
 
 
 class FakeIMAP:
-    """A threaded IMAP4rev1 server on 127.0.0.1 (no TLS) holding one mailbox, INBOX.
+    """A threaded IMAP4rev1 server on 127.0.0.1 holding one mailbox, INBOX.
+
+    ``tls``: "none" (clear text, the default), "implicit" (TLS from the first byte, as on port
+    993) or "starttls" (clear until STARTTLS, advertised with LOGINDISABLED until then), with
+    ``certificate`` = (cert file, key file), e.g. from ``self_signed_certificate()``. With TLS, a
+    LOGIN that arrives in clear is a violation; ``tls_connections`` counts completed handshakes.
 
     Only what imaplib and the poller need: CAPABILITY, LOGIN, SELECT/EXAMINE (with UIDVALIDITY
     and UIDNEXT), UID SEARCH (UID n:* and SINCE), UID FETCH with BODY[] literals, NOOP, LOGOUT.
@@ -785,7 +811,21 @@ class FakeIMAP:
     the connection when that command arrives) and ``stall`` (seconds to wait before greeting).
     """
 
-    def __init__(self, username: str = "support@brand.example", password: str = "imap-password") -> None:
+    def __init__(
+        self,
+        username: str = "support@brand.example",
+        password: str = "imap-password",
+        *,
+        tls: str = "none",
+        certificate: tuple[Path, Path] | None = None,
+    ) -> None:
+        if tls not in ("none", "implicit", "starttls"):
+            raise ValueError(f"tls must be none, implicit or starttls, not {tls!r}")
+        if tls != "none" and certificate is None:
+            raise ValueError("TLS needs a certificate: (cert file, key file)")
+        self.tls = tls
+        self.certificate = certificate
+        self.tls_connections = 0
         self.username = username
         self.password = password
         self.uid_validity = 1_700_000_001
@@ -825,7 +865,18 @@ class FakeIMAP:
         return [m["uid"] for m in self.messages if "\\Seen" in m["flags"]]
 
     def url(self, mailbox: str = "INBOX") -> str:
+        """The mailbox URL for this server's TLS mode (imaps://, imap:// or imap://…?tls=none)."""
+        if self.tls == "implicit":
+            return f"imaps://{self.host}:{self.port}/{mailbox}"
+        if self.tls == "starttls":
+            return f"imap://{self.host}:{self.port}/{mailbox}"
         return f"imap://{self.host}:{self.port}/{mailbox}?tls=none"
+
+    def _server_context(self) -> ssl.SSLContext:
+        assert self.certificate is not None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*map(str, self.certificate))
+        return context
 
     # protocol ---------------------------------------------------------------------------
     _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
@@ -852,12 +903,23 @@ class FakeIMAP:
     def handle(self, command: str, args: list[str], selected: dict[str, Any]) -> tuple[list[bytes], str]:
         """(untagged lines, tagged completion) for one command."""
         if command == "CAPABILITY":
+            if self.tls == "starttls" and not selected.get("tls"):
+                return [b"* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED"], "OK CAPABILITY completed"
             return [b"* CAPABILITY IMAP4rev1 AUTH=PLAIN"], "OK CAPABILITY completed"
+        if command == "STARTTLS":
+            if self.tls != "starttls" or selected.get("tls"):
+                self.violations.append("STARTTLS sent though not advertised")
+                return [], "BAD STARTTLS not available"
+            selected["upgrade"] = True
+            return [], "OK Begin TLS negotiation now"
         if command == "NOOP":
             return [], "OK NOOP completed"
         if command == "LOGOUT":
             return [b"* BYE fake IMAP logging out"], "OK LOGOUT completed"
         if command == "LOGIN":
+            if self.tls != "none" and not selected.get("tls"):
+                self.violations.append("LOGIN in clear text on a server that requires TLS")
+                return [], "NO [PRIVACYREQUIRED] Use STARTTLS first"
             if args != [self.username, self.password]:
                 self.violations.append(f"LOGIN with wrong credentials: {args!r}")
                 return [], "NO [AUTHENTICATIONFAILED] Invalid credentials"
@@ -922,12 +984,29 @@ class FakeIMAP:
 
         fake = self
 
+        context = self._server_context() if self.tls != "none" else None
+
         class Handler(socketserver.StreamRequestHandler):
+            def _upgrade(self) -> None:
+                """TLS on the accepted socket (OSError, e.g. ssl.SSLError, if the handshake fails:
+                a client that does not trust the certificate hangs up)."""
+                assert context is not None
+                self.rfile.close()
+                self.wfile.close()
+                self.request = self.connection = context.wrap_socket(self.request, server_side=True)
+                self.rfile = self.connection.makefile("rb", self.rbufsize)
+                self.wfile = socketserver._SocketWriter(self.connection)  # type: ignore[attr-defined]
+                with fake._lock:
+                    fake.tls_connections += 1
+
             def handle(self) -> None:
                 if fake.stall:
                     time.sleep(fake.stall)
                 state: dict[str, Any] = {}
                 with contextlib.suppress(OSError):
+                    if fake.tls == "implicit":
+                        self._upgrade()
+                        state["tls"] = True
                     self.wfile.write(b"* OK fake IMAP ready\r\n")
                     while True:
                         line = self.rfile.readline()
@@ -948,6 +1027,9 @@ class FakeIMAP:
                         self.wfile.write(f"{tag} {done}\r\n".encode())
                         if command == "LOGOUT":
                             return
+                        if state.pop("upgrade", False):
+                            self._upgrade()
+                            state["tls"] = True
 
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
@@ -1072,6 +1154,7 @@ __all__ = [
     "ReceivedMail",
     "build_account_activity",
     "build_tweet",
+    "self_signed_certificate",
     "fake_discourse",
     "fake_imap",
     "fake_messenger",

@@ -1,5 +1,6 @@
 """The pollers against real fakes: YouTube (high-water mark, boundary ids, paging) and an IMAP
-mailbox (UID mark, UIDVALIDITY, read-only fetches, errors)."""
+mailbox (UID mark, UIDVALIDITY, read-only fetches, imaps:// and STARTTLS with certificate
+verification, errors)."""
 
 # Imported pytest fixtures are "redefined" by the test arguments that use them.
 # ruff: noqa: F811
@@ -19,7 +20,14 @@ from channels_app.adapters import youtube
 from channels_app.models import Channel, Message, OutboxMessage
 from channels_app.querysets_inbound import email_channels_to_poll, youtube_channels_to_poll
 
-from .fakeplatforms import fake_imap, fake_youtube, free_port, google_error  # noqa: F401 - fixtures by name
+from .fakeplatforms import (  # noqa: F401 - fixtures by name
+    FakeIMAP,
+    fake_imap,
+    fake_youtube,
+    free_port,
+    google_error,
+    self_signed_certificate,
+)
 from .inbound_helpers import WEBHOOK_SECRET, platform_channel, platform_secrets, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -331,6 +339,112 @@ def test_plain_imap_insists_on_starttls(mailbox, fake_imap):
     mailbox.refresh_from_db()
     assert "TLS not supported by server" in mailbox.poll_error
     assert fake_imap.logins == 0  # the password never went out in clear
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory):
+    """Throwaway self-signed certificates: one for the fake's address, one for another host."""
+    directory = tmp_path_factory.mktemp("imap-tls")
+    return {
+        "local": self_signed_certificate(directory, "localhost", "127.0.0.1", stem="local"),
+        "other": self_signed_certificate(directory, "imap.other.example", stem="other"),
+    }
+
+
+@pytest.fixture
+def tls_mailbox(mailbox, certificates):
+    """serve(tls, certificate): a FakeIMAP speaking TLS ("implicit" or "starttls") with that
+    certificate, the mailbox channel pointed at it."""
+    servers = []
+
+    def serve(tls, certificate="local"):
+        fake = FakeIMAP(tls=tls, certificate=certificates[certificate]).start()
+        servers.append(fake)
+        Channel.objects.filter(pk=mailbox.pk).update(api_base_url=fake.url())
+        return fake
+
+    yield serve
+    for fake in servers:
+        fake.stop()
+        assert fake.violations == [], fake.violations
+
+
+def test_imaps_mail_is_stored_and_answered(tls_mailbox, mailbox, certificates, settings, manager, approver):
+    settings.DUSK_IMAP_CA_FILE = str(certificates["local"][0])
+    fake = tls_mailbox("implicit")
+    assert fake.url().startswith("imaps://127.0.0.1:")
+    sunset(manager=manager, approver=approver, channels=[mailbox])
+    fake.deliver(mail("<tls@example.com>"))
+    result = poll_mail(mailbox)
+    assert (result.stored, result.replies_queued) == (1, 1)
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error == ""
+    assert stored_ids() == ["<tls@example.com>"]
+    assert OutboxMessage.objects.get().in_reply_to.platform_message_id == "<tls@example.com>"
+    assert (fake.tls_connections, fake.logins) == (1, 1)
+
+
+def test_starttls_upgrades_before_the_login(tls_mailbox, mailbox, certificates, settings):
+    settings.DUSK_IMAP_CA_FILE = str(certificates["local"][0])
+    fake = tls_mailbox("starttls")
+    assert fake.url() == f"imap://127.0.0.1:{fake.port}/INBOX"
+    fake.deliver(mail("<starttls@example.com>"))
+    assert poll_mail(mailbox).stored == 1
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error == ""
+    assert stored_ids() == ["<starttls@example.com>"]
+    commands = [line.split()[0] for line in fake.received]
+    assert commands.index("STARTTLS") < commands.index("LOGIN")
+    assert (fake.tls_connections, fake.logins) == (1, 1)
+    # No LOGIN in clear (the fake records one as a violation, checked when it stops).
+    assert fake.violations == []
+
+
+def test_the_fake_catches_a_login_in_clear(tls_mailbox, mailbox):
+    # What the STARTTLS test relies on: a client that skips STARTTLS (tls=none, to loopback) is
+    # caught by the fake before the credentials are checked.
+    fake = tls_mailbox("starttls")
+    Channel.objects.filter(pk=mailbox.pk).update(api_base_url=f"{fake.url()}?tls=none")
+    assert poll_mail(mailbox).stored == 0
+    mailbox.refresh_from_db()
+    assert "PRIVACYREQUIRED" in mailbox.poll_error
+    assert fake.violations == ["LOGIN in clear text on a server that requires TLS"]
+    fake.violations.clear()
+
+
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_an_untrusted_certificate_is_refused(tls_mailbox, mailbox, settings, tls):
+    settings.DUSK_IMAP_CA_FILE = ""  # the system's CAs only: the self-signed certificate is unknown
+    fake = tls_mailbox(tls)
+    fake.deliver(mail("<m1@example.com>"))
+    assert poll_mail(mailbox).stored == 0
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith("poll failed: cannot connect to 127.0.0.1")
+    assert "certificate could not be verified" in mailbox.poll_error
+    assert (fake.tls_connections, fake.logins) == (0, 0)
+    assert not Message.objects.exists() and mailbox.polled_at is None
+
+
+@pytest.mark.parametrize("tls", ["implicit", "starttls"])
+def test_a_certificate_for_another_host_is_refused(tls_mailbox, mailbox, certificates, settings, tls):
+    settings.DUSK_IMAP_CA_FILE = str(certificates["other"][0])  # trusted, but not for 127.0.0.1
+    fake = tls_mailbox(tls, "other")
+    fake.deliver(mail("<m1@example.com>"))
+    assert poll_mail(mailbox).stored == 0
+    mailbox.refresh_from_db()
+    assert "certificate could not be verified" in mailbox.poll_error
+    assert "mismatch, certificate is not valid for '127.0.0.1'" in mailbox.poll_error
+    assert (fake.tls_connections, fake.logins) == (0, 0)
+    assert not Message.objects.exists() and mailbox.polled_at is None
+
+
+def test_an_unreadable_ca_bundle_is_recorded(mailbox, fake_imap, settings, tmp_path):
+    settings.DUSK_IMAP_CA_FILE = str(tmp_path / "missing.pem")
+    fake_imap.deliver(mail("<m1@example.com>"))
+    assert poll_mail(mailbox).stored == 0
+    mailbox.refresh_from_db()
+    assert mailbox.poll_error.startswith(f"cannot read the CA bundle DUSK_IMAP_CA_FILE={tmp_path / 'missing.pem'}")
+    assert fake_imap.received == []
 
 
 def test_own_mail_old_mail_and_machine_mail(mailbox, fake_imap):
