@@ -1,8 +1,7 @@
 """An auto-reply's problems (textrules.reply_problems) worded in the reader's language.
 
-textrules is Django-free and words them in English (validate_reply, for the sender, the API's
-machine checks and the tests); the portal, the plan checks and the API's preview say the same
-thing here through the catalogs. test_textrules keeps the two English wordings identical.
+textrules finds them and stays Django-free; the wizard, the plan checks and the API's preview
+word them here through the catalogs.
 """
 
 from __future__ import annotations

@@ -293,31 +293,12 @@ def length_for(kind: str, text: str) -> int:
 
 
 class ReplyProblem(NamedTuple):
-    """One problem with an auto-reply: a code and the values its sentence needs. `validate_reply`
-    words it in English; the portal words the same codes in the reader's language
-    (services.reply_problems), and a test keeps the two wordings in step."""
+    """One problem with an auto-reply: a code and the values its sentence needs. The portal
+    words it in the reader's language (reply_checks.wording); this module stays Django-free."""
 
-    code: str  # "empty", "placeholders" or "too_long" (see ENGLISH_PROBLEMS)
+    code: str  # "empty", "placeholders", "too_long" or "too_long_weighted"
     values: dict[str, object]
     count: int = 1  # how many unknown placeholders, for the singular or plural sentence
-
-
-# code -> (singular, plural) in English.
-ENGLISH_PROBLEMS: dict[str, tuple[str, str]] = {
-    "empty": ("The reply is empty.", "The reply is empty."),
-    "placeholders": (
-        "Unknown placeholder %(listed)s. Allowed: %(allowed)s.",
-        "Unknown placeholders %(listed)s. Allowed: %(allowed)s.",
-    ),
-    "too_long": (
-        "Too long for %(platform)s: %(length)s of %(limit)s characters",
-        "Too long for %(platform)s: %(length)s of %(limit)s characters",
-    ),
-    "too_long_weighted": (
-        "Too long for %(platform)s: %(length)s of %(limit)s weighted characters",
-        "Too long for %(platform)s: %(length)s of %(limit)s weighted characters",
-    ),
-}
 
 
 def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | None = None) -> list[ReplyProblem]:
@@ -339,15 +320,6 @@ def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | N
             platform = PLATFORM_LABELS.get(kind, kind)
             problems.append(ReplyProblem(code, {"platform": platform, "length": length, "limit": limit}))
     return problems
-
-
-def validate_reply(text: str, kind: str, sample_values: Mapping[str, object] | None = None) -> list[str]:
-    """Human-readable problems with an auto-reply for a channel kind, in English; [] when it is fine."""
-    worded = []
-    for problem in reply_problems(text, kind, sample_values):
-        singular, plural = ENGLISH_PROBLEMS[problem.code]
-        worded.append((singular if problem.count == 1 else plural) % problem.values)
-    return worded
 
 
 # --------------------------------------------------------------------------------------------
