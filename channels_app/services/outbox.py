@@ -485,7 +485,8 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
     return True
 
 
-def _secret(name: str) -> str | None:
+def env_secret(name: str) -> str | None:
+    """The secret in the environment variable a channel names (None when unnamed or unset)."""
     return os.environ.get(name) if name else None
 
 
@@ -493,7 +494,7 @@ def _check_credentials(job: _Job, batch: _Batch) -> bool:
     channel = job.row.channel
     if channel.kind == ChannelKind.EMAIL:
         return True
-    if not _secret(channel.api_token_env):
+    if not env_secret(channel.api_token_env):
         what = f"environment variable {channel.api_token_env} is not set" if channel.api_token_env else "none named"
         batch.fail(job.row, f"no API token for {channel.name}: {what}")
         return False
@@ -581,7 +582,7 @@ def _deliver(job: _Job) -> SendResult | None:
     kind = channel.kind
     target = job.target
     base_url = channel.api_base_url or DEFAULT_BASE_URLS.get(kind, "")
-    token = _secret(channel.api_token_env) or ""
+    token = env_secret(channel.api_token_env) or ""
     if job.row.in_doubt_since is not None:
         found = _find_earlier(job, base_url, token)
         if found:

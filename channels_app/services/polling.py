@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import ssl
 from datetime import datetime, timedelta
 
@@ -13,7 +12,7 @@ from django.utils import timezone
 from ..adapters import SendError, imap, youtube
 from ..models import Channel
 from .inbound import InboundResult, receive_messages
-from .outbox import DEFAULT_BASE_URLS, http_client
+from .outbox import DEFAULT_BASE_URLS, env_secret, http_client
 
 
 class _Overtaken(Exception):
@@ -25,7 +24,7 @@ def _note_error(channel: Channel, error: str) -> None:
         Channel.objects.filter(pk=channel.pk).update(poll_error=error[:2000])
 
 
-def _commit_poll(channel: Channel, changes: dict, store) -> InboundResult:
+def _commit_poll(channel: Channel, changes: dict, messages: list, now: datetime) -> InboundResult:
     """Move the mark (changes) and store the messages in one transaction, only if no other poll
     of this channel committed since we read it (compare-and-set on polled_at)."""
     try:
@@ -35,7 +34,7 @@ def _commit_poll(channel: Channel, changes: dict, store) -> InboundResult:
                 moved = Channel.objects.filter(pk=channel.pk, polled_at__isnull=True)
             if not moved.update(**changes):
                 raise _Overtaken
-            return store()
+            return receive_messages(channel=channel, messages=messages, now=now)
     except _Overtaken:
         return InboundResult()
 
@@ -50,7 +49,7 @@ def poll_youtube_channel(*, channel_id: int, now: datetime | None = None) -> Inb
     """
     channel = Channel.objects.get(pk=channel_id)
     now = now or timezone.now()
-    token = os.environ.get(channel.api_token_env) if channel.api_token_env else None
+    token = env_secret(channel.api_token_env)
     if not token:
         _note_error(channel, f"no API token: environment variable {channel.api_token_env or '(none named)'} is not set")
         return InboundResult()
@@ -88,7 +87,8 @@ def poll_youtube_channel(*, channel_id: int, now: datetime | None = None) -> Inb
             "polled_at": now,
             "poll_error": error,
         },
-        lambda: receive_messages(channel=channel, messages=polled.messages, now=now),
+        polled.messages,
+        now,
     )
 
 
@@ -109,7 +109,7 @@ def poll_email_channel(*, channel_id: int, now: datetime | None = None) -> Inbou
     except ValueError as exc:
         _note_error(channel, f"bad mailbox URL: {exc}")
         return InboundResult()
-    password = os.environ.get(channel.api_token_env) if channel.api_token_env else None
+    password = env_secret(channel.api_token_env)
     if not password:
         _note_error(
             channel,
@@ -158,5 +158,6 @@ def poll_email_channel(*, channel_id: int, now: datetime | None = None) -> Inbou
             "polled_at": now,
             "poll_error": "; ".join(notes),
         },
-        lambda: receive_messages(channel=channel, messages=polled.messages, now=now),
+        polled.messages,
+        now,
     )
