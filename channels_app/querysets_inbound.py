@@ -9,6 +9,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from .adapters import imap
 from .models import Channel, ChannelKind, Direction, Message, OutboxMessage
 
 # The columns of a message log row, in both halves of the UNION.
@@ -87,7 +88,8 @@ def email_channels_to_poll() -> list[int]:
     state, as YouTube channels: mail on an active channel is kept for the log."""
     return list(
         Channel.objects.filter(kind=ChannelKind.EMAIL)
-        .filter(Q(api_base_url__startswith="imap://") | Q(api_base_url__startswith="imaps://"))
+        # Schemes in any case, as imap.is_mailbox_url (and Channel.clean) accept them.
+        .filter(Q(*(Q(api_base_url__istartswith=f"{scheme}://") for scheme in imap.SCHEMES), _connector=Q.OR))
         .exclude(api_token_env="")
         .order_by("id")
         .values_list("id", flat=True)

@@ -86,6 +86,11 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def is_mailbox_url(url: str) -> bool:
+    """Whether a channel URL names an IMAP mailbox (imap:// or imaps://, in any case)."""
+    return urlsplit((url or "").strip()).scheme in SCHEMES
+
+
 def parse_mailbox_url(url: str) -> Mailbox:
     """The mailbox an ``imap://`` or ``imaps://`` URL names; MailboxURLError (a ValueError) says what is wrong."""
     split = urlsplit(url.strip())

@@ -86,7 +86,7 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         url = self.api_base_url or ""
-        is_imap = url.split("://", 1)[0].lower() in imap.SCHEMES
+        is_imap = imap.is_mailbox_url(url)
         if self.kind != ChannelKind.EMAIL:
             if is_imap:
                 raise ValidationError(

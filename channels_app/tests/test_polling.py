@@ -551,4 +551,5 @@ def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(
 def test_only_email_channels_with_a_mailbox_are_polled(mailbox, platform_secrets):
     platform_channel("email")  # webhook only
     platform_channel("email", "imaps://imap.example.com/INBOX", api_token_env="")
-    assert email_channels_to_poll() == [mailbox.pk]
+    shouted = platform_channel("email", "IMAPS://imap.example.com/INBOX", api_token_env="P")  # schemes have no case
+    assert email_channels_to_poll() == [mailbox.pk, shouted.pk]
