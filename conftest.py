@@ -12,11 +12,15 @@ import pytest
 from django.contrib.auth.models import Group
 from django.utils import translation
 
-from channels_app.permissions import ensure_roles
+from channels_app.core.permissions import ensure_roles
 
 ROOT = Path(__file__).resolve().parent
 # Real HTTP/SMTP servers playing X, YouTube, Discourse, Messenger and email.
-pytest_plugins = ["channels_app.tests.fakeplatforms"]
+pytest_plugins = [
+    "channels_app.tests.fakeplatforms",
+    "channels_app.tests.inbound_helpers",
+    "channels_app.tests.browser",
+]
 
 
 def _person(django_user_model, username: str, *roles: str):

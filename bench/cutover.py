@@ -21,6 +21,9 @@ import sys
 import time
 from pathlib import Path
 
+from channels_app.cutover.services import engine
+from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 N_CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", 100_000))
@@ -63,9 +66,9 @@ def build() -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    from channels_app import services
+    pass
     from channels_app.models import Agent, Assignment, Channel, Conversation, Reassignment, Team
-    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("bench-manager", "m@example.com", "x")
@@ -100,7 +103,7 @@ def build() -> dict:
             [now, now, N_CONVERSATIONS],
         )
     at = now + timedelta(minutes=10)
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Bench sunset",
         channel_ids=[c.pk for c in channels],
@@ -122,8 +125,8 @@ def build() -> dict:
         ],
         batch_size=5000,
     )
-    services.submit_plan(actor=manager, plan=plan)
-    services.approve_plan(actor=approver, plan=plan)
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
     with connection.cursor() as cur:
         cur.execute("VACUUM ANALYZE")
     return {"plan": plan.pk, "at": at.isoformat(), "conversations": Conversation.objects.count()}
@@ -210,13 +213,13 @@ def run_raw(plan_id: int) -> dict:
 def run_cutover(plan_id: int, at: str) -> dict:
     from datetime import datetime, timedelta
 
-    from channels_app import services
+    pass
     from channels_app.models import Conversation, CutoverRun
 
     started = time.perf_counter()
-    run_ids = services.claim_due_phases(now=datetime.fromisoformat(at) + timedelta(seconds=1))
+    run_ids = engine.claim_due_phases(now=datetime.fromisoformat(at) + timedelta(seconds=1))
     assert len(run_ids) == 1, run_ids
-    result = services.run_cutover(run_id=run_ids[0], worker_id="bench")
+    result = engine.run_cutover(run_id=run_ids[0], worker_id="bench")
     seconds = time.perf_counter() - started
     run = CutoverRun.objects.get(pk=run_ids[0])
     assert result == "completed", (result, run.errors)

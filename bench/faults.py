@@ -36,6 +36,16 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from channels_app.plans.services.plans import (
+    approve_plan,
+    confirm_reassignments,
+    create_plan,
+    propose_reassignment,
+    reschedule_phase,
+    submit_plan,
+)
+from channels_app.platforms.services.inbound import receive_messages
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -135,10 +145,10 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from channels_app import services
+    pass
+    from channels_app.core.permissions import ensure_roles
     from channels_app.models import Agent, Assignment, Channel, Conversation, Team
-    from channels_app.permissions import ensure_roles
-    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
 
     call_command("flush", interactive=False, verbosity=0)
     ensure_roles()
@@ -182,7 +192,7 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
         batch_size=2000,
     )
     at = timezone.now() + timedelta(minutes=5)
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Faulty sunset",
         channel_ids=[channel.pk],
@@ -191,13 +201,13 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
         auto_replies=[AutoReplyInput("hard_close", "en", "Hi {customer_name}, call {phone} ({reference}).")],
     )
     for agent in agents:
-        services.propose_reassignment(actor=hr, plan=plan, agent=agent, to_team=phone, effective_date=at.date())
-    services.confirm_reassignments(actor=hr, plan=plan)
-    services.submit_plan(actor=manager, plan=plan)
-    services.approve_plan(actor=approver, plan=plan)
+        propose_reassignment(actor=hr, plan=plan, agent=agent, to_team=phone, effective_date=at.date())
+    confirm_reassignments(actor=hr, plan=plan)
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
     # Then bring it forward: due in a few seconds, however long building took.
     soon = timezone.now() + timedelta(seconds=3)
-    services.reschedule_phase(
+    reschedule_phase(
         actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
     )
     return plan, [a.email for a in agents] + [manager.email, approver.email]
@@ -209,9 +219,9 @@ def inject_tweets(channel_id: int, first: int, count: int) -> int:
     from django.db import DatabaseError, connection
     from django.utils import timezone
 
-    from channels_app import services
-    from channels_app.adapters import InboundMessage
+    pass
     from channels_app.models import Channel
+    from channels_app.platforms.adapters.base import InboundMessage
 
     now = timezone.now()
     messages = [
@@ -229,7 +239,7 @@ def inject_tweets(channel_id: int, first: int, count: int) -> int:
         for n in range(first, first + count)
     ]
     try:
-        result = services.receive_messages(channel=Channel.objects.get(pk=channel_id), messages=messages)
+        result = receive_messages(channel=Channel.objects.get(pk=channel_id), messages=messages)
     except DatabaseError:
         connection.close()
         return 0

@@ -24,6 +24,11 @@ import sys
 import time
 from pathlib import Path
 
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
+from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
+from channels_app.platforms.services.inbound import receive_messages
+from channels_app.platforms.services.outbox import send_due_replies
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "dusk_bench_outbox"
@@ -77,10 +82,10 @@ def build(base_url: str):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from channels_app import services
-    from channels_app.adapters import InboundMessage
+    pass
     from channels_app.models import Channel
-    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.platforms.adapters.base import InboundMessage
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("bench-manager", "m@example.com", "x")
@@ -97,7 +102,7 @@ def build(base_url: str):
         rate_limit_per_minute=1_000_000,
     )
     at = (timezone.now() + timedelta(minutes=5)).replace(second=0, microsecond=0)
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Retire X",
         channel_ids=[channel.pk],
@@ -111,10 +116,10 @@ def build(base_url: str):
             AutoReplyInput("hard_close", "fr", "Bonjour {customer_name}, le support a déménagé : {phone} ou {redirect_url} (réf {reference})."),
         ],
     )  # fmt: skip
-    services.submit_plan(actor=manager, plan=plan)
-    services.approve_plan(actor=approver, plan=plan)
-    (run_id,) = services.claim_due_phases(now=at + timedelta(seconds=1))
-    assert services.run_cutover(run_id=run_id, worker_id="bench") == "completed"
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
+    (run_id,) = claim_due_phases(now=at + timedelta(seconds=1))
+    assert run_cutover(run_id=run_id, worker_id="bench") == "completed"
     channel.refresh_from_db()
     created = datetime.now(UTC)
     messages = [
@@ -132,7 +137,7 @@ def build(base_url: str):
         for i in range(N)
     ]
     for start in range(0, N, 500):
-        services.receive_messages(channel=channel, messages=messages[start : start + 500])
+        receive_messages(channel=channel, messages=messages[start : start + 500])
     return channel
 
 
@@ -142,8 +147,8 @@ def baseline(base_url: str) -> float:
 
     from django.conf import settings
 
-    from channels_app.adapters import x
-    from channels_app.services.outbox import http_client
+    from channels_app.platforms.adapters import x
+    from channels_app.platforms.services.outbox import http_client
 
     client = http_client()
     started = time.perf_counter()
@@ -174,11 +179,11 @@ def main() -> None:
 
         from django.db.models import Count
 
-        from channels_app import services
+        pass
         from channels_app.models import OutboxMessage
 
         started = time.perf_counter()
-        report = services.send_due_replies(worker_id="bench", time_budget=3600)
+        report = send_due_replies(worker_id="bench", time_budget=3600)
         elapsed = time.perf_counter() - started
         states = dict(OutboxMessage.objects.values_list("state").annotate(n=Count("id")))
     finally:

@@ -25,6 +25,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
+from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
+from channels_app.workforce.services.moves import accept_suggestion, confirm_moves, suggest_destinations
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -73,9 +77,9 @@ def build():
     from django.utils import timezone
     from reassign_solver import SITES, make_agents, make_pools
 
-    from channels_app import services
+    pass
     from channels_app.models import Agent, Assignment, Channel, Team
-    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
 
     call_command("migrate", verbosity=0)
     people = {}
@@ -137,7 +141,7 @@ def build():
         batch_size=5000,
     )
     at = timezone.now() + timedelta(minutes=10)
-    plan = services.create_plan(
+    plan = create_plan(
         actor=people["manager"],
         title="Bench sunset",
         channel_ids=[c.pk for c in retiring],
@@ -182,7 +186,7 @@ def main() -> int:
     from django.db.models import Count, F, Q
     from django.test.utils import CaptureQueriesContext
 
-    from channels_app import services
+    pass
     from channels_app.models import Assignment, CutoverRun, Reassignment, Team
 
     t0 = time.perf_counter()
@@ -191,7 +195,7 @@ def main() -> int:
     print(f"built {N_AGENTS:,} affected agents and {N_TEAMS} destination teams in {time.perf_counter() - t0:.1f}s")
 
     started = time.perf_counter()
-    planned = services.suggest_destinations(plan=plan)
+    planned = suggest_destinations(plan=plan)
     t_suggest = time.perf_counter() - started
     print(
         f"suggest : {t_suggest:6.2f}s  agents={len(planned.agent_ids):,} placed={len(planned.suggestion.placements):,} "
@@ -200,7 +204,7 @@ def main() -> int:
 
     with CaptureQueriesContext(connection) as queries:
         started = time.perf_counter()
-        accepted = services.accept_suggestion(actor=hr, plan=plan)
+        accepted = accept_suggestion(actor=hr, plan=plan)
         t_accept = time.perf_counter() - started
     upserts = [
         q for q in queries.captured_queries if q["sql"].lstrip().startswith('INSERT INTO "channels_app_reassignment"')
@@ -212,21 +216,21 @@ def main() -> int:
     )
 
     started = time.perf_counter()
-    confirmed = services.confirm_moves(actor=hr, plan=plan)
+    confirmed = confirm_moves(actor=hr, plan=plan)
     t_confirm = time.perf_counter() - started
     print(f"confirm : {t_confirm:6.2f}s  confirmed={confirmed:,}")
 
     baseline = per_object_apply(plan, BASELINE_AGENTS)
 
     started = time.perf_counter()
-    services.submit_plan(actor=people["manager"], plan=plan)
-    services.approve_plan(actor=people["approver"], plan=plan)
+    submit_plan(actor=people["manager"], plan=plan)
+    approve_plan(actor=people["approver"], plan=plan)
     t_guard = time.perf_counter() - started
     print(f"guard   : {t_guard:6.2f}s  submit + approve, each checking every affected agent and destination")
 
-    run_ids = services.claim_due_phases(now=at + timedelta(seconds=1))
+    run_ids = claim_due_phases(now=at + timedelta(seconds=1))
     started = time.perf_counter()
-    result = services.run_cutover(run_id=run_ids[0], worker_id="bench")
+    result = run_cutover(run_id=run_ids[0], worker_id="bench")
     t_cutover = time.perf_counter() - started
     run = CutoverRun.objects.get(pk=run_ids[0])
     assert result == "completed", (result, run.errors)

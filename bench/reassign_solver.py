@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from channels_app.staffing.solver import AgentProfile, SeatPool, suggest_assignment  # noqa: E402
+from channels_app.workforce.staffing.solver import AgentProfile, SeatPool, suggest_assignment  # noqa: E402
 
 TARGET_SECONDS = 5.0
 

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "dusk_bench_lag"
@@ -56,9 +58,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from channels_app import services
+    pass
     from channels_app.models import Channel, CutoverRun
-    from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("lag-manager", "m@example.com", "x")
@@ -101,7 +103,7 @@ def main() -> None:
             for i in range(N_PHASES):
                 channel = Channel.objects.create(kind="x", name=f"Lag channel {i}")
                 at = start + timedelta(seconds=i * 0.5, milliseconds=137 * (i % 7))
-                plan = services.create_plan(
+                plan = create_plan(
                     actor=manager,
                     title=f"Lag plan {i}",
                     channel_ids=[channel.pk],
@@ -109,8 +111,8 @@ def main() -> None:
                     redirects=[RedirectInput("phone", "Phone", "+1 800 555 0100")],
                     auto_replies=[AutoReplyInput("hard_close", "en", "Call {phone}.")],
                 )
-                services.submit_plan(actor=manager, plan=plan)
-                services.approve_plan(actor=approver, plan=plan)
+                submit_plan(actor=manager, plan=plan)
+                approve_plan(actor=approver, plan=plan)
             deadline = time.monotonic() + 90
             while CutoverRun.objects.filter(started_at__isnull=False).count() < N_PHASES:
                 if time.monotonic() > deadline:

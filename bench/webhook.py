@@ -132,7 +132,7 @@ def _texts() -> list[str]:
 
 def write_payloads(path: Path, first_id: int, count: int) -> None:
     """One signed delivery per line, each a new tweet from a new customer."""
-    from channels_app.adapters.base import sha256_b64_signature
+    from channels_app.platforms.adapters.base import sha256_b64_signature
 
     texts = _texts()
     stamp = time.strftime("%a %b %d %H:%M:%S +0000 %Y", time.gmtime())

@@ -14,4 +14,4 @@ class DuskAdminConfig(admin_apps.AdminConfig):
 
     default = False  # not this package's own app config
 
-    default_site = "channels_app.admin_site.DuskAdminSite"
+    default_site = "channels_app.accounts.admin_site.DuskAdminSite"

@@ -46,8 +46,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    "channels_app.middleware.ContentSecurityPolicyMiddleware",
-    "channels_app.middleware.UserTimeZoneMiddleware",
+    "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
+    "channels_app.accounts.middleware.UserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -64,7 +64,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "channels_app.context_processors.portal",
+                "channels_app.web.context_processors.portal",
             ],
         },
     },
@@ -354,12 +354,12 @@ DUSK_WEBHOOK_MIDDLEWARE = [
         "django.middleware.security.SecurityMiddleware",
         "django.middleware.common.CommonMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
-        "channels_app.middleware.ContentSecurityPolicyMiddleware",
+        "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
     )
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "channels_app.auth_backends.RoleModelBackend",
+    "channels_app.accounts.auth_backends.RoleModelBackend",
 ]
 
 if env.bool("DUSK_PRODUCTION", default=False) and SECRET_KEY.startswith("django-insecure-dusk-development"):
@@ -377,9 +377,9 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 # Behind reverse proxies the client's address is in X-Forwarded-For, appended by
 # each proxy; DUSK_PROXY_COUNT says how many to trust, so a client cannot choose
-# its own address by sending the header itself (channels_app/client_ip.py).
+# its own address by sending the header itself (channels_app/core/client_ip.py).
 DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "channels_app.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
 
 # Caches hold the API rate-limit counters; use Redis when several processes serve.
 CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}

@@ -6,7 +6,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
-    path("", include("channels_app.urls")),
+    path("", include("channels_app.web.urls")),
     path("api/", include("channels_app.api.urls")),
 ]
 

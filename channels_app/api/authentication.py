@@ -3,7 +3,7 @@
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
-from .. import services
+from channels_app.accounts.services import find_api_token, note_token_use
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -28,10 +28,10 @@ class BearerTokenAuthentication(BaseAuthentication):
             return None
         if len(parts) != 2:
             raise AuthenticationFailed("Send the token as: Authorization: Bearer dusk_<prefix>_<secret>.")
-        token, reason = services.find_api_token(parts[1])
+        token, reason = find_api_token(parts[1])
         if token is None:
             raise AuthenticationFailed(reason)
-        services.note_token_use(token=token)
+        note_token_use(token=token)
         return token.owner, token
 
     def authenticate_header(self, request) -> str:

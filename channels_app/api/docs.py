@@ -13,10 +13,10 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 
-from ..permissions import require
-from .authentication import BearerTokenAuthentication
-from .permissions import RolePermission
-from .throttling import ApiUserThrottle
+from channels_app.api.authentication import BearerTokenAuthentication
+from channels_app.api.permissions import RolePermission
+from channels_app.api.throttling import ApiUserThrottle
+from channels_app.core.permissions import require
 
 
 class ApiSchemaView(SpectacularAPIView):

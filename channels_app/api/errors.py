@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from ..services import InvalidTransition
+from channels_app.core.errors import InvalidTransition
 
 
 class ErrorSerializer(serializers.Serializer):

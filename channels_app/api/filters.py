@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ValidationError
 from rest_framework.filters import OrderingFilter
 
-from ..models import (
+from channels_app.models import (
     Agent,
     AuditEvent,
     AutoReply,

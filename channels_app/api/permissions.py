@@ -3,8 +3,8 @@ role matrix an operation needs; this class asks `permissions.can`."""
 
 from rest_framework.permissions import BasePermission
 
-from ..models import ApiToken, TokenScope
-from ..permissions import can
+from channels_app.core.permissions import can
+from channels_app.models import ApiToken, TokenScope
 
 
 class RolePermission(BasePermission):

@@ -4,7 +4,7 @@ and only /api/v1/ in the document."""
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 
-from .errors import ErrorSerializer
+from channels_app.api.errors import ErrorSerializer
 
 ERROR_DESCRIPTIONS = {
     "400": "The request is not valid; `errors` says why, by field. Nothing was changed.",

@@ -8,8 +8,8 @@ from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .. import textrules
-from ..models import (
+from channels_app.core import textrules
+from channels_app.models import (
     Agent,
     ApiToken,
     AuditEvent,
@@ -26,8 +26,8 @@ from ..models import (
     Team,
     TokenScope,
 )
-from ..models.channels import API_URL_SCHEMES
-from ..models.runs import Step
+from channels_app.models.channels import API_URL_SCHEMES
+from channels_app.models.runs import Step
 
 # --- input: unknown and read-only fields are refused, never silently dropped ---------------
 

@@ -1,9 +1,9 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from . import views
-from .docs import ApiDocsView, ApiSchemaView
-from .errors import api_exception_handler
+from channels_app.api import views
+from channels_app.api.docs import ApiDocsView, ApiSchemaView
+from channels_app.api.errors import api_exception_handler
 
 
 class RootView(DefaultRouter.APIRootView):

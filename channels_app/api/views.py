@@ -24,8 +24,25 @@ from rest_framework.parsers import JSONParser
 from rest_framework.permissions import SAFE_METHODS, IsAuthenticated
 from rest_framework.response import Response
 
-from .. import querysets, services, textrules
-from ..models import (
+from channels_app.accounts.services import create_api_token, revoke_api_token
+from channels_app.api import filters as api_filters
+from channels_app.api import serializers as s
+from channels_app.api.authentication import BearerTokenAuthentication
+from channels_app.api.errors import api_exception_handler
+from channels_app.api.permissions import RolePermission
+from channels_app.api.throttling import ApiUserThrottle
+from channels_app.core import textrules
+from channels_app.core.reply_checks import platform_label, reply_problems
+from channels_app.cutover.selectors import preview_phase
+from channels_app.directory.services import (
+    create_agent,
+    create_team,
+    register_channel,
+    update_agent,
+    update_channel,
+    update_team,
+)
+from channels_app.models import (
     Agent,
     ApiToken,
     Assignment,
@@ -38,15 +55,21 @@ from ..models import (
     SunsetPlan,
     Team,
 )
-from ..reply_checks import platform_label, reply_problems
-from ..services import AutoReplyInput, PhaseInput, RedirectInput
-from ..services.bulk import ReassignmentInput
-from . import filters as api_filters
-from . import serializers as s
-from .authentication import BearerTokenAuthentication
-from .errors import api_exception_handler
-from .permissions import RolePermission
-from .throttling import ApiUserThrottle
+from channels_app.plans.selectors import placeholder_values
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RedirectInput,
+    approve_plan,
+    cancel_plan,
+    confirm_reassignments,
+    create_plan,
+    reject_plan,
+    reschedule_phase,
+    submit_plan,
+    update_plan,
+)
+from channels_app.workforce.services.bulk import ReassignmentInput, propose_reassignments
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
 _MAX_ID = 2**63 - 1
@@ -160,13 +183,13 @@ class ChannelViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewS
 
     def create(self, request):
         data = self.validated(s.ChannelInput)
-        channel = services.register_channel(actor=request.user, **data)
+        channel = register_channel(actor=request.user, **data)
         return self.respond(channel, status_code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         channel = self.get_object()
         data = self.validated(s.ChannelInput, partial=partial)
-        channel = services.update_channel(actor=request.user, channel=channel, **data)
+        channel = update_channel(actor=request.user, channel=channel, **data)
         return self.respond(channel)
 
     def partial_update(self, request, pk=None):
@@ -207,13 +230,13 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
 
     def create(self, request):
         data = self._arguments(self.validated(s.TeamInput))
-        team = services.create_team(actor=request.user, **data)
+        team = create_team(actor=request.user, **data)
         return self.respond(self.get_queryset().get(pk=team.pk), status_code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         team = self.get_object()
         data = self._arguments(self.validated(s.TeamInput, partial=partial))
-        services.update_team(actor=request.user, team=team, **data)
+        update_team(actor=request.user, team=team, **data)
         return self.respond(self.get_queryset().get(pk=team.pk))
 
     def partial_update(self, request, pk=None):
@@ -261,13 +284,13 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet
 
     def create(self, request):
         data = self._arguments(self.validated(s.AgentCreateInput))
-        agent = services.create_agent(actor=request.user, **data)
+        agent = create_agent(actor=request.user, **data)
         return self.respond(self.get_queryset().get(pk=agent.pk), status_code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
         agent = self.get_object()
         data = self._arguments(self.validated(s.AgentUpdateInput, partial=partial))
-        services.update_agent(actor=request.user, agent=agent, **data)
+        update_agent(actor=request.user, agent=agent, **data)
         return self.respond(self.get_queryset().get(pk=agent.pk))
 
     def partial_update(self, request, pk=None):
@@ -357,7 +380,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
 
     def create(self, request):
         data = self.validated(s.PlanInput)
-        plan = services.create_plan(actor=request.user, **_plan_contents(data))
+        plan = create_plan(actor=request.user, **_plan_contents(data))
         return self.respond(self._fresh(plan), status_code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):
@@ -372,7 +395,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
             merged = serializer.validated_data
         else:
             merged = self.validated(s.PlanInput)
-        services.update_plan(actor=request.user, plan=plan, **_plan_contents(merged))
+        update_plan(actor=request.user, plan=plan, **_plan_contents(merged))
         return self.respond(self._fresh(plan))
 
     def partial_update(self, request, pk=None):
@@ -383,7 +406,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
     def submit(self, request, pk=None):
         """Send a draft to a second person for approval."""
         plan = self.get_object()
-        services.submit_plan(actor=request.user, plan=plan)
+        submit_plan(actor=request.user, plan=plan)
         return self.respond(self._fresh(plan))
 
     @extend_schema(request=s.ApproveInput, responses=s.PlanSerializer)
@@ -392,7 +415,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         """Approve a plan pending approval (not one's own); its phases become scheduled."""
         plan = self.get_object()
         data = self.validated(s.ApproveInput)
-        services.approve_plan(actor=request.user, plan=plan, comment=data["comment"])
+        approve_plan(actor=request.user, plan=plan, comment=data["comment"])
         return self.respond(self._fresh(plan))
 
     @extend_schema(request=s.RejectInput, responses=s.PlanSerializer)
@@ -401,7 +424,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         """Send a plan back to draft with a comment saying what must change."""
         plan = self.get_object()
         data = self.validated(s.RejectInput)
-        services.reject_plan(actor=request.user, plan=plan, comment=data["comment"])
+        reject_plan(actor=request.user, plan=plan, comment=data["comment"])
         return self.respond(self._fresh(plan))
 
     @extend_schema(request=s.CancelInput, responses=s.PlanSerializer)
@@ -410,7 +433,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         """Cancel a plan that has not run; scheduled phases will not run."""
         plan = self.get_object()
         data = self.validated(s.CancelInput)
-        services.cancel_plan(actor=request.user, plan=plan, reason=data["reason"])
+        cancel_plan(actor=request.user, plan=plan, reason=data["reason"])
         return self.respond(self._fresh(plan))
 
     @extend_schema(
@@ -426,7 +449,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
             raise Http404
         phase = get_object_or_404(Phase, pk=int(phase_id), plan=plan)
         data = self.validated(s.RescheduleInput)
-        phase = services.reschedule_phase(actor=request.user, phase=phase, **data)
+        phase = reschedule_phase(actor=request.user, phase=phase, **data)
         return self.respond(phase, s.PhaseSerializer)
 
     @extend_schema(
@@ -443,7 +466,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
             phases = [p for p in phases if str(p.pk) == wanted]
             if not phases:
                 raise Http404
-        previews = [querysets.preview_phase(phase) for phase in phases]
+        previews = [preview_phase(phase) for phase in phases]
         body = {"plan": plan.pk, "changes_nothing": True, "phases": previews}
         return Response(s.PlanPreviewSerializer(body).data)
 
@@ -456,7 +479,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         items = [
             ReassignmentInput(i["agent"], i["to_team"], i["effective_date"], i.get("role", "")) for i in data["items"]
         ]
-        done = services.propose_reassignments(actor=request.user, plan=plan, items=items)
+        done = propose_reassignments(actor=request.user, plan=plan, items=items)
         rows = Reassignment.objects.filter(pk__in=[r.pk for r in done]).select_related("agent", "from_team", "to_team")
         return Response(s.ReassignmentBulkResult({"reassignments": rows}).data)
 
@@ -466,7 +489,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         """Confirm proposed reassignments (all of the plan's, or the given ids)."""
         plan = self.get_object()
         data = self.validated(s.ConfirmInput)
-        count = services.confirm_reassignments(actor=request.user, plan=plan, reassignment_ids=data.get("ids"))
+        count = confirm_reassignments(actor=request.user, plan=plan, reassignment_ids=data.get("ids"))
         return Response({"confirmed": count})
 
 
@@ -480,7 +503,7 @@ def _render_preview(text: str, plan: SunsetPlan | None, platforms: list[str] | N
     # Worst-case samples for what only a real customer has, then the plan's redirects, then the caller's.
     values = dict(textrules.WORST_CASE_SAMPLES)
     if plan is not None:
-        values.update({k: v for k, v in querysets.placeholder_values(plan).items() if v})
+        values.update({k: v for k, v in placeholder_values(plan).items() if v})
     values.update(given)
     renders = []
     for kind in platforms:
@@ -596,7 +619,7 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskView
 
     def create(self, request):
         data = self.validated(s.ApiTokenInput)
-        token, secret = services.create_api_token(
+        token, secret = create_api_token(
             actor=request.user,
             name=data["name"],
             scopes=sorted(data["scopes"]),
@@ -610,5 +633,5 @@ class ApiTokenViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskView
     def revoke(self, request, pk=None):
         """Revoke a token now; requests with it answer 401 from then on."""
         token = self.get_object()
-        token = services.revoke_api_token(actor=request.user, token=token)
+        token = revoke_api_token(actor=request.user, token=token)
         return self.respond(token)

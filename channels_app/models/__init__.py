@@ -1,6 +1,6 @@
-from .audit import AuditChainHead, AuditEvent
-from .channels import Channel, ChannelKind, ChannelState
-from .conversations import (
+from channels_app.models.audit import AuditChainHead, AuditEvent
+from channels_app.models.channels import Channel, ChannelKind, ChannelState
+from channels_app.models.conversations import (
     Conversation,
     ConversationState,
     Direction,
@@ -10,8 +10,8 @@ from .conversations import (
     OutboxState,
     new_reference,
 )
-from .delivery import ReplyCooldown, SendBudget
-from .plans import (
+from channels_app.models.delivery import ReplyCooldown, SendBudget
+from channels_app.models.plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
     AutoReply,
@@ -27,10 +27,10 @@ from .plans import (
     RedirectTarget,
     SunsetPlan,
 )
-from .runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
-from .tokens import ApiToken, TokenScope
-from .watchdog import AlertKind, RedirectClick, WatchdogAlert
-from .workforce import Agent, Assignment, Team
+from channels_app.models.runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
+from channels_app.models.tokens import ApiToken, TokenScope
+from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
+from channels_app.models.workforce import Agent, Assignment, Team
 
 __all__ = [
     "AlertKind",
@@ -80,11 +80,11 @@ __all__ = [
 ]
 
 # Workforce transition (plan staffing inputs, agent notices).
-from .transition import AgentNotice, NoticeState, PlanStaffing  # noqa: E402
+from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing  # noqa: E402
 
 __all__ += ["AgentNotice", "NoticeState", "PlanStaffing"]
 
 # The browser portal (per-person time zone, wizard drafts).
-from .portal import PlanDraft, UserProfile  # noqa: E402
+from channels_app.models.portal import PlanDraft, UserProfile  # noqa: E402
 
 __all__ += ["PlanDraft", "UserProfile"]

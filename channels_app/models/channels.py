@@ -7,10 +7,10 @@ from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..adapters import imap
+from channels_app.core import mailbox as mailbox_url
 
-# http(s) for the platforms' APIs; imap(s) for an email channel's mailbox (adapters/imap.py).
-API_URL_SCHEMES = ["http", "https", *imap.SCHEMES]
+# http(s) for the platforms' APIs; imap(s) for an email channel's mailbox (core/mailbox.py).
+API_URL_SCHEMES = ["http", "https", *mailbox_url.SCHEMES]
 
 
 class PlatformURLFormField(forms.URLField):
@@ -86,7 +86,7 @@ class Channel(models.Model):
 
     def clean(self) -> None:
         url = self.api_base_url or ""
-        is_imap = imap.is_mailbox_url(url)
+        is_imap = mailbox_url.is_mailbox_url(url)
         if self.kind != ChannelKind.EMAIL:
             if is_imap:
                 raise ValidationError(
@@ -100,8 +100,8 @@ class Channel(models.Model):
                 {"api_base_url": gettext("An email channel's URL is its IMAP mailbox: imaps://host/INBOX, or empty.")}
             )
         try:
-            mailbox = imap.parse_mailbox_url(url)
-        except imap.MailboxURLError as exc:
+            mailbox = mailbox_url.parse_mailbox_url(url)
+        except mailbox_url.MailboxURLError as exc:
             # imap.py stays Django-free: it marks its messages, they are translated here.
             raise ValidationError({"api_base_url": gettext(exc.template) % exc.params}) from None
         errors = {}

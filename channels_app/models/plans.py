@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .channels import Channel
+from channels_app.models.channels import Channel
 
 
 class PlanState(models.TextChoices):

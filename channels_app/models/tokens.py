@@ -16,7 +16,7 @@ class TokenScope(models.TextChoices):
 class ApiTokenQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Tokens a person may see: their own; every token for the admin role."""
-        from ..permissions import ADMIN, has_role
+        from channels_app.core.permissions import ADMIN, has_role
 
         if has_role(user, ADMIN):
             return self

@@ -10,8 +10,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..links import row_url
-from ..models import (
+from channels_app.core.links import row_url
+from channels_app.models import (
     ChannelKind,
     ChannelState,
     OutboxState,

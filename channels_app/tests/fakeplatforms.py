@@ -41,7 +41,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from channels_app.textrules import weighted_length
+from channels_app.core.textrules import weighted_length
 
 
 @dataclass

@@ -8,8 +8,16 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from channels_app import services
-from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RedirectInput,
+    approve_plan,
+    confirm_reassignments,
+    create_plan,
+    propose_reassignment,
+    submit_plan,
+)
 
 HARD_CLOSE_REPLY = "Hi {customer_name}, support moved: call {phone} or visit {redirect_url} (ref {reference})."
 REDIRECTS = [
@@ -35,7 +43,7 @@ def utc_phase(kind: str, at: datetime, region: str = "") -> PhaseInput:
 
 def hard_close_plan(*, manager, channels, at: datetime | None = None, **kwargs):
     at = at or timezone.now() + timedelta(days=30)
-    return services.create_plan(
+    return create_plan(
         actor=manager,
         title=kwargs.pop("title", "Retire social support"),
         channel_ids=[c.pk for c in channels],
@@ -47,8 +55,8 @@ def hard_close_plan(*, manager, channels, at: datetime | None = None, **kwargs):
 
 
 def submit_and_approve(plan, *, manager, approver):
-    services.submit_plan(actor=manager, plan=plan)
-    return services.approve_plan(actor=approver, plan=plan)
+    submit_plan(actor=manager, plan=plan)
+    return approve_plan(actor=approver, plan=plan)
 
 
 def approved_plan(*, manager, approver, channels, at: datetime | None = None, **kwargs):
@@ -75,7 +83,7 @@ def shared_data(name: str) -> Path:
 def move_everyone(plan, *, hr_coordinator, agents, to_team):
     """HR gives each agent a confirmed destination (what the submit guard asks)."""
     for agent in agents:
-        services.propose_reassignment(
+        propose_reassignment(
             actor=hr_coordinator, plan=plan, agent=agent, to_team=to_team, effective_date=plan.phases.first().local_date
         )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+    confirm_reassignments(actor=hr_coordinator, plan=plan)

@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from channels_app import services
-from channels_app.adapters.base import sha256_b64_signature, sha256_hex_signature
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import Channel, PhaseKind
-from channels_app.services import AutoReplyInput
-
-from .factories import ChannelFactory
-from .fakeplatforms import build_account_activity
-from .helpers import REDIRECTS, approved_plan, utc_phase
+from channels_app.plans.services.plans import AutoReplyInput
+from channels_app.platforms.adapters.base import sha256_b64_signature, sha256_hex_signature
+from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.fakeplatforms import build_account_activity
+from channels_app.tests.helpers import REDIRECTS, approved_plan, utc_phase
 
 BRAND_ID = "783214"
 SECRETS = {
@@ -80,8 +79,8 @@ def sunset(*, manager, approver, channels, until: str = PhaseKind.HARD_CLOSE, re
     )
     for kind in kinds[: kinds.index(until) + 1]:
         phase = plan.phases.get(kind=kind)
-        (run_id,) = services.claim_due_phases(now=phase.instant + timedelta(seconds=1))
-        assert services.run_cutover(run_id=run_id, worker_id="test") == "completed"
+        (run_id,) = claim_due_phases(now=phase.instant + timedelta(seconds=1))
+        assert run_cutover(run_id=run_id, worker_id="test") == "completed"
     for channel in channels:
         channel.refresh_from_db()
     return plan

@@ -16,36 +16,28 @@ from pathlib import Path
 import httpx
 import pytest
 
-from channels_app.adapters import (
+from channels_app.platforms.adapters import discourse, messenger, x, youtube
+from channels_app.platforms.adapters import email as email_adapter
+from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
     RetryableSendError,
     SendResult,
     SignatureError,
-    discourse,
-    messenger,
-    x,
-    youtube,
+    parse_retry_after,
+    sha256_b64_signature,
+    sha256_hex_signature,
 )
-from channels_app.adapters import email as email_adapter
-from channels_app.adapters.base import parse_retry_after, sha256_b64_signature, sha256_hex_signature
-from channels_app.tests.fakeplatforms import (  # noqa: F401 - fixtures are used by argument name
+from channels_app.tests.fakeplatforms import (
     FakeX,
     build_account_activity,
     build_tweet,
-    fake_discourse,
-    fake_messenger,
-    fake_smtp,
-    fake_x,
-    fake_youtube,
     free_port,
     google_error,
     graph_error,
-    http_client,
     x_created_at,
 )
-
-from .helpers import shared_data
+from channels_app.tests.helpers import shared_data
 
 BRAND_ID = "783214"
 

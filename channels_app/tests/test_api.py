@@ -7,11 +7,10 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from channels_app import services
 from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
-
-from .factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
-from .helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
+from channels_app.plans.services.plans import confirm_reassignments, propose_reassignment, submit_plan
+from channels_app.tests.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +152,7 @@ def test_patch_changes_only_what_it_names(manager, x_channel):
 def test_author_cannot_approve_own_plan_through_the_api(manager, x_channel):
     manager.groups.add(*manager.groups.model.objects.filter(name="approver"))
     plan = hard_close_plan(manager=manager, channels=[x_channel])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     response = api(manager).post(f"/api/v1/plans/{plan.pk}/approve/", {}, format="json")
     assert response.status_code == 403
     assert "second person" in response.json()["detail"]
@@ -511,10 +510,10 @@ def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator
             team.channels.add(channel)
             agent = AssignmentFactory(team=team).agent
             plan = hard_close_plan(manager=manager, channels=[channel])
-            services.propose_reassignment(
+            propose_reassignment(
                 actor=hr_coordinator, plan=plan, agent=agent, to_team=TeamFactory(), effective_date=FUTURE
             )
-            services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+            confirm_reassignments(actor=hr_coordinator, plan=plan)
             submit_and_approve(plan, manager=manager, approver=approver)
             from channels_app.models import CutoverRun
 

@@ -12,8 +12,8 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-from channels_app import services
-from channels_app.permissions import ROLES, ensure_roles
+from channels_app.accounts.services import create_api_token
+from channels_app.core.permissions import ROLES, ensure_roles
 from channels_app.tests.factories import AssignmentFactory, ChannelFactory, TeamFactory
 from channels_app.tests.helpers import approved_plan, hard_close_plan
 from portal.wsgi import application
@@ -36,7 +36,7 @@ def signed_in(db, django_user_model, client, settings):
     user.groups.set(Group.objects.filter(name__in=ROLES))
     client.force_login(user)
     csrf = _get_new_csrf_string()
-    _, token = services.create_api_token(actor=user, name="schemathesis", scopes=["read", "write"])
+    _, token = create_api_token(actor=user, name="schemathesis", scopes=["read", "write"])
     return {
         "token": {"Authorization": f"Bearer {token}"},
         "cookies": {"sessionid": client.cookies["sessionid"].value, "csrftoken": csrf},
@@ -58,7 +58,7 @@ def sample_data(db, django_user_model):
     AssignmentFactory(team=team)
     hard_close_plan(manager=author, channels=[channel])
     approved_plan(manager=author, approver=reviewer, channels=[ChannelFactory(kind="discourse")])
-    services.create_api_token(actor=author, name="ci", scopes=["read"])
+    create_api_token(actor=author, name="ci", scopes=["read"])
 
 
 @pytest.fixture

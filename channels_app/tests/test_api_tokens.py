@@ -11,10 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from channels_app import services
+from channels_app.accounts.services import create_api_token, revoke_api_token
 from channels_app.models import ApiToken, AuditEvent, SunsetPlan
-
-from .factories import ChannelFactory
+from channels_app.tests.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -26,11 +25,11 @@ def bearer(token: str) -> APIClient:
 
 
 def new_token(user, scopes=("read", "write"), **kwargs) -> str:
-    return services.create_api_token(actor=user, name=kwargs.pop("name", "sync"), scopes=list(scopes), **kwargs)[1]
+    return create_api_token(actor=user, name=kwargs.pop("name", "sync"), scopes=list(scopes), **kwargs)[1]
 
 
 def test_token_is_stored_only_as_a_digest(manager):
-    token, secret = services.create_api_token(actor=manager, name="helpdesk sync", scopes=["read"])
+    token, secret = create_api_token(actor=manager, name="helpdesk sync", scopes=["read"])
     assert secret.startswith(f"dusk_{token.prefix}_")
     raw_secret = secret.split("_", 2)[2]
     assert token.secret_hash == hashlib.sha256(raw_secret.encode()).hexdigest()
@@ -89,10 +88,10 @@ def test_wrong_tokens_are_401(manager, mangle, message):
 
 
 def test_revoked_expired_and_deactivated_tokens_stop_working(manager, viewer):
-    token, secret = services.create_api_token(actor=manager, name="ci", scopes=["read"])
-    services.revoke_api_token(actor=manager, token=token)
+    token, secret = create_api_token(actor=manager, name="ci", scopes=["read"])
+    revoke_api_token(actor=manager, token=token)
     assert bearer(secret).get("/api/v1/plans/").json()["detail"] == "This token was revoked."
-    token, secret = services.create_api_token(
+    token, secret = create_api_token(
         actor=manager, name="short", scopes=["read"], expires_at=timezone.now() + timedelta(hours=1)
     )
     now = timezone.now()
@@ -107,7 +106,7 @@ def test_revoked_expired_and_deactivated_tokens_stop_working(manager, viewer):
 
 
 def test_last_use_is_recorded(manager):
-    token, secret = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    token, secret = create_api_token(actor=manager, name="ci", scopes=["read"])
     assert token.last_used_at is None
     bearer(secret).get("/api/v1/plans/")
     token.refresh_from_db()
@@ -129,7 +128,7 @@ def test_tokens_are_created_through_the_api_once_and_listed_without_secret(manag
 
 
 def test_a_token_cannot_mint_or_revoke_tokens(manager):
-    token, secret = services.create_api_token(actor=manager, name="ci", scopes=["read", "write"])
+    token, secret = create_api_token(actor=manager, name="ci", scopes=["read", "write"])
     response = bearer(secret).post("/api/v1/tokens/", {"name": "escalate", "scopes": ["write"]}, format="json")
     assert response.status_code == 403
     assert "sign in" in response.json()["detail"]
@@ -138,7 +137,7 @@ def test_a_token_cannot_mint_or_revoke_tokens(manager):
 
 
 def test_someone_elses_token_is_not_found(manager, viewer, administrator):
-    token, _ = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    token, _ = create_api_token(actor=manager, name="ci", scopes=["read"])
     client = APIClient()
     client.force_login(viewer)
     for response in (client.get(f"/api/v1/tokens/{token.pk}/"), client.post(f"/api/v1/tokens/{token.pk}/revoke/")):
@@ -152,7 +151,7 @@ def test_someone_elses_token_is_not_found(manager, viewer, administrator):
 def test_bad_token_requests_are_refused_with_messages(manager):
     client = APIClient()
     client.force_login(manager)
-    services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    create_api_token(actor=manager, name="ci", scopes=["read"])
     duplicate = client.post("/api/v1/tokens/", {"name": "ci", "scopes": ["read"]}, format="json")
     assert duplicate.status_code == 400 and "already have a token named" in duplicate.json()["errors"]["name"][0]
     bad = client.post("/api/v1/tokens/", {"name": "x", "scopes": ["admin"], "expires_in_days": 1000}, format="json")
@@ -191,7 +190,7 @@ def test_portal_page_shows_form_errors_and_creates_nothing(client, manager):
 
 
 def test_portal_page_revokes_and_hides_other_peoples_tokens(client, manager, viewer):
-    token, secret = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    token, secret = create_api_token(actor=manager, name="ci", scopes=["read"])
     client.force_login(viewer)
     assert "ci" not in client.get(reverse("api_tokens")).context["tokens"].values_list("name", flat=True)
     assert client.post(reverse("api_token_revoke", args=[token.pk])).status_code == 404
@@ -218,7 +217,7 @@ def test_portal_page_writes_token_times_in_the_readers_zone_with_utc_beside(clie
     from channels_app.models import UserProfile
 
     UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
-    token, _ = services.create_api_token(actor=manager, name="ci", scopes=["read"])
+    token, _ = create_api_token(actor=manager, name="ci", scopes=["read"])
     client.force_login(manager)
     html = client.get(reverse("api_tokens")).content.decode()
     local = token.created_at.astimezone(ZoneInfo("Asia/Jakarta"))

@@ -7,20 +7,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from channels_app import services
-from channels_app.models import (
-    Agent,
-    AuditEvent,
-    Channel,
-    Conversation,
-    OutboxMessage,
-    PlanState,
-    SunsetPlan,
-    Team,
-)
-
-from .fakeplatforms import fake_imap  # noqa: F401 - fixtures are used by argument name
-from .inbound_helpers import platform_secrets  # noqa: F401
+from channels_app.directory.services import create_agent
+from channels_app.models import Agent, AuditEvent, Channel, Conversation, OutboxMessage, PlanState, SunsetPlan, Team
+from channels_app.tests.fakeplatforms import fake_imap  # noqa: F401 - fixtures are used by argument name
+from channels_app.tests.inbound_helpers import platform_secrets  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +53,7 @@ def test_cutover_preview_reports_and_changes_nothing(django_user_model):
     plan = SunsetPlan.objects.get(title__startswith="Retire social support")
     # The demo gives every social care agent a destination; someone hired into the team after
     # the plan was submitted has none, and the preview must say so.
-    services.create_agent(
+    create_agent(
         actor=django_user_model.objects.get(username="hana"),  # the demo's HR coordinator
         employee_id="LUM-NEW01",
         name="New Hire",
@@ -105,7 +95,7 @@ def test_verify_audit_chain_detects_edits_and_deletions():
 def test_poll_channels_polls_imap_mailboxes_and_reports_errors(fake_imap, platform_secrets, monkeypatch):
     from email.message import EmailMessage
 
-    from .inbound_helpers import platform_channel
+    from channels_app.tests.inbound_helpers import platform_channel
 
     monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
     mailbox = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD", name="Mailbox")

@@ -9,7 +9,10 @@ from django.contrib.auth.models import Group
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from channels_app import services
+from channels_app.audit.services import verify_chain
+from channels_app.core.errors import InvalidTransition, LeaseLost
+from channels_app.cutover.services import engine as cutover
+from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover
 from channels_app.models import (
     Assignment,
     AuditEvent,
@@ -25,10 +28,9 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
-from channels_app.services.audit import verify_chain
-
-from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import approved_plan, hard_close_plan, submit_and_approve
+from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments, propose_reassignment
+from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.helpers import approved_plan, hard_close_plan, submit_and_approve
 
 LATER = timedelta(days=31)
 
@@ -55,19 +57,19 @@ def _plan_with_moves(world, manager, approver, hr_coordinator):
     # The social team works only retiring channels: its agents need destinations before submitting.
     plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
     for agent in world["agents"]:
-        services.propose_reassignment(
+        propose_reassignment(
             actor=hr_coordinator,
             plan=plan,
             agent=agent,
             to_team=world["phone_team"],
             effective_date=plan.phases.get().local_date,
         )
-    services.confirm_reassignments(actor=hr_coordinator, plan=plan)
+    confirm_reassignments(actor=hr_coordinator, plan=plan)
     return submit_and_approve(plan, manager=manager, approver=approver)
 
 
 def _claim(plan) -> CutoverRun:
-    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
     assert len(run_ids) == 1
     return CutoverRun.objects.get(pk=run_ids[0])
 
@@ -75,9 +77,9 @@ def _claim(plan) -> CutoverRun:
 def test_due_phase_is_claimed_exactly_once(manager, approver, world):
     plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
     instant = plan.phases.get().instant
-    assert services.claim_due_phases(now=instant - timedelta(seconds=1)) == []
+    assert claim_due_phases(now=instant - timedelta(seconds=1)) == []
     run = _claim(plan)
-    assert services.claim_due_phases(now=instant + timedelta(seconds=2)) == []
+    assert claim_due_phases(now=instant + timedelta(seconds=2)) == []
     plan.refresh_from_db()
     assert plan.state == PlanState.RUNNING
     assert run.phase.state == PhaseState.RUNNING
@@ -89,7 +91,7 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
     plan = _plan_with_moves(world, manager, approver, hr_coordinator)
     run = _claim(plan)
 
-    assert services.run_cutover(run_id=run.pk, worker_id="test") == "completed"
+    assert run_cutover(run_id=run.pk, worker_id="test") == "completed"
 
     run.refresh_from_db()
     plan.refresh_from_db()
@@ -137,9 +139,9 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
 def test_a_finished_run_is_not_run_again(manager, approver, world, smtp_settings):
     plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
     run = _claim(plan)
-    assert services.run_cutover(run_id=run.pk, worker_id="a") == "completed"
+    assert run_cutover(run_id=run.pk, worker_id="a") == "completed"
     sent = len(smtp_settings.messages)
-    assert services.run_cutover(run_id=run.pk, worker_id="b") == "skipped"
+    assert run_cutover(run_id=run.pk, worker_id="b") == "skipped"
     assert OutboxMessage.objects.count() == 14
     assert len(smtp_settings.messages) == sent
 
@@ -149,7 +151,7 @@ def test_freeze_rechecks_approval_at_run_time(manager, approver, world, smtp_set
     approver.groups.remove(Group.objects.get(name="approver"))
     run = _claim(plan)
 
-    assert services.run_cutover(run_id=run.pk, worker_id="test") == "failed"
+    assert run_cutover(run_id=run.pk, worker_id="test") == "failed"
 
     run.refresh_from_db()
     plan.refresh_from_db()
@@ -167,19 +169,19 @@ def test_reaper_hands_a_silent_run_to_another_worker(manager, approver, world, s
     settings.DUSK_RUN_STUCK_AFTER = 60
     plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
     run = _claim(plan)
-    lease = services.cutover._take_lease(run.pk, "first-worker")
+    lease = cutover._take_lease(run.pk, "first-worker")
     assert lease
     # Still fresh: a second worker cannot take it, the reaper leaves it alone.
-    assert services.run_cutover(run_id=run.pk, worker_id="second") == "skipped"
-    assert services.reap_stuck_runs() == []
+    assert run_cutover(run_id=run.pk, worker_id="second") == "skipped"
+    assert reap_stuck_runs() == []
     # Silent for longer than the threshold: handed back.
-    assert services.reap_stuck_runs(now=timezone.now() + timedelta(seconds=61)) == [run.pk]
-    assert services.run_cutover(run_id=run.pk, worker_id="second") == "completed"
+    assert reap_stuck_runs(now=timezone.now() + timedelta(seconds=61)) == [run.pk]
+    assert run_cutover(run_id=run.pk, worker_id="second") == "completed"
     run.refresh_from_db()
     assert run.attempts == 2
     assert run.worker_id == "second"
     # The first worker, if it wakes up, can no longer write.
-    ctx = services.cutover._Ctx(
+    ctx = cutover._Ctx(
         run_id=run.pk,
         lease=lease,
         worker_id="first-worker",
@@ -187,12 +189,12 @@ def test_reaper_hands_a_silent_run_to_another_worker(manager, approver, world, s
         plan=run.plan,
         channel_ids=[world["x"].pk],
     )
-    with pytest.raises(services.LeaseLost):
-        services.cutover._beat(ctx)
+    with pytest.raises(LeaseLost):
+        cutover._beat(ctx)
 
 
 def test_soft_close_changes_state_but_moves_nothing(manager, approver, world, smtp_settings):
-    from .helpers import utc_phase
+    from channels_app.tests.helpers import utc_phase
 
     at = timezone.now() + LATER
     plan = approved_plan(
@@ -201,12 +203,12 @@ def test_soft_close_changes_state_but_moves_nothing(manager, approver, world, sm
         channels=[world["x"]],
         phases=[utc_phase("soft_close", at), utc_phase("hard_close", at + timedelta(days=1))],
         auto_replies=[
-            services.AutoReplyInput(k, "en", "Hi {customer_name}, call {phone}.") for k in ("soft_close", "hard_close")
+            AutoReplyInput(k, "en", "Hi {customer_name}, call {phone}.") for k in ("soft_close", "hard_close")
         ],
     )
-    run_ids = services.claim_due_phases(now=at + timedelta(seconds=1))
+    run_ids = claim_due_phases(now=at + timedelta(seconds=1))
     assert len(run_ids) == 1
-    assert services.run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+    assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
     world["x"].refresh_from_db()
     plan.refresh_from_db()
     assert world["x"].state == ChannelState.SOFT_CLOSED
@@ -233,7 +235,7 @@ def test_cancel_racing_claim_has_exactly_one_winner(django_user_model, manager, 
             barrier.wait()
             time.sleep(delay)
             try:
-                result["claimed"] = services.claim_due_phases(now=due)
+                result["claimed"] = claim_due_phases(now=due)
             finally:
                 close_old_connections()
                 connection.close()
@@ -242,9 +244,9 @@ def test_cancel_racing_claim_has_exactly_one_winner(django_user_model, manager, 
             barrier.wait()
             time.sleep(delay)
             try:
-                services.cancel_plan(actor=manager, plan=plan.pk)
+                cancel_plan(actor=manager, plan=plan.pk)
                 result["cancelled"] = True
-            except services.InvalidTransition as exc:
+            except InvalidTransition as exc:
                 result["cancelled"] = False
                 result["cancel_error"] = str(exc)
             finally:

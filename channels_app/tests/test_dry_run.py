@@ -9,11 +9,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
-from channels_app import services
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import AutoReply, ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
-
-from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import hard_close_plan, move_everyone, submit_and_approve
+from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan, move_everyone, submit_and_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -108,8 +107,8 @@ def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_asser
 
 
 def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, smtp_settings):
-    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
-    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    run_cutover(run_id=run_ids[0], worker_id="t")
     run = CutoverRun.objects.get(pk=run_ids[0])
     url = reverse("run_rollback", args=[run.pk])
     client.force_login(viewer)
@@ -130,8 +129,8 @@ def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, s
 
 
 def test_rollback_page_asks_for_the_reason_and_confirms_in_french(client, plan, manager, smtp_settings):
-    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
-    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    run_cutover(run_id=run_ids[0], worker_id="t")
     url = reverse("run_rollback", args=[run_ids[0]])
     client.force_login(manager)
     client.cookies["django_language"] = "fr"

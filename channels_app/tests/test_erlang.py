@@ -8,7 +8,7 @@ from fractions import Fraction
 import pytest
 from scipy.optimize import brentq
 
-from channels_app.staffing.erlang import (
+from channels_app.workforce.staffing.erlang import (
     StaffingResult,
     agents_needed,
     average_speed_of_answer,

@@ -7,8 +7,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from channels_app import services
-from channels_app.adapters import InboundMessage
 from channels_app.models import (
     ChannelState,
     Conversation,
@@ -18,9 +16,10 @@ from channels_app.models import (
     OutboxState,
     PhaseKind,
 )
-
-from .factories import ConversationFactory
-from .inbound_helpers import platform_channel, sunset
+from channels_app.platforms.adapters.base import InboundMessage
+from channels_app.platforms.services.inbound import receive_messages
+from channels_app.tests.factories import ConversationFactory
+from channels_app.tests.inbound_helpers import platform_channel, sunset
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
@@ -43,7 +42,7 @@ def msg(pid: str, *, thread: str | None = None, customer: str = "42", text: str 
 
 def test_a_message_on_an_active_channel_is_stored_and_left_to_people():
     channel = platform_channel("x")
-    result = services.receive_messages(channel=channel, messages=[msg("1001")])
+    result = receive_messages(channel=channel, messages=[msg("1001")])
     assert result.as_dict() == {"stored": 1, "duplicates": 0, "replies_queued": 0}
     message = Message.objects.get()
     assert (message.platform_message_id, message.direction, message.author_id) == ("1001", "in", "42")
@@ -62,8 +61,8 @@ def test_a_message_on_an_active_channel_is_stored_and_left_to_people():
 def test_a_duplicate_delivery_stores_nothing_more(manager, approver):
     channel = platform_channel("x")
     sunset(manager=manager, approver=approver, channels=[channel])
-    first = services.receive_messages(channel=channel, messages=[msg("1001"), msg("1002", customer="43")])
-    again = services.receive_messages(channel=channel, messages=[msg("1002", customer="43"), msg("1001")])
+    first = receive_messages(channel=channel, messages=[msg("1001"), msg("1002", customer="43")])
+    again = receive_messages(channel=channel, messages=[msg("1002", customer="43"), msg("1001")])
     assert first.as_dict() == {"stored": 2, "duplicates": 0, "replies_queued": 2}
     assert again.as_dict() == {"stored": 0, "duplicates": 2, "replies_queued": 0}
     assert Message.objects.count() == 2
@@ -73,26 +72,22 @@ def test_a_duplicate_delivery_stores_nothing_more(manager, approver):
 
 def test_a_reply_joins_the_conversation_of_the_message_it_answers():
     channel = platform_channel("x")
-    services.receive_messages(channel=channel, messages=[msg("1001", created_at=T0)])
+    receive_messages(channel=channel, messages=[msg("1001", created_at=T0)])
     later = T0 + timedelta(minutes=5)
     # X gives no conversation id: the replied-to tweet (1001) is the thread hint.
-    services.receive_messages(
-        channel=channel, messages=[msg("1002", thread="1001", in_reply_to="1001", created_at=later)]
-    )
+    receive_messages(channel=channel, messages=[msg("1002", thread="1001", in_reply_to="1001", created_at=later)])
     conversation = Conversation.objects.get()
     assert conversation.messages.count() == 2
     assert conversation.last_message_at == later
     # An older message arriving late does not move last_message_at back.
-    services.receive_messages(
-        channel=channel, messages=[msg("1000", thread="1001", created_at=T0 - timedelta(hours=1))]
-    )
+    receive_messages(channel=channel, messages=[msg("1000", thread="1001", created_at=T0 - timedelta(hours=1))])
     conversation.refresh_from_db()
     assert conversation.last_message_at == later
 
 
 def test_a_customer_answering_our_reply_stays_in_the_conversation():
     channel = platform_channel("x")
-    services.receive_messages(channel=channel, messages=[msg("1001")])
+    receive_messages(channel=channel, messages=[msg("1001")])
     conversation = Conversation.objects.get()
     Message.objects.create(
         channel=channel,
@@ -102,7 +97,7 @@ def test_a_customer_answering_our_reply_stays_in_the_conversation():
         text="we moved",
         created_at=T0,
     )
-    services.receive_messages(
+    receive_messages(
         channel=channel, messages=[msg("1005", thread="1850000000000000001", in_reply_to="1850000000000000001")]
     )
     assert Conversation.objects.count() == 1
@@ -113,7 +108,7 @@ def test_a_retired_channel_queues_one_auto_reply_per_new_message(manager, approv
     channel = platform_channel("x")
     sunset(manager=manager, approver=approver, channels=[channel])
     assert channel.state == ChannelState.RETIRED
-    result = services.receive_messages(channel=channel, messages=[msg("1001"), msg("1002", customer="43")])
+    result = receive_messages(channel=channel, messages=[msg("1001"), msg("1002", customer="43")])
     assert result.replies_queued == 2
     rows = list(OutboxMessage.objects.order_by("id"))
     assert [(r.kind, r.phase_kind, r.state, r.in_reply_to.platform_message_id) for r in rows] == [
@@ -129,7 +124,7 @@ def test_the_notice_phase_warns_and_people_still_answer(manager, approver):
     channel = platform_channel("x")
     sunset(manager=manager, approver=approver, channels=[channel], until=PhaseKind.NOTICE)
     assert channel.state == ChannelState.NOTICE
-    services.receive_messages(channel=channel, messages=[msg("1001")])
+    receive_messages(channel=channel, messages=[msg("1001")])
     assert Conversation.objects.get().state == ConversationState.OPEN
     assert OutboxMessage.objects.get().phase_kind == PhaseKind.NOTICE
 
@@ -139,7 +134,7 @@ def test_soft_close_answers_new_conversations_and_leaves_open_ones_to_people(man
     open_one = ConversationFactory(channel=channel, platform_thread_id="900")
     sunset(manager=manager, approver=approver, channels=[channel], until=PhaseKind.SOFT_CLOSE)
     assert channel.state == ChannelState.SOFT_CLOSED
-    result = services.receive_messages(
+    result = receive_messages(
         channel=channel,
         messages=[
             msg("1001", thread="900", in_reply_to="900"),  # a reply in an open conversation
@@ -153,7 +148,7 @@ def test_soft_close_answers_new_conversations_and_leaves_open_ones_to_people(man
     assert open_one.state == ConversationState.OPEN
     assert reply.conversation.state == ConversationState.CLOSED
     # The customer writing again in the new (closed) conversation is answered again, cooldown permitting.
-    again = services.receive_messages(channel=channel, messages=[msg("1003", thread="1002", customer="43")])
+    again = receive_messages(channel=channel, messages=[msg("1003", thread="1002", customer="43")])
     assert again.replies_queued == 1
 
 
@@ -168,13 +163,13 @@ def test_bad_messages_are_refused_and_nothing_is_written(manager, approver):
         msg("1003", thread=" "),
     ):
         with pytest.raises(ValidationError):
-            services.receive_messages(channel=channel, messages=[good, bad])
+            receive_messages(channel=channel, messages=[good, bad])
     assert not Message.objects.exists() and not OutboxMessage.objects.exists() and not Conversation.objects.exists()
 
 
 def test_nul_characters_are_dropped_from_text_and_names():
     channel = platform_channel("x")
-    services.receive_messages(channel=channel, messages=[msg("1001", text="hel\x00lo", name="A\x00na")])
+    receive_messages(channel=channel, messages=[msg("1001", text="hel\x00lo", name="A\x00na")])
     message = Message.objects.get()
     assert message.text == "hello"
     assert message.conversation.customer_name == "Ana"
@@ -183,7 +178,7 @@ def test_nul_characters_are_dropped_from_text_and_names():
 def test_an_automatic_email_is_stored_with_why(manager, approver):
     channel = platform_channel("email")
     raw = {"subject": "Out of office", "parsed_headers": {"auto-submitted": "auto-replied"}}
-    services.receive_messages(
+    receive_messages(
         channel=channel, messages=[msg("<a@x>", customer="bob@example.com", handle="bob@example.com", raw=raw)]
     )
     meta = Message.objects.get().meta
@@ -207,9 +202,9 @@ def test_each_message_costs_one_round_trip_on_postgresql(manager, approver, djan
         # SAVEPOINT, three statements per message, RELEASE; a repeat stops after the message insert.
         expected, repeat = 2 + 3 * n, 2 + 2 * n
     with django_assert_num_queries(expected):
-        services.receive_messages(channel=channel, messages=messages)
+        receive_messages(channel=channel, messages=messages)
     with django_assert_num_queries(repeat):
-        assert services.receive_messages(channel=channel, messages=messages).duplicates == n
+        assert receive_messages(channel=channel, messages=messages).duplicates == n
 
 
 def _message_rows_read() -> int:
@@ -233,7 +228,7 @@ def test_storing_a_message_reads_the_same_few_rows_however_many_the_channel_hold
         # from the very first execution on empty tables.
         cur.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     for i in range(6):
-        services.receive_messages(channel=channel, messages=[msg(str(100 + i), customer=str(i))])
+        receive_messages(channel=channel, messages=[msg(str(100 + i), customer=str(i))])
     conversation = Conversation.objects.filter(channel=channel).first()
     Message.objects.bulk_create(
         Message(
@@ -248,7 +243,7 @@ def test_storing_a_message_reads_the_same_few_rows_however_many_the_channel_hold
     )
     for pid, in_reply_to in (("900001", None), ("900002", "10042"), ("900003", "no-such-tweet")):
         before = _message_rows_read()
-        result = services.receive_messages(
+        result = receive_messages(
             channel=channel, messages=[msg(pid, customer=pid, thread=in_reply_to, in_reply_to=in_reply_to)]
         )
         assert result.stored == 1 and result.replies_queued == 1

@@ -12,13 +12,10 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import Channel, Message, OutboxMessage, OutboxState
-
-from .fakeplatforms import build_tweet, fake_imap, fake_x, fake_youtube  # noqa: F401 - fixtures are used by argument name
-from .helpers import wait_for
-from .inbound_helpers import (
+from channels_app.tests.fakeplatforms import build_tweet, fake_imap, fake_x, fake_youtube  # noqa: F401 - fixtures are used by argument name
+from channels_app.tests.helpers import wait_for
+from channels_app.tests.inbound_helpers import (
     platform_channel,
-    platform_secrets,  # noqa: F401
-    release_pooled_connections,  # noqa: F401
     signed_x_delivery,
     sunset,
 )
@@ -96,7 +93,7 @@ def test_beat_polls_youtube_and_the_worker_answers_the_comments(
 def test_beat_polls_an_imap_mailbox_and_the_worker_answers_each_mail_once(
     manager, approver, platform_secrets, fake_imap, smtp_settings, celery_workers, monkeypatch
 ):
-    from .test_polling import mail
+    from channels_app.tests.test_polling import mail
 
     monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)  # the worker inherits it
     channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")

@@ -3,7 +3,7 @@
 import pytest
 from django.core.mail import EmailMessage
 
-from channels_app.mail import send_recorded
+from channels_app.core.mail import send_recorded
 
 
 def _items(n: int):

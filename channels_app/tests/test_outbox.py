@@ -12,8 +12,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.utils import timezone
 
-from channels_app import services
-from channels_app.adapters import InboundMessage
+from channels_app.core.textrules import weighted_length
 from channels_app.models import (
     AuditEvent,
     AutoReply,
@@ -26,23 +25,21 @@ from channels_app.models import (
     ReplyCooldown,
     SendBudget,
 )
-from channels_app.querysets import tracked_redirect_url
-from channels_app.services.outbox import backoff_seconds, choose_locale, render_reply
-from channels_app.textrules import weighted_length
-
-from .factories import ConversationFactory
-from .fakeplatforms import (  # noqa: F401 - fixtures are used by argument name
-    fake_discourse,
-    fake_messenger,
-    fake_x,
-    fake_youtube,
-    google_error,
+from channels_app.plans.selectors import tracked_redirect_url
+from channels_app.platforms.adapters.base import InboundMessage
+from channels_app.platforms.services.inbound import receive_messages
+from channels_app.platforms.services.outbox import (
+    backoff_seconds,
+    choose_locale,
+    render_reply,
+    retry_failed_replies,
+    send_due_replies,
 )
-from .inbound_helpers import (
+from channels_app.tests.factories import ConversationFactory
+from channels_app.tests.inbound_helpers import (
     BRAND_ID,
     REPLIES,
     platform_channel,
-    platform_secrets,  # noqa: F401
     require_postgresql,
     sunset,
 )
@@ -74,7 +71,7 @@ def retired_x(manager, approver, platform_secrets, fake_x):
 
 
 def receive(channel, *messages):
-    return services.receive_messages(channel=channel, messages=list(messages))
+    return receive_messages(channel=channel, messages=list(messages))
 
 
 # --- what goes out --------------------------------------------------------------------------
@@ -82,7 +79,7 @@ def receive(channel, *messages):
 
 def test_an_auto_reply_goes_out_as_a_reply_tweet_with_placeholders_filled(retired_x, fake_x):
     receive(retired_x, inbound("1001"))
-    report = services.send_due_replies(worker_id="test")
+    report = send_due_replies(worker_id="test")
     assert (report.claimed, report.sent) == (1, 1)
     (tweet,) = fake_x.tweets
     row = OutboxMessage.objects.get()
@@ -107,7 +104,7 @@ def test_an_auto_reply_goes_out_as_a_reply_tweet_with_placeholders_filled(retire
         row.conversation_id,
         BRAND_ID,
     )
-    assert services.send_due_replies().claimed == 0  # nothing left
+    assert send_due_replies().claimed == 0  # nothing left
 
 
 def test_the_locale_is_the_platform_field_else_detected_else_the_plan_default(retired_x, fake_x):
@@ -119,7 +116,7 @@ def test_the_locale_is_the_platform_field_else_detected_else_the_plan_default(re
         inbound("1004", customer="4", lang="id", text="@brand halo"),
         inbound("1005", customer="5", lang="es", text="@brand hola"),  # no Spanish reply: the default
     )
-    services.send_due_replies()
+    send_due_replies()
     texts = {t["in_reply_to"]: t["text"] for t in fake_x.tweets}
     assert texts["1001"].startswith("Bonjour")
     assert texts["1002"].startswith("Bonjour")
@@ -139,7 +136,7 @@ def test_a_long_name_is_dropped_before_a_reply_breaks_x_length(retired_x, fake_x
     template = "Hi {customer_name}, " + "we moved to the new help centre, " * 7 + "{redirect_url}"
     AutoReply.objects.filter(plan=retired_x.plan, phase_kind="hard_close", locale="en").update(text=template)
     receive(retired_x, inbound("1001", name="Maximiliane Oberhausen-Wittgenstein von Hohenberg-Lichtenfels"))
-    services.send_due_replies()
+    send_due_replies()
     (tweet,) = fake_x.tweets
     assert weighted_length(tweet["text"]) <= 280
     assert tweet["text"].startswith("Hi, we moved")
@@ -148,7 +145,7 @@ def test_a_long_name_is_dropped_before_a_reply_breaks_x_length(retired_x, fake_x
 def test_a_reply_that_cannot_fit_fails_with_the_reason(retired_x, fake_x):
     AutoReply.objects.filter(plan=retired_x.plan, phase_kind="hard_close", locale="en").update(text="x" * 300)
     receive(retired_x, inbound("1001"))
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert report.failed == 1
     row = OutboxMessage.objects.get()
     assert row.state == OutboxState.FAILED
@@ -171,15 +168,15 @@ def test_one_auto_reply_per_customer_per_cooldown_window(retired_x, fake_x, sett
     settings.DUSK_AUTO_REPLY_COOLDOWN = 3600
     t0 = timezone.now()
     receive(retired_x, inbound("1001"), inbound("1002"), inbound("1003", customer="43"))
-    report = services.send_due_replies(now=t0)
+    report = send_due_replies(now=t0)
     assert (report.sent, report.skipped) == (2, 1)
     skipped = OutboxMessage.objects.get(state=OutboxState.SKIPPED)
     assert skipped.in_reply_to.platform_message_id == "1002"
     assert skipped.last_error.startswith("cooldown")
     receive(retired_x, inbound("1004"))
-    assert services.send_due_replies(now=t0 + timedelta(minutes=59)).skipped == 1
+    assert send_due_replies(now=t0 + timedelta(minutes=59)).skipped == 1
     receive(retired_x, inbound("1005"))
-    assert services.send_due_replies(now=t0 + timedelta(minutes=61)).sent == 1
+    assert send_due_replies(now=t0 + timedelta(minutes=61)).sent == 1
     assert sorted(t["in_reply_to"] for t in fake_x.tweets) == ["1001", "1003", "1005"]
 
 
@@ -195,7 +192,7 @@ def test_two_senders_never_both_answer_one_customer(manager, approver, platform_
     def drain(_):
         barrier.wait()
         try:
-            return services.send_due_replies(batch_size=1)  # one row per claim: maximal interleaving
+            return send_due_replies(batch_size=1)  # one row per claim: maximal interleaving
         finally:
             connection.close()
 
@@ -215,11 +212,11 @@ def test_two_senders_never_both_answer_one_customer(manager, approver, platform_
 def test_a_failed_reply_frees_the_cooldown(retired_x, fake_x):
     fake_x.fail_next(403, body={"detail": "You are not allowed to create a Tweet with duplicate content."})
     receive(retired_x, inbound("1001"))
-    assert services.send_due_replies().failed == 1
+    assert send_due_replies().failed == 1
     row = OutboxMessage.objects.get()
     assert "HTTP 403" in row.last_error and "duplicate content" in row.last_error
     receive(retired_x, inbound("1002"))
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
 
 
 # --- loop guard -------------------------------------------------------------------------------
@@ -227,7 +224,7 @@ def test_a_failed_reply_frees_the_cooldown(retired_x, fake_x):
 
 def test_the_channel_never_answers_its_own_account(retired_x, fake_x):
     receive(retired_x, inbound("1001", customer=BRAND_ID, handle="brand"))
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert report.skipped == 1
     assert OutboxMessage.objects.get().last_error == "loop guard: the message comes from the channel's own account"
     assert fake_x.received == []
@@ -239,7 +236,7 @@ def test_machine_mail_is_never_answered(manager, approver, platform_secrets, smt
     smtp_settings.messages.clear()  # the cutover's own notifications
     raw = {"subject": "Automatic reply", "parsed_headers": {"auto-submitted": "auto-replied"}}
     receive(mailbox, inbound("<ooo@x.example>", customer="bob@x.example", handle="bob@x.example", raw=raw))
-    assert services.send_due_replies().skipped == 1
+    assert send_due_replies().skipped == 1
     assert "Auto-Submitted: auto-replied" in OutboxMessage.objects.get().last_error
     assert smtp_settings.messages == []
 
@@ -253,7 +250,7 @@ def test_sends_are_paced_to_the_channel_rate_limit(retired_x, fake_x, settings):
     retired_x.save()
     receive(retired_x, *[inbound(str(1000 + i), customer=str(i)) for i in range(5)])
     started = time.monotonic()
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert (report.sent, report.postponed) == (2, 3)  # slots at +0 s and +1 s fit the horizon
     assert time.monotonic() - started >= 0.9  # the second send waited for its slot
     waiting = list(OutboxMessage.objects.filter(state=OutboxState.PENDING).order_by("next_attempt_at"))
@@ -262,7 +259,7 @@ def test_sends_are_paced_to_the_channel_rate_limit(retired_x, fake_x, settings):
     gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
     assert gaps == pytest.approx([1.0, 1.0], abs=0.01)
     # Until the budget frees up, the channel's rows are not even claimed.
-    assert services.send_due_replies().claimed == 0
+    assert send_due_replies().claimed == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -278,7 +275,7 @@ def test_the_rate_limit_holds_across_concurrent_senders(manager, approver, platf
     def drain():
         barrier.wait()
         try:
-            reports.append(services.send_due_replies(batch_size=2))
+            reports.append(send_due_replies(batch_size=2))
         finally:
             connection.close()
 
@@ -294,7 +291,7 @@ def test_429_waits_for_retry_after_and_holds_the_whole_channel(retired_x, fake_x
     fake_x.rate_limit_next("30")
     receive(retired_x, inbound("1001"))
     before = timezone.now()
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert report.retried == 1
     row = OutboxMessage.objects.get()
     assert row.state == OutboxState.PENDING and row.attempts == 1
@@ -303,10 +300,10 @@ def test_429_waits_for_retry_after_and_holds_the_whole_channel(retired_x, fake_x
     assert SendBudget.objects.get(pk=retired_x.pk).next_slot_at >= before + timedelta(seconds=29)
     # Another customer's message waits too: the platform said the whole account must.
     receive(retired_x, inbound("1002", customer="43"))
-    assert services.send_due_replies().claimed == 0
+    assert send_due_replies().claimed == 0
     # Thirty seconds later both go out.
     SendBudget.objects.filter(pk=retired_x.pk).update(next_slot_at=timezone.now())
-    later = services.send_due_replies(now=timezone.now() + timedelta(seconds=31))
+    later = send_due_replies(now=timezone.now() + timedelta(seconds=31))
     assert later.sent == 2
     assert OutboxMessage.objects.get(in_reply_to__platform_message_id="1001").attempts == 2
 
@@ -319,13 +316,13 @@ def test_5xx_backs_off_exponentially_then_gives_up(retired_x, fake_x, settings):
     clock = timezone.now()
     delays = []
     for _ in range(3):
-        services.send_due_replies(now=clock)
+        send_due_replies(now=clock)
         row = OutboxMessage.objects.get()
         assert row.state == OutboxState.PENDING
         delays.append((row.next_attempt_at - timezone.now()).total_seconds())
         clock = row.next_attempt_at + timedelta(seconds=1)
     assert 7 <= delays[0] <= 12.5 and 15 <= delays[1] <= 24.5 and 31 <= delays[2] <= 48.5
-    services.send_due_replies(now=clock)
+    send_due_replies(now=clock)
     row = OutboxMessage.objects.get()
     assert row.state == OutboxState.FAILED and row.attempts == 4
     assert row.last_error.startswith("gave up after 4 attempts: HTTP 503")
@@ -347,15 +344,15 @@ def test_a_missing_token_fails_visibly_and_a_manager_can_queue_it_again(
 ):
     monkeypatch.delenv("DUSK_TEST_X_TOKEN")
     receive(retired_x, inbound("1001"))
-    assert services.send_due_replies().failed == 1
+    assert send_due_replies().failed == 1
     row = OutboxMessage.objects.get()
     assert row.last_error == f"no API token for {retired_x.name}: environment variable DUSK_TEST_X_TOKEN is not set"
     with pytest.raises(PermissionDenied):
-        services.retry_failed_replies(actor=viewer, channel=retired_x)
+        retry_failed_replies(actor=viewer, channel=retired_x)
     monkeypatch.setenv("DUSK_TEST_X_TOKEN", "x-bearer-token")
-    assert services.retry_failed_replies(actor=manager, channel=retired_x) == 1
+    assert retry_failed_replies(actor=manager, channel=retired_x) == 1
     assert AuditEvent.objects.filter(action="outbox.retried").count() == 1
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
 
 
 def test_rows_left_sending_by_a_dead_worker_are_sent(retired_x, fake_x, settings):
@@ -363,7 +360,7 @@ def test_rows_left_sending_by_a_dead_worker_are_sent(retired_x, fake_x, settings
     OutboxMessage.objects.update(
         state=OutboxState.SENDING, claimed_at=timezone.now() - timedelta(minutes=10), claimed_by="dead"
     )
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
 
 
 def test_a_phase_without_its_auto_reply_is_skipped_with_the_reason(manager, approver, platform_secrets, fake_x):
@@ -371,7 +368,7 @@ def test_a_phase_without_its_auto_reply_is_skipped_with_the_reason(manager, appr
     replies = [r for r in REPLIES if r.phase_kind != "notice"]
     sunset(manager=manager, approver=approver, channels=[channel], until=PhaseKind.NOTICE, replies=replies)
     receive(channel, inbound("1001"))
-    assert services.send_due_replies().skipped == 1
+    assert send_due_replies().skipped == 1
     assert OutboxMessage.objects.get().last_error == "the plan has no notice auto-reply"
 
 
@@ -385,7 +382,7 @@ def test_handoff_notices_from_the_cutover_go_out_with_the_reference(manager, app
     sunset(manager=manager, approver=approver, channels=[channel])
     row = OutboxMessage.objects.get()
     assert row.kind == OutboxKind.HANDOFF
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     (tweet,) = fake_x.tweets
     assert tweet["in_reply_to"] == "1001"
     assert tweet["text"].startswith("Bonjour Ana Pérez")
@@ -396,7 +393,7 @@ def test_a_handoff_on_a_channel_dusk_cannot_write_to_is_skipped(manager, approve
     phone = platform_channel("phone")
     ConversationFactory(channel=phone)
     sunset(manager=manager, approver=approver, channels=[phone])
-    assert services.send_due_replies().skipped == 1
+    assert send_due_replies().skipped == 1
     assert OutboxMessage.objects.get().last_error == "Dusk cannot send on Phone channels"
 
 
@@ -405,7 +402,7 @@ def test_discourse_replies_in_the_topic_to_the_post(manager, approver, platform_
     sunset(manager=manager, approver=approver, channels=[forum])
     post = {"post_number": 4, "topic_id": 12}
     receive(forum, inbound("345", thread="12", customer="77", raw=post, text="Is the forum closing?"))
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     (request,) = fake_discourse.received
     body = request.json()
     assert (body["topic_id"], body["reply_to_post_number"]) == (12, 4)
@@ -418,7 +415,7 @@ def test_youtube_replies_under_the_comment(manager, approver, platform_secrets, 
     sunset(manager=manager, approver=approver, channels=[channel])
     fake_youtube.add_comment("Ugx1", "hello?", timezone.now())
     receive(channel, inbound("Ugx1", customer="UCcustomer", text="hello?"))
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     (reply,) = fake_youtube.replies
     assert reply["snippet"]["parentId"] == "Ugx1"
     assert fake_youtube.received[0].headers["authorization"] == "Bearer yt-oauth-token"
@@ -428,7 +425,7 @@ def test_messenger_answers_the_sender(manager, approver, platform_secrets, fake_
     page = platform_channel("messenger", fake_messenger.base_url)
     sunset(manager=manager, approver=approver, channels=[page])
     receive(page, inbound("m_1", thread="PSID1", customer="PSID1", text="Hello?"))
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     (sent,) = fake_messenger.messages
     assert sent["to"] == "PSID1"
     assert OutboxMessage.objects.get().platform_response_id == sent["mid"]
@@ -443,7 +440,7 @@ def test_email_answers_in_the_thread_through_smtp(manager, approver, platform_se
         mailbox,
         inbound("<m1@x.example>", thread="<root@x.example>", customer="ana@x.example", handle="Ana@x.example", raw=raw),
     )
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     (mail,) = smtp_settings.messages
     message = mail.message
     row = OutboxMessage.objects.get()
@@ -462,16 +459,16 @@ def test_a_refused_recipient_fails_and_a_greylisted_one_retries(manager, approve
     sunset(manager=manager, approver=approver, channels=[mailbox])
     smtp_settings.reject_next_rcpt("550 5.1.1 No such user")
     receive(mailbox, inbound("<m1@x.example>", customer="a@x.example", handle="a@x.example"))
-    assert services.send_due_replies().failed == 1
+    assert send_due_replies().failed == 1
     assert "550" in OutboxMessage.objects.get().last_error
     smtp_settings.reject_next_data("451 4.3.0 Try again later")
     receive(mailbox, inbound("<m2@x.example>", customer="b@x.example", handle="b@x.example"))
-    assert services.send_due_replies().retried == 1
+    assert send_due_replies().retried == 1
 
 
 def test_the_senders_bookkeeping_is_listed_read_only_in_the_admin(retired_x, fake_x, admin_client):
     receive(retired_x, inbound("1001"))
-    services.send_due_replies()
+    send_due_replies()
     for name in ("replycooldown", "sendbudget"):
         response = admin_client.get(f"/admin/channels_app/{name}/")
         assert response.status_code == 200
@@ -501,7 +498,7 @@ def test_an_orphan_reply_joins_the_moved_conversation_and_gets_its_reference(
     sunset(manager=manager, approver=approver, channels=[channel])
     old.refresh_from_db()
     assert old.state == "redirected"  # moved by the cutover, with its hand-off notice
-    services.send_due_replies()  # the hand-off notice goes out first
+    send_due_replies()  # the hand-off notice goes out first
     fake_x.received.clear()
     ReplyCooldown.objects.all().delete()  # the orphan reply comes after the cooldown window
 
@@ -510,7 +507,7 @@ def test_an_orphan_reply_joins_the_moved_conversation_and_gets_its_reference(
     reply_row = Message.objects.get(channel=channel, platform_message_id="7002")
     assert reply_row.conversation_id == old.pk  # attached to the moved conversation, not a new one
     assert Conversation.objects.filter(channel=channel).count() == 1
-    services.send_due_replies()
+    send_due_replies()
     (request,) = fake_x.received
     tweet = request.json()
     assert tweet["reply"]["in_reply_to_tweet_id"] == "7002"

@@ -12,18 +12,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from channels_app import services
 from channels_app.models import Message, OutboxMessage, OutboxState
-
-from .fakeplatforms import (  # noqa: F401 - fixtures are used by argument name
-    fake_discourse,
-    fake_messenger,
-    fake_x,
-    fake_youtube,
-    free_port,
-)
-from .inbound_helpers import BRAND_ID, platform_channel, platform_secrets, require_postgresql, sunset  # noqa: F401
-from .test_outbox import inbound, receive
+from channels_app.platforms.services.outbox import send_due_replies
+from channels_app.tests.fakeplatforms import free_port
+from channels_app.tests.inbound_helpers import BRAND_ID, platform_channel, platform_secrets, require_postgresql, sunset  # noqa: F401
+from channels_app.tests.test_outbox import inbound, receive
 
 pytestmark = pytest.mark.django_db
 FOUND = "sent by an earlier attempt (found on the platform)"
@@ -38,13 +31,13 @@ def retired_x(manager, approver, platform_secrets, fake_x):
 
 def _retry(row: OutboxMessage):
     """Send again once the row's backoff has passed."""
-    return services.send_due_replies(now=row.next_attempt_at + timedelta(seconds=1))
+    return send_due_replies(now=row.next_attempt_at + timedelta(seconds=1))
 
 
 def test_a_5xx_after_x_posted_the_reply_is_found_and_not_posted_again(retired_x, fake_x):
     fake_x.fail_next(500, after_effect=True, path="/2/tweets")
     receive(retired_x, inbound("1001"))
-    assert services.send_due_replies().retried == 1
+    assert send_due_replies().retried == 1
     row = OutboxMessage.objects.get()
     assert row.state == OutboxState.PENDING and row.in_doubt_since is not None
     assert _retry(row).sent == 1
@@ -62,7 +55,7 @@ def test_a_5xx_after_x_posted_the_reply_is_found_and_not_posted_again(retired_x,
 def test_a_5xx_before_anything_was_posted_sends_after_the_lookup(retired_x, fake_x):
     fake_x.fail_next(500, path="/2/tweets")
     receive(retired_x, inbound("1001"))
-    services.send_due_replies()
+    send_due_replies()
     assert _retry(OutboxMessage.objects.get()).sent == 1
     assert [r.method for r in fake_x.received] == ["POST", "GET", "POST"]
     assert len(fake_x.replies_to("1001")) == 1
@@ -73,7 +66,7 @@ def test_a_read_timeout_is_in_doubt_and_the_lookup_settles_it(retired_x, fake_x,
     settings.DUSK_OUTBOX_HTTP_TIMEOUT = 0.3
     fake_x.latency = 1.0  # X posts the reply, then answers too late
     receive(retired_x, inbound("1001"))
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert report.retried == 1
     row = OutboxMessage.objects.get()
     assert row.in_doubt_since is not None and "timeout" in row.last_error
@@ -87,14 +80,14 @@ def test_a_refused_connection_is_not_in_doubt(manager, approver, platform_secret
     channel = platform_channel("x", f"http://127.0.0.1:{free_port()}")  # nobody listens
     sunset(manager=manager, approver=approver, channels=[channel])
     receive(channel, inbound("1001"))
-    assert services.send_due_replies().retried == 1
+    assert send_due_replies().retried == 1
     row = OutboxMessage.objects.get()
     assert row.in_doubt_since is None and "transport error" in row.last_error
 
 
 def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again(retired_x, fake_x):
     receive(retired_x, inbound("1001"), inbound("1002", customer="43"))
-    assert services.send_due_replies().sent == 2
+    assert send_due_replies().sent == 2
     # As if the worker died mid-batch: the reply to 1001 was posted, the one to 1002 never left;
     # neither was recorded.
     OutboxMessage.objects.update(
@@ -107,7 +100,7 @@ def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again
     Message.objects.filter(direction="out").delete()
     fake_x.tweets[:] = [t for t in fake_x.tweets if t["in_reply_to"] == "1001"]
     (posted,) = fake_x.tweets
-    assert services.send_due_replies().sent == 2
+    assert send_due_replies().sent == 2
     assert len(fake_x.replies_to("1001")) == len(fake_x.replies_to("1002")) == 1
     first, second = OutboxMessage.objects.order_by("id")
     assert (first.platform_response_id, first.last_error) == (posted["id"], FOUND)
@@ -118,7 +111,7 @@ def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again
 def test_a_send_that_could_outlast_its_claim_is_left_for_the_next_owner(retired_x, fake_x, settings):
     settings.DUSK_OUTBOX_STUCK_AFTER = 30  # shorter than 3 x the 15 s request timeout
     receive(retired_x, inbound("1001"))
-    report = services.send_due_replies()
+    report = send_due_replies()
     assert (report.sent, report.postponed) == (0, 1)
     assert fake_x.received == []
     row = OutboxMessage.objects.get()
@@ -135,7 +128,7 @@ def test_an_outcome_is_not_written_over_a_claim_another_sender_took_over(manager
 
     def send():
         try:
-            services.send_due_replies()
+            send_due_replies()
         finally:
             connection.close()
 
@@ -156,7 +149,7 @@ def test_discourse_reply_in_doubt_is_found_in_the_users_replies(manager, approve
     sunset(manager=manager, approver=approver, channels=[forum])
     fake_discourse.fail_next(502, after_effect=True, path="/posts.json")
     receive(forum, inbound("345", thread="12", customer="77", raw={"post_number": 4, "topic_id": 12}, text="Closing?"))
-    services.send_due_replies()
+    send_due_replies()
     assert _retry(OutboxMessage.objects.get()).sent == 1
     (post,) = fake_discourse.posts
     assert OutboxMessage.objects.get().platform_response_id == str(post["id"])
@@ -171,7 +164,7 @@ def test_youtube_reply_in_doubt_is_found_under_the_comment(manager, approver, pl
     fake_youtube.add_comment("Ugx1", "hello?", timezone.now())
     fake_youtube.fail_next(503, after_effect=True, path="/youtube/v3/comments")
     receive(channel, inbound("Ugx1", customer="UCcustomer", text="hello?"))
-    services.send_due_replies()
+    send_due_replies()
     assert _retry(OutboxMessage.objects.get()).sent == 1
     (reply,) = fake_youtube.replies
     assert OutboxMessage.objects.get().platform_response_id == reply["id"]
@@ -184,7 +177,7 @@ def test_messenger_reply_in_doubt_is_found_in_the_conversation(manager, approver
     sunset(manager=manager, approver=approver, channels=[page])
     fake_messenger.fail_next(500, after_effect=True, path="/v19.0/me/messages")
     receive(page, inbound("m_1", thread="PSID1", customer="PSID1", text="Hello?"))
-    services.send_due_replies()
+    send_due_replies()
     assert _retry(OutboxMessage.objects.get()).sent == 1
     (sent,) = fake_messenger.messages
     assert OutboxMessage.objects.get().platform_response_id == sent["mid"]
@@ -200,7 +193,7 @@ def test_an_email_refused_at_the_end_of_data_goes_out_once_on_the_retry(
     smtp_settings.messages.clear()
     smtp_settings.reject_next_data("451 4.3.0 Try again later")
     receive(mailbox, inbound("<m1@x.example>", customer="a@x.example", handle="a@x.example"))
-    assert services.send_due_replies().retried == 1
+    assert send_due_replies().retried == 1
     row = OutboxMessage.objects.get()
     assert (row.state, row.platform_response_id, Message.objects.filter(direction="out").count()) == (
         OutboxState.PENDING,

@@ -5,8 +5,8 @@ from datetime import date, timedelta
 import pytest
 from django.utils import timezone
 
-from channels_app import pagequeries as q
 from channels_app.models import Phase, PlanState, SunsetPlan
+from channels_app.web.selectors import soonest_plan_ids, timeline
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +39,9 @@ def test_soonest_plans_are_ordered_by_their_earliest_phase(manager):
     _plan(manager, "last", PlanState.SCHEDULED, 30)
     _plan(manager, "closed", PlanState.COMPLETED, 0.5)  # not an open plan: not counted
     open_phases = Phase.objects.filter(plan__state__in=[PlanState.DRAFT, PlanState.SCHEDULED])
-    assert q.soonest_plan_ids(open_phases, 2) == [late.pk, middle.pk]
-    assert len(q.soonest_plan_ids(open_phases, 10)) == 3
-    assert q.soonest_plan_ids(Phase.objects.none(), 5) == []
+    assert soonest_plan_ids(open_phases, 2) == [late.pk, middle.pk]
+    assert len(soonest_plan_ids(open_phases, 10)) == 3
+    assert soonest_plan_ids(Phase.objects.none(), 5) == []
 
 
 def test_soonest_plans_read_on_when_the_first_plans_have_many_phases(manager, django_assert_num_queries):
@@ -50,7 +50,7 @@ def test_soonest_plans_read_on_when_the_first_plans_have_many_phases(manager, dj
     crowded = _plan(manager, "crowded", PlanState.SCHEDULED, *[1 + i / 100 for i in range(20)])
     second = _plan(manager, "second", PlanState.SCHEDULED, 5)
     with django_assert_num_queries(2):
-        assert q.soonest_plan_ids(Phase.objects.all(), 2) == [crowded.pk, second.pk]
+        assert soonest_plan_ids(Phase.objects.all(), 2) == [crowded.pk, second.pk]
 
 
 def test_timeline_draws_the_soonest_plans_with_all_their_phases(manager):
@@ -58,15 +58,15 @@ def test_timeline_draws_the_soonest_plans_with_all_their_phases(manager):
     first = _plan(manager, "Retire X <soon>", PlanState.SCHEDULED, 2, 9)
     _plan(manager, "Retire the forum", PlanState.PENDING_APPROVAL, 4)
     _plan(manager, "A draft", PlanState.DRAFT, 1)  # drafts are not on the timeline
-    timeline = q.timeline(now=now, limit_plans=2)
-    assert [bar.title for bar in timeline.bars] == [
+    drawn = timeline(now=now, limit_plans=2)
+    assert [bar.title for bar in drawn.bars] == [
         "Retire X <soon> (Scheduled)",
         "Retire the forum (Pending approval)",
     ]
-    bar = timeline.bars[0]
+    bar = drawn.bars[0]
     assert bar.href == f"/plans/{first.pk}/"
     assert [m.css for m in bar.marks] == ["mark phase-notice pstate-pending", "mark phase-soft_close pstate-pending"]
-    assert bar.x1 < bar.x2 and bar.x1 > timeline.now_x
+    assert bar.x1 < bar.x2 and bar.x1 > drawn.now_x
     svg = bar.svg()
     assert "Retire X &lt;soon&gt;" in svg and "<soon>" not in svg  # escaped like the template would
     assert svg.count("<circle") == 2 and f'href="/plans/{first.pk}/"' in svg
@@ -74,4 +74,4 @@ def test_timeline_draws_the_soonest_plans_with_all_their_phases(manager):
 
 def test_timeline_is_empty_without_upcoming_plans(manager):
     _plan(manager, "A draft", PlanState.DRAFT, 1)
-    assert q.timeline(now=timezone.now()) is None
+    assert timeline(now=timezone.now()) is None

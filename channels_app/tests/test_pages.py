@@ -10,21 +10,14 @@ from django.contrib.auth.models import Group
 from django.urls import reverse
 from django.utils import timezone
 
-from channels_app import services, textrules
-from channels_app.models import (
-    AuditEvent,
-    CutoverRun,
-    PlanDraft,
-    PlanState,
-    RunState,
-    SunsetPlan,
-    UserProfile,
-)
-from channels_app.services.plans import local_to_instant
+from channels_app.core import textrules
+from channels_app.core.zones import local_to_instant
+from channels_app.models import AuditEvent, CutoverRun, PlanDraft, PlanState, RunState, SunsetPlan, UserProfile
+from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
+from channels_app.plans.services.plans import reject_plan, submit_plan
 from channels_app.templatetags.dusk import optional_url
-
-from .factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
-from .helpers import approved_plan, hard_close_plan
+from channels_app.tests.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import approved_plan, hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -200,7 +193,7 @@ def test_wizard_refuses_phases_out_of_order_and_unknown_zones(client, manager):
 def test_phase_preview_shows_the_instant_in_the_viewers_zone_and_utc(client, manager):
     UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
     client.force_login(manager)
-    draft = services.open_plan_draft(actor=manager)
+    draft = open_plan_draft(actor=manager)
     day = (timezone.now() + timedelta(days=40)).date()
     rows = [{"kind": "hard_close", "local_date": day.isoformat(), "local_time": "00:00", "time_zone": "Europe/London"}]
     html = body(client.post(reverse("plan_draft_instant", args=[draft.pk]), {"row": "0", **_rows("phases", rows)}))
@@ -213,8 +206,8 @@ def test_reply_preview_counts_like_the_service_validates(client, manager):
     x = ChannelFactory(kind="x", name="Brand on X")
     forum = ChannelFactory(kind="discourse", name="Brand forum")
     client.force_login(manager)
-    draft = services.open_plan_draft(actor=manager)
-    services.save_plan_draft(actor=manager, draft=draft, data={"channel_ids": [x.pk, forum.pk]})
+    draft = open_plan_draft(actor=manager)
+    save_plan_draft(actor=manager, draft=draft, data={"channel_ids": [x.pk, forum.pk]})
     text = "Hi {customer_name}, see https://help.example.com/a/very/long/path/that/counts/as/23 or call {phone}."
     html = body(client.post(reverse("plan_draft_preview", args=[draft.pk]), {"row": "0", "replies-0-text": text}))
     worst = textrules.render(text, textrules.WORST_CASE_SAMPLES)
@@ -227,7 +220,7 @@ def test_reply_preview_counts_like_the_service_validates(client, manager):
 
 def test_autosave_keeps_rows_as_typed(client, manager):
     client.force_login(manager)
-    draft = services.open_plan_draft(actor=manager)
+    draft = open_plan_draft(actor=manager)
     rows = [{"kind": "url", "label": "Help", "value": "https://help.example.com", "expected_share": "40"}]
     response = client.post(
         reverse("plan_draft_autosave", args=[draft.pk]), {"step": "redirects", **_rows("redirects", rows)}
@@ -242,7 +235,7 @@ def test_autosave_keeps_rows_as_typed(client, manager):
 
 
 def test_someone_elses_draft_is_not_reachable(client, manager, other_manager):
-    draft = services.open_plan_draft(actor=other_manager)
+    draft = open_plan_draft(actor=other_manager)
     client.force_login(manager)
     assert client.post(reverse("plan_draft_autosave", args=[draft.pk]), {"step": "channels"}).status_code == 404
 
@@ -306,7 +299,7 @@ def test_editing_a_plan_starts_from_its_content_and_writes_a_new_version(client,
 
 def test_a_submitted_plan_cannot_be_edited(client, manager):
     plan = hard_close_plan(manager=manager, channels=[ChannelFactory()])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     client.force_login(manager)
     assert client.get(reverse("plan_edit", args=[plan.pk])).status_code == 404
 
@@ -332,7 +325,7 @@ def manager_who_approves(db, django_user_model):
 
 def test_plan_cannot_be_approved_by_its_author_from_the_page(client, manager_who_approves):
     plan = hard_close_plan(manager=manager_who_approves, channels=[ChannelFactory()])
-    services.submit_plan(actor=manager_who_approves, plan=plan)
+    submit_plan(actor=manager_who_approves, plan=plan)
     client.force_login(manager_who_approves)
     page = body(client.get(reverse("approval_review", args=[plan.pk])))
     assert "you cannot approve it" in page and reverse("plan_approve", args=[plan.pk]) not in page
@@ -344,7 +337,7 @@ def test_plan_cannot_be_approved_by_its_author_from_the_page(client, manager_who
 
 def test_sending_back_needs_a_comment_next_to_the_field(client, manager, approver):
     plan = hard_close_plan(manager=manager, channels=[ChannelFactory()])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     client.force_login(approver)
     response = client.post(reverse("plan_send_back", args=[plan.pk]), {"comment": "  "})
     assert response.status_code == 422
@@ -359,7 +352,7 @@ def test_sending_back_needs_a_comment_next_to_the_field(client, manager, approve
 
 def test_approving_schedules_the_plan_and_keeps_the_approved_version(client, manager, approver):
     plan = hard_close_plan(manager=manager, channels=[ChannelFactory()])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     client.force_login(approver)
     assert "First review" in body(client.get(reverse("approval_review", args=[plan.pk])))
     response = client.post(reverse("plan_approve", args=[plan.pk]), {"comment": "Fine"})
@@ -373,14 +366,12 @@ def test_approving_schedules_the_plan_and_keeps_the_approved_version(client, man
 def test_review_shows_what_changed_since_the_last_review(client, manager, approver):
     x, forum = ChannelFactory(name="Brand on X"), ChannelFactory(kind="discourse", name="Brand forum")
     plan = hard_close_plan(manager=manager, channels=[x])
-    services.submit_plan(actor=manager, plan=plan)
-    services.reject_plan(actor=approver, plan=plan, comment="Add the forum")
-    draft = services.open_plan_draft(actor=manager, plan=SunsetPlan.objects.get(pk=plan.pk))
-    services.save_plan_draft(
-        actor=manager, draft=draft, data={"channel_ids": [x.pk, forum.pk], "title": "Retire X and forum"}
-    )
-    services.finish_plan_draft(actor=manager, draft=draft)
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
+    reject_plan(actor=approver, plan=plan, comment="Add the forum")
+    draft = open_plan_draft(actor=manager, plan=SunsetPlan.objects.get(pk=plan.pk))
+    save_plan_draft(actor=manager, draft=draft, data={"channel_ids": [x.pk, forum.pk], "title": "Retire X and forum"})
+    finish_plan_draft(actor=manager, draft=draft)
+    submit_plan(actor=manager, plan=plan)
     client.force_login(approver)
     html = body(client.get(reverse("approval_review", args=[plan.pk])))
     assert "Changes since the last review" in html
@@ -403,7 +394,7 @@ def test_dashboard_shows_each_role_what_waits_for_them(client, manager, approver
     hard_close_plan(manager=manager, channels=[channel], title="Retire X")
     # ...while a plan with nobody to move waits for the approver.
     forum = hard_close_plan(manager=manager, channels=[ChannelFactory(name="Brand forum")], title="Retire the forum")
-    services.submit_plan(actor=manager, plan=forum)
+    submit_plan(actor=manager, plan=forum)
     client.force_login(approver)
     html = body(client.get(reverse("home")))
     assert "Plans waiting for your approval" in html and "Retire the forum" in html
@@ -596,7 +587,7 @@ def test_adding_a_row_keeps_what_was_typed_and_validates_nothing_yet(client, man
 
 
 def test_row_urls_are_the_same_as_reverse():
-    from channels_app.templatetags.dusk import row_url
+    from channels_app.core.links import row_url
 
     assert row_url("plan_detail", 12) == reverse("plan_detail", args=[12])
     assert row_url("audit_event", "7") == reverse("audit_event", args=[7])

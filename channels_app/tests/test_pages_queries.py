@@ -23,8 +23,7 @@ from channels_app.models import (
     SunsetPlan,
     Team,
 )
-
-from .helpers import approved_plan
+from channels_app.tests.helpers import approved_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +32,7 @@ ROWS = [10, 1000]
 
 @pytest.fixture
 def admin_user(db, django_user_model):
-    from channels_app.permissions import ensure_roles
+    from channels_app.core.permissions import ensure_roles
 
     ensure_roles()
     user = django_user_model.objects.create_user(username="ada", password="x", is_superuser=True)

@@ -14,21 +14,20 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from channels_app import services
-from channels_app.adapters import imap as imap_adapter
-from channels_app.adapters import youtube
+from channels_app.directory.services import register_channel
 from channels_app.models import Channel, Message, OutboxMessage
-from channels_app.querysets_inbound import email_channels_to_poll, youtube_channels_to_poll
-
-from .fakeplatforms import (  # noqa: F401 - fixtures by name
+from channels_app.platforms.adapters import imap as imap_adapter
+from channels_app.platforms.adapters import youtube
+from channels_app.platforms.selectors import email_channels_to_poll, youtube_channels_to_poll
+from channels_app.platforms.services.outbox import send_due_replies
+from channels_app.platforms.services.polling import poll_email_channel, poll_youtube_channel
+from channels_app.tests.fakeplatforms import (
     FakeIMAP,
-    fake_imap,
-    fake_youtube,
     free_port,
     google_error,
     self_signed_certificate,
 )
-from .inbound_helpers import WEBHOOK_SECRET, platform_channel, platform_secrets, sunset  # noqa: F401
+from channels_app.tests.inbound_helpers import WEBHOOK_SECRET, platform_channel, platform_secrets, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +42,7 @@ def channel(platform_secrets, fake_youtube):
 
 
 def poll(channel):
-    return services.poll_youtube_channel(channel_id=channel.pk)
+    return poll_youtube_channel(channel_id=channel.pk)
 
 
 def stored_ids():
@@ -107,7 +106,7 @@ def test_a_retired_channel_queues_replies_for_polled_comments(channel, fake_yout
     sunset(manager=manager, approver=approver, channels=[channel])
     fake_youtube.add_comment("c1", "why are comments closed?", timezone.now())
     assert poll(channel).replies_queued == 1
-    assert services.send_due_replies().sent == 1
+    assert send_due_replies().sent == 1
     assert fake_youtube.replies[0]["snippet"]["parentId"] == "c1"
     assert OutboxMessage.objects.get().platform_response_id == fake_youtube.replies[0]["id"]
 
@@ -188,7 +187,7 @@ def mail(message_id, text="Where did support go?", *, sender="Ana Lima <ana@exam
 
 
 def poll_mail(channel):
-    return services.poll_email_channel(channel_id=channel.pk)
+    return poll_email_channel(channel_id=channel.pk)
 
 
 def test_new_mail_is_stored_and_answered_once_after_the_sunset(mailbox, fake_imap, manager, approver):
@@ -512,7 +511,7 @@ def test_mail_is_parsed_like_a_webhook_delivery():
 )
 def test_a_mailbox_url_is_checked_when_the_channel_is_saved(manager, url, problem):
     with pytest.raises(ValidationError) as refused:
-        services.register_channel(
+        register_channel(
             actor=manager,
             kind="email",
             name="Mailbox",
@@ -525,7 +524,7 @@ def test_a_mailbox_url_is_checked_when_the_channel_is_saved(manager, url, proble
 
 def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(manager):
     with pytest.raises(ValidationError) as refused:
-        services.register_channel(
+        register_channel(
             actor=manager,
             kind="email",
             name="Mailbox",
@@ -534,8 +533,8 @@ def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(
         )
     assert "api_token_env" in refused.value.message_dict
     with pytest.raises(ValidationError):
-        services.register_channel(actor=manager, kind="discourse", name="Forum", api_base_url="imaps://h/INBOX")
-    channel = services.register_channel(
+        register_channel(actor=manager, kind="discourse", name="Forum", api_base_url="imaps://h/INBOX")
+    channel = register_channel(
         actor=manager,
         kind="email",
         name="Mailbox",

@@ -8,11 +8,15 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from channels_app import services
 from channels_app.models import AuditEvent, Reassignment, ReassignmentState
-from channels_app.services import CsvImportError
-
-from .workforce_helpers import build_world, world_plan
+from channels_app.tests.workforce_helpers import build_world, world_plan
+from channels_app.workforce.services import csv as reassignment_csv
+from channels_app.workforce.services.csv import (
+    CsvImportError,
+    export_reassignments_csv,
+    import_reassignments_csv,
+)
+from channels_app.workforce.services.moves import accept_suggestion, assign_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -44,11 +48,11 @@ def _state(plan) -> list[tuple]:
 
 
 def test_export_lists_every_agent_with_their_destination(world, plan, hr_coordinator):
-    services.assign_agents(
+    assign_agents(
         actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC", role="Phone agent"
     )
-    rows = _rows(services.export_reassignments_csv(plan))
-    assert list(rows[0]) == services.reassignment_csv.EXPORT_COLUMNS
+    rows = _rows(export_reassignments_csv(plan))
+    assert list(rows[0]) == reassignment_csv.EXPORT_COLUMNS
     by_name = {r["agent_name"]: r for r in rows}
     assert sorted(by_name) == ["Amélie", "Bruno", "Chen", "Dewi", "Eko"]
     dewi = by_name["Dewi"]
@@ -65,16 +69,14 @@ def test_export_lists_every_agent_with_their_destination(world, plan, hr_coordin
 def test_export_defuses_spreadsheet_formulas(world, plan):
     world.agents["Chen"].name = '=HYPERLINK("http://evil")'
     world.agents["Chen"].save()
-    text = services.export_reassignments_csv(plan)
+    text = export_reassignments_csv(plan)
     assert "'=HYPERLINK" in text
 
 
 def test_an_exported_file_imports_back_without_changing_anything(world, plan, hr_coordinator):
-    services.accept_suggestion(actor=hr_coordinator, plan=plan)
+    accept_suggestion(actor=hr_coordinator, plan=plan)
     before = _state(plan)
-    result = services.import_reassignments_csv(
-        actor=hr_coordinator, plan=plan, data=services.export_reassignments_csv(plan).encode()
-    )
+    result = import_reassignments_csv(actor=hr_coordinator, plan=plan, data=export_reassignments_csv(plan).encode())
     assert (result.changed, result.cleared, result.unchanged) == (0, 0, 5)
     assert _state(plan) == before
 
@@ -82,7 +84,7 @@ def test_an_exported_file_imports_back_without_changing_anything(world, plan, hr
 def test_import_writes_moves_and_confirms_where_asked(world, plan, hr_coordinator):
     later = timezone.localdate() + timedelta(days=20)
     emp = {n: a.employee_id for n, a in world.agents.items()}
-    result = services.import_reassignments_csv(
+    result = import_reassignments_csv(
         actor=hr_coordinator,
         plan=plan,
         data=_csv(
@@ -103,8 +105,8 @@ def test_import_writes_moves_and_confirms_where_asked(world, plan, hr_coordinato
 
 
 def test_an_empty_destination_removes_a_destination(world, plan, hr_coordinator):
-    services.assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
-    result = services.import_reassignments_csv(
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
+    result = import_reassignments_csv(
         actor=hr_coordinator,
         plan=plan,
         data=_csv("employee_id,destination_team", f"{world.agents['Dewi'].employee_id},"),
@@ -114,7 +116,7 @@ def test_an_empty_destination_removes_a_destination(world, plan, hr_coordinator)
 
 
 def test_import_reports_every_bad_line_and_applies_nothing(world, plan, hr_coordinator):
-    services.assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC")
     before = (_state(plan), AuditEvent.objects.count())
     emp = {n: a.employee_id for n, a in world.agents.items()}
     data = _csv(
@@ -130,7 +132,7 @@ def test_import_reports_every_bad_line_and_applies_nothing(world, plan, hr_coord
         f"{emp['Bruno']},Social Paris,,,",  # line 10: Bruno twice, and a retiring team
     )
     with pytest.raises(CsvImportError) as err:
-        services.import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
+        import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
     assert err.value.lines == [
         (3, "No agent E-NOBODY is affected by this plan."),
         (4, "“Phone Mars” is not a destination team of this plan."),
@@ -153,7 +155,7 @@ def test_import_refuses_a_file_that_overfills_a_team_naming_its_lines(world, pla
         f"{emp['Eko']},Web desk",
     )
     with pytest.raises(CsvImportError) as err:
-        services.import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
+        import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
     assert err.value.lines == [(2, "Web desk would hold 4 agents for 2 seats (2 too many; lines 2, 4).")]
     assert not Reassignment.objects.exists()
 
@@ -169,16 +171,16 @@ def test_import_refuses_a_file_that_overfills_a_team_naming_its_lines(world, pla
 )
 def test_unreadable_files_are_refused_clearly(world, plan, hr_coordinator, data, expected):
     with pytest.raises(CsvImportError) as err:
-        services.import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
+        import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
     assert any(expected in message for message in err.value.messages)
     assert not Reassignment.objects.exists()
 
 
 def test_a_utf8_file_with_a_byte_order_mark_is_read(world, plan, hr_coordinator):
     data = "\ufeffemployee_id,destination_team\r\n{},Phone APAC\r\n".format(world.agents["Eko"].employee_id)
-    assert services.import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data.encode()).changed == 1
+    assert import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data.encode()).changed == 1
 
 
 def test_only_hr_imports(world, plan, manager):
     with pytest.raises(PermissionDenied):
-        services.import_reassignments_csv(actor=manager, plan=plan, data=b"employee_id,destination_team\r\n")
+        import_reassignments_csv(actor=manager, plan=plan, data=b"employee_id,destination_team\r\n")

@@ -10,13 +10,12 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
-from channels_app import services
+from channels_app.core.textrules import weighted_length
 from channels_app.models import Message, OutboxMessage, OutboxState
-from channels_app.textrules import weighted_length
-
-from .fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
-from .helpers import shared_data
-from .inbound_helpers import platform_channel, platform_secrets, post_x, sunset  # noqa: F401
+from channels_app.platforms.services.outbox import send_due_replies
+from channels_app.tests.fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
+from channels_app.tests.helpers import shared_data
+from channels_app.tests.inbound_helpers import platform_channel, platform_secrets, post_x, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 BATCH = 50  # X batches several events per delivery
@@ -62,8 +61,8 @@ def test_replaying_the_corpus_answers_each_customer_once_and_twice_changes_nothi
 
     first = _replay(client, channel, tweets)
     assert first == {"stored": len(tweets), "duplicates": 0, "replies_queued": len(tweets)}
-    report = services.send_due_replies()
-    assert services.send_due_replies().claimed == 0  # drained
+    report = send_due_replies()
+    assert send_due_replies().claimed == 0  # drained
 
     # None lost: every tweet stored, every one with its outbox row, every row decided.
     assert Message.objects.filter(direction="in").count() == len(tweets)
@@ -92,7 +91,7 @@ def test_replaying_the_corpus_answers_each_customer_once_and_twice_changes_nothi
 
     second = _replay(client, channel, tweets)
     assert second == {"stored": 0, "duplicates": len(tweets), "replies_queued": 0}
-    assert services.send_due_replies().claimed == 0
+    assert send_due_replies().claimed == 0
     assert Message.objects.filter(direction="in").count() == len(tweets)
     assert OutboxMessage.objects.count() == len(tweets)
     assert len(fake_x.tweets) == len(customers)

@@ -7,7 +7,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.utils import timezone
 
-from channels_app import services
+from channels_app.core.errors import InvalidTransition
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
+from channels_app.cutover.services.reminders import queue_due_reminders, send_pending_reminders
+from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import (
     Assignment,
     AuditEvent,
@@ -20,10 +23,9 @@ from channels_app.models import (
     PlanState,
     Reminder,
 )
-from channels_app.services import AutoReplyInput, InvalidTransition, PhaseInput, RegionInput
-
-from .factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from .helpers import HARD_CLOSE_REPLY, REDIRECTS, hard_close_plan, move_everyone, submit_and_approve
+from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RegionInput, create_plan, follow_the_sun
+from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.helpers import HARD_CLOSE_REPLY, REDIRECTS, hard_close_plan, move_everyone, submit_and_approve
 
 # Tables whose rows a rollback must restore exactly, and the columns that make a row.
 RESTORED_TABLES = {
@@ -63,8 +65,8 @@ def _completed_hard_close(world, manager, approver, hr_coordinator):
     move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
     submit_and_approve(plan, manager=manager, approver=approver)
     before = _tables()
-    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
-    assert services.run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
     return plan, CutoverRun.objects.get(pk=run_ids[0]), before
 
 
@@ -78,7 +80,7 @@ def test_rollback_restores_exactly_the_pre_cutover_state(manager, approver, hr_c
         state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000001"
     )
 
-    services.rollback_run(actor=manager, run=run, reason="Phone queue overloaded")
+    rollback_run(actor=manager, run=run, reason="Phone queue overloaded")
 
     restored = _tables()
     for table in RESTORED_TABLES:
@@ -107,12 +109,12 @@ def test_a_new_plan_after_rollback_does_not_notify_the_same_customer_twice(
     OutboxMessage.objects.filter(pk=first.pk).update(
         state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000002"
     )
-    services.rollback_run(actor=manager, run=run, reason="Too early")
+    rollback_run(actor=manager, run=run, reason="Too early")
     again = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], title="Again")
     move_everyone(again, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
     submit_and_approve(again, manager=manager, approver=approver)
-    run_ids = services.claim_due_phases(now=again.phases.get().instant + timedelta(seconds=1))
-    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    run_ids = claim_due_phases(now=again.phases.get().instant + timedelta(seconds=1))
+    run_cutover(run_id=run_ids[0], worker_id="t")
     notices = OutboxMessage.objects.filter(kind="handoff")
     assert notices.count() == 12
     assert notices.filter(conversation=first.conversation).count() == 1
@@ -124,16 +126,16 @@ def test_rollback_refuses_outside_its_window_and_bad_requests(
     settings.DUSK_ROLLBACK_WINDOW_HOURS = 1
     _plan, run, _before = _completed_hard_close(world, manager, approver, hr_coordinator)
     with pytest.raises(PermissionDenied):
-        services.rollback_run(actor=viewer, run=run, reason="no")
+        rollback_run(actor=viewer, run=run, reason="no")
     with pytest.raises(ValidationError, match="Say why"):
-        services.rollback_run(actor=manager, run=run, reason=" ")
+        rollback_run(actor=manager, run=run, reason=" ")
     with pytest.raises(InvalidTransition, match="window closed"):
-        services.rollback_run(actor=manager, run=run, reason="late", now=timezone.now() + timedelta(hours=2))
+        rollback_run(actor=manager, run=run, reason="late", now=timezone.now() + timedelta(hours=2))
     world["x"].refresh_from_db()
     assert world["x"].state == ChannelState.RETIRED
-    services.rollback_run(actor=manager, run=run, reason="in time")
+    rollback_run(actor=manager, run=run, reason="in time")
     with pytest.raises(InvalidTransition, match="already rolled back"):
-        services.rollback_run(actor=manager, run=run, reason="twice")
+        rollback_run(actor=manager, run=run, reason="twice")
 
 
 def _regions(world):
@@ -154,12 +156,12 @@ def three_regions(world):
 def test_follow_the_sun_gives_each_region_its_own_instant(manager, three_regions):
     world = three_regions
     regions = _regions(world)
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Retire social support worldwide",
         channel_ids=[world["x"].pk, world["forum"].pk, world["jakarta"].pk],
         regions=regions,
-        phases=services.follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
+        phases=follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
         redirects=REDIRECTS,
         auto_replies=[AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)],
     )
@@ -179,24 +181,24 @@ def test_follow_the_sun_reports_dst_problems_per_region_at_planning_time(manager
     ids = [world["x"].pk, world["forum"].pk, world["jakarta"].pk]
     # 2031-03-30 02:30 does not exist in Paris (clocks jump 02:00 -> 03:00 on the last Sunday of March).
     with pytest.raises(ValidationError) as err:
-        services.create_plan(
+        create_plan(
             actor=manager,
             title="Spring",
             channel_ids=ids,
             regions=regions,
-            phases=services.follow_the_sun("hard_close", date(2031, 3, 30), time(2, 30), regions),
+            phases=follow_the_sun("hard_close", date(2031, 3, 30), time(2, 30), regions),
         )
     messages = err.value.message_dict["phases"]
     assert len(messages) == 1
     assert "Hard close, Europe" in messages[0] and "does not exist in Europe/Paris" in messages[0]
     # 2031-11-02 01:30 happens twice in Los Angeles (clocks go back 02:00 -> 01:00).
     with pytest.raises(ValidationError, match="happens twice in America/Los_Angeles"):
-        services.create_plan(
+        create_plan(
             actor=manager,
             title="Autumn",
             channel_ids=ids,
             regions=regions,
-            phases=services.follow_the_sun("hard_close", date(2031, 11, 2), time(1, 30), regions),
+            phases=follow_the_sun("hard_close", date(2031, 11, 2), time(1, 30), regions),
         )
 
 
@@ -208,12 +210,12 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
     paris_team = TeamFactory(name="Social Paris")
     paris_team.channels.set([world["forum"]])
     paris_agent = AssignmentFactory(team=paris_team).agent
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Worldwide",
         channel_ids=[world["x"].pk, world["forum"].pk, world["jakarta"].pk],
         regions=regions,
-        phases=services.follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
+        phases=follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
         redirects=REDIRECTS,
         auto_replies=[AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)],
     )
@@ -221,9 +223,9 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
     submit_and_approve(plan, manager=manager, approver=approver)
     order = []
     for phase in plan.phases.order_by("instant"):
-        run_ids = services.claim_due_phases(now=phase.instant + timedelta(seconds=1))
+        run_ids = claim_due_phases(now=phase.instant + timedelta(seconds=1))
         assert len(run_ids) == 1  # only this region is due
-        assert services.run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+        assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
         run = CutoverRun.objects.get(pk=run_ids[0])
         order.append((phase.region, run.conversations_moved, run.agents_reassigned))
         plan.refresh_from_db()
@@ -246,7 +248,7 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
 def test_regions_must_cover_every_channel_and_use_their_zone(manager, three_regions):
     world = three_regions
     with pytest.raises(ValidationError) as err:
-        services.create_plan(
+        create_plan(
             actor=manager,
             title="Bad",
             channel_ids=[world["x"].pk, world["forum"].pk],
@@ -266,15 +268,15 @@ def test_reminders_are_sent_once_per_offset_and_person(
     move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
     submit_and_approve(plan, manager=manager, approver=approver)
     # Approval happened before both reminder moments.
-    assert services.queue_due_reminders(now=at - timedelta(days=8)) == 0
+    assert queue_due_reminders(now=at - timedelta(days=8)) == 0
     moment = at - timedelta(days=6, hours=23)
     # Two beats (or a restarted one) queue the same reminders: no duplicates.
-    assert services.queue_due_reminders(now=moment) == 6  # manager, approver, 4 agents
-    assert services.queue_due_reminders(now=moment) == 0
-    assert services.send_pending_reminders() == 6
-    assert services.send_pending_reminders() == 0
-    assert services.queue_due_reminders(now=at - timedelta(hours=23)) == 6
-    assert services.send_pending_reminders() == 6
+    assert queue_due_reminders(now=moment) == 6  # manager, approver, 4 agents
+    assert queue_due_reminders(now=moment) == 0
+    assert send_pending_reminders() == 6
+    assert send_pending_reminders() == 0
+    assert queue_due_reminders(now=at - timedelta(hours=23)) == 6
+    assert send_pending_reminders() == 6
     recipients = [m.message["To"] for m in smtp_settings.messages]
     assert len(recipients) == 12
     assert sorted(set(recipients)) == sorted({manager.email, approver.email, *(a.email for a in world["agents"])})
@@ -291,6 +293,6 @@ def test_reminders_whose_moment_passed_before_approval_are_skipped(
     plan = hard_close_plan(manager=manager, channels=[world["x"]], at=at)
     move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
     submit_and_approve(plan, manager=manager, approver=approver)
-    assert services.queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
-    assert services.queue_due_reminders(now=at - timedelta(hours=20)) == 6
+    assert queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
+    assert queue_due_reminders(now=at - timedelta(hours=20)) == 6
     assert set(Reminder.objects.values_list("offset_seconds", flat=True)) == {86400}

@@ -1,14 +1,14 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from channels_app import services
+from channels_app.directory.services import create_agent, create_team, register_channel, update_channel
 from channels_app.models import Assignment, AuditEvent, Channel, Team
 
 pytestmark = pytest.mark.django_db
 
 
 def test_manager_registers_a_channel_and_it_is_audited(manager):
-    channel = services.register_channel(actor=manager, kind="x", name="Brand on X", handle="@brand")
+    channel = register_channel(actor=manager, kind="x", name="Brand on X", handle="@brand")
     assert channel.state == "active"
     event = AuditEvent.objects.get(action="channel.registered")
     assert event.after["handle"] == "@brand"
@@ -16,33 +16,33 @@ def test_manager_registers_a_channel_and_it_is_audited(manager):
 
 def test_bad_channel_input_is_rejected_with_field_messages(manager):
     with pytest.raises(ValidationError) as err:
-        services.register_channel(actor=manager, kind="myspace", name="Old")
+        register_channel(actor=manager, kind="myspace", name="Old")
     assert "Unknown channel kind" in err.value.message_dict["kind"][0]
-    services.register_channel(actor=manager, kind="x", name="Brand on X")
+    register_channel(actor=manager, kind="x", name="Brand on X")
     with pytest.raises(ValidationError, match="already exists"):
-        services.register_channel(actor=manager, kind="x", name="Brand on X")
+        register_channel(actor=manager, kind="x", name="Brand on X")
     assert Channel.objects.count() == 1
 
 
 def test_update_channel_refuses_unknown_fields(manager):
-    channel = services.register_channel(actor=manager, kind="x", name="Brand on X")
+    channel = register_channel(actor=manager, kind="x", name="Brand on X")
     with pytest.raises(ValidationError, match="cannot be changed here: state"):
-        services.update_channel(actor=manager, channel=channel, state="retired")
+        update_channel(actor=manager, channel=channel, state="retired")
     channel.refresh_from_db()
     assert channel.state == "active"
 
 
 def test_hr_creates_teams_and_agents_with_validation(hr_coordinator, manager):
     with pytest.raises(PermissionDenied):
-        services.create_team(actor=manager, name="Phone", capacity=10)
-    team = services.create_team(
+        create_team(actor=manager, name="Phone", capacity=10)
+    team = create_team(
         actor=hr_coordinator, name="Phone EMEA", capacity=40, languages=["en", "fr"], time_zone="Europe/Dublin"
     )
     with pytest.raises(ValidationError) as err:
-        services.create_team(actor=hr_coordinator, name="Bad", capacity=5, languages=["english"], time_zone="Nowhere")
+        create_team(actor=hr_coordinator, name="Bad", capacity=5, languages=["english"], time_zone="Nowhere")
     assert set(err.value.message_dict) == {"languages", "time_zone"}
     assert Team.objects.count() == 1
-    agent = services.create_agent(
+    agent = create_agent(
         actor=hr_coordinator,
         employee_id="E1",
         name="Chloé Martin",
@@ -52,5 +52,5 @@ def test_hr_creates_teams_and_agents_with_validation(hr_coordinator, manager):
     )
     assert Assignment.objects.get(agent=agent).team == team
     with pytest.raises(ValidationError) as err:
-        services.create_agent(actor=hr_coordinator, employee_id="E2", name="X", email="not-an-email")
+        create_agent(actor=hr_coordinator, employee_id="E2", name="X", email="not-an-email")
     assert "email" in err.value.message_dict

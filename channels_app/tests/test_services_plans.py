@@ -5,13 +5,23 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone, translation
 
-from channels_app import services
+from channels_app.audit.services import verify_chain
+from channels_app.core.errors import InvalidTransition
 from channels_app.models import AuditEvent, Phase, PhaseState, PlanChannel, PlanState, SunsetPlan
-from channels_app.services import AutoReplyInput, InvalidTransition, PhaseInput
-from channels_app.services.audit import verify_chain
-
-from .factories import ChannelFactory
-from .helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RedirectInput,
+    approve_plan,
+    cancel_plan,
+    create_plan,
+    reject_plan,
+    reschedule_phase,
+    submit_plan,
+    update_plan,
+)
+from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +41,7 @@ def _messages(exc: ValidationError) -> str:
 
 
 def test_manager_drafts_a_plan_with_phases_in_utc_and_local_time(manager, x_channel):
-    plan = services.create_plan(
+    plan = create_plan(
         actor=manager,
         title="Retire X",
         channel_ids=[x_channel.pk],
@@ -39,7 +49,7 @@ def test_manager_drafts_a_plan_with_phases_in_utc_and_local_time(manager, x_chan
             PhaseInput("notice", date(2030, 9, 1), time(0, 0), "America/Los_Angeles"),
             PhaseInput("hard_close", date(2030, 10, 1), time(0, 0), "America/Los_Angeles"),
         ],
-        redirects=[services.RedirectInput("phone", "Phone", "+1 800 555 0100")],
+        redirects=[RedirectInput("phone", "Phone", "+1 800 555 0100")],
         auto_replies=[AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)],
     )
     assert plan.state == PlanState.DRAFT
@@ -106,10 +116,10 @@ def test_auto_reply_too_long_for_x_is_rejected(manager, x_channel):
 def test_plan_cannot_be_approved_by_its_author(manager, x_channel):
     manager.groups.add(*manager.groups.model.objects.filter(name="approver"))
     plan = hard_close_plan(manager=manager, channels=[x_channel])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     events = AuditEvent.objects.count()
     with pytest.raises(PermissionDenied, match="author of a plan cannot approve"):
-        services.approve_plan(actor=manager, plan=plan)
+        approve_plan(actor=manager, plan=plan)
     plan.refresh_from_db()
     assert plan.state == PlanState.PENDING_APPROVAL
     assert plan.approved_by is None
@@ -144,9 +154,9 @@ def test_viewer_and_outsider_cannot_draft(viewer, outsider, x_channel):
 
 def test_approver_role_is_required_to_approve(manager, other_manager, x_channel):
     plan = hard_close_plan(manager=manager, channels=[x_channel])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     with pytest.raises(PermissionDenied):
-        services.approve_plan(actor=other_manager, plan=plan)
+        approve_plan(actor=other_manager, plan=plan)
 
 
 def test_one_open_plan_per_channel(manager, x_channel):
@@ -157,16 +167,16 @@ def test_one_open_plan_per_channel(manager, x_channel):
     second = SunsetPlan.objects.create(title="Sneaky", author=manager)
     with pytest.raises(IntegrityError), transaction.atomic():
         PlanChannel.objects.create(plan=second, channel=x_channel)
-    services.cancel_plan(actor=manager, plan=first)
+    cancel_plan(actor=manager, plan=first)
     assert hard_close_plan(manager=manager, channels=[x_channel], title="After cancel").state == PlanState.DRAFT
 
 
 def test_only_a_draft_can_be_edited_or_submitted(manager, approver, x_channel):
     plan = approved_plan(manager=manager, approver=approver, channels=[x_channel])
     with pytest.raises(InvalidTransition, match="only a draft plan can be submitted"):
-        services.submit_plan(actor=manager, plan=plan)
+        submit_plan(actor=manager, plan=plan)
     with pytest.raises(InvalidTransition):
-        services.update_plan(
+        update_plan(
             actor=manager,
             plan=plan,
             title="x",
@@ -178,7 +188,7 @@ def test_only_a_draft_can_be_edited_or_submitted(manager, approver, x_channel):
 def test_submitting_requires_the_hard_close_reply_and_a_redirect(manager, x_channel):
     plan = hard_close_plan(manager=manager, channels=[x_channel], auto_replies=[], redirects=[])
     with pytest.raises(ValidationError) as err:
-        services.submit_plan(actor=manager, plan=plan)
+        submit_plan(actor=manager, plan=plan)
     assert set(err.value.message_dict) == {"auto_replies", "redirects"}
     plan.refresh_from_db()
     assert plan.state == PlanState.DRAFT
@@ -186,10 +196,10 @@ def test_submitting_requires_the_hard_close_reply_and_a_redirect(manager, x_chan
 
 def test_sent_back_plan_returns_to_draft_with_the_comment(manager, approver, x_channel):
     plan = hard_close_plan(manager=manager, channels=[x_channel])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     with pytest.raises(ValidationError):
-        services.reject_plan(actor=approver, plan=plan, comment="  ")
-    services.reject_plan(actor=approver, plan=plan, comment="Add a French reply")
+        reject_plan(actor=approver, plan=plan, comment="  ")
+    reject_plan(actor=approver, plan=plan, comment="Add a French reply")
     plan.refresh_from_db()
     assert plan.state == PlanState.DRAFT
     assert plan.review_comment == "Add a French reply"
@@ -198,7 +208,7 @@ def test_sent_back_plan_returns_to_draft_with_the_comment(manager, approver, x_c
 def test_update_replaces_contents_and_bumps_version(manager, x_channel):
     plan = hard_close_plan(manager=manager, channels=[x_channel])
     later = timezone.now() + timedelta(days=60)
-    services.update_plan(
+    update_plan(
         actor=manager,
         plan=plan,
         title="Retire X later",
@@ -220,10 +230,8 @@ def test_reschedule_moves_a_scheduled_phase_and_validates(manager, approver, x_c
     plan = approved_plan(manager=manager, approver=approver, channels=[x_channel])
     phase = plan.phases.get()
     with pytest.raises(ValidationError, match="in the past"):
-        services.reschedule_phase(
-            actor=manager, phase=phase, local_date=date(2020, 1, 1), local_time=time(0), time_zone="UTC"
-        )
-    services.reschedule_phase(
+        reschedule_phase(actor=manager, phase=phase, local_date=date(2020, 1, 1), local_time=time(0), time_zone="UTC")
+    reschedule_phase(
         actor=manager, phase=phase, local_date=date(2031, 1, 5), local_time=time(9, 0), time_zone="Asia/Jakarta"
     )
     phase.refresh_from_db()
@@ -233,24 +241,24 @@ def test_reschedule_moves_a_scheduled_phase_and_validates(manager, approver, x_c
 
 def test_cancel_stops_every_phase_that_has_not_run(manager, approver, x_channel):
     plan = approved_plan(manager=manager, approver=approver, channels=[x_channel])
-    services.cancel_plan(actor=manager, plan=plan, reason="Brand changed its mind")
+    cancel_plan(actor=manager, plan=plan, reason="Brand changed its mind")
     plan.refresh_from_db()
     assert plan.state == PlanState.CANCELLED
     assert set(Phase.objects.filter(plan=plan).values_list("state", flat=True)) == {PhaseState.CANCELLED}
     assert not PlanChannel.objects.filter(plan=plan, is_open=True).exists()
     with pytest.raises(InvalidTransition):
-        services.cancel_plan(actor=manager, plan=plan)
+        cancel_plan(actor=manager, plan=plan)
 
 
 def test_the_author_is_told_in_french_that_a_second_person_must_approve(manager, x_channel):
     manager.groups.add(*manager.groups.model.objects.filter(name="approver"))
     plan = hard_close_plan(manager=manager, channels=[x_channel])
-    services.submit_plan(actor=manager, plan=plan)
+    submit_plan(actor=manager, plan=plan)
     with translation.override("fr"), pytest.raises(PermissionDenied) as caught:
-        services.approve_plan(actor=manager, plan=plan)
+        approve_plan(actor=manager, plan=plan)
     assert str(caught.value) == "L'auteur d'un plan ne peut pas l'approuver : une deuxième personne doit le faire."
     with translation.override("fr"), pytest.raises(InvalidTransition) as refused:
-        services.submit_plan(actor=manager, plan=plan)
+        submit_plan(actor=manager, plan=plan)
     assert refused.value.messages == [
         f"« {plan.title} » est à l'état « en attente d'approbation » ; seul un plan en brouillon peut être soumis."
     ]

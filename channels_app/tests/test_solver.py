@@ -11,8 +11,8 @@ import pytest
 from django.utils import translation
 from scipy.optimize import linear_sum_assignment
 
-from channels_app.staffing import solver as solver_module
-from channels_app.staffing.solver import AgentProfile, FitTotals, SeatPool, Weights, suggest_assignment
+from channels_app.workforce.staffing import solver as solver_module
+from channels_app.workforce.staffing.solver import AgentProfile, FitTotals, SeatPool, Weights, suggest_assignment
 
 PARIS, BERLIN, LONDON, LISBON = "Europe/Paris", "Europe/Berlin", "Europe/London", "Europe/Lisbon"
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from channels_app import textrules
-from channels_app.reply_checks import reply_problems as validate_reply  # worded in English here
-from channels_app.textrules import (
+from channels_app.core import textrules
+from channels_app.core.reply_checks import reply_problems as validate_reply  # worded in English here
+from channels_app.core.textrules import (
     LIMITS,
     PLACEHOLDERS,
     WORST_CASE_SAMPLES,
@@ -21,8 +21,7 @@ from channels_app.textrules import (
     unknown_placeholders,
     weighted_length,
 )
-
-from .helpers import shared_data
+from channels_app.tests.helpers import shared_data
 
 # --------------------------------------------------------------------------------------------
 # placeholders
@@ -343,7 +342,7 @@ def test_every_emoji_but_copyright_and_registered_holds_a_code_point_from_u203c(
 def test_platform_names_read_as_textrules_writes_them_in_english():
     from django.utils import translation
 
-    from channels_app import reply_checks
+    from channels_app.core import reply_checks
 
     with translation.override("en"):
         for kind in textrules.PLATFORM_LABELS:
@@ -353,7 +352,7 @@ def test_platform_names_read_as_textrules_writes_them_in_english():
 def test_reply_problems_in_french():
     from django.utils import translation
 
-    from channels_app import reply_checks
+    from channels_app.core import reply_checks
 
     with translation.override("fr"):
         assert reply_checks.reply_problems("m" * 2001, "messenger") == [

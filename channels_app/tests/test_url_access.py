@@ -16,12 +16,14 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from channels_app import services
+from channels_app.accounts.services import create_api_token
+from channels_app.core.permissions import ROLE_ACTIONS, ROLES, roles_of
+from channels_app.directory.services import register_channel
 from channels_app.models import CutoverRun, SunsetPlan
-from channels_app.permissions import ROLE_ACTIONS, ROLES, roles_of
-
-from .factories import AssignmentFactory, ChannelFactory, TeamFactory
-from .helpers import hard_close_plan
+from channels_app.plans.services.drafts import open_plan_draft
+from channels_app.plans.services.plans import propose_reassignment
+from channels_app.tests.factories import AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -236,13 +238,13 @@ def people(manager, approver, hr_coordinator, viewer, outsider, administrator):
 @pytest.fixture
 def world(people):
     manager = people["manager"]
-    channel = services.register_channel(actor=manager, kind="x", name="Secret X handle", handle="@secret_brand")
+    channel = register_channel(actor=manager, kind="x", name="Secret X handle", handle="@secret_brand")
     team = TeamFactory(name="Secret social team")
     team.channels.add(channel)
     assignment = AssignmentFactory(team=team, agent__email="secret.agent@example.com", agent__name="Secret Agent")
     destination = TeamFactory(name="Phone team")
     plan = hard_close_plan(manager=manager, channels=[channel], title="Secret retirement plan")
-    reassignment = services.propose_reassignment(
+    reassignment = propose_reassignment(
         actor=people["hr_coordinator"],
         plan=plan,
         agent=assignment.agent,
@@ -251,8 +253,8 @@ def world(people):
     )
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
     run = CutoverRun.objects.create(phase=other.phases.get(), plan=other, queued_at=timezone.now())
-    token, _ = services.create_api_token(actor=manager, name="secret-token-name", scopes=["read"])
-    draft = services.open_plan_draft(actor=manager)
+    token, _ = create_api_token(actor=manager, name="secret-token-name", scopes=["read"])
+    draft = open_plan_draft(actor=manager)
     from channels_app.models import AuditEvent
 
     objects = {

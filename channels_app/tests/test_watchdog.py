@@ -6,19 +6,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from channels_app import services
-from channels_app.models import (
-    CutoverRun,
-    Message,
-    OutboxMessage,
-    OutboxState,
-    RedirectClick,
-    WatchdogAlert,
-)
-from channels_app.querysets import placeholder_values, watchdog_metrics
-
-from .factories import ChannelFactory, ConversationFactory
-from .helpers import approved_plan
+from channels_app.cutover.selectors import watchdog_metrics
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
+from channels_app.cutover.services.watchdog import check_retired_channels
+from channels_app.models import CutoverRun, Message, OutboxMessage, OutboxState, RedirectClick, WatchdogAlert
+from channels_app.plans.selectors import placeholder_values
+from channels_app.tests.factories import ChannelFactory, ConversationFactory
+from channels_app.tests.helpers import approved_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -29,8 +23,8 @@ def retired(manager, approver, smtp_settings, settings):
     x = ChannelFactory(kind="x", name="Brand on X")
     ConversationFactory.create_batch(4, channel=x)
     plan = approved_plan(manager=manager, approver=approver, channels=[x])
-    run_ids = services.claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
-    services.run_cutover(run_id=run_ids[0], worker_id="t")
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    run_cutover(run_id=run_ids[0], worker_id="t")
     run = CutoverRun.objects.get(pk=run_ids[0])
     # Pretend the run finished two hours ago and its notices went out.
     CutoverRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=2))
@@ -101,10 +95,10 @@ def test_alerts_fire_once_a_day_and_email_the_plan_owners(retired, settings, smt
             for i in range(3)
         ]
     )
-    alerts = services.check_retired_channels()
+    alerts = check_retired_channels()
     assert {a.kind for a in alerts} == {"inbound", "redirect_share"}
     assert "3 messages in the last 24 hours" in next(a.message for a in alerts if a.kind == "inbound")
-    assert services.check_retired_channels() == []  # once a day
+    assert check_retired_channels() == []  # once a day
     assert WatchdogAlert.objects.count() == 2
     alert_mails = [m for m in smtp_settings.messages if m.message["Subject"].startswith("[Dusk] Watchdog")]
     assert len(alert_mails) == 2

@@ -17,19 +17,17 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from channels_app import services
-from channels_app.adapters import x
+from channels_app.directory.services import update_channel
 from channels_app.models import ChannelState, Conversation, Message, OutboxMessage, OutboxState
-
-from .fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
-from .helpers import shared_data
-from .inbound_helpers import (
+from channels_app.platforms.adapters import x
+from channels_app.platforms.services.outbox import send_due_replies
+from channels_app.tests.fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
+from channels_app.tests.helpers import shared_data
+from channels_app.tests.inbound_helpers import (
     BRAND_ID,
     WEBHOOK_SECRET,
     platform_channel,
-    platform_secrets,  # noqa: F401
     post_x,
-    release_pooled_connections,  # noqa: F401
     require_postgresql,
     signed_hex,
     signed_x_delivery,
@@ -409,7 +407,7 @@ def test_concurrent_deliveries_of_one_tweet_store_one_message_and_send_one_reply
     # Two threads sending at once send each reply once.
     def drain(_):
         try:
-            return services.send_due_replies(worker_id="t")
+            return send_due_replies(worker_id="t")
         finally:
             connection.close()  # give the thread's connection back to the pool
 
@@ -422,7 +420,7 @@ def test_concurrent_deliveries_of_one_tweet_store_one_message_and_send_one_reply
 
 
 def test_the_webhook_loads_only_what_it_needs_of_the_channel_and_loads_it_right(platform_secrets):
-    from channels_app.querysets_inbound import webhook_channel
+    from channels_app.platforms.selectors import webhook_channel
 
     channel = platform_channel("x", platform_account_id="42", webhook_secret_env="DUSK_TEST_WEBHOOK_SECRET")
     found = webhook_channel(channel.pk, "x")
@@ -443,6 +441,6 @@ def test_a_channel_changed_in_this_process_is_never_served_stale(client, manager
         WEBHOOK_SECRET, "t"
     )
     monkeypatch.setenv("DUSK_TEST_ROTATED_SECRET", "rotated")
-    services.update_channel(actor=manager, channel=channel, webhook_secret_env="DUSK_TEST_ROTATED_SECRET")
+    update_channel(actor=manager, channel=channel, webhook_secret_env="DUSK_TEST_ROTATED_SECRET")
     response = client.get(f"/hooks/{channel.pk}/x", {"crc_token": "t"})
     assert response.json()["response_token"] == x.crc_response("rotated", "t")

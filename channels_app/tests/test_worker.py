@@ -6,7 +6,7 @@ import pytest
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from channels_app import services
+from channels_app.audit.services import verify_chain
 from channels_app.models import (
     Agent,
     Assignment,
@@ -21,10 +21,9 @@ from channels_app.models import (
     PlanState,
     RunState,
 )
-from channels_app.services.audit import verify_chain
-
-from .factories import AgentFactory, ChannelFactory, TeamFactory
-from .helpers import hard_close_plan, submit_and_approve, wait_for
+from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan, submit_and_approve, wait_for
+from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +55,7 @@ def _world(n_conversations: int, n_agents: int):
 
 def _move_everyone(plan, agents, phone, hr_coordinator):
     """HR sends every agent to the phone team (one bulk move, confirmed), as the submit guard requires."""
-    services.assign_agents(
+    assign_agents(
         actor=hr_coordinator,
         plan=plan,
         agent_ids=[a.pk for a in agents],

@@ -1,6 +1,6 @@
 """Geometry of the SVG charts: bars proportional to their numbers, limits marked, overflow flagged."""
 
-from channels_app.workforce_charts import BAR_AREA, LABEL_WIDTH, paired_bars, seat_bar
+from channels_app.core.charts import BAR_AREA, LABEL_WIDTH, paired_bars, seat_bar
 
 
 def test_bars_share_one_scale_and_the_limit_is_marked():

@@ -5,19 +5,18 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from channels_app import services
 from channels_app.models import Agent, Assignment, PlanStaffing, Team
-from channels_app.workforce_queries import (
+from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan
+from channels_app.tests.workforce_helpers import build_world, inbound, world_plan
+from channels_app.workforce.selectors import (
     affected_agents,
     destination_problems,
     destinations,
     staffing_check,
     team_work,
 )
-
-from .factories import AgentFactory, ChannelFactory, TeamFactory
-from .helpers import hard_close_plan
-from .workforce_helpers import build_world, inbound, world_plan
+from channels_app.workforce.services.moves import assign_agents, confirm_moves
 
 pytestmark = pytest.mark.django_db
 
@@ -105,22 +104,18 @@ def test_a_team_leaving_with_another_open_plan_is_not_a_destination(world, plan,
 
 
 def test_seats_count_open_assignments_and_confirmed_moves_from_every_open_plan(world, plan, manager, hr_coordinator):
-    services.assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"), to_team=world.phone_emea
-    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"), to_team=world.phone_emea)
     [emea] = destinations(plan, Team.objects.filter(pk=world.phone_emea.pk))
     # Proposed moves of this plan hold seats on the board but not for the solver.
     assert (emea.plan_proposed, emea.plan_confirmed, emea.after, emea.free, emea.solver_free) == (2, 0, 4, 1, 3)
-    services.confirm_moves(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
     [emea] = destinations(plan, Team.objects.filter(pk=world.phone_emea.pk))
     assert (emea.plan_confirmed, emea.incoming_confirmed, emea.after, emea.free, emea.solver_free) == (2, 2, 4, 1, 1)
 
 
 def test_problems_name_each_agent_without_a_confirmed_destination(world, plan, hr_coordinator):
-    services.assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
-    services.assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC", confirm=True
-    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC", confirm=True)
     problems = destination_problems(plan)
     emp = {n: a.employee_id for n, a in world.agents.items()}
     assert problems.agents == [
@@ -133,7 +128,7 @@ def test_problems_name_each_agent_without_a_confirmed_destination(world, plan, h
 
 
 def test_problems_name_a_destination_team_pushed_over_capacity(world, plan, hr_coordinator):
-    services.assign_agents(
+    assign_agents(
         actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
     )
     # Someone joins Phone APAC directly afterwards: 2 now + 2 arriving for 3 seats.
@@ -171,15 +166,13 @@ def test_staffing_check_matches_the_call_centre_helper_example(world, plan):
 
 
 def test_staffing_check_counts_the_agents_this_plan_sends_to_each_queue(world, plan, hr_coordinator):
-    services.assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno", "Chen"), to_team="Phone EMEA"
-    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno", "Chen"), to_team="Phone EMEA")
     phone = staffing_check(plan).queues[0]
     assert (phone.before, phone.arriving, phone.after) == (3, 3, 6)
 
 
 def test_a_redirect_target_no_remaining_team_serves_is_flagged(world, manager):
-    from channels_app.services import RedirectInput
+    from channels_app.plans.services.plans import RedirectInput
 
     plan = world_plan(world, manager, redirects=[RedirectInput("app", "App", "brand://help", 1.0)])
     inbound(world.x, 5)

@@ -6,11 +6,10 @@ from datetime import date
 import pytest
 from django.db import transaction
 
-from channels_app import services
 from channels_app.models import AgentNotice, Assignment, NoticeState, Reassignment, ReassignmentState
-
-from .factories import AgentFactory, ChannelFactory, TeamFactory
-from .helpers import hard_close_plan, wait_for
+from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan, wait_for
+from channels_app.workforce.services.moves import assign_agents, notify_agents
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
@@ -24,9 +23,7 @@ def test_two_workers_email_each_agent_exactly_once(manager, hr_coordinator, smtp
     agents = AgentFactory.create_batch(n_agents)
     Assignment.objects.bulk_create([Assignment(agent=a, team=social, starts_on=date(2024, 1, 1)) for a in agents])
     plan = hard_close_plan(manager=manager, channels=[x])
-    services.assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=[a.pk for a in agents], to_team=phone, confirm=True
-    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=[a.pk for a in agents], to_team=phone, confirm=True)
     # Both workers' beats also sweep for unsent notices every half second, racing the task.
     fast_sweep = {"DUSK_NOTICE_SWEEP_INTERVAL": "0.5", "DUSK_EMAIL_BATCH": "4"}
     first, second = celery_workers("first", **fast_sweep), celery_workers("second", **fast_sweep)
@@ -34,7 +31,7 @@ def test_two_workers_email_each_agent_exactly_once(manager, hr_coordinator, smtp
     second.wait_ready()
 
     with transaction.atomic():  # the task is queued when this commits
-        result = services.notify_agents(actor=hr_coordinator, plan=plan)
+        result = notify_agents(actor=hr_coordinator, plan=plan)
     assert result.queued == n_agents
 
     wait_for(

@@ -15,10 +15,9 @@ from django.db import close_old_connections
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from channels_app.models import Message, OutboxMessage
+from channels_app.tests.fakeplatforms import build_tweet
+from channels_app.tests.inbound_helpers import platform_channel, platform_secrets, signed_x_delivery, sunset  # noqa: F401
 from portal import wsgi
-
-from .fakeplatforms import build_tweet
-from .inbound_helpers import platform_channel, platform_secrets, signed_x_delivery, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,8 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from channels_app.models import Assignment, Channel, Conversation, Message, Team
-
-from .factories import AgentFactory, ChannelFactory, TeamFactory
-from .helpers import hard_close_plan
+from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.helpers import hard_close_plan
 
 
 @dataclass
@@ -82,7 +81,7 @@ def build_world() -> World:
 
 def world_plan(world: World, manager, **kwargs):
     """A draft plan retiring X and the forum (hard close in 30 days, phone 60% / web form 40%)."""
-    from channels_app.services import RedirectInput
+    from channels_app.plans.services.plans import RedirectInput
 
     kwargs.setdefault(
         "redirects",

@@ -4,8 +4,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from channels_app.cutover.selectors import dry_run
 from channels_app.models import Phase, SunsetPlan
-from channels_app.querysets import dry_run
 
 
 class Command(BaseCommand):

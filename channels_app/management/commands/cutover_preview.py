@@ -2,9 +2,10 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels_app import textrules
+from channels_app.core import textrules
+from channels_app.cutover.selectors import preview_phase
 from channels_app.models import SunsetPlan
-from channels_app.querysets import placeholder_values, preview_phase
+from channels_app.plans.selectors import placeholder_values
 
 
 class Command(BaseCommand):

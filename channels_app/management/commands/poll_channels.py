@@ -2,9 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels_app import services
 from channels_app.models import Channel, ChannelKind
-from channels_app.querysets_inbound import email_channels_to_poll, youtube_channels_to_poll
+from channels_app.platforms.selectors import email_channels_to_poll, youtube_channels_to_poll
+from channels_app.platforms.services.polling import poll_email_channel, poll_youtube_channel
 
 
 class Command(BaseCommand):
@@ -17,8 +17,8 @@ class Command(BaseCommand):
         parser.add_argument("channel_ids", nargs="*", type=int, help="only these channels")
 
     def handle(self, *args, channel_ids, **options):
-        polls = dict.fromkeys(youtube_channels_to_poll(), services.poll_youtube_channel)
-        polls.update(dict.fromkeys(email_channels_to_poll(), services.poll_email_channel))
+        polls = dict.fromkeys(youtube_channels_to_poll(), poll_youtube_channel)
+        polls.update(dict.fromkeys(email_channels_to_poll(), poll_email_channel))
         if channel_ids:
             unknown = [pk for pk in channel_ids if pk not in polls]
             if unknown:

@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
-from channels_app.roles_doc import DOC_PATH, documented_matrix, matrix_markdown, write_doc
+from channels_app.core.roles_doc import DOC_PATH, documented_matrix, matrix_markdown, write_doc
 
 
 class Command(BaseCommand):

@@ -9,10 +9,19 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from channels_app import services
+from channels_app.core.permissions import ensure_roles
 from channels_app.models import Agent, Assignment, Channel, Conversation, Message, Team
-from channels_app.permissions import ensure_roles
-from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RedirectInput,
+    approve_plan,
+    confirm_reassignments,
+    create_plan,
+    propose_reassignment,
+    submit_plan,
+)
+from channels_app.workforce.services.moves import accept_suggestion, confirm_moves, update_staffing_inputs
 
 DEMO_PASSWORD = "dusk-demo-2026"
 
@@ -325,7 +334,7 @@ class Command(BaseCommand):
         la = "America/Los_Angeles"
         year = timezone.now().year + 1
         replies = [AutoReplyInput(k, loc, text) for k, by in REPLIES.items() for loc, text in by.items()]
-        social = services.create_plan(
+        social = create_plan(
             actor=maya,
             title="Retire social support: X, YouTube comments and community forum",
             channel_ids=[channels["x"].pk, channels["youtube"].pk, channels["discourse"].pk],
@@ -341,7 +350,7 @@ class Command(BaseCommand):
         # A small plan due a few minutes from now, so a running worker shows a real cutover.
         soon = (timezone.now() + timedelta(minutes=3)).astimezone(UTC)
         soon = soon.replace(second=0, microsecond=0) + timedelta(minutes=1)
-        msgr = services.create_plan(
+        msgr = create_plan(
             actor=maya,
             title="Retire Messenger support",
             channel_ids=[channels["messenger"].pk],
@@ -350,7 +359,7 @@ class Command(BaseCommand):
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
         )
         for agent in Agent.objects.filter(assignments__team__name="Messenger Care", assignments__ends_on__isnull=True):
-            services.propose_reassignment(
+            propose_reassignment(
                 actor=hana,
                 plan=msgr,
                 agent=agent,
@@ -358,12 +367,12 @@ class Command(BaseCommand):
                 effective_date=soon.date(),
                 role="Web form agent",
             )
-        services.confirm_reassignments(actor=hana, plan=msgr)
-        services.submit_plan(actor=maya, plan=msgr)
-        services.approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")
-        services.update_staffing_inputs(actor=hana, plan=social, volume_window_days=HISTORY_DAYS)
+        confirm_reassignments(actor=hana, plan=msgr)
+        submit_plan(actor=maya, plan=msgr)
+        approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")
+        update_staffing_inputs(actor=hana, plan=social, volume_window_days=HISTORY_DAYS)
         # HR accepted the suggested destinations for every social care agent and confirmed them,
         # so the big plan could go to the approver (the submit guard checks it).
-        services.accept_suggestion(actor=hana, plan=social, effective_date=date(year, 10, 1))
-        services.confirm_moves(actor=hana, plan=social)
-        services.submit_plan(actor=maya, plan=social)
+        accept_suggestion(actor=hana, plan=social, effective_date=date(year, 10, 1))
+        confirm_moves(actor=hana, plan=social)
+        submit_plan(actor=maya, plan=social)

@@ -2,8 +2,8 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from channels_app.audit.services import verify_chain
 from channels_app.models import AuditEvent
-from channels_app.services.audit import verify_chain
 
 
 class Command(BaseCommand):

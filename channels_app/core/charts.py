@@ -1,0 +1,143 @@
+"""Geometry for the server-rendered SVG charts of the workforce pages (no JS library).
+
+Templates only place the numbers computed here; every bar also appears in a plain table next to
+the chart, so the figures are readable without the picture.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+LABEL_WIDTH = 170
+
+
+BAR_AREA = 420
+
+
+VALUE_GAP = 8
+
+
+ROW_HEIGHT = 38
+
+
+BAR_HEIGHT = 12
+
+
+TOP = 24
+
+
+@dataclass(frozen=True)
+class ChartRow:
+    label: str
+    first: int
+    second: int
+    limit: int
+    y: int
+    first_width: float
+    second_width: float
+    limit_x: float
+    over: bool
+
+    @property
+    def short(self) -> bool:
+        """The second bar falls short of the first (e.g. agents after < agents needed)."""
+        return self.second < self.first
+
+    @property
+    def text_y(self) -> int:
+        return self.y + BAR_HEIGHT
+
+    @property
+    def second_y(self) -> int:
+        return self.y + BAR_HEIGHT + 2
+
+    @property
+    def mark_top(self) -> int:
+        return self.y - 3
+
+    @property
+    def mark_bottom(self) -> int:
+        return self.y + 2 * BAR_HEIGHT + 5
+
+
+@dataclass(frozen=True)
+class Tick:
+    x: float
+    value: int
+
+
+@dataclass(frozen=True)
+class BarChart:
+    rows: list[ChartRow]
+    ticks: list[Tick]
+    width: int
+    height: int
+    bar_x: int = LABEL_WIDTH
+    value_x: int = LABEL_WIDTH + BAR_AREA + VALUE_GAP
+    axis_y: int = TOP - 8
+
+    @property
+    def axis_end(self) -> int:
+        return self.bar_x + BAR_AREA
+
+
+def paired_bars(items: Sequence[tuple[str, int, int, int]]) -> BarChart:
+    """Rows of (label, first, second, limit): two bars per row (e.g. before/after, or
+    needed/after) and a limit mark (capacity). `over` flags a second bar past its limit."""
+    scale_max = max([1, *(max(a, b, c) for _label, a, b, c in items)])
+    unit = BAR_AREA / scale_max
+    rows = [
+        ChartRow(
+            label=label,
+            first=first,
+            second=second,
+            limit=limit,
+            y=TOP + i * ROW_HEIGHT,
+            first_width=round(max(first, 0) * unit, 1),
+            second_width=round(max(second, 0) * unit, 1),
+            limit_x=round(LABEL_WIDTH + max(limit, 0) * unit, 1),
+            over=second > limit,
+        )
+        for i, (label, first, second, limit) in enumerate(items)
+    ]
+    step = _nice_step(scale_max)
+    ticks = [Tick(round(LABEL_WIDTH + v * unit, 1), v) for v in range(0, scale_max + 1, step)]
+    return BarChart(
+        rows=rows,
+        ticks=ticks,
+        width=LABEL_WIDTH + BAR_AREA + VALUE_GAP + 110,
+        height=TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
+    )
+
+
+def _nice_step(maximum: int) -> int:
+    """A round tick step giving at most about six ticks."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000):
+        if maximum / step <= 6:
+            return step
+    return max(maximum // 5, 1)
+
+
+@dataclass(frozen=True)
+class SeatBar:
+    """A team's seats as one bar: agents now, arrivals on top, a mark at capacity."""
+
+    width: int
+    occupied_width: float
+    incoming_x: float
+    incoming_width: float
+    over: bool
+
+
+def seat_bar(occupied: int, after: int, capacity: int, *, width: int = 160) -> SeatBar:
+    scale = max(capacity, after, occupied, 1)
+    unit = width / scale
+    occupied_width = round(max(occupied, 0) * unit, 1)
+    return SeatBar(
+        width=width,
+        occupied_width=occupied_width,
+        incoming_x=occupied_width,
+        incoming_width=round(max(after - occupied, 0) * unit, 1),
+        over=after > capacity,
+    )

@@ -1,0 +1,31 @@
+"""Helpers shared by the portal's views."""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
+from django_htmx.http import HttpResponseClientRedirect
+
+from channels_app.core.permissions import ROLE_ACTIONS, roles_of
+
+
+def may(user) -> dict[str, bool]:
+    roles = roles_of(user)
+    return {action: bool(roles & allowed) for action, allowed in ROLE_ACTIONS.items()}
+
+
+def go(request, url: str):
+    """After a POST: a client redirect for htmx, a 303 otherwise."""
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(url)
+    return redirect(url, permanent=False)
+
+
+def error_messages(exc: ValidationError | PermissionDenied) -> list[str]:
+    if isinstance(exc, ValidationError):
+        return list(exc.messages)
+    return [str(exc) or "You may not do that."]
+
+
+def error_dict(exc: ValidationError) -> dict[str, list[str]]:
+    if hasattr(exc, "error_dict"):
+        return {field: [m for e in errs for m in e.messages] for field, errs in exc.error_dict.items()}
+    return {"__all__": list(exc.messages)}

@@ -1,0 +1,80 @@
+"""Time zones and language codes: which names are accepted, and wall-clock times to instants.
+
+One place for the IANA zone list and its refusal sentence, used by the wizard, the directory,
+people's profiles and every form field that takes a zone.
+"""
+
+import re
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
+
+# A language code as plans and agents carry it: "en", "fr", "pt-BR", "zh-Hant".
+LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+_ZONES: frozenset[str] | None = None
+
+
+def zone_names() -> frozenset[str]:
+    global _ZONES
+    if _ZONES is None:
+        _ZONES = frozenset(available_timezones())
+    return _ZONES
+
+
+def zone_choices() -> list[str]:
+    return sorted(zone_names())
+
+
+def unknown_zone_message(name: str) -> str:
+    return gettext("Unknown time zone “%(zone)s”: use an IANA name such as Europe/Paris.") % {"zone": name}
+
+
+def check_zone(name: str) -> str:
+    """The zone, stripped, or ValidationError with the one sentence every door shows."""
+    name = (name or "").strip()
+    if name not in zone_names():
+        raise ValidationError(unknown_zone_message(name))
+    return name
+
+
+def local_to_instant(local_date: date, local_time: time, tz_name: str) -> datetime:
+    """Turn a wall-clock time in an IANA zone into a UTC instant, refusing
+    wall-clock times that do not exist or exist twice (DST)."""
+    try:
+        if tz_name not in zone_names():
+            raise ZoneInfoNotFoundError(tz_name)
+        tz = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(unknown_zone_message(tz_name)) from None
+    naive = datetime.combine(local_date, local_time.replace(tzinfo=None))
+    first = naive.replace(tzinfo=tz, fold=0)
+    second = naive.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # fold=0 and fold=1 differ: the time is in a gap or an overlap.
+        round_trip = first.astimezone(ZoneInfo("UTC")).astimezone(tz).replace(tzinfo=None)
+        if round_trip != naive:
+            raise ValidationError(
+                gettext("%(local)s does not exist in %(zone)s (clocks skip it for daylight saving time).")
+                % {"local": f"{naive:%Y-%m-%d %H:%M}", "zone": tz_name}
+            )
+        raise ValidationError(
+            gettext("%(local)s happens twice in %(zone)s (clocks go back): choose a time outside that hour.")
+            % {"local": f"{naive:%Y-%m-%d %H:%M}", "zone": tz_name}
+        )
+    return first.astimezone(ZoneInfo("UTC"))
+
+
+class ZoneField(forms.CharField):
+    """An IANA zone typed with suggestions from a shared <datalist id="zones">."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+        self.widget.attrs.update({"list": "zones", "autocomplete": "off", "spellcheck": "false"})
+
+    def clean(self, value):
+        return check_zone(super().clean(value))

@@ -1,0 +1,279 @@
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from channels_app.core import textrules
+from channels_app.models import (
+    Assignment,
+    Channel,
+    Conversation,
+    ConversationState,
+    CutoverRun,
+    Message,
+    Phase,
+    PhaseKind,
+    PlanChannel,
+    Reassignment,
+    ReassignmentState,
+    RunState,
+    Step,
+    Team,
+)
+from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, pick_auto_reply, placeholder_values
+from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, affected_agents
+
+
+def phase_channel_ids(phase: Phase) -> list[int]:
+    """The channels a phase acts on: all of the plan's, or its region's."""
+    qs = PlanChannel.objects.filter(plan_id=phase.plan_id)
+    if phase.region:
+        qs = qs.filter(region=phase.region)
+    return list(qs.values_list("channel_id", flat=True))
+
+
+def phase_reassignments(phase: Phase, channel_ids: list[int]):
+    """Confirmed moves a phase applies: in a follow-the-sun plan, only those of
+    agents leaving teams that work the region's channels."""
+    qs = Reassignment.objects.filter(plan_id=phase.plan_id, state__in=ACTIVE_MOVE_STATES)
+    if phase.region:
+        qs = qs.filter(from_team_id__in=Team.objects.filter(channels__in=channel_ids).values("id"))
+    return qs
+
+
+@dataclass
+class PhasePreview:
+    phase: Phase
+    channel_ids: list[int] = field(default_factory=list)
+    channel_changes: list[tuple[Channel, str, str]] = field(default_factory=list)
+    conversations_to_move: int = 0
+    conversations_to_close: int = 0
+    handoff_notices: int = 0
+    reassignments: list[Reassignment] = field(default_factory=list)
+    agents_without_destination: int = 0
+    notifications: int = 0
+
+
+def affected_agent_ids_for_phase(phase: Phase):
+    """Agents with an open assignment on a team that works the phase's channels."""
+    return (
+        Assignment.objects.filter(ends_on__isnull=True, team__channels__in=phase_channel_ids(phase))
+        .values("agent_id")
+        .distinct()
+    )
+
+
+def preview_phase(phase: Phase) -> PhasePreview:
+    plan = phase.plan
+    channel_ids = phase_channel_ids(phase)
+    channels = list(Channel.objects.filter(pk__in=channel_ids).order_by("name"))
+    target = CHANNEL_STATE_FOR_PHASE[phase.kind]
+    preview = PhasePreview(phase=phase, channel_ids=channel_ids)
+    preview.channel_changes = [(c, c.state, target) for c in channels if c.state != target]
+    open_count = Conversation.objects.filter(channel__in=channels, state=ConversationState.OPEN).count()
+    recipients = {u.email for u in (plan.author, plan.approved_by) if u is not None and u.email}
+    if phase.kind == PhaseKind.HARD_CLOSE:
+        preview.conversations_to_move = open_count
+        preview.handoff_notices = open_count
+        preview.reassignments = list(
+            phase_reassignments(phase, channel_ids)
+            .select_related("agent", "from_team", "to_team")
+            .order_by("agent__name", "id")
+        )
+        with_destination = Reassignment.objects.filter(
+            plan=plan, state__in=[*ACTIVE_MOVE_STATES, ReassignmentState.PROPOSED]
+        ).values("agent_id")
+        # Affected as the HR board defines it (workforce_queries: share of work over a threshold).
+        preview.agents_without_destination = affected_agents(plan).exclude(pk__in=with_destination).count()
+        recipients |= {r.agent.email for r in preview.reassignments if r.agent.email}
+    elif phase.kind == PhaseKind.ARCHIVE:
+        preview.conversations_to_close = open_count
+    preview.notifications = len(recipients)
+    return preview
+
+
+@dataclass
+class DryRunConversation:
+    conversation: Conversation
+    locale: str
+    text: str
+
+
+@dataclass
+class DryRun:
+    """Everything a phase would change and send, item by item."""
+
+    preview: PhasePreview
+    conversations: list[DryRunConversation]
+    conversations_total: int
+    emails: list[tuple[str, str]]  # (recipient, subject)
+
+
+def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRun:
+    """Read-only: the exact conversations (with the rendered hand-off notice),
+    agent moves and emails a phase would produce. `limit`/`offset` page the
+    conversation list, which can be long."""
+    plan = phase.plan
+    preview = preview_phase(phase)
+    replies = list(plan.auto_replies.all())
+    conversations: list[DryRunConversation] = []
+    total = 0
+    if phase.kind == PhaseKind.HARD_CLOSE:
+        qs = (
+            Conversation.objects.filter(channel_id__in=preview.channel_ids, state=ConversationState.OPEN)
+            .select_related("channel")
+            .order_by("id")
+        )
+        total = preview.conversations_to_move
+        page = qs[offset : offset + limit] if limit is not None else qs[offset:]
+        base = placeholder_values(plan)
+        for conv in page:
+            locale = conv.locale or plan.default_locale
+            reply = pick_auto_reply(replies, phase.kind, locale, plan.default_locale)
+            text = ""
+            if reply is not None:
+                text = textrules.render(
+                    reply.text,
+                    {
+                        **base,
+                        "customer_name": conv.customer_name or conv.customer_handle,
+                        "reference": conv.reference,
+                        "channel": conv.channel.name,
+                    },
+                )
+            conversations.append(DryRunConversation(conv, reply.locale if reply else "", text))
+    emails: list[tuple[str, str]] = []
+    for user in (plan.author, plan.approved_by):
+        if user is not None and user.email:
+            emails.append((user.email, f"[Dusk] {plan.title}: {phase.get_kind_display()} phase ran"))
+    for move in preview.reassignments:
+        if move.agent.email:
+            emails.append((move.agent.email, f"[Dusk] Your new role from {phase.local_date}"))
+    return DryRun(preview=preview, conversations=conversations, conversations_total=total, emails=emails)
+
+
+@dataclass
+class WatchdogMetrics:
+    retired_at: datetime | None
+    inbound_last_24h: int = 0
+    inbound_since: int = 0
+    customers_told: int = 0
+    customers_redirected: int = 0
+    failed_replies: int = 0
+    hourly: list[tuple[datetime, int]] = field(default_factory=list)
+
+    @property
+    def redirect_share(self) -> float | None:
+        return self.customers_redirected / self.customers_told if self.customers_told else None
+
+
+def retirement_run(channel: Channel):
+    """The completed (not rolled back) hard-close run that retired a channel."""
+    from channels_app.models import CutoverRun
+
+    return (
+        CutoverRun.objects.filter(
+            state="completed",
+            phase__kind=PhaseKind.HARD_CLOSE,
+            rolled_back_at__isnull=True,
+            plan__plan_channels__channel=channel,
+        )
+        .order_by("-finished_at")
+        .first()
+    )
+
+
+def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: int = 7 * 24) -> WatchdogMetrics:
+    """Inbound still arriving, customers who followed the redirect, failed
+    replies: a fixed number of queries whatever the volume."""
+
+    from django.utils import timezone
+
+    from channels_app.models import OutboxMessage, RedirectClick
+
+    now = now or timezone.now()
+    run = retirement_run(channel)
+    if run is None or run.finished_at is None:
+        return WatchdogMetrics(retired_at=None)
+    since = run.finished_at
+    inbound = Message.objects.filter(channel=channel, direction="in", created_at__gte=since)
+    metrics = WatchdogMetrics(retired_at=since)
+    counts = inbound.aggregate(total=Count("id"), day=Count("id", filter=Q(created_at__gte=now - timedelta(hours=24))))
+    metrics.inbound_since, metrics.inbound_last_24h = counts["total"], counts["day"]
+    told = OutboxMessage.objects.filter(channel=channel, state="sent", sent_at__gte=since)
+    metrics.customers_told = told.values("conversation_id").distinct().count()
+    metrics.customers_redirected = (
+        RedirectClick.objects.filter(conversation__in=told.values("conversation_id"), at__gte=since)
+        .values("conversation_id")
+        .distinct()
+        .count()
+    )
+    metrics.failed_replies = OutboxMessage.objects.filter(
+        channel=channel, state="failed", created_at__gte=since
+    ).count()
+    start = max(since, now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
+    per_hour = dict(
+        inbound.filter(created_at__gte=start)
+        .annotate(hour=TruncHour("created_at"))
+        .values("hour")
+        .annotate(n=Count("id"))
+        .values_list("hour", "n")
+    )
+    series, hour = [], start
+    while hour <= now:
+        series.append((hour, per_hour.get(hour, 0)))
+        hour += timedelta(hours=1)
+    metrics.hourly = series
+    return metrics
+
+
+@dataclass
+class StepProgress:
+    key: str
+    label: str
+    state: str
+    done: int
+    total: int
+    seconds: float | None
+
+    @property
+    def percent(self) -> int:
+        if self.state == "done":
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+
+def _parse_iso(value) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgress]:
+    now = now or timezone.now()
+    out = []
+    for step in Step:
+        info = (run.steps or {}).get(step.value, {})
+        started = _parse_iso(info.get("started_at"))
+        finished = _parse_iso(info.get("finished_at"))
+        seconds = None
+        if started:
+            seconds = ((finished or (now if run.state == RunState.RUNNING else started)) - started).total_seconds()
+        out.append(
+            StepProgress(
+                key=step.value,
+                label=step.label,
+                state=info.get("state", "pending"),
+                done=int(info.get("done") or 0),
+                total=int(info.get("total") or 0),
+                seconds=seconds,
+            )
+        )
+    return out
+
+
+def run_for_page(pk: int) -> CutoverRun:
+    return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)

@@ -1,0 +1,629 @@
+"""Executing a phase: claim, then six idempotent steps (DESIGN.md, "The cutover").
+
+Every write a step makes is committed together with the run's heartbeat, which
+is a conditional UPDATE on the run's lease. A worker that lost its lease (the
+reaper handed the run to another worker) therefore cannot commit anything, and
+a re-run after a crash only finishes what is left.
+"""
+
+import logging
+import smtplib
+import time as time_module
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from channels_app.audit.services import record_event
+from channels_app.core.errors import CutoverAborted, LeaseLost
+from channels_app.core.mail import record_group, send_recorded
+from channels_app.core.permissions import MANAGER, can, has_role
+from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
+from channels_app.models import (
+    STEP_ORDER,
+    Agent,
+    AgentNotice,
+    Assignment,
+    Channel,
+    Conversation,
+    ConversationState,
+    CutoverRun,
+    NoticeState,
+    Notification,
+    NotificationState,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
+    Phase,
+    PhaseKind,
+    PhaseState,
+    PlanChannel,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+    RunState,
+    Step,
+    SunsetPlan,
+)
+from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE
+
+log = logging.getLogger(__name__)
+
+
+TRANSIENT_ERRORS = (OperationalError, InterfaceError)
+
+
+def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Claim every due phase and create its run; returns run ids to enqueue.
+
+    The claim is `UPDATE phase SET state='running' WHERE id=… AND state='scheduled'`:
+    only the caller whose UPDATE changed the row proceeds. The plan row is
+    locked first, in the same order as cancel_plan, so the two never deadlock.
+    """
+    now = now or timezone.now()
+    due = list(
+        Phase.objects.filter(state=PhaseState.SCHEDULED, instant__lte=now)
+        .order_by("instant", "id")
+        .values_list("id", "plan_id")[:limit]
+    )
+    run_ids: list[int] = []
+    for phase_id, plan_id in due:
+        with transaction.atomic():
+            plan = (
+                SunsetPlan.objects.select_for_update()
+                .filter(pk=plan_id, state__in=[PlanState.SCHEDULED, PlanState.RUNNING])
+                .first()
+            )
+            if plan is None:
+                continue
+            if not Phase.objects.filter(pk=phase_id, state=PhaseState.SCHEDULED).update(state=PhaseState.RUNNING):
+                continue
+            if plan.state != PlanState.RUNNING:
+                SunsetPlan.objects.filter(pk=plan_id).update(state=PlanState.RUNNING, updated_at=now)
+            run = CutoverRun.objects.create(phase_id=phase_id, plan_id=plan_id, queued_at=now, heartbeat_at=now)
+            record_event(
+                actor=None,
+                actor_label="system:beat",
+                action="phase.claimed",
+                obj=run,
+                before={"phase_state": PhaseState.SCHEDULED, "plan_state": plan.state},
+                after={"phase": phase_id, "phase_state": PhaseState.RUNNING, "plan_state": PlanState.RUNNING},
+            )
+            run_ids.append(run.pk)
+    return run_ids
+
+
+def reap_stuck_runs(*, now: datetime | None = None) -> list[int]:
+    """Hand runs whose worker went silent back to the queue; returns run ids to enqueue."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.DUSK_RUN_STUCK_AFTER)
+    stuck = list(
+        CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING], heartbeat_at__lt=stale).values_list(
+            "id", "state", "worker_id"
+        )
+    )
+    requeued: list[int] = []
+    for run_id, state, worker in stuck:
+        with transaction.atomic():
+            # Conditional: a worker that beat in the meantime keeps its run.
+            if CutoverRun.objects.filter(pk=run_id, state=state, heartbeat_at__lt=stale).update(
+                state=RunState.QUEUED, lease="", heartbeat_at=now
+            ):
+                run = CutoverRun.objects.get(pk=run_id)
+                record_event(
+                    actor=None,
+                    actor_label="system:reaper",
+                    action="run.requeued",
+                    obj=run,
+                    before={"state": state, "worker": worker},
+                    after={"state": RunState.QUEUED},
+                )
+                requeued.append(run_id)
+    return requeued
+
+
+@dataclass
+class _Ctx:
+    run_id: int
+    lease: str
+    worker_id: str
+    phase: Phase
+    plan: SunsetPlan
+    channel_ids: list[int]
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def step_state(self, step: str) -> dict[str, Any]:
+        return self.steps.setdefault(step, {"state": "pending", "done": 0, "total": 0})
+
+
+def _iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def _beat(ctx: _Ctx, **fields: Any) -> None:
+    """Write progress and prove we still hold the lease; call inside the
+    transaction whose writes it must guard."""
+    fields.setdefault("steps", ctx.steps)
+    if not CutoverRun.objects.filter(pk=ctx.run_id, lease=ctx.lease, state=RunState.RUNNING).update(
+        heartbeat_at=timezone.now(), **fields
+    ):
+        raise LeaseLost(ctx.run_id)
+
+
+def _start_step(ctx: _Ctx, step: str, total: int | None = None) -> dict[str, Any]:
+    info = ctx.step_state(step)
+    if info["state"] == "pending":
+        info["state"] = "running"
+        info["started_at"] = _iso(timezone.now())
+        if total is not None:
+            info["total"] = total
+        with transaction.atomic():
+            _beat(ctx, current_step=step)
+    return info
+
+
+def _finish_step(ctx: _Ctx, step: str, **counters: Any) -> None:
+    info = ctx.step_state(step)
+    info["state"] = "done"
+    info["finished_at"] = _iso(timezone.now())
+    _beat(ctx, **counters)
+
+
+def _take_lease(run_id: int, worker_id: str) -> str | None:
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.DUSK_RUN_STUCK_AFTER)
+    lease = uuid.uuid4().hex
+    took = (
+        CutoverRun.objects.filter(pk=run_id)
+        .filter(Q(state=RunState.QUEUED) | Q(state=RunState.RUNNING, heartbeat_at__lt=stale))
+        .update(
+            state=RunState.RUNNING,
+            lease=lease,
+            worker_id=worker_id[:200],
+            heartbeat_at=now,
+            attempts=F("attempts") + 1,
+            started_at=Coalesce(F("started_at"), now),
+        )
+    )
+    return lease if took else None
+
+
+def run_cutover(*, run_id: int, worker_id: str) -> str:
+    """Run (or finish) one phase. Returns "completed", "failed" or "skipped"
+    (another worker holds the run, or it is already finished)."""
+    lease = _take_lease(run_id, worker_id)
+    if lease is None:
+        return "skipped"
+    log.info("run %s: started by %s", run_id, worker_id)
+    run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
+    ctx = _Ctx(
+        run_id=run_id,
+        lease=lease,
+        worker_id=worker_id,
+        phase=run.phase,
+        plan=run.plan,
+        channel_ids=phase_channel_ids(run.phase),
+        steps=run.steps or {},
+    )
+    try:
+        for step in STEP_ORDER:
+            if ctx.step_state(step)["state"] == "done":
+                continue
+            STEPS[step](ctx)
+    except LeaseLost:
+        log.warning("run %s: lease lost, another worker continues", run_id)
+        return "skipped"
+    except CutoverAborted as exc:
+        log.warning("run %s: aborted: %s", run_id, exc)
+        _fail(ctx, str(exc))
+        return "failed"
+    except TRANSIENT_ERRORS:
+        _release(ctx)
+        raise
+    except Exception as exc:
+        log.exception("run %s failed", run_id)
+        _fail(ctx, f"{type(exc).__name__}: {exc}")
+        return "failed"
+    log.info("run %s: completed", run_id)
+    return "completed"
+
+
+def _release(ctx: _Ctx) -> None:
+    """Give the run back after a transient error so a retry can take it at once."""
+    try:
+        connection.close()
+        CutoverRun.objects.filter(pk=ctx.run_id, lease=ctx.lease).update(state=RunState.QUEUED, lease="")
+    except DatabaseError:
+        pass  # the reaper will hand it back once the heartbeat is stale
+
+
+def _fail(ctx: _Ctx, reason: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        run = CutoverRun.objects.select_for_update().get(pk=ctx.run_id)
+        if run.lease != ctx.lease:
+            return
+        errors = [*run.errors, {"at": _iso(now), "step": run.current_step, "error": reason}]
+        CutoverRun.objects.filter(pk=ctx.run_id).update(
+            state=RunState.FAILED, errors=errors, finished_at=now, heartbeat_at=now, steps=ctx.steps
+        )
+        Phase.objects.filter(pk=ctx.phase.pk).update(state=PhaseState.FAILED)
+        SunsetPlan.objects.filter(pk=ctx.plan.pk).update(state=PlanState.FAILED, updated_at=now)
+        PlanChannel.objects.filter(plan_id=ctx.plan.pk).update(is_open=False)
+        record_event(
+            actor=None,
+            actor_label=f"system:{ctx.worker_id}",
+            action="run.failed",
+            obj=run,
+            before={"state": RunState.RUNNING},
+            after={"state": RunState.FAILED, "error": reason},
+        )
+
+
+def _step_freeze(ctx: _Ctx) -> None:
+    _start_step(ctx, Step.FREEZE)
+    plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=ctx.plan.pk)
+    phase = Phase.objects.get(pk=ctx.phase.pk)
+    # Permissions and approval are checked again now, not only when scheduled.
+    if plan.state != PlanState.RUNNING or phase.state != PhaseState.RUNNING:
+        raise CutoverAborted(f"The plan is {plan.state} and the phase {phase.state}: nothing to run.")
+    approver = plan.approved_by
+    if approver is None or plan.approved_at is None:
+        raise CutoverAborted("The plan has no approval.")
+    if approver.pk == plan.author_id:
+        raise CutoverAborted("The plan was approved by its own author.")
+    if not (approver.is_active and can(approver, "approve_plan")):
+        raise CutoverAborted(f"{approver.get_username()} approved the plan but no longer holds the approver role.")
+    if not (plan.author.is_active and (has_role(plan.author, MANAGER) or can(plan.author, "draft_plan"))):
+        raise CutoverAborted(f"The author {plan.author.get_username()} no longer holds the manager role.")
+    with transaction.atomic():
+        run = CutoverRun.objects.get(pk=ctx.run_id)
+        snapshot = run.snapshot
+        if not snapshot:
+            # Taken once: a re-run must not overwrite the pre-cutover picture.
+            snapshot = {
+                "taken_at": _iso(timezone.now()),
+                "channels": {
+                    str(pk): {"state": state, "archived_at": archived.isoformat() if archived else None}
+                    for pk, state, archived in Channel.objects.filter(pk__in=ctx.channel_ids).values_list(
+                        "pk", "state", "archived_at"
+                    )
+                },
+                "open_conversations": Conversation.objects.filter(
+                    channel_id__in=ctx.channel_ids, state=ConversationState.OPEN
+                ).count(),
+                "reassignments": list(
+                    phase_reassignments(phase, ctx.channel_ids).order_by("id").values_list("id", flat=True)
+                ),
+                "plan_version": plan.version,
+            }
+        _finish_step(ctx, Step.FREEZE, snapshot=snapshot)
+
+
+def _step_channels(ctx: _Ctx) -> None:
+    _start_step(ctx, Step.CHANNELS, total=len(ctx.channel_ids))
+    target = CHANNEL_STATE_FOR_PHASE[ctx.phase.kind]
+    now = timezone.now()
+    with transaction.atomic():
+        changed = (
+            Channel.objects.filter(pk__in=ctx.channel_ids).exclude(state=target).update(state=target, updated_at=now)
+        )
+        if ctx.phase.kind == PhaseKind.ARCHIVE:
+            Channel.objects.filter(pk__in=ctx.channel_ids, archived_at__isnull=True).update(archived_at=now)
+        ctx.step_state(Step.CHANNELS)["done"] = len(ctx.channel_ids)
+        if changed:
+            record_event(
+                actor=None,
+                actor_label=f"system:{ctx.worker_id}",
+                action="channels.state_changed",
+                obj=ctx.phase,
+                after={"channels": ctx.channel_ids, "state": target},
+            )
+        _finish_step(ctx, Step.CHANNELS)
+
+
+def _outbox_table() -> str:
+    return connection.ops.quote_name(OutboxMessage._meta.db_table)
+
+
+def _step_conversations(ctx: _Ctx) -> None:
+    kind = ctx.phase.kind
+    open_qs = Conversation.objects.filter(channel_id__in=ctx.channel_ids, state=ConversationState.OPEN)
+    if kind not in (PhaseKind.HARD_CLOSE, PhaseKind.ARCHIVE):
+        _start_step(ctx, Step.CONVERSATIONS, total=0)
+        with transaction.atomic():
+            _finish_step(ctx, Step.CONVERSATIONS)
+        return
+    info = _start_step(ctx, Step.CONVERSATIONS, total=open_qs.count())
+    target = ctx.plan.redirects.order_by("position").first()
+    chunk = settings.DUSK_CHUNK_SIZE
+    pause = settings.DUSK_CHUNK_PAUSE
+    conv_table = connection.ops.quote_name(Conversation._meta.db_table)
+    while True:
+        with transaction.atomic():
+            ids = list(open_qs.order_by("id").values_list("id", flat=True)[:chunk])
+            if not ids:
+                _finish_step(ctx, Step.CONVERSATIONS)
+                return
+            lo, hi = ids[0], ids[-1]
+            now = timezone.now()
+            if kind == PhaseKind.ARCHIVE:
+                moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
+                    state=ConversationState.CLOSED, moved_by_run_id=ctx.run_id
+                )
+                handoffs = 0
+            else:
+                moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
+                    state=ConversationState.REDIRECTED, redirected_to=target, moved_by_run_id=ctx.run_id
+                )
+                # One hand-off notice per moved conversation, written set-based in the
+                # same transaction; the unique dedupe key makes a repeat a no-op.
+                with connection.cursor() as cur:
+                    cur.execute(
+                        f"""
+                        INSERT INTO {_outbox_table()}
+                            (channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
+                             state, attempts, rendered_text, platform_response_id, last_error, created_at)
+                        SELECT c.channel_id, c.id, %s, %s, %s || c.id, %s, %s, 0, '', '', '', %s
+                        FROM {conv_table} c
+                        WHERE c.moved_by_run_id = %s AND c.id >= %s AND c.id <= %s
+                        ON CONFLICT DO NOTHING
+                        """,
+                        [
+                            OutboxKind.HANDOFF,
+                            kind,
+                            "handoff:",
+                            ctx.run_id,
+                            OutboxState.PENDING,
+                            now,
+                            ctx.run_id,
+                            lo,
+                            hi,
+                        ],
+                    )
+                    handoffs = max(cur.rowcount, 0)
+            info["done"] += moved
+            _beat(
+                ctx,
+                conversations_moved=F("conversations_moved") + moved,
+                handoffs_queued=F("handoffs_queued") + handoffs,
+            )
+        if pause:
+            time_module.sleep(pause)
+
+
+def _step_reassignments(ctx: _Ctx) -> None:
+    if ctx.phase.kind != PhaseKind.HARD_CLOSE:
+        _start_step(ctx, Step.REASSIGNMENTS, total=0)
+        with transaction.atomic():
+            _finish_step(ctx, Step.REASSIGNMENTS)
+        return
+    active = phase_reassignments(ctx.phase, ctx.channel_ids)
+    info = _start_step(ctx, Step.REASSIGNMENTS, total=active.count())
+    day = ctx.phase.local_date
+    a_table = connection.ops.quote_name(Assignment._meta.db_table)
+    r_table = connection.ops.quote_name(Reassignment._meta.db_table)
+    with transaction.atomic():
+        # Mark this run's moves, end the old assignments, start the new ones, mark
+        # the moves done: set-based statements in one transaction, all or nothing.
+        active.filter(applied_by_run__isnull=True).update(applied_by_run_id=ctx.run_id)
+        mine = Reassignment.objects.filter(applied_by_run_id=ctx.run_id)
+        Assignment.objects.filter(ends_on__isnull=True, starts_on__lte=day).filter(
+            Exists(mine.filter(agent_id=OuterRef("agent_id"), from_team_id=OuterRef("team_id")))
+        ).update(ends_on=day, ended_by_run_id=ctx.run_id)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                INSERT INTO {a_table} (agent_id, team_id, role, starts_on, ends_on, created_by_run_id, ended_by_run_id)
+                SELECT r.agent_id, r.to_team_id, r.role, %s, NULL, %s, NULL
+                FROM {r_table} r
+                WHERE r.applied_by_run_id = %s
+                  AND NOT EXISTS (
+                    SELECT 1 FROM {a_table} a
+                    WHERE a.agent_id = r.agent_id AND a.team_id = r.to_team_id AND a.ends_on IS NULL)
+                ON CONFLICT DO NOTHING
+                """,
+                [day, ctx.run_id, ctx.run_id],
+            )
+        done = mine.update(state=ReassignmentState.DONE)
+        info["done"] = done
+        record_event(
+            actor=None,
+            actor_label=f"system:{ctx.worker_id}",
+            action="reassignments.applied",
+            obj=ctx.phase,
+            after={"agents": done, "effective": day},
+        )
+        _finish_step(ctx, Step.REASSIGNMENTS, agents_reassigned=F("agents_reassigned") + done)
+
+
+def _queue_notifications(ctx: _Ctx) -> None:
+    """Write one Notification row per recipient, set-based and idempotent."""
+    plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=ctx.plan.pk)
+    phase_label = ctx.phase.get_kind_display()
+    rows: list[Notification] = []
+    for user in filter(None, [plan.author, plan.approved_by]):
+        if user.email:
+            rows.append(
+                Notification(
+                    run_id=ctx.run_id,
+                    kind="phase_report",
+                    recipient=user.email,
+                    subject=f"[Dusk] {plan.title}: {phase_label} phase ran",
+                    body="",
+                )
+            )
+    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if ctx.phase.kind == PhaseKind.HARD_CLOSE:
+        n_table = connection.ops.quote_name(Notification._meta.db_table)
+        r_table = connection.ops.quote_name(Reassignment._meta.db_table)
+        ag_table = connection.ops.quote_name(Agent._meta.db_table)
+        # Agents HR already emailed about this exact move are not emailed again.
+        an_table = connection.ops.quote_name(AgentNotice._meta.db_table)
+        with connection.cursor() as cur:
+            cur.execute(
+                f"""
+                INSERT INTO {n_table} (run_id, kind, recipient, agent_id, subject, body, state)
+                SELECT %s, 'reassignment', ag.email, ag.id, %s, '', %s
+                FROM {r_table} r JOIN {ag_table} ag ON ag.id = r.agent_id
+                WHERE r.applied_by_run_id = %s AND r.state = %s AND ag.email <> ''
+                  AND NOT EXISTS (
+                    SELECT 1 FROM {an_table} an
+                    WHERE an.reassignment_id = r.id AND an.to_team_id = r.to_team_id
+                      AND an.effective_date = r.effective_date AND an.role = r.role AND an.state = %s)
+                ON CONFLICT DO NOTHING
+                """,
+                [
+                    ctx.run_id,
+                    f"[Dusk] Your new role from {ctx.phase.local_date}",
+                    NotificationState.PENDING,
+                    ctx.run_id,
+                    ReassignmentState.DONE,
+                    NoticeState.SENT,
+                ],
+            )
+
+
+def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int, Reassignment]) -> str:
+    if note.kind == "reassignment" and note.agent_id in moves:
+        move = moves[note.agent_id]
+        return (
+            f"Hello {move.agent.name},\n\n"
+            f"{ctx.plan.title}: the channels you worked on are retiring.\n"
+            f"From {move.effective_date:%d %B %Y} you join {move.to_team.name}"
+            f"{' as ' + move.role if move.role else ''} (site {move.to_team.site or 'unchanged'}).\n\n"
+            "Your coordinator will contact you with the details.\n"
+        )
+    return (
+        f"{ctx.plan.title}: the {ctx.phase.get_kind_display()} phase ran at "
+        f"{ctx.phase.instant:%Y-%m-%d %H:%M} UTC.\n"
+        f"Conversations moved: {run.conversations_moved}; hand-off notices queued: {run.handoffs_queued}; "
+        f"agents reassigned: {run.agents_reassigned}.\n"
+    )
+
+
+def _step_notifications(ctx: _Ctx) -> None:
+    with transaction.atomic():
+        _queue_notifications(ctx)
+    mine = Notification.objects.filter(run_id=ctx.run_id)
+    info = _start_step(ctx, Step.NOTIFICATIONS, total=mine.count())
+    info["total"] = mine.count()
+    # Rows a previous lease holder claimed but never recorded were not delivered
+    # (see channels_app.mail); we hold the lease now, so they are ours to send.
+    # Re-claiming changes claimed_at, so a paused former holder can no longer
+    # record them and hangs up instead of delivering.
+    with transaction.atomic():
+        mine.filter(state=NotificationState.SENDING).update(state=NotificationState.PENDING)
+        _beat(ctx)
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            ids = list(
+                mine.filter(state=NotificationState.PENDING)
+                .order_by("id")
+                .values_list("id", flat=True)[: settings.DUSK_EMAIL_BATCH]
+            )
+            if not ids:
+                _finish_step(ctx, Step.NOTIFICATIONS)
+                return
+            mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
+            _beat(ctx)
+        run = CutoverRun.objects.get(pk=ctx.run_id)
+        notes = list(mine.filter(pk__in=ids).order_by("id"))
+        agent_ids = [n.agent_id for n in notes if n.agent_id]
+        moves = {
+            r.agent_id: r
+            for r in Reassignment.objects.filter(plan_id=ctx.plan.pk, agent_id__in=agent_ids).select_related(
+                "agent", "to_team"
+            )
+        }
+        items = [
+            (
+                note.pk,
+                EmailMessage(
+                    subject=note.subject,
+                    body=_render_body(note, ctx, run, moves),
+                    to=[note.recipient],
+                    headers={"Message-ID": note.message_id},
+                ),
+            )
+            for note in notes
+        ]
+        refused: list[str] = []
+
+        def record_sent(keys, claimed_at=now) -> set:
+            return record_group(Notification._meta.db_table, keys, claimed_at)
+
+        def record_refused(pk, error: str, refused=refused) -> None:
+            mine.filter(pk=pk).update(state=NotificationState.FAILED)
+            refused.append(error)
+
+        try:
+            sent = send_recorded(items, record_sent=record_sent, record_refused=record_refused)
+        except (OSError, smtplib.SMTPException) as exc:
+            # The mail server is unreachable: nothing unrecorded was delivered.
+            sent = mine.filter(pk__in=ids, state=NotificationState.SENT).count()
+            mine.filter(pk__in=ids, state=NotificationState.SENDING).update(state=NotificationState.FAILED)
+            refused.append(f"email: {exc}")
+        with transaction.atomic():
+            info["done"] += sent
+            fields: dict[str, Any] = {"notifications_sent": F("notifications_sent") + sent}
+            if refused:
+                run = CutoverRun.objects.get(pk=ctx.run_id)
+                fields["errors"] = [
+                    *run.errors,
+                    *({"at": _iso(now), "step": Step.NOTIFICATIONS, "error": e} for e in refused[:20]),
+                ]
+            _beat(ctx, **fields)
+
+
+def _step_done(ctx: _Ctx) -> None:
+    _start_step(ctx, Step.DONE, total=1)
+    now = timezone.now()
+    with transaction.atomic():
+        run = CutoverRun.objects.get(pk=ctx.run_id)
+        ctx.step_state(Step.DONE)["done"] = 1
+        _finish_step(ctx, Step.DONE, state=RunState.COMPLETED, finished_at=now, current_step=Step.DONE)
+        Phase.objects.filter(pk=ctx.phase.pk).update(state=PhaseState.COMPLETED)
+        remaining = Phase.objects.filter(plan_id=ctx.plan.pk).exclude(
+            state__in=[PhaseState.COMPLETED, PhaseState.CANCELLED]
+        )
+        plan_state = PlanState.COMPLETED if not remaining.exists() else PlanState.SCHEDULED
+        if not remaining.filter(state=PhaseState.RUNNING).exists():
+            SunsetPlan.objects.filter(pk=ctx.plan.pk, state=PlanState.RUNNING).update(state=plan_state, updated_at=now)
+        if plan_state == PlanState.COMPLETED:
+            PlanChannel.objects.filter(plan_id=ctx.plan.pk).update(is_open=False)
+        record_event(
+            actor=None,
+            actor_label=f"system:{ctx.worker_id}",
+            action="run.completed",
+            obj=run,
+            before={"state": RunState.RUNNING},
+            after={
+                "state": RunState.COMPLETED,
+                "phase": ctx.phase.kind,
+                "conversations_moved": run.conversations_moved,
+                "handoffs_queued": run.handoffs_queued,
+                "agents_reassigned": run.agents_reassigned,
+                "notifications_sent": run.notifications_sent,
+                "seconds": (now - run.started_at).total_seconds() if run.started_at else None,
+                "attempts": run.attempts,
+            },
+        )
+
+
+STEPS = {
+    Step.FREEZE: _step_freeze,
+    Step.CHANNELS: _step_channels,
+    Step.CONVERSATIONS: _step_conversations,
+    Step.REASSIGNMENTS: _step_reassignments,
+    Step.NOTIFICATIONS: _step_notifications,
+    Step.DONE: _step_done,
+}

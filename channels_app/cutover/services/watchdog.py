@@ -1,0 +1,116 @@
+"""Post-cutover watchdog: tracked redirects and threshold alerts on retired channels."""
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from channels_app.cutover.selectors import watchdog_metrics
+from channels_app.models import (
+    AlertKind,
+    Channel,
+    ChannelState,
+    Conversation,
+    RedirectClick,
+    RedirectTarget,
+    WatchdogAlert,
+)
+
+
+def record_click(*, reference: str, now: datetime | None = None) -> RedirectTarget | None:
+    """Log that the customer behind `reference` followed the tracked link and
+    return where to send them (the plan's first web redirect), or None."""
+    conversation = Conversation.objects.filter(reference=reference).select_related("redirected_to").first()
+    if conversation is None:
+        return None
+    target = conversation.redirected_to
+    if target is None or target.kind != "url":
+        target = (
+            RedirectTarget.objects.filter(plan__plan_channels__channel_id=conversation.channel_id, kind="url")
+            .order_by("-plan__created_at", "position")
+            .first()
+        )
+    if target is None:
+        return None
+    RedirectClick.objects.create(conversation=conversation, target=target, at=now or timezone.now())
+    return target
+
+
+def check_retired_channels(*, now: datetime | None = None) -> list[WatchdogAlert]:
+    """Raise alerts (once per channel, kind and day) where a retired channel
+    crosses a threshold, and email the people who own its plan."""
+    now = now or timezone.now()
+    created: list[WatchdogAlert] = []
+    for channel in Channel.objects.filter(state=ChannelState.RETIRED):
+        metrics = watchdog_metrics(channel, now=now)
+        if metrics.retired_at is None:
+            continue
+        checks = [
+            (
+                AlertKind.INBOUND,
+                metrics.inbound_last_24h,
+                settings.DUSK_WATCHDOG_MAX_INBOUND_PER_DAY,
+                metrics.inbound_last_24h > settings.DUSK_WATCHDOG_MAX_INBOUND_PER_DAY,
+                f"{channel.name}: {metrics.inbound_last_24h} messages in the last 24 hours after retirement "
+                f"(threshold {settings.DUSK_WATCHDOG_MAX_INBOUND_PER_DAY})",
+            ),
+            (
+                AlertKind.FAILED_REPLIES,
+                metrics.failed_replies,
+                settings.DUSK_WATCHDOG_MAX_FAILED_REPLIES,
+                metrics.failed_replies > settings.DUSK_WATCHDOG_MAX_FAILED_REPLIES,
+                f"{channel.name}: {metrics.failed_replies} replies failed permanently "
+                f"(threshold {settings.DUSK_WATCHDOG_MAX_FAILED_REPLIES})",
+            ),
+        ]
+        if metrics.redirect_share is not None and metrics.customers_told >= settings.DUSK_WATCHDOG_MIN_SAMPLE:
+            checks.append(
+                (
+                    AlertKind.REDIRECT_SHARE,
+                    metrics.redirect_share,
+                    settings.DUSK_WATCHDOG_MIN_REDIRECT_SHARE,
+                    metrics.redirect_share < settings.DUSK_WATCHDOG_MIN_REDIRECT_SHARE,
+                    f"{channel.name}: only {metrics.redirect_share:.0%} of {metrics.customers_told} customers "
+                    f"followed the redirect (threshold {settings.DUSK_WATCHDOG_MIN_REDIRECT_SHARE:.0%})",
+                )
+            )
+        for kind, value, threshold, crossed, message in checks:
+            if not crossed:
+                continue
+            try:
+                with transaction.atomic():
+                    created.append(
+                        WatchdogAlert.objects.create(
+                            channel=channel,
+                            kind=kind,
+                            day=now.date(),
+                            value=value,
+                            threshold=threshold,
+                            message=message[:300],
+                        )
+                    )
+            except IntegrityError:
+                pass  # already raised today
+    _notify(created)
+    return created
+
+
+def _notify(alerts: list[WatchdogAlert]) -> None:
+    for alert in alerts:
+        plan_people = {
+            email
+            for pc in alert.channel.plan_channels.select_related("plan__author", "plan__approved_by")
+            for email in (pc.plan.author.email, pc.plan.approved_by.email if pc.plan.approved_by else "")
+            if email
+        }
+        # Claim first: a second checker racing this one sends nothing.
+        if not plan_people or not WatchdogAlert.objects.filter(pk=alert.pk, notified_at__isnull=True).update(
+            notified_at=timezone.now()
+        ):
+            continue
+        with get_connection(fail_silently=True) as mail:
+            mail.send_messages(
+                [EmailMessage(subject=f"[Dusk] Watchdog: {alert.message}", body=alert.message, to=sorted(plan_people))]
+            )

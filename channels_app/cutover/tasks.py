@@ -1,0 +1,55 @@
+"""Celery tasks of the cutover: the beat sweep, the run itself, the reaper, reminders, the watchdog.
+
+A few lines each: ids in, a service call, ids out. Names are pinned to the ones queued messages
+and the beat schedule use."""
+
+import os
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover
+from channels_app.cutover.services.reminders import queue_due_reminders, send_pending_reminders
+from channels_app.cutover.services.watchdog import check_retired_channels
+
+
+@shared_task(name="channels_app.tasks.sweep_due_phases_task", ignore_result=True)
+def sweep_due_phases_task() -> int:
+    run_ids = claim_due_phases()
+    for run_id in run_ids:
+        run_cutover_task.delay(run_id)
+    return len(run_ids)
+
+
+@shared_task(
+    name="channels_app.tasks.run_cutover_task",
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(OperationalError, InterfaceError),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=None,
+)
+def run_cutover_task(self, run_id: int) -> str:
+    worker_id = f"{self.request.hostname or 'worker'}:{os.getpid()}"
+    return run_cutover(run_id=run_id, worker_id=worker_id)
+
+
+@shared_task(name="channels_app.tasks.reap_stuck_runs_task", ignore_result=True)
+def reap_stuck_runs_task() -> int:
+    run_ids = reap_stuck_runs()
+    for run_id in run_ids:
+        run_cutover_task.delay(run_id)
+    return len(run_ids)
+
+
+@shared_task(name="channels_app.tasks.send_reminders_task", ignore_result=True)
+def send_reminders_task() -> int:
+    queue_due_reminders()
+    return send_pending_reminders()
+
+
+@shared_task(name="channels_app.tasks.watchdog_task", ignore_result=True)
+def watchdog_task() -> int:
+    return len(check_retired_channels())

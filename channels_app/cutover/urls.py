@@ -1,0 +1,11 @@
+from django.urls import path
+
+from channels_app.cutover import views
+
+urlpatterns = [
+    path("plans/<int:plan_id>/phases/<int:phase_id>/dry-run/", views.phase_dry_run, name="phase_dry_run"),
+    path("runs/<int:pk>/", views.run_detail, name="run_detail"),
+    path("runs/<int:run_id>/rollback/", views.run_rollback, name="run_rollback"),
+    path("channels/<int:channel_id>/watchdog/", views.channel_watchdog, name="channel_watchdog"),
+    path("r/<str:reference>", views.tracked_redirect, name="tracked_redirect"),
+]

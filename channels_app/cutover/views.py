@@ -1,0 +1,145 @@
+"""Pages for walking through the door safely: a phase's dry run, a run's rollback."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
+
+from channels_app.core.permissions import can, require
+from channels_app.cutover.selectors import dry_run, run_for_page, run_steps, watchdog_metrics
+from channels_app.cutover.services.rollback import rollback_deadline, rollback_run
+from channels_app.cutover.services.watchdog import record_click
+from channels_app.models import (
+    Channel,
+    CutoverRun,
+    Phase,
+    RunState,
+    WatchdogAlert,
+)
+
+PAGE_SIZE = 50
+
+
+def _phase_for(user, plan_id: int, phase_id: int) -> Phase:
+    require(user, "view")
+    return get_object_or_404(
+        Phase.objects.select_related("plan__author", "plan__approved_by"), pk=phase_id, plan_id=plan_id
+    )
+
+
+@require_GET
+@login_required
+def phase_dry_run(request, plan_id: int, phase_id: int):
+    phase = _phase_for(request.user, plan_id, phase_id)
+    try:
+        number = max(int(request.GET.get("page", 1)), 1)
+    except ValueError:
+        number = 1
+    report = dry_run(phase, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
+    pages = Paginator(range(report.conversations_total), PAGE_SIZE).get_page(number)
+    return render(
+        request, "channels_app/dry_run.html", {"phase": phase, "plan": phase.plan, "report": report, "pages": pages}
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def run_rollback(request, run_id: int):
+    require(request.user, "view")
+    run = get_object_or_404(CutoverRun.objects.select_related("plan", "phase", "rolled_back_by"), pk=run_id)
+    error = ""
+    if request.method == "POST":
+        require(request.user, "rollback_plan")
+        try:
+            rollback_run(actor=request.user, run=run, reason=request.POST.get("reason", ""))
+        except ValidationError as exc:
+            error = " ".join(exc.messages)
+        except PermissionDenied as exc:
+            raise PermissionDenied(str(exc)) from exc
+        else:
+            messages.success(request, _("The phase was rolled back; the audit trail records it."))
+            return redirect("run_rollback", run_id=run.pk)
+    return render(
+        request,
+        "channels_app/run_rollback.html",
+        {
+            "run": run,
+            "deadline": rollback_deadline(run),
+            "error": error,
+            "can_roll_back": can(request.user, "rollback_plan"),
+            "reason": request.POST.get("reason", ""),
+        },
+        status=400 if error else 200,
+    )
+
+
+@require_GET
+def tracked_redirect(request, reference: str):
+    """Public: the link in auto-replies. Counted, then on to the redirect target."""
+    target = record_click(reference=reference)
+    if target is None:
+        raise Http404("Unknown reference")
+    return HttpResponseRedirect(target.value)
+
+
+CHART_W, CHART_H, CHART_PAD = 720, 180, 28
+
+
+@require_GET
+@login_required
+def channel_watchdog(request, channel_id: int):
+    require(request.user, "view")
+    channel = get_object_or_404(Channel, pk=channel_id)
+    metrics = watchdog_metrics(channel)
+    peak = max((n for _h, n in metrics.hourly), default=0) or 1
+    step = (CHART_W - 2 * CHART_PAD) / max(len(metrics.hourly), 1)
+    bars = [
+        {
+            "x": round(CHART_PAD + i * step, 1),
+            "y": round(CHART_H - CHART_PAD - n / peak * (CHART_H - 2 * CHART_PAD), 1),
+            "w": max(round(step - 1, 1), 1),
+            "h": round(n / peak * (CHART_H - 2 * CHART_PAD), 1),
+            "hour": hour,
+            "n": n,
+        }
+        for i, (hour, n) in enumerate(metrics.hourly)
+    ]
+    alerts = WatchdogAlert.objects.filter(channel=channel)[:20]
+    return render(
+        request,
+        "channels_app/channel_watchdog.html",
+        {
+            "channel": channel,
+            "metrics": metrics,
+            "bars": bars,
+            "peak": peak,
+            "alerts": alerts,
+            "chart": {"w": CHART_W, "h": CHART_H, "pad": CHART_PAD, "base": CHART_H - CHART_PAD},
+        },
+    )
+
+
+@require_GET
+@login_required
+def run_detail(request, pk: int):
+    require(request.user, "view")
+    try:
+        run = run_for_page(pk)
+    except CutoverRun.DoesNotExist:
+        raise Http404(_("No such run.")) from None
+    now = timezone.now()
+    context = {
+        "run": run,
+        "steps": run_steps(run, now=now),
+        "elapsed": ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else None,
+        "live": run.state in (RunState.QUEUED, RunState.RUNNING),
+    }
+    template = "channels_app/run_detail.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, context)

@@ -1,1 +1,0 @@
-"""The browser portal's views (server-rendered, htmx partials of the same templates)."""

@@ -1,0 +1,279 @@
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from channels_app.core import textrules
+from channels_app.core.zones import ZoneField, local_to_instant
+from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind
+from channels_app.plans.services.drafts import WIZARD_STEPS
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    RedirectInput,
+    auto_reply_problems,
+    redirect_problems,
+)
+
+LOCALE_CHOICES = [
+    ("en", "English (en)"),
+    ("fr", "Français (fr)"),
+    ("id", "Bahasa Indonesia (id)"),
+    ("es", "Español (es)"),
+    ("de", "Deutsch (de)"),
+    ("pt-BR", "Português do Brasil (pt-BR)"),
+    ("nl", "Nederlands (nl)"),
+    ("it", "Italiano (it)"),
+    ("ja", "日本語 (ja)"),
+]
+
+
+class ChannelChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Channel) -> str:
+        return f"{obj.name} · {obj.get_kind_display()} · {obj.get_state_display()}"
+
+
+class PlanBasicsForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    channels = ChannelChoiceField(
+        label=_("Channels to retire"),
+        queryset=Channel.objects.exclude(state=ChannelState.RETIRED).order_by("name"),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": _("Choose at least one channel to retire.")},
+    )
+    default_locale = forms.ChoiceField(
+        label=_("Default reply language"),
+        choices=LOCALE_CHOICES,
+        help_text=_("Used when a customer's language is unknown."),
+    )
+
+    def __init__(self, *args, busy: dict[int, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.busy = busy or {}
+
+    def clean_channels(self):
+        channels = self.cleaned_data["channels"]
+        taken = [f"{c.name} (“{self.busy[c.pk]}”)" for c in channels if c.pk in self.busy]
+        if taken:
+            raise ValidationError(
+                _("Already in another open plan: %(list)s."), params={"list": ", ".join(taken)}, code="busy"
+            )
+        return channels
+
+    def draft_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "title": data["title"].strip(),
+            "channel_ids": [c.pk for c in data["channels"]],
+            "default_locale": data["default_locale"],
+        }
+
+
+def describe_instant(local_date, local_time, zone: str) -> dict:
+    """What the live preview shows for a phase row: the instant, or why there is none."""
+    if not (local_date and local_time and zone):
+        return {}
+    try:
+        at = local_to_instant(local_date, local_time, zone)
+    except ValidationError as exc:
+        return {"problem": exc.messages[0]}
+    info = {"instant": at}
+    if at < timezone.now():
+        info["problem"] = _("This moment is in the past.")
+    return info
+
+
+class PhaseForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Phase"), choices=PhaseKind.choices)
+    local_date = forms.DateField(label=_("Date"), widget=forms.DateInput(attrs={"type": "date"}))
+    local_time = forms.TimeField(label=_("Time"), widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"))
+    time_zone = ZoneField(label=_("Time zone"))
+    region = forms.CharField(
+        label=_("Region"), required=False, max_length=64, help_text=_("Optional: one instant per region")
+    )
+
+    def clean(self):
+        data = super().clean()
+        self.instant = None
+        if all(data.get(k) for k in ("local_date", "local_time", "time_zone")):
+            try:
+                self.instant = local_to_instant(data["local_date"], data["local_time"], data["time_zone"])
+            except ValidationError as exc:
+                self.add_error("local_time", exc.messages[0])
+                return data
+            if self.instant <= timezone.now():
+                self.add_error("local_date", _("This moment is in the past."))
+        return data
+
+    def row(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "kind": d["kind"],
+            "local_date": d["local_date"].isoformat(),
+            "local_time": d["local_time"].strftime("%H:%M:%S" if d["local_time"].second else "%H:%M"),
+            "time_zone": d["time_zone"],
+            "region": d.get("region", "").strip(),
+        }
+
+
+class BasePhaseFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        forms_ = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        if not forms_:
+            raise ValidationError(_("A plan needs at least one phase."))
+        seen: dict[tuple, PhaseForm] = {}
+        for form in forms_:
+            key = (form.cleaned_data["kind"], form.cleaned_data["region"].strip())
+            if key in seen:
+                form.add_error("kind", _("This phase appears twice for the same region."))
+            seen[key] = form
+        by_region: dict[str, list[PhaseForm]] = {}
+        for form in forms_:
+            by_region.setdefault(form.cleaned_data["region"].strip(), []).append(form)
+        for items in by_region.values():
+            items.sort(key=lambda f: PHASE_ORDER.index(f.cleaned_data["kind"]))
+            for earlier, later in zip(items, items[1:], strict=False):
+                if earlier.instant and later.instant and later.instant <= earlier.instant:
+                    later.add_error(
+                        "local_date",
+                        _("%(later)s must come after %(earlier)s.")
+                        % {
+                            "later": PhaseKind(later.cleaned_data["kind"]).label,
+                            "earlier": PhaseKind(earlier.cleaned_data["kind"]).label,
+                        },
+                    )
+
+    def rows(self) -> list[dict]:
+        return [f.row() for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+
+
+PhaseFormSet = forms.formset_factory(PhaseForm, formset=BasePhaseFormSet, extra=0, can_delete=True, max_num=40)
+
+
+class RedirectForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=RedirectKind.choices)
+    label = forms.CharField(label=_("Label"), max_length=120)
+    value = forms.CharField(label=_("Number or address"), max_length=500)
+    expected_share = forms.IntegerField(
+        label=_("Expected share (%)"), min_value=0, max_value=100, required=False, initial=0
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") and data.get("value"):
+            target = RedirectInput(
+                data["kind"], data.get("label", ""), data["value"], (data.get("expected_share") or 0) / 100
+            )
+            for problem in redirect_problems(target):
+                if "label" not in problem:
+                    self.add_error("value", problem)
+        return data
+
+    def row(self) -> dict:
+        d = self.cleaned_data
+        return {
+            "kind": d["kind"],
+            "label": d["label"].strip(),
+            "value": d["value"].strip(),
+            "expected_share": (d.get("expected_share") or 0) / 100,
+        }
+
+
+class BaseRedirectFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        total = sum(
+            (f.cleaned_data.get("expected_share") or 0)
+            for f in self.forms
+            if f.cleaned_data and not f.cleaned_data.get("DELETE")
+        )
+        if total > 100:
+            raise ValidationError(
+                _("Expected shares add up to %(total)s%%; they cannot exceed 100%%."), params={"total": total}
+            )
+
+    def rows(self) -> list[dict]:
+        return [f.row() for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+
+
+RedirectFormSet = forms.formset_factory(RedirectForm, formset=BaseRedirectFormSet, extra=0, can_delete=True, max_num=20)
+
+
+class AutoReplyForm(forms.Form):
+    phase_kind = forms.ChoiceField(label=_("Phase"), choices=PhaseKind.choices)
+    locale = forms.ChoiceField(label=_("Language"), choices=LOCALE_CHOICES)
+    text = forms.CharField(
+        label=_("Reply text"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=5000,
+        help_text=_("Placeholders: %(list)s") % {"list": ", ".join("{" + p + "}" for p in textrules.PLACEHOLDERS)},
+    )
+
+    def __init__(self, *args, channel_kinds=(), phase_kinds=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_kinds = list(channel_kinds)
+        self.phase_kinds = set(phase_kinds)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("phase_kind") and data.get("locale") and data.get("text"):
+            reply = AutoReplyInput(data["phase_kind"], data["locale"], data["text"])
+            for problem in auto_reply_problems(reply, channel_kinds=self.channel_kinds, phase_kinds=self.phase_kinds):
+                field = "phase_kind" if "has no" in problem else "text"
+                self.add_error(field, problem)
+        return data
+
+    def row(self) -> dict:
+        d = self.cleaned_data
+        return {"phase_kind": d["phase_kind"], "locale": d["locale"], "text": d["text"]}
+
+
+class BaseAutoReplyFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        seen = set()
+        for form in self.forms:
+            if not form.cleaned_data or form.cleaned_data.get("DELETE"):
+                continue
+            key = (form.cleaned_data["phase_kind"], form.cleaned_data["locale"])
+            if key in seen:
+                form.add_error("locale", _("This phase already has a reply in this language."))
+            seen.add(key)
+
+    def rows(self) -> list[dict]:
+        return [f.row() for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+
+
+AutoReplyFormSet = forms.formset_factory(
+    AutoReplyForm, formset=BaseAutoReplyFormSet, extra=0, can_delete=True, max_num=60
+)
+
+
+class ApproveForm(forms.Form):
+    comment = forms.CharField(label=_("Comment (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class SendBackForm(forms.Form):
+    comment = forms.CharField(
+        label=_("What must change"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": _("Say what must change before the plan can be approved.")},
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+STEP_LABELS = {
+    "channels": _("Channels"),
+    "phases": _("Phases"),
+    "redirects": _("Redirects"),
+    "replies": _("Auto-replies"),
+}
+
+
+assert tuple(STEP_LABELS) == WIZARD_STEPS

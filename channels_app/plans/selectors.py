@@ -1,0 +1,239 @@
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Prefetch, Q
+
+from channels_app.models import (
+    Agent,
+    AuditEvent,
+    AutoReply,
+    Channel,
+    ChannelState,
+    Conversation,
+    ConversationState,
+    CutoverRun,
+    Phase,
+    PhaseKind,
+    PlanState,
+    Reassignment,
+    RedirectTarget,
+    SunsetPlan,
+)
+from channels_app.workforce.selectors import WITH_DESTINATION, affected_assignments
+
+# The channel state each phase kind leaves a plan's channels in.
+CHANNEL_STATE_FOR_PHASE = {
+    PhaseKind.NOTICE: ChannelState.NOTICE,
+    PhaseKind.SOFT_CLOSE: ChannelState.SOFT_CLOSED,
+    PhaseKind.HARD_CLOSE: ChannelState.RETIRED,
+    PhaseKind.ARCHIVE: ChannelState.RETIRED,
+}
+
+
+def plan_counts_by_state() -> dict[str, int]:
+    return dict(SunsetPlan.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
+
+
+def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
+    """Values for an auto-reply's placeholders: the plan's first redirect of
+    each kind, then whatever the caller knows (customer, reference, ...)."""
+    values = {"redirect_url": "", "phone": "", "app_link": ""}
+    slot = {"url": "redirect_url", "phone": "phone", "app": "app_link"}
+    for target in sorted(plan.redirects.all(), key=lambda t: t.position):
+        key = slot[target.kind]
+        if not values[key]:
+            values[key] = target.value
+    if not values["redirect_url"]:
+        values["redirect_url"] = values["app_link"] or values["phone"]
+    hard_close = next((p for p in plan.phases.all() if p.kind == PhaseKind.HARD_CLOSE), None)
+    if hard_close is not None:
+        values["date"] = f"{hard_close.local_date:%d %B %Y}"
+    values.update({k: v for k, v in known.items() if v is not None})
+    if values.get("reference") and any(t.kind == "url" for t in plan.redirects.all()):
+        values["redirect_url"] = tracked_redirect_url(values["reference"])
+    return values
+
+
+def tracked_redirect_url(reference: str) -> str:
+    """The link auto-replies carry: the watchdog counts who followed it, then
+    sends them on to the plan's web redirect (safety_views.tracked_redirect)."""
+    from django.conf import settings
+
+    return f"{settings.DUSK_PUBLIC_URL}/r/{reference}"
+
+
+def pick_auto_reply(replies: list[AutoReply], phase_kind: str, locale: str, default_locale: str) -> AutoReply | None:
+    """The reply for a phase in the customer's locale, else its language
+    (pt-BR -> pt), else the plan's default locale."""
+    by_locale = {r.locale: r for r in replies if r.phase_kind == phase_kind}
+    for candidate in (locale, (locale or "").split("-")[0], default_locale):
+        if candidate and candidate in by_locale:
+            return by_locale[candidate]
+    return None
+
+
+def plan_for_page(pk: int) -> SunsetPlan:
+    """A plan with everything its page shows, in a fixed number of queries."""
+    return (
+        SunsetPlan.objects.select_related("author", "approved_by")
+        .prefetch_related(
+            Prefetch("phases", queryset=Phase.objects.order_by("instant", "id")),
+            Prefetch("channels", queryset=Channel.objects.order_by("name")),
+            Prefetch("redirects", queryset=RedirectTarget.objects.order_by("position")),
+            Prefetch("auto_replies"),
+            Prefetch("runs", queryset=CutoverRun.objects.select_related("phase").order_by("-queued_at", "-id")),
+        )
+        .get(pk=pk)
+    )
+
+
+@dataclass
+class PhaseEffect:
+    phase: Phase
+    channel_changes: list[tuple[Channel, str, str]]
+    moves_conversations: bool
+    closes_conversations: bool
+    reassigns: bool
+
+
+@dataclass
+class PlanImpact:
+    conversations_to_move: int
+    customers_to_notify: int
+    agents_affected: int
+    agents_without_destination: int
+    reassignments_by_state: dict[str, int]
+    notifications: int
+    phases: list[PhaseEffect]
+
+
+def plan_impact(plan: SunsetPlan) -> PlanImpact:
+    """What the plan will change (channels, conversations, customers, agents),
+    from a plan loaded by plan_for_page: three queries."""
+    channel_ids = [c.pk for c in plan.channels.all()]
+    convs = Conversation.objects.filter(channel_id__in=channel_ids, state=ConversationState.OPEN).aggregate(
+        n=Count("id"), customers=Count("customer_id", distinct=True)
+    )
+    affected = affected_assignments(plan)
+    agents = Agent.objects.filter(pk__in=affected.values("agent_id")).aggregate(
+        total=Count("id"),
+        placed=Count(
+            "id",
+            filter=Q(reassignments__plan=plan, reassignments__state__in=WITH_DESTINATION),
+            distinct=True,
+        ),
+    )
+    by_state = dict(
+        Reassignment.objects.filter(plan=plan).values_list("state").annotate(n=Count("id")).values_list("state", "n")
+    )
+    kinds = {p.kind for p in plan.phases.all()}
+    effects = [
+        PhaseEffect(
+            phase=p,
+            channel_changes=[
+                (c, c.state, CHANNEL_STATE_FOR_PHASE[p.kind])
+                for c in plan.channels.all()
+                if c.state != CHANNEL_STATE_FOR_PHASE[p.kind]
+            ],
+            moves_conversations=p.kind == PhaseKind.HARD_CLOSE,
+            closes_conversations=p.kind == PhaseKind.ARCHIVE,
+            reassigns=p.kind == PhaseKind.HARD_CLOSE,
+        )
+        for p in plan.phases.all()
+    ]
+    movers = sum(by_state.get(s, 0) for s in WITH_DESTINATION) if PhaseKind.HARD_CLOSE in kinds else 0
+    people = len({u.pk for u in (plan.author, plan.approved_by) if u is not None})
+    return PlanImpact(
+        conversations_to_move=convs["n"] if PhaseKind.HARD_CLOSE in kinds else 0,
+        customers_to_notify=convs["customers"] if PhaseKind.HARD_CLOSE in kinds else 0,
+        agents_affected=agents["total"],
+        agents_without_destination=agents["total"] - agents["placed"],
+        reassignments_by_state=by_state,
+        notifications=movers + people * len(kinds),
+        phases=effects,
+    )
+
+
+def plans_for_list(*, state: str = ""):
+    qs = SunsetPlan.objects.for_list()
+    if state:
+        qs = qs.filter(state=state)
+    return qs
+
+
+@dataclass
+class Change:
+    section: str
+    item: str
+    before: str
+    after: str
+
+    @property
+    def kind(self) -> str:
+        if not self.before:
+            return "added"
+        if not self.after:
+            return "removed"
+        return "changed"
+
+
+def review_baseline(plan: SunsetPlan) -> tuple[str, dict | None, datetime | None]:
+    """("approval" | "review" | "", snapshot, when): the last approved version
+    if there is one, else the version submitted the time before. One query."""
+    events = list(
+        AuditEvent.objects.filter(
+            object_type="sunsetplan", object_id=str(plan.pk), action__in=["plan.approved", "plan.submitted"]
+        )
+        .order_by("-id")
+        .values("action", "after", "at")[:20]
+    )
+    for event in events:
+        if event["action"] == "plan.approved" and (event["after"] or {}).get("snapshot"):
+            return "approval", event["after"]["snapshot"], event["at"]
+    submissions = [e for e in events if e["action"] == "plan.submitted" and (e["after"] or {}).get("snapshot")]
+    if len(submissions) >= 2:
+        return "review", submissions[1]["after"]["snapshot"], submissions[1]["at"]
+    return "", None, None
+
+
+def _fmt_phase(p: dict) -> str:
+    region = f" [{p['region']}]" if p.get("region") else ""
+    return f"{p['local']} {p['time_zone']}{region}"
+
+
+def _fmt_redirect(r: dict) -> str:
+    share = r.get("expected_share") or 0
+    return f"{r['kind']}: {r['label']} — {r['value']} ({round(share * 100)}%)"
+
+
+def diff_snapshots(before: dict, after: dict, channel_names: dict[int, str]) -> list[Change]:
+    changes: list[Change] = []
+    for key, label in (("title", "Title"), ("default_locale", "Default language")):
+        if before.get(key) != after.get(key):
+            changes.append(Change(label, "", str(before.get(key) or ""), str(after.get(key) or "")))
+    old_ch, new_ch = set(before.get("channels") or []), set(after.get("channels") or [])
+    for pk in sorted(new_ch - old_ch):
+        changes.append(Change("Channels", channel_names.get(pk, f"#{pk}"), "", "included"))
+    for pk in sorted(old_ch - new_ch):
+        changes.append(Change("Channels", channel_names.get(pk, f"#{pk}"), "included", ""))
+
+    def keyed(rows, key):
+        return {key(r): r for r in rows or []}
+
+    sections = (
+        ("Phases", "phases", lambda p: f"{p['kind']}{' / ' + p['region'] if p.get('region') else ''}", _fmt_phase),
+        ("Redirects", "redirects", lambda r: f"{r['kind']}: {r['label']}", _fmt_redirect),
+        ("Auto-replies", "auto_replies", lambda a: f"{a['phase_kind']} / {a['locale']}", lambda a: a["text"]),
+    )
+    for section, key, name, fmt in sections:
+        old, new = keyed(before.get(key), name), keyed(after.get(key), name)
+        for item in list(dict.fromkeys([*old, *new])):
+            a = fmt(old[item]) if item in old else ""
+            b = fmt(new[item]) if item in new else ""
+            if a != b:
+                changes.append(Change(section, item, a, b))
+    return changes
+
+
+def approvals_queue():
+    return SunsetPlan.objects.for_list().filter(state=PlanState.PENDING_APPROVAL).order_by("submitted_at", "id")

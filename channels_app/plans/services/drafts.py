@@ -1,0 +1,161 @@
+from datetime import date, datetime, time
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from channels_app.core.permissions import require
+from channels_app.models import PlanDraft, SunsetPlan
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RedirectInput,
+    create_plan,
+    update_plan,
+)
+
+DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies")
+
+
+WIZARD_STEPS = ("channels", "phases", "redirects", "replies")
+
+
+def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
+    return {
+        "title": plan.title,
+        "default_locale": plan.default_locale,
+        "channel_ids": sorted(plan.plan_channels.values_list("channel_id", flat=True)),
+        "phases": [
+            {
+                "kind": p.kind,
+                "local_date": p.local_date.isoformat(),
+                "local_time": p.local_time.strftime("%H:%M"),
+                "time_zone": p.time_zone,
+                "region": p.region,
+            }
+            for p in plan.phases.order_by("instant", "id")
+        ],
+        "redirects": [
+            {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
+            for r in plan.redirects.order_by("position")
+        ],
+        "auto_replies": [
+            {"phase_kind": a.phase_kind, "locale": a.locale, "text": a.text}
+            for a in plan.auto_replies.order_by("phase_kind", "locale")
+        ],
+    }
+
+
+@transaction.atomic
+def open_plan_draft(*, actor, plan: SunsetPlan | None = None) -> PlanDraft:
+    """The person's wizard in progress for a new plan (or for editing `plan`),
+    created on first use; editing starts from the plan's current content."""
+    require(actor, "draft_plan")
+    if plan is not None and plan.state != "draft":
+        raise ValidationError(
+            _("“%(title)s” is %(state)s; only a draft can be edited.")
+            % {"title": plan.title, "state": plan.get_state_display().lower()}
+        )
+    draft = PlanDraft.objects.select_for_update().filter(author=actor, plan=plan).first()
+    if draft is None:
+        data = _data_from_plan(plan) if plan is not None else {"default_locale": "en", "channel_ids": []}
+        draft = PlanDraft.objects.create(author=actor, plan=plan, data=data)
+    return draft
+
+
+@transaction.atomic
+def save_plan_draft(*, actor, draft: PlanDraft | int, data: dict[str, Any], step: str | None = None) -> PlanDraft:
+    """Keep what was typed, as typed (validation happens per step and on finishing)."""
+    require(actor, "draft_plan")
+    pk = draft.pk if isinstance(draft, PlanDraft) else draft
+    draft = PlanDraft.objects.select_for_update().get(pk=pk, author=actor)
+    draft.data = {**draft.data, **{k: v for k, v in data.items() if k in DRAFT_KEYS}}
+    if step is not None:
+        if step not in WIZARD_STEPS:
+            raise ValidationError(_("Unknown wizard step “%(step)s”.") % {"step": step})
+        draft.step = step
+    draft.save(update_fields=["data", "step", "updated_at"])
+    return draft
+
+
+@transaction.atomic
+def discard_plan_draft(*, actor, draft: PlanDraft | int) -> None:
+    require(actor, "draft_plan")
+    pk = draft.pk if isinstance(draft, PlanDraft) else draft
+    PlanDraft.objects.filter(pk=pk, author=actor).delete()
+
+
+def _parse(value: str, kind: type, label: str, errors: list[str]):
+    try:
+        if kind is date:
+            return date.fromisoformat(str(value))
+        return time.fromisoformat(str(value))
+    except (TypeError, ValueError):
+        if kind is date:
+            message = _("%(label)s: “%(value)s” is not a valid date.")
+        else:
+            message = _("%(label)s: “%(value)s” is not a valid time.")
+        errors.append(message % {"label": label, "value": value})
+        return None
+
+
+def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
+    """The service inputs a draft's data stands for; ValidationError if a
+    value cannot even be read (the per-step forms normally catch these)."""
+    problems: list[str] = []
+    phases = []
+    for i, row in enumerate(data.get("phases") or []):
+        if not (row.get("local_date") or row.get("local_time")):
+            continue  # a row added and left empty
+        label = _("Phase %(n)s") % {"n": i + 1}
+        day = _parse(row.get("local_date"), date, label, problems)
+        at = _parse(row.get("local_time"), time, label, problems)
+        if day and at:
+            phases.append(PhaseInput(row.get("kind", ""), day, at, row.get("time_zone", ""), row.get("region", "")))
+    redirects = []
+    for i, row in enumerate(data.get("redirects") or []):
+        if not (row.get("label") or row.get("value")):
+            continue
+        try:
+            share = float(row.get("expected_share") or 0)
+        except (TypeError, ValueError):
+            problems.append(_("Redirect %(n)s: the expected share must be a number.") % {"n": i + 1})
+            share = 0.0
+        redirects.append(RedirectInput(row.get("kind", ""), row.get("label", ""), row.get("value", ""), share))
+    replies = [
+        AutoReplyInput(row.get("phase_kind", ""), row.get("locale", ""), row.get("text", ""))
+        for row in data.get("auto_replies") or []
+        if (row.get("text") or "").strip()
+    ]
+    if problems:
+        raise ValidationError({"phases": problems})
+    try:
+        channel_ids = [int(pk) for pk in data.get("channel_ids") or []]
+    except (TypeError, ValueError):
+        raise ValidationError({"channels": [_("Choose channels from the list.")]}) from None
+    return {
+        "title": data.get("title", ""),
+        "channel_ids": channel_ids,
+        "phases": phases,
+        "redirects": redirects,
+        "auto_replies": replies,
+        "default_locale": data.get("default_locale") or "en",
+    }
+
+
+@transaction.atomic
+def finish_plan_draft(*, actor, draft: PlanDraft | int, now: datetime | None = None) -> SunsetPlan:
+    """Write the draft as a plan (new, or a new version of the plan being
+    edited) through create_plan/update_plan, then drop the draft. On a
+    ValidationError nothing is written and the draft stays."""
+    require(actor, "draft_plan")
+    pk = draft.pk if isinstance(draft, PlanDraft) else draft
+    draft = PlanDraft.objects.select_for_update().get(pk=pk, author=actor)
+    inputs = draft_inputs(draft.data)
+    if draft.plan_id is None:
+        plan = create_plan(actor=actor, now=now, **inputs)
+    else:
+        plan = update_plan(actor=actor, plan=draft.plan_id, now=now, **inputs)
+    draft.delete()
+    return plan

@@ -1,0 +1,25 @@
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET
+
+from channels_app.core.permissions import require
+from channels_app.models import SunsetPlan
+from channels_app.plans.selectors import plan_for_page, plan_impact
+
+
+@require_GET
+@login_required
+def plan_detail(request, pk: int):
+    require(request.user, "view")
+    try:
+        plan = plan_for_page(pk)
+    except SunsetPlan.DoesNotExist:
+        raise Http404(_("No such plan.")) from None
+    context = {
+        "plan": plan,
+        "impact": plan_impact(plan),
+        "is_author": plan.author_id == request.user.pk,
+    }
+    return render(request, "channels_app/plan_detail.html", context)

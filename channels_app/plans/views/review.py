@@ -1,0 +1,136 @@
+"""Submitting, cancelling, and the four-eyes approval queue."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from channels_app.core.permissions import require
+from channels_app.core.views import error_messages, go
+from channels_app.models import Channel, PlanState, SunsetPlan
+from channels_app.plans.forms import ApproveForm, CancelForm, SendBackForm
+from channels_app.plans.selectors import approvals_queue, diff_snapshots, plan_for_page, plan_impact, review_baseline
+from channels_app.plans.services.plans import approve_plan, cancel_plan, plan_snapshot, reject_plan, submit_plan
+
+
+def _plan(pk: int) -> SunsetPlan:
+    try:
+        return plan_for_page(pk)
+    except SunsetPlan.DoesNotExist:
+        raise Http404(_("No such plan.")) from None
+
+
+@require_POST
+@login_required
+def plan_submit(request, pk: int):
+    require(request.user, "submit_plan")
+    plan = _plan(pk)
+    try:
+        submit_plan(actor=request.user, plan=plan)
+    except ValidationError as exc:
+        for text in error_messages(exc):
+            messages.error(request, text)
+    else:
+        messages.success(request, _("Submitted for approval: a second person must approve it now."))
+    return go(request, reverse("plan_detail", args=[plan.pk]))
+
+
+@require_POST
+@login_required
+def plan_cancel(request, pk: int):
+    require(request.user, "cancel_plan")
+    plan = _plan(pk)
+    form = CancelForm(request.POST)
+    reason = form.cleaned_data["reason"] if form.is_valid() else ""
+    try:
+        cancel_plan(actor=request.user, plan=plan, reason=reason)
+    except ValidationError as exc:
+        for text in error_messages(exc):
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The plan was cancelled; nothing of it will run."))
+    return go(request, reverse("plan_detail", args=[plan.pk]))
+
+
+@require_GET
+@login_required
+def approvals(request):
+    require(request.user, "approve_plan")
+    page = Paginator(approvals_queue(), 25).get_page(request.GET.get("page"))
+    return render(request, "channels_app/approvals.html", {"page": page})
+
+
+def _review_context(request, plan: SunsetPlan) -> dict:
+    kind, baseline, baseline_at = review_baseline(plan)
+    current = plan_snapshot(plan)
+    changes = []
+    if baseline is not None:
+        ids = set(baseline.get("channels") or []) | set(current.get("channels") or [])
+        names = dict(Channel.objects.filter(pk__in=ids).values_list("pk", "name"))
+        changes = diff_snapshots(baseline, current, names)
+    return {
+        "plan": plan,
+        "impact": plan_impact(plan),
+        "baseline_kind": kind,
+        "baseline_at": baseline_at,
+        "changes": changes,
+        "is_author": plan.author_id == request.user.pk,
+        "pending": plan.state == PlanState.PENDING_APPROVAL,
+    }
+
+
+@require_GET
+@login_required
+def approval_review(request, pk: int):
+    require(request.user, "approve_plan")
+    plan = _plan(pk)
+    context = _review_context(request, plan) | {"approve_form": ApproveForm(), "send_back_form": SendBackForm()}
+    return render(request, "channels_app/approval_review.html", context)
+
+
+def _decide(request, pk: int, *, approve: bool):
+    require(request.user, "approve_plan")
+    plan = _plan(pk)
+    if plan.author_id == request.user.pk:
+        raise PermissionDenied(_("The author of a plan cannot approve it: a second person must."))
+    approve_form = ApproveForm(request.POST if approve else None)
+    send_back_form = SendBackForm(None if approve else request.POST)
+    form = approve_form if approve else send_back_form
+    problems: list[str] = []
+    if form.is_valid():
+        try:
+            if approve:
+                approve_plan(actor=request.user, plan=plan, comment=form.cleaned_data["comment"])
+            else:
+                reject_plan(actor=request.user, plan=plan, comment=form.cleaned_data["comment"])
+        except (ValidationError, PermissionDenied) as exc:
+            problems = error_messages(exc)
+        else:
+            if approve:
+                messages.success(request, _("Approved: the plan is scheduled and will run at its instants."))
+            else:
+                messages.success(request, _("Sent back to the author with your comment."))
+            return go(request, reverse("approvals"))
+    context = _review_context(request, plan) | {
+        "approve_form": approve_form,
+        "send_back_form": send_back_form,
+        "problems": problems,
+    }
+    return render(request, "channels_app/approval_review.html", context, status=422)
+
+
+@require_POST
+@login_required
+def plan_approve(request, pk: int):
+    return _decide(request, pk, approve=True)
+
+
+@require_POST
+@login_required
+def plan_send_back(request, pk: int):
+    return _decide(request, pk, approve=False)

@@ -1,0 +1,386 @@
+"""The sunset wizard: channels, phases, redirects, auto-replies, then the plan
+page with its impact. What is typed is saved as a draft as you go."""
+
+import contextlib
+from datetime import date, time
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import BadRequest, ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from channels_app.core import textrules
+from channels_app.core.permissions import require
+from channels_app.core.reply_checks import platform_label, reply_problems
+from channels_app.core.views import error_dict, go
+from channels_app.core.zones import zone_choices
+from channels_app.models import Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
+from channels_app.plans.forms import (
+    STEP_LABELS,
+    AutoReplyFormSet,
+    PhaseFormSet,
+    PlanBasicsForm,
+    RedirectFormSet,
+    describe_instant,
+)
+from channels_app.plans.services.drafts import (
+    WIZARD_STEPS,
+    discard_plan_draft,
+    finish_plan_draft,
+    open_plan_draft,
+    save_plan_draft,
+)
+
+# Per step: the formset prefix, its fields, and the fields that make a row "typed in".
+ROWS = {
+    "phases": ("phases", ("kind", "local_date", "local_time", "time_zone", "region"), ("local_date", "local_time")),
+    "redirects": ("redirects", ("kind", "label", "value", "expected_share"), ("label", "value")),
+    "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
+}
+
+
+DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
+
+
+ERROR_STEP = {"title": "channels", "channels": "channels", "default_locale": "channels", "phases": "phases"}
+
+
+ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies"}
+
+
+def _draft_for(request, plan_id: int | None) -> PlanDraft:
+    plan = None
+    if plan_id is not None:
+        plan = get_object_or_404(SunsetPlan, pk=plan_id)
+        if plan.state != PlanState.DRAFT:
+            raise Http404(_("Only a draft plan can be edited."))
+    return open_plan_draft(actor=request.user, plan=plan)
+
+
+def _own_draft(request, pk: int) -> PlanDraft:
+    require(request.user, "draft_plan")
+    return get_object_or_404(PlanDraft.objects.select_related("plan"), pk=pk, author=request.user)
+
+
+def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
+    """The rows of a step's formset as typed, in order, without deleted ones."""
+    prefix, fields, typed = ROWS[step]
+    try:
+        total = min(int(post.get(f"{prefix}-TOTAL_FORMS", 0)), 100)
+    except ValueError:
+        total = 0
+    rows = []
+    for i in range(total):
+        if post.get(f"{prefix}-{i}-DELETE"):
+            continue
+        row = {f: post.get(f"{prefix}-{i}-{f}", "") for f in fields}
+        if step == "redirects":
+            # Typed as a percentage, kept as a fraction like the service takes it.
+            with contextlib.suppress(ValueError):
+                row["expected_share"] = float(row["expected_share"]) / 100 if row["expected_share"] != "" else 0.0
+        if keep_blank or any(str(row[f]).strip() for f in typed):
+            rows.append(row)
+    return rows
+
+
+def _stored_rows(draft: PlanDraft, step: str) -> list[dict]:
+    rows = [dict(r) for r in draft.data.get(DATA_KEY[step]) or []]
+    if step == "redirects":
+        for row in rows:
+            if isinstance(row.get("expected_share"), int | float):
+                row["expected_share"] = round(row["expected_share"] * 100)
+    return rows
+
+
+def _bound(step: str, rows: list[dict]) -> dict:
+    prefix, fields, _typed = ROWS[step]
+    data = {f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        for f in fields:
+            value = row.get(f, "")
+            if step == "redirects" and f == "expected_share" and isinstance(value, float):
+                value = round(value * 100)
+            data[f"{prefix}-{i}-{f}"] = "" if value is None else str(value)
+    return data
+
+
+def _draft_channels(draft: PlanDraft) -> list[Channel]:
+    ids = [int(i) for i in draft.data.get("channel_ids") or [] if str(i).isdigit()]
+    return list(Channel.objects.filter(pk__in=ids).order_by("name"))
+
+
+def _default_rows(step: str, draft: PlanDraft) -> list[dict]:
+    zone = timezone.get_current_timezone_name()
+    if step == "phases":
+        return [{"kind": "hard_close", "time_zone": zone}]
+    if step == "redirects":
+        return [{"kind": "phone"}, {"kind": "url"}]
+    kinds = list(dict.fromkeys(p.get("kind") for p in draft.data.get("phases") or [] if p.get("kind")))
+    locale = draft.data.get("default_locale") or "en"
+    return [{"phase_kind": k, "locale": locale, "text": ""} for k in kinds or ["hard_close"]]
+
+
+def _new_row(step: str, draft: PlanDraft) -> dict:
+    """The empty row "Add a phase/redirect/reply" appends."""
+    if step == "phases":
+        return {"kind": "", "time_zone": timezone.get_current_timezone_name()}
+    if step == "redirects":
+        return {"kind": "url"}
+    return {"phase_kind": "", "locale": draft.data.get("default_locale") or "en", "text": ""}
+
+
+def _formset(step: str, draft: PlanDraft, rows: list[dict], bound: bool):
+    cls = {"phases": PhaseFormSet, "redirects": RedirectFormSet, "replies": AutoReplyFormSet}[step]
+    kwargs = {}
+    if step == "replies":
+        kwargs["form_kwargs"] = {
+            "channel_kinds": [c.kind for c in _draft_channels(draft)],
+            "phase_kinds": {p.get("kind") for p in draft.data.get("phases") or []},
+        }
+    if bound:
+        return cls(_bound(step, rows), prefix=ROWS[step][0], **kwargs)
+    return cls(initial=rows, prefix=ROWS[step][0], **kwargs)
+
+
+def _basics_form(draft: PlanDraft, data=None) -> PlanBasicsForm:
+    busy = dict(
+        PlanChannel.objects.filter(is_open=True).exclude(plan_id=draft.plan_id).values_list("channel_id", "plan__title")
+    )
+    initial = {
+        "title": draft.data.get("title", ""),
+        "channels": draft.data.get("channel_ids") or [],
+        "default_locale": draft.data.get("default_locale") or "en",
+    }
+    return PlanBasicsForm(data, initial=initial, busy=busy)
+
+
+def _required_replies(draft: PlanDraft, rows: list[dict]) -> list[str]:
+    """Soft and hard close need a reply in the default language (submit_plan's rule)."""
+    locale = draft.data.get("default_locale") or "en"
+    kinds = {p.get("kind") for p in draft.data.get("phases") or []}
+    have = {(r["phase_kind"], r["locale"]) for r in rows if (r.get("text") or "").strip()}
+    missing = []
+    for kind, label in (("soft_close", _("Soft close")), ("hard_close", _("Hard close"))):
+        if kind in kinds and (kind, locale) not in have:
+            missing.append(
+                _("Write the %(phase)s reply in the default language (%(locale)s).")
+                % {"phase": label, "locale": locale}
+            )
+    return missing
+
+
+def _attach_instants(formset) -> None:
+    for form in formset:
+        try:
+            day = date.fromisoformat(str(form["local_date"].value() or ""))
+            at = time.fromisoformat(str(form["local_time"].value() or ""))
+        except ValueError:
+            form.info = {}
+            continue
+        form.info = describe_instant(day, at, str(form["time_zone"].value() or "").strip())
+
+
+def _render(request, draft, step, form, *, status=200, problems=None):
+    if step == "phases":
+        _attach_instants(form)
+    steps = [(key, STEP_LABELS[key]) for key in WIZARD_STEPS]
+    context = {
+        "draft": draft,
+        "plan": draft.plan,
+        "step": step,
+        "steps": steps,
+        "step_index": WIZARD_STEPS.index(step),
+        "form": form,
+        "zones": zone_choices() if step == "phases" else [],
+        "problems": problems or {},
+        "channels": _draft_channels(draft) if step == "replies" else [],
+        "placeholders": textrules.PLACEHOLDERS,
+    }
+    return render(request, "channels_app/plan_wizard.html", context, status=status)
+
+
+def _step_url(draft: PlanDraft, step: str) -> str:
+    base = reverse("plan_edit", args=[draft.plan_id]) if draft.plan_id else reverse("plan_new")
+    return f"{base}?step={step}"
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def wizard(request, pk: int | None = None):
+    require(request.user, "draft_plan")
+    try:
+        draft = _draft_for(request, pk)
+    except ValidationError as exc:  # the plan is no longer a draft
+        raise Http404(exc.messages[0]) from None
+    step = (request.POST if request.method == "POST" else request.GET).get("step") or draft.step
+    if step not in WIZARD_STEPS:
+        step = WIZARD_STEPS[0]
+
+    if request.method == "GET":
+        if step == "channels":
+            form = _basics_form(draft)
+        else:
+            rows = _stored_rows(draft, step) or _default_rows(step, draft)
+            form = _formset(step, draft, rows, bound=False)
+        return _render(request, draft, step, form)
+
+    action = request.POST.get("action", "next")
+    index = WIZARD_STEPS.index(step)
+    if step == "channels":
+        form = _basics_form(draft, request.POST)
+        raw = {
+            "title": request.POST.get("title", ""),
+            "channel_ids": [int(v) for v in request.POST.getlist("channels") if v.isdigit()],
+            "default_locale": request.POST.get("default_locale", "en"),
+        }
+    else:
+        typed = _raw_rows(request.POST, step, keep_blank=False)
+        raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+        if action == "add":
+            save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
+            rows = raw[DATA_KEY[step]] + [_new_row(step, draft)]
+            return _render(request, draft, step, _formset(step, draft, rows, bound=False))
+        form = _formset(step, draft, typed, bound=True)
+
+    if action == "back":
+        save_plan_draft(actor=request.user, draft=draft, data=raw, step=WIZARD_STEPS[max(index - 1, 0)])
+        return go(request, _step_url(draft, WIZARD_STEPS[max(index - 1, 0)]))
+
+    extra_problems = []
+    valid = form.is_valid()
+    if valid and step == "replies":
+        extra_problems = _required_replies(draft, form.rows())
+        valid = not extra_problems
+    if not valid:
+        save_plan_draft(actor=request.user, draft=draft, data=raw)
+        return _render(request, draft, step, form, status=422, problems={"__all__": extra_problems})
+
+    clean = form.draft_data() if step == "channels" else {DATA_KEY[step]: form.rows()}
+    if index + 1 < len(WIZARD_STEPS):
+        save_plan_draft(actor=request.user, draft=draft, data=clean, step=WIZARD_STEPS[index + 1])
+        return go(request, _step_url(draft, WIZARD_STEPS[index + 1]))
+
+    save_plan_draft(actor=request.user, draft=draft, data=clean)
+    try:
+        plan = finish_plan_draft(actor=request.user, draft=draft)
+    except ValidationError as exc:
+        problems: dict[str, list[str]] = {}
+        for field, msgs in error_dict(exc).items():
+            problems.setdefault(ERROR_STEP.get(field, "replies"), []).extend(msgs)
+        draft.refresh_from_db()
+        return _render(request, draft, step, form, status=422, problems=problems)
+    messages.success(request, _("Draft plan saved. Check its impact below, then submit it for approval."))
+    return go(request, reverse("plan_detail", args=[plan.pk]))
+
+
+@require_POST
+@login_required
+def autosave(request, pk: int):
+    """Keep what is typed as it is typed (htmx, debounced)."""
+    draft = _own_draft(request, pk)
+    step = request.POST.get("step", "")
+    if step == "channels":
+        data = {
+            "title": request.POST.get("title", ""),
+            "channel_ids": [int(v) for v in request.POST.getlist("channels") if v.isdigit()],
+            "default_locale": request.POST.get("default_locale", "en"),
+        }
+    elif step in ROWS:
+        data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+    else:
+        return render(request, "channels_app/plan_wizard.html#autosave", {"error": _("Unknown step.")}, status=400)
+    draft = save_plan_draft(actor=request.user, draft=draft, data=data)
+    return render(request, "channels_app/plan_wizard.html#autosave", {"draft": draft})
+
+
+def _row(request) -> int:
+    try:
+        return int(request.POST.get("row", ""))
+    except ValueError:
+        raise BadRequest("The request names no row of the wizard.") from None
+
+
+@require_POST
+@login_required
+def phase_instant(request, pk: int):
+    """A phase row's instant in the viewer's zone and UTC, or why it has none."""
+    _own_draft(request, pk)
+    i = _row(request)
+    try:
+        day = date.fromisoformat(request.POST.get(f"phases-{i}-local_date", ""))
+        at = time.fromisoformat(request.POST.get(f"phases-{i}-local_time", ""))
+    except ValueError:
+        info = {}
+    else:
+        info = describe_instant(day, at, request.POST.get(f"phases-{i}-time_zone", "").strip())
+    return render(request, "channels_app/plan_wizard.html#phase-instant", {"info": info, "row": i})
+
+
+def _sample_values(draft: PlanDraft, channel: Channel | None) -> dict[str, str]:
+    values = {"customer_name": "Alex", "reference": "DSK-7KQ2M9XH", "redirect_url": "", "phone": "", "app_link": ""}
+    slot = {"url": "redirect_url", "phone": "phone", "app": "app_link"}
+    for row in draft.data.get("redirects") or []:
+        key = slot.get(row.get("kind"))
+        if key and not values[key]:
+            values[key] = row.get("value", "")
+    values["redirect_url"] = values["redirect_url"] or values["app_link"] or values["phone"]
+    for row in draft.data.get("phases") or []:
+        if row.get("kind") == "hard_close" and row.get("local_date"):
+            with contextlib.suppress(ValueError):
+                values["date"] = f"{date.fromisoformat(row['local_date']):%d %B %Y}"
+    if channel is not None:
+        values["channel"] = channel.name
+    return values
+
+
+def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list[dict]:
+    """How a reply looks on each platform of the plan, with the counter the
+    services validate against (textrules, longest likely placeholder values)."""
+    previews = []
+    seen = set()
+    for channel in channels:
+        if channel.kind in seen:
+            continue
+        seen.add(channel.kind)
+        worst = textrules.render(text, textrules.WORST_CASE_SAMPLES)
+        length = textrules.length_for(channel.kind, worst)
+        limit = textrules.LIMITS.get(channel.kind)
+        previews.append(
+            {
+                "kind": channel.kind,
+                "label": platform_label(channel.kind),
+                "channel": channel,
+                "text": textrules.render(text, _sample_values(draft, channel)),
+                "length": length,
+                "limit": limit,
+                "over": limit is not None and length > limit,
+                "weighted": channel.kind == "x",
+                "problems": reply_problems(text, channel.kind) if text.strip() else [],
+            }
+        )
+    return previews
+
+
+@require_POST
+@login_required
+def reply_preview(request, pk: int):
+    draft = _own_draft(request, pk)
+    i = _row(request)
+    text = request.POST.get(f"replies-{i}-text", "")
+    context = {"row": i, "previews": reply_previews(draft, text, _draft_channels(draft)), "text": text}
+    return render(request, "channels_app/plan_wizard.html#reply-preview", context)
+
+
+@require_POST
+@login_required
+def discard(request, pk: int):
+    draft = _own_draft(request, pk)
+    plan_id = draft.plan_id
+    discard_plan_draft(actor=request.user, draft=draft)
+    messages.info(request, _("Your unsaved changes were discarded."))
+    return go(request, reverse("plan_detail", args=[plan_id]) if plan_id else reverse("home"))

@@ -1,0 +1,251 @@
+"""What every platform adapter shares: the normalised message, send results, errors, helpers.
+
+Adapters do platform I/O only (verify, parse, send). They never touch the ORM: services decide
+what to store, tasks decide when to send.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from html.parser import HTMLParser
+from typing import Any
+
+import httpx
+
+# Applied per request, so a Client built without timeouts still never hangs a worker.
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    platform_message_id: str
+    thread_id: str
+    customer_id: str
+    customer_handle: str
+    customer_name: str
+    text: str
+    lang: str | None  # the platform's own language field, when it has one
+    created_at: datetime  # aware, UTC
+    in_reply_to: str | None  # platform id of the message this one answers
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    platform_id: str
+    status_code: int
+    retry_after: float | None = None
+    permanent: bool = False
+    error: str = ""
+    # The request may have been carried out although we got no success answer (read timeout,
+    # connection lost after sending, 5xx): look on the platform before sending again.
+    in_doubt: bool = False
+    # Not sent now: the reply an earlier attempt posted, found on the platform.
+    recovered: bool = False
+
+
+class AdapterError(Exception):
+    pass
+
+
+class SignatureError(AdapterError):
+    """A webhook request whose signature or verify token does not check out: answer 403."""
+
+
+class SendError(AdapterError):
+    permanent = False
+
+    def __init__(self, error: str, status_code: int = 0, retry_after: float | None = None, *, in_doubt: bool = False):
+        super().__init__(error)
+        self.error = error
+        self.status_code = status_code
+        self.retry_after = retry_after
+        self.in_doubt = in_doubt
+
+    @property
+    def result(self) -> SendResult:
+        """The failure as a SendResult, for the outbox to record the platform's answer."""
+        return SendResult(
+            platform_id="",
+            status_code=self.status_code,
+            retry_after=self.retry_after,
+            permanent=self.permanent,
+            error=self.error,
+            in_doubt=self.in_doubt,
+        )
+
+
+class PermanentSendError(SendError):
+    """Retrying will not help (bad request, revoked credentials, deleted target)."""
+
+    permanent = True
+
+
+class RetryableSendError(SendError):
+    """Rate limited, platform down or network trouble: retry, not before retry_after seconds."""
+
+    def __init__(
+        self, retry_after: float | None = None, error: str = "", status_code: int = 0, *, in_doubt: bool = False
+    ):
+        super().__init__(error or "retryable platform error", status_code, retry_after, in_doubt=in_doubt)
+
+
+def hmac_sha256(secret: str | bytes, message: str | bytes) -> bytes:
+    key = secret.encode() if isinstance(secret, str) else secret
+    msg = message.encode() if isinstance(message, str) else message
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def sha256_hex_signature(secret: str | bytes, body: bytes) -> str:
+    return "sha256=" + hmac_sha256(secret, body).hex()
+
+
+def sha256_b64_signature(secret: str | bytes, body: str | bytes) -> str:
+    return "sha256=" + base64.b64encode(hmac_sha256(secret, body)).decode("ascii")
+
+
+def check_signature(expected: str, provided: str | None) -> None:
+    """Constant-time comparison; raise SignatureError when missing or different."""
+    if not provided:
+        raise SignatureError("missing signature")
+    if not hmac.compare_digest(expected.encode("ascii"), provided.strip().encode("utf-8")):
+        raise SignatureError("bad signature")
+
+
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds to wait, from Retry-After (seconds or HTTP date) or x-rate-limit-reset (epoch)."""
+    now = time.time() if now is None else now
+    value = headers.get("retry-after")
+    if value:
+        value = value.strip()
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            when = None
+        if when is not None:
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            return max(0.0, when.timestamp() - now)
+    reset = headers.get("x-rate-limit-reset")
+    if reset:
+        try:
+            return max(0.0, float(reset) - now)
+        except ValueError:
+            return None
+    return None
+
+
+def response_json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def error_text(response: httpx.Response, limit: int = 500) -> str:
+    return f"HTTP {response.status_code}: {response.text[:limit]}"
+
+
+def raise_for_platform_status(response: httpx.Response) -> None:
+    """Map a non-2xx answer to RetryableSendError (429, 5xx) or PermanentSendError (other 4xx)."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    if status == 429 or status >= 500 or status == 408:
+        # A 5xx may come after the platform did the work; 429 and 408 say it did not.
+        raise RetryableSendError(
+            parse_retry_after(response.headers), error_text(response), status, in_doubt=status >= 500
+        )
+    raise PermanentSendError(error_text(response), status)
+
+
+# Transport failures that happen before the request left: the platform cannot have acted.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+def request(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+    **kwargs: Any,
+) -> httpx.Response:
+    """client.request with a timeout always set and transport failures made retryable."""
+    try:
+        return client.request(method, url, timeout=timeout or DEFAULT_TIMEOUT, **kwargs)
+    except httpx.TimeoutException as exc:
+        raise RetryableSendError(None, f"timeout: {exc!r}", in_doubt=not isinstance(exc, _NOT_SENT)) from exc
+    except httpx.TransportError as exc:
+        raise RetryableSendError(None, f"transport error: {exc!r}", in_doubt=not isinstance(exc, _NOT_SENT)) from exc
+
+
+def join_url(base_url: str, path: str) -> str:
+    return base_url.rstrip("/") + "/" + path.lstrip("/")
+
+
+def utc_from_timestamp_ms(value: int | str) -> datetime:
+    return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+
+
+def utc_from_iso(value: str) -> datetime:
+    """ISO 8601 with 'Z' or an offset, as Discourse and YouTube send; naive means UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+class _TextExtractor(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Visible text of an HTML fragment (Discourse "cooked", HTML-only emails)."""
+    extractor = _TextExtractor()
+    extractor.feed(html)
+    extractor.close()
+    return "".join(extractor.parts).strip()
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def comparable_text(text: str) -> str:
+    """Text as platforms give it back, made comparable with what we sent: HTML entities
+    unescaped (X answers "&amp;"), links masked (X shortens them to t.co), spaces collapsed."""
+    return _SPACE.sub(" ", _URL.sub("<link>", html.unescape(text or ""))).strip()
+
+
+def pick_reply(candidates: list[tuple[str, str]], text: str, *, author_known: bool) -> str | None:
+    """The platform id of our earlier reply among (id, text) candidates already filtered by
+    target, author and time. With the author known, a single candidate is ours whatever the
+    platform did to its text; otherwise (or among several) the text must match."""
+    if author_known and len(candidates) == 1:
+        return candidates[0][0]
+    wanted = comparable_text(text)
+    for platform_id, candidate_text in candidates:
+        if comparable_text(candidate_text) == wanted:
+            return platform_id
+    return None

@@ -1,0 +1,153 @@
+"""Discourse: webhooks in (ping, post_created), posts.json replies out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from channels_app.platforms.adapters.base import (
+    InboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+    check_signature,
+    html_to_text,
+    join_url,
+    parse_retry_after,
+    pick_reply,
+    raise_for_platform_status,
+    request,
+    response_json,
+    sha256_hex_signature,
+    utc_from_iso,
+)
+
+SIGNATURE_HEADER = "X-Discourse-Event-Signature"
+
+
+EVENT_HEADER = "X-Discourse-Event"
+
+
+REGULAR_POST = 1  # post_type: 2 moderator action, 3 small action, 4 whisper
+
+
+def verify_signature(secret: str, raw_body: bytes, header_value: str | None) -> None:
+    check_signature(sha256_hex_signature(secret, raw_body), header_value)
+
+
+def parse_post(post: dict[str, Any]) -> InboundMessage:
+    raw_text = post.get("raw")
+    text = raw_text if raw_text is not None else html_to_text(post.get("cooked") or "")
+    username = post.get("username") or ""
+    return InboundMessage(
+        platform_message_id=str(post["id"]),
+        thread_id=str(post["topic_id"]),
+        customer_id=str(post.get("user_id") or username),
+        customer_handle=username,
+        customer_name=post.get("name") or username,
+        text=text,
+        lang=None,  # Discourse posts carry no language
+        created_at=utc_from_iso(post["created_at"]),
+        # Discourse replies point at a post *number* in the topic, not a post id; the number
+        # stays in raw["post_number"] / raw["reply_to_post_number"] for the reply.
+        in_reply_to=None,
+        raw=post,
+    )
+
+
+def parse_event(event: str | None, payload: dict[str, Any], own_username: str | None = None) -> list[InboundMessage]:
+    """Messages in one webhook delivery; ping and other events give []."""
+    if event != "post_created":
+        return []
+    post = payload.get("post") or {}
+    if not post or post.get("post_type", REGULAR_POST) != REGULAR_POST:
+        return []
+    if own_username and (post.get("username") or "").lower() == own_username.lower():
+        return []  # our own auto-reply coming back
+    return [parse_post(post)]
+
+
+def send_reply(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: int | str,
+    text: str,
+    reply_to_post_number: int | None = None,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    body: dict[str, Any] = {"topic_id": int(topic_id), "raw": text}
+    if reply_to_post_number is not None:
+        body["reply_to_post_number"] = int(reply_to_post_number)
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/posts.json"),
+        json=body,
+        headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+        timeout=timeout,
+    )
+    if response.status_code == 429:
+        # Discourse says how long in the body (extras.wait_seconds) as well as Retry-After.
+        extras = (response_json(response) or {}).get("extras") or {}
+        wait = parse_retry_after(response.headers)
+        if wait is None and extras.get("wait_seconds") is not None:
+            wait = float(extras["wait_seconds"])
+        raise RetryableSendError(wait, f"HTTP 429: {response.text[:300]}", 429)
+    raise_for_platform_status(response)
+    post_id = (response_json(response) or {}).get("id")
+    if post_id is None:
+        raise PermanentSendError(f"no post id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(post_id), status_code=response.status_code)
+
+
+_REPLY_ACTION = 5  # UserAction::REPLY: a post in a topic someone else started
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: int | str,
+    reply_to_post_number: int | None,
+    text: str,
+    since: datetime,
+    *,
+    max_pages: int = 20,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our post in the topic (answering that post number) made since `since`, or
+    None: the API user's replies (GET /user_actions.json, newest first) back to `since`.
+    Raises SendError when the forum cannot say."""
+    candidates: list[tuple[str, str]] = []
+    offset = 0
+    for _ in range(max_pages):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/user_actions.json"),
+            params={"username": api_username, "filter": str(_REPLY_ACTION), "offset": str(offset)},
+            headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        actions = (response_json(response) or {}).get("user_actions") or []
+        older = False
+        for action in actions:
+            if utc_from_iso(action["created_at"]) < since:
+                older = True
+                continue
+            if str(action.get("topic_id")) != str(topic_id):
+                continue
+            if reply_to_post_number is not None and action.get("reply_to_post_number") != int(reply_to_post_number):
+                continue
+            candidates.append((str(action["post_id"]), html_to_text(action.get("excerpt") or "")))
+        if older or not actions:
+            break
+        offset += len(actions)
+    return pick_reply(candidates, text, author_known=True)

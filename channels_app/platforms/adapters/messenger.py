@@ -1,0 +1,169 @@
+"""Facebook Messenger (Meta Graph API): page webhooks in, Send API out."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from channels_app.platforms.adapters.base import (
+    InboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+    SignatureError,
+    check_signature,
+    error_text,
+    join_url,
+    parse_retry_after,
+    pick_reply,
+    request,
+    response_json,
+    sha256_hex_signature,
+    utc_from_iso,
+    utc_from_timestamp_ms,
+)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+
+
+DEFAULT_API_VERSION = "v19.0"
+
+
+# Graph error codes that mean "later" (throttling, temporary problems), not "never".
+_RETRYABLE_CODES = {1, 2, 4, 17, 32, 341, 613}
+
+
+def verify_subscription(params: Mapping[str, str], verify_token: str) -> str:
+    """The hub.challenge to echo back for Meta's subscription GET; SignatureError otherwise."""
+    if params.get("hub.mode") != "subscribe":
+        raise SignatureError("hub.mode is not subscribe")
+    given = params.get("hub.verify_token") or ""
+    if not hmac.compare_digest(given.encode(), verify_token.encode()):
+        raise SignatureError("bad verify token")
+    challenge = params.get("hub.challenge")
+    if not challenge:
+        raise SignatureError("missing hub.challenge")
+    return challenge
+
+
+def verify_signature(app_secret: str, raw_body: bytes, header_value: str | None) -> None:
+    check_signature(sha256_hex_signature(app_secret, raw_body), header_value)
+
+
+def _parse_messaging(event: dict[str, Any]) -> InboundMessage | None:
+    message = event.get("message")
+    if not message or message.get("is_echo"):  # echoes are the page's own messages
+        return None
+    sender = str((event.get("sender") or {}).get("id") or "")
+    reply_to = (message.get("reply_to") or {}).get("mid")
+    return InboundMessage(
+        platform_message_id=message["mid"],
+        thread_id=sender,  # one conversation per person and page
+        customer_id=sender,
+        customer_handle=sender,  # a page-scoped id; names need a Graph lookup
+        customer_name="",
+        # Attachment-only messages have no text but still deserve the auto-reply.
+        text=message.get("text") or "",
+        lang=None,
+        created_at=utc_from_timestamp_ms(event["timestamp"]),
+        in_reply_to=reply_to,
+        raw=event,
+    )
+
+
+def parse_events(payload: dict[str, Any]) -> list[InboundMessage]:
+    if payload.get("object") not in (None, "page"):
+        return []
+    messages = []
+    for entry in payload.get("entry") or []:
+        for event in entry.get("messaging") or []:
+            parsed = _parse_messaging(event)
+            if parsed is not None:
+                messages.append(parsed)
+    return messages
+
+
+def _raise_for_graph_error(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    error = (response_json(response) or {}).get("error") or {}
+    retry_after = parse_retry_after(response.headers)
+    if status == 429 or status >= 500 or error.get("code") in _RETRYABLE_CODES or error.get("is_transient"):
+        raise RetryableSendError(retry_after, error_text(response), status, in_doubt=status >= 500)
+    raise PermanentSendError(error_text(response), status)
+
+
+def send_reply(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    recipient_id: str,
+    text: str,
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, f"/{api_version}/me/messages"),
+        params={"access_token": page_access_token},
+        json={
+            "recipient": {"id": str(recipient_id)},
+            "messaging_type": "RESPONSE",
+            "message": {"text": text},
+        },
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    message_id = (response_json(response) or {}).get("message_id")
+    if not message_id:
+        raise PermanentSendError(f"no message_id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(message_id), status_code=response.status_code)
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    recipient_id: str,
+    text: str,
+    since: datetime,
+    *,
+    page_id: str = "",
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our message to this person sent since `since`, or None (Conversations API:
+    the page's conversation with the person and its latest messages). Raises SendError when
+    the Graph API cannot say."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/{api_version}/me/conversations"),
+        params={
+            "platform": "messenger",
+            "user_id": str(recipient_id),
+            "fields": "messages.limit(100){message,from,created_time}",
+            "access_token": page_access_token,
+        },
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    candidates: list[tuple[str, str]] = []
+    for conversation in (response_json(response) or {}).get("data") or []:
+        for message in (conversation.get("messages") or {}).get("data") or []:
+            sender = str((message.get("from") or {}).get("id") or "")
+            if (page_id and sender != page_id) or sender == str(recipient_id):
+                continue
+            if not message.get("created_time") or utc_from_iso(message["created_time"]) < since:
+                continue
+            candidates.append((str(message["id"]), message.get("message") or ""))
+    # Several of our messages may match the author and time (a person can get an auto-reply
+    # and a hand-off notice): the text decides.
+    return pick_reply(candidates, text, author_known=False)

@@ -1,0 +1,202 @@
+"""X (Twitter): Account Activity webhooks in, API v2 replies out."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from channels_app.platforms.adapters.base import (
+    InboundMessage,
+    PermanentSendError,
+    SendResult,
+    check_signature,
+    join_url,
+    pick_reply,
+    raise_for_platform_status,
+    request,
+    response_json,
+    sha256_b64_signature,
+    utc_from_timestamp_ms,
+)
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+
+
+_CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
+
+
+def crc_response(consumer_secret: str, crc_token: str) -> str:
+    """The response_token for X's CRC GET; a retired channel must keep answering it."""
+    return sha256_b64_signature(consumer_secret, crc_token)
+
+
+def verify_signature(consumer_secret: str, raw_body: bytes, header_value: str | None) -> None:
+    """Raise SignatureError unless header_value signs raw_body (the bytes as received)."""
+    check_signature(sha256_b64_signature(consumer_secret, raw_body), header_value)
+
+
+# X always writes created_at in UTC; this reads that form without strptime (a third of parsing
+# a delivery). Anything else goes to strptime, which also raises for what neither can read.
+_CREATED_AT_UTC = re.compile(
+    r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
+    r"([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) \+0000 ([0-9]{4})"
+)
+
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+
+
+def _created_at(tweet: dict[str, Any]) -> datetime:
+    if tweet.get("timestamp_ms"):
+        return utc_from_timestamp_ms(tweet["timestamp_ms"])
+    value = tweet["created_at"]
+    match = _CREATED_AT_UTC.fullmatch(value) if isinstance(value, str) else None
+    if match:
+        month, day, hour, minute, second, year = match.groups()
+        try:
+            return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+        except ValueError:
+            pass  # e.g. 31 Feb: strptime's error says so
+    return datetime.strptime(value, _CREATED_AT_FORMAT).astimezone(UTC)
+
+
+def _full_text(tweet: dict[str, Any]) -> str:
+    # Tweets over 140 characters arrive truncated with the whole text in extended_tweet.
+    extended = tweet.get("extended_tweet") or {}
+    return extended.get("full_text") or tweet.get("full_text") or tweet.get("text") or ""
+
+
+# X still uses a few withdrawn ISO 639 codes.
+_OLD_CODES = {"in": "id", "iw": "he", "ji": "yi"}
+
+
+def _lang(tweet: dict[str, Any]) -> str | None:
+    lang = (tweet.get("lang") or "").lower()
+    # "und" (undetermined), "zxx" and X's "qme"/"qht"/"qam"... pseudo codes are no language.
+    if not lang or lang in ("und", "zxx") or (len(lang) == 3 and lang.startswith("q")):
+        return None
+    code = lang.split("-")[0]
+    return _OLD_CODES.get(code, code)
+
+
+def parse_tweet(tweet: dict[str, Any]) -> InboundMessage:
+    user = tweet.get("user") or {}
+    in_reply_to = tweet.get("in_reply_to_status_id_str")
+    tweet_id = tweet["id_str"]
+    return InboundMessage(
+        platform_message_id=tweet_id,
+        # v1.1 payloads carry no conversation id; the replied-to tweet is the best hint and
+        # services map it onto an existing conversation.
+        thread_id=tweet.get("conversation_id_str") or in_reply_to or tweet_id,
+        customer_id=str(user.get("id_str") or user.get("id") or ""),
+        customer_handle=user.get("screen_name") or "",
+        customer_name=user.get("name") or "",
+        text=_full_text(tweet),
+        lang=_lang(tweet),
+        created_at=_created_at(tweet),
+        in_reply_to=in_reply_to,
+        raw=tweet,
+    )
+
+
+def parse_events(payload: dict[str, Any]) -> list[InboundMessage]:
+    """Customer tweets in an Account Activity delivery; the channel's own tweets and retweets
+    are skipped (answering them would loop or spam)."""
+    own_user_id = str(payload.get("for_user_id") or "")
+    messages = []
+    for tweet in payload.get("tweet_create_events") or []:
+        author = str((tweet.get("user") or {}).get("id_str") or "")
+        if own_user_id and author == own_user_id:
+            continue
+        if tweet.get("retweeted_status"):
+            continue
+        messages.append(parse_tweet(tweet))
+    return messages
+
+
+def send_reply(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    text: str,
+    in_reply_to_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    """POST /2/tweets as a reply; 201 gives the new tweet id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/2/tweets"),
+        json={"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_id)}},
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    body = response_json(response) or {}
+    tweet_id = (body.get("data") or {}).get("id")
+    if not tweet_id:
+        raise PermanentSendError(f"no tweet id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
+
+
+# Recent search covers the last seven days; older replies cannot be looked up this way.
+_SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)
+
+
+_SEARCH_PAGES = 5
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    in_reply_to_id: str,
+    text: str,
+    since: datetime,
+    *,
+    author_id: str = "",
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our reply to a tweet posted since `since`, or None (GET /2/tweets/search/recent
+    with the in_reply_to_tweet_id: and from: operators). Raises SendError when X cannot say."""
+    query = f"in_reply_to_tweet_id:{in_reply_to_id}" + (f" from:{author_id}" if author_id else "")
+    start = max(since, datetime.now(UTC) - _SEARCH_WINDOW)
+    params: dict[str, Any] = {
+        "query": query,
+        "start_time": start.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "max_results": 100,
+        "tweet.fields": "author_id,created_at,referenced_tweets",
+    }
+    candidates: list[tuple[str, str]] = []
+    for _ in range(_SEARCH_PAGES):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/2/tweets/search/recent"),
+            params=params,
+            headers={"Authorization": f"Bearer {bearer_token}"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        body = response_json(response) or {}
+        for tweet in body.get("data") or []:
+            replied_to = {r.get("id") for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"}
+            if str(in_reply_to_id) not in replied_to:
+                continue
+            if author_id and str(tweet.get("author_id") or "") != author_id:
+                continue
+            candidates.append((str(tweet["id"]), tweet.get("text") or ""))
+        next_token = (body.get("meta") or {}).get("next_token")
+        if not next_token:
+            break
+        params["next_token"] = next_token
+    return pick_reply(candidates, text, author_known=bool(author_id))

@@ -1,0 +1,243 @@
+"""YouTube Data API v3: comments have no webhooks, so they are polled; replies are comments."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any, NamedTuple
+
+import httpx
+
+from channels_app.platforms.adapters.base import (
+    InboundMessage,
+    PermanentSendError,
+    RetryableSendError,
+    SendResult,
+    error_text,
+    join_url,
+    parse_retry_after,
+    pick_reply,
+    request,
+    response_json,
+    utc_from_iso,
+)
+
+# 403 reasons that mean "wait" (quota resets daily, rate limits ease) rather than "never".
+_RETRYABLE_REASONS = {"quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded", "dailyLimitExceeded"}
+
+
+def _auth(api_key_or_token: str, auth: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(query params, headers). Google API keys start with "AIza"; anything else is OAuth."""
+    use_key = auth == "key" or (auth == "auto" and api_key_or_token.startswith("AIza"))
+    if use_key:
+        return {"key": api_key_or_token}, {}
+    return {}, {"Authorization": f"Bearer {api_key_or_token}"}
+
+
+def _raise_for_google_status(response: httpx.Response) -> None:
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    error = (response_json(response) or {}).get("error") or {}
+    reasons = {item.get("reason") for item in error.get("errors") or [] if isinstance(item, dict)}
+    retry_after = parse_retry_after(response.headers)
+    if status == 429 or status >= 500 or (status == 403 and reasons & _RETRYABLE_REASONS):
+        raise RetryableSendError(retry_after, error_text(response), status, in_doubt=status >= 500)
+    raise PermanentSendError(error_text(response), status)
+
+
+def parse_thread(item: dict[str, Any]) -> InboundMessage:
+    top = item["snippet"]["topLevelComment"]
+    snippet = top["snippet"]
+    author = (snippet.get("authorChannelId") or {}).get("value") or ""
+    name = snippet.get("authorDisplayName") or ""
+    return InboundMessage(
+        platform_message_id=top["id"],
+        thread_id=item.get("id") or top["id"],
+        customer_id=author,
+        customer_handle=name,
+        customer_name=name.lstrip("@"),
+        # textOriginal is only guaranteed to the author; textDisplay (plainText) otherwise.
+        text=snippet.get("textOriginal") or snippet.get("textDisplay") or "",
+        lang=None,
+        created_at=utc_from_iso(snippet["publishedAt"]),
+        in_reply_to=None,
+        raw=item,
+    )
+
+
+def fetch_comment_threads(
+    client: httpx.Client,
+    base_url: str,
+    api_key_or_token: str,
+    video_or_channel_id: str,
+    page_token: str | None = None,
+    *,
+    auth: str = "auto",
+    timeout: httpx.Timeout | float | None = None,
+) -> tuple[list[InboundMessage], str | None]:
+    """One page of comment threads, newest first, and the next page token (None at the end).
+
+    Channel ids start with "UC"; anything else is taken as a video id.
+    Raises RetryableSendError/PermanentSendError like the senders do.
+    """
+    params, headers = _auth(api_key_or_token, auth)
+    scope = "allThreadsRelatedToChannelId" if video_or_channel_id.startswith("UC") else "videoId"
+    params.update(
+        {
+            "part": "snippet",
+            scope: video_or_channel_id,
+            "order": "time",
+            "maxResults": "100",
+            "textFormat": "plainText",
+        }
+    )
+    if page_token:
+        params["pageToken"] = page_token
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, "/youtube/v3/commentThreads"),
+        params=params,
+        headers=headers,
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+    body = response_json(response) or {}
+    messages = [parse_thread(item) for item in body.get("items") or []]
+    return messages, body.get("nextPageToken") or None
+
+
+class PollResult(NamedTuple):
+    messages: list[InboundMessage]  # new comments, oldest first
+    high_water: datetime | None  # newest publishedAt read so far
+    boundary_ids: frozenset[str]  # ids published exactly at high_water: pass back as seen_ids
+    complete: bool  # False when max_pages ran out before reaching the old high-water mark
+
+
+def poll_new_comments(
+    client: httpx.Client,
+    base_url: str,
+    api_key_or_token: str,
+    video_or_channel_id: str,
+    high_water: datetime | None,
+    seen_ids: Collection[str] = (),
+    *,
+    own_channel_id: str | None = None,
+    max_pages: int = 50,
+    auth: str = "auto",
+    timeout: httpx.Timeout | float | None = None,
+) -> PollResult:
+    """Comments newer than the last poll.
+
+    publishedAt has one-second precision, so several comments can share the high-water
+    instant: those are told apart by seen_ids (the previous poll's boundary_ids), which is how
+    nothing is read twice and nothing at the boundary is missed. Paging stops at the first
+    comment strictly older than high_water (the list is newest first).
+    """
+    fresh: dict[str, InboundMessage] = {}  # de-duplicates items shifted across pages meanwhile
+    seen = set(seen_ids)
+    page_token: str | None = None
+    complete = False
+    for _ in range(max_pages):
+        page, page_token = fetch_comment_threads(
+            client, base_url, api_key_or_token, video_or_channel_id, page_token, auth=auth, timeout=timeout
+        )
+        reached_old = False
+        for message in page:
+            if high_water is not None and message.created_at < high_water:
+                reached_old = True
+                continue
+            if high_water is not None and message.created_at == high_water and message.platform_message_id in seen:
+                continue
+            fresh.setdefault(message.platform_message_id, message)
+        if reached_old or page_token is None:
+            complete = True
+            break
+    return _poll_result(list(fresh.values()), high_water, seen, own_channel_id, complete)
+
+
+def _poll_result(
+    fresh: list[InboundMessage],
+    high_water: datetime | None,
+    seen: set[str],
+    own_channel_id: str | None,
+    complete: bool,
+) -> PollResult:
+    new_high = max([m.created_at for m in fresh] + ([high_water] if high_water else []), default=None)
+    boundary = {m.platform_message_id for m in fresh if m.created_at == new_high}
+    if new_high is not None and new_high == high_water:
+        boundary |= seen  # still the same instant: earlier ones stay seen
+    # The channel's own comments advance the mark but are not messages to answer.
+    customers = [m for m in reversed(fresh) if not (own_channel_id and m.customer_id == own_channel_id)]
+    # The API lists newest first; reversed then stably sorted, same-second comments come out
+    # oldest first too.
+    customers.sort(key=lambda m: m.created_at)
+    return PollResult(customers, new_high, frozenset(boundary), complete)
+
+
+def send_reply(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    parent_id: str,
+    text: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    """Reply under a top-level comment (OAuth token of the channel owner)."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/youtube/v3/comments"),
+        params={"part": "snippet"},
+        json={"snippet": {"parentId": parent_id, "textOriginal": text}},
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+    comment_id = (response_json(response) or {}).get("id")
+    if not comment_id:
+        raise PermanentSendError(f"no comment id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(comment_id), status_code=response.status_code)
+
+
+def find_reply(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    parent_id: str,
+    text: str,
+    since: datetime,
+    *,
+    author_channel_id: str = "",
+    max_pages: int = 20,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our reply under a comment posted since `since`, or None (comments.list by
+    parentId). Raises SendError when YouTube cannot say."""
+    params: dict[str, str] = {"part": "snippet", "parentId": parent_id, "maxResults": "100", "textFormat": "plainText"}
+    candidates: list[tuple[str, str]] = []
+    for _ in range(max_pages):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, "/youtube/v3/comments"),
+            params=params,
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=timeout,
+        )
+        _raise_for_google_status(response)
+        body = response_json(response) or {}
+        for item in body.get("items") or []:
+            snippet = item.get("snippet") or {}
+            author = (snippet.get("authorChannelId") or {}).get("value") or ""
+            if author_channel_id and author != author_channel_id:
+                continue
+            if not snippet.get("publishedAt") or utc_from_iso(snippet["publishedAt"]) < since:
+                continue
+            candidates.append((str(item["id"]), snippet.get("textOriginal") or snippet.get("textDisplay") or ""))
+        params["pageToken"] = body.get("nextPageToken") or ""
+        if not params["pageToken"]:
+            break
+    return pick_reply(candidates, text, author_known=bool(author_channel_id))

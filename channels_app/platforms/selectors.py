@@ -1,0 +1,150 @@
+"""Shaped reads for inbound messages and replies. Nothing here writes."""
+
+import time
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from channels_app.core import mailbox as mailbox_url
+from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage
+
+# The columns of a message log row, in both halves of the UNION.
+LOG_COLUMNS = (
+    "at",
+    "log_direction",
+    "log_kind",
+    "item_id",
+    "customer",
+    "reference",
+    "body",
+    "log_state",
+    "detail",
+    "platform_id",
+)
+
+
+# What a webhook needs of its channel, in the model's field order (Model.from_db expects it);
+# the rest stays deferred, loaded if touched. The channel's state is not among them: the
+# storing statement reads it itself, so it is never stale.
+WEBHOOK_CHANNEL_FIELDS = tuple(
+    f.attname
+    for f in Channel._meta.concrete_fields
+    if f.attname in ("id", "kind", "name", "webhook_secret_env", "platform_account_id")
+)
+
+
+_webhook_channels: dict[tuple[int, str], tuple[float, Channel]] = {}
+
+
+def webhook_channel(channel_id: int, kind: str) -> Channel | None:
+    """The channel a webhook delivery is for, or None.
+
+    Every delivery asks, so the answer is kept per process for DUSK_WEBHOOK_CHANNEL_TTL
+    seconds (saving a channel in this process forgets it at once; other processes see a
+    renamed secret variable within the TTL). On a miss: one plain SELECT of the columns a
+    webhook uses; compiling the ORM query cost more CPU than the lookup itself.
+    """
+    key = (channel_id, kind)
+    now = time.monotonic()
+    cached = _webhook_channels.get(key)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    table = connection.ops.quote_name(Channel._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(name) for name in WEBHOOK_CHANNEL_FIELDS)
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {columns} FROM {table} WHERE id = %s AND kind = %s", [channel_id, kind])
+        row = cur.fetchone()
+    if row is None:
+        return None  # unknown ids are not remembered: the cache cannot be filled from outside
+    channel = Channel.from_db(connection.alias, WEBHOOK_CHANNEL_FIELDS, row)
+    if len(_webhook_channels) >= 10_000:
+        _webhook_channels.clear()
+    _webhook_channels[key] = (now + settings.DUSK_WEBHOOK_CHANNEL_TTL, channel)
+    return channel
+
+
+@receiver([post_save, post_delete], sender=Channel)
+def _forget_webhook_channel(sender, instance: Channel, **kwargs) -> None:
+    for key in [key for key in _webhook_channels if key[0] == instance.pk]:
+        _webhook_channels.pop(key, None)
+
+
+def youtube_channels_to_poll() -> list[int]:
+    """YouTube channels with credentials. The poller reads them whatever their state: an active
+    channel's comments are kept for the log; replies only start past notice."""
+    return list(
+        Channel.objects.filter(kind=ChannelKind.YOUTUBE)
+        .exclude(api_token_env="")
+        .exclude(platform_account_id="")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def email_channels_to_poll() -> list[int]:
+    """Email channels with an IMAP mailbox and its password variable named, whatever their
+    state, as YouTube channels: mail on an active channel is kept for the log."""
+    return list(
+        Channel.objects.filter(kind=ChannelKind.EMAIL)
+        # Schemes in any case, as mailbox_url.is_mailbox_url (and Channel.clean) accept them.
+        .filter(Q(*(Q(api_base_url__istartswith=f"{scheme}://") for scheme in mailbox_url.SCHEMES), _connector=Q.OR))
+        .exclude(api_token_env="")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def _text(value: str) -> Value:
+    return Value(value, output_field=CharField())
+
+
+def channel_message_log(channel: Channel, *, state: str = "", direction: str = "") -> QuerySet:
+    """A channel's inbound messages and outbox rows (auto-replies, hand-off notices) newest
+    first, as one UNION of dicts: a page costs one query and the paginator's count one more.
+
+    state: "received" (inbound only) or an OutboxState value (outbound only); direction: in/out.
+    """
+    inbound = (
+        Message.objects.filter(channel=channel, direction=Direction.INBOUND)
+        .annotate(
+            at=F("created_at"),
+            log_direction=_text("in"),
+            log_kind=_text("message"),
+            item_id=F("id"),
+            customer=F("conversation__customer_handle"),
+            reference=F("conversation__reference"),
+            body=F("text"),
+            log_state=_text("received"),
+            detail=F("lang"),
+            platform_id=F("platform_message_id"),
+        )
+        .values(*LOG_COLUMNS)
+    )
+    outbound = (
+        OutboxMessage.objects.filter(channel=channel)
+        .annotate(
+            at=Coalesce("sent_at", "created_at"),
+            log_direction=_text("out"),
+            log_kind=F("kind"),
+            item_id=F("id"),
+            customer=F("conversation__customer_handle"),
+            reference=F("conversation__reference"),
+            body=F("rendered_text"),
+            log_state=F("state"),
+            detail=F("last_error"),
+            platform_id=F("platform_response_id"),
+        )
+        .values(*LOG_COLUMNS)
+    )
+    if direction == "in" or state == "received":
+        outbound = outbound.none()
+    elif state:
+        outbound = outbound.filter(state=state)
+    if direction == "out" or (state and state != "received"):
+        inbound = inbound.none()
+    # The halves drop their models' default ordering: SQLite refuses ORDER BY inside a UNION.
+    return inbound.order_by().union(outbound.order_by(), all=True).order_by("-at", "-log_direction", "-item_id")

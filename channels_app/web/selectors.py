@@ -1,0 +1,255 @@
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
+from django.utils.translation import gettext, ngettext
+
+from channels_app.core.links import row_url
+from channels_app.models import (
+    Assignment,
+    Phase,
+    PhaseKind,
+    PhaseState,
+    PlanChannel,
+    PlanState,
+    Reassignment,
+    SunsetPlan,
+    Team,
+)
+from channels_app.workforce.selectors import WITH_DESTINATION
+
+TIMELINE_STATES = [PlanState.PENDING_APPROVAL, PlanState.SCHEDULED, PlanState.RUNNING]
+
+
+@dataclass
+class TimelineMark:
+    x: float
+    css: str  # "mark phase-<kind> pstate-<state>"
+    title: str  # "Hard close: 2026-10-01 00:00 PDT"
+
+
+@dataclass
+class TimelineBar:
+    """One plan's row, with every text and number the SVG shows worked out here: the
+    dashboard draws eight of them on every visit, and template filters per row cost more
+    than the arithmetic."""
+
+    href: str
+    title: str
+    state: str
+    label: str
+    y: int
+    x1: float
+    x2: float
+    marks: list[TimelineMark] = field(default_factory=list)
+
+    @property
+    def line_y(self) -> int:
+        return self.y + 8
+
+    @property
+    def label_at_end(self) -> bool:
+        return self.x1 > TIMELINE_WIDTH * 0.6
+
+    @property
+    def label_x(self) -> float:
+        return self.x2 if self.label_at_end else self.x1
+
+    def svg(self) -> str:
+        """The row's SVG: a link around its label, its bar and a circle per phase. Built here
+        with format_html (escaped like the template would) because a template spends more on
+        the twenty-odd variables of a row than on everything else of the timeline."""
+        marks = format_html_join(
+            "",
+            '<circle class="{}" cx="{}" cy="{}" r="6"><title>{}</title></circle>',
+            ((mark.css, mark.x, self.line_y, mark.title) for mark in self.marks),
+        )
+        return format_html(
+            '<a href="{}"><title>{}</title><text class="bar-label{}" x="{}" y="{}">{}</text>'
+            '<line class="bar plan-{}" x1="{}" y1="{}" x2="{}" y2="{}"/>{}</a>',
+            self.href,
+            self.title,
+            " end" if self.label_at_end else "",
+            self.label_x,
+            self.y,
+            self.label,
+            self.state,
+            self.x1,
+            self.line_y,
+            self.x2,
+            self.line_y,
+            marks,
+        )
+
+
+@dataclass
+class Timeline:
+    start: datetime
+    end: datetime
+    width: int
+    height: int
+    bars: list[TimelineBar]
+    ticks: list[tuple[float, datetime]]
+    now_x: float
+
+
+TIMELINE_WIDTH = 1000
+
+
+TIMELINE_LEFT = 0
+
+
+ROW = 34
+
+
+# How many phases a plan has at most in the common case (four kinds in two regions): the
+# soonest-plans walk reads this many rows per plan wanted in one query.
+PHASES_PER_PLAN = 8
+
+
+def soonest_plan_ids(phases, limit: int) -> list[int]:
+    """Ids of the first `limit` plans in the order of their earliest phase among `phases`
+    (ties broken by phase id).
+
+    Walks phases in (instant, id) order, which an index serves, a batch at a time, so the
+    cost follows `limit`, not the number of plans: one query, unless the plans in front have
+    more than PHASES_PER_PLAN phases each, which takes one more batch.
+    """
+    ids: dict[int, None] = {}
+    rows_per_batch = limit * PHASES_PER_PLAN
+    ordered = phases.order_by("instant", "id").values_list("instant", "id", "plan_id")
+    after: tuple[datetime, int] | None = None
+    while len(ids) < limit:
+        batch = ordered
+        if after is not None:
+            batch = ordered.filter(Q(instant__gt=after[0]) | Q(instant=after[0], id__gt=after[1]))
+        rows = list(batch[:rows_per_batch])
+        for _instant, _id, plan_id in rows:
+            ids.setdefault(plan_id)
+            if len(ids) == limit:
+                break
+        if len(rows) < rows_per_batch:
+            break
+        after = rows[-1][:2]
+    return list(ids)
+
+
+def timeline(*, now: datetime, limit_plans: int = 8) -> Timeline | None:
+    """Upcoming and running sunsets laid out for an SVG: one row per plan (the soonest
+    `limit_plans`), one mark per phase. Two queries: the soonest plans, their phases."""
+    shown = Phase.objects.filter(
+        plan__state__in=TIMELINE_STATES,
+        state__in=[PhaseState.PENDING, PhaseState.SCHEDULED, PhaseState.RUNNING, PhaseState.COMPLETED],
+        instant__gte=now - timedelta(days=30),
+    )
+    plan_ids = soonest_plan_ids(shown, limit_plans)
+    if not plan_ids:
+        return None
+    by_plan: dict[int, list[Phase]] = {pk: [] for pk in plan_ids}
+    for phase in (
+        shown.filter(plan_id__in=plan_ids)
+        .select_related("plan")
+        .only("plan_id", "kind", "state", "instant", "plan__title", "plan__state")
+        .order_by("instant", "id")
+    ):
+        by_plan[phase.plan_id].append(phase)
+    first = min(now, min(p.instant for ps in by_plan.values() for p in ps))
+    last = max(p.instant for ps in by_plan.values() for p in ps)
+    start = (first - timedelta(days=2)).replace(hour=0, minute=0, second=0, microsecond=0)
+    end = last + max((last - start) * 0.08, timedelta(days=2))
+    span = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        return round(TIMELINE_WIDTH * (at - start).total_seconds() / span, 1)
+
+    bars = []
+    for i, plan_phases in enumerate(by_plan.values()):
+        plan = plan_phases[0].plan
+        bars.append(
+            TimelineBar(
+                href=row_url("plan_detail", plan.pk),
+                title=f"{plan.title} ({PlanState(plan.state).label})",
+                state=plan.state,
+                label=Truncator(plan.title).chars(70),
+                y=28 + i * ROW,
+                x1=x(plan_phases[0].instant),
+                x2=max(x(plan_phases[-1].instant), x(plan_phases[0].instant) + 4),
+                marks=[
+                    TimelineMark(
+                        x(p.instant),
+                        f"mark phase-{p.kind} pstate-{p.state}",
+                        f"{PhaseKind(p.kind).label}: {timezone.localtime(p.instant):%Y-%m-%d %H:%M %Z}",
+                    )
+                    for p in plan_phases
+                ],
+            )
+        )
+    days = (end - start).days or 1
+    step = next(s for s in (1, 2, 7, 14, 30, 61, 91, 182, 365, 730) if days / s <= 8)
+    ticks = []
+    tick = start
+    while tick <= end:
+        if x(tick) <= TIMELINE_WIDTH - 60:  # room for the label
+            ticks.append((x(tick), tick))
+        tick += timedelta(days=step)
+    return Timeline(start, end, TIMELINE_WIDTH, 40 + len(bars) * ROW, bars, ticks, x(now))
+
+
+def needs_action(user, may: dict) -> dict:
+    """What waits for this person: plans to approve, agents to place, drafts sent back.
+
+    Each item carries its note already translated (the same messages the template used to
+    translate row by row, which cost more than the rest of the list)."""
+    out: dict = {}
+    if may.get("approve_plan"):
+        pending = SunsetPlan.objects.filter(state=PlanState.PENDING_APPROVAL).exclude(author=user)
+        out["to_approve"] = list(
+            pending.select_related("author").only("title", "author__username").order_by("submitted_at", "id")[:5]
+        )
+        for plan in out["to_approve"]:
+            plan.note = gettext("by %(who)s") % {"who": plan.author.get_username()}
+    if may.get("manage_reassignments"):
+        counts = {pk: n for pk, n in unplaced_agents_by_plan().items() if n}
+        out["unplaced"] = list(
+            SunsetPlan.objects.filter(pk__in=list(counts)[:50]).only("title").order_by("title", "id")[:5]
+        )
+        for plan in out["unplaced"]:
+            plan.unplaced = counts[plan.pk]
+            plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
+    if may.get("draft_plan"):
+        out["my_drafts"] = list(
+            SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT)
+            .only("title", "review_comment")
+            .order_by("-updated_at", "-id")[:5]
+        )
+    return out
+
+
+def unplaced_agents_by_plan(
+    plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 10
+):
+    """plan id -> number of affected agents without a destination, for the
+    `soonest` open plans (by their first phase): the same rule as
+    querysets.preview_phase, for many plans in two queries whose cost does not
+    grow with the number of plans."""
+    plan_ids = soonest_plan_ids(Phase.objects.filter(plan__state__in=plan_states), soonest)
+    if not plan_ids:
+        return {}
+    a = connection.ops.quote_name
+    sql = f"""
+        SELECT pc.plan_id, COUNT(DISTINCT asg.agent_id)
+        FROM {a(PlanChannel._meta.db_table)} pc
+        JOIN {a(Team.channels.through._meta.db_table)} tc ON tc.channel_id = pc.channel_id
+        JOIN {a(Assignment._meta.db_table)} asg ON asg.team_id = tc.team_id AND asg.ends_on IS NULL
+        WHERE pc.plan_id IN ({", ".join(["%s"] * len(plan_ids))}) AND NOT EXISTS (
+            SELECT 1 FROM {a(Reassignment._meta.db_table)} r
+            WHERE r.plan_id = pc.plan_id AND r.agent_id = asg.agent_id AND r.state IN (%s, %s, %s))
+        GROUP BY pc.plan_id
+    """
+    with connection.cursor() as cur:
+        cur.execute(sql, [*plan_ids, *WITH_DESTINATION])
+        return dict(cur.fetchall())

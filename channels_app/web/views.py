@@ -1,0 +1,96 @@
+import logging
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from channels_app.core.permissions import require
+from channels_app.core.views import may
+from channels_app.directory.selectors import channel_state_counts
+from channels_app.models import Channel, CutoverRun, PlanState, RunState
+from channels_app.plans.selectors import plan_counts_by_state, plans_for_list
+from channels_app.web.selectors import needs_action, timeline
+
+log = logging.getLogger("dusk.csp")
+
+
+@require_GET
+@login_required
+def dashboard(request):
+    require(request.user, "view")
+    now = timezone.now()
+    state = request.GET.get("state", "")
+    if state and state not in PlanState.values:
+        state = ""
+    counts = plan_counts_by_state()
+    # The dashboard is a summary: ten plans a page (all of them, page by page). The counts
+    # by state already say how many there are: the paginator need not count again.
+    paginator = Paginator(plans_for_list(state=state), 10)
+    paginator.count = counts.get(state, 0) if state else sum(counts.values())
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "state": state,
+        "counts": [(s, label, counts.get(s, 0)) for s, label in PlanState.choices],
+        "channel_counts": channel_state_counts(),
+        "recent_channels": list(Channel.objects.exclude(state="active").order_by("-updated_at", "id")[:8]),
+        "timeline": timeline(now=now),
+        "active_runs": list(
+            CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING])
+            .select_related("plan", "phase")
+            .only("state", "plan__title", "phase__kind")  # not the rollback snapshot: it can be large
+            .order_by("queued_at")[:10]
+        ),
+        "action": needs_action(request.user, may(request.user)),
+        "now": now,
+    }
+    return render(request, "channels_app/dashboard.html", context)
+
+
+@csrf_exempt  # browsers send reports without a token; the body is only logged
+@require_POST
+def csp_report(request):
+    body = request.body[:8192].decode("utf-8", "replace")
+    log.warning("CSP violation reported: %s", body)
+    return HttpResponse(status=204)
+
+
+def _broker_ok() -> tuple[bool, str]:
+    from portal.celery import app
+
+    try:
+        with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True, "ok"
+    except Exception as exc:  # any failure means "not reachable"; say which
+        return False, f"{type(exc).__name__}: {exc}"
+
+
+@require_GET
+@never_cache
+def healthz(request):
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SELECT 1")
+            cur.fetchone()
+        db_ok, db_detail = True, "ok"
+    except Exception as exc:
+        db_ok, db_detail = False, f"{type(exc).__name__}: {exc}"
+    broker_ok, broker_detail = _broker_ok()
+    body = {
+        "status": "ok" if db_ok and broker_ok else "degraded",
+        "database": {"ok": db_ok, "vendor": connection.vendor, "detail": db_detail},
+        "broker": {
+            "ok": broker_ok,
+            "transport": settings.CELERY_BROKER_URL.split("://", 1)[0],
+            "detail": broker_detail,
+        },
+    }
+    return JsonResponse(body, status=200 if db_ok and broker_ok else 503)

@@ -1,0 +1,519 @@
+"""Shaped reads for the workforce transition. Nothing here writes.
+
+Definitions (docs/workforce.md says the same for HR):
+
+* A team's **share of work** on a plan's retiring channels is the share of the inbound messages
+  on its channels over the plan's volume window (default 28 days) that arrived on retiring
+  channels; a team whose channels had no inbound message in the window is measured by channel
+  count instead (2 of its 3 channels retiring = 0.67).
+* A team is **affected** when that share exceeds the plan's threshold (default 0.5). A team that
+  works only retiring channels always has a share of 1, so it is always affected.
+* **Affected agents** are active agents with an open assignment on an affected team.
+* **Destinations** are teams that work none of the plan's channels, minus teams whose every
+  channel is being retired by an open plan (they are leaving too).
+* A destination's **free seats** are its capacity minus its open assignments minus the confirmed
+  moves into it from every open plan; the board also subtracts this plan's proposed moves.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db.models import (
+    BigIntegerField,
+    Count,
+    Exists,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, ExtractHour
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
+
+from channels_app.models import (
+    OPEN_PLAN_STATES,
+    Agent,
+    Assignment,
+    Channel,
+    ChannelState,
+    Direction,
+    Message,
+    Phase,
+    PhaseKind,
+    PlanChannel,
+    PlanStaffing,
+    Reassignment,
+    ReassignmentState,
+    RedirectKind,
+    RedirectTarget,
+    SunsetPlan,
+    Team,
+)
+from channels_app.workforce.staffing.erlang import StaffingResult, agents_needed
+
+# Moves the cutover applies; a proposed move is a draft and applies nothing.
+ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
+
+
+TeamChannel = Team.channels.through
+
+
+def staffing_inputs(plan: SunsetPlan) -> PlanStaffing:
+    """The plan's inputs, or an unsaved row holding the defaults."""
+    return PlanStaffing.objects.filter(plan_id=plan.pk).first() or PlanStaffing(plan_id=plan.pk)
+
+
+def hard_close_date(plan: SunsetPlan):
+    """The first hard-close day (local date) of the plan, the default effective date of a move."""
+    return (
+        Phase.objects.filter(plan_id=plan.pk, kind=PhaseKind.HARD_CLOSE)
+        .order_by("local_date")
+        .values_list("local_date", flat=True)
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TeamWork:
+    team_id: int
+    name: str
+    channels: int
+    retiring_channels: int
+    volume: int
+    retiring_volume: int
+    threshold: float
+
+    @property
+    def basis(self) -> str:
+        return "volume" if self.volume else "channels"
+
+    @property
+    def share(self) -> float:
+        if self.volume:
+            return self.retiring_volume / self.volume
+        return self.retiring_channels / self.channels if self.channels else 0.0
+
+    @property
+    def affected(self) -> bool:
+        return self.share > self.threshold
+
+
+def team_work(plan: SunsetPlan, *, inputs: PlanStaffing | None = None, now: datetime | None = None) -> list[TeamWork]:
+    """Every team that works at least one of the plan's channels, with its share of work there.
+
+    Two queries: the teams' channels (flagged retiring or not), then inbound volume per channel.
+    """
+    inputs = inputs or staffing_inputs(plan)
+    now = now or timezone.now()
+    retiring = PlanChannel.objects.filter(plan_id=plan.pk, channel_id=OuterRef("channel_id"))
+    touching = TeamChannel.objects.filter(
+        channel_id__in=PlanChannel.objects.filter(plan_id=plan.pk).values("channel_id")
+    ).values("team_id")
+    links = list(
+        TeamChannel.objects.filter(team_id__in=touching)
+        .annotate(retiring=Exists(retiring))
+        .order_by("team__name", "team_id", "channel_id")
+        .values_list("team_id", "team__name", "channel_id", "retiring")
+    )
+    volume = (
+        dict(
+            Message.objects.filter(
+                channel_id__in={channel_id for _t, _n, channel_id, _r in links},
+                direction=Direction.INBOUND,
+                created_at__gte=now - timedelta(days=inputs.volume_window_days),
+                created_at__lte=now,
+            )
+            .values("channel_id")
+            .annotate(n=Count("id"))
+            .values_list("channel_id", "n")
+        )
+        if links
+        else {}
+    )
+    teams: dict[int, dict] = {}
+    for team_id, name, channel_id, is_retiring in links:
+        row = teams.setdefault(team_id, {"name": name, "channels": 0, "retiring": 0, "volume": 0, "rvolume": 0})
+        row["channels"] += 1
+        row["volume"] += volume.get(channel_id, 0)
+        if is_retiring:
+            row["retiring"] += 1
+            row["rvolume"] += volume.get(channel_id, 0)
+    return [
+        TeamWork(
+            team_id=team_id,
+            name=row["name"],
+            channels=row["channels"],
+            retiring_channels=row["retiring"],
+            volume=row["volume"],
+            retiring_volume=row["rvolume"],
+            threshold=inputs.affected_share_threshold,
+        )
+        for team_id, row in teams.items()
+    ]
+
+
+def affected_team_ids(plan: SunsetPlan, **kwargs) -> list[int]:
+    return [work.team_id for work in team_work(plan, **kwargs) if work.affected]
+
+
+def _open_on(team_ids: list[int]):
+    return Assignment.objects.filter(agent_id=OuterRef("pk"), ends_on__isnull=True, team_id__in=team_ids)
+
+
+def affected_agents(plan: SunsetPlan, *, team_ids: list[int] | None = None) -> QuerySet[Agent]:
+    """Active agents with an open assignment on an affected team, annotated with
+    `from_team_id` (their affected team; the lowest id if they are on several)."""
+    if team_ids is None:
+        team_ids = affected_team_ids(plan)
+    open_here = _open_on(team_ids)
+    return (
+        Agent.objects.filter(is_active=True)
+        .filter(Exists(open_here))
+        .annotate(from_team_id=Subquery(open_here.order_by("team_id").values("team_id")[:1]))
+    )
+
+
+def with_move(agents: QuerySet[Agent], plan: SunsetPlan) -> QuerySet[Agent]:
+    """Join each agent's move in this plan (at most one: a database constraint) as `move_*`."""
+    return agents.annotate(
+        move=FilteredRelation("reassignments", condition=Q(reassignments__plan_id=plan.pk)),
+    ).annotate(
+        move_id=F("move__id"),
+        move_state=F("move__state"),
+        move_to_team_id=F("move__to_team_id"),
+        move_to_team_name=F("move__to_team__name"),
+        move_role=F("move__role"),
+        move_effective_date=F("move__effective_date"),
+    )
+
+
+def board_agents(plan: SunsetPlan, *, team_ids: list[int]) -> QuerySet[Agent]:
+    """The rows of the HR board: affected agents, plus anyone this plan already moves (a move
+    stays visible after the cutover, when its agent is no longer on the retiring team)."""
+    open_here = _open_on(team_ids)
+    first = open_here.order_by("team_id")
+    return (
+        with_move(Agent.objects.all(), plan)
+        .alias(affected=Exists(open_here))
+        .filter(Q(is_active=True, affected=True) | Q(move__id__isnull=False))
+        .annotate(
+            from_team_id=Coalesce(
+                F("move__from_team_id"), Subquery(first.values("team_id")[:1]), output_field=BigIntegerField()
+            ),
+            from_team_name=Coalesce(F("move__from_team__name"), Subquery(first.values("team__name")[:1])),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class BoardCounts:
+    agents: int
+    confirmed: int
+    proposed: int
+    done: int
+    without: int
+
+    @property
+    def unsettled(self) -> int:
+        return self.agents - self.confirmed - self.done
+
+
+def board_counts(rows: QuerySet[Agent]) -> BoardCounts:
+    totals = rows.aggregate(
+        agents=Count("id"),
+        confirmed=Count("id", filter=Q(move_state__in=ACTIVE_MOVE_STATES)),
+        proposed=Count("id", filter=Q(move_state=ReassignmentState.PROPOSED)),
+        done=Count("id", filter=Q(move_state=ReassignmentState.DONE)),
+        without=Count("id", filter=Q(move_id__isnull=True)),
+    )
+    return BoardCounts(**totals)
+
+
+def destination_teams(plan: SunsetPlan) -> QuerySet[Team]:
+    """Teams that can receive this plan's agents (without their seats; see `destinations`)."""
+    retiring_here = PlanChannel.objects.filter(plan_id=plan.pk).values("channel_id")
+    closing = PlanChannel.objects.filter(is_open=True).values("channel_id")
+    own_channels = TeamChannel.objects.filter(team_id=OuterRef("pk"))
+    return (
+        Team.objects.exclude(pk__in=TeamChannel.objects.filter(channel_id__in=retiring_here).values("team_id"))
+        .exclude(Exists(own_channels) & ~Exists(own_channels.exclude(channel_id__in=closing)))
+        .order_by("name", "id")
+    )
+
+
+def destinations(plan: SunsetPlan, teams: QuerySet[Team] | None = None) -> list[Team]:
+    """Destination teams (or the given subset of them) with their seats as attributes:
+
+    `occupied` open assignments; `incoming_confirmed` confirmed moves in from every open plan;
+    `plan_confirmed` / `plan_proposed` / `plan_incoming` this plan's moves in, `other_confirmed`
+    the other plans' confirmed moves in; `after` = occupied + others' confirmed + this plan's
+    moves; `free` = capacity - after; `solver_free` = capacity - occupied - incoming_confirmed
+    (the seats open to this plan's agents who have no confirmed move yet).
+
+    Three queries whatever the size: the teams, then open assignments and moves counted with one
+    GROUP BY each (correlated COUNT subqueries per team degrade badly on fresh, unanalysed rows).
+    """
+    teams = list(destination_teams(plan) if teams is None else teams)
+    ids = [t.pk for t in teams]
+    occupied = dict(
+        Assignment.objects.filter(team_id__in=ids, ends_on__isnull=True)
+        .order_by()
+        .values("team_id")
+        .annotate(n=Count("id"))
+        .values_list("team_id", "n")
+    )
+    moves = (
+        Reassignment.objects.filter(to_team_id__in=ids, plan__state__in=OPEN_PLAN_STATES)
+        .exclude(state=ReassignmentState.DONE)
+        .order_by()
+        .values("to_team_id", "state", "plan_id")
+        .annotate(n=Count("id"))
+        .values_list("to_team_id", "state", "plan_id", "n")
+    )
+    confirmed: dict[int, int] = defaultdict(int)
+    mine: dict[tuple[int, str], int] = defaultdict(int)
+    for team_id, state, plan_id, n in moves:
+        if state in ACTIVE_MOVE_STATES:
+            confirmed[team_id] += n
+        if plan_id == plan.pk:
+            mine[(team_id, "confirmed" if state in ACTIVE_MOVE_STATES else state)] += n
+    for team in teams:
+        team.occupied = occupied.get(team.pk, 0)
+        team.incoming_confirmed = confirmed[team.pk]
+        team.plan_confirmed = mine[(team.pk, "confirmed")]
+        team.plan_proposed = mine[(team.pk, ReassignmentState.PROPOSED)]
+        team.plan_incoming = team.plan_confirmed + team.plan_proposed
+        team.other_confirmed = team.incoming_confirmed - team.plan_confirmed
+        team.after = team.occupied + team.incoming_confirmed + team.plan_proposed
+        team.solver_free = team.capacity - team.occupied - team.incoming_confirmed
+        team.free = team.capacity - team.after
+    return teams
+
+
+@dataclass
+class DestinationProblems:
+    agents: list[str] = field(default_factory=list)
+    teams: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.agents or self.teams)
+
+    @property
+    def messages(self) -> list[str]:
+        return [*self.agents, *self.teams]
+
+
+def destination_problems(plan: SunsetPlan) -> DestinationProblems:
+    """Why the plan's people side is not ready: each affected agent without a confirmed
+    destination, and each destination team that confirmed moves push over capacity."""
+    problems = DestinationProblems()
+    missing = (
+        with_move(affected_agents(plan), plan)
+        .filter(Q(move_id__isnull=True) | Q(move_state=ReassignmentState.PROPOSED))
+        .order_by("name", "id")
+        .values_list("name", "employee_id", "move_state", "move_to_team_name")
+    )
+    for name, employee_id, state, to_team in missing:
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": name, "id": employee_id}
+        if state == ReassignmentState.PROPOSED:
+            problems.agents.append(
+                _("%(agent)s has only a proposed destination (%(team)s): confirm it or choose another.")
+                % {"agent": label, "team": to_team}
+            )
+        else:
+            problems.agents.append(_("%(agent)s has no destination.") % {"agent": label})
+    receiving = Team.objects.filter(
+        pk__in=Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).values("to_team_id")
+    ).order_by("name")
+    for team in destinations(plan, receiving):
+        if team.occupied + team.incoming_confirmed > team.capacity:
+            problems.teams.append(
+                ngettext(
+                    "%(team)s is over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                    "for %(seats)s seat (%(over)s too many).",
+                    "%(team)s is over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                    "for %(seats)s seats (%(over)s too many).",
+                    team.capacity,
+                )
+                % {
+                    "team": team.name,
+                    "now": team.occupied,
+                    "confirmed": team.incoming_confirmed,
+                    "seats": team.capacity,
+                    "over": team.occupied + team.incoming_confirmed - team.capacity,
+                }
+            )
+    return problems
+
+
+# Which kinds of channel serve a redirect target when no channel's handle is the target's value.
+CHANNEL_KINDS_FOR_REDIRECT = {
+    RedirectKind.PHONE: ("phone",),
+    RedirectKind.URL: ("web_form", "email"),
+    RedirectKind.APP: ("chat",),
+}
+
+
+@dataclass
+class QueueStaffing:
+    """One redirect target's queue. `result` covers all its recorded load (its own inbound plus
+    the redirected share) and is compared with `after`; `redirected_result` covers the redirected
+    customers alone and is compared with the agents `arriving` from this plan, which matters when
+    the queue's own load is not recorded in Dusk (a phone line, say)."""
+
+    target: RedirectTarget
+    channels: list[Channel]
+    teams: list[Team]
+    redirected_per_hour: float
+    existing_per_hour: float
+    result: StaffingResult | None
+    redirected_result: StaffingResult | None
+    before: int
+    arriving: int
+    after: int
+    capacity: int
+
+    @property
+    def contacts_per_hour(self) -> float:
+        return self.redirected_per_hour + self.existing_per_hour
+
+    @property
+    def needed(self) -> int:
+        return self.result.agents if self.result else 0
+
+    @property
+    def needed_for_redirected(self) -> int:
+        return self.redirected_result.agents if self.redirected_result else 0
+
+    @property
+    def arriving_short(self) -> int:
+        return max(self.needed_for_redirected - self.arriving, 0)
+
+    @property
+    def shortfall(self) -> int:
+        return max(self.needed - self.after, 0)
+
+    @property
+    def status(self) -> str:
+        if not self.teams:
+            return "no_team"
+        return "short" if self.shortfall else "ok"
+
+
+@dataclass
+class StaffingReport:
+    inputs: PlanStaffing
+    window_days: int
+    retiring_per_hour: float
+    peak_hour_utc: int | None
+    queues: list[QueueStaffing]
+    destinations: list[Team]
+    error: str = ""
+
+
+def _serving_channels(target: RedirectTarget, candidates: list[Channel]) -> list[Channel]:
+    value = target.value.strip().lower()
+    exact = [c for c in candidates if c.handle.strip().lower() == value]
+    if exact:
+        return exact
+    kinds = CHANNEL_KINDS_FOR_REDIRECT.get(target.kind, ())
+    return [c for c in candidates if c.kind in kinds]
+
+
+def staffing_check(plan: SunsetPlan, *, now: datetime | None = None) -> StaffingReport:
+    """Agents each redirect target's queue needs once the plan's customers arrive, against the
+    agents it will have after this plan's moves.
+
+    Volume: inbound messages over the window, per hour of day (UTC). The hourly load of a queue is
+    the busiest hour of (its own recorded inbound + expected_share x the retiring channels'
+    inbound), averaged over the window's days. Erlang C then gives the agents needed for the
+    service-level goal at the plan's handle time, grossed up for shrinkage.
+    """
+    now = now or timezone.now()
+    inputs = staffing_inputs(plan)
+    days = inputs.volume_window_days
+    targets = list(RedirectTarget.objects.filter(plan_id=plan.pk).order_by("position"))
+    retiring_ids = set(PlanChannel.objects.filter(plan_id=plan.pk).values_list("channel_id", flat=True))
+    candidates = list(
+        Channel.objects.exclude(pk__in=retiring_ids).exclude(state=ChannelState.RETIRED).order_by("name", "id")
+    )
+    teams = destinations(plan, destination_teams(plan).prefetch_related("channels"))
+    served = {t.pk: _serving_channels(t, candidates) for t in targets}
+    queue_channel_ids = {c.pk for chans in served.values() for c in chans}
+    hourly: dict[int, list[int]] = defaultdict(lambda: [0] * 24)
+    rows = (
+        Message.objects.filter(
+            channel_id__in=retiring_ids | queue_channel_ids,
+            direction=Direction.INBOUND,
+            created_at__gte=now - timedelta(days=days),
+            created_at__lte=now,
+        )
+        .annotate(hour=ExtractHour("created_at"))
+        .values("channel_id", "hour")
+        .annotate(n=Count("id"))
+        .values_list("channel_id", "hour", "n")
+    )
+    for channel_id, hour, n in rows:
+        hourly[channel_id][hour] += n
+    retiring_by_hour = [sum(hourly[c][h] for c in retiring_ids) for h in range(24)]
+    peak = max(range(24), key=lambda h: retiring_by_hour[h]) if any(retiring_by_hour) else None
+    report = StaffingReport(
+        inputs=inputs,
+        window_days=days,
+        retiring_per_hour=(retiring_by_hour[peak] / days) if peak is not None else 0.0,
+        peak_hour_utc=peak,
+        queues=[],
+        destinations=teams,
+    )
+    for target in targets:
+        channels = served[target.pk]
+        channel_ids = {c.pk for c in channels}
+        queue_teams = [t for t in teams if any(c.pk in channel_ids for c in t.channels.all())]
+        own_by_hour = [sum(hourly[c][h] for c in channel_ids) for h in range(24)]
+        load = [own_by_hour[h] + target.expected_share * retiring_by_hour[h] for h in range(24)]
+        busiest = max(range(24), key=lambda h: load[h])
+        redirected = target.expected_share * retiring_by_hour[busiest] / days
+        report.queues.append(
+            QueueStaffing(
+                target=target,
+                channels=channels,
+                teams=queue_teams,
+                redirected_per_hour=redirected,
+                existing_per_hour=own_by_hour[busiest] / days,
+                result=_needed(load[busiest] / days, inputs),
+                redirected_result=_needed(redirected, inputs),
+                before=sum(t.occupied for t in queue_teams),
+                arriving=sum(t.plan_incoming for t in queue_teams),
+                after=sum(t.after for t in queue_teams),
+                capacity=sum(t.capacity for t in queue_teams),
+            )
+        )
+    return report
+
+
+def _needed(per_hour: float, inputs: PlanStaffing) -> StaffingResult | None:
+    if per_hour <= 0:
+        return None
+    return agents_needed(
+        per_hour,
+        inputs.aht_seconds,
+        inputs.service_level_target,
+        inputs.answer_seconds,
+        interval_seconds=3600,
+        shrinkage=inputs.shrinkage,
+    )
+
+
+def affected_assignments(plan: SunsetPlan):
+    """Open assignments on teams that work any of the plan's channels."""
+    return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan).distinct()
+
+
+WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]

@@ -1,0 +1,385 @@
+"""The reassignment plan as CSV, for HR's spreadsheets (columns in docs/workforce.md).
+
+Export writes one row per agent on the board. Import reads the same columns back and is
+all-or-nothing: every line is checked first (agent, team, language, date, status, then the seats
+of every team the file sends someone to), every problem is reported with its line number, and
+nothing is written unless the whole file is valid.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext, pgettext
+
+from channels_app.audit.services import record_event
+from channels_app.core.permissions import require
+from channels_app.models import Reassignment, ReassignmentState, SunsetPlan
+from channels_app.workforce.selectors import (
+    ACTIVE_MOVE_STATES,
+    affected_team_ids,
+    board_agents,
+    destinations,
+    hard_close_date,
+)
+from channels_app.workforce.services.moves import MoveRow, _locked_plan, _upsert_moves
+from channels_app.workforce.staffing.solver import speaks_required
+
+EXPORT_COLUMNS = [
+    "employee_id",
+    "agent_name",
+    "email",
+    "languages",
+    "skills",
+    "site",
+    "current_team",
+    "destination_team",
+    "role",
+    "effective_date",
+    "status",
+]
+
+
+REQUIRED_COLUMNS = ("employee_id", "destination_team")
+
+
+MAX_BYTES = 10 * 1024 * 1024
+
+
+MAX_ROWS = 50_000
+
+
+# A cell starting with one of these is a formula to a spreadsheet: export it as text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _uncell(text: str) -> str:
+    text = (text or "").strip()
+    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
+
+
+def export_reassignments_csv(plan: SunsetPlan) -> str:
+    """The board as CSV text (UTF-8; a spreadsheet opens it as is)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    rows = (
+        board_agents(plan, team_ids=affected_team_ids(plan))
+        .order_by("name", "id")
+        .values_list(
+            "employee_id",
+            "name",
+            "email",
+            "languages",
+            "skills",
+            "site",
+            "from_team_name",
+            "move_to_team_name",
+            "move_role",
+            "move_effective_date",
+            "move_state",
+        )
+    )
+    for employee_id, name, email, languages, skills, site, current, dest, role, effective, state in rows.iterator(
+        chunk_size=2000
+    ):
+        writer.writerow(
+            [
+                _cell(employee_id),
+                _cell(name),
+                _cell(email),
+                "; ".join(languages or []),
+                "; ".join(skills or []),
+                _cell(site),
+                _cell(current),
+                _cell(dest),
+                _cell(role),
+                effective.isoformat() if effective else "",
+                state or "",
+            ]
+        )
+    return out.getvalue()
+
+
+class CsvImportError(ValidationError):
+    """The file was refused; `lines` holds (line number, message) pairs, line 0 for the file."""
+
+    def __init__(self, lines: list[tuple[int, str]]):
+        self.lines = lines
+        super().__init__([_("Line %(line)s: %(message)s") % {"line": n, "message": m} if n else m for n, m in lines])
+
+
+@dataclass
+class ImportResult:
+    changed: int
+    cleared: int
+    unchanged: int
+
+
+def _decode(data: bytes) -> str:
+    if len(data) > MAX_BYTES:
+        raise CsvImportError([(0, _("The file is larger than %(limit)s MB.") % {"limit": MAX_BYTES // (1024 * 1024)})])
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvImportError(
+            [(line, _("The file is not UTF-8 text: save it from the spreadsheet as “CSV UTF-8”."))]
+        ) from None
+
+
+def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    first = text.split("\n", 1)[0]
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise CsvImportError([(0, _("The file is empty: it needs a header row and one row per agent."))]) from None
+    except csv.Error as exc:
+        raise CsvImportError([(1, _("Unreadable header: %(error)s.") % {"error": exc})]) from None
+    columns = [h.strip().lower().replace(" ", "_") for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        message = ngettext(
+            "Missing column %(missing)s; the header must name %(required)s.",
+            "Missing columns %(missing)s; the header must name %(required)s.",
+            len(missing),
+        )
+        raise CsvImportError([(1, message % {"missing": ", ".join(missing), "required": ", ".join(REQUIRED_COLUMNS)})])
+    duplicated = sorted(c for c, n in Counter(columns).items() if n > 1 and c)
+    if duplicated:
+        message = ngettext("Column named twice: %(columns)s.", "Columns named twice: %(columns)s.", len(duplicated))
+        raise CsvImportError([(1, message % {"columns": ", ".join(duplicated)})])
+    rows: list[tuple[int, dict[str, str]]] = []
+    try:
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= MAX_ROWS:
+                raise CsvImportError(
+                    [(reader.line_num, _("More than %(limit)s rows: split the file.") % {"limit": MAX_ROWS})]
+                )
+            if len(cells) > len(columns):
+                extra = cells[len(columns) :]
+                if any(c.strip() for c in extra):
+                    problem = ngettext(
+                        "%(cells)s cells for %(columns)s column.",
+                        "%(cells)s cells for %(columns)s columns.",
+                        len(columns),
+                    ) % {"cells": len(cells), "columns": len(columns)}
+                    rows.append((reader.line_num, {"__error__": problem}))
+                    continue
+            values = {col: _uncell(cells[i]) if i < len(cells) else "" for i, col in enumerate(columns)}
+            rows.append((reader.line_num, values))
+    except csv.Error as exc:
+        raise CsvImportError([(reader.line_num, _("Unreadable CSV: %(error)s.") % {"error": exc})]) from None
+    return columns, rows
+
+
+ALLOWED_STATUS = {"", "proposed", "confirmed", "notified", "done"}
+
+
+@transaction.atomic
+def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, filename: str = "") -> ImportResult:
+    """Apply a reassignment CSV to the plan, all or nothing. Agents not in the file keep their
+    moves; an empty destination_team removes an agent's (proposed or confirmed) move."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    columns, rows = _rows(_decode(data))
+    if not rows:
+        raise CsvImportError([(0, _("The file has a header but no agent rows."))])
+    today = timezone.localdate()
+    default_date = hard_close_date(plan)
+    board = {
+        r["employee_id"]: r
+        for r in board_agents(plan, team_ids=affected_team_ids(plan)).values(
+            "id",
+            "employee_id",
+            "name",
+            "languages",
+            "is_active",
+            "from_team_id",
+            "move_state",
+            "move_to_team_id",
+            "move_role",
+            "move_effective_date",
+        )
+    }
+    teams = {t.name.strip().lower(): t for t in destinations(plan)}
+    errors: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
+    writes: list[tuple[int, dict, object, str, date, str]] = []  # line, agent row, team, role, date, state
+    clears: list[tuple[int, dict]] = []
+    unchanged = 0
+    for line, values in rows:
+        if "__error__" in values:
+            errors.append((line, values["__error__"]))
+            continue
+        employee_id = values.get("employee_id", "")
+        if not employee_id:
+            errors.append((line, _("employee_id is empty.")))
+            continue
+        if employee_id in seen:
+            errors.append(
+                (line, _("%(id)s already appears on line %(line)s.") % {"id": employee_id, "line": seen[employee_id]})
+            )
+            continue
+        seen[employee_id] = line
+        agent = board.get(employee_id)
+        if agent is None:
+            errors.append((line, _("No agent %(id)s is affected by this plan.") % {"id": employee_id}))
+            continue
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": agent["name"], "id": employee_id}
+        status = values.get("status", "").lower()
+        if status not in ALLOWED_STATUS:
+            errors.append(
+                (
+                    line,
+                    _("Unknown status “%(status)s”; use proposed or confirmed (or leave it empty).")
+                    % {"status": values["status"]},
+                )
+            )
+            continue
+        team_name = values.get("destination_team", "")
+        role = values.get("role", agent["move_role"] or "") if "role" in columns else (agent["move_role"] or "")
+        if len(role) > 80:
+            errors.append((line, _("role is longer than 80 characters.")))
+            continue
+        raw_date = values.get("effective_date", "") if "effective_date" in columns else ""
+        if raw_date:
+            try:
+                effective = date.fromisoformat(raw_date)
+            except ValueError:
+                errors.append(
+                    (line, _("effective_date “%(value)s” is not a date written YYYY-MM-DD.") % {"value": raw_date})
+                )
+                continue
+        else:
+            effective = agent["move_effective_date"] or default_date
+        if not team_name:
+            if agent["move_state"] in (ReassignmentState.NOTIFIED, ReassignmentState.DONE):
+                errors.append(
+                    (
+                        line,
+                        _("%(agent)s was already told or moved: give another destination, not none.")
+                        % {"agent": label},
+                    )
+                )
+            elif agent["move_state"]:
+                clears.append((line, agent))
+            else:
+                unchanged += 1
+            continue
+        team = teams.get(team_name.lower())
+        if team is None:
+            errors.append((line, _("“%(team)s” is not a destination team of this plan.") % {"team": team_name}))
+            continue
+        if effective is None:
+            errors.append((line, _("effective_date is empty and the plan has no hard-close phase to default to.")))
+            continue
+        same = (
+            agent["move_to_team_id"] == team.pk
+            and agent["move_role"] == role
+            and agent["move_effective_date"] == effective
+        )
+        if agent["move_state"] == ReassignmentState.DONE:
+            if not same or status not in ("", "done"):
+                errors.append((line, _("%(agent)s has already moved; the move cannot change.") % {"agent": label}))
+            else:
+                unchanged += 1
+            continue
+        if status in ("notified", "done") and not (same and agent["move_state"] == status):
+            errors.append(
+                (line, _("status “%(status)s” is set by Dusk; use proposed or confirmed.") % {"status": status})
+            )
+            continue
+        if effective < today and not same:
+            errors.append((line, _("effective_date %(date)s is in the past.") % {"date": f"{effective:%Y-%m-%d}"}))
+            continue
+        if not agent["is_active"]:
+            errors.append((line, _("%(agent)s is no longer active.") % {"agent": label}))
+            continue
+        if not speaks_required(agent["languages"] or (), team.languages or ()):
+            if agent["languages"]:
+                problem = _("%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s.")
+            else:
+                problem = _("%(agent)s speaks no recorded language, but %(team)s requires %(required)s.")
+            spoken = ", ".join(agent["languages"] or [])
+            required = pgettext("languages", " or ").join(team.languages)
+            errors.append((line, problem % {"agent": label, "spoken": spoken, "team": team.name, "required": required}))
+            continue
+        if same:
+            if status == "confirmed" and agent["move_state"] == ReassignmentState.PROPOSED:
+                writes.append((line, agent, team, role, effective, ReassignmentState.CONFIRMED))
+            elif status == "proposed" and agent["move_state"] in ACTIVE_MOVE_STATES:
+                writes.append((line, agent, team, role, effective, ReassignmentState.PROPOSED))
+            else:
+                unchanged += 1
+            continue
+        state = ReassignmentState.CONFIRMED if status == "confirmed" else ReassignmentState.PROPOSED
+        writes.append((line, agent, team, role, effective, state))
+    # Seats: after the whole file, no team it sends someone to may hold more agents than seats.
+    if not errors:
+        delta: dict[int, int] = defaultdict(int)
+        lines_for: dict[int, list[int]] = defaultdict(list)
+        for line, agent, team, *_rest in writes:
+            if agent["move_to_team_id"] != team.pk:
+                delta[team.pk] += 1
+                lines_for[team.pk].append(line)
+                if agent["move_to_team_id"]:
+                    delta[agent["move_to_team_id"]] -= 1
+        for _line, agent in clears:
+            delta[agent["move_to_team_id"]] -= 1
+        by_id = {t.pk: t for t in teams.values()}
+        for team_id, lines in sorted(lines_for.items(), key=lambda item: by_id[item[0]].name):
+            team = by_id[team_id]
+            if team.after + delta[team_id] > team.capacity:
+                shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
+                held = team.after + delta[team_id]
+                problem = ngettext(
+                    "%(team)s would hold %(agents)s agents for %(seats)s seat (%(over)s too many; lines %(lines)s).",
+                    "%(team)s would hold %(agents)s agents for %(seats)s seats (%(over)s too many; lines %(lines)s).",
+                    team.capacity,
+                )
+                values = {"team": team.name, "agents": held, "seats": team.capacity, "over": held - team.capacity}
+                errors.append((lines[0], problem % {**values, "lines": shown}))
+    if errors:
+        raise CsvImportError(sorted(errors))
+    _upsert_moves(
+        plan,
+        [
+            MoveRow(agent["id"], agent["from_team_id"], team.pk, role, effective, state)
+            for _line, agent, team, role, effective, state in writes
+        ],
+    )
+    if clears:
+        Reassignment.objects.filter(plan=plan, agent_id__in=[a["id"] for _l, a in clears]).exclude(
+            state__in=[ReassignmentState.NOTIFIED, ReassignmentState.DONE]
+        ).delete()
+    record_event(
+        actor=actor,
+        action="reassignments.imported",
+        obj=plan,
+        after={
+            "file": filename[:200],
+            "rows": len(rows),
+            "changed": len(writes),
+            "cleared": len(clears),
+            "unchanged": unchanged,
+        },
+    )
+    return ImportResult(changed=len(writes), cleared=len(clears), unchanged=unchanged)

@@ -1,0 +1,782 @@
+"""The workforce transition: give every affected agent a destination that fits, keep the
+receiving teams within their seats, tell the agents, and refuse a plan whose people side is not
+ready. Reads live in `channels_app.workforce_queries`; this module writes."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext, pgettext
+
+from channels_app.audit.services import record_event
+from channels_app.core.errors import InvalidTransition
+from channels_app.core.permissions import require
+from channels_app.core.queue import SEND_AGENT_NOTICES, enqueue_on_commit
+from channels_app.models import (
+    Agent,
+    AgentNotice,
+    NoticeState,
+    PlanStaffing,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+    SunsetPlan,
+    Team,
+)
+from channels_app.workforce.selectors import (
+    ACTIVE_MOVE_STATES,
+    affected_agents,
+    affected_team_ids,
+    board_agents,
+    destination_problems,
+    destination_teams,
+    destinations,
+    hard_close_date,
+    with_move,
+)
+from channels_app.workforce.staffing.solver import (
+    AgentProfile,
+    SeatPool,
+    Suggestion,
+    speaks_required,
+    suggest_assignment,
+)
+
+log = logging.getLogger(__name__)
+
+
+# Moves can change until the cutover starts; the guard is checked again at approval.
+EDITABLE_PLAN_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
+
+
+MAX_NOTICE_ATTEMPTS = 5
+
+
+UPSERT_BATCH = 2000
+
+
+def _plan_id(plan: SunsetPlan | int) -> int:
+    return plan.pk if isinstance(plan, SunsetPlan) else int(plan)
+
+
+def _locked_plan(plan: SunsetPlan | int, *, editable: bool = True) -> SunsetPlan:
+    locked = SunsetPlan.objects.select_for_update().get(pk=_plan_id(plan))
+    if editable and locked.state not in EDITABLE_PLAN_STATES:
+        raise InvalidTransition(
+            _("“%(plan)s” is %(state)s; its moves can no longer change.")
+            % {"plan": locked.title, "state": locked.get_state_display().lower()}
+        )
+    return locked
+
+
+def _clean_role(role: str) -> str:
+    role = (role or "").strip()
+    if len(role) > 80:
+        raise ValidationError({"role": [_("Keep the role under 80 characters.")]})
+    return role
+
+
+def resolve_effective_date(plan: SunsetPlan, value: date | None, *, today: date | None = None) -> date:
+    """The move's effective date: the given one, else the plan's hard-close day; never past."""
+    today = today or timezone.localdate()
+    if value is None:
+        value = hard_close_date(plan)
+        if value is None:
+            raise ValidationError(
+                {"effective_date": [_("This plan has no hard-close phase: give the effective date of the move.")]}
+            )
+    if value < today:
+        raise ValidationError({"effective_date": [_("%(date)s is in the past.") % {"date": f"{value:%Y-%m-%d}"}]})
+    return value
+
+
+@dataclass(frozen=True)
+class MoveRow:
+    agent_id: int
+    from_team_id: int
+    to_team_id: int
+    role: str
+    effective_date: date
+    state: str
+
+
+def _upsert_moves(plan: SunsetPlan, rows: list[MoveRow]) -> None:
+    """Write many moves set-based: one INSERT ... ON CONFLICT (plan, agent) DO UPDATE. On
+    PostgreSQL the rows travel as arrays (unnest), so 10,000 moves are one short statement;
+    elsewhere Django's bulk upsert does the same in batches."""
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        Reassignment.objects.bulk_create(
+            [
+                Reassignment(
+                    plan=plan,
+                    agent_id=r.agent_id,
+                    from_team_id=r.from_team_id,
+                    to_team_id=r.to_team_id,
+                    role=r.role,
+                    effective_date=r.effective_date,
+                    state=r.state,
+                )
+                for r in rows
+            ],
+            update_conflicts=True,
+            unique_fields=["plan", "agent"],
+            update_fields=["from_team", "to_team", "role", "effective_date", "state"],
+            batch_size=UPSERT_BATCH,
+        )
+        return
+    table = connection.ops.quote_name(Reassignment._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO {table} (plan_id, agent_id, from_team_id, to_team_id, role, effective_date, state)
+            SELECT %s, m.agent_id, m.from_team_id, m.to_team_id, m.role, m.effective_date, m.state
+            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::date[], %s::varchar[])
+                 AS m(agent_id, from_team_id, to_team_id, role, effective_date, state)
+            ON CONFLICT (plan_id, agent_id) DO UPDATE SET
+                from_team_id = EXCLUDED.from_team_id, to_team_id = EXCLUDED.to_team_id, role = EXCLUDED.role,
+                effective_date = EXCLUDED.effective_date, state = EXCLUDED.state
+            """,
+            [
+                plan.pk,
+                [r.agent_id for r in rows],
+                [r.from_team_id for r in rows],
+                [r.to_team_id for r in rows],
+                [r.role for r in rows],
+                [r.effective_date for r in rows],
+                [str(r.state) for r in rows],
+            ],
+        )
+
+
+def _lock_teams(team_ids: Iterable[int]) -> None:
+    """Serialise capacity decisions on the same teams across plans (always in id order)."""
+    list(Team.objects.select_for_update().filter(pk__in=sorted(set(team_ids))).order_by("pk").values_list("pk"))
+
+
+def _unique_ids(values: Iterable) -> list[int]:
+    try:
+        return list(dict.fromkeys(int(v) for v in values))
+    except (TypeError, ValueError):
+        raise ValidationError({"agents": [_("Agent ids must be numbers.")]}) from None
+
+
+@dataclass
+class PlanSuggestion:
+    """The solver's answer for the agents still awaiting a confirmed destination."""
+
+    suggestion: Suggestion
+    from_team: dict[int, int]
+    teams: dict[int, Team]
+
+    @property
+    def agent_ids(self) -> list[int]:
+        return sorted(self.from_team)
+
+    def team_for(self, agent_id: int) -> Team | None:
+        placement = self.suggestion.placements.get(agent_id)
+        return self.teams[placement.team_id] if placement else None
+
+    def explain(self, agent_id: int) -> str:
+        return self.suggestion.explain(agent_id)
+
+
+def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None = None) -> PlanSuggestion:
+    """Run the solver over the affected agents without a confirmed move, on the seats left
+    after every confirmed move. Writes nothing."""
+    plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
+    if team_ids is None:
+        team_ids = affected_team_ids(plan)
+    rows = (
+        with_move(affected_agents(plan, team_ids=team_ids), plan)
+        .filter(Q(move_id__isnull=True) | Q(move_state=ReassignmentState.PROPOSED))
+        .order_by("id")
+        .values_list("id", "name", "languages", "skills", "site", "time_zone", "preferred_team_id", "from_team_id")
+    )
+    profiles: list[AgentProfile] = []
+    from_team: dict[int, int] = {}
+    for agent_id, name, languages, skills, site, zone, preferred, team_id in rows:
+        profiles.append(
+            AgentProfile(agent_id, name, tuple(languages or ()), tuple(skills or ()), site, zone, preferred)
+        )
+        from_team[agent_id] = team_id
+    teams = {t.pk: t for t in destinations(plan)}
+    pools = [
+        SeatPool(
+            t.pk, t.name, max(t.solver_free, 0), tuple(t.languages or ()), tuple(t.skills or ()), t.site, t.time_zone
+        )
+        for t in teams.values()
+    ]
+    return PlanSuggestion(suggestion=suggest_assignment(profiles, pools), from_team=from_team, teams=teams)
+
+
+@dataclass
+class AcceptResult:
+    accepted: int
+    unplaced: list[str] = field(default_factory=list)
+    not_waiting: int = 0
+
+
+@transaction.atomic
+def accept_suggestion(
+    *,
+    actor,
+    plan: SunsetPlan | int,
+    agent_ids: Sequence[int] | None = None,
+    effective_date: date | None = None,
+    role: str = "",
+) -> AcceptResult:
+    """Write the suggested destinations as proposed moves, for all agents or the chosen ones.
+    The suggestion is computed again under the plan's lock, on current data."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    effective_date = resolve_effective_date(plan, effective_date)
+    role = _clean_role(role)
+    planned = suggest_destinations(plan=plan)
+    placements = planned.suggestion.placements
+    wanted = planned.agent_ids if agent_ids is None else _unique_ids(agent_ids)
+    if agent_ids is not None and not wanted:
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
+    chosen = [a for a in wanted if a in placements]
+    unplaced = [planned.explain(a) for a in wanted if a in planned.from_team and a not in placements]
+    not_waiting = sum(1 for a in wanted if a not in planned.from_team)
+    if not chosen:
+        reasons = unplaced or [_("None of the selected agents is awaiting a destination.")]
+        raise ValidationError({"agents": [_("No suggested seat to accept."), *reasons]})
+    _upsert_moves(
+        plan,
+        [
+            MoveRow(
+                agent_id,
+                planned.from_team[agent_id],
+                placements[agent_id].team_id,
+                role,
+                effective_date,
+                ReassignmentState.PROPOSED,
+            )
+            for agent_id in chosen
+        ],
+    )
+    record_event(
+        actor=actor,
+        action="reassignments.suggestion_accepted",
+        obj=plan,
+        after={
+            "agents": len(chosen),
+            "to_teams": dict(Counter(str(placements[a].team_id) for a in chosen)),
+            "effective_date": effective_date.isoformat(),
+            "unplaced": len(unplaced),
+        },
+    )
+    return AcceptResult(accepted=len(chosen), unplaced=unplaced, not_waiting=not_waiting)
+
+
+def _destination(plan: SunsetPlan, to_team: Team | int | str) -> Team:
+    qs = destination_teams(plan)
+    if isinstance(to_team, Team):
+        team = qs.filter(pk=to_team.pk).first()
+    elif isinstance(to_team, int) or (isinstance(to_team, str) and to_team.strip().isdigit()):
+        team = qs.filter(pk=int(to_team)).first()
+    else:
+        name = (to_team or "").strip()
+        if not name:
+            raise ValidationError({"to_team": [_("Choose a destination team.")]})
+        team = qs.filter(name__iexact=name).first()
+    if team is None:
+        label = to_team.name if isinstance(to_team, Team) else str(to_team).strip()
+        known = Team.objects.filter(name__iexact=label)
+        if label.isdigit():
+            known = known | Team.objects.filter(pk=int(label))
+        if known.exists():
+            raise ValidationError(
+                {
+                    "to_team": [
+                        _("“%(team)s” cannot receive this plan's agents: it works a retiring channel.")
+                        % {"team": label}
+                    ]
+                }
+            )
+        raise ValidationError({"to_team": [_("There is no team called “%(team)s”.") % {"team": label}]})
+    return team
+
+
+@transaction.atomic
+def assign_agents(
+    *,
+    actor,
+    plan: SunsetPlan | int,
+    agent_ids: Sequence[int],
+    to_team: Team | int | str,
+    effective_date: date | None = None,
+    role: str = "",
+    confirm: bool = False,
+) -> int:
+    """Send the chosen agents to one destination team (HR's hand edit, one or many agents).
+    Checks that each agent is affected, speaks what the team requires, and that the team has a
+    free seat for every agent who is not already headed there. Returns the number of moves written."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    ids = _unique_ids(agent_ids)
+    if not ids:
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
+    effective_date = resolve_effective_date(plan, effective_date)
+    role = _clean_role(role)
+    team_ids = affected_team_ids(plan)
+    team = _destination(plan, to_team)
+    _lock_teams([team.pk])
+    [team] = destinations(plan, Team.objects.filter(pk=team.pk))  # seats read after the lock
+    rows = {
+        row["id"]: row
+        for row in board_agents(plan, team_ids=team_ids)
+        .filter(pk__in=ids)
+        .values(
+            "id",
+            "name",
+            "employee_id",
+            "languages",
+            "is_active",
+            "from_team_id",
+            "move_state",
+            "move_to_team_id",
+            "move_role",
+            "move_effective_date",
+        )
+    }
+    errors: list[str] = []
+    missing = [i for i in ids if i not in rows]
+    if missing:
+        names = ", ".join(Agent.objects.filter(pk__in=missing).order_by("name").values_list("name", flat=True))
+        errors.append(_("Not affected by this plan: %(agents)s.") % {"agents": names or ", ".join(map(str, missing))})
+    for row in rows.values():
+        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": row["name"], "id": row["employee_id"]}
+        if not row["is_active"]:
+            errors.append(_("%(agent)s is no longer active.") % {"agent": label})
+        elif row["move_state"] == ReassignmentState.DONE:
+            errors.append(_("%(agent)s has already moved.") % {"agent": label})
+        elif not speaks_required(row["languages"] or (), team.languages or ()):
+            if row["languages"]:
+                problem = _(
+                    "%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            else:
+                problem = _(
+                    "%(agent)s speaks no recorded language, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            values = {"agent": label, "spoken": ", ".join(row["languages"] or []), "team": team.name}
+            errors.append(problem % {**values, "required": pgettext("languages", " or ").join(team.languages)})
+    if errors:
+        raise ValidationError({"agents": errors})
+    arriving = [r for r in rows.values() if r["move_to_team_id"] != team.pk]
+    if len(arriving) > max(team.free, 0):
+        raise ValidationError(
+            {
+                "to_team": [
+                    ngettext(
+                        "%(team)s has %(free)s free seat of %(seats)s; %(arriving)s of the selected agents would need one.",
+                        "%(team)s has %(free)s free seats of %(seats)s; %(arriving)s of the selected agents would need one.",
+                        max(team.free, 0),
+                    )
+                    % {"team": team.name, "free": max(team.free, 0), "seats": team.capacity, "arriving": len(arriving)}
+                ]
+            }
+        )
+    state = ReassignmentState.CONFIRMED if confirm else ReassignmentState.PROPOSED
+    changed = []
+    for row in rows.values():
+        same = (
+            row["move_to_team_id"] == team.pk
+            and row["move_role"] == role
+            and row["move_effective_date"] == effective_date
+        )
+        if same and (row["move_state"] in ACTIVE_MOVE_STATES or not confirm):
+            continue  # nothing to change; keep a confirmed or notified move as it is
+        changed.append(row)
+    _upsert_moves(
+        plan, [MoveRow(row["id"], row["from_team_id"], team.pk, role, effective_date, state) for row in changed]
+    )
+    if changed:
+        record_event(
+            actor=actor,
+            action="reassignments.assigned",
+            obj=plan,
+            before={"moves": {str(r["id"]): r["move_to_team_id"] for r in changed}},
+            after={
+                "agents": [r["id"] for r in changed],
+                "to_team": team.pk,
+                "state": state,
+                "role": role,
+                "effective_date": effective_date.isoformat(),
+            },
+        )
+    return len(changed)
+
+
+@transaction.atomic
+def clear_destinations(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int]) -> int:
+    """Take the destination away from the chosen agents (proposed or confirmed moves only: an
+    agent who was already told keeps the move until HR gives another destination)."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    ids = _unique_ids(agent_ids)
+    if not ids:
+        raise ValidationError({"agents": [_("Select at least one agent.")]})
+    moves = Reassignment.objects.filter(plan=plan, agent_id__in=ids)
+    told = list(
+        moves.filter(state__in=[ReassignmentState.NOTIFIED, ReassignmentState.DONE])
+        .order_by("agent__name")
+        .values_list("agent__name", "state")
+    )
+    if told:
+        names = ", ".join(f"{name} ({state})" for name, state in told)
+        raise ValidationError(
+            {
+                "agents": [
+                    _("These agents were already told or moved; give them another destination instead: %(agents)s.")
+                    % {"agents": names}
+                ]
+            }
+        )
+    before = dict(moves.values_list("agent_id", "to_team_id"))
+    count, _by_model = moves.delete()
+    if count:
+        record_event(
+            actor=actor,
+            action="reassignments.cleared",
+            obj=plan,
+            before={"moves": {str(k): v for k, v in before.items()}},
+            after={"agents": sorted(before)},
+        )
+    return len(before)
+
+
+@transaction.atomic
+def confirm_moves(
+    *,
+    actor,
+    plan: SunsetPlan | int,
+    agent_ids: Sequence[int] | None = None,
+    reassignment_ids: Sequence[int] | None = None,
+) -> int:
+    """Confirm proposed moves (all, or those of the chosen agents or ids). Refused, changing
+    nothing, if a destination team would end up with more agents than seats."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    qs = Reassignment.objects.filter(plan=plan, state=ReassignmentState.PROPOSED)
+    if agent_ids is not None:
+        qs = qs.filter(agent_id__in=_unique_ids(agent_ids))
+    if reassignment_ids is not None:
+        qs = qs.filter(pk__in=list(reassignment_ids))
+    arriving = Counter(qs.order_by().values_list("to_team_id", flat=True))
+    if arriving:
+        _lock_teams(arriving)
+        seats = {t.pk: t for t in destinations(plan, destination_teams(plan).filter(pk__in=list(arriving)))}
+        errors = []
+        for team in Team.objects.filter(pk__in=list(arriving)).order_by("name"):
+            dest = seats.get(team.pk)
+            if dest is None:
+                errors.append(_("%(team)s works a retiring channel and cannot receive agents.") % {"team": team.name})
+                continue
+            confirmed = dest.incoming_confirmed + arriving[team.pk]
+            if dest.occupied + confirmed > team.capacity:
+                errors.append(
+                    ngettext(
+                        "%(team)s would be over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                        "for %(seats)s seat (%(over)s too many).",
+                        "%(team)s would be over capacity: %(now)s agents now + %(confirmed)s confirmed arrivals "
+                        "for %(seats)s seats (%(over)s too many).",
+                        team.capacity,
+                    )
+                    % {
+                        "team": team.name,
+                        "now": dest.occupied,
+                        "confirmed": confirmed,
+                        "seats": team.capacity,
+                        "over": dest.occupied + confirmed - team.capacity,
+                    }
+                )
+        if errors:
+            raise ValidationError({"to_team": errors})
+    count = qs.update(state=ReassignmentState.CONFIRMED)
+    record_event(actor=actor, action="reassignments.confirmed", obj=plan, after={"count": count})
+    return count
+
+
+def check_destinations(plan: SunsetPlan) -> None:
+    """Refuse a plan while an affected agent has no confirmed destination or a destination team
+    is over capacity; the error names every one of them."""
+    problems = destination_problems(plan)
+    if problems:
+        raise ValidationError({"reassignments": problems.messages})
+
+
+@dataclass
+class NotifyResult:
+    queued: int
+    requeued: int
+    already: int
+    unconfirmed: int
+    without_email: list[str] = field(default_factory=list)
+
+
+def _notice_body(*, agent_name: str, plan: SunsetPlan, team: Team, role: str, effective: date, hr) -> str:
+    lines = [
+        f"Hello {agent_name},",
+        "",
+        f"{plan.title}: the support channels you work on are being retired.",
+        f"From {effective:%A %d %B %Y} you join {team.name}{' as ' + role if role else ''}.",
+        f"Site: {team.site or 'unchanged'} · time zone: {team.time_zone}"
+        + (f" · languages: {', '.join(team.languages)}" if team.languages else ""),
+        "",
+    ]
+    contact = (hr.get_full_name() or hr.get_username()) if hr else "your HR coordinator"
+    if hr and hr.email:
+        contact += f" ({hr.email})"
+    lines.append(f"Questions? Reply to this email or contact {contact}.")
+    return "\n".join(lines) + "\n"
+
+
+@transaction.atomic
+def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | None = None) -> NotifyResult:
+    """Queue one email per agent with a confirmed move that has not been told about this exact
+    decision (team, role, date). Asking again sends nothing twice: the notice's unique key is the
+    decision. The emails go out in batches from a worker (`send_agent_notices`)."""
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan)
+    moves = Reassignment.objects.filter(plan=plan)
+    if agent_ids is not None:
+        moves = moves.filter(agent_id__in=_unique_ids(agent_ids))
+    unconfirmed = moves.filter(state=ReassignmentState.PROPOSED).count()
+    active = list(moves.filter(state__in=ACTIVE_MOVE_STATES).select_related("agent", "to_team").order_by("id"))
+    existing = set(
+        AgentNotice.objects.filter(reassignment__in=[m.pk for m in active]).values_list(
+            "reassignment_id", "to_team_id", "effective_date", "role"
+        )
+    )
+    now = timezone.now()
+    rows: list[AgentNotice] = []
+    without_email: list[str] = []
+    already = 0
+    for move in active:
+        if (move.pk, move.to_team_id, move.effective_date, move.role) in existing:
+            already += 1
+            continue
+        if not move.agent.email:
+            without_email.append(f"{move.agent.name} ({move.agent.employee_id})")
+            continue
+        rows.append(
+            AgentNotice(
+                reassignment=move,
+                plan=plan,
+                agent_id=move.agent_id,
+                to_team_id=move.to_team_id,
+                role=move.role,
+                effective_date=move.effective_date,
+                recipient=move.agent.email,
+                subject=f"[Dusk] Your new team from {move.effective_date:%d %B %Y}: {move.to_team.name}",
+                body=_notice_body(
+                    agent_name=move.agent.name,
+                    plan=plan,
+                    team=move.to_team,
+                    role=move.role,
+                    effective=move.effective_date,
+                    hr=actor,
+                ),
+                requested_by=actor,
+                created_at=now,
+            )
+        )
+    AgentNotice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=UPSERT_BATCH)
+    requeued = AgentNotice.objects.filter(reassignment__in=[m.pk for m in active], state=NoticeState.FAILED).update(
+        state=NoticeState.PENDING, attempts=0, last_error=""
+    )
+    record_event(
+        actor=actor,
+        action="agents.notices_queued",
+        obj=plan,
+        after={"queued": len(rows), "requeued": requeued, "already": already, "without_email": len(without_email)},
+    )
+    if rows or requeued:
+        enqueue_on_commit(SEND_AGENT_NOTICES, plan.pk)
+    return NotifyResult(
+        queued=len(rows), requeued=requeued, already=already, unconfirmed=unconfirmed, without_email=without_email
+    )
+
+
+def _is_current(notice: AgentNotice) -> bool:
+    move = notice.reassignment
+    return (
+        move.state in (*ACTIVE_MOVE_STATES, ReassignmentState.DONE)
+        and move.to_team_id == notice.to_team_id
+        and move.effective_date == notice.effective_date
+        and move.role == notice.role
+    )
+
+
+def send_agent_notices(*, plan_id: int | None = None, batch_size: int | None = None) -> int:
+    """Send pending agent notices in batches, one SMTP connection per batch. Claimed rows are
+    marked first so two workers never send the same notice; a notice whose move changed since it
+    was queued is skipped, not sent. Returns the number sent."""
+    batch_size = batch_size or settings.DUSK_EMAIL_BATCH
+    stale = timedelta(seconds=settings.DUSK_RUN_STUCK_AFTER)
+    sent_total = 0
+    last_id = 0  # one pass walks the queue once, so a refused email waits for the next pass
+    while True:
+        now = timezone.now()
+        with transaction.atomic():
+            todo = AgentNotice.objects.filter(
+                Q(state=NoticeState.PENDING) | Q(state=NoticeState.SENDING, claimed_at__lt=now - stale)
+            )
+            if plan_id is not None:
+                todo = todo.filter(plan_id=plan_id)
+            todo = todo.filter(pk__gt=last_id)
+            ids = list(
+                todo.order_by("id").select_for_update(skip_locked=True).values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return sent_total
+            AgentNotice.objects.filter(pk__in=ids).update(
+                state=NoticeState.SENDING, claimed_at=now, attempts=F("attempts") + 1
+            )
+        last_id = ids[-1]
+        notices = list(
+            AgentNotice.objects.filter(pk__in=ids).select_related("reassignment", "requested_by").order_by("id")
+        )
+        current = [n for n in notices if _is_current(n)]
+        outdated = [n.pk for n in notices if not _is_current(n)]
+        sent: list[int] = []
+        refused: dict[int, str] = {}
+        connection_error = ""
+        try:
+            with get_connection() as mail:
+                for notice in current:
+                    hr = notice.requested_by
+                    email = EmailMessage(
+                        subject=notice.subject,
+                        body=notice.body,
+                        to=[notice.recipient],
+                        reply_to=[hr.email] if hr and hr.email else None,
+                        headers={"Message-ID": notice.message_id},
+                    )
+                    try:
+                        mail.send_messages([email])
+                    except (smtplib.SMTPRecipientsRefused, smtplib.SMTPDataError, smtplib.SMTPSenderRefused) as exc:
+                        refused[notice.pk] = f"{type(exc).__name__}: {exc}"
+                    else:
+                        sent.append(notice.pk)
+        except OSError as exc:  # the server went away: what was not sent goes back to the queue
+            connection_error = f"{type(exc).__name__}: {exc}"
+            log.warning("agent notices: %s", connection_error)
+        unsent = [n for n in current if n.pk not in sent]
+        with transaction.atomic():
+            AgentNotice.objects.filter(pk__in=sent).update(state=NoticeState.SENT, sent_at=timezone.now())
+            AgentNotice.objects.filter(pk__in=outdated).update(state=NoticeState.SKIPPED)
+            for notice in unsent:
+                error = refused.get(notice.pk, connection_error or "not sent")
+                final = notice.attempts >= MAX_NOTICE_ATTEMPTS  # counted when claimed
+                AgentNotice.objects.filter(pk=notice.pk).update(
+                    state=NoticeState.FAILED if final else NoticeState.PENDING, last_error=error, claimed_at=None
+                )
+            # A move is "notified" once the email about its current decision went out.
+            told = Reassignment.objects.filter(
+                pk__in=[n.reassignment_id for n in notices if n.pk in sent], state=ReassignmentState.CONFIRMED
+            ).filter(
+                Exists(
+                    AgentNotice.objects.filter(
+                        reassignment_id=OuterRef("pk"),
+                        to_team_id=OuterRef("to_team_id"),
+                        effective_date=OuterRef("effective_date"),
+                        role=OuterRef("role"),
+                        state=NoticeState.SENT,
+                    )
+                )
+            )
+            notified = told.update(state=ReassignmentState.NOTIFIED)
+            if sent or outdated or unsent:
+                record_event(
+                    actor=None,
+                    actor_label="system:agent-notices",
+                    action="agents.notified",
+                    obj=None,
+                    after={
+                        "sent": len(sent),
+                        "moves_notified": notified,
+                        "skipped_outdated": len(outdated),
+                        "not_sent": len(unsent),
+                        "plans": sorted({n.plan_id for n in notices}),
+                    },
+                )
+        sent_total += len(sent)
+        if connection_error:
+            return sent_total  # try again at the next sweep rather than hammer a dead server
+
+
+STAFFING_FIELDS = (
+    "affected_share_threshold",
+    "volume_window_days",
+    "aht_seconds",
+    "service_level_target",
+    "answer_seconds",
+    "shrinkage",
+)
+
+
+_RANGES = {
+    # field: (low, high, low inclusive, high inclusive, message)
+    "affected_share_threshold": (0.0, 1.0, True, False, gettext_lazy("Use a share from 0 up to (not including) 1.")),
+    "volume_window_days": (1, 366, True, True, gettext_lazy("Use a number of days from 1 to 366.")),
+    "aht_seconds": (1, 36000, True, True, gettext_lazy("Use seconds from 1 to 36000.")),
+    "service_level_target": (0.0, 1.0, False, False, gettext_lazy("Use a share strictly between 0 and 1.")),
+    "answer_seconds": (0, 3600, True, True, gettext_lazy("Use seconds from 0 to 3600.")),
+    "shrinkage": (0.0, 1.0, True, False, gettext_lazy("Use a share from 0 up to (not including) 1.")),
+}
+
+
+@transaction.atomic
+def update_staffing_inputs(*, actor, plan: SunsetPlan | int, **values) -> PlanStaffing:
+    require(actor, "manage_reassignments")
+    plan = _locked_plan(plan, editable=False)
+    unknown = set(values) - set(STAFFING_FIELDS)
+    if unknown:
+        message = ngettext("Unknown staffing input: %(names)s.", "Unknown staffing inputs: %(names)s.", len(unknown))
+        raise ValidationError({"__all__": [message % {"names": ", ".join(sorted(unknown))}]})
+    errors: dict[str, list[str]] = {}
+    for name, value in values.items():
+        low, high, low_in, high_in, text = _RANGES[name]
+        ok = (
+            value is not None
+            and (value >= low if low_in else value > low)
+            and (value <= high if high_in else value < high)
+        )
+        if not ok:
+            errors[name] = [str(text)]
+    if errors:
+        raise ValidationError(errors)
+    inputs, _created = PlanStaffing.objects.get_or_create(plan=plan)
+    before = {f: getattr(inputs, f) for f in STAFFING_FIELDS}
+    for name, value in values.items():
+        setattr(inputs, name, value)
+    inputs.updated_by = actor
+    inputs.save()
+    record_event(
+        actor=actor,
+        action="plan.staffing_inputs_updated",
+        obj=plan,
+        before=before,
+        after={f: getattr(inputs, f) for f in STAFFING_FIELDS},
+    )
+    return inputs

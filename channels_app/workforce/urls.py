@@ -1,0 +1,27 @@
+from django.urls import path
+
+from channels_app.workforce import views
+
+urlpatterns = [
+    path("plans/<int:plan_id>/reassignments/", views.plan_reassignments, name="plan_reassignments"),
+    path(
+        "plans/<int:plan_id>/reassignments/assign/", views.plan_reassignments_assign, name="plan_reassignments_assign"
+    ),
+    path(
+        "plans/<int:plan_id>/reassignments/accept/", views.plan_reassignments_accept, name="plan_reassignments_accept"
+    ),
+    path(
+        "plans/<int:plan_id>/reassignments/confirm/",
+        views.plan_reassignments_confirm,
+        name="plan_reassignments_confirm",
+    ),
+    path("plans/<int:plan_id>/reassignments/clear/", views.plan_reassignments_clear, name="plan_reassignments_clear"),
+    path(
+        "plans/<int:plan_id>/reassignments/notify/", views.plan_reassignments_notify, name="plan_reassignments_notify"
+    ),
+    path(
+        "plans/<int:plan_id>/reassignments/import/", views.plan_reassignments_import, name="plan_reassignments_import"
+    ),
+    path("plans/<int:plan_id>/reassignments.csv", views.plan_reassignments_csv, name="plan_reassignments_csv"),
+    path("plans/<int:plan_id>/staffing/", views.plan_staffing, name="plan_staffing"),
+]
