@@ -1,30 +1,45 @@
-"""Dusk settings: one module, driven by environment variables.
+"""Dusk settings: one module, driven by environment variables, read top to bottom.
 
 Defaults need no server: SQLite (WAL) and Celery's filesystem broker. Production
 points DATABASE_URL at PostgreSQL and CELERY_BROKER_URL at Redis or RabbitMQ.
 See docs/configuration.md for every variable.
+
+Order: Django's own settings, then the DUSK_* knobs grouped by feature, then Celery
+(whose beat schedule uses those knobs).
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("DUSK_VAR_DIR", default=str(BASE_DIR / "var")))
 
 env = environ.Env()
+VAR_DIR = Path(env.str("DUSK_VAR_DIR", default=str(BASE_DIR / "var")))
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env")
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# =============================================================================
+# Django
+# =============================================================================
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
+# Secure cookies, HSTS and the HTTPS redirect (below); also refuses the development key.
+DUSK_PRODUCTION = env.bool("DUSK_PRODUCTION", default=False)
 # The fallback key only exists so a fresh checkout runs; production must set
 # DJANGO_SECRET_KEY (check --deploy fails on this one).
 SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="django-insecure-dusk-development-only-key-change-me")
+if DUSK_PRODUCTION and SECRET_KEY.startswith("django-insecure-dusk-development"):
+    raise ImproperlyConfigured("DUSK_PRODUCTION=1 needs DJANGO_SECRET_KEY (a long random string).")
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin site is opened by the role matrix (admin role), not by is_staff.
+    "channels_app.apps.DuskAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -34,6 +49,10 @@ INSTALLED_APPS = [
     "template_partials",
     "rest_framework",
     "channels_app",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -48,6 +67,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
     "channels_app.accounts.middleware.UserTimeZoneMiddleware",
+    # Last: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -71,40 +92,48 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------
-DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dusk.sqlite3'}"),
-}
-_db = DATABASES["default"]
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server read while a worker writes; IMMEDIATE takes the
-    # write lock at BEGIN so two writers queue instead of failing mid-transaction.
-    _db["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
-elif _db["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
-    _db["ENGINE"] = "django.db.backends.postgresql"
-    if env.bool("DATABASE_POOL", default=True):
-        # psycopg 3's pool; Django requires CONN_MAX_AGE = 0 with it.
-        _db["OPTIONS"] = {
-            "pool": {
-                "min_size": env.int("DATABASE_POOL_MIN", default=1),
-                "max_size": env.int("DATABASE_POOL_MAX", default=10),
-                "timeout": 10,
-            }
-        }
-        _db["CONN_MAX_AGE"] = 0
-    else:
-        _db["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
-        _db["CONN_HEALTH_CHECKS"] = True
-    # Server-side prepared statements, for the few hot statements that bind their parameters
-    # server side (storing an inbound message); Django's own queries bind client side and are
-    # never prepared. Set 0 behind a pooler that cannot keep them (PgBouncer < 1.21).
-    if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-        _db.setdefault("OPTIONS", {})["prepare_threshold"] = 0
 
+
+def _database(config: dict) -> dict:
+    """DATABASE_URL's connection, with the options each engine needs here."""
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # WAL lets the web server read while a worker writes; IMMEDIATE takes the
+        # write lock at BEGIN so two writers queue instead of failing mid-transaction.
+        config["OPTIONS"] = {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    elif config["ENGINE"] in ("django.db.backends.postgresql", "django.db.backends.postgresql_psycopg2"):
+        config["ENGINE"] = "django.db.backends.postgresql"
+        if env.bool("DATABASE_POOL", default=True):
+            # psycopg 3's pool; Django requires CONN_MAX_AGE = 0 with it.
+            config["OPTIONS"] = {
+                "pool": {
+                    "min_size": env.int("DATABASE_POOL_MIN", default=1),
+                    "max_size": env.int("DATABASE_POOL_MAX", default=10),
+                    "timeout": 10,
+                }
+            }
+            config["CONN_MAX_AGE"] = 0
+        else:
+            config["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
+            config["CONN_HEALTH_CHECKS"] = True
+        # Server-side prepared statements, for the few hot statements that bind their parameters
+        # server side (storing an inbound message); Django's own queries bind client side and are
+        # never prepared. Set 0 behind a pooler that cannot keep them (PgBouncer < 1.21).
+        if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
+            config.setdefault("OPTIONS", {})["prepare_threshold"] = 0
+    return config
+
+
+DATABASES = {
+    "default": _database(env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'dusk.sqlite3'}")),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Caches hold the API rate-limit counters; use Redis when several processes serve.
+CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -113,14 +142,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-PASSWORD_HASHERS = [
-    "django.contrib.auth.hashers.Argon2PasswordHasher",
-    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
-    "django.contrib.auth.hashers.ScryptPasswordHasher",
-]
-if env.bool("DUSK_FAST_PASSWORD_HASHER", default=False):
+PASSWORD_HASHERS = (
     # Tests only: argon2 is deliberately slow.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    if env.bool("DUSK_FAST_PASSWORD_HASHER", default=False)
+    else [
+        "django.contrib.auth.hashers.Argon2PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+        "django.contrib.auth.hashers.ScryptPasswordHasher",
+    ]
+)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "channels_app.accounts.auth_backends.RoleModelBackend",
+]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -142,7 +177,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
-if env.bool("DUSK_PRODUCTION", default=False):
+if DUSK_PRODUCTION:
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
@@ -151,7 +186,7 @@ if env.bool("DUSK_PRODUCTION", default=False):
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
 
-# --- REST framework ---------------------------------------------------------
+# --- REST framework and the OpenAPI document (docs/configuration.md, "API and security") ---
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -159,233 +194,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
+    "DEFAULT_SCHEMA_CLASS": "channels_app.api.schema.DuskAutoSchema",
 }
-
-# --- Email ----------------------------------------------------------------
-EMAIL_BACKEND = env.str(
-    "EMAIL_BACKEND",
-    default="django.core.mail.backends.filebased.EmailBackend",
-)
-EMAIL_FILE_PATH = VAR_DIR / "mail"
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dusk <dusk@localhost>")
-
-# --- Celery ---------------------------------------------------------------
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _queue_dir = VAR_DIR / "broker"
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_queue_dir / "out"),
-        "data_folder_out": str(_queue_dir / "out"),
-        "processed_folder": str(_queue_dir / "processed"),
-        "store_processed": False,
-        # kombu keeps its exchange table here; the default is ./control in the working directory.
-        "control_folder": str(_queue_dir / "control"),
-    }
-    for _sub in ("out", "processed", "control"):
-        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
-else:
-    # An unacknowledged message returns to the queue after this long; the
-    # run reaper re-queues stuck cutovers much sooner, so keep it modest.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
-    }
-CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
-CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "UTC"
-CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-
-# How often beat looks for due phases, and when a running cutover counts as stuck.
-DUSK_SWEEP_INTERVAL = env.float("DUSK_SWEEP_INTERVAL", default=1.0)
-DUSK_REAP_INTERVAL = env.float("DUSK_REAP_INTERVAL", default=15.0)
-DUSK_RUN_STUCK_AFTER = env.float("DUSK_RUN_STUCK_AFTER", default=120.0)
-DUSK_CHUNK_SIZE = env.int("DUSK_CHUNK_SIZE", default=5000)
-DUSK_EMAIL_BATCH = env.int("DUSK_EMAIL_BATCH", default=200)
-# Messages staged at once, each on its own SMTP connection, then recorded in one commit.
-DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
-# A completed phase may be rolled back for this long after its run finished.
-DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
-# Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.
-DUSK_REMINDER_OFFSETS = [
-    int(value[:-1]) * {"d": 86400, "h": 3600, "m": 60}[value[-1]]
-    for value in env.list("DUSK_REMINDER_OFFSETS", default=["7d", "1d"])
-    if value
-]
-DUSK_REMINDER_INTERVAL = env.float("DUSK_REMINDER_INTERVAL", default=60.0)
-# Where customers' tracked links point: the portal's public address.
-DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Post-cutover watchdog thresholds, checked every DUSK_WATCHDOG_INTERVAL seconds.
-DUSK_WATCHDOG_INTERVAL = env.float("DUSK_WATCHDOG_INTERVAL", default=300.0)
-DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = env.int("DUSK_WATCHDOG_MAX_INBOUND_PER_DAY", default=100)
-DUSK_WATCHDOG_MIN_REDIRECT_SHARE = env.float("DUSK_WATCHDOG_MIN_REDIRECT_SHARE", default=0.2)
-DUSK_WATCHDOG_MIN_SAMPLE = env.int("DUSK_WATCHDOG_MIN_SAMPLE", default=50)
-DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", default=10)
-# Test hook: sleep this many seconds after each committed chunk so a test can
-# kill a worker mid-cutover. Zero in real use.
-DUSK_CHUNK_PAUSE = env.float("DUSK_CHUNK_PAUSE", default=0.0)
-
-CELERY_BEAT_SCHEDULE = {
-    "sweep-due-phases": {
-        "task": "channels_app.tasks.sweep_due_phases_task",
-        "schedule": DUSK_SWEEP_INTERVAL,
-        "options": {"expires": max(DUSK_SWEEP_INTERVAL * 5, 5)},
-    },
-    "send-reminders": {
-        "task": "channels_app.tasks.send_reminders_task",
-        "schedule": DUSK_REMINDER_INTERVAL,
-        "options": {"expires": max(DUSK_REMINDER_INTERVAL * 2, 5)},
-    },
-    "watchdog": {
-        "task": "channels_app.tasks.watchdog_task",
-        "schedule": DUSK_WATCHDOG_INTERVAL,
-        "options": {"expires": max(DUSK_WATCHDOG_INTERVAL, 5)},
-    },
-    "reap-stuck-runs": {
-        "task": "channels_app.tasks.reap_stuck_runs_task",
-        "schedule": DUSK_REAP_INTERVAL,
-        "options": {"expires": max(DUSK_REAP_INTERVAL * 2, 5)},
-    },
-}
-
-# Agent notices (emails about a new team) are sent right after HR asks; this sweep
-# retries whatever a lost task or an unreachable mail server left behind.
-DUSK_NOTICE_SWEEP_INTERVAL = env.float("DUSK_NOTICE_SWEEP_INTERVAL", default=60.0)
-CELERY_BEAT_SCHEDULE["send-agent-notices"] = {
-    "task": "channels_app.tasks.send_agent_notices_task",
-    "schedule": DUSK_NOTICE_SWEEP_INTERVAL,
-    "options": {"expires": max(DUSK_NOTICE_SWEEP_INTERVAL, 5)},
-}
-# --- Inbound webhooks and auto-replies (docs/configuration.md) ---------------
-# No second auto-reply to the same customer on the same channel within this many seconds.
-DUSK_AUTO_REPLY_COOLDOWN = env.float("DUSK_AUTO_REPLY_COOLDOWN", default=24 * 3600)
-DUSK_OUTBOX_SWEEP_INTERVAL = env.float("DUSK_OUTBOX_SWEEP_INTERVAL", default=2.0)
-DUSK_OUTBOX_KICK_INTERVAL = env.float("DUSK_OUTBOX_KICK_INTERVAL", default=0.25)
-DUSK_OUTBOX_BATCH = env.int("DUSK_OUTBOX_BATCH", default=100)
-DUSK_OUTBOX_CONCURRENCY = env.int("DUSK_OUTBOX_CONCURRENCY", default=8)
-DUSK_OUTBOX_TIME_BUDGET = env.float("DUSK_OUTBOX_TIME_BUDGET", default=20.0)
-DUSK_OUTBOX_STUCK_AFTER = env.float("DUSK_OUTBOX_STUCK_AFTER", default=120.0)
-DUSK_OUTBOX_MAX_ATTEMPTS = env.int("DUSK_OUTBOX_MAX_ATTEMPTS", default=8)
-DUSK_OUTBOX_BACKOFF_BASE = env.float("DUSK_OUTBOX_BACKOFF_BASE", default=5.0)
-DUSK_OUTBOX_BACKOFF_MAX = env.float("DUSK_OUTBOX_BACKOFF_MAX", default=3600.0)
-DUSK_OUTBOX_RATE_HORIZON = env.float("DUSK_OUTBOX_RATE_HORIZON", default=2.0)
-# Each platform request (connect, write, read) times out after this many seconds.
-DUSK_OUTBOX_HTTP_TIMEOUT = env.float("DUSK_OUTBOX_HTTP_TIMEOUT", default=15.0)
-# Time for a platform to show a reply it accepted to our lookup, and allowed clock skew between
-# workers and platform when looking for a reply an earlier attempt may have posted.
-DUSK_OUTBOX_LOOKUP_MARGIN = env.float("DUSK_OUTBOX_LOOKUP_MARGIN", default=5.0)
-DUSK_OUTBOX_CLOCK_SKEW = env.float("DUSK_OUTBOX_CLOCK_SKEW", default=60.0)
-if DUSK_OUTBOX_STUCK_AFTER < DUSK_OUTBOX_RATE_HORIZON + 3 * DUSK_OUTBOX_HTTP_TIMEOUT + DUSK_OUTBOX_LOOKUP_MARGIN + 1:
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured(
-        "DUSK_OUTBOX_STUCK_AFTER must exceed DUSK_OUTBOX_RATE_HORIZON + 3 x DUSK_OUTBOX_HTTP_TIMEOUT + "
-        "DUSK_OUTBOX_LOOKUP_MARGIN (+1 s): a claim must outlast the request it covers."
-    )
-DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
-DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
-# Email channels with an IMAP mailbox (api_base_url imaps://...): poll interval, messages read
-# per poll at most (the rest waits for the next poll), socket timeout of each IMAP connection,
-# and an extra CA bundle (PEM) trusted besides the system's, for a mailbox server with a private CA.
-DUSK_IMAP_POLL_INTERVAL = env.float("DUSK_IMAP_POLL_INTERVAL", default=60.0)
-DUSK_IMAP_MAX_MESSAGES = env.int("DUSK_IMAP_MAX_MESSAGES", default=100)
-DUSK_IMAP_TIMEOUT = env.float("DUSK_IMAP_TIMEOUT", default=15.0)
-DUSK_IMAP_CA_FILE = env.str("DUSK_IMAP_CA_FILE", default="")
-DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
-CELERY_BEAT_SCHEDULE["send-due-replies"] = {
-    "task": "channels_app.inbound_tasks.send_due_replies_task",
-    "schedule": DUSK_OUTBOX_SWEEP_INTERVAL,
-    "options": {"expires": max(DUSK_OUTBOX_SWEEP_INTERVAL * 5, 5)},
-}
-CELERY_BEAT_SCHEDULE["poll-youtube"] = {
-    "task": "channels_app.inbound_tasks.poll_youtube_task",
-    "schedule": DUSK_YOUTUBE_POLL_INTERVAL,
-    "options": {"expires": max(DUSK_YOUTUBE_POLL_INTERVAL, 5)},
-}
-CELERY_BEAT_SCHEDULE["poll-email"] = {
-    "task": "channels_app.inbound_tasks.poll_email_task",
-    "schedule": DUSK_IMAP_POLL_INTERVAL,
-    "options": {"expires": max(DUSK_IMAP_POLL_INTERVAL, 5)},
-}
-
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("DUSK_LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # One line per task every second is noise; failures still log.
-        "celery.app.trace": {"level": "WARNING"},
-        "celery.worker.strategy": {"level": "WARNING"},
-        "celery.beat": {"level": "WARNING"},
-    },
-}
-
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-# --- API, roles and sign-in security (docs/configuration.md, "API and security") ---------
-from datetime import timedelta  # noqa: E402
-
-# The admin site is opened by the role matrix (admin role), not by is_staff.
-INSTALLED_APPS[INSTALLED_APPS.index("django.contrib.admin")] = "channels_app.apps.DuskAdminConfig"
-INSTALLED_APPS += ["django_filters", "drf_spectacular", "drf_spectacular_sidecar", "axes"]
-# Axes last: it turns a locked-out sign-in into the lockout page.
-MIDDLEWARE += ["axes.middleware.AxesMiddleware"]
-# Platform webhooks (/hooks/...) are served by portal/wsgi.py through these only: the ones that
-# shape a response (security headers, CSP, Content-Length). Sessions, CSRF, sign-in, language,
-# messages, htmx and time zones mean nothing to a signed POST from a platform.
-DUSK_WEBHOOK_MIDDLEWARE = [
-    name
-    for name in MIDDLEWARE
-    if name
-    in (
-        "django.middleware.security.SecurityMiddleware",
-        "django.middleware.common.CommonMiddleware",
-        "django.middleware.clickjacking.XFrameOptionsMiddleware",
-        "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
-    )
-]
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "channels_app.accounts.auth_backends.RoleModelBackend",
-]
-
-if env.bool("DUSK_PRODUCTION", default=False) and SECRET_KEY.startswith("django-insecure-dusk-development"):
-    from django.core.exceptions import ImproperlyConfigured
-
-    raise ImproperlyConfigured("DUSK_PRODUCTION=1 needs DJANGO_SECRET_KEY (a long random string).")
-
-# Brute-force lockout (django-axes): 20 failed sign-ins for one user name from one
-# address lock that pair for the cool-off period, correct password or not.
-AXES_FAILURE_LIMIT = env.int("DUSK_LOGIN_FAILURE_LIMIT", default=20)
-AXES_COOLOFF_TIME = timedelta(minutes=env.float("DUSK_LOGIN_COOLOFF_MINUTES", default=30))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_HTTP_RESPONSE_CODE = 429
-# Behind reverse proxies the client's address is in X-Forwarded-For, appended by
-# each proxy; DUSK_PROXY_COUNT says how many to trust, so a client cannot choose
-# its own address by sending the header itself (channels_app/core/client_ip.py).
-DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
-AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
-
-# Caches hold the API rate-limit counters; use Redis when several processes serve.
-CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}
-DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
-
-REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "channels_app.api.schema.DuskAutoSchema"
 SPECTACULAR_SETTINGS = {
     "TITLE": "Dusk API",
     "DESCRIPTION": (
@@ -416,4 +226,236 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
-LOGGING["loggers"]["axes"] = {"level": "WARNING"}  # a line per sign-in and a banner per command; lockouts still log
+
+# --- Email ----------------------------------------------------------------
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.filebased.EmailBackend",
+)
+EMAIL_FILE_PATH = VAR_DIR / "mail"
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dusk <dusk@localhost>")
+
+# --- Logging --------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("DUSK_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task every second is noise; failures still log.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+        # A line per sign-in and a banner per command; lockouts still log.
+        "axes": {"level": "WARNING"},
+    },
+}
+
+# =============================================================================
+# Dusk, by feature (docs/configuration.md)
+# =============================================================================
+
+# --- Accounts and sign-in -----------------------------------------------------
+# Brute-force lockout (django-axes): 20 failed sign-ins for one user name from one
+# address lock that pair for the cool-off period, correct password or not.
+AXES_FAILURE_LIMIT = env.int("DUSK_LOGIN_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("DUSK_LOGIN_COOLOFF_MINUTES", default=30))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind reverse proxies the client's address is in X-Forwarded-For, appended by
+# each proxy; DUSK_PROXY_COUNT says how many to trust, so a client cannot choose
+# its own address by sending the header itself (channels_app/core/client_ip.py).
+DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
+
+# --- Plans --------------------------------------------------------------------
+# A completed phase may be rolled back for this long after its run finished.
+DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
+
+# --- Workforce ----------------------------------------------------------------
+# Agent notices (emails about a new team) are sent right after HR asks; this sweep
+# retries whatever a lost task or an unreachable mail server left behind.
+DUSK_NOTICE_SWEEP_INTERVAL = env.float("DUSK_NOTICE_SWEEP_INTERVAL", default=60.0)
+# Notification emails per SMTP connection (agent notices, cutover notifications, reminders).
+DUSK_EMAIL_BATCH = env.int("DUSK_EMAIL_BATCH", default=200)
+# Messages staged at once, each on its own SMTP connection, then recorded in one commit.
+DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
+
+# --- Platforms: webhooks --------------------------------------------------------
+# Platform webhooks (/hooks/...) are served by portal/handlers.py, under WSGI and ASGI alike,
+# through these middleware only: the ones that shape a response (security headers, CSP,
+# Content-Length), in MIDDLEWARE's order. Sessions, CSRF, sign-in, language, messages, htmx and
+# time zones mean nothing to a signed POST from a platform.
+DUSK_WEBHOOK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
+]
+# ...and with a URLconf holding the webhooks only, so no other view is reachable without the
+# browser middleware.
+DUSK_WEBHOOK_URLCONF = "channels_app.web.hooks"
+# Seconds a web process keeps a channel's webhook settings.
+DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
+# No second auto-reply to the same customer on the same channel within this many seconds.
+DUSK_AUTO_REPLY_COOLDOWN = env.float("DUSK_AUTO_REPLY_COOLDOWN", default=24 * 3600)
+
+# --- Platforms: outbox (auto-replies sent by the workers) ----------------------
+DUSK_OUTBOX_SWEEP_INTERVAL = env.float("DUSK_OUTBOX_SWEEP_INTERVAL", default=2.0)
+DUSK_OUTBOX_KICK_INTERVAL = env.float("DUSK_OUTBOX_KICK_INTERVAL", default=0.25)
+DUSK_OUTBOX_BATCH = env.int("DUSK_OUTBOX_BATCH", default=100)
+DUSK_OUTBOX_CONCURRENCY = env.int("DUSK_OUTBOX_CONCURRENCY", default=8)
+DUSK_OUTBOX_TIME_BUDGET = env.float("DUSK_OUTBOX_TIME_BUDGET", default=20.0)
+DUSK_OUTBOX_STUCK_AFTER = env.float("DUSK_OUTBOX_STUCK_AFTER", default=120.0)
+DUSK_OUTBOX_MAX_ATTEMPTS = env.int("DUSK_OUTBOX_MAX_ATTEMPTS", default=8)
+DUSK_OUTBOX_BACKOFF_BASE = env.float("DUSK_OUTBOX_BACKOFF_BASE", default=5.0)
+DUSK_OUTBOX_BACKOFF_MAX = env.float("DUSK_OUTBOX_BACKOFF_MAX", default=3600.0)
+DUSK_OUTBOX_RATE_HORIZON = env.float("DUSK_OUTBOX_RATE_HORIZON", default=2.0)
+# Each platform request (connect, write, read) times out after this many seconds.
+DUSK_OUTBOX_HTTP_TIMEOUT = env.float("DUSK_OUTBOX_HTTP_TIMEOUT", default=15.0)
+# Time for a platform to show a reply it accepted to our lookup, and allowed clock skew between
+# workers and platform when looking for a reply an earlier attempt may have posted.
+DUSK_OUTBOX_LOOKUP_MARGIN = env.float("DUSK_OUTBOX_LOOKUP_MARGIN", default=5.0)
+DUSK_OUTBOX_CLOCK_SKEW = env.float("DUSK_OUTBOX_CLOCK_SKEW", default=60.0)
+if DUSK_OUTBOX_STUCK_AFTER < DUSK_OUTBOX_RATE_HORIZON + 3 * DUSK_OUTBOX_HTTP_TIMEOUT + DUSK_OUTBOX_LOOKUP_MARGIN + 1:
+    raise ImproperlyConfigured(
+        "DUSK_OUTBOX_STUCK_AFTER must exceed DUSK_OUTBOX_RATE_HORIZON + 3 x DUSK_OUTBOX_HTTP_TIMEOUT + "
+        "DUSK_OUTBOX_LOOKUP_MARGIN (+1 s): a claim must outlast the request it covers."
+    )
+
+# --- Platforms: polling (platforms without webhooks) ----------------------------
+DUSK_YOUTUBE_POLL_INTERVAL = env.float("DUSK_YOUTUBE_POLL_INTERVAL", default=60.0)
+DUSK_YOUTUBE_MAX_PAGES = env.int("DUSK_YOUTUBE_MAX_PAGES", default=50)
+# Email channels with an IMAP mailbox (api_base_url imaps://...): poll interval, messages read
+# per poll at most (the rest waits for the next poll), socket timeout of each IMAP connection,
+# and an extra CA bundle (PEM) trusted besides the system's, for a mailbox server with a private CA.
+DUSK_IMAP_POLL_INTERVAL = env.float("DUSK_IMAP_POLL_INTERVAL", default=60.0)
+DUSK_IMAP_MAX_MESSAGES = env.int("DUSK_IMAP_MAX_MESSAGES", default=100)
+DUSK_IMAP_TIMEOUT = env.float("DUSK_IMAP_TIMEOUT", default=15.0)
+DUSK_IMAP_CA_FILE = env.str("DUSK_IMAP_CA_FILE", default="")
+
+# --- Cutover: sweep and reaper --------------------------------------------------
+# How often beat looks for due phases, and when a running cutover counts as stuck.
+DUSK_SWEEP_INTERVAL = env.float("DUSK_SWEEP_INTERVAL", default=1.0)
+DUSK_REAP_INTERVAL = env.float("DUSK_REAP_INTERVAL", default=15.0)
+DUSK_RUN_STUCK_AFTER = env.float("DUSK_RUN_STUCK_AFTER", default=120.0)
+# Conversations moved per committed chunk.
+DUSK_CHUNK_SIZE = env.int("DUSK_CHUNK_SIZE", default=5000)
+# Test hook: sleep this many seconds after each committed chunk so a test can
+# kill a worker mid-cutover. Zero in real use.
+DUSK_CHUNK_PAUSE = env.float("DUSK_CHUNK_PAUSE", default=0.0)
+
+# --- Cutover: reminders ----------------------------------------------------------
+# Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.
+DUSK_REMINDER_OFFSETS = [
+    int(value[:-1]) * {"d": 86400, "h": 3600, "m": 60}[value[-1]]
+    for value in env.list("DUSK_REMINDER_OFFSETS", default=["7d", "1d"])
+    if value
+]
+DUSK_REMINDER_INTERVAL = env.float("DUSK_REMINDER_INTERVAL", default=60.0)
+
+# --- Cutover: watchdog (after retirement) --------------------------------------
+# Thresholds checked every DUSK_WATCHDOG_INTERVAL seconds.
+DUSK_WATCHDOG_INTERVAL = env.float("DUSK_WATCHDOG_INTERVAL", default=300.0)
+DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = env.int("DUSK_WATCHDOG_MAX_INBOUND_PER_DAY", default=100)
+DUSK_WATCHDOG_MIN_REDIRECT_SHARE = env.float("DUSK_WATCHDOG_MIN_REDIRECT_SHARE", default=0.2)
+DUSK_WATCHDOG_MIN_SAMPLE = env.int("DUSK_WATCHDOG_MIN_SAMPLE", default=50)
+DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", default=10)
+
+# --- Web ------------------------------------------------------------------------
+# Where customers' tracked links point: the portal's public address.
+DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
+# API requests per signed-in person (channels_app/api/throttling.py).
+DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
+
+# =============================================================================
+# Celery
+# =============================================================================
+
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _queue_dir = VAR_DIR / "broker"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir / "out"),
+        "data_folder_out": str(_queue_dir / "out"),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+        # kombu keeps its exchange table here; the default is ./control in the working directory.
+        "control_folder": str(_queue_dir / "control"),
+    }
+    for _sub in ("out", "processed", "control"):
+        (_queue_dir / _sub).mkdir(parents=True, exist_ok=True)
+else:
+    # An unacknowledged message returns to the queue after this long; the
+    # run reaper re-queues stuck cutovers much sooner, so keep it modest.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+    }
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Every periodic task. A run no worker took before it expires is dropped rather than queued
+# behind the next one, which does the same work.
+CELERY_BEAT_SCHEDULE = {
+    # Cutover
+    "sweep-due-phases": {
+        "task": "channels_app.tasks.sweep_due_phases_task",
+        "schedule": DUSK_SWEEP_INTERVAL,
+        "options": {"expires": max(DUSK_SWEEP_INTERVAL * 5, 5)},
+    },
+    "send-reminders": {
+        "task": "channels_app.tasks.send_reminders_task",
+        "schedule": DUSK_REMINDER_INTERVAL,
+        "options": {"expires": max(DUSK_REMINDER_INTERVAL * 2, 5)},
+    },
+    "watchdog": {
+        "task": "channels_app.tasks.watchdog_task",
+        "schedule": DUSK_WATCHDOG_INTERVAL,
+        "options": {"expires": max(DUSK_WATCHDOG_INTERVAL, 5)},
+    },
+    "reap-stuck-runs": {
+        "task": "channels_app.tasks.reap_stuck_runs_task",
+        "schedule": DUSK_REAP_INTERVAL,
+        "options": {"expires": max(DUSK_REAP_INTERVAL * 2, 5)},
+    },
+    # Workforce
+    "send-agent-notices": {
+        "task": "channels_app.tasks.send_agent_notices_task",
+        "schedule": DUSK_NOTICE_SWEEP_INTERVAL,
+        "options": {"expires": max(DUSK_NOTICE_SWEEP_INTERVAL, 5)},
+    },
+    # Platforms
+    "send-due-replies": {
+        "task": "channels_app.inbound_tasks.send_due_replies_task",
+        "schedule": DUSK_OUTBOX_SWEEP_INTERVAL,
+        "options": {"expires": max(DUSK_OUTBOX_SWEEP_INTERVAL * 5, 5)},
+    },
+    "poll-youtube": {
+        "task": "channels_app.inbound_tasks.poll_youtube_task",
+        "schedule": DUSK_YOUTUBE_POLL_INTERVAL,
+        "options": {"expires": max(DUSK_YOUTUBE_POLL_INTERVAL, 5)},
+    },
+    "poll-email": {
+        "task": "channels_app.inbound_tasks.poll_email_task",
+        "schedule": DUSK_IMAP_POLL_INTERVAL,
+        "options": {"expires": max(DUSK_IMAP_POLL_INTERVAL, 5)},
+    },
+}

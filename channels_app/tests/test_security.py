@@ -67,12 +67,23 @@ def test_production_refuses_to_start_with_the_development_secret_key(tmp_path):
     assert "DUSK_PRODUCTION=1 needs DJANGO_SECRET_KEY" in result.stderr
 
 
-def test_password_hashing_prefers_argon2():
-    from portal import settings as project_settings
-
-    source = Path(project_settings.__file__).read_text()
-    hashers = re.search(r"PASSWORD_HASHERS = \[\s*\"([^\"]+)\"", source).group(1)
-    assert hashers == "django.contrib.auth.hashers.Argon2PasswordHasher"
+def test_password_hashing_prefers_argon2(tmp_path):
+    # The tests themselves hash with MD5 (DUSK_FAST_PASSWORD_HASHER); read the settings as a
+    # deployment gets them, in a clean environment.
+    result = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.PASSWORD_HASHERS[0])"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "DUSK_VAR_DIR": str(tmp_path / "var"),
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "django.contrib.auth.hashers.Argon2PasswordHasher", result.stderr
 
 
 # --- sign-in lockout -------------------------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""portal/wsgi.py: webhooks are served by a lean handler (DUSK_WEBHOOK_MIDDLEWARE and a URLconf
-of webhooks only); everything else by the full middleware stack. Requests here go through the
+"""portal/wsgi.py: webhooks are served by a lean handler (portal/handlers.py: DUSK_WEBHOOK_MIDDLEWARE
+and DUSK_WEBHOOK_URLCONF); everything else by the full middleware stack. Requests here go through the
 real WSGI callable gunicorn serves, not Django's test client (which always uses MIDDLEWARE)."""
 
 # Imported pytest fixtures are "redefined" by the test arguments that use them.
@@ -16,8 +16,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from channels_app.models import Message, OutboxMessage
 from channels_app.tests.fakeplatforms import build_tweet
-from channels_app.tests.inbound_helpers import platform_channel, platform_secrets, signed_x_delivery, sunset  # noqa: F401
-from portal import wsgi
+from channels_app.tests.inbound_helpers import platform_channel, signed_x_delivery, sunset
+from portal import handlers, wsgi
 
 pytestmark = pytest.mark.django_db
 
@@ -121,8 +121,10 @@ def test_the_webhook_urlconf_holds_exactly_the_projects_hooks():
             elif isinstance(entry, URLPattern):
                 yield prefix + str(entry.pattern), entry.callback
 
-    hooks = dict(routes(get_resolver(wsgi.WEBHOOK_URLCONF)))
-    project = {route: view for route, view in routes(get_resolver()) if ("/" + route).startswith(wsgi.WEBHOOK_PREFIX)}
+    hooks = dict(routes(get_resolver(settings.DUSK_WEBHOOK_URLCONF)))
+    project = {
+        route: view for route, view in routes(get_resolver()) if ("/" + route).startswith(handlers.WEBHOOK_PREFIX)
+    }
     assert hooks and hooks == project
 
 
@@ -130,6 +132,31 @@ def test_the_webhook_middleware_is_a_subset_of_the_projects_in_the_same_order():
     in_order = [m for m in settings.MIDDLEWARE if m in settings.DUSK_WEBHOOK_MIDDLEWARE]
     assert in_order == settings.DUSK_WEBHOOK_MIDDLEWARE
     assert "django.middleware.security.SecurityMiddleware" in settings.DUSK_WEBHOOK_MIDDLEWARE
+
+
+def test_building_the_lean_handler_leaves_the_projects_middleware_alone(settings):
+    # Nothing else may see MIDDLEWARE change, not even while the lean chain is built.
+    before = list(settings.MIDDLEWARE)
+    seen = []
+    settings.DUSK_WEBHOOK_MIDDLEWARE = [*settings.DUSK_WEBHOOK_MIDDLEWARE, f"{__name__}.RecordingMiddleware"]
+    RecordingMiddleware.seen = seen
+    handler = handlers.WebhookWSGIHandler()
+    assert handler.middleware == settings.DUSK_WEBHOOK_MIDDLEWARE
+    assert seen == [before]
+    assert list(settings.MIDDLEWARE) == before
+
+
+class RecordingMiddleware:
+    """Records settings.MIDDLEWARE as it is while the chain holding it is built."""
+
+    seen: list = []
+
+    def __init__(self, get_response):
+        self.seen.append(list(settings.MIDDLEWARE))
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
 
 
 def test_a_server_error_under_the_hooks_prefix_is_json_and_acknowledges_nothing(served, retired_x, monkeypatch):

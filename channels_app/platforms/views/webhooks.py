@@ -108,7 +108,7 @@ def _accept(channel: Channel, messages: list[InboundMessage]) -> JsonResponse:
 
 
 def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """404 under /hooks/ (channels_app/hook_urls.py): JSON, as the webhooks' other refusals."""
+    """404 under /hooks/ (channels_app/web/hooks.py): JSON, as the webhooks' other refusals."""
     return JsonResponse({"error": f"No webhook at {request.path}."}, status=404)
 
 
