@@ -44,10 +44,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from ..adapters import InboundMessage
-from ..adapters import email as email_adapter
+from ..adapters.registry import PLATFORMS
 from ..models import (
     Channel,
-    ChannelKind,
     ChannelState,
     Conversation,
     ConversationState,
@@ -112,22 +111,18 @@ def _validate(messages: Sequence[InboundMessage]) -> None:
         raise ValidationError(problems)
 
 
+# Longest kept value of the platforms' text meta fields (email's); others are kept as given.
+_META_LIMITS = {"subject": 500, "address": 255, "references": 2000}
+
+
 def _meta(channel: Channel, message: InboundMessage) -> dict:
     meta: dict = {}
     if message.customer_name:
         meta["name"] = _clean(message.customer_name, 255)
-    raw = message.raw or {}
-    if channel.kind == ChannelKind.EMAIL:
-        meta["subject"] = _clean(str(raw.get("subject") or ""), 500)
-        meta["address"] = _clean(message.customer_handle, 255)
-        references = (raw.get("parsed_headers") or {}).get("references") or ""
-        if references:
-            meta["references"] = _clean(references, 2000)
-        automatic = email_adapter.automatic_reason(message)
-        if automatic:
-            meta["automatic"] = automatic
-    elif channel.kind == ChannelKind.DISCOURSE and raw.get("post_number") is not None:
-        meta["post_number"] = raw["post_number"]
+    platform = PLATFORMS.get(channel.kind)
+    if platform is not None:
+        for key, value in platform.message_meta(message).items():
+            meta[key] = _clean(value, _META_LIMITS[key]) if key in _META_LIMITS else value
     return meta
 
 

@@ -10,9 +10,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..adapters import SendError, imap, youtube
-from ..models import Channel
+from ..adapters.registry import platform_for
+from ..models import Channel, ChannelKind
 from .inbound import InboundResult, receive_messages
-from .outbox import DEFAULT_BASE_URLS, env_secret, http_client
+from .outbox import env_secret, http_client
 
 
 class _Overtaken(Exception):
@@ -60,7 +61,7 @@ def poll_youtube_channel(*, channel_id: int, now: datetime | None = None) -> Inb
     try:
         polled = youtube.poll_new_comments(
             http_client(),
-            channel.api_base_url or DEFAULT_BASE_URLS["youtube"],
+            channel.api_base_url or platform_for(ChannelKind.YOUTUBE).default_base_url,
             token,
             channel.platform_account_id,
             high_water,
