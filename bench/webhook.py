@@ -91,9 +91,9 @@ from datetime import timedelta
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.utils import timezone
-from channels_app import services
 from channels_app.models import Channel
-from channels_app.services import AutoReplyInput, PhaseInput, RedirectInput
+from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput, approve_plan, create_plan, submit_plan
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 call_command("migrate", verbosity=0)
 manager = User.objects.create_user("bench-manager", "m@example.com", "x")
 approver = User.objects.create_user("bench-approver", "a@example.com", "x")
@@ -102,16 +102,16 @@ approver.groups.set(Group.objects.filter(name="approver"))
 channel = Channel.objects.create(kind="x", name="Bench X", handle="@brand", platform_account_id="{BRAND_ID}",
                                  webhook_secret_env="{SECRET_ENV}", rate_limit_per_minute=100000)
 at = (timezone.now() + timedelta(minutes=5)).replace(second=0, microsecond=0)
-plan = services.create_plan(
+plan = create_plan(
     actor=manager, title="Retire X", channel_ids=[channel.pk],
     phases=[PhaseInput("hard_close", at.date(), at.time(), "UTC")],
     redirects=[RedirectInput("url", "Help centre", "https://help.example.com")],
     auto_replies=[AutoReplyInput("hard_close", "en", "Hi {{customer_name}}, we moved: {{redirect_url}} (ref {{reference}})")],
 )
-services.submit_plan(actor=manager, plan=plan)
-services.approve_plan(actor=approver, plan=plan)
-(run_id,) = services.claim_due_phases(now=at + timedelta(seconds=1))
-assert services.run_cutover(run_id=run_id, worker_id="bench") == "completed"
+submit_plan(actor=manager, plan=plan)
+approve_plan(actor=approver, plan=plan)
+(run_id,) = claim_due_phases(now=at + timedelta(seconds=1))
+assert run_cutover(run_id=run_id, worker_id="bench") == "completed"
 channel.refresh_from_db()
 assert channel.state == "retired"
 print(json.dumps({{"channel": channel.pk}}))

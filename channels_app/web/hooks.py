@@ -5,15 +5,15 @@ browser middleware (request.user)."""
 
 from django.urls import path
 
+from channels_app.platforms.adapters.registry import PLATFORMS
 from channels_app.platforms.views import webhooks
 
+# /hooks/<id>/<kind> for every platform that takes webhooks (hook_x, hook_discourse...).
 urlpatterns = [
-    path("hooks/<int:channel_id>/x", webhooks.x_webhook, name="hook_x"),
-    path("hooks/<int:channel_id>/discourse", webhooks.discourse_webhook, name="hook_discourse"),
-    path("hooks/<int:channel_id>/messenger", webhooks.messenger_webhook, name="hook_messenger"),
-    path("hooks/<int:channel_id>/email", webhooks.email_webhook, name="hook_email"),
+    path(f"hooks/<int:channel_id>/{kind}", webhooks.platform_webhook(kind), name=f"hook_{kind}")
+    for kind, platform in PLATFORMS.items()
+    if platform.webhook_methods
 ]
-
 
 handler404 = webhooks.not_found
 handler500 = webhooks.server_error

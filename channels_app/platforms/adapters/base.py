@@ -1,4 +1,5 @@
-"""What every platform adapter shares: the normalised message, send results, errors, helpers.
+"""What every platform adapter shares: the normalised message, send results, errors, helpers,
+and the `Platform` interface each adapter implements (registered in registry.py).
 
 Adapters do platform I/O only (verify, parse, send). They never touch the ORM: services decide
 what to store, tasks decide when to send.
@@ -10,14 +11,16 @@ import base64
 import hashlib
 import hmac
 import html
+import json
 import re
 import time
-from collections.abc import Mapping
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from html.parser import HTMLParser
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 
@@ -59,6 +62,11 @@ class AdapterError(Exception):
 
 class SignatureError(AdapterError):
     """A webhook request whose signature or verify token does not check out: answer 403."""
+
+
+class BadDelivery(AdapterError):
+    """A webhook delivery that cannot be read (not JSON, for another account...): answer 400 with
+    the message, which is a whole sentence for the platform's operator, and store nothing."""
 
 
 class SendError(AdapterError):
@@ -249,3 +257,153 @@ def pick_reply(candidates: list[tuple[str, str]], text: str, *, author_known: bo
         if comparable_text(candidate_text) == wanted:
             return platform_id
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# The interface every platform implements
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReplyContext:
+    """What the services know of the message a reply answers, for the platform to aim it."""
+
+    thread_id: str  # the conversation's platform thread id
+    reply_to: str | None  # platform id of the message answered (a hand-off: the latest inbound)
+    author_id: str  # that message's author, "" when there is no message
+    customer_id: str
+    customer_handle: str
+    meta: Mapping[str, Any]  # what message_meta kept of the message answered
+    reference: str  # the conversation's reference, for error messages
+    channel_name: str
+
+
+@dataclass(frozen=True)
+class ReplyTarget:
+    """Where a reply goes, the same fields for every platform (each uses those it needs)."""
+
+    thread_id: str = ""  # Discourse: the topic id
+    # X: the tweet answered; YouTube: the top-level comment; Discourse: the post number
+    # answered; email: the Message-ID answered.
+    parent_id: str | None = None
+    recipient_id: str = ""  # Messenger: the page-scoped person id; email: the address
+    subject: str = ""  # email
+    references: tuple[str, ...] = ()  # email: the thread's Message-IDs
+
+
+@dataclass(frozen=True)
+class WebhookAnswer:
+    """An answer given to the platform as is, with nothing stored: a challenge, a ping."""
+
+    json: dict[str, Any] | None = None
+    text: str = ""  # sent as text/plain when json is None
+
+
+class WebhookRequest:
+    """What a platform reads of one webhook request. Body and form are read on demand: reading a
+    multipart form (email with attachments) as a raw body would count the attachments against
+    the request size limit."""
+
+    def __init__(
+        self,
+        *,
+        headers: Mapping[str, str],
+        read_body: Callable[[], bytes],
+        content_type: str = "",
+        read_form: Callable[[], Mapping[str, Any]] = dict,
+        account_id: str = "",
+        channel_name: str = "",
+    ) -> None:
+        self.headers = headers  # case-insensitive lookups, as HTTP wants (Django's request.headers)
+        self.content_type = content_type
+        self.account_id = account_id  # the channel's own account on the platform, "" when unset
+        self.channel_name = channel_name
+        self._read_body = read_body
+        self._read_form = read_form
+        self._json: Any = None
+
+    @property
+    def body(self) -> bytes:
+        return self._read_body()
+
+    def form(self) -> dict[str, Any]:
+        return dict(self._read_form())
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object; BadDelivery otherwise."""
+        if self._json is None:
+            try:
+                self._json = json.loads(self.body)
+            except (UnicodeDecodeError, ValueError) as exc:
+                raise BadDelivery(f"The body is not JSON: {exc}.") from None
+        if not isinstance(self._json, dict):
+            raise BadDelivery("The body is not a JSON object.")
+        return self._json
+
+
+class Platform(ABC):
+    """One platform as the services see it. Each adapter module defines one (``PLATFORM``) and
+    registry.py maps channel kinds to them, so a new platform is an adapter and a registry line.
+
+    Errors: verify_webhook raises SignatureError (403); verify_webhook and parse_webhook raise
+    BadDelivery (400), and parse_webhook KeyError, TypeError, ValueError or AttributeError for a
+    malformed event (400); reply_target raises ValueError (the reply fails with that message);
+    send_reply and find_reply raise SendError.
+    """
+
+    kind: ClassVar[str]  # the channel kind's value ("x", "youtube"...)
+    default_base_url: ClassVar[str] = ""  # "": every channel sets its own (a forum's URL)
+    base_url_label: ClassVar[str] = "the API base URL"  # what to ask for when there is no default
+    sends_replies: ClassVar[bool] = True
+    sends_mail: ClassVar[bool] = False  # replies go through the mail backend, not send_reply
+    needs_api_token: ClassVar[bool] = True
+    length_unit: ClassVar[str] = "characters"  # how the reply length rule counts
+    webhook_methods: ClassVar[tuple[str, ...]] = ()  # () when the platform is polled
+    # GET on the webhook answers the platform's challenge with the secret in the variable the
+    # channel names plus this suffix.
+    challenge_secret_suffix: ClassVar[str] = ""
+
+    def answer_challenge(self, secret: str, query: Mapping[str, str]) -> WebhookAnswer:
+        raise BadDelivery(f"{self.kind} webhooks answer no challenge.")
+
+    def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
+        raise SignatureError(f"{self.kind} has no webhooks")
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage] | WebhookAnswer:
+        raise BadDelivery(f"{self.kind} has no webhooks.")
+
+    def message_meta(self, message: InboundMessage) -> dict[str, Any]:
+        """What to keep with a stored message for answering it later (reply_target's meta)."""
+        return {}
+
+    @abstractmethod
+    def reply_target(self, context: ReplyContext) -> ReplyTarget: ...
+
+    @abstractmethod
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult: ...
+
+    @abstractmethod
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        """The id of our reply to the target posted since `since` (an earlier attempt that may
+        have gone through), or None."""

@@ -10,8 +10,13 @@ import httpx
 from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
+    Platform,
+    ReplyContext,
+    ReplyTarget,
     RetryableSendError,
     SendResult,
+    WebhookAnswer,
+    WebhookRequest,
     check_signature,
     html_to_text,
     join_url,
@@ -151,3 +156,85 @@ def find_reply(
             break
         offset += len(actions)
     return pick_reply(candidates, text, author_known=True)
+
+
+class DiscoursePlatform(Platform):
+    kind = "discourse"
+    base_url_label = "the forum's URL"  # every forum is its own site: no default
+    webhook_methods = ("POST",)
+
+    def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
+        verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage] | WebhookAnswer:
+        payload = request.json_object()
+        event = request.headers.get(EVENT_HEADER)
+        if event == "ping":
+            return WebhookAnswer(json={"ok": True, "event": "ping"})
+        return parse_event(event, payload, request.account_id or None)
+
+    def message_meta(self, message: InboundMessage) -> dict[str, Any]:
+        # A reply answers a post number, not a post id (see parse_post).
+        post_number = (message.raw or {}).get("post_number")
+        return {} if post_number is None else {"post_number": post_number}
+
+    def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        if not context.thread_id.isdigit():
+            raise ValueError(f"topic id {context.thread_id!r} is not a number")
+        post_number = context.meta.get("post_number")
+        if post_number is not None:
+            try:
+                post_number = str(int(post_number))
+            except (TypeError, ValueError):
+                raise ValueError(f"post number {post_number!r} is not a number") from None
+        return ReplyTarget(thread_id=str(int(context.thread_id)), parent_id=post_number)
+
+    # The API key acts as a forum user: the channel's account, else Discourse's "system" user.
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult:
+        return send_reply(
+            client,
+            base_url,
+            token,
+            account_id or "system",
+            target.thread_id,
+            text,
+            reply_to_post_number=None if target.parent_id is None else int(target.parent_id),
+            timeout=timeout,
+        )
+
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        return find_reply(
+            client,
+            base_url,
+            token,
+            account_id or "system",
+            target.thread_id,
+            None if target.parent_id is None else int(target.parent_id),
+            text,
+            since,
+            timeout=timeout,
+        )
+
+
+PLATFORM = DiscoursePlatform()

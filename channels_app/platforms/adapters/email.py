@@ -18,17 +18,25 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import HeaderParser
 from email.utils import format_datetime, formataddr, make_msgid, parseaddr, parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels_app.platforms.adapters.base import (
+    BadDelivery,
     InboundMessage,
     PermanentSendError,
+    Platform,
+    ReplyContext,
+    ReplyTarget,
     RetryableSendError,
     SendResult,
     SignatureError,
+    WebhookRequest,
     hmac_sha256,
     html_to_text,
 )
+
+if TYPE_CHECKING:
+    import httpx  # the interface's HTTP client: email replies do not use it
 
 # Mailgun signs timestamp + token; older than this (either way) is a replay, not a delivery.
 SIGNATURE_MAX_AGE = 15 * 60
@@ -300,3 +308,86 @@ def send_reply(
         message_id_domain=message_id_domain,
     )
     return send_message(message, host, port, timeout=timeout, username=username, password=password, starttls=starttls)
+
+
+class EmailPlatform(Platform):
+    """Inbound-parse webhooks in (or services/polling.py reading the IMAP mailbox, imap.py),
+    replies out through the portal's mail backend: the outbox stages, records, then terminates
+    each mail (mail.py), which send_reply's single SMTP session cannot do."""
+
+    kind = "email"
+    sends_mail = True
+    needs_api_token = False  # the mail backend has its own settings
+    webhook_methods = ("POST",)
+
+    @staticmethod
+    def _fields(request: WebhookRequest) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            return request.json_object()
+        return request.form()
+
+    def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
+        # Mailgun's signature is in the fields, so the body is read first.
+        verify_request(secret, request.headers.get("Authorization"), self._fields(request))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
+        message = parse_inbound(self._fields(request))
+        if not message.customer_id:
+            raise BadDelivery("The email has no sender address. Nothing was stored.")
+        return [message]
+
+    def message_meta(self, message: InboundMessage) -> dict[str, Any]:
+        raw = message.raw or {}
+        meta: dict[str, Any] = {"subject": str(raw.get("subject") or ""), "address": message.customer_handle}
+        references = (raw.get("parsed_headers") or {}).get("references") or ""
+        if references:
+            meta["references"] = references
+        automatic = automatic_reason(message)
+        if automatic:
+            meta["automatic"] = automatic
+        return meta
+
+    def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        meta = context.meta
+        address = meta.get("address") or context.author_id or context.customer_handle
+        if "@" not in address:
+            raise ValueError(f"no email address to answer in conversation {context.reference}")
+        reply_to = context.reply_to
+        return ReplyTarget(
+            recipient_id=address,
+            subject=meta.get("subject") or f"Your message to {context.channel_name}",
+            parent_id=reply_to if reply_to and reply_to.startswith("<") else None,
+            references=tuple((meta.get("references") or "").split()),
+        )
+
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult:
+        raise PermanentSendError("email replies go out through the mail backend, not an HTTP API")
+
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        # A mail's Message-ID is fixed per outbox row, so a receiving server drops a repeat:
+        # there is nothing to look up.
+        return None
+
+
+PLATFORM = EmailPlatform()

@@ -12,9 +12,14 @@ import httpx
 from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
+    Platform,
+    ReplyContext,
+    ReplyTarget,
     RetryableSendError,
     SendResult,
     SignatureError,
+    WebhookAnswer,
+    WebhookRequest,
     check_signature,
     error_text,
     join_url,
@@ -167,3 +172,54 @@ def find_reply(
     # Several of our messages may match the author and time (a person can get an auto-reply
     # and a hand-off notice): the text decides.
     return pick_reply(candidates, text, author_known=False)
+
+
+class MessengerPlatform(Platform):
+    kind = "messenger"
+    default_base_url = "https://graph.facebook.com"
+    webhook_methods = ("GET", "POST")
+    challenge_secret_suffix = "_VERIFY_TOKEN"  # Meta's verify token is not the app secret
+
+    def answer_challenge(self, secret: str, query: Mapping[str, str]) -> WebhookAnswer:
+        return WebhookAnswer(text=verify_subscription(query, secret))
+
+    def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
+        verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
+        return parse_events(request.json_object())
+
+    def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        return ReplyTarget(recipient_id=context.author_id or context.customer_id)
+
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult:
+        return send_reply(client, base_url, token, target.recipient_id, text, timeout=timeout)
+
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        return find_reply(
+            client, base_url, token, target.recipient_id, text, since, page_id=account_id, timeout=timeout
+        )
+
+
+PLATFORM = MessengerPlatform()

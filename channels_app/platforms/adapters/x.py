@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
 from channels_app.platforms.adapters.base import (
+    BadDelivery,
     InboundMessage,
     PermanentSendError,
+    Platform,
+    ReplyContext,
+    ReplyTarget,
     SendResult,
+    WebhookAnswer,
+    WebhookRequest,
     check_signature,
     join_url,
     pick_reply,
@@ -23,8 +30,6 @@ from channels_app.platforms.adapters.base import (
 )
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-
-
 _CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
 
 
@@ -44,8 +49,6 @@ _CREATED_AT_UTC = re.compile(
     r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"([0-9]{2}) ([0-9]{2}):([0-9]{2}):([0-9]{2}) \+0000 ([0-9]{4})"
 )
-
-
 _MONTHS = {
     name: number
     for number, name in enumerate(
@@ -150,8 +153,6 @@ def send_reply(
 
 # Recent search covers the last seven days; older replies cannot be looked up this way.
 _SEARCH_WINDOW = timedelta(days=7) - timedelta(minutes=1)
-
-
 _SEARCH_PAGES = 5
 
 
@@ -200,3 +201,68 @@ def find_reply(
             break
         params["next_token"] = next_token
     return pick_reply(candidates, text, author_known=bool(author_id))
+
+
+class XPlatform(Platform):
+    kind = "x"
+    default_base_url = "https://api.x.com"
+    length_unit = "weighted characters"
+    webhook_methods = ("GET", "POST")
+
+    def answer_challenge(self, secret: str, query: Mapping[str, str]) -> WebhookAnswer:
+        # The CRC check: X repeats it hourly and stops delivering to a URL that fails it, so it
+        # is answered whatever the channel's state.
+        crc_token = query.get("crc_token", "")
+        if not crc_token:
+            raise BadDelivery("Missing crc_token.")
+        return WebhookAnswer(json={"response_token": crc_response(secret, crc_token)})
+
+    def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
+        verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
+
+    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
+        payload = request.json_object()
+        for_user = str(payload.get("for_user_id") or "")
+        if request.account_id and for_user and for_user != request.account_id:
+            raise BadDelivery(
+                f"This delivery is for account {for_user}; {request.channel_name} is account {request.account_id}."
+            )
+        return parse_events(payload)
+
+    def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        tweet = context.reply_to or context.thread_id
+        if not str(tweet).isdigit():
+            raise ValueError(f"no tweet to reply to in conversation {context.reference}")
+        return ReplyTarget(parent_id=str(tweet))
+
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult:
+        return send_reply(client, base_url, token, text, target.parent_id or "", timeout=timeout)
+
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        return find_reply(
+            client, base_url, token, target.parent_id or "", text, since, author_id=account_id, timeout=timeout
+        )
+
+
+PLATFORM = XPlatform()

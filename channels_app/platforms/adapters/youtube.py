@@ -11,6 +11,9 @@ import httpx
 from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
+    Platform,
+    ReplyContext,
+    ReplyTarget,
     RetryableSendError,
     SendResult,
     error_text,
@@ -241,3 +244,52 @@ def find_reply(
         if not params["pageToken"]:
             break
     return pick_reply(candidates, text, author_known=bool(author_channel_id))
+
+
+class YouTubePlatform(Platform):
+    """No webhooks: services/polling.py reads new comments with poll_new_comments."""
+
+    kind = "youtube"
+    default_base_url = "https://www.googleapis.com"
+
+    def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        return ReplyTarget(parent_id=context.thread_id)
+
+    def send_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> SendResult:
+        return send_reply(client, base_url, token, target.parent_id or "", text, timeout=timeout)
+
+    def find_reply(
+        self,
+        client: httpx.Client,
+        *,
+        base_url: str,
+        token: str,
+        account_id: str,
+        target: ReplyTarget,
+        text: str,
+        since: datetime,
+        timeout: httpx.Timeout | float | None = None,
+    ) -> str | None:
+        return find_reply(
+            client,
+            base_url,
+            token,
+            target.parent_id or "",
+            text,
+            since,
+            author_channel_id=account_id,
+            timeout=timeout,
+        )
+
+
+PLATFORM = YouTubePlatform()

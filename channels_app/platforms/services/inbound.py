@@ -45,7 +45,6 @@ from django.utils import timezone
 
 from channels_app.models import (
     Channel,
-    ChannelKind,
     ChannelState,
     Conversation,
     ConversationState,
@@ -57,8 +56,8 @@ from channels_app.models import (
     PhaseKind,
     new_reference,
 )
-from channels_app.platforms.adapters import email as email_adapter
 from channels_app.platforms.adapters.base import InboundMessage
+from channels_app.platforms.adapters.registry import PLATFORMS
 
 ID_MAX = 128  # Message.platform_message_id, Conversation.platform_thread_id / customer_id
 
@@ -72,8 +71,6 @@ PHASE_FOR_STATE = {
     ChannelState.SOFT_CLOSED: PhaseKind.SOFT_CLOSE,
     ChannelState.RETIRED: PhaseKind.HARD_CLOSE,
 }
-
-
 # Conversations that start on a channel in these states are open (people answer them).
 STAFFED_STATES = (ChannelState.ACTIVE, ChannelState.NOTICE)
 
@@ -114,22 +111,18 @@ def _validate(messages: Sequence[InboundMessage]) -> None:
         raise ValidationError(problems)
 
 
+# Longest kept value of the platforms' text meta fields (email's); others are kept as given.
+_META_LIMITS = {"subject": 500, "address": 255, "references": 2000}
+
+
 def _meta(channel: Channel, message: InboundMessage) -> dict:
     meta: dict = {}
     if message.customer_name:
         meta["name"] = _clean(message.customer_name, 255)
-    raw = message.raw or {}
-    if channel.kind == ChannelKind.EMAIL:
-        meta["subject"] = _clean(str(raw.get("subject") or ""), 500)
-        meta["address"] = _clean(message.customer_handle, 255)
-        references = (raw.get("parsed_headers") or {}).get("references") or ""
-        if references:
-            meta["references"] = _clean(references, 2000)
-        automatic = email_adapter.automatic_reason(message)
-        if automatic:
-            meta["automatic"] = automatic
-    elif channel.kind == ChannelKind.DISCOURSE and raw.get("post_number") is not None:
-        meta["post_number"] = raw["post_number"]
+    platform = PLATFORMS.get(channel.kind)
+    if platform is not None:
+        for key, value in platform.message_meta(message).items():
+            meta[key] = _clean(value, _META_LIMITS[key]) if key in _META_LIMITS else value
     return meta
 
 
@@ -177,8 +170,6 @@ _CONVERSATION = """
                                    THEN EXCLUDED.last_message_at ELSE c.last_message_at END
     RETURNING id, state
 """
-
-
 _MESSAGE = """
     INSERT INTO {msg} (channel_id, conversation_id, platform_message_id, direction, author_id, text, lang,
                        created_at, received_at, meta)
@@ -187,8 +178,6 @@ _MESSAGE = """
     ON CONFLICT (channel_id, platform_message_id) DO NOTHING
     RETURNING id
 """
-
-
 _REPLY = """
     INSERT INTO {out} (channel_id, conversation_id, in_reply_to_id, kind, phase_kind, dedupe_key, state, attempts,
                        rendered_text, platform_response_id, last_error, created_at, claimed_by)

@@ -61,7 +61,6 @@ from channels_app.core.permissions import require
 from channels_app.models import (
     AutoReply,
     Channel,
-    ChannelKind,
     Conversation,
     Direction,
     Message,
@@ -76,22 +75,11 @@ from channels_app.models import (
     SunsetPlan,
 )
 from channels_app.plans.selectors import placeholder_values, tracked_redirect_url
-from channels_app.platforms.adapters import discourse, messenger, x, youtube
 from channels_app.platforms.adapters import email as email_adapter
-from channels_app.platforms.adapters.base import DEFAULT_TIMEOUT, SendError, SendResult
+from channels_app.platforms.adapters.base import DEFAULT_TIMEOUT, ReplyContext, ReplyTarget, SendError, SendResult
+from channels_app.platforms.adapters.registry import PLATFORMS, length_unit, platform_for
 
 log = logging.getLogger(__name__)
-
-
-DEFAULT_BASE_URLS = {
-    ChannelKind.X: "https://api.x.com",
-    ChannelKind.YOUTUBE: "https://www.googleapis.com",
-    ChannelKind.MESSENGER: "https://graph.facebook.com",
-}
-
-
-SENDABLE_KINDS = {ChannelKind.X, ChannelKind.YOUTUBE, ChannelKind.DISCOURSE, ChannelKind.MESSENGER, ChannelKind.EMAIL}
-
 
 # Plans whose phases have run (or will) and so speak for a channel past notice.
 SPEAKING_PLAN_STATES = [PlanState.RUNNING, PlanState.COMPLETED, PlanState.SCHEDULED]
@@ -108,9 +96,9 @@ class SendReport:
     more_due: bool = False
 
 
+# --- per-process resources (created after the worker forks) --------------------------------
+
 _resources: dict[str, Any] = {}
-
-
 _resources_lock = threading.Lock()
 
 
@@ -139,6 +127,9 @@ def _pool() -> ThreadPoolExecutor:
         "pool",
         lambda: ThreadPoolExecutor(max_workers=settings.DUSK_OUTBOX_CONCURRENCY, thread_name_prefix="outbox"),
     )
+
+
+# --- claiming ----------------------------------------------------------------------------
 
 
 def _due(now: datetime):
@@ -177,6 +168,9 @@ def _claim(*, now: datetime, limit: int) -> list[OutboxMessage]:
         .select_related("channel", "conversation", "in_reply_to")
         .order_by("id")
     )
+
+
+# --- what to say ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -259,8 +253,12 @@ def render_reply(template: str, values: dict[str, str], kind: str, *, reference:
         length = textrules.length_for(kind, text)
         if limit is None or length <= limit:
             return text
-    unit = "weighted characters" if kind == ChannelKind.X else "characters"
-    raise ValueError(f"reply is {length} {unit}, {textrules.PLATFORM_LABELS.get(kind, kind)} allows {limit}")
+    raise ValueError(
+        f"reply is {length} {length_unit(kind)}, {textrules.PLATFORM_LABELS.get(kind, kind)} allows {limit}"
+    )
+
+
+# --- one batch ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -268,7 +266,7 @@ class _Job:
     row: OutboxMessage
     customer: str
     text: str = ""
-    target: dict[str, Any] = field(default_factory=dict)
+    target: ReplyTarget = field(default_factory=ReplyTarget)
     slot: float = 0.0  # epoch seconds: not before
     lease_end: float = math.inf  # epoch seconds: the claim may be taken over from then on
     attempted_at: datetime | None = None  # when the request went out
@@ -391,39 +389,22 @@ def _handoff_context(rows: list[OutboxMessage]) -> dict[int, dict[str, Any]]:
     }
 
 
-def _target(row: OutboxMessage, handoff: dict[str, Any]) -> dict[str, Any]:
+def _target(row: OutboxMessage, handoff: dict[str, Any]) -> ReplyTarget:
     """Who and what to answer on the platform."""
     conversation = row.conversation
     message = row.in_reply_to
-    meta = (message.meta if message is not None else handoff.get("meta")) or {}
-    reply_to = message.platform_message_id if message is not None else handoff.get("id")
-    kind = row.channel.kind
-    if kind == ChannelKind.X:
-        tweet = reply_to or conversation.platform_thread_id
-        if not str(tweet).isdigit():
-            raise ValueError(f"no tweet to reply to in conversation {conversation.reference}")
-        return {"in_reply_to": str(tweet)}
-    if kind == ChannelKind.YOUTUBE:
-        return {"parent_id": conversation.platform_thread_id}
-    if kind == ChannelKind.DISCOURSE:
-        if not conversation.platform_thread_id.isdigit():
-            raise ValueError(f"topic id {conversation.platform_thread_id!r} is not a number")
-        return {"topic_id": int(conversation.platform_thread_id), "post_number": meta.get("post_number")}
-    if kind == ChannelKind.MESSENGER:
-        return {"recipient": (message.author_id if message is not None else "") or conversation.customer_id}
-    if kind == ChannelKind.EMAIL:
-        address = (
-            meta.get("address") or (message.author_id if message is not None else "") or conversation.customer_handle
+    return platform_for(row.channel.kind).reply_target(
+        ReplyContext(
+            thread_id=conversation.platform_thread_id,
+            reply_to=message.platform_message_id if message is not None else handoff.get("id"),
+            author_id=message.author_id if message is not None else "",
+            customer_id=conversation.customer_id,
+            customer_handle=conversation.customer_handle,
+            meta=(message.meta if message is not None else handoff.get("meta")) or {},
+            reference=conversation.reference,
+            channel_name=row.channel.name,
         )
-        if "@" not in address:
-            raise ValueError(f"no email address to answer in conversation {conversation.reference}")
-        return {
-            "to": address,
-            "subject": meta.get("subject") or f"Your message to {row.channel.name}",
-            "in_reply_to": reply_to if reply_to and reply_to.startswith("<") else None,
-            "references": (meta.get("references") or "").split(),
-        }
-    raise ValueError(f"Dusk cannot send on {row.channel.get_kind_display()} channels")
+    )
 
 
 def _prepare(row: OutboxMessage, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> _Job | None:
@@ -433,7 +414,8 @@ def _prepare(row: OutboxMessage, batch: _Batch, handoffs: dict[int, dict[str, An
     if reason:
         batch.skip(row, reason)
         return None
-    if channel.kind not in SENDABLE_KINDS:
+    platform = PLATFORMS.get(channel.kind)
+    if platform is None or not platform.sends_replies:
         batch.skip(row, f"Dusk cannot send on {channel.get_kind_display()} channels")
         return None
     info = batch.plan(channel)
@@ -488,14 +470,15 @@ def env_secret(name: str) -> str | None:
 
 def _check_credentials(job: _Job, batch: _Batch) -> bool:
     channel = job.row.channel
-    if channel.kind == ChannelKind.EMAIL:
+    platform = platform_for(channel.kind)
+    if not platform.needs_api_token:
         return True
     if not env_secret(channel.api_token_env):
         what = f"environment variable {channel.api_token_env} is not set" if channel.api_token_env else "none named"
         batch.fail(job.row, f"no API token for {channel.name}: {what}")
         return False
-    if channel.kind == ChannelKind.DISCOURSE and not channel.api_base_url:
-        batch.fail(job.row, f"set the forum's URL (API base URL) of {channel.name}")
+    if not platform.default_base_url and not channel.api_base_url:
+        batch.fail(job.row, f"set {platform.base_url_label} (API base URL) of {channel.name}")
         return False
     return True
 
@@ -537,36 +520,17 @@ def _find_earlier(job: _Job, base_url: str, token: str) -> str | None:
     """Our reply from an earlier attempt of this row, looked up on the platform."""
     row = job.row
     channel = row.channel
-    target = job.target
     assert row.in_doubt_since is not None
-    since = row.in_doubt_since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW)
-    own = channel.platform_account_id
-    timeout = http_timeout()
-    if channel.kind == ChannelKind.X:
-        return x.find_reply(
-            http_client(), base_url, token, target["in_reply_to"], job.text, since, author_id=own, timeout=timeout
-        )
-    if channel.kind == ChannelKind.YOUTUBE:
-        return youtube.find_reply(
-            http_client(), base_url, token, target["parent_id"], job.text, since, author_channel_id=own, timeout=timeout
-        )
-    if channel.kind == ChannelKind.DISCOURSE:
-        return discourse.find_reply(
-            http_client(),
-            base_url,
-            token,
-            own or "system",
-            target["topic_id"],
-            target["post_number"],
-            job.text,
-            since,
-            timeout=timeout,
-        )
-    if channel.kind == ChannelKind.MESSENGER:
-        return messenger.find_reply(
-            http_client(), base_url, token, target["recipient"], job.text, since, page_id=own, timeout=timeout
-        )
-    return None
+    return platform_for(channel.kind).find_reply(
+        http_client(),
+        base_url=base_url,
+        token=token,
+        account_id=channel.platform_account_id,
+        target=job.target,
+        text=job.text,
+        since=row.in_doubt_since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW),
+        timeout=http_timeout(),
+    )
 
 
 def _deliver(job: _Job) -> SendResult | None:
@@ -575,9 +539,8 @@ def _deliver(job: _Job) -> SendResult | None:
     if delay > 0:
         time.sleep(delay)
     channel = job.row.channel
-    kind = channel.kind
-    target = job.target
-    base_url = channel.api_base_url or DEFAULT_BASE_URLS.get(kind, "")
+    platform = platform_for(channel.kind)
+    base_url = channel.api_base_url or platform.default_base_url
     token = env_secret(channel.api_token_env) or ""
     if job.row.in_doubt_since is not None:
         found = _find_earlier(job, base_url, token)
@@ -588,25 +551,15 @@ def _deliver(job: _Job) -> SendResult | None:
     if time.time() + request_bound() > job.lease_end:
         return None
     job.attempted_at = timezone.now()
-    timeout = http_timeout()
-    if kind == ChannelKind.X:
-        return x.send_reply(http_client(), base_url, token, job.text, target["in_reply_to"], timeout=timeout)
-    if kind == ChannelKind.YOUTUBE:
-        return youtube.send_reply(http_client(), base_url, token, target["parent_id"], job.text, timeout=timeout)
-    if kind == ChannelKind.DISCOURSE:
-        return discourse.send_reply(
-            http_client(),
-            base_url,
-            token,
-            channel.platform_account_id or "system",
-            target["topic_id"],
-            job.text,
-            reply_to_post_number=target["post_number"],
-            timeout=timeout,
-        )
-    if kind == ChannelKind.MESSENGER:
-        return messenger.send_reply(http_client(), base_url, token, target["recipient"], job.text, timeout=timeout)
-    raise ValueError(f"no HTTP sender for {kind} channels")
+    return platform.send_reply(
+        http_client(),
+        base_url=base_url,
+        token=token,
+        account_id=channel.platform_account_id,
+        target=job.target,
+        text=job.text,
+        timeout=http_timeout(),
+    )
 
 
 def _send(job: _Job) -> SendResult | None:
@@ -620,6 +573,9 @@ def _send(job: _Job) -> SendResult | None:
         return SendResult(platform_id="", status_code=0, error=f"{type(exc).__name__}: {exc}", in_doubt=True)
 
 
+# --- email: staged, recorded, then terminated (exactly once, see mail.py) -----------------
+
+
 def _email_message(job: _Job) -> EmailMessage:
     channel = job.row.channel
     target = job.target
@@ -628,13 +584,13 @@ def _email_message(job: _Job) -> EmailMessage:
     # Stable across retries, so a receiving server can drop a repeat.
     message_id = f"<dusk-reply-{job.row.pk}@{domain}>"
     headers = {"Message-ID": message_id, "Auto-Submitted": "auto-replied", "X-Auto-Response-Suppress": "All"}
-    subject = target["subject"]
-    if target["in_reply_to"]:
-        headers["In-Reply-To"] = target["in_reply_to"]
-        chain = [ref for ref in target["references"] if ref != target["in_reply_to"]]
-        headers["References"] = " ".join([*chain, target["in_reply_to"]])
+    subject = target.subject
+    if target.parent_id:
+        headers["In-Reply-To"] = target.parent_id
+        chain = [ref for ref in target.references if ref != target.parent_id]
+        headers["References"] = " ".join([*chain, target.parent_id])
         subject = email_adapter.reply_subject(subject)
-    return EmailMessage(subject=subject, body=job.text, from_email=sender, to=[target["to"]], headers=headers)
+    return EmailMessage(subject=subject, body=job.text, from_email=sender, to=[target.recipient_id], headers=headers)
 
 
 def _outbound(row: OutboxMessage, platform_id: str, text: str, at: datetime) -> Message:
@@ -876,9 +832,10 @@ def _process(rows: list[OutboxMessage], *, now: datetime, report: SendReport, le
             until = datetime.fromtimestamp(next_free + offset * interval, tz=UTC)
             batch.postpone(job.row, until, f"rate limit: {channel.rate_limit_per_minute}/min on {channel.name}")
 
-    over_http = [job for job in sending if job.row.channel.kind != ChannelKind.EMAIL]
+    by_mail = [job for job in sending if platform_for(job.row.channel.kind).sends_mail]
+    over_http = [job for job in sending if not platform_for(job.row.channel.kind).sends_mail]
     results = _pool().map(_send, over_http)  # under way in the pool while emails go out here
-    _send_emails([job for job in sending if job.row.channel.kind == ChannelKind.EMAIL], batch)
+    _send_emails(by_mail, batch)
     for job, result in zip(over_http, results, strict=True):
         _record_result(job, result, batch)
     _write_outcomes(batch)
@@ -910,6 +867,9 @@ def send_due_replies(
     if report.claimed:
         log.info("outbox%s: %s", f" ({worker_id})" if worker_id else "", report)
     return report
+
+
+# --- portal actions -----------------------------------------------------------------------
 
 
 @transaction.atomic

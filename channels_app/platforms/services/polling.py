@@ -10,11 +10,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels_app.core import mailbox as mailbox_url
-from channels_app.models import Channel
+from channels_app.models import Channel, ChannelKind
 from channels_app.platforms.adapters import imap, youtube
 from channels_app.platforms.adapters.base import SendError
+from channels_app.platforms.adapters.registry import platform_for
 from channels_app.platforms.services.inbound import InboundResult, receive_messages
-from channels_app.platforms.services.outbox import DEFAULT_BASE_URLS, env_secret, http_client
+from channels_app.platforms.services.outbox import env_secret, http_client
 
 
 class _Overtaken(Exception):
@@ -62,7 +63,7 @@ def poll_youtube_channel(*, channel_id: int, now: datetime | None = None) -> Inb
     try:
         polled = youtube.poll_new_comments(
             http_client(),
-            channel.api_base_url or DEFAULT_BASE_URLS["youtube"],
+            channel.api_base_url or platform_for(ChannelKind.YOUTUBE).default_base_url,
             token,
             channel.platform_account_id,
             high_water,

@@ -1,7 +1,8 @@
 """Signed webhooks from the platforms: verify, parse, store, answer 2xx after the commit.
 
-Each view: find the channel, read its secret from the environment (the channel names the
-variable), check the signature in constant time over the raw body, parse, hand the messages to
+One view per platform with webhooks (web/hooks.py asks the registry, adapters/registry.py):
+find the channel, read its secret from the environment (the channel names the variable), let the
+platform check the signature in constant time over the raw body and parse, hand the messages to
 `services.receive_messages`, answer. Nothing is stored unless every check passed. These are the
 only csrf_exempt views: the platforms authenticate with their signatures, not with cookies.
 
@@ -17,7 +18,6 @@ only csrf_exempt views: the platforms authenticate with their signatures, not wi
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -31,9 +31,14 @@ from django.views.decorators.http import require_http_methods
 
 from channels_app.core.queue import kick_outbox
 from channels_app.models import Channel, ChannelKind
-from channels_app.platforms.adapters import discourse, messenger, x
-from channels_app.platforms.adapters import email as email_adapter
-from channels_app.platforms.adapters.base import InboundMessage, SignatureError
+from channels_app.platforms.adapters.base import (
+    BadDelivery,
+    InboundMessage,
+    SignatureError,
+    WebhookAnswer,
+    WebhookRequest,
+)
+from channels_app.platforms.adapters.registry import platform_for
 from channels_app.platforms.selectors import webhook_channel
 from channels_app.platforms.services.inbound import receive_messages
 
@@ -62,6 +67,8 @@ def _webhook(kind: str, methods: list[str]) -> Callable:
                 return view(request, channel)
             except _Refused as refused:
                 return JsonResponse({"error": refused.message}, status=refused.status)
+            except BadDelivery as exc:
+                return JsonResponse({"error": str(exc)}, status=400)
             except SignatureError as exc:
                 return JsonResponse({"error": f"Signature check failed: {exc}."}, status=403)
 
@@ -79,13 +86,6 @@ def _secret(channel: Channel, suffix: str = "") -> str:
         what = f"environment variable {name} is not set" if name else "the channel names no environment variable"
         raise _Refused(503, f"The webhook secret of {channel.name} is not configured: {what}. Nothing was stored.")
     return value
-
-
-def _json_body(request: HttpRequest) -> Any:
-    try:
-        return json.loads(request.body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise _Refused(400, f"The body is not JSON: {exc}.") from None
 
 
 def _parse(parse: Callable[[], Any]) -> Any:
@@ -117,64 +117,33 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"error": "Server error. Nothing was acknowledged; deliver again later."}, status=500)
 
 
-@_webhook(ChannelKind.X, ["GET", "POST"])
-def x_webhook(request: HttpRequest, channel: Channel) -> HttpResponse:
-    secret = _secret(channel)
-    if request.method == "GET":
-        # The CRC check: X repeats it hourly and stops delivering to a URL that fails it, so it
-        # is answered whatever the channel's state.
-        crc_token = request.GET.get("crc_token", "")
-        if not crc_token:
-            raise _Refused(400, "Missing crc_token.")
-        return JsonResponse({"response_token": x.crc_response(secret, crc_token)})
-    x.verify_signature(secret, request.body, request.headers.get(x.SIGNATURE_HEADER))
-    payload = _json_body(request)
-    if not isinstance(payload, dict):
-        raise _Refused(400, "The body is not a JSON object.")
-    for_user = str(payload.get("for_user_id") or "")
-    if channel.platform_account_id and for_user and for_user != channel.platform_account_id:
-        raise _Refused(
-            400, f"This delivery is for account {for_user}; {channel.name} is account {channel.platform_account_id}."
+def _answer(answer: WebhookAnswer) -> HttpResponse:
+    if answer.json is not None:
+        return JsonResponse(answer.json)
+    return HttpResponse(answer.text, content_type="text/plain; charset=utf-8")
+
+
+def platform_webhook(kind: str) -> Callable:
+    """The webhook view of one platform: GET answers its challenge, POST takes a delivery."""
+    platform = platform_for(kind)
+
+    def view(request: HttpRequest, channel: Channel) -> HttpResponse:
+        if request.method == "GET":
+            return _answer(platform.answer_challenge(_secret(channel, platform.challenge_secret_suffix), request.GET))
+        secret = _secret(channel)
+        delivery = WebhookRequest(
+            headers=request.headers,
+            read_body=lambda: request.body,
+            content_type=request.content_type or "",
+            read_form=lambda: request.POST.dict(),
+            account_id=channel.platform_account_id or "",
+            channel_name=channel.name,
         )
-    return _accept(channel, _parse(lambda: x.parse_events(payload)))
+        platform.verify_webhook(secret, delivery)
+        parsed = _parse(lambda: platform.parse_webhook(delivery))
+        if isinstance(parsed, WebhookAnswer):
+            return _answer(parsed)
+        return _accept(channel, parsed)
 
-
-@_webhook(ChannelKind.DISCOURSE, ["POST"])
-def discourse_webhook(request: HttpRequest, channel: Channel) -> HttpResponse:
-    discourse.verify_signature(_secret(channel), request.body, request.headers.get(discourse.SIGNATURE_HEADER))
-    payload = _json_body(request)
-    if not isinstance(payload, dict):
-        raise _Refused(400, "The body is not a JSON object.")
-    event = request.headers.get(discourse.EVENT_HEADER)
-    if event == "ping":
-        return JsonResponse({"ok": True, "event": "ping"})
-    own = channel.platform_account_id or None
-    return _accept(channel, _parse(lambda: discourse.parse_event(event, payload, own)))
-
-
-@_webhook(ChannelKind.MESSENGER, ["GET", "POST"])
-def messenger_webhook(request: HttpRequest, channel: Channel) -> HttpResponse:
-    if request.method == "GET":
-        challenge = messenger.verify_subscription(request.GET, _secret(channel, "_VERIFY_TOKEN"))
-        return HttpResponse(challenge, content_type="text/plain; charset=utf-8")
-    messenger.verify_signature(_secret(channel), request.body, request.headers.get(messenger.SIGNATURE_HEADER))
-    payload = _json_body(request)
-    if not isinstance(payload, dict):
-        raise _Refused(400, "The body is not a JSON object.")
-    return _accept(channel, _parse(lambda: messenger.parse_events(payload)))
-
-
-@_webhook(ChannelKind.EMAIL, ["POST"])
-def email_webhook(request: HttpRequest, channel: Channel) -> HttpResponse:
-    secret = _secret(channel)
-    if request.content_type == "application/json":
-        fields = _json_body(request)
-        if not isinstance(fields, dict):
-            raise _Refused(400, "The body is not a JSON object.")
-    else:
-        fields = request.POST.dict()
-    email_adapter.verify_request(secret, request.headers.get("Authorization"), fields)
-    message = _parse(lambda: email_adapter.parse_inbound(fields))
-    if not message.customer_id:
-        raise _Refused(400, "The email has no sender address. Nothing was stored.")
-    return _accept(channel, [message])
+    view.__name__ = view.__qualname__ = f"{kind}_webhook"
+    return _webhook(kind, list(platform.webhook_methods))(view)
