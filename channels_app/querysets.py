@@ -19,12 +19,11 @@ from .models import (
     SunsetPlan,
 )
 from .services.cutover import (
-    ACTIVE_REASSIGNMENT_STATES,
     CHANNEL_STATE_FOR_PHASE,
     phase_channel_ids,
     phase_reassignments,
 )
-from .workforce_queries import affected_agents
+from .workforce_queries import ACTIVE_MOVE_STATES, affected_agents
 
 
 @dataclass
@@ -72,7 +71,7 @@ def preview_phase(phase: Phase) -> PhasePreview:
             .order_by("agent__name", "id")
         )
         with_destination = Reassignment.objects.filter(
-            plan=plan, state__in=[*ACTIVE_REASSIGNMENT_STATES, ReassignmentState.PROPOSED]
+            plan=plan, state__in=[*ACTIVE_MOVE_STATES, ReassignmentState.PROPOSED]
         ).values("agent_id")
         # Affected as the HR board defines it (workforce_queries: share of work over a threshold).
         preview.agents_without_destination = affected_agents(plan).exclude(pk__in=with_destination).count()

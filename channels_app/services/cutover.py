@@ -51,6 +51,7 @@ from ..models import (
     Team,
 )
 from ..permissions import MANAGER, can, has_role
+from ..workforce_queries import ACTIVE_MOVE_STATES
 from .audit import record_event
 from .errors import CutoverAborted, LeaseLost
 
@@ -62,7 +63,6 @@ CHANNEL_STATE_FOR_PHASE = {
     PhaseKind.HARD_CLOSE: ChannelState.RETIRED,
     PhaseKind.ARCHIVE: ChannelState.RETIRED,
 }
-ACTIVE_REASSIGNMENT_STATES = [ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
@@ -166,7 +166,7 @@ def phase_channel_ids(phase: Phase) -> list[int]:
 def phase_reassignments(phase: Phase, channel_ids: list[int]):
     """Confirmed moves a phase applies: in a follow-the-sun plan, only those of
     agents leaving teams that work the region's channels."""
-    qs = Reassignment.objects.filter(plan_id=phase.plan_id, state__in=ACTIVE_REASSIGNMENT_STATES)
+    qs = Reassignment.objects.filter(plan_id=phase.plan_id, state__in=ACTIVE_MOVE_STATES)
     if phase.region:
         qs = qs.filter(from_team_id__in=Team.objects.filter(channels__in=channel_ids).values("id"))
     return qs
