@@ -190,8 +190,12 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
         redirects=[RedirectInput("phone", "Phone", "+1 800 555 0100")],
         auto_replies=[AutoReplyInput("hard_close", "en", "Hi {customer_name}, call {phone} ({reference}).")],
     )
-    for agent in agents:
-        services.propose_reassignment(actor=hr, plan=plan, agent=agent, to_team=phone, effective_date=at.date())
+    services.propose_moves(
+        actor=hr,
+        plan=plan,
+        moves=[services.MoveRequest(agent.pk, phone, at.date()) for agent in agents],
+        source="bench",
+    )
     services.confirm_reassignments(actor=hr, plan=plan)
     services.submit_plan(actor=manager, plan=plan)
     services.approve_plan(actor=approver, plan=plan)

@@ -17,7 +17,6 @@ from .plans import (
     confirm_reassignments,
     create_plan,
     follow_the_sun,
-    propose_reassignment,
     reject_plan,
     reschedule_phase,
     submit_plan,
@@ -53,7 +52,6 @@ __all__ = [
     "claim_due_phases",
     "confirm_reassignments",
     "create_plan",
-    "propose_reassignment",
     "reap_stuck_runs",
     "record_event",
     "reject_plan",
@@ -73,12 +71,15 @@ __all__ = [
 # Workforce transition: destinations for affected agents, the submit guard, agent emails.
 from .reassignment_csv import CsvImportError, export_reassignments_csv, import_reassignments_csv  # noqa: E402
 from .workforce import (  # noqa: E402
+    MoveRequest,
+    MovesRefused,
     accept_suggestion,
     assign_agents,
     check_destinations,
     clear_destinations,
     confirm_moves,
     notify_agents,
+    propose_moves,
     send_agent_notices,
     suggest_destinations,
     update_staffing_inputs,
@@ -86,6 +87,8 @@ from .workforce import (  # noqa: E402
 
 __all__ += [
     "CsvImportError",
+    "MoveRequest",
+    "MovesRefused",
     "accept_suggestion",
     "assign_agents",
     "check_destinations",
@@ -94,6 +97,7 @@ __all__ += [
     "export_reassignments_csv",
     "import_reassignments_csv",
     "notify_agents",
+    "propose_moves",
     "send_agent_notices",
     "suggest_destinations",
     "update_staffing_inputs",

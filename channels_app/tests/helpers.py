@@ -74,8 +74,11 @@ def shared_data(name: str) -> Path:
 
 def move_everyone(plan, *, hr_coordinator, agents, to_team):
     """HR gives each agent a confirmed destination (what the submit guard asks)."""
-    for agent in agents:
-        services.propose_reassignment(
-            actor=hr_coordinator, plan=plan, agent=agent, to_team=to_team, effective_date=plan.phases.first().local_date
-        )
+    services.assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[agent.pk for agent in agents],
+        to_team=to_team,
+        effective_date=plan.phases.first().local_date,
+    )
     services.confirm_reassignments(actor=hr_coordinator, plan=plan)

@@ -269,8 +269,10 @@ def test_bulk_reassignment_is_all_or_nothing(hr_coordinator, staffed_plan):
     response = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json")
     assert response.status_code == 400
     messages = response.json()["errors"]["items"]
-    assert any(m.startswith("Item 2 (agent): This agent works on none") for m in messages)
-    assert "Item 3: unknown team id 987654." in messages
+    assert (
+        f"Item 2 (agent): Not affected by this plan: {outsider_agent.name} ({outsider_agent.employee_id})." in messages
+    )
+    assert "Item 3 (to_team): There is no team with id 987654." in messages
     assert not Reassignment.objects.exists()
 
 
@@ -511,8 +513,8 @@ def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator
             team.channels.add(channel)
             agent = AssignmentFactory(team=team).agent
             plan = hard_close_plan(manager=manager, channels=[channel])
-            services.propose_reassignment(
-                actor=hr_coordinator, plan=plan, agent=agent, to_team=TeamFactory(), effective_date=FUTURE
+            services.assign_agents(
+                actor=hr_coordinator, plan=plan, agent_ids=[agent.pk], to_team=TeamFactory(), effective_date=FUTURE
             )
             services.confirm_reassignments(actor=hr_coordinator, plan=plan)
             submit_and_approve(plan, manager=manager, approver=approver)

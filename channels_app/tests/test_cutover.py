@@ -54,14 +54,13 @@ def world(db):
 def _plan_with_moves(world, manager, approver, hr_coordinator):
     # The social team works only retiring channels: its agents need destinations before submitting.
     plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
-    for agent in world["agents"]:
-        services.propose_reassignment(
-            actor=hr_coordinator,
-            plan=plan,
-            agent=agent,
-            to_team=world["phone_team"],
-            effective_date=plan.phases.get().local_date,
-        )
+    services.assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[agent.pk for agent in world["agents"]],
+        to_team=world["phone_team"],
+        effective_date=plan.phases.get().local_date,
+    )
     services.confirm_reassignments(actor=hr_coordinator, plan=plan)
     return submit_and_approve(plan, manager=manager, approver=approver)
 

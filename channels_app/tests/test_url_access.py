@@ -242,13 +242,14 @@ def world(people):
     assignment = AssignmentFactory(team=team, agent__email="secret.agent@example.com", agent__name="Secret Agent")
     destination = TeamFactory(name="Phone team")
     plan = hard_close_plan(manager=manager, channels=[channel], title="Secret retirement plan")
-    reassignment = services.propose_reassignment(
+    services.assign_agents(
         actor=people["hr_coordinator"],
         plan=plan,
-        agent=assignment.agent,
+        agent_ids=[assignment.agent.pk],
         to_team=destination,
         effective_date=timezone.now().date() + timedelta(days=40),
     )
+    reassignment = plan.reassignments.get()
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
     run = CutoverRun.objects.create(phase=other.phases.get(), plan=other, queued_at=timezone.now())
     token, _ = services.create_api_token(actor=manager, name="secret-token-name", scopes=["read"])

@@ -349,15 +349,18 @@ class Command(BaseCommand):
             redirects=redirects[:2],
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
         )
-        for agent in Agent.objects.filter(assignments__team__name="Messenger Care", assignments__ends_on__isnull=True):
-            services.propose_reassignment(
-                actor=hana,
-                plan=msgr,
-                agent=agent,
-                to_team=teams["Web Form Desk"],
-                effective_date=soon.date(),
-                role="Web form agent",
-            )
+        messenger_agents = Agent.objects.filter(
+            assignments__team__name="Messenger Care", assignments__ends_on__isnull=True
+        ).values_list("pk", flat=True)
+        services.propose_moves(
+            actor=hana,
+            plan=msgr,
+            moves=[
+                services.MoveRequest(pk, teams["Web Form Desk"], soon.date(), "Web form agent")
+                for pk in messenger_agents
+            ],
+            source="demo",
+        )
         services.confirm_reassignments(actor=hana, plan=msgr)
         services.submit_plan(actor=maya, plan=msgr)
         services.approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")
