@@ -21,9 +21,6 @@ import sys
 import time
 from pathlib import Path
 
-from channels_app.cutover.services import engine
-from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 N_CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", 100_000))
@@ -66,9 +63,15 @@ def build() -> dict:
     from django.db import connection
     from django.utils import timezone
 
-    pass
     from channels_app.models import Agent, Assignment, Channel, Conversation, Reassignment, Team
-    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import (
+        AutoReplyInput,
+        PhaseInput,
+        RedirectInput,
+        approve_plan,
+        create_plan,
+        submit_plan,
+    )
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("bench-manager", "m@example.com", "x")
@@ -213,7 +216,7 @@ def run_raw(plan_id: int) -> dict:
 def run_cutover(plan_id: int, at: str) -> dict:
     from datetime import datetime, timedelta
 
-    pass
+    from channels_app.cutover.services import engine
     from channels_app.models import Conversation, CutoverRun
 
     started = time.perf_counter()

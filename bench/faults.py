@@ -36,16 +36,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from channels_app.plans.services.plans import (
-    approve_plan,
-    confirm_reassignments,
-    create_plan,
-    propose_reassignment,
-    reschedule_phase,
-    submit_plan,
-)
-from channels_app.platforms.services.inbound import receive_messages
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -145,10 +135,19 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     from django.core.management import call_command
     from django.utils import timezone
 
-    pass
     from channels_app.core.permissions import ensure_roles
     from channels_app.models import Agent, Assignment, Channel, Conversation, Team
-    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import (
+        AutoReplyInput,
+        PhaseInput,
+        RedirectInput,
+        approve_plan,
+        confirm_reassignments,
+        create_plan,
+        reschedule_phase,
+        submit_plan,
+    )
+    from channels_app.workforce.services.moves import MoveRequest, propose_moves
 
     call_command("flush", interactive=False, verbosity=0)
     ensure_roles()
@@ -200,8 +199,12 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
         redirects=[RedirectInput("phone", "Phone", "+1 800 555 0100")],
         auto_replies=[AutoReplyInput("hard_close", "en", "Hi {customer_name}, call {phone} ({reference}).")],
     )
-    for agent in agents:
-        propose_reassignment(actor=hr, plan=plan, agent=agent, to_team=phone, effective_date=at.date())
+    propose_moves(
+        actor=hr,
+        plan=plan,
+        moves=[MoveRequest(agent.pk, phone, at.date()) for agent in agents],
+        source="bench",
+    )
     confirm_reassignments(actor=hr, plan=plan)
     submit_plan(actor=manager, plan=plan)
     approve_plan(actor=approver, plan=plan)
@@ -219,9 +222,9 @@ def inject_tweets(channel_id: int, first: int, count: int) -> int:
     from django.db import DatabaseError, connection
     from django.utils import timezone
 
-    pass
     from channels_app.models import Channel
     from channels_app.platforms.adapters.base import InboundMessage
+    from channels_app.platforms.services.inbound import receive_messages
 
     now = timezone.now()
     messages = [

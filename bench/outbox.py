@@ -24,11 +24,6 @@ import sys
 import time
 from pathlib import Path
 
-from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
-from channels_app.platforms.services.inbound import receive_messages
-from channels_app.platforms.services.outbox import send_due_replies
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "dusk_bench_outbox"
@@ -82,10 +77,18 @@ def build(base_url: str):
     from django.core.management import call_command
     from django.utils import timezone
 
-    pass
+    from channels_app.cutover.services.engine import claim_due_phases, run_cutover
     from channels_app.models import Channel
-    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import (
+        AutoReplyInput,
+        PhaseInput,
+        RedirectInput,
+        approve_plan,
+        create_plan,
+        submit_plan,
+    )
     from channels_app.platforms.adapters.base import InboundMessage
+    from channels_app.platforms.services.inbound import receive_messages
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("bench-manager", "m@example.com", "x")
@@ -179,8 +182,8 @@ def main() -> None:
 
         from django.db.models import Count
 
-        pass
         from channels_app.models import OutboxMessage
+        from channels_app.platforms.services.outbox import send_due_replies
 
         started = time.perf_counter()
         report = send_due_replies(worker_id="bench", time_budget=3600)

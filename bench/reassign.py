@@ -25,10 +25,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
-from channels_app.workforce.services.moves import accept_suggestion, confirm_moves, suggest_destinations
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
@@ -77,9 +73,13 @@ def build():
     from django.utils import timezone
     from reassign_solver import SITES, make_agents, make_pools
 
-    pass
     from channels_app.models import Agent, Assignment, Channel, Team
-    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import (
+        AutoReplyInput,
+        PhaseInput,
+        RedirectInput,
+        create_plan,
+    )
 
     call_command("migrate", verbosity=0)
     people = {}
@@ -186,8 +186,10 @@ def main() -> int:
     from django.db.models import Count, F, Q
     from django.test.utils import CaptureQueriesContext
 
-    pass
+    from channels_app.cutover.services.engine import claim_due_phases, run_cutover
     from channels_app.models import Assignment, CutoverRun, Reassignment, Team
+    from channels_app.plans.services.plans import approve_plan, submit_plan
+    from channels_app.workforce.services.moves import accept_suggestion, confirm_moves, suggest_destinations
 
     t0 = time.perf_counter()
     plan, people, at = build()

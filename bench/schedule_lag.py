@@ -18,8 +18,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from channels_app.plans.services.plans import approve_plan, create_plan, submit_plan
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "dusk_bench_lag"
@@ -58,9 +56,15 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    pass
     from channels_app.models import Channel, CutoverRun
-    from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RedirectInput
+    from channels_app.plans.services.plans import (
+        AutoReplyInput,
+        PhaseInput,
+        RedirectInput,
+        approve_plan,
+        create_plan,
+        submit_plan,
+    )
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("lag-manager", "m@example.com", "x")

@@ -15,9 +15,9 @@ from channels_app.plans.services.plans import (
     approve_plan,
     confirm_reassignments,
     create_plan,
-    propose_reassignment,
     submit_plan,
 )
+from channels_app.workforce.services.moves import assign_agents
 
 HARD_CLOSE_REPLY = "Hi {customer_name}, support moved: call {phone} or visit {redirect_url} (ref {reference})."
 REDIRECTS = [
@@ -82,8 +82,11 @@ def shared_data(name: str) -> Path:
 
 def move_everyone(plan, *, hr_coordinator, agents, to_team):
     """HR gives each agent a confirmed destination (what the submit guard asks)."""
-    for agent in agents:
-        propose_reassignment(
-            actor=hr_coordinator, plan=plan, agent=agent, to_team=to_team, effective_date=plan.phases.first().local_date
-        )
+    assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[agent.pk for agent in agents],
+        to_team=to_team,
+        effective_date=plan.phases.first().local_date,
+    )
     confirm_reassignments(actor=hr_coordinator, plan=plan)

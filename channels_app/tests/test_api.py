@@ -8,9 +8,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
-from channels_app.plans.services.plans import confirm_reassignments, propose_reassignment, submit_plan
+from channels_app.plans.services.plans import confirm_reassignments, submit_plan
 from channels_app.tests.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
 from channels_app.tests.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
+from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -268,8 +269,10 @@ def test_bulk_reassignment_is_all_or_nothing(hr_coordinator, staffed_plan):
     response = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json")
     assert response.status_code == 400
     messages = response.json()["errors"]["items"]
-    assert any(m.startswith("Item 2 (agent): This agent works on none") for m in messages)
-    assert "Item 3: unknown team id 987654." in messages
+    assert (
+        f"Item 2 (agent): Not affected by this plan: {outsider_agent.name} ({outsider_agent.employee_id})." in messages
+    )
+    assert "Item 3 (to_team): There is no team with id 987654." in messages
     assert not Reassignment.objects.exists()
 
 
@@ -510,8 +513,8 @@ def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator
             team.channels.add(channel)
             agent = AssignmentFactory(team=team).agent
             plan = hard_close_plan(manager=manager, channels=[channel])
-            propose_reassignment(
-                actor=hr_coordinator, plan=plan, agent=agent, to_team=TeamFactory(), effective_date=FUTURE
+            assign_agents(
+                actor=hr_coordinator, plan=plan, agent_ids=[agent.pk], to_team=TeamFactory(), effective_date=FUTURE
             )
             confirm_reassignments(actor=hr_coordinator, plan=plan)
             submit_and_approve(plan, manager=manager, approver=approver)

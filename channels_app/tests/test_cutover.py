@@ -28,9 +28,10 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
-from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments, propose_reassignment
+from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments
 from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
 from channels_app.tests.helpers import approved_plan, hard_close_plan, submit_and_approve
+from channels_app.workforce.services.moves import assign_agents
 
 LATER = timedelta(days=31)
 
@@ -56,14 +57,13 @@ def world(db):
 def _plan_with_moves(world, manager, approver, hr_coordinator):
     # The social team works only retiring channels: its agents need destinations before submitting.
     plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
-    for agent in world["agents"]:
-        propose_reassignment(
-            actor=hr_coordinator,
-            plan=plan,
-            agent=agent,
-            to_team=world["phone_team"],
-            effective_date=plan.phases.get().local_date,
-        )
+    assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[agent.pk for agent in world["agents"]],
+        to_team=world["phone_team"],
+        effective_date=plan.phases.get().local_date,
+    )
     confirm_reassignments(actor=hr_coordinator, plan=plan)
     return submit_and_approve(plan, manager=manager, approver=approver)
 

@@ -135,8 +135,12 @@ def test_import_reports_every_bad_line_and_applies_nothing(world, plan, hr_coord
         import_reassignments_csv(actor=hr_coordinator, plan=plan, data=data)
     assert err.value.lines == [
         (3, "No agent E-NOBODY is affected by this plan."),
-        (4, "“Phone Mars” is not a destination team of this plan."),
-        (5, f"Dewi ({emp['Dewi']}) speaks id, but Phone EMEA requires fr or en."),
+        (4, "There is no team called “Phone Mars”."),
+        (
+            5,
+            f"Dewi ({emp['Dewi']}) speaks id, but Phone EMEA requires fr or en"
+            " (update the agent's languages if they are out of date).",
+        ),
         (6, "effective_date “01/10/2030” is not a date written YYYY-MM-DD."),
         (7, f"{emp['Amélie']} already appears on line 2."),
         (8, "Unknown status “approved”; use proposed or confirmed (or leave it empty)."),

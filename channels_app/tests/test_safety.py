@@ -290,8 +290,8 @@ def test_reminders_whose_moment_passed_before_approval_are_skipped(
 ):
     settings.DUSK_REMINDER_OFFSETS = [7 * 86400, 86400]
     at = timezone.now() + timedelta(days=3)  # approved 3 days ahead: the 7-day reminder never applies
+    # Retiring X alone leaves Social care half its work: its agents are told, not moved.
     plan = hard_close_plan(manager=manager, channels=[world["x"]], at=at)
-    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
     submit_and_approve(plan, manager=manager, approver=approver)
     assert queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
     assert queue_due_reminders(now=at - timedelta(hours=20)) == 6

@@ -21,9 +21,9 @@ from channels_app.core.permissions import ROLE_ACTIONS, ROLES, roles_of
 from channels_app.directory.services import register_channel
 from channels_app.models import CutoverRun, SunsetPlan
 from channels_app.plans.services.drafts import open_plan_draft
-from channels_app.plans.services.plans import propose_reassignment
 from channels_app.tests.factories import AssignmentFactory, ChannelFactory, TeamFactory
 from channels_app.tests.helpers import hard_close_plan
+from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -244,13 +244,14 @@ def world(people):
     assignment = AssignmentFactory(team=team, agent__email="secret.agent@example.com", agent__name="Secret Agent")
     destination = TeamFactory(name="Phone team")
     plan = hard_close_plan(manager=manager, channels=[channel], title="Secret retirement plan")
-    reassignment = propose_reassignment(
+    assign_agents(
         actor=people["hr_coordinator"],
         plan=plan,
-        agent=assignment.agent,
+        agent_ids=[assignment.agent.pk],
         to_team=destination,
         effective_date=timezone.now().date() + timedelta(days=40),
     )
+    reassignment = plan.reassignments.get()
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
     run = CutoverRun.objects.create(phase=other.phases.get(), plan=other, queued_at=timezone.now())
     token, _ = create_api_token(actor=manager, name="secret-token-name", scopes=["read"])

@@ -354,7 +354,7 @@ def test_csv_import_shows_errors_by_line_and_applies_nothing(client, world, plan
     html = response.content.decode()
     assert "moves.csv was not imported: nothing was changed." in html
     assert "<td>3</td><td>No agent E-404 is affected by this plan.</td>" in html
-    assert "<td>4</td><td>“Phone Moon” is not a destination team of this plan.</td>" in html
+    assert "<td>4</td><td>There is no team called “Phone Moon”.</td>" in html
     assert not Reassignment.objects.exists()
 
 

@@ -18,10 +18,15 @@ from channels_app.plans.services.plans import (
     approve_plan,
     confirm_reassignments,
     create_plan,
-    propose_reassignment,
     submit_plan,
 )
-from channels_app.workforce.services.moves import accept_suggestion, confirm_moves, update_staffing_inputs
+from channels_app.workforce.services.moves import (
+    MoveRequest,
+    accept_suggestion,
+    confirm_moves,
+    propose_moves,
+    update_staffing_inputs,
+)
 
 DEMO_PASSWORD = "dusk-demo-2026"
 
@@ -358,15 +363,15 @@ class Command(BaseCommand):
             redirects=redirects[:2],
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
         )
-        for agent in Agent.objects.filter(assignments__team__name="Messenger Care", assignments__ends_on__isnull=True):
-            propose_reassignment(
-                actor=hana,
-                plan=msgr,
-                agent=agent,
-                to_team=teams["Web Form Desk"],
-                effective_date=soon.date(),
-                role="Web form agent",
-            )
+        messenger_agents = Agent.objects.filter(
+            assignments__team__name="Messenger Care", assignments__ends_on__isnull=True
+        ).values_list("pk", flat=True)
+        propose_moves(
+            actor=hana,
+            plan=msgr,
+            moves=[MoveRequest(pk, teams["Web Form Desk"], soon.date(), "Web form agent") for pk in messenger_agents],
+            source="demo",
+        )
         confirm_reassignments(actor=hana, plan=msgr)
         submit_plan(actor=maya, plan=msgr)
         approve_plan(actor=arjun, plan=msgr, comment="Volumes are low; go ahead.")

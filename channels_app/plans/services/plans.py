@@ -15,14 +15,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from channels_app.audit.services import record_event
 from channels_app.core import textrules
 from channels_app.core.errors import InvalidTransition
-from channels_app.core.permissions import APPROVER, can, has_role, require
+from channels_app.core.permissions import require
 from channels_app.core.reply_checks import reply_problems
 from channels_app.core.zones import LOCALE_RE, local_to_instant, zone_names
 from channels_app.models import (
-    OPEN_PLAN_STATES,
     PHASE_ORDER,
-    Agent,
-    Assignment,
     AutoReply,
     Channel,
     ChannelState,
@@ -32,12 +29,9 @@ from channels_app.models import (
     PlanChannel,
     PlanRegion,
     PlanState,
-    Reassignment,
-    ReassignmentState,
     RedirectKind,
     RedirectTarget,
     SunsetPlan,
-    Team,
 )
 from channels_app.workforce.services.moves import check_destinations, confirm_moves
 
@@ -712,58 +706,7 @@ def reschedule_phase(
     return phase
 
 
-@transaction.atomic
-def propose_reassignment(
-    *, actor, plan: SunsetPlan | int, agent: Agent | int, to_team: Team | int, effective_date: date, role: str = ""
-) -> Reassignment:
-    """Give one affected agent a destination (or change it)."""
-    require(actor, "manage_reassignments")
-    plan = _locked(plan)
-    if plan.state not in OPEN_PLAN_STATES or plan.state == PlanState.RUNNING:
-        raise InvalidTransition(
-            _("“%(title)s” is %(state)s; its moves cannot change.")
-            % {"title": plan.title, "state": plan.get_state_display().lower()}
-        )
-    agent_id = agent.pk if isinstance(agent, Agent) else agent
-    to_team_id = to_team.pk if isinstance(to_team, Team) else to_team
-    current = (
-        Assignment.objects.filter(agent_id=agent_id, ends_on__isnull=True, team__channels__plan_channels__plan=plan)
-        .values_list("team_id", flat=True)
-        .first()
-    )
-    if current is None:
-        raise ValidationError({"agent": [_("This agent works on none of the plan's channels.")]})
-    if current == to_team_id:
-        raise ValidationError({"to_team": [_("The destination is the agent's current team.")]})
-    # One move per agent per plan (a database constraint): change it rather than add one.
-    existing = Reassignment.objects.filter(plan=plan, agent_id=agent_id).first()
-    before = None
-    if existing:
-        before = {"to_team": existing.to_team_id, "state": existing.state}
-        existing.from_team_id = current
-        existing.to_team_id = to_team_id
-        existing.effective_date = effective_date
-        existing.role = role
-        existing.state = ReassignmentState.PROPOSED
-        existing.save()
-        reassignment = existing
-    else:
-        reassignment = Reassignment.objects.create(
-            plan=plan,
-            agent_id=agent_id,
-            from_team_id=current,
-            to_team_id=to_team_id,
-            effective_date=effective_date,
-            role=role,
-        )
-    record_event(
-        actor=actor,
-        action="reassignment.proposed",
-        obj=reassignment,
-        before=before,
-        after={"agent": agent_id, "from_team": current, "to_team": to_team_id, "effective_date": effective_date},
-    )
-    return reassignment
+# --- reassignments (HR) -----------------------------------------------------------------
 
 
 def confirm_reassignments(*, actor, plan: SunsetPlan | int, reassignment_ids: Sequence[int] | None = None) -> int:
@@ -771,10 +714,7 @@ def confirm_reassignments(*, actor, plan: SunsetPlan | int, reassignment_ids: Se
     return confirm_moves(actor=actor, plan=plan, reassignment_ids=reassignment_ids)
 
 
-def assert_can_approve(user) -> None:
-    """Used at run time by the cutover's freeze step."""
-    if not (user and user.is_active and (has_role(user, APPROVER) or can(user, "approve_plan"))):
-        raise PermissionDenied("The approver no longer holds the approver role.")
+# --- field checks for forms (the same rules create_plan applies) ----------------------
 
 
 def redirect_problems(target: RedirectInput) -> list[str]:
@@ -809,7 +749,6 @@ __all__ = [
     "create_plan",
     "plan_snapshot",
     "redirect_problems",
-    "propose_reassignment",
     "reject_plan",
     "reschedule_phase",
     "submit_plan",

@@ -1,37 +1,29 @@
 """The reassignment plan as CSV, for HR's spreadsheets (columns in docs/workforce.md).
 
 Export writes one row per agent on the board. Import reads the same columns back and is
-all-or-nothing: every line is checked first (agent, team, language, date, status, then the seats
-of every team the file sends someone to), every problem is reported with its line number, and
-nothing is written unless the whole file is valid.
+all-or-nothing: every line is checked (the file's own columns, dates and status here; agent, team,
+language, date and seats by the moves rule the board and the API use too), every problem is
+reported with its line number, and nothing is written unless the whole file is valid.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from channels_app.audit.services import record_event
 from channels_app.core.permissions import require
-from channels_app.models import Reassignment, ReassignmentState, SunsetPlan
-from channels_app.workforce.selectors import (
-    ACTIVE_MOVE_STATES,
-    affected_team_ids,
-    board_agents,
-    destinations,
-    hard_close_date,
-)
-from channels_app.workforce.services.moves import MoveRow, _locked_plan, _upsert_moves
-from channels_app.workforce.staffing.solver import speaks_required
+from channels_app.models import Agent, Reassignment, ReassignmentState, SunsetPlan
+from channels_app.workforce.selectors import affected_team_ids, board_agents
+from channels_app.workforce.services.moves import MoveProblem, MoveRequest, MovesRefused, locked_plan, propose_moves
 
 EXPORT_COLUMNS = [
     "employee_id",
@@ -46,17 +38,9 @@ EXPORT_COLUMNS = [
     "effective_date",
     "status",
 ]
-
-
 REQUIRED_COLUMNS = ("employee_id", "destination_team")
-
-
 MAX_BYTES = 10 * 1024 * 1024
-
-
 MAX_ROWS = 50_000
-
-
 # A cell starting with one of these is a formula to a spreadsheet: export it as text.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -191,39 +175,53 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
 
 
 ALLOWED_STATUS = {"", "proposed", "confirmed", "notified", "done"}
+# Lines named after a refusal that concerns several moves (a full team), before "...".
+SHOWN_LINES = 20
+
+
+def _where(problem: MoveProblem, lines: list[int]) -> tuple[int, str]:
+    """A refusal of the moves rule, placed on the file's first line it concerns."""
+    at = [lines[i] for i in problem.moves]
+    if len(at) < 2:
+        return (at[0] if at else 0, problem.message)
+    shown = ", ".join(map(str, at[:SHOWN_LINES])) + (" ..." if len(at) > SHOWN_LINES else "")
+    return (at[0], _("%(problem)s Lines: %(lines)s.") % {"problem": problem.message, "lines": shown})
 
 
 @transaction.atomic
 def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, filename: str = "") -> ImportResult:
     """Apply a reassignment CSV to the plan, all or nothing. Agents not in the file keep their
-    moves; an empty destination_team removes an agent's (proposed or confirmed) move."""
+    moves; an empty destination_team removes an agent's (proposed or confirmed) move. The file's
+    own problems (columns, dates, status, a line twice) are found here; whether a move is allowed
+    is the one rule of `propose_moves`, worded as on the board."""
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    plan = locked_plan(plan)
     columns, rows = _rows(_decode(data))
     if not rows:
         raise CsvImportError([(0, _("The file has a header but no agent rows."))])
-    today = timezone.localdate()
-    default_date = hard_close_date(plan)
     board = {
         r["employee_id"]: r
         for r in board_agents(plan, team_ids=affected_team_ids(plan)).values(
             "id",
             "employee_id",
             "name",
-            "languages",
-            "is_active",
-            "from_team_id",
             "move_state",
-            "move_to_team_id",
+            "move_to_team_name",
             "move_role",
             "move_effective_date",
         )
     }
-    teams = {t.name.strip().lower(): t for t in destinations(plan)}
+    # Agents who exist but are not on the board: the moves rule says why they cannot move.
+    others = dict(
+        Agent.objects.filter(
+            employee_id__in={v.get("employee_id", "") for _line, v in rows} - set(board) - {""}
+        ).values_list("employee_id", "id")
+    )
     errors: list[tuple[int, str]] = []
     seen: dict[str, int] = {}
-    writes: list[tuple[int, dict, object, str, date, str]] = []  # line, agent row, team, role, date, state
-    clears: list[tuple[int, dict]] = []
+    moves: list[MoveRequest] = []
+    move_lines: list[int] = []
+    clears: list[dict] = []
     unchanged = 0
     for line, values in rows:
         if "__error__" in values:
@@ -240,8 +238,13 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
             continue
         seen[employee_id] = line
         agent = board.get(employee_id)
+        team_name = values.get("destination_team", "")
         if agent is None:
-            errors.append((line, _("No agent %(id)s is affected by this plan.") % {"id": employee_id}))
+            if employee_id in others:
+                moves.append(MoveRequest(others[employee_id], team_name))
+                move_lines.append(line)
+            else:
+                errors.append((line, _("No agent %(id)s is affected by this plan.") % {"id": employee_id}))
             continue
         label = pgettext("agent", "%(name)s (%(id)s)") % {"name": agent["name"], "id": employee_id}
         status = values.get("status", "").lower()
@@ -254,11 +257,7 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
                 )
             )
             continue
-        team_name = values.get("destination_team", "")
         role = values.get("role", agent["move_role"] or "") if "role" in columns else (agent["move_role"] or "")
-        if len(role) > 80:
-            errors.append((line, _("role is longer than 80 characters.")))
-            continue
         raw_date = values.get("effective_date", "") if "effective_date" in columns else ""
         if raw_date:
             try:
@@ -269,7 +268,7 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
                 )
                 continue
         else:
-            effective = agent["move_effective_date"] or default_date
+            effective = agent["move_effective_date"]  # none: the rule takes the hard-close day
         if not team_name:
             if agent["move_state"] in (ReassignmentState.NOTIFIED, ReassignmentState.DONE):
                 errors.append(
@@ -280,96 +279,40 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
                     )
                 )
             elif agent["move_state"]:
-                clears.append((line, agent))
+                clears.append(agent)
             else:
                 unchanged += 1
             continue
-        team = teams.get(team_name.lower())
-        if team is None:
-            errors.append((line, _("“%(team)s” is not a destination team of this plan.") % {"team": team_name}))
-            continue
-        if effective is None:
-            errors.append((line, _("effective_date is empty and the plan has no hard-close phase to default to.")))
-            continue
-        same = (
-            agent["move_to_team_id"] == team.pk
-            and agent["move_role"] == role
-            and agent["move_effective_date"] == effective
-        )
-        if agent["move_state"] == ReassignmentState.DONE:
-            if not same or status not in ("", "done"):
-                errors.append((line, _("%(agent)s has already moved; the move cannot change.") % {"agent": label}))
-            else:
-                unchanged += 1
-            continue
-        if status in ("notified", "done") and not (same and agent["move_state"] == status):
-            errors.append(
-                (line, _("status “%(status)s” is set by Dusk; use proposed or confirmed.") % {"status": status})
+        if status in ("notified", "done"):
+            same = (
+                (agent["move_to_team_name"] or "").strip().lower() == team_name.lower()
+                and (agent["move_role"] or "") == role
+                and agent["move_effective_date"] == effective
             )
-            continue
-        if effective < today and not same:
-            errors.append((line, _("effective_date %(date)s is in the past.") % {"date": f"{effective:%Y-%m-%d}"}))
-            continue
-        if not agent["is_active"]:
-            errors.append((line, _("%(agent)s is no longer active.") % {"agent": label}))
-            continue
-        if not speaks_required(agent["languages"] or (), team.languages or ()):
-            if agent["languages"]:
-                problem = _("%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s.")
-            else:
-                problem = _("%(agent)s speaks no recorded language, but %(team)s requires %(required)s.")
-            spoken = ", ".join(agent["languages"] or [])
-            required = pgettext("languages", " or ").join(team.languages)
-            errors.append((line, problem % {"agent": label, "spoken": spoken, "team": team.name, "required": required}))
-            continue
-        if same:
-            if status == "confirmed" and agent["move_state"] == ReassignmentState.PROPOSED:
-                writes.append((line, agent, team, role, effective, ReassignmentState.CONFIRMED))
-            elif status == "proposed" and agent["move_state"] in ACTIVE_MOVE_STATES:
-                writes.append((line, agent, team, role, effective, ReassignmentState.PROPOSED))
-            else:
+            if same and agent["move_state"] == status:
                 unchanged += 1
-            continue
-        state = ReassignmentState.CONFIRMED if status == "confirmed" else ReassignmentState.PROPOSED
-        writes.append((line, agent, team, role, effective, state))
-    # Seats: after the whole file, no team it sends someone to may hold more agents than seats.
-    if not errors:
-        delta: dict[int, int] = defaultdict(int)
-        lines_for: dict[int, list[int]] = defaultdict(list)
-        for line, agent, team, *_rest in writes:
-            if agent["move_to_team_id"] != team.pk:
-                delta[team.pk] += 1
-                lines_for[team.pk].append(line)
-                if agent["move_to_team_id"]:
-                    delta[agent["move_to_team_id"]] -= 1
-        for _line, agent in clears:
-            delta[agent["move_to_team_id"]] -= 1
-        by_id = {t.pk: t for t in teams.values()}
-        for team_id, lines in sorted(lines_for.items(), key=lambda item: by_id[item[0]].name):
-            team = by_id[team_id]
-            if team.after + delta[team_id] > team.capacity:
-                shown = ", ".join(map(str, lines[:20])) + (" ..." if len(lines) > 20 else "")
-                held = team.after + delta[team_id]
-                problem = ngettext(
-                    "%(team)s would hold %(agents)s agents for %(seats)s seat (%(over)s too many; lines %(lines)s).",
-                    "%(team)s would hold %(agents)s agents for %(seats)s seats (%(over)s too many; lines %(lines)s).",
-                    team.capacity,
+            else:
+                errors.append(
+                    (line, _("status “%(status)s” is set by Dusk; use proposed or confirmed.") % {"status": status})
                 )
-                values = {"team": team.name, "agents": held, "seats": team.capacity, "over": held - team.capacity}
-                errors.append((lines[0], problem % {**values, "lines": shown}))
-    if errors:
-        raise CsvImportError(sorted(errors))
-    _upsert_moves(
-        plan,
-        [
-            MoveRow(agent["id"], agent["from_team_id"], team.pk, role, effective, state)
-            for _line, agent, team, role, effective, state in writes
-        ],
-    )
+            continue
+        moves.append(MoveRequest(agent["id"], team_name, effective, role, status or None))
+        move_lines.append(line)
+    # Removals first, so the seats they give back count for the moves of the same file.
     if clears:
-        Reassignment.objects.filter(plan=plan, agent_id__in=[a["id"] for _l, a in clears]).exclude(
+        Reassignment.objects.filter(plan=plan, agent_id__in=[a["id"] for a in clears]).exclude(
             state__in=[ReassignmentState.NOTIFIED, ReassignmentState.DONE]
         ).delete()
+    written = 0
+    if moves:
+        try:
+            result = propose_moves(actor=actor, plan=plan, moves=moves, source="csv")
+        except MovesRefused as refused:
+            errors.extend(_where(problem, move_lines) for problem in refused.problems)
+        else:
+            written, unchanged = result.written, unchanged + result.unchanged
+    if errors:
+        raise CsvImportError(sorted(errors))  # leaving the transaction undoes what was written
     record_event(
         actor=actor,
         action="reassignments.imported",
@@ -377,9 +320,9 @@ def import_reassignments_csv(*, actor, plan: SunsetPlan | int, data: bytes, file
         after={
             "file": filename[:200],
             "rows": len(rows),
-            "changed": len(writes),
+            "changed": written,
             "cleared": len(clears),
             "unchanged": unchanged,
         },
     )
-    return ImportResult(changed=len(writes), cleared=len(clears), unchanged=unchanged)
+    return ImportResult(changed=written, cleared=len(clears), unchanged=unchanged)

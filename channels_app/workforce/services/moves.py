@@ -56,22 +56,21 @@ from channels_app.workforce.staffing.solver import (
 
 log = logging.getLogger(__name__)
 
-
 # Moves can change until the cutover starts; the guard is checked again at approval.
 EDITABLE_PLAN_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
-
-
 MAX_NOTICE_ATTEMPTS = 5
-
-
 UPSERT_BATCH = 2000
+
+
+# --- helpers ------------------------------------------------------------------------------------
 
 
 def _plan_id(plan: SunsetPlan | int) -> int:
     return plan.pk if isinstance(plan, SunsetPlan) else int(plan)
 
 
-def _locked_plan(plan: SunsetPlan | int, *, editable: bool = True) -> SunsetPlan:
+def locked_plan(plan: SunsetPlan | int, *, editable: bool = True) -> SunsetPlan:
+    """The plan, locked for this transaction; refused once its moves can no longer change."""
     locked = SunsetPlan.objects.select_for_update().get(pk=_plan_id(plan))
     if editable and locked.state not in EDITABLE_PLAN_STATES:
         raise InvalidTransition(
@@ -112,7 +111,7 @@ class MoveRow:
     state: str
 
 
-def _upsert_moves(plan: SunsetPlan, rows: list[MoveRow]) -> None:
+def upsert_moves(plan: SunsetPlan, rows: list[MoveRow]) -> None:
     """Write many moves set-based: one INSERT ... ON CONFLICT (plan, agent) DO UPDATE. On
     PostgreSQL the rows travel as arrays (unnest), so 10,000 moves are one short statement;
     elsewhere Django's bulk upsert does the same in batches."""
@@ -172,6 +171,9 @@ def _unique_ids(values: Iterable) -> list[int]:
         return list(dict.fromkeys(int(v) for v in values))
     except (TypeError, ValueError):
         raise ValidationError({"agents": [_("Agent ids must be numbers.")]}) from None
+
+
+# --- suggestion ---------------------------------------------------------------------------------
 
 
 @dataclass
@@ -242,7 +244,7 @@ def accept_suggestion(
     """Write the suggested destinations as proposed moves, for all agents or the chosen ones.
     The suggestion is computed again under the plan's lock, on current data."""
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    plan = locked_plan(plan)
     effective_date = resolve_effective_date(plan, effective_date)
     role = _clean_role(role)
     planned = suggest_destinations(plan=plan)
@@ -256,7 +258,7 @@ def accept_suggestion(
     if not chosen:
         reasons = unplaced or [_("None of the selected agents is awaiting a destination.")]
         raise ValidationError({"agents": [_("No suggested seat to accept."), *reasons]})
-    _upsert_moves(
+    upsert_moves(
         plan,
         [
             MoveRow(
@@ -284,33 +286,273 @@ def accept_suggestion(
     return AcceptResult(accepted=len(chosen), unplaced=unplaced, not_waiting=not_waiting)
 
 
-def _destination(plan: SunsetPlan, to_team: Team | int | str) -> Team:
-    qs = destination_teams(plan)
+# --- proposing moves: one rule for the board, the CSV import and the API --------------------------
+
+
+@dataclass(frozen=True)
+class MoveRequest:
+    """One agent's move as a door received it. `to_team` is a team, its id or its name;
+    no `effective_date` means the plan's hard-close day. `state` None proposes the move unless it
+    is unchanged; "proposed" also takes back a confirmed move; "confirmed" confirms it."""
+
+    agent_id: int
+    to_team: Team | int | str
+    effective_date: date | None = None
+    role: str = ""
+    state: str | None = None
+
+
+@dataclass(frozen=True)
+class MoveProblem:
+    """Why moves were refused: `moves` are their positions in the request (empty when the
+    problem is the request's as a whole), `field` the part of the move at fault."""
+
+    moves: tuple[int, ...]
+    field: str
+    message: str
+
+
+class MovesRefused(ValidationError):
+    """Nothing was written; `problems` says why, move by move. Each door says where (a line of
+    the file, an item of the request) but the words are the rule's."""
+
+    def __init__(self, problems: list[MoveProblem]):
+        self.problems = problems
+        by_field: dict[str, list[str]] = {}
+        for problem in problems:
+            messages = by_field.setdefault(problem.field, [])
+            if problem.message not in messages:  # ten agents sent to one unknown team: said once
+                messages.append(problem.message)
+        super().__init__(by_field)
+
+
+@dataclass
+class ProposedMoves:
+    written: int
+    unchanged: int
+
+
+_STATES_ASKED = (None, ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED)
+# Up to this many agents the rows are read by id; beyond, the whole board is cheaper than a
+# statement with tens of thousands of parameters.
+_READ_BY_ID = 1000
+
+
+def _agent_label(name: str, employee_id: str) -> str:
+    return pgettext("agent", "%(name)s (%(id)s)") % {"name": name, "id": employee_id}
+
+
+def _team_problem(to_team: Team | int | str) -> str:
+    """Why `to_team` is not one of the plan's destinations."""
     if isinstance(to_team, Team):
-        team = qs.filter(pk=to_team.pk).first()
-    elif isinstance(to_team, int) or (isinstance(to_team, str) and to_team.strip().isdigit()):
-        team = qs.filter(pk=int(to_team)).first()
+        label = to_team.name
+    elif isinstance(to_team, int) or str(to_team).strip().isdigit():
+        known = Team.objects.filter(pk=int(to_team)).values_list("name", flat=True).first()
+        if known is None:
+            return _("There is no team with id %(id)s.") % {"id": int(to_team)}
+        label = known
     else:
-        name = (to_team or "").strip()
-        if not name:
-            raise ValidationError({"to_team": [_("Choose a destination team.")]})
-        team = qs.filter(name__iexact=name).first()
-    if team is None:
-        label = to_team.name if isinstance(to_team, Team) else str(to_team).strip()
-        known = Team.objects.filter(name__iexact=label)
-        if label.isdigit():
-            known = known | Team.objects.filter(pk=int(label))
-        if known.exists():
-            raise ValidationError(
-                {
-                    "to_team": [
-                        _("“%(team)s” cannot receive this plan's agents: it works a retiring channel.")
-                        % {"team": label}
-                    ]
-                }
-            )
-        raise ValidationError({"to_team": [_("There is no team called “%(team)s”.") % {"team": label}]})
-    return team
+        label = (to_team or "").strip()
+        if not label:
+            return _("Choose a destination team.")
+        if not Team.objects.filter(name__iexact=label).exists():
+            return _("There is no team called “%(team)s”.") % {"team": label}
+    return _("“%(team)s” cannot receive this plan's agents: it works a retiring channel.") % {"team": label}
+
+
+def _resolve_teams(plan: SunsetPlan, wanted: Sequence[Team | int | str]) -> dict[object, Team | str]:
+    """Each distinct `to_team` value -> its destination team, or the reason it is none."""
+    teams = list(destination_teams(plan))
+    by_id = {t.pk: t for t in teams}
+    by_name = {t.name.strip().lower(): t for t in teams}
+    found: dict[object, Team | str] = {}
+    for value in wanted:
+        key = _team_key(value)
+        if key in found:
+            continue
+        if isinstance(value, Team):
+            team = by_id.get(value.pk)
+        elif isinstance(value, int) or str(value).strip().isdigit():
+            team = by_id.get(int(value))
+        else:
+            team = by_name.get((value or "").strip().lower())
+        found[key] = team if team is not None else _team_problem(value)
+    return found
+
+
+def _team_key(value: Team | int | str) -> object:
+    if isinstance(value, Team):
+        return ("id", value.pk)
+    if isinstance(value, int) or str(value).strip().isdigit():
+        return ("id", int(value))
+    return ("name", (value or "").strip().lower())
+
+
+def _board_rows(plan: SunsetPlan, agent_ids: list[int]) -> dict[int, dict]:
+    rows = board_agents(plan, team_ids=affected_team_ids(plan))
+    if len(agent_ids) <= _READ_BY_ID:
+        rows = rows.filter(pk__in=agent_ids)
+    return {
+        row["id"]: row
+        for row in rows.values(
+            "id",
+            "name",
+            "employee_id",
+            "languages",
+            "is_active",
+            "from_team_id",
+            "move_state",
+            "move_to_team_id",
+            "move_role",
+            "move_effective_date",
+        )
+    }
+
+
+@transaction.atomic
+def propose_moves(*, actor, plan: SunsetPlan | int, moves: Sequence[MoveRequest], source: str) -> ProposedMoves:
+    """The one rule for giving affected agents a destination, whichever door the moves came
+    through (`source`: "board", "csv", "api"; recorded in the audit event). Each move is checked:
+    the agent is affected by the plan and active and has not already moved, the team is one of the
+    plan's destinations, the agent speaks a language it requires, the role and effective date are
+    valid; then every destination team must have a free seat for each agent not already headed
+    there (counting every open plan's confirmed moves and this plan's proposed ones, and the seats
+    this request frees). All or nothing: one refused move and nothing is written (MovesRefused)."""
+    require(actor, "manage_reassignments")
+    plan = locked_plan(plan)
+    if not moves:
+        raise MovesRefused([MoveProblem((), "agent", _("Select at least one agent."))])
+    for move in moves:
+        if move.state not in _STATES_ASKED:
+            raise ValueError(f"a move is proposed or confirmed, not {move.state!r}")
+    problems: list[MoveProblem] = []
+    rows = _board_rows(plan, list(dict.fromkeys(m.agent_id for m in moves)))
+    teams = _resolve_teams(plan, [m.to_team for m in moves])
+    chosen = [t.pk for t in teams.values() if isinstance(t, Team)]
+    _lock_teams(chosen)
+    seats = {t.pk: t for t in destinations(plan, Team.objects.filter(pk__in=chosen))}  # read after the lock
+    outsiders = {
+        pk: _agent_label(name, employee_id)
+        for pk, name, employee_id in Agent.objects.filter(
+            pk__in=[m.agent_id for m in moves if m.agent_id not in rows]
+        ).values_list("pk", "name", "employee_id")
+    }
+    hard_close = hard_close_date(plan)
+    today = timezone.localdate()
+    seen: set[int] = set()
+    writes: list[tuple[int, dict, MoveRow]] = []  # position, agent row, the move to write
+    unchanged = 0
+    for position, move in enumerate(moves):
+
+        def refuse(field_name: str, message: str, position=position) -> None:
+            problems.append(MoveProblem((position,), field_name, message))
+
+        row = rows.get(move.agent_id)
+        if row is None:
+            label = outsiders.get(move.agent_id, str(move.agent_id))
+            refuse("agent", _("Not affected by this plan: %(agents)s.") % {"agents": label})
+            continue
+        label = _agent_label(row["name"], row["employee_id"])
+        if move.agent_id in seen:
+            refuse("agent", _("%(agent)s is given more than one destination.") % {"agent": label})
+            continue
+        seen.add(move.agent_id)
+        team = teams[_team_key(move.to_team)]
+        if not isinstance(team, Team):
+            refuse("to_team", team)
+            continue
+        team = seats[team.pk]
+        role = (move.role or "").strip()
+        if len(role) > 80:
+            refuse("role", _("Keep the role under 80 characters."))
+            continue
+        effective = move.effective_date or hard_close
+        if effective is None:
+            refuse("effective_date", _("This plan has no hard-close phase: give the effective date of the move."))
+            continue
+        same = (
+            row["move_to_team_id"] == team.pk
+            and (row["move_role"] or "") == role
+            and row["move_effective_date"] == effective
+        )
+        asked = move.state or ReassignmentState.PROPOSED
+        if same and (
+            move.state is None
+            or row["move_state"] == asked
+            or (asked == ReassignmentState.CONFIRMED and row["move_state"] in ACTIVE_MOVE_STATES)
+        ):
+            unchanged += 1  # nothing to write, so nothing to refuse: an exported file imports back
+            continue
+        if row["move_state"] == ReassignmentState.DONE:
+            refuse("agent", _("%(agent)s has already moved.") % {"agent": label})
+            continue
+        if effective < today and not same:
+            refuse("effective_date", _("%(date)s is in the past.") % {"date": f"{effective:%Y-%m-%d}"})
+            continue
+        if not row["is_active"]:
+            refuse("agent", _("%(agent)s is no longer active.") % {"agent": label})
+            continue
+        if not speaks_required(row["languages"] or (), team.languages or ()):
+            if row["languages"]:
+                problem = _(
+                    "%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            else:
+                problem = _(
+                    "%(agent)s speaks no recorded language, but %(team)s requires %(required)s"
+                    " (update the agent's languages if they are out of date)."
+                )
+            values = {"agent": label, "spoken": ", ".join(row["languages"] or []), "team": team.name}
+            refuse("agent", problem % {**values, "required": pgettext("languages", " or ").join(team.languages)})
+            continue
+        writes.append((position, row, MoveRow(row["id"], row["from_team_id"], team.pk, role, effective, asked)))
+    if not problems:
+        problems = _seat_problems(seats, writes)
+    if problems:
+        raise MovesRefused(sorted(problems, key=lambda p: p.moves[:1]))
+    upsert_moves(plan, [move for _position, _row, move in writes])
+    if writes:
+        record_event(
+            actor=actor,
+            action="reassignments.assigned",
+            obj=plan,
+            before={"moves": {str(row["id"]): row["move_to_team_id"] for _p, row, _m in writes}},
+            after={
+                "source": source,
+                "agents": [move.agent_id for _p, _r, move in writes],
+                "to_teams": dict(Counter(str(move.to_team_id) for _p, _r, move in writes)),
+                "states": dict(Counter(str(move.state) for _p, _r, move in writes)),
+                "roles": sorted({move.role for _p, _r, move in writes}),
+                "effective_dates": sorted({move.effective_date.isoformat() for _p, _r, move in writes}),
+            },
+        )
+    return ProposedMoves(written=len(writes), unchanged=unchanged)
+
+
+def _seat_problems(seats: dict[int, Team], writes: list[tuple[int, dict, MoveRow]]) -> list[MoveProblem]:
+    """Teams that lack a seat for every agent arriving; an agent this request sends elsewhere
+    gives back the seat their earlier move held."""
+    arriving: dict[int, list[int]] = {}
+    leaving: Counter[int] = Counter()
+    for position, row, move in writes:
+        if row["move_to_team_id"] == move.to_team_id:
+            continue
+        arriving.setdefault(move.to_team_id, []).append(position)
+        if row["move_to_team_id"] is not None:
+            leaving[row["move_to_team_id"]] += 1
+    problems = []
+    for team_id, positions in sorted(arriving.items(), key=lambda item: seats[item[0]].name):
+        team = seats[team_id]
+        free = max(team.free + leaving[team_id], 0)
+        if len(positions) > free:
+            message = ngettext(
+                "%(team)s has %(free)s free seat of %(seats)s; %(arriving)s of the selected agents would need one.",
+                "%(team)s has %(free)s free seats of %(seats)s; %(arriving)s of the selected agents would need one.",
+                free,
+            ) % {"team": team.name, "free": free, "seats": team.capacity, "arriving": len(positions)}
+            problems.append(MoveProblem(tuple(positions), "to_team", message))
+    return problems
 
 
 @transaction.atomic
@@ -324,106 +566,12 @@ def assign_agents(
     role: str = "",
     confirm: bool = False,
 ) -> int:
-    """Send the chosen agents to one destination team (HR's hand edit, one or many agents).
-    Checks that each agent is affected, speaks what the team requires, and that the team has a
-    free seat for every agent who is not already headed there. Returns the number of moves written."""
-    require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    """Send the chosen agents to one destination team (HR's hand edit on the board, one or many
+    agents), under the one rule of `propose_moves`. Returns the number of moves written."""
     ids = _unique_ids(agent_ids)
-    if not ids:
-        raise ValidationError({"agents": [_("Select at least one agent.")]})
-    effective_date = resolve_effective_date(plan, effective_date)
-    role = _clean_role(role)
-    team_ids = affected_team_ids(plan)
-    team = _destination(plan, to_team)
-    _lock_teams([team.pk])
-    [team] = destinations(plan, Team.objects.filter(pk=team.pk))  # seats read after the lock
-    rows = {
-        row["id"]: row
-        for row in board_agents(plan, team_ids=team_ids)
-        .filter(pk__in=ids)
-        .values(
-            "id",
-            "name",
-            "employee_id",
-            "languages",
-            "is_active",
-            "from_team_id",
-            "move_state",
-            "move_to_team_id",
-            "move_role",
-            "move_effective_date",
-        )
-    }
-    errors: list[str] = []
-    missing = [i for i in ids if i not in rows]
-    if missing:
-        names = ", ".join(Agent.objects.filter(pk__in=missing).order_by("name").values_list("name", flat=True))
-        errors.append(_("Not affected by this plan: %(agents)s.") % {"agents": names or ", ".join(map(str, missing))})
-    for row in rows.values():
-        label = pgettext("agent", "%(name)s (%(id)s)") % {"name": row["name"], "id": row["employee_id"]}
-        if not row["is_active"]:
-            errors.append(_("%(agent)s is no longer active.") % {"agent": label})
-        elif row["move_state"] == ReassignmentState.DONE:
-            errors.append(_("%(agent)s has already moved.") % {"agent": label})
-        elif not speaks_required(row["languages"] or (), team.languages or ()):
-            if row["languages"]:
-                problem = _(
-                    "%(agent)s speaks %(spoken)s, but %(team)s requires %(required)s"
-                    " (update the agent's languages if they are out of date)."
-                )
-            else:
-                problem = _(
-                    "%(agent)s speaks no recorded language, but %(team)s requires %(required)s"
-                    " (update the agent's languages if they are out of date)."
-                )
-            values = {"agent": label, "spoken": ", ".join(row["languages"] or []), "team": team.name}
-            errors.append(problem % {**values, "required": pgettext("languages", " or ").join(team.languages)})
-    if errors:
-        raise ValidationError({"agents": errors})
-    arriving = [r for r in rows.values() if r["move_to_team_id"] != team.pk]
-    if len(arriving) > max(team.free, 0):
-        raise ValidationError(
-            {
-                "to_team": [
-                    ngettext(
-                        "%(team)s has %(free)s free seat of %(seats)s; %(arriving)s of the selected agents would need one.",
-                        "%(team)s has %(free)s free seats of %(seats)s; %(arriving)s of the selected agents would need one.",
-                        max(team.free, 0),
-                    )
-                    % {"team": team.name, "free": max(team.free, 0), "seats": team.capacity, "arriving": len(arriving)}
-                ]
-            }
-        )
-    state = ReassignmentState.CONFIRMED if confirm else ReassignmentState.PROPOSED
-    changed = []
-    for row in rows.values():
-        same = (
-            row["move_to_team_id"] == team.pk
-            and row["move_role"] == role
-            and row["move_effective_date"] == effective_date
-        )
-        if same and (row["move_state"] in ACTIVE_MOVE_STATES or not confirm):
-            continue  # nothing to change; keep a confirmed or notified move as it is
-        changed.append(row)
-    _upsert_moves(
-        plan, [MoveRow(row["id"], row["from_team_id"], team.pk, role, effective_date, state) for row in changed]
-    )
-    if changed:
-        record_event(
-            actor=actor,
-            action="reassignments.assigned",
-            obj=plan,
-            before={"moves": {str(r["id"]): r["move_to_team_id"] for r in changed}},
-            after={
-                "agents": [r["id"] for r in changed],
-                "to_team": team.pk,
-                "state": state,
-                "role": role,
-                "effective_date": effective_date.isoformat(),
-            },
-        )
-    return len(changed)
+    state = ReassignmentState.CONFIRMED if confirm else None
+    moves = [MoveRequest(agent_id, to_team, effective_date, role, state) for agent_id in ids]
+    return propose_moves(actor=actor, plan=plan, moves=moves, source="board").written
 
 
 @transaction.atomic
@@ -431,7 +579,7 @@ def clear_destinations(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int
     """Take the destination away from the chosen agents (proposed or confirmed moves only: an
     agent who was already told keeps the move until HR gives another destination)."""
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    plan = locked_plan(plan)
     ids = _unique_ids(agent_ids)
     if not ids:
         raise ValidationError({"agents": [_("Select at least one agent.")]})
@@ -475,7 +623,7 @@ def confirm_moves(
     """Confirm proposed moves (all, or those of the chosen agents or ids). Refused, changing
     nothing, if a destination team would end up with more agents than seats."""
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    plan = locked_plan(plan)
     qs = Reassignment.objects.filter(plan=plan, state=ReassignmentState.PROPOSED)
     if agent_ids is not None:
         qs = qs.filter(agent_id__in=_unique_ids(agent_ids))
@@ -516,12 +664,18 @@ def confirm_moves(
     return count
 
 
+# --- the guard ----------------------------------------------------------------------------------
+
+
 def check_destinations(plan: SunsetPlan) -> None:
     """Refuse a plan while an affected agent has no confirmed destination or a destination team
     is over capacity; the error names every one of them."""
     problems = destination_problems(plan)
     if problems:
         raise ValidationError({"reassignments": problems.messages})
+
+
+# --- telling the agents -----------------------------------------------------------------------------
 
 
 @dataclass
@@ -556,7 +710,7 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
     decision (team, role, date). Asking again sends nothing twice: the notice's unique key is the
     decision. The emails go out in batches from a worker (`send_agent_notices`)."""
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan)
+    plan = locked_plan(plan)
     moves = Reassignment.objects.filter(plan=plan)
     if agent_ids is not None:
         moves = moves.filter(agent_id__in=_unique_ids(agent_ids))
@@ -725,6 +879,8 @@ def send_agent_notices(*, plan_id: int | None = None, batch_size: int | None = N
             return sent_total  # try again at the next sweep rather than hammer a dead server
 
 
+# --- staffing inputs ----------------------------------------------------------------------------------
+
 STAFFING_FIELDS = (
     "affected_share_threshold",
     "volume_window_days",
@@ -733,8 +889,6 @@ STAFFING_FIELDS = (
     "answer_seconds",
     "shrinkage",
 )
-
-
 _RANGES = {
     # field: (low, high, low inclusive, high inclusive, message)
     "affected_share_threshold": (0.0, 1.0, True, False, gettext_lazy("Use a share from 0 up to (not including) 1.")),
@@ -749,7 +903,7 @@ _RANGES = {
 @transaction.atomic
 def update_staffing_inputs(*, actor, plan: SunsetPlan | int, **values) -> PlanStaffing:
     require(actor, "manage_reassignments")
-    plan = _locked_plan(plan, editable=False)
+    plan = locked_plan(plan, editable=False)
     unknown = set(values) - set(STAFFING_FIELDS)
     if unknown:
         message = ngettext("Unknown staffing input: %(names)s.", "Unknown staffing inputs: %(names)s.", len(unknown))
