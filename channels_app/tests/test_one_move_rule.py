@@ -6,10 +6,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from channels_app import services
 from channels_app.models import AuditEvent, Reassignment
-
-from .workforce_helpers import build_world, world_plan
+from channels_app.tests.workforce_helpers import build_world, world_plan
+from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +91,7 @@ def test_a_move_to_a_full_team_is_refused_at_every_door(world, plan, door):
 @pytest.mark.parametrize("door", list(DOORS), indirect=True)
 def test_seats_proposed_to_other_agents_count_at_every_door(world, plan, door, hr_coordinator):
     # Phone APAC has 2 free seats; Dewi and Eko's proposed moves take them.
-    services.assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC")
     world.agents["Chen"].languages = ["en", "id"]
     world.agents["Chen"].save()
     before = _snapshot()
