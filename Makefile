@@ -93,5 +93,5 @@ bench-pages: $(VENV)/.installed-dev
 ## messages: refresh and compile the fr/id UI translations (needs gettext; the
 ## compiled .mo files are committed, so running the portal does not).
 messages: $(VENV)/.installed
-	$(BIN)/python manage.py makemessages -l fr -l id --ignore=.venv --ignore=var --ignore=artifacts --no-obsolete
+	$(BIN)/python manage.py makemessages -l fr -l id --ignore=.venv --ignore=var --ignore=artifacts --no-obsolete --add-location=file
 	$(BIN)/python manage.py compilemessages --ignore=.venv

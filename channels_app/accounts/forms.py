@@ -1,3 +1,5 @@
+"""Forms of a person's own settings: time zone, API tokens."""
+
 from datetime import datetime, timedelta
 
 from django import forms

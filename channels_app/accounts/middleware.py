@@ -1,3 +1,5 @@
+"""Each signed-in person's time zone, active for their request only."""
+
 import zoneinfo
 
 from django.utils import timezone

@@ -1,3 +1,5 @@
+"""URLs of a person's own settings."""
+
 from django.urls import path
 
 from channels_app.accounts import views

@@ -1,3 +1,5 @@
+"""URLs of the REST API (/api/v1/) and its documentation."""
+
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 

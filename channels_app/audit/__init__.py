@@ -1,0 +1,1 @@
+"""The append-only, hash-chained audit trail: recording events, verifying the chain, the log pages."""

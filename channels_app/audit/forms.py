@@ -1,3 +1,5 @@
+"""The audit log's filters."""
+
 from datetime import UTC, datetime
 
 from django import forms

@@ -1,3 +1,5 @@
+"""Reads of the audit trail, filtered and paged from an event id."""
+
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
 from channels_app.models import AuditEvent

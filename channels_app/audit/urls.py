@@ -1,3 +1,5 @@
+"""URLs of the audit log."""
+
 from django.urls import path
 
 from channels_app.audit import views

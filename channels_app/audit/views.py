@@ -1,3 +1,5 @@
+"""The audit log and one event's before/after."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render

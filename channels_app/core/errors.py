@@ -1,3 +1,5 @@
+"""Errors services raise and every door turns into a message."""
+
 from django.core.exceptions import ValidationError
 
 

@@ -1,3 +1,5 @@
+"""Keyset paging (newest first, from an id: no COUNT, no OFFSET) and the page size of lists."""
+
 from dataclasses import dataclass
 
 from django import forms

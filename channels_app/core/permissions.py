@@ -95,6 +95,12 @@ def roles_of(user) -> set[str]:
     return cached
 
 
+def may(user) -> dict[str, bool]:
+    """Every action with whether this person may take it (templates show only what they may)."""
+    roles = roles_of(user)
+    return {action: bool(roles & allowed) for action, allowed in ROLE_ACTIONS.items()}
+
+
 def has_role(user, role: str) -> bool:
     return role in roles_of(user)
 

@@ -4,13 +4,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect
 from django_htmx.http import HttpResponseClientRedirect
 
-from channels_app.core.permissions import ROLE_ACTIONS, roles_of
-
-
-def may(user) -> dict[str, bool]:
-    roles = roles_of(user)
-    return {action: bool(roles & allowed) for action, allowed in ROLE_ACTIONS.items()}
-
 
 def go(request, url: str):
     """After a POST: a client redirect for htmx, a 303 otherwise."""

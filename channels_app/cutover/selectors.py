@@ -1,3 +1,5 @@
+"""Reads of the cutover: a phase's preview and dry run, run progress, the watchdog's figures."""
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -13,11 +15,13 @@ from channels_app.models import (
     ConversationState,
     CutoverRun,
     Message,
+    OutboxMessage,
     Phase,
     PhaseKind,
     PlanChannel,
     Reassignment,
     ReassignmentState,
+    RedirectClick,
     RunState,
     Step,
     Team,
@@ -171,8 +175,6 @@ class WatchdogMetrics:
 
 def retirement_run(channel: Channel):
     """The completed (not rolled back) hard-close run that retired a channel."""
-    from channels_app.models import CutoverRun
-
     return (
         CutoverRun.objects.filter(
             state="completed",
@@ -188,10 +190,6 @@ def retirement_run(channel: Channel):
 def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: int = 7 * 24) -> WatchdogMetrics:
     """Inbound still arriving, customers who followed the redirect, failed
     replies: a fixed number of queries whatever the volume."""
-
-    from django.utils import timezone
-
-    from channels_app.models import OutboxMessage, RedirectClick
 
     now = now or timezone.now()
     run = retirement_run(channel)

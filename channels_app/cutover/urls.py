@@ -1,3 +1,5 @@
+"""URLs of runs, dry runs, rollbacks, the watchdog and tracked links."""
+
 from django.urls import path
 
 from channels_app.cutover import views

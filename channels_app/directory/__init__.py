@@ -1,0 +1,1 @@
+"""Channels, teams and agents: who and what a sunset acts on."""

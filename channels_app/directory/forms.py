@@ -1,3 +1,5 @@
+"""The channel list's filters."""
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 

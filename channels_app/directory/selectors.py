@@ -1,3 +1,5 @@
+"""Reads of the directory: the channel list, a channel's page and its inbound volume."""
+
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 

@@ -1,3 +1,5 @@
+"""URLs of the channel pages."""
+
 from django.urls import path
 
 from channels_app.directory import views

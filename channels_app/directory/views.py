@@ -1,3 +1,5 @@
+"""The channel list and a channel's page."""
+
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404

@@ -1,3 +1,5 @@
+"""Every model of the app, one module per concern, imported here for `from channels_app.models import X`."""
+
 from channels_app.models.audit import AuditChainHead, AuditEvent
 from channels_app.models.channels import Channel, ChannelKind, ChannelState
 from channels_app.models.conversations import (
@@ -27,8 +29,10 @@ from channels_app.models.plans import (
     RedirectTarget,
     SunsetPlan,
 )
+from channels_app.models.portal import PlanDraft, UserProfile
 from channels_app.models.runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
 from channels_app.models.tokens import ApiToken, TokenScope
+from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing
 from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
 from channels_app.models.workforce import Agent, Assignment, Team
 
@@ -77,14 +81,9 @@ __all__ = [
     "TokenScope",
     "ReplyCooldown",
     "SendBudget",
+    "AgentNotice",
+    "NoticeState",
+    "PlanStaffing",
+    "PlanDraft",
+    "UserProfile",
 ]
-
-# Workforce transition (plan staffing inputs, agent notices).
-from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing  # noqa: E402
-
-__all__ += ["AgentNotice", "NoticeState", "PlanStaffing"]
-
-# The browser portal (per-person time zone, wizard drafts).
-from channels_app.models.portal import PlanDraft, UserProfile  # noqa: E402
-
-__all__ += ["PlanDraft", "UserProfile"]

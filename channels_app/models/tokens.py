@@ -7,6 +7,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.core.permissions import ADMIN, has_role
+
 
 class TokenScope(models.TextChoices):
     READ = "read", _("Read")
@@ -16,8 +18,6 @@ class TokenScope(models.TextChoices):
 class ApiTokenQuerySet(models.QuerySet):
     def visible_to(self, user):
         """Tokens a person may see: their own; every token for the admin role."""
-        from channels_app.core.permissions import ADMIN, has_role
-
         if has_role(user, ADMIN):
             return self
         return self.filter(owner=user)

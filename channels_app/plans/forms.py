@@ -1,3 +1,5 @@
+"""The sunset wizard's forms and the approval forms; the services apply the same rules again."""
+
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone

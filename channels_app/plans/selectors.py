@@ -1,6 +1,9 @@
+"""Reads of plans: their pages (impact, review diff, lists), placeholder values and tracked links."""
+
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q
 
 from channels_app.models import (
@@ -56,9 +59,7 @@ def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
 
 def tracked_redirect_url(reference: str) -> str:
     """The link auto-replies carry: the watchdog counts who followed it, then
-    sends them on to the plan's web redirect (safety_views.tracked_redirect)."""
-    from django.conf import settings
-
+    sends them on to the plan's web redirect (cutover.views.tracked_redirect)."""
     return f"{settings.DUSK_PUBLIC_URL}/r/{reference}"
 
 

@@ -1,3 +1,5 @@
+"""URLs of the plan pages: wizard, plan, approvals."""
+
 from django.urls import path
 
 from channels_app.plans.views import detail, review, wizard

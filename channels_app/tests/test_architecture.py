@@ -1,6 +1,7 @@
 """The house rules that tools check: every module imports on its own (no import cycle hidden by
 the order Django happens to load things in), and import-linter's contracts hold."""
 
+import ast
 import os
 import random
 import subprocess
@@ -123,3 +124,21 @@ def test_import_linter_holds_and_catches_a_forbidden_import(tmp_path, bad_import
     )
     assert broken.returncode == 1, broken.stdout[-3000:]
     assert "channels_app.audit is not allowed to import channels_app.plans" in broken.stdout
+
+
+def test_no_module_of_the_app_imports_another_modules_private_name():
+    """An underscore name is its module's business: another module that needs it needs a public
+    name (ruff's import-private-name rule does not look inside one package, so this test does)."""
+    found = []
+    for module in app_modules():
+        path = ROOT / (module.replace(".", "/") + ".py")
+        if not path.exists():
+            path = ROOT / module.replace(".", "/") / "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("channels_app")):
+                found += [
+                    f"{module}: {alias.name} from {node.module}"
+                    for alias in node.names
+                    if alias.name.startswith("_") and not alias.name.startswith("__")
+                ]
+    assert not found, found

@@ -1,6 +1,6 @@
 """Template context every portal page needs: what the signed-in person may do."""
 
-from channels_app.core.permissions import ROLE_ACTIONS, roles_of
+from channels_app.core.permissions import may
 
 
 def portal(request):
@@ -9,5 +9,4 @@ def portal(request):
         return {"may": {}}
     # roles_of caches on the user, so this costs at most the one query a view's
     # own permission check already made.
-    roles = roles_of(user)
-    return {"may": {action: bool(roles & allowed) for action, allowed in ROLE_ACTIONS.items()}}
+    return {"may": may(user)}

@@ -1,3 +1,5 @@
+"""The Content-Security-Policy every response carries."""
+
 from django.conf import settings
 
 # No 'unsafe-inline', no 'unsafe-eval': every script and style is a file under

@@ -1,3 +1,5 @@
+"""Reads of the dashboard: the timeline of sunsets and what waits for the reader."""
+
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 

@@ -1,3 +1,5 @@
+"""The dashboard, the health check and the CSP report endpoint."""
+
 import logging
 
 from django.conf import settings
@@ -11,12 +13,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.core.permissions import require
-from channels_app.core.views import may
+from channels_app.core.permissions import may, require
 from channels_app.directory.selectors import channel_state_counts
 from channels_app.models import Channel, CutoverRun, PlanState, RunState
 from channels_app.plans.selectors import plan_counts_by_state, plans_for_list
 from channels_app.web.selectors import needs_action, timeline
+from portal.celery import app
 
 log = logging.getLogger("dusk.csp")
 
@@ -63,8 +65,6 @@ def csp_report(request):
 
 
 def _broker_ok() -> tuple[bool, str]:
-    from portal.celery import app
-
     try:
         with app.connection_for_write(settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)

@@ -1,3 +1,5 @@
+"""URLs of the reassignment board and the staffing check."""
+
 from django.urls import path
 
 from channels_app.workforce import views

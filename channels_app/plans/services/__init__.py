@@ -1,0 +1,1 @@
+"""Writes of the plans feature: plans.py (contents and lifecycle), drafts.py (the wizard's drafts)."""

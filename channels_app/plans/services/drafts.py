@@ -1,3 +1,5 @@
+"""The sunset wizard's drafts: opened, saved as people type, finished into a plan, discarded."""
+
 from datetime import date, datetime, time
 from typing import Any
 

@@ -1,0 +1,1 @@
+"""Plan pages: wizard.py (drafting), detail.py (the plan), review.py (submit, approve, send back)."""

@@ -1,3 +1,5 @@
+"""The plan page: contents, impact, runs, and the actions the reader's roles allow."""
+
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import render

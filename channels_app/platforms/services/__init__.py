@@ -1,0 +1,1 @@
+"""Writes of the platform edge: inbound.py (store deliveries), outbox.py (send replies), polling.py."""

@@ -1,0 +1,1 @@
+"""Platform views: webhooks.py (signed, machine to machine), messages.py (a channel's message log)."""
