@@ -15,7 +15,7 @@ from channels_app.accounts.forms import ApiTokenForm, ProfileForm
 from channels_app.accounts.middleware import SESSION_TZ_KEY
 from channels_app.accounts.services import create_api_token, revoke_api_token, update_profile
 from channels_app.core.permissions import require
-from channels_app.core.views import error_dict, go
+from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
 from channels_app.core.zones import zone_choices
 from channels_app.models import ApiToken, UserProfile
 
@@ -39,7 +39,7 @@ def token_list(request):
         return _page(request, ApiTokenForm())
     form = ApiTokenForm(request.POST)
     if not form.is_valid():
-        return _page(request, form, status=400)
+        return _page(request, form, status=FORM_ERROR_STATUS)
     try:
         token, secret = create_api_token(
             actor=request.user,
@@ -51,7 +51,7 @@ def token_list(request):
         for field, errors in exc.message_dict.items():
             for error in errors:
                 form.add_error(field if field in form.fields else None, error)
-        return _page(request, form, status=400)
+        return _page(request, form, status=FORM_ERROR_STATUS)
     messages.success(
         request, _("Token “%(name)s” created. Copy it now: it will not be shown again.") % {"name": token.name}
     )
@@ -94,7 +94,7 @@ def profile(request):
                     request, _("Your time zone is now %(zone)s.") % {"zone": form.cleaned_data["time_zone"]}
                 )
                 return go(request, request.path)
-        status = 422
+        status = FORM_ERROR_STATUS
     else:
         status = 200
     return render(request, "channels_app/profile.html", {"form": form, "zones": zone_choices()}, status=status)

@@ -10,6 +10,7 @@ from channels_app.audit.forms import AuditFilterForm
 from channels_app.audit.selectors import audit_events
 from channels_app.core.paging import PAGE_SIZE, KeysetForm, keyset_page
 from channels_app.core.permissions import require
+from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.models import AuditEvent
 
 
@@ -39,7 +40,7 @@ def audit_log(request):
         request,
         "channels_app/audit_log.html",
         {"form": form, "cursor": cursor, "page": page, "query": query.urlencode()},
-        status=200 if valid else 400,
+        status=200 if valid else FORM_ERROR_STATUS,
     )
 
 

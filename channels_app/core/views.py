@@ -22,3 +22,8 @@ def error_dict(exc: ValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {field: [m for e in errs for m in e.messages] for field, errs in exc.error_dict.items()}
     return {"__all__": list(exc.messages)}
+
+
+# A form the server refused is drawn again with its errors, always with this status: htmx swaps a
+# 422 answer (templates/base.html's htmx-config) and tests and clients can tell it from a bad URL.
+FORM_ERROR_STATUS = 422

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from channels_app.core.permissions import can, require
+from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.cutover.selectors import dry_run, run_for_page, run_steps, watchdog_metrics
 from channels_app.cutover.services.rollback import rollback_deadline, rollback_run
 from channels_app.cutover.services.watchdog import record_click
@@ -74,7 +75,7 @@ def run_rollback(request, run_id: int):
             "can_roll_back": can(request.user, "rollback_plan"),
             "reason": request.POST.get("reason", ""),
         },
-        status=400 if error else 200,
+        status=FORM_ERROR_STATUS if error else 200,
     )
 
 

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 
 from channels_app.core.paging import PAGE_SIZE
 from channels_app.core.permissions import require
+from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.directory import selectors
 from channels_app.directory.forms import ChannelFilterForm
 from channels_app.directory.selectors import (
@@ -34,7 +35,7 @@ def channel_list(request):
         request,
         "channels_app/channel_list.html",
         {"form": form, "page": page, "query": query.urlencode()},
-        status=200 if form.is_bound is False or form.is_valid() else 400,
+        status=200 if form.is_bound is False or form.is_valid() else FORM_ERROR_STATUS,
     )
 
 

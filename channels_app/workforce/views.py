@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from channels_app.core.charts import paired_bars, seat_bar
 from channels_app.core.permissions import can, permission_denied_message, require
+from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.models import SunsetPlan
 from channels_app.workforce.forms import ImportForm, MoveForm, StaffingInputsForm
 from channels_app.workforce.selectors import (
@@ -208,7 +209,7 @@ def _single_row_response(request, plan: SunsetPlan, agent_id: int, *, errors: li
 
 def _run_action(request, plan_id: int, action, success) -> HttpResponse:
     """POST plumbing shared by the board's actions: role check, service call, then either a
-    redirect back to the board or the board again with the errors (400)."""
+    redirect back to the board or the board again with the errors (422)."""
     plan = _plan_for(request, plan_id, "manage_reassignments")
     try:
         form = _move_form(request)
@@ -216,7 +217,7 @@ def _run_action(request, plan_id: int, action, success) -> HttpResponse:
             raise ValidationError(_("Select at least one agent, or use the buttons for the whole plan."))
         result = action(plan, form)
     except ValidationError as exc:
-        return _render_board(request, plan, errors=_error_list(exc), status=400)
+        return _render_board(request, plan, errors=_error_list(exc), status=FORM_ERROR_STATUS)
     messages.success(request, success(result))
     return redirect(_board_url(request, plan))
 
@@ -243,8 +244,10 @@ def plan_reassignments_assign(request, plan_id: int):
     except ValidationError as exc:
         row_agent = request.POST.get("agent_ids", "")
         if row_edit and row_agent.isdigit():
-            return _single_row_response(request, plan, int(row_agent), errors=_error_list(exc), status=422)
-        return _render_board(request, plan, errors=_error_list(exc), status=400)
+            return _single_row_response(
+                request, plan, int(row_agent), errors=_error_list(exc), status=FORM_ERROR_STATUS
+            )
+        return _render_board(request, plan, errors=_error_list(exc), status=FORM_ERROR_STATUS)
     if row_edit:
         return _single_row_response(request, plan, agent_ids[0], errors=[])
     messages.success(
@@ -379,21 +382,32 @@ def plan_reassignments_import(request, plan_id: int):
     plan = _plan_for(request, plan_id, "manage_reassignments")
     form = ImportForm(request.POST, request.FILES)
     if not form.is_valid():
-        return _render_board(request, plan, errors=[_("Choose a CSV file to import.")], status=400, import_open=True)
+        return _render_board(
+            request, plan, errors=[_("Choose a CSV file to import.")], status=FORM_ERROR_STATUS, import_open=True
+        )
     upload = form.cleaned_data["file"]
     if upload.size > reassignment_csv.MAX_BYTES:
         limit = reassignment_csv.MAX_BYTES // (1024 * 1024)
         return _render_board(
-            request, plan, errors=[_("The file is larger than %(limit)s MB.") % {"limit": limit}], status=400
+            request,
+            plan,
+            errors=[_("The file is larger than %(limit)s MB.") % {"limit": limit}],
+            status=FORM_ERROR_STATUS,
         )
     try:
         result = import_reassignments_csv(actor=request.user, plan=plan, data=upload.read(), filename=upload.name)
     except CsvImportError as exc:
         return _render_board(
-            request, plan, errors=[], import_errors=exc.lines, import_name=upload.name, status=400, import_open=True
+            request,
+            plan,
+            errors=[],
+            import_errors=exc.lines,
+            import_name=upload.name,
+            status=FORM_ERROR_STATUS,
+            import_open=True,
         )
     except ValidationError as exc:
-        return _render_board(request, plan, errors=_error_list(exc), status=400)
+        return _render_board(request, plan, errors=_error_list(exc), status=FORM_ERROR_STATUS)
     messages.success(
         request,
         ngettext(

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.core.permissions import require
-from channels_app.core.views import error_messages, go
+from channels_app.core.views import FORM_ERROR_STATUS, error_messages, go
 from channels_app.models import Channel, PlanState, SunsetPlan
 from channels_app.plans.forms import ApproveForm, CancelForm, SendBackForm
 from channels_app.plans.selectors import approvals_queue, diff_snapshots, plan_for_page, plan_impact, review_baseline
@@ -121,7 +121,7 @@ def _decide(request, pk: int, *, approve: bool):
         "send_back_form": send_back_form,
         "problems": problems,
     }
-    return render(request, "channels_app/approval_review.html", context, status=422)
+    return render(request, "channels_app/approval_review.html", context, status=FORM_ERROR_STATUS)
 
 
 @require_POST

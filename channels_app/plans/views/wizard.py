@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from channels_app.core import textrules
 from channels_app.core.permissions import require
 from channels_app.core.reply_checks import platform_label, reply_problems
-from channels_app.core.views import error_dict, go
+from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
 from channels_app.core.zones import zone_choices
 from channels_app.models import Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
 from channels_app.plans.forms import (
@@ -258,7 +258,7 @@ def wizard(request, pk: int | None = None):
         valid = not extra_problems
     if not valid:
         save_plan_draft(actor=request.user, draft=draft, data=raw)
-        return _render(request, draft, step, form, status=422, problems={"__all__": extra_problems})
+        return _render(request, draft, step, form, status=FORM_ERROR_STATUS, problems={"__all__": extra_problems})
 
     clean = form.draft_data() if step == "channels" else {DATA_KEY[step]: form.rows()}
     if index + 1 < len(WIZARD_STEPS):
@@ -273,7 +273,7 @@ def wizard(request, pk: int | None = None):
         for field, msgs in error_dict(exc).items():
             problems.setdefault(ERROR_STEP.get(field, "replies"), []).extend(msgs)
         draft.refresh_from_db()
-        return _render(request, draft, step, form, status=422, problems=problems)
+        return _render(request, draft, step, form, status=FORM_ERROR_STATUS, problems=problems)
     messages.success(request, _("Draft plan saved. Check its impact below, then submit it for approval."))
     return go(request, reverse("plan_detail", args=[plan.pk]))
 
