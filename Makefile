@@ -34,10 +34,11 @@ run: $(VENV)/.installed
 	  $(BIN)/celery -A portal worker -B --loglevel=INFO --concurrency=2 & \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
 
-## check: lint, format, Django checks, migrations up to date.
+## check: lint, format, the import contracts (docs/architecture.md), Django checks, migrations up to date.
 check: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
