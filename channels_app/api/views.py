@@ -378,6 +378,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
     def _fresh(self, plan: SunsetPlan) -> SunsetPlan:
         return self.get_queryset().get(pk=plan.pk)
 
+    def _act(self, service, inputs=None, *fields: str):
+        """A lifecycle action: the plan, the validated input's fields, the one service every door
+        calls, then the plan as it is now."""
+        plan = self.get_object()
+        data = self.validated(inputs) if inputs else {}
+        service(actor=self.request.user, plan=plan, **{name: data[name] for name in fields})
+        return self.respond(self._fresh(plan))
+
     def create(self, request):
         data = self.validated(s.PlanInput)
         plan = create_plan(actor=request.user, **_plan_contents(data))
@@ -405,36 +413,25 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
         """Send a draft to a second person for approval."""
-        plan = self.get_object()
-        submit_plan(actor=request.user, plan=plan)
-        return self.respond(self._fresh(plan))
+        return self._act(submit_plan)
 
     @extend_schema(request=s.ApproveInput, responses=s.PlanSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Approve a plan pending approval (not one's own); its phases become scheduled."""
-        plan = self.get_object()
-        data = self.validated(s.ApproveInput)
-        approve_plan(actor=request.user, plan=plan, comment=data["comment"])
-        return self.respond(self._fresh(plan))
+        return self._act(approve_plan, s.ApproveInput, "comment")
 
     @extend_schema(request=s.RejectInput, responses=s.PlanSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Send a plan back to draft with a comment saying what must change."""
-        plan = self.get_object()
-        data = self.validated(s.RejectInput)
-        reject_plan(actor=request.user, plan=plan, comment=data["comment"])
-        return self.respond(self._fresh(plan))
+        return self._act(reject_plan, s.RejectInput, "comment")
 
     @extend_schema(request=s.CancelInput, responses=s.PlanSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a plan that has not run; scheduled phases will not run."""
-        plan = self.get_object()
-        data = self.validated(s.CancelInput)
-        cancel_plan(actor=request.user, plan=plan, reason=data["reason"])
-        return self.respond(self._fresh(plan))
+        return self._act(cancel_plan, s.CancelInput, "reason")
 
     @extend_schema(
         request=s.RescheduleInput,
