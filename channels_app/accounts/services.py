@@ -21,15 +21,9 @@ from channels_app.core.zones import unknown_zone_message, zone_names
 from channels_app.models import ApiToken, TokenScope, UserProfile
 
 TOKEN_PREFIX = "dusk"
-
-
 _PREFIX_ALPHABET = string.ascii_lowercase + string.digits
-
-
 # Writing last_used_at on every request would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-
-
 MAX_LIFETIME = timedelta(days=366)
 
 

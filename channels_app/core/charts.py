@@ -10,20 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 LABEL_WIDTH = 170
-
-
 BAR_AREA = 420
-
-
 VALUE_GAP = 8
-
-
 ROW_HEIGHT = 38
-
-
 BAR_HEIGHT = 12
-
-
 TOP = 24
 
 

@@ -3,8 +3,6 @@
 from django.urls import get_script_prefix, reverse
 
 _MARK = 987654321
-
-
 _ROW_URLS: dict[tuple[str, str], str] = {}
 
 

@@ -25,14 +25,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 CRLF = b"\r\n"
-
-
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
-
 RecordMany = Callable[[list[Hashable]], set[Hashable]]
-
-
 Refuse = Callable[[Hashable, str], None]
 
 

@@ -7,22 +7,11 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 ADMIN = "admin"
-
-
 MANAGER = "manager"
-
-
 APPROVER = "approver"
-
-
 HR_COORDINATOR = "hr_coordinator"
-
-
 VIEWER = "viewer"
-
-
 ROLES = (ADMIN, MANAGER, APPROVER, HR_COORDINATOR, VIEWER)
-
 
 # action -> roles allowed. Superusers may do everything.
 ROLE_ACTIONS: dict[str, frozenset[str]] = {
@@ -40,7 +29,6 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "use_api_tokens": frozenset(ROLES),
     "use_admin_site": frozenset({ADMIN}),
 }
-
 
 # What each action means, for docs/roles.md (generated from this module by
 # `python manage.py roles_matrix --write`; a test fails when they disagree).

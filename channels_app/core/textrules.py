@@ -18,6 +18,9 @@ from publicsuffixlist import PSLFILE
 
 PLACEHOLDERS = ("customer_name", "redirect_url", "phone", "reference", "app_link", "date", "channel")
 
+# --------------------------------------------------------------------------------------------
+# Placeholders
+# --------------------------------------------------------------------------------------------
 
 # One alternation scanned left to right, so "{{" is consumed before it can open a field and
 # a lone brace is just a character: user text never makes rendering fail.
@@ -68,21 +71,15 @@ def render(text: str, values: Mapping[str, object]) -> str:
     return _TOKEN.sub(replace, text or "")
 
 
+# --------------------------------------------------------------------------------------------
+# X (Twitter) weighted length, twitter-text configuration v3
+# --------------------------------------------------------------------------------------------
+
 X_MAX_WEIGHTED_LENGTH = 280
-
-
 X_SCALE = 100
-
-
 X_DEFAULT_WEIGHT = 200
-
-
 X_TRANSFORMED_URL_LENGTH = 23
-
-
 X_RANGES = ((0, 4351, 100), (8192, 8205, 100), (8208, 8223, 100), (8242, 8247, 100))
-
-
 _MAX_URL_LENGTH = 4096
 
 
@@ -121,23 +118,13 @@ def _tlds() -> tuple[str, ...]:
 
 # Character classes transcribed from twitter-text's regexes (see its regexp/ directory).
 _SPACES = "\x09-\x0d\x20\x85\xa0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
 _INVALID_CHARS = "\ufffe\ufeff\uffff"
-
-
 _DIRECTIONAL = "\u202a-\u202e\u061c\u200e\u200f\u2066\u2067\u2068\u2069"
-
-
 _PUNCT = r"!'#%&()*+,\\\-./:;<=>?@\[\]\^_{|}~$"
-
-
 _LATIN_ACCENTS = (
     "\xc0-\xd6\xd8-\xf6\xf8-\xff\u0100-\u024f\u0253\u0254\u0256\u0257\u0259\u025b\u0263"
     "\u0268\u026f\u0272\u0289\u028b\u02bb\u0300-\u036f\u1e00-\u1eff"
 )
-
-
 _CYRILLIC = "\u0400-\u04ff"
 
 
@@ -263,6 +250,10 @@ def weighted_length(text: str) -> int:
     return total // X_SCALE
 
 
+# --------------------------------------------------------------------------------------------
+# Platform limits and validation
+# --------------------------------------------------------------------------------------------
+
 LIMITS: dict[str, int] = {
     "x": X_MAX_WEIGHTED_LENGTH,
     "youtube": 10000,  # YouTube comment text
@@ -274,7 +265,6 @@ LIMITS: dict[str, int] = {
     "phone": 1600,  # an SMS follow-up (10 concatenated segments)
 }
 
-
 PLATFORM_LABELS = {
     "x": "X",
     "youtube": "YouTube",
@@ -285,7 +275,6 @@ PLATFORM_LABELS = {
     "web_form": "web form",
     "phone": "phone/SMS",
 }
-
 
 # Long but realistic values: a reply that fits with these fits for (nearly) every customer.
 WORST_CASE_SAMPLES: dict[str, str] = {
@@ -333,15 +322,13 @@ def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | N
     return problems
 
 
+# --------------------------------------------------------------------------------------------
+# Language detection
+# --------------------------------------------------------------------------------------------
+
 _STRIP_FOR_DETECTION = re.compile(r"https?://\S+|www\.\S+|[@\uff20]\w+|\S+@\S+\.\w+|[#\uff03]", re.IGNORECASE)
-
-
 _MIN_LETTERS = 12
-
-
 _MIN_PROBABILITY = 0.65  # langdetect spreads short texts over neighbours (es/it)
-
-
 _detect_lock = threading.Lock()
 
 

@@ -24,6 +24,9 @@ def channel_state_counts() -> dict[str, int]:
     return dict(Channel.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
 
 
+# --- channels -------------------------------------------------------------------------------------
+
+
 def _open_conversations_subquery():
     return Coalesce(
         Subquery(

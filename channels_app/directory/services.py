@@ -24,11 +24,7 @@ CHANNEL_FIELDS = (
     "api_token_env",
     "rate_limit_per_minute",
 )
-
-
 TEAM_FIELDS = ("name", "capacity", "languages", "skills", "site", "time_zone")
-
-
 AGENT_FIELDS = (
     "employee_id",
     "name",
@@ -101,6 +97,9 @@ def _save(obj: Model, errors: dict, *, unique_message: str) -> None:
         raise ValidationError({"__all__": [unique_message]}) from None
 
 
+# --- channels ----------------------------------------------------------------------------
+
+
 @transaction.atomic
 def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) -> Channel:
     require(actor, "manage_channels")
@@ -134,6 +133,9 @@ def update_channel(*, actor, channel: Channel | int, **changes) -> Channel:
         actor=actor, action="channel.updated", obj=channel, before=before, after=_values(channel, CHANNEL_FIELDS)
     )
     return channel
+
+
+# --- teams ---------------------------------------------------------------------------------
 
 
 @transaction.atomic
@@ -181,6 +183,9 @@ def update_team(*, actor, team: Team | int, channel_ids: Sequence[int] | None = 
         team.channels.set(Channel.objects.filter(pk__in=channel_ids))
     record_event(actor=actor, action="team.updated", obj=team, before=before, after=_values(team, TEAM_FIELDS))
     return team
+
+
+# --- agents --------------------------------------------------------------------------------
 
 
 @transaction.atomic

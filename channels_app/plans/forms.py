@@ -70,6 +70,9 @@ class PlanBasicsForm(forms.Form):
         }
 
 
+# --- step 2: phases -------------------------------------------------------------------------
+
+
 def describe_instant(local_date, local_time, zone: str) -> dict:
     """What the live preview shows for a phase row: the instant, or why there is none."""
     if not (local_date and local_time and zone):
@@ -153,6 +156,9 @@ class BasePhaseFormSet(forms.BaseFormSet):
 PhaseFormSet = forms.formset_factory(PhaseForm, formset=BasePhaseFormSet, extra=0, can_delete=True, max_num=40)
 
 
+# --- step 3: redirects -------------------------------------------------------------------------
+
+
 class RedirectForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=RedirectKind.choices)
     label = forms.CharField(label=_("Label"), max_length=120)
@@ -201,6 +207,9 @@ class BaseRedirectFormSet(forms.BaseFormSet):
 
 
 RedirectFormSet = forms.formset_factory(RedirectForm, formset=BaseRedirectFormSet, extra=0, can_delete=True, max_num=20)
+
+
+# --- step 4: auto-replies ------------------------------------------------------------------------
 
 
 class AutoReplyForm(forms.Form):
@@ -254,6 +263,9 @@ AutoReplyFormSet = forms.formset_factory(
 )
 
 
+# --- review, approvals, settings, filters ---------------------------------------------------------
+
+
 class ApproveForm(forms.Form):
     comment = forms.CharField(label=_("Comment (optional)"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -276,6 +288,4 @@ STEP_LABELS = {
     "redirects": _("Redirects"),
     "replies": _("Auto-replies"),
 }
-
-
 assert tuple(STEP_LABELS) == WIZARD_STEPS

@@ -162,6 +162,9 @@ def plans_for_list(*, state: str = ""):
     return qs
 
 
+# --- approvals: what changed since the last approval ---------------------------------------------
+
+
 @dataclass
 class Change:
     section: str

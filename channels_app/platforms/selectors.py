@@ -35,8 +35,6 @@ WEBHOOK_CHANNEL_FIELDS = tuple(
     for f in Channel._meta.concrete_fields
     if f.attname in ("id", "kind", "name", "webhook_secret_env", "platform_account_id")
 )
-
-
 _webhook_channels: dict[tuple[int, str], tuple[float, Channel]] = {}
 
 

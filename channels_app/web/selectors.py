@@ -100,11 +100,7 @@ class Timeline:
 
 
 TIMELINE_WIDTH = 1000
-
-
 TIMELINE_LEFT = 0
-
-
 ROW = 34
 
 

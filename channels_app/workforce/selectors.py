@@ -61,7 +61,6 @@ from channels_app.workforce.staffing.erlang import StaffingResult, agents_needed
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
 
-
 TeamChannel = Team.channels.through
 
 
@@ -78,6 +77,9 @@ def hard_close_date(plan: SunsetPlan):
         .values_list("local_date", flat=True)
         .first()
     )
+
+
+# --- who is affected ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,9 @@ def board_counts(rows: QuerySet[Agent]) -> BoardCounts:
     return BoardCounts(**totals)
 
 
+# --- where they can go ---------------------------------------------------------------------------
+
+
 def destination_teams(plan: SunsetPlan) -> QuerySet[Team]:
     """Teams that can receive this plan's agents (without their seats; see `destinations`)."""
     retiring_here = PlanChannel.objects.filter(plan_id=plan.pk).values("channel_id")
@@ -297,6 +302,9 @@ def destinations(plan: SunsetPlan, teams: QuerySet[Team] | None = None) -> list[
     return teams
 
 
+# --- the submit guard ------------------------------------------------------------------------------
+
+
 @dataclass
 class DestinationProblems:
     agents: list[str] = field(default_factory=list)
@@ -352,6 +360,8 @@ def destination_problems(plan: SunsetPlan) -> DestinationProblems:
             )
     return problems
 
+
+# --- staffing check (Erlang C) ----------------------------------------------------------------------
 
 # Which kinds of channel serve a redirect target when no channel's handle is the target's value.
 CHANNEL_KINDS_FOR_REDIRECT = {

@@ -53,17 +53,9 @@ from channels_app.workforce.services.moves import (
 )
 
 PAGE_SIZE = 50
-
-
 BOARD_TEMPLATE = "channels_app/plan_reassignments.html"
-
-
 STAFFING_TEMPLATE = "channels_app/plan_staffing.html"
-
-
 BOARD_PARTIALS = {"summary", "agents"}
-
-
 STATUS_FILTERS = {
     "all": Q(),
     "without": Q(move_id__isnull=True),
@@ -84,6 +76,9 @@ def _can_change(user, plan: SunsetPlan) -> bool:
 
 def _error_list(exc: ValidationError) -> list[str]:
     return list(exc.messages)
+
+
+# --- the reassignment board ---------------------------------------------------------------------
 
 
 def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
@@ -418,6 +413,9 @@ def plan_reassignments_import(request, plan_id: int):
         % {"file": upload.name, "changed": result.changed, "cleared": result.cleared, "unchanged": result.unchanged},
     )
     return redirect(_board_url(request, plan))
+
+
+# --- the staffing page ----------------------------------------------------------------------------
 
 
 @require_http_methods(["GET", "POST"])

@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 
 
+# --- claiming -------------------------------------------------------------------------
+
+
 def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[int]:
     """Claim every due phase and create its run; returns run ids to enqueue.
 
@@ -127,6 +130,9 @@ def reap_stuck_runs(*, now: datetime | None = None) -> list[int]:
                 )
                 requeued.append(run_id)
     return requeued
+
+
+# --- running ----------------------------------------------------------------------------
 
 
 @dataclass
@@ -265,6 +271,9 @@ def _fail(ctx: _Ctx, reason: str) -> None:
             before={"state": RunState.RUNNING},
             after={"state": RunState.FAILED, "error": reason},
         )
+
+
+# --- the steps --------------------------------------------------------------------------
 
 
 def _step_freeze(ctx: _Ctx) -> None:

@@ -18,8 +18,6 @@ from channels_app.plans.services.plans import (
 )
 
 DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies")
-
-
 WIZARD_STEPS = ("channels", "phases", "redirects", "replies")
 
 
@@ -47,6 +45,11 @@ def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
             for a in plan.auto_replies.order_by("phase_kind", "locale")
         ],
     }
+
+
+# Wizard drafts are a person's scratch space, saved as they type (every second
+# or so): they are deliberately not written to the audit trail, which records
+# the plan itself when create_plan/update_plan turn a draft into a version.
 
 
 @transaction.atomic

@@ -417,6 +417,9 @@ def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=(
     )
 
 
+# --- drafting -------------------------------------------------------------------
+
+
 @transaction.atomic
 def create_plan(
     *,
@@ -457,22 +460,12 @@ def _locked(plan: SunsetPlan | int) -> SunsetPlan:
 # One whole sentence per refusal (translators cannot build "only a … plan can be …"
 # from pieces): %(title)s and %(state)s are filled in by _require_state.
 _ONLY_DRAFT_EDITED = gettext_lazy("“%(title)s” is %(state)s; only a draft plan can be edited.")
-
-
 _ONLY_DRAFT_SUBMITTED = gettext_lazy("“%(title)s” is %(state)s; only a draft plan can be submitted.")
-
-
 _ONLY_PENDING_APPROVED = gettext_lazy("“%(title)s” is %(state)s; only a pending approval plan can be approved.")
-
-
 _ONLY_PENDING_SENT_BACK = gettext_lazy("“%(title)s” is %(state)s; only a pending approval plan can be sent back.")
-
-
 _ONLY_OPEN_CANCELLED = gettext_lazy(
     "“%(title)s” is %(state)s; only a draft or pending approval or scheduled plan can be cancelled."
 )
-
-
 _ONLY_OPEN_RESCHEDULED = gettext_lazy(
     "“%(title)s” is %(state)s; only a draft or pending approval or scheduled plan can be rescheduled."
 )
@@ -520,6 +513,9 @@ def update_plan(
     _write_contents(plan, channels, resolved, redirects, auto_replies, regions)
     record_event(actor=actor, action="plan.updated", obj=plan, before=before, after=_snapshot(plan))
     return plan
+
+
+# --- four eyes --------------------------------------------------------------------
 
 
 def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:

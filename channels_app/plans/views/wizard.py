@@ -42,14 +42,8 @@ ROWS = {
     "redirects": ("redirects", ("kind", "label", "value", "expected_share"), ("label", "value")),
     "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
 }
-
-
 DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
-
-
 ERROR_STEP = {"title": "channels", "channels": "channels", "default_locale": "channels", "phases": "phases"}
-
-
 ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies"}
 
 

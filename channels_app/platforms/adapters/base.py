@@ -107,6 +107,11 @@ class RetryableSendError(SendError):
         super().__init__(error or "retryable platform error", status_code, retry_after, in_doubt=in_doubt)
 
 
+# --------------------------------------------------------------------------------------------
+# Signatures
+# --------------------------------------------------------------------------------------------
+
+
 def hmac_sha256(secret: str | bytes, message: str | bytes) -> bytes:
     key = secret.encode() if isinstance(secret, str) else secret
     msg = message.encode() if isinstance(message, str) else message
@@ -127,6 +132,11 @@ def check_signature(expected: str, provided: str | None) -> None:
         raise SignatureError("missing signature")
     if not hmac.compare_digest(expected.encode("ascii"), provided.strip().encode("utf-8")):
         raise SignatureError("bad signature")
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP answers
+# --------------------------------------------------------------------------------------------
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -234,9 +244,11 @@ def html_to_text(html: str) -> str:
     return "".join(extractor.parts).strip()
 
 
+# --------------------------------------------------------------------------------------------
+# Finding a reply we may already have posted
+# --------------------------------------------------------------------------------------------
+
 _URL = re.compile(r"https?://\S+")
-
-
 _SPACE = re.compile(r"\s+")
 
 

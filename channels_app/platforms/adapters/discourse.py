@@ -30,11 +30,7 @@ from channels_app.platforms.adapters.base import (
 )
 
 SIGNATURE_HEADER = "X-Discourse-Event-Signature"
-
-
 EVENT_HEADER = "X-Discourse-Event"
-
-
 REGULAR_POST = 1  # post_type: 2 moderator action, 3 small action, 4 whisper
 
 

@@ -33,11 +33,7 @@ from channels_app.platforms.adapters.base import (
 )
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-
 DEFAULT_API_VERSION = "v19.0"
-
-
 # Graph error codes that mean "later" (throttling, temporary problems), not "never".
 _RETRYABLE_CODES = {1, 2, 4, 17, 32, 341, 613}
 

@@ -16,8 +16,6 @@ from channels_app.platforms.selectors import channel_message_log
 from channels_app.platforms.services.outbox import retry_failed_replies
 
 PAGE_SIZE = 50
-
-
 STATE_FILTERS = ("received", *OutboxState.values)
 
 

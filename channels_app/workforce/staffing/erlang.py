@@ -32,7 +32,6 @@ __all__ = [
     "traffic_intensity",
 ]
 
-
 # Rounding guard for shrinkage: 14 / (1 - 0.3) is 20.000000000000004 in binary floating point, and
 # a naive ceil() would hire a 21st agent nobody asked for.
 _CEIL_EPSILON = 1e-9

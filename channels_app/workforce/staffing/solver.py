@@ -53,6 +53,11 @@ __all__ = [
 ]
 
 
+# --------------------------------------------------------------------------------------------
+# Inputs and outputs
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class AgentProfile:
     id: int
@@ -156,6 +161,10 @@ class Suggestion:
         return "; ".join([line, *details]) if details else line
 
 
+# --------------------------------------------------------------------------------------------
+# Normalisation of the attributes that are compared
+# --------------------------------------------------------------------------------------------
+
 # English names, translated when shown (gettext_noop only marks them for the catalogs).
 _LANGUAGE_NAMES = {
     "ar": gettext_noop("Arabic"), "bg": gettext_noop("Bulgarian"), "cs": gettext_noop("Czech"),
@@ -227,6 +236,11 @@ def _time_zone_key(name: str) -> str:
         return "name:" + cleaned.lower()
     offsets = [probe.astimezone(zone).utcoffset() for probe in _OFFSET_PROBES]
     return "offsets:" + ",".join(str(offset) for offset in offsets)
+
+
+# --------------------------------------------------------------------------------------------
+# Building blocks of the solve
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -371,6 +385,11 @@ def _lexicographic_weights(classes: _Classes, fit: _Fit, preferred_agents: int, 
     return Weights(skill=w_skill, site=w_site, time_zone=w_zone, preference=1)
 
 
+# --------------------------------------------------------------------------------------------
+# The flow network
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass
 class _Network:
     tails: list[np.ndarray] = field(default_factory=list)
@@ -479,6 +498,11 @@ def _nonzero_pairs(rows: np.ndarray, cols: np.ndarray, flows: np.ndarray) -> dic
     return {(int(rows[i]), int(cols[i])): int(flows[i]) for i in keep}
 
 
+# --------------------------------------------------------------------------------------------
+# From flows to named agents and seats
+# --------------------------------------------------------------------------------------------
+
+
 def _hand_out(
     classes: _Classes,
     groups: dict[tuple[int, int], list[AgentProfile]],
@@ -579,6 +603,11 @@ def _totals(destination: dict[int, int], agents: dict[int, AgentProfile], pools:
         zone += bool(zone_key) and zone_key == _time_zone_key(agent.time_zone)
         preferred += agent.preferred_team_id == pool.team_id
     return FitTotals(len(destination), skills, int(site), int(zone), preferred)
+
+
+# --------------------------------------------------------------------------------------------
+# Why some agents cannot be placed
+# --------------------------------------------------------------------------------------------
 
 
 def _bottlenecks(
@@ -764,6 +793,11 @@ def _explain_shortages(
                 if agent.id in unplaced_set:
                     per_agent[agent.id] = message
     return messages, per_agent
+
+
+# --------------------------------------------------------------------------------------------
+# Entry point
+# --------------------------------------------------------------------------------------------
 
 
 def _validated(agents: Sequence[AgentProfile], pools: Sequence[SeatPool]) -> tuple[list[AgentProfile], list[SeatPool]]:
