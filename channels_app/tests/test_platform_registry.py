@@ -14,6 +14,7 @@ import pytest
 from channels_app.models import ChannelKind
 from channels_app.platforms.adapters import registry, x
 from channels_app.platforms.adapters.base import (
+    Account,
     BadDelivery,
     InboundMessage,
     Platform,
@@ -162,11 +163,11 @@ def test_a_reply_sent_through_the_interface_is_found_again(kind, request):
     fake, token, account_id, target = _http_case(kind, request)
     platform = platform_for(kind)
     since = datetime.now(UTC) - timedelta(minutes=1)
-    common = {"base_url": fake.base_url, "token": token, "account_id": account_id, "target": target}
-    assert platform.find_reply(client, **common, text="We moved: call us", since=since) is None
-    sent = platform.send_reply(client, **common, text="We moved: call us")
+    account = Account(base_url=fake.base_url, token=token, account_id=account_id)
+    assert platform.find_reply(client, account, target, "We moved: call us", since) is None
+    sent = platform.send_reply(client, account, target, "We moved: call us")
     assert sent.platform_id
-    assert platform.find_reply(client, **common, text="We moved: call us", since=since) == sent.platform_id
+    assert platform.find_reply(client, account, target, "We moved: call us", since) == sent.platform_id
     assert fake.violations == []
 
 

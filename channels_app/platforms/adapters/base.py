@@ -353,6 +353,20 @@ class WebhookRequest:
         return self._json
 
 
+# A request's time limit: httpx's own, seconds, or None for the adapter's default.
+Timeout = httpx.Timeout | float | None
+
+
+@dataclass(frozen=True)
+class Account:
+    """Where and as whom to call a platform: its API base URL, the credential, and the brand's own
+    account id there (X and YouTube use it to recognise our replies, Discourse to post as)."""
+
+    base_url: str
+    token: str
+    account_id: str = ""
+
+
 class Platform(ABC):
     """One platform as the services see it. Each adapter module defines one (``PLATFORM``) and
     registry.py maps channel kinds to them, so a new platform is an adapter and a registry line.
@@ -393,29 +407,19 @@ class Platform(ABC):
 
     @abstractmethod
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult: ...
 
     @abstractmethod
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         """The id of our reply to the target posted since `since` (an earlier attempt that may
         have gone through), or None."""

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from channels_app.platforms.adapters.base import (
+    Account,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -15,6 +16,7 @@ from channels_app.platforms.adapters.base import (
     ReplyTarget,
     RetryableSendError,
     SendResult,
+    Timeout,
     WebhookAnswer,
     WebhookRequest,
     check_signature,
@@ -187,21 +189,13 @@ class DiscoursePlatform(Platform):
 
     # The API key acts as a forum user: the channel's account, else Discourse's "system" user.
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
         return send_reply(
             client,
-            base_url,
-            token,
-            account_id or "system",
+            account.base_url,
+            account.token,
+            account.account_id or "system",
             target.thread_id,
             text,
             reply_to_post_number=None if target.parent_id is None else int(target.parent_id),
@@ -211,20 +205,18 @@ class DiscoursePlatform(Platform):
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         return find_reply(
             client,
-            base_url,
-            token,
-            account_id or "system",
+            account.base_url,
+            account.token,
+            account.account_id or "system",
             target.thread_id,
             None if target.parent_id is None else int(target.parent_id),
             text,

@@ -21,6 +21,7 @@ from email.utils import format_datetime, formataddr, make_msgid, parseaddr, pars
 from typing import TYPE_CHECKING, Any
 
 from channels_app.platforms.adapters.base import (
+    Account,
     BadDelivery,
     InboundMessage,
     PermanentSendError,
@@ -30,6 +31,7 @@ from channels_app.platforms.adapters.base import (
     RetryableSendError,
     SendResult,
     SignatureError,
+    Timeout,
     WebhookRequest,
     hmac_sha256,
     html_to_text,
@@ -361,29 +363,19 @@ class EmailPlatform(Platform):
         )
 
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
         raise PermanentSendError("email replies go out through the mail backend, not an HTTP API")
 
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         # A mail's Message-ID is fixed per outbox row, so a receiving server drops a repeat:
         # there is nothing to look up.

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from channels_app.platforms.adapters.base import (
+    Account,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -18,6 +19,7 @@ from channels_app.platforms.adapters.base import (
     RetryableSendError,
     SendResult,
     SignatureError,
+    Timeout,
     WebhookAnswer,
     WebhookRequest,
     check_signature,
@@ -189,32 +191,29 @@ class MessengerPlatform(Platform):
         return ReplyTarget(recipient_id=context.author_id or context.customer_id)
 
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
-        return send_reply(client, base_url, token, target.recipient_id, text, timeout=timeout)
+        return send_reply(client, account.base_url, account.token, target.recipient_id, text, timeout=timeout)
 
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         return find_reply(
-            client, base_url, token, target.recipient_id, text, since, page_id=account_id, timeout=timeout
+            client,
+            account.base_url,
+            account.token,
+            target.recipient_id,
+            text,
+            since,
+            page_id=account.account_id,
+            timeout=timeout,
         )
 
 

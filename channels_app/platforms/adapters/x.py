@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from channels_app.platforms.adapters.base import (
+    Account,
     BadDelivery,
     InboundMessage,
     PermanentSendError,
@@ -17,6 +18,7 @@ from channels_app.platforms.adapters.base import (
     ReplyContext,
     ReplyTarget,
     SendResult,
+    Timeout,
     WebhookAnswer,
     WebhookRequest,
     check_signature,
@@ -236,32 +238,29 @@ class XPlatform(Platform):
         return ReplyTarget(parent_id=str(tweet))
 
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
-        return send_reply(client, base_url, token, text, target.parent_id or "", timeout=timeout)
+        return send_reply(client, account.base_url, account.token, text, target.parent_id or "", timeout=timeout)
 
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         return find_reply(
-            client, base_url, token, target.parent_id or "", text, since, author_id=account_id, timeout=timeout
+            client,
+            account.base_url,
+            account.token,
+            target.parent_id or "",
+            text,
+            since,
+            author_id=account.account_id,
+            timeout=timeout,
         )
 
 

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from channels_app.platforms.adapters.base import (
+    Account,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -16,6 +17,7 @@ from channels_app.platforms.adapters.base import (
     ReplyTarget,
     RetryableSendError,
     SendResult,
+    Timeout,
     error_text,
     join_url,
     parse_retry_after,
@@ -256,38 +258,28 @@ class YouTubePlatform(Platform):
         return ReplyTarget(parent_id=context.thread_id)
 
     def send_reply(
-        self,
-        client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
-        target: ReplyTarget,
-        text: str,
-        timeout: httpx.Timeout | float | None = None,
+        self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
-        return send_reply(client, base_url, token, target.parent_id or "", text, timeout=timeout)
+        return send_reply(client, account.base_url, account.token, target.parent_id or "", text, timeout=timeout)
 
     def find_reply(
         self,
         client: httpx.Client,
-        *,
-        base_url: str,
-        token: str,
-        account_id: str,
+        account: Account,
         target: ReplyTarget,
         text: str,
         since: datetime,
-        timeout: httpx.Timeout | float | None = None,
+        *,
+        timeout: Timeout = None,
     ) -> str | None:
         return find_reply(
             client,
-            base_url,
-            token,
+            account.base_url,
+            account.token,
             target.parent_id or "",
             text,
             since,
-            author_channel_id=account_id,
+            author_channel_id=account.account_id,
             timeout=timeout,
         )
 

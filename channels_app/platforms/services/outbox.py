@@ -76,7 +76,14 @@ from channels_app.models import (
 )
 from channels_app.plans.selectors import placeholder_values, tracked_redirect_url
 from channels_app.platforms.adapters import email as email_adapter
-from channels_app.platforms.adapters.base import DEFAULT_TIMEOUT, ReplyContext, ReplyTarget, SendError, SendResult
+from channels_app.platforms.adapters.base import (
+    DEFAULT_TIMEOUT,
+    Account,
+    ReplyContext,
+    ReplyTarget,
+    SendError,
+    SendResult,
+)
 from channels_app.platforms.adapters.registry import PLATFORMS, length_unit, platform_for
 
 log = logging.getLogger(__name__)
@@ -516,19 +523,17 @@ def request_bound() -> float:
     return 3 * settings.DUSK_OUTBOX_HTTP_TIMEOUT + settings.DUSK_OUTBOX_LOOKUP_MARGIN
 
 
-def _find_earlier(job: _Job, base_url: str, token: str) -> str | None:
+def _find_earlier(job: _Job, account: Account) -> str | None:
     """Our reply from an earlier attempt of this row, looked up on the platform."""
     row = job.row
     channel = row.channel
     assert row.in_doubt_since is not None
     return platform_for(channel.kind).find_reply(
         http_client(),
-        base_url=base_url,
-        token=token,
-        account_id=channel.platform_account_id,
-        target=job.target,
-        text=job.text,
-        since=row.in_doubt_since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW),
+        account,
+        job.target,
+        job.text,
+        row.in_doubt_since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW),
         timeout=http_timeout(),
     )
 
@@ -540,10 +545,13 @@ def _deliver(job: _Job) -> SendResult | None:
         time.sleep(delay)
     channel = job.row.channel
     platform = platform_for(channel.kind)
-    base_url = channel.api_base_url or platform.default_base_url
-    token = env_secret(channel.api_token_env) or ""
+    account = Account(
+        base_url=channel.api_base_url or platform.default_base_url,
+        token=env_secret(channel.api_token_env) or "",
+        account_id=channel.platform_account_id,
+    )
     if job.row.in_doubt_since is not None:
-        found = _find_earlier(job, base_url, token)
+        found = _find_earlier(job, account)
         if found:
             return SendResult(platform_id=found, status_code=200, recovered=True)
     # A request that could outlast the claim might still be on its way when the next owner
@@ -551,15 +559,7 @@ def _deliver(job: _Job) -> SendResult | None:
     if time.time() + request_bound() > job.lease_end:
         return None
     job.attempted_at = timezone.now()
-    return platform.send_reply(
-        http_client(),
-        base_url=base_url,
-        token=token,
-        account_id=channel.platform_account_id,
-        target=job.target,
-        text=job.text,
-        timeout=http_timeout(),
-    )
+    return platform.send_reply(http_client(), account, job.target, job.text, timeout=http_timeout())
 
 
 def _send(job: _Job) -> SendResult | None:
