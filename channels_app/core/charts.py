@@ -1,4 +1,5 @@
-"""Geometry for the server-rendered SVG charts of the workforce pages (no JS library).
+"""Geometry for the server-rendered SVG charts (no JS library): the workforce pages' bars and the
+hourly column charts of the channel and watchdog pages.
 
 Templates only place the numbers computed here; every bar also appears in a plain table next to
 the chart, so the figures are readable without the picture.
@@ -131,3 +132,44 @@ def seat_bar(occupied: int, after: int, capacity: int, *, width: int = 160) -> S
         incoming_width=round(max(after - occupied, 0) * unit, 1),
         over=after > capacity,
     )
+
+
+@dataclass(frozen=True)
+class Column:
+    at: object  # what the column counts for (an hour)
+    n: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+def column_chart(
+    counts: Sequence[tuple[object, int]],
+    *,
+    left: float,
+    top: float,
+    plot_width: float,
+    plot_height: float,
+    gap: float,
+    min_height: float = 0,
+) -> tuple[list[Column], int]:
+    """Columns proportional to their counts, the tallest filling the plot: (columns, peak).
+    A column of 0 is `min_height` tall, so an empty hour still shows where it stands."""
+    peak = max((n for _at, n in counts), default=0) or 1
+    step = plot_width / max(len(counts), 1)
+    width = max(round(step - gap, 1), 1)
+    columns = []
+    for i, (at, n) in enumerate(counts):
+        height = max(round(plot_height * n / peak, 1), min_height)
+        columns.append(
+            Column(
+                at=at,
+                n=n,
+                x=round(left + i * step, 1),
+                y=round(top + plot_height - height, 1),
+                width=width,
+                height=height,
+            )
+        )
+    return columns, peak

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
+from channels_app.core.charts import column_chart
 from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.cutover.selectors import dry_run, run_for_page, run_steps, watchdog_metrics
@@ -97,19 +98,10 @@ def channel_watchdog(request, channel_id: int):
     require(request.user, "view")
     channel = get_object_or_404(Channel, pk=channel_id)
     metrics = watchdog_metrics(channel)
-    peak = max((n for _h, n in metrics.hourly), default=0) or 1
-    step = (CHART_W - 2 * CHART_PAD) / max(len(metrics.hourly), 1)
-    bars = [
-        {
-            "x": round(CHART_PAD + i * step, 1),
-            "y": round(CHART_H - CHART_PAD - n / peak * (CHART_H - 2 * CHART_PAD), 1),
-            "w": max(round(step - 1, 1), 1),
-            "h": round(n / peak * (CHART_H - 2 * CHART_PAD), 1),
-            "hour": hour,
-            "n": n,
-        }
-        for i, (hour, n) in enumerate(metrics.hourly)
-    ]
+    plot = CHART_H - 2 * CHART_PAD
+    bars, peak = column_chart(
+        metrics.hourly, left=CHART_PAD, top=CHART_PAD, plot_width=CHART_W - 2 * CHART_PAD, plot_height=plot, gap=1
+    )
     alerts = WatchdogAlert.objects.filter(channel=channel)[:20]
     return render(
         request,
