@@ -14,8 +14,8 @@ from schemathesis.specs.openapi.checks import ignored_auth, positive_data_accept
 
 from channels_app.accounts.services import create_api_token
 from channels_app.core.permissions import ROLES, ensure_roles
-from channels_app.tests.factories import AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import approved_plan, hard_close_plan
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan
 from portal.wsgi import application
 
 # A schema-valid request may still break a rule only the services know (an IANA

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from channels_app.accounts.services import create_api_token, revoke_api_token
 from channels_app.models import ApiToken, AuditEvent, SunsetPlan
-from channels_app.tests.factories import ChannelFactory
+from channels_app.tests.support.factories import ChannelFactory
 
 pytestmark = pytest.mark.django_db
 

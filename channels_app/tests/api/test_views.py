@@ -9,8 +9,8 @@ from rest_framework.test import APIClient
 
 from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
 from channels_app.plans.services.plans import confirm_reassignments, propose_reassignment, submit_plan
-from channels_app.tests.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
+from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -51,11 +51,6 @@ def plan_body(channel_ids, **overrides) -> dict:
     }
     body.update(overrides)
     return body
-
-
-@pytest.fixture
-def x_channel():
-    return ChannelFactory(kind="x", name="Brand on X")
 
 
 def test_manager_drafts_a_plan_with_local_times_and_gets_utc_instants(manager, x_channel):

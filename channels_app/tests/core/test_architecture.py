@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 APP = ROOT / "channels_app"
 
 # Django is set up once, with the admin's autodiscovery switched off (it imports most of the app

@@ -21,7 +21,7 @@ from channels_app.core.textrules import (
     unknown_placeholders,
     weighted_length,
 )
-from channels_app.tests.helpers import shared_data
+from channels_app.tests.support.helpers import shared_data
 
 # --------------------------------------------------------------------------------------------
 # placeholders

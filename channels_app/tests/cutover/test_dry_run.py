@@ -11,14 +11,14 @@ from django.urls import reverse
 
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import AutoReply, ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
-from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan, move_everyone, submit_and_approve
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan, move_everyone, submit_and_approve
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def plan(manager, approver, hr_coordinator):
+def plan_with_french_customers(manager, approver, hr_coordinator):
     x = ChannelFactory(kind="x", name="Brand on X")
     team = TeamFactory(name="Social care")
     team.channels.set([x])
@@ -49,10 +49,10 @@ def _counts():
         return result
 
 
-def test_cli_dry_run_lists_every_item_rendered_and_changes_nothing(plan):
+def test_cli_dry_run_lists_every_item_rendered_and_changes_nothing(plan_with_french_customers):
     before = _counts()
     out = io.StringIO()
-    call_command("cutover_dry_run", str(plan.pk), "--phase", "hard_close", "--json", stdout=out)
+    call_command("cutover_dry_run", str(plan_with_french_customers.pk), "--phase", "hard_close", "--json", stdout=out)
     data = json.loads(out.getvalue())
     notices = {c["reference"]: c for c in data["conversations"]}
     # French customer gets the French notice; id-ID falls back to the plan default (en).
@@ -66,9 +66,9 @@ def test_cli_dry_run_lists_every_item_rendered_and_changes_nothing(plan):
     assert set(Conversation.objects.values_list("state", flat=True)) == {"open"}
 
 
-def test_dry_run_page_shows_the_report_to_any_role(client, plan, viewer, outsider):
-    phase = plan.phases.get()
-    url = reverse("phase_dry_run", args=[plan.pk, phase.pk])
+def test_dry_run_page_shows_the_report_to_any_role(client, plan_with_french_customers, viewer, outsider):
+    phase = plan_with_french_customers.phases.get()
+    url = reverse("phase_dry_run", args=[plan_with_french_customers.pk, phase.pk])
     client.force_login(viewer)
     body = client.get(url).content.decode()
     assert "Bonjour Amélie, réf DSK-FRENCH01." in body
@@ -78,8 +78,10 @@ def test_dry_run_page_shows_the_report_to_any_role(client, plan, viewer, outside
 
 
 @pytest.mark.parametrize("rows", [10, 1000])
-def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_assert_num_queries, rows):
-    channel = plan.channels.get()
+def test_dry_run_page_query_count_is_constant(
+    client, plan_with_french_customers, viewer, django_assert_num_queries, rows
+):
+    channel = plan_with_french_customers.channels.get()
     Conversation.objects.bulk_create(
         [
             Conversation(
@@ -88,14 +90,14 @@ def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_asser
                 customer_id=f"c{i}",
                 customer_handle=f"@c{i}",
                 reference=f"DSK-BULK{i:04d}",
-                opened_at=plan.created_at,
-                last_message_at=plan.created_at,
+                opened_at=plan_with_french_customers.created_at,
+                last_message_at=plan_with_french_customers.created_at,
             )
             for i in range(rows)
         ]
     )
     client.force_login(viewer)
-    url = reverse("phase_dry_run", args=[plan.pk, plan.phases.get().pk])
+    url = reverse("phase_dry_run", args=[plan_with_french_customers.pk, plan_with_french_customers.phases.get().pk])
     client.get(reverse("profile"))  # first request of the session stores the person's time zone in it
     # session, user, groups (role check); phase with plan and people; phase channel ids;
     # channels; open conversation count; moves with agents and teams; agents without a
@@ -106,8 +108,8 @@ def test_dry_run_page_query_count_is_constant(client, plan, viewer, django_asser
     assert response.status_code == 200
 
 
-def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, smtp_settings):
-    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+def test_rollback_page_validates_and_rolls_back(client, plan_with_french_customers, manager, viewer, smtp_settings):
+    run_ids = claim_due_phases(now=plan_with_french_customers.phases.get().instant + timedelta(seconds=1))
     run_cutover(run_id=run_ids[0], worker_id="t")
     run = CutoverRun.objects.get(pk=run_ids[0])
     url = reverse("run_rollback", args=[run.pk])
@@ -118,18 +120,20 @@ def test_rollback_page_validates_and_rolls_back(client, plan, manager, viewer, s
     response = client.post(url, {"reason": "  "})
     assert response.status_code == 400
     assert "Say why" in response.content.decode()
-    assert plan.channels.get().state == ChannelState.RETIRED
+    assert plan_with_french_customers.channels.get().state == ChannelState.RETIRED
     response = client.post(url, {"reason": "Phone queue overloaded"})
     assert response.status_code == 302
-    plan.refresh_from_db()
-    assert plan.state == PlanState.ROLLED_BACK
-    assert plan.channels.get().state == ChannelState.ACTIVE
+    plan_with_french_customers.refresh_from_db()
+    assert plan_with_french_customers.state == PlanState.ROLLED_BACK
+    assert plan_with_french_customers.channels.get().state == ChannelState.ACTIVE
     assert not OutboxMessage.objects.exists()
     assert "Phone queue overloaded" in client.get(url).content.decode()
 
 
-def test_rollback_page_asks_for_the_reason_and_confirms_in_french(client, plan, manager, smtp_settings):
-    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+def test_rollback_page_asks_for_the_reason_and_confirms_in_french(
+    client, plan_with_french_customers, manager, smtp_settings
+):
+    run_ids = claim_due_phases(now=plan_with_french_customers.phases.get().instant + timedelta(seconds=1))
     run_cutover(run_id=run_ids[0], worker_id="t")
     url = reverse("run_rollback", args=[run_ids[0]])
     client.force_login(manager)

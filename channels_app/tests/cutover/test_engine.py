@@ -29,14 +29,14 @@ from channels_app.models import (
     SunsetPlan,
 )
 from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments, propose_reassignment
-from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from channels_app.tests.helpers import approved_plan, hard_close_plan, submit_and_approve
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan, submit_and_approve
 
 LATER = timedelta(days=31)
 
 
 @pytest.fixture
-def world(db):
+def x_forum_and_phone_channels(db):
     """Two retiring channels, one that stays, a social team and a phone team."""
     x = ChannelFactory(kind="x", name="Brand on X")
     forum = ChannelFactory(kind="discourse", name="Brand forum")
@@ -53,15 +53,17 @@ def world(db):
     return {"x": x, "forum": forum, "phone": phone, "social": social, "phone_team": phone_team, "agents": agents}
 
 
-def _plan_with_moves(world, manager, approver, hr_coordinator):
+def _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator):
     # The social team works only retiring channels: its agents need destinations before submitting.
-    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
-    for agent in world["agents"]:
+    plan = hard_close_plan(
+        manager=manager, channels=[x_forum_and_phone_channels["x"], x_forum_and_phone_channels["forum"]]
+    )
+    for agent in x_forum_and_phone_channels["agents"]:
         propose_reassignment(
             actor=hr_coordinator,
             plan=plan,
             agent=agent,
-            to_team=world["phone_team"],
+            to_team=x_forum_and_phone_channels["phone_team"],
             effective_date=plan.phases.get().local_date,
         )
     confirm_reassignments(actor=hr_coordinator, plan=plan)
@@ -74,8 +76,8 @@ def _claim(plan) -> CutoverRun:
     return CutoverRun.objects.get(pk=run_ids[0])
 
 
-def test_due_phase_is_claimed_exactly_once(manager, approver, world):
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
+def test_due_phase_is_claimed_exactly_once(manager, approver, x_forum_and_phone_channels):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
     instant = plan.phases.get().instant
     assert claim_due_phases(now=instant - timedelta(seconds=1)) == []
     run = _claim(plan)
@@ -86,9 +88,11 @@ def test_due_phase_is_claimed_exactly_once(manager, approver, world):
     assert run.state == RunState.QUEUED
 
 
-def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, smtp_settings, settings):
+def test_hard_close_runs_every_step(
+    manager, approver, hr_coordinator, x_forum_and_phone_channels, smtp_settings, settings
+):
     settings.DUSK_CHUNK_SIZE = 10  # 25 open conversations -> three committed chunks
-    plan = _plan_with_moves(world, manager, approver, hr_coordinator)
+    plan = _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator)
     run = _claim(plan)
 
     assert run_cutover(run_id=run.pk, worker_id="test") == "completed"
@@ -99,29 +103,34 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
     assert plan.state == PlanState.COMPLETED
     assert run.phase.state == PhaseState.COMPLETED
     # Channels retired; the phone channel is untouched.
-    world["x"].refresh_from_db()
-    world["phone"].refresh_from_db()
-    assert world["x"].state == ChannelState.RETIRED
-    assert world["phone"].state == ChannelState.ACTIVE
+    x_forum_and_phone_channels["x"].refresh_from_db()
+    x_forum_and_phone_channels["phone"].refresh_from_db()
+    assert x_forum_and_phone_channels["x"].state == ChannelState.RETIRED
+    assert x_forum_and_phone_channels["phone"].state == ChannelState.ACTIVE
     # Open conversations on retiring channels moved, each with one hand-off notice.
     moved = Conversation.objects.filter(moved_by_run=run)
     assert moved.count() == 25 == run.conversations_moved
     assert set(moved.values_list("state", flat=True)) == {ConversationState.REDIRECTED}
     assert moved.filter(redirected_to__position=0).count() == 25
-    assert Conversation.objects.filter(channel=world["phone"], state=ConversationState.OPEN).count() == 5
+    assert (
+        Conversation.objects.filter(channel=x_forum_and_phone_channels["phone"], state=ConversationState.OPEN).count()
+        == 5
+    )
     assert Conversation.objects.filter(state=ConversationState.CLOSED).count() == 2
     handoffs = OutboxMessage.objects.filter(created_by_run=run, kind="handoff")
     assert handoffs.count() == 25 == run.handoffs_queued
     assert set(handoffs.values_list("conversation_id", flat=True)) == set(moved.values_list("id", flat=True))
     # Agents: old assignment ended, new one open, move done.
-    for agent in world["agents"]:
+    for agent in x_forum_and_phone_channels["agents"]:
         rows = list(Assignment.objects.filter(agent=agent).order_by("id").values_list("team__name", "ends_on"))
         assert rows == [("Social care", plan.phases.get().local_date), ("Phone EMEA", None)]
     assert set(Reassignment.objects.filter(plan=plan).values_list("state", flat=True)) == {ReassignmentState.DONE}
     assert run.agents_reassigned == 6
     # Emails: six agents, the author and the approver, once each.
     recipients = sorted(m.message["To"] for m in smtp_settings.messages)
-    assert recipients == sorted([a.email for a in world["agents"]] + [manager.email, approver.email])
+    assert recipients == sorted(
+        [a.email for a in x_forum_and_phone_channels["agents"]] + [manager.email, approver.email]
+    )
     assert run.notifications_sent == 8
     assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 8
     # Progress, timings and the audit trail.
@@ -129,15 +138,15 @@ def test_hard_close_runs_every_step(manager, approver, hr_coordinator, world, sm
         run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications", "done")
     ] == ["done"] * 6
     assert run.steps["conversations"]["done"] == run.steps["conversations"]["total"] == 25
-    assert run.snapshot["channels"][str(world["x"].pk)]["state"] == "active"
+    assert run.snapshot["channels"][str(x_forum_and_phone_channels["x"].pk)]["state"] == "active"
     assert run.duration_seconds is not None
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"phase.claimed", "channels.state_changed", "reassignments.applied", "run.completed"} <= actions
     assert verify_chain() == []
 
 
-def test_a_finished_run_is_not_run_again(manager, approver, world, smtp_settings):
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
+def test_a_finished_run_is_not_run_again(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
     run = _claim(plan)
     assert run_cutover(run_id=run.pk, worker_id="a") == "completed"
     sent = len(smtp_settings.messages)
@@ -146,8 +155,8 @@ def test_a_finished_run_is_not_run_again(manager, approver, world, smtp_settings
     assert len(smtp_settings.messages) == sent
 
 
-def test_freeze_rechecks_approval_at_run_time(manager, approver, world, smtp_settings):
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
+def test_freeze_rechecks_approval_at_run_time(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
     approver.groups.remove(Group.objects.get(name="approver"))
     run = _claim(plan)
 
@@ -155,19 +164,21 @@ def test_freeze_rechecks_approval_at_run_time(manager, approver, world, smtp_set
 
     run.refresh_from_db()
     plan.refresh_from_db()
-    world["x"].refresh_from_db()
+    x_forum_and_phone_channels["x"].refresh_from_db()
     assert run.state == RunState.FAILED
     assert "no longer holds the approver role" in run.errors[-1]["error"]
     assert plan.state == PlanState.FAILED
-    assert world["x"].state == ChannelState.ACTIVE
+    assert x_forum_and_phone_channels["x"].state == ChannelState.ACTIVE
     assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
     assert not OutboxMessage.objects.exists()
     assert smtp_settings.messages == []
 
 
-def test_reaper_hands_a_silent_run_to_another_worker(manager, approver, world, smtp_settings, settings):
+def test_reaper_hands_a_silent_run_to_another_worker(
+    manager, approver, x_forum_and_phone_channels, smtp_settings, settings
+):
     settings.DUSK_RUN_STUCK_AFTER = 60
-    plan = approved_plan(manager=manager, approver=approver, channels=[world["x"]])
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
     run = _claim(plan)
     lease = cutover._take_lease(run.pk, "first-worker")
     assert lease
@@ -187,20 +198,20 @@ def test_reaper_hands_a_silent_run_to_another_worker(manager, approver, world, s
         worker_id="first-worker",
         phase=run.phase,
         plan=run.plan,
-        channel_ids=[world["x"].pk],
+        channel_ids=[x_forum_and_phone_channels["x"].pk],
     )
     with pytest.raises(LeaseLost):
         cutover._beat(ctx)
 
 
-def test_soft_close_changes_state_but_moves_nothing(manager, approver, world, smtp_settings):
-    from channels_app.tests.helpers import utc_phase
+def test_soft_close_changes_state_but_moves_nothing(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    from channels_app.tests.support.helpers import utc_phase
 
     at = timezone.now() + LATER
     plan = approved_plan(
         manager=manager,
         approver=approver,
-        channels=[world["x"]],
+        channels=[x_forum_and_phone_channels["x"]],
         phases=[utc_phase("soft_close", at), utc_phase("hard_close", at + timedelta(days=1))],
         auto_replies=[
             AutoReplyInput(k, "en", "Hi {customer_name}, call {phone}.") for k in ("soft_close", "hard_close")
@@ -209,9 +220,9 @@ def test_soft_close_changes_state_but_moves_nothing(manager, approver, world, sm
     run_ids = claim_due_phases(now=at + timedelta(seconds=1))
     assert len(run_ids) == 1
     assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
-    world["x"].refresh_from_db()
+    x_forum_and_phone_channels["x"].refresh_from_db()
     plan.refresh_from_db()
-    assert world["x"].state == ChannelState.SOFT_CLOSED
+    assert x_forum_and_phone_channels["x"].state == ChannelState.SOFT_CLOSED
     assert plan.state == PlanState.SCHEDULED  # the hard close is still ahead
     assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
 

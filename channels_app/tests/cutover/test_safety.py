@@ -24,8 +24,14 @@ from channels_app.models import (
     Reminder,
 )
 from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RegionInput, create_plan, follow_the_sun
-from channels_app.tests.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from channels_app.tests.helpers import HARD_CLOSE_REPLY, REDIRECTS, hard_close_plan, move_everyone, submit_and_approve
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.support.helpers import (
+    HARD_CLOSE_REPLY,
+    REDIRECTS,
+    hard_close_plan,
+    move_everyone,
+    submit_and_approve,
+)
 
 # Tables whose rows a rollback must restore exactly, and the columns that make a row.
 RESTORED_TABLES = {
@@ -48,7 +54,7 @@ def _tables() -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def world(db):
+def x_and_forum_with_a_phone_team(db):
     x = ChannelFactory(kind="x", name="Brand on X")
     forum = ChannelFactory(kind="discourse", name="Brand forum")
     social = TeamFactory(name="Social care")
@@ -60,9 +66,16 @@ def world(db):
     return {"x": x, "forum": forum, "social": social, "phone": phone, "agents": agents}
 
 
-def _completed_hard_close(world, manager, approver, hr_coordinator):
-    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]])
-    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+def _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_coordinator):
+    plan = hard_close_plan(
+        manager=manager, channels=[x_and_forum_with_a_phone_team["x"], x_and_forum_with_a_phone_team["forum"]]
+    )
+    move_everyone(
+        plan,
+        hr_coordinator=hr_coordinator,
+        agents=x_and_forum_with_a_phone_team["agents"],
+        to_team=x_and_forum_with_a_phone_team["phone"],
+    )
     submit_and_approve(plan, manager=manager, approver=approver)
     before = _tables()
     run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
@@ -70,8 +83,10 @@ def _completed_hard_close(world, manager, approver, hr_coordinator):
     return plan, CutoverRun.objects.get(pk=run_ids[0]), before
 
 
-def test_rollback_restores_exactly_the_pre_cutover_state(manager, approver, hr_coordinator, world, smtp_settings):
-    plan, run, before = _completed_hard_close(world, manager, approver, hr_coordinator)
+def test_rollback_restores_exactly_the_pre_cutover_state(
+    manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings
+):
+    plan, run, before = _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_coordinator)
     after_cutover = _tables()
     assert after_cutover != before  # the cutover really changed things
     # One customer already received the hand-off notice; it must not be sent again later.
@@ -102,16 +117,25 @@ def test_rollback_restores_exactly_the_pre_cutover_state(manager, approver, hr_c
 
 
 def test_a_new_plan_after_rollback_does_not_notify_the_same_customer_twice(
-    manager, approver, hr_coordinator, world, smtp_settings
+    manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings
 ):
-    plan, run, _before = _completed_hard_close(world, manager, approver, hr_coordinator)
+    plan, run, _before = _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_coordinator)
     first = OutboxMessage.objects.filter(created_by_run=run).order_by("id").first()
     OutboxMessage.objects.filter(pk=first.pk).update(
         state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000002"
     )
     rollback_run(actor=manager, run=run, reason="Too early")
-    again = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], title="Again")
-    move_everyone(again, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    again = hard_close_plan(
+        manager=manager,
+        channels=[x_and_forum_with_a_phone_team["x"], x_and_forum_with_a_phone_team["forum"]],
+        title="Again",
+    )
+    move_everyone(
+        again,
+        hr_coordinator=hr_coordinator,
+        agents=x_and_forum_with_a_phone_team["agents"],
+        to_team=x_and_forum_with_a_phone_team["phone"],
+    )
     submit_and_approve(again, manager=manager, approver=approver)
     run_ids = claim_due_phases(now=again.phases.get().instant + timedelta(seconds=1))
     run_cutover(run_id=run_ids[0], worker_id="t")
@@ -121,45 +145,49 @@ def test_a_new_plan_after_rollback_does_not_notify_the_same_customer_twice(
 
 
 def test_rollback_refuses_outside_its_window_and_bad_requests(
-    manager, approver, hr_coordinator, world, smtp_settings, settings, viewer
+    manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings, settings, viewer
 ):
     settings.DUSK_ROLLBACK_WINDOW_HOURS = 1
-    _plan, run, _before = _completed_hard_close(world, manager, approver, hr_coordinator)
+    _plan, run, _before = _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_coordinator)
     with pytest.raises(PermissionDenied):
         rollback_run(actor=viewer, run=run, reason="no")
     with pytest.raises(ValidationError, match="Say why"):
         rollback_run(actor=manager, run=run, reason=" ")
     with pytest.raises(InvalidTransition, match="window closed"):
         rollback_run(actor=manager, run=run, reason="late", now=timezone.now() + timedelta(hours=2))
-    world["x"].refresh_from_db()
-    assert world["x"].state == ChannelState.RETIRED
+    x_and_forum_with_a_phone_team["x"].refresh_from_db()
+    assert x_and_forum_with_a_phone_team["x"].state == ChannelState.RETIRED
     rollback_run(actor=manager, run=run, reason="in time")
     with pytest.raises(InvalidTransition, match="already rolled back"):
         rollback_run(actor=manager, run=run, reason="twice")
 
 
-def _regions(world):
+def _regions(x_and_forum_with_a_phone_team):
     return [
-        RegionInput("Americas", "America/Los_Angeles", (world["x"].pk,)),
-        RegionInput("Europe", "Europe/Paris", (world["forum"].pk,)),
-        RegionInput("Asia", "Asia/Jakarta", (world["jakarta"].pk,)),
+        RegionInput("Americas", "America/Los_Angeles", (x_and_forum_with_a_phone_team["x"].pk,)),
+        RegionInput("Europe", "Europe/Paris", (x_and_forum_with_a_phone_team["forum"].pk,)),
+        RegionInput("Asia", "Asia/Jakarta", (x_and_forum_with_a_phone_team["jakarta"].pk,)),
     ]
 
 
 @pytest.fixture
-def three_regions(world):
-    world["jakarta"] = ChannelFactory(kind="x", name="Brand on X Indonesia")
-    ConversationFactory.create_batch(2, channel=world["jakarta"])
-    return world
+def three_regions(x_and_forum_with_a_phone_team):
+    x_and_forum_with_a_phone_team["jakarta"] = ChannelFactory(kind="x", name="Brand on X Indonesia")
+    ConversationFactory.create_batch(2, channel=x_and_forum_with_a_phone_team["jakarta"])
+    return x_and_forum_with_a_phone_team
 
 
 def test_follow_the_sun_gives_each_region_its_own_instant(manager, three_regions):
-    world = three_regions
-    regions = _regions(world)
+    x_and_forum_with_a_phone_team = three_regions
+    regions = _regions(x_and_forum_with_a_phone_team)
     plan = create_plan(
         actor=manager,
         title="Retire social support worldwide",
-        channel_ids=[world["x"].pk, world["forum"].pk, world["jakarta"].pk],
+        channel_ids=[
+            x_and_forum_with_a_phone_team["x"].pk,
+            x_and_forum_with_a_phone_team["forum"].pk,
+            x_and_forum_with_a_phone_team["jakarta"].pk,
+        ],
         regions=regions,
         phases=follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
         redirects=REDIRECTS,
@@ -176,9 +204,13 @@ def test_follow_the_sun_gives_each_region_its_own_instant(manager, three_regions
 
 
 def test_follow_the_sun_reports_dst_problems_per_region_at_planning_time(manager, three_regions):
-    world = three_regions
-    regions = _regions(world)
-    ids = [world["x"].pk, world["forum"].pk, world["jakarta"].pk]
+    x_and_forum_with_a_phone_team = three_regions
+    regions = _regions(x_and_forum_with_a_phone_team)
+    ids = [
+        x_and_forum_with_a_phone_team["x"].pk,
+        x_and_forum_with_a_phone_team["forum"].pk,
+        x_and_forum_with_a_phone_team["jakarta"].pk,
+    ]
     # 2031-03-30 02:30 does not exist in Paris (clocks jump 02:00 -> 03:00 on the last Sunday of March).
     with pytest.raises(ValidationError) as err:
         create_plan(
@@ -205,21 +237,30 @@ def test_follow_the_sun_reports_dst_problems_per_region_at_planning_time(manager
 def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
     manager, approver, hr_coordinator, three_regions, smtp_settings
 ):
-    world = three_regions
-    regions = _regions(world)
+    x_and_forum_with_a_phone_team = three_regions
+    regions = _regions(x_and_forum_with_a_phone_team)
     paris_team = TeamFactory(name="Social Paris")
-    paris_team.channels.set([world["forum"]])
+    paris_team.channels.set([x_and_forum_with_a_phone_team["forum"]])
     paris_agent = AssignmentFactory(team=paris_team).agent
     plan = create_plan(
         actor=manager,
         title="Worldwide",
-        channel_ids=[world["x"].pk, world["forum"].pk, world["jakarta"].pk],
+        channel_ids=[
+            x_and_forum_with_a_phone_team["x"].pk,
+            x_and_forum_with_a_phone_team["forum"].pk,
+            x_and_forum_with_a_phone_team["jakarta"].pk,
+        ],
         regions=regions,
         phases=follow_the_sun("hard_close", date(2031, 10, 1), time(0, 0), regions),
         redirects=REDIRECTS,
         auto_replies=[AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY)],
     )
-    move_everyone(plan, hr_coordinator=hr_coordinator, agents=[paris_agent, *world["agents"]], to_team=world["phone"])
+    move_everyone(
+        plan,
+        hr_coordinator=hr_coordinator,
+        agents=[paris_agent, *x_and_forum_with_a_phone_team["agents"]],
+        to_team=x_and_forum_with_a_phone_team["phone"],
+    )
     submit_and_approve(plan, manager=manager, approver=approver)
     order = []
     for phase in plan.phases.order_by("instant"):
@@ -238,21 +279,23 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
     plan.refresh_from_db()
     assert plan.state == PlanState.COMPLETED
     assert set(
-        Channel.objects.filter(pk__in=[c.pk for c in world.values() if isinstance(c, Channel)]).values_list(
-            "state", flat=True
-        )
+        Channel.objects.filter(
+            pk__in=[c.pk for c in x_and_forum_with_a_phone_team.values() if isinstance(c, Channel)]
+        ).values_list("state", flat=True)
     ) == {ChannelState.RETIRED}
-    assert Assignment.objects.get(agent=paris_agent, ends_on__isnull=True).team == world["phone"]
+    assert (
+        Assignment.objects.get(agent=paris_agent, ends_on__isnull=True).team == x_and_forum_with_a_phone_team["phone"]
+    )
 
 
 def test_regions_must_cover_every_channel_and_use_their_zone(manager, three_regions):
-    world = three_regions
+    x_and_forum_with_a_phone_team = three_regions
     with pytest.raises(ValidationError) as err:
         create_plan(
             actor=manager,
             title="Bad",
-            channel_ids=[world["x"].pk, world["forum"].pk],
-            regions=[RegionInput("Americas", "America/Los_Angeles", (world["x"].pk,))],
+            channel_ids=[x_and_forum_with_a_phone_team["x"].pk, x_and_forum_with_a_phone_team["forum"].pk],
+            regions=[RegionInput("Americas", "America/Los_Angeles", (x_and_forum_with_a_phone_team["x"].pk,))],
             phases=[PhaseInput("hard_close", date(2031, 10, 1), time(0), "Europe/Paris", "Americas")],
         )
     assert "missing" in err.value.message_dict["regions"][0]
@@ -260,12 +303,19 @@ def test_regions_must_cover_every_channel_and_use_their_zone(manager, three_regi
 
 
 def test_reminders_are_sent_once_per_offset_and_person(
-    manager, approver, hr_coordinator, world, smtp_settings, settings
+    manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings, settings
 ):
     settings.DUSK_REMINDER_OFFSETS = [7 * 86400, 86400]
     at = timezone.now() + timedelta(days=10)
-    plan = hard_close_plan(manager=manager, channels=[world["x"], world["forum"]], at=at)
-    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    plan = hard_close_plan(
+        manager=manager, channels=[x_and_forum_with_a_phone_team["x"], x_and_forum_with_a_phone_team["forum"]], at=at
+    )
+    move_everyone(
+        plan,
+        hr_coordinator=hr_coordinator,
+        agents=x_and_forum_with_a_phone_team["agents"],
+        to_team=x_and_forum_with_a_phone_team["phone"],
+    )
     submit_and_approve(plan, manager=manager, approver=approver)
     # Approval happened before both reminder moments.
     assert queue_due_reminders(now=at - timedelta(days=8)) == 0
@@ -279,19 +329,26 @@ def test_reminders_are_sent_once_per_offset_and_person(
     assert send_pending_reminders() == 6
     recipients = [m.message["To"] for m in smtp_settings.messages]
     assert len(recipients) == 12
-    assert sorted(set(recipients)) == sorted({manager.email, approver.email, *(a.email for a in world["agents"])})
+    assert sorted(set(recipients)) == sorted(
+        {manager.email, approver.email, *(a.email for a in x_and_forum_with_a_phone_team["agents"])}
+    )
     assert "In 7 days" in smtp_settings.messages[0].message["Subject"]
     assert Reminder.objects.filter(state="sent").count() == 12
     assert plan.phases.get().state == PhaseState.SCHEDULED
 
 
 def test_reminders_whose_moment_passed_before_approval_are_skipped(
-    manager, approver, hr_coordinator, world, smtp_settings, settings
+    manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings, settings
 ):
     settings.DUSK_REMINDER_OFFSETS = [7 * 86400, 86400]
     at = timezone.now() + timedelta(days=3)  # approved 3 days ahead: the 7-day reminder never applies
-    plan = hard_close_plan(manager=manager, channels=[world["x"]], at=at)
-    move_everyone(plan, hr_coordinator=hr_coordinator, agents=world["agents"], to_team=world["phone"])
+    plan = hard_close_plan(manager=manager, channels=[x_and_forum_with_a_phone_team["x"]], at=at)
+    move_everyone(
+        plan,
+        hr_coordinator=hr_coordinator,
+        agents=x_and_forum_with_a_phone_team["agents"],
+        to_team=x_and_forum_with_a_phone_team["phone"],
+    )
     submit_and_approve(plan, manager=manager, approver=approver)
     assert queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
     assert queue_due_reminders(now=at - timedelta(hours=20)) == 6

@@ -11,8 +11,8 @@ from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.cutover.services.watchdog import check_retired_channels
 from channels_app.models import CutoverRun, Message, OutboxMessage, OutboxState, RedirectClick, WatchdogAlert
 from channels_app.plans.selectors import placeholder_values
-from channels_app.tests.factories import ChannelFactory, ConversationFactory
-from channels_app.tests.helpers import approved_plan
+from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
+from channels_app.tests.support.helpers import approved_plan
 
 pytestmark = pytest.mark.django_db
 

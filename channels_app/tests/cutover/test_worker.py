@@ -21,8 +21,8 @@ from channels_app.models import (
     PlanState,
     RunState,
 )
-from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan, submit_and_approve, wait_for
+from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve, wait_for
 from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]

@@ -1,6 +1,3 @@
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import io
 
 import pytest
@@ -9,8 +6,6 @@ from django.db import connection
 
 from channels_app.directory.services import create_agent
 from channels_app.models import Agent, AuditEvent, Channel, Conversation, OutboxMessage, PlanState, SunsetPlan, Team
-from channels_app.tests.fakeplatforms import fake_imap  # noqa: F401 - fixtures are used by argument name
-from channels_app.tests.inbound_helpers import platform_secrets  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +90,7 @@ def test_verify_audit_chain_detects_edits_and_deletions():
 def test_poll_channels_polls_imap_mailboxes_and_reports_errors(fake_imap, platform_secrets, monkeypatch):
     from email.message import EmailMessage
 
-    from channels_app.tests.inbound_helpers import platform_channel
+    from channels_app.tests.support.inbound_helpers import platform_channel
 
     monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
     mailbox = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD", name="Mailbox")

@@ -7,8 +7,8 @@ from django.utils import translation
 from channels_app.accounts.services import update_profile
 from channels_app.models import AuditEvent, PlanDraft, SunsetPlan, UserProfile
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.helpers import hard_close_plan
+from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 

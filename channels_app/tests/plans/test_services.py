@@ -20,15 +20,9 @@ from channels_app.plans.services.plans import (
     submit_plan,
     update_plan,
 )
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
+from channels_app.tests.support.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def x_channel():
-    return ChannelFactory(kind="x", name="Brand on X")
 
 
 def _nothing_written(before_plans: int, before_events: int) -> None:

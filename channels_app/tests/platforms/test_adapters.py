@@ -1,8 +1,5 @@
 """Platform adapters against real HTTP/SMTP fakes on 127.0.0.1 (no mocks of httpx)."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 from __future__ import annotations
 
 import csv
@@ -28,7 +25,7 @@ from channels_app.platforms.adapters.base import (
     sha256_b64_signature,
     sha256_hex_signature,
 )
-from channels_app.tests.fakeplatforms import (
+from channels_app.tests.support.fakeplatforms import (
     FakeX,
     build_account_activity,
     build_tweet,
@@ -37,7 +34,7 @@ from channels_app.tests.fakeplatforms import (
     graph_error,
     x_created_at,
 )
-from channels_app.tests.helpers import shared_data
+from channels_app.tests.support.helpers import shared_data
 
 BRAND_ID = "783214"
 
@@ -573,7 +570,7 @@ def test_messenger_send_reply(fake_messenger, http_client):
 
 
 def test_messenger_other_api_version(http_client):
-    from channels_app.tests.fakeplatforms import FakeMessenger
+    from channels_app.tests.support.fakeplatforms import FakeMessenger
 
     with FakeMessenger(api_version="v21.0") as fake:
         messenger.send_reply(http_client, fake.base_url, "page-token", "PSID1", "hi", api_version="v21.0")

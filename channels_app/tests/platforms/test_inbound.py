@@ -18,8 +18,8 @@ from channels_app.models import (
 )
 from channels_app.platforms.adapters.base import InboundMessage
 from channels_app.platforms.services.inbound import receive_messages
-from channels_app.tests.factories import ConversationFactory
-from channels_app.tests.inbound_helpers import platform_channel, sunset
+from channels_app.tests.support.factories import ConversationFactory
+from channels_app.tests.support.inbound_helpers import platform_channel, sunset
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)

@@ -1,8 +1,5 @@
 """The platform edge with real Celery workers (and beat) on PostgreSQL and the real broker."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -12,9 +9,10 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import Channel, Message, OutboxMessage, OutboxState
-from channels_app.tests.fakeplatforms import build_tweet, fake_imap, fake_x, fake_youtube  # noqa: F401 - fixtures are used by argument name
-from channels_app.tests.helpers import wait_for
-from channels_app.tests.inbound_helpers import (
+from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.tests.support.helpers import wait_for
+from channels_app.tests.support.inbound_helpers import (
+    mail,
     platform_channel,
     signed_x_delivery,
     sunset,
@@ -93,8 +91,6 @@ def test_beat_polls_youtube_and_the_worker_answers_the_comments(
 def test_beat_polls_an_imap_mailbox_and_the_worker_answers_each_mail_once(
     manager, approver, platform_secrets, fake_imap, smtp_settings, celery_workers, monkeypatch
 ):
-    from channels_app.tests.test_polling import mail
-
     monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)  # the worker inherits it
     channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")
     Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.models import AuditEvent, Message, OutboxMessage, OutboxState
-from channels_app.tests.factories import ChannelFactory, ConversationFactory
+from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
 
 pytestmark = pytest.mark.django_db
 

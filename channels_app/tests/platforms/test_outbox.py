@@ -1,8 +1,5 @@
 """The outbox sender against real fake-platform servers on 127.0.0.1."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import threading
 import time
 from datetime import timedelta
@@ -26,8 +23,6 @@ from channels_app.models import (
     SendBudget,
 )
 from channels_app.plans.selectors import tracked_redirect_url
-from channels_app.platforms.adapters.base import InboundMessage
-from channels_app.platforms.services.inbound import receive_messages
 from channels_app.platforms.services.outbox import (
     backoff_seconds,
     choose_locale,
@@ -35,11 +30,13 @@ from channels_app.platforms.services.outbox import (
     retry_failed_replies,
     send_due_replies,
 )
-from channels_app.tests.factories import ConversationFactory
-from channels_app.tests.inbound_helpers import (
+from channels_app.tests.support.factories import ConversationFactory
+from channels_app.tests.support.inbound_helpers import (
     BRAND_ID,
     REPLIES,
+    inbound,
     platform_channel,
+    receive,
     require_postgresql,
     sunset,
 )
@@ -47,38 +44,11 @@ from channels_app.tests.inbound_helpers import (
 pytestmark = pytest.mark.django_db
 
 
-def inbound(pid, *, customer="42", text="@brand where is my order?", lang="en", name="Ana Pérez", **kw):
-    return InboundMessage(
-        platform_message_id=pid,
-        thread_id=kw.pop("thread", pid),
-        customer_id=customer,
-        customer_handle=kw.pop("handle", f"user{customer}"),
-        customer_name=name,
-        text=text,
-        lang=lang,
-        created_at=kw.pop("created_at", timezone.now()),
-        in_reply_to=kw.pop("in_reply_to", None),
-        raw=kw.pop("raw", {}),
-    )
-
-
-@pytest.fixture
-def retired_x(manager, approver, platform_secrets, fake_x):
-    channel = platform_channel("x", fake_x.base_url)
-    plan = sunset(manager=manager, approver=approver, channels=[channel])
-    channel.plan = plan
-    return channel
-
-
-def receive(channel, *messages):
-    return receive_messages(channel=channel, messages=list(messages))
-
-
 # --- what goes out --------------------------------------------------------------------------
 
 
-def test_an_auto_reply_goes_out_as_a_reply_tweet_with_placeholders_filled(retired_x, fake_x):
-    receive(retired_x, inbound("1001"))
+def test_an_auto_reply_goes_out_as_a_reply_tweet_with_placeholders_filled(retired_x_on_fake_x, fake_x):
+    receive(retired_x_on_fake_x, inbound("1001"))
     report = send_due_replies(worker_id="test")
     assert (report.claimed, report.sent) == (1, 1)
     (tweet,) = fake_x.tweets
@@ -107,9 +77,9 @@ def test_an_auto_reply_goes_out_as_a_reply_tweet_with_placeholders_filled(retire
     assert send_due_replies().claimed == 0  # nothing left
 
 
-def test_the_locale_is_the_platform_field_else_detected_else_the_plan_default(retired_x, fake_x):
+def test_the_locale_is_the_platform_field_else_detected_else_the_plan_default(retired_x_on_fake_x, fake_x):
     receive(
-        retired_x,
+        retired_x_on_fake_x,
         inbound("1001", customer="1", lang="fr", text="@brand ok"),  # platform says French
         inbound("1002", customer="2", lang=None, text="Bonjour, pourquoi personne ne répond plus ici depuis hier ?"),
         inbound("1003", customer="3", lang=None, text="ok?"),  # too short to tell: the plan's default
@@ -132,19 +102,19 @@ def test_choose_locale_matches_regional_variants():
     assert choose_locale({"fr": ""}, lang=None, text="ok", default="en") == "fr"  # only one written
 
 
-def test_a_long_name_is_dropped_before_a_reply_breaks_x_length(retired_x, fake_x):
+def test_a_long_name_is_dropped_before_a_reply_breaks_x_length(retired_x_on_fake_x, fake_x):
     template = "Hi {customer_name}, " + "we moved to the new help centre, " * 7 + "{redirect_url}"
-    AutoReply.objects.filter(plan=retired_x.plan, phase_kind="hard_close", locale="en").update(text=template)
-    receive(retired_x, inbound("1001", name="Maximiliane Oberhausen-Wittgenstein von Hohenberg-Lichtenfels"))
+    AutoReply.objects.filter(plan=retired_x_on_fake_x.plan, phase_kind="hard_close", locale="en").update(text=template)
+    receive(retired_x_on_fake_x, inbound("1001", name="Maximiliane Oberhausen-Wittgenstein von Hohenberg-Lichtenfels"))
     send_due_replies()
     (tweet,) = fake_x.tweets
     assert weighted_length(tweet["text"]) <= 280
     assert tweet["text"].startswith("Hi, we moved")
 
 
-def test_a_reply_that_cannot_fit_fails_with_the_reason(retired_x, fake_x):
-    AutoReply.objects.filter(plan=retired_x.plan, phase_kind="hard_close", locale="en").update(text="x" * 300)
-    receive(retired_x, inbound("1001"))
+def test_a_reply_that_cannot_fit_fails_with_the_reason(retired_x_on_fake_x, fake_x):
+    AutoReply.objects.filter(plan=retired_x_on_fake_x.plan, phase_kind="hard_close", locale="en").update(text="x" * 300)
+    receive(retired_x_on_fake_x, inbound("1001"))
     report = send_due_replies()
     assert report.failed == 1
     row = OutboxMessage.objects.get()
@@ -164,18 +134,18 @@ def test_render_reply_appends_the_reference_to_a_handoff_notice():
 # --- cooldown -------------------------------------------------------------------------------
 
 
-def test_one_auto_reply_per_customer_per_cooldown_window(retired_x, fake_x, settings):
+def test_one_auto_reply_per_customer_per_cooldown_window(retired_x_on_fake_x, fake_x, settings):
     settings.DUSK_AUTO_REPLY_COOLDOWN = 3600
     t0 = timezone.now()
-    receive(retired_x, inbound("1001"), inbound("1002"), inbound("1003", customer="43"))
+    receive(retired_x_on_fake_x, inbound("1001"), inbound("1002"), inbound("1003", customer="43"))
     report = send_due_replies(now=t0)
     assert (report.sent, report.skipped) == (2, 1)
     skipped = OutboxMessage.objects.get(state=OutboxState.SKIPPED)
     assert skipped.in_reply_to.platform_message_id == "1002"
     assert skipped.last_error.startswith("cooldown")
-    receive(retired_x, inbound("1004"))
+    receive(retired_x_on_fake_x, inbound("1004"))
     assert send_due_replies(now=t0 + timedelta(minutes=59)).skipped == 1
-    receive(retired_x, inbound("1005"))
+    receive(retired_x_on_fake_x, inbound("1005"))
     assert send_due_replies(now=t0 + timedelta(minutes=61)).sent == 1
     assert sorted(t["in_reply_to"] for t in fake_x.tweets) == ["1001", "1003", "1005"]
 
@@ -209,21 +179,21 @@ def test_two_senders_never_both_answer_one_customer(manager, approver, platform_
     assert len(fake_x.tweets) == 1
 
 
-def test_a_failed_reply_frees_the_cooldown(retired_x, fake_x):
+def test_a_failed_reply_frees_the_cooldown(retired_x_on_fake_x, fake_x):
     fake_x.fail_next(403, body={"detail": "You are not allowed to create a Tweet with duplicate content."})
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     assert send_due_replies().failed == 1
     row = OutboxMessage.objects.get()
     assert "HTTP 403" in row.last_error and "duplicate content" in row.last_error
-    receive(retired_x, inbound("1002"))
+    receive(retired_x_on_fake_x, inbound("1002"))
     assert send_due_replies().sent == 1
 
 
 # --- loop guard -------------------------------------------------------------------------------
 
 
-def test_the_channel_never_answers_its_own_account(retired_x, fake_x):
-    receive(retired_x, inbound("1001", customer=BRAND_ID, handle="brand"))
+def test_the_channel_never_answers_its_own_account(retired_x_on_fake_x, fake_x):
+    receive(retired_x_on_fake_x, inbound("1001", customer=BRAND_ID, handle="brand"))
     report = send_due_replies()
     assert report.skipped == 1
     assert OutboxMessage.objects.get().last_error == "loop guard: the message comes from the channel's own account"
@@ -244,17 +214,17 @@ def test_machine_mail_is_never_answered(manager, approver, platform_secrets, smt
 # --- rate limits, retries, failures -------------------------------------------------------------
 
 
-def test_sends_are_paced_to_the_channel_rate_limit(retired_x, fake_x, settings):
+def test_sends_are_paced_to_the_channel_rate_limit(retired_x_on_fake_x, fake_x, settings):
     settings.DUSK_OUTBOX_RATE_HORIZON = 1.0
-    retired_x.rate_limit_per_minute = 60  # one per second
-    retired_x.save()
-    receive(retired_x, *[inbound(str(1000 + i), customer=str(i)) for i in range(5)])
+    retired_x_on_fake_x.rate_limit_per_minute = 60  # one per second
+    retired_x_on_fake_x.save()
+    receive(retired_x_on_fake_x, *[inbound(str(1000 + i), customer=str(i)) for i in range(5)])
     started = time.monotonic()
     report = send_due_replies()
     assert (report.sent, report.postponed) == (2, 3)  # slots at +0 s and +1 s fit the horizon
     assert time.monotonic() - started >= 0.9  # the second send waited for its slot
     waiting = list(OutboxMessage.objects.filter(state=OutboxState.PENDING).order_by("next_attempt_at"))
-    assert [r.last_error for r in waiting] == [f"rate limit: 60/min on {retired_x.name}"] * 3
+    assert [r.last_error for r in waiting] == [f"rate limit: 60/min on {retired_x_on_fake_x.name}"] * 3
     times = [r.next_attempt_at for r in waiting]
     gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)]
     assert gaps == pytest.approx([1.0, 1.0], abs=0.01)
@@ -287,9 +257,9 @@ def test_the_rate_limit_holds_across_concurrent_senders(manager, approver, platf
     assert sum(r.sent for r in reports) == 2 == len(fake_x.tweets)
 
 
-def test_429_waits_for_retry_after_and_holds_the_whole_channel(retired_x, fake_x):
+def test_429_waits_for_retry_after_and_holds_the_whole_channel(retired_x_on_fake_x, fake_x):
     fake_x.rate_limit_next("30")
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     before = timezone.now()
     report = send_due_replies()
     assert report.retried == 1
@@ -297,22 +267,22 @@ def test_429_waits_for_retry_after_and_holds_the_whole_channel(retired_x, fake_x
     assert row.state == OutboxState.PENDING and row.attempts == 1
     assert row.next_attempt_at >= before + timedelta(seconds=30)
     assert "HTTP 429" in row.last_error
-    assert SendBudget.objects.get(pk=retired_x.pk).next_slot_at >= before + timedelta(seconds=29)
+    assert SendBudget.objects.get(pk=retired_x_on_fake_x.pk).next_slot_at >= before + timedelta(seconds=29)
     # Another customer's message waits too: the platform said the whole account must.
-    receive(retired_x, inbound("1002", customer="43"))
+    receive(retired_x_on_fake_x, inbound("1002", customer="43"))
     assert send_due_replies().claimed == 0
     # Thirty seconds later both go out.
-    SendBudget.objects.filter(pk=retired_x.pk).update(next_slot_at=timezone.now())
+    SendBudget.objects.filter(pk=retired_x_on_fake_x.pk).update(next_slot_at=timezone.now())
     later = send_due_replies(now=timezone.now() + timedelta(seconds=31))
     assert later.sent == 2
     assert OutboxMessage.objects.get(in_reply_to__platform_message_id="1001").attempts == 2
 
 
-def test_5xx_backs_off_exponentially_then_gives_up(retired_x, fake_x, settings):
+def test_5xx_backs_off_exponentially_then_gives_up(retired_x_on_fake_x, fake_x, settings):
     settings.DUSK_OUTBOX_MAX_ATTEMPTS = 4
     settings.DUSK_OUTBOX_BACKOFF_BASE = 10
     fake_x.fail_next(503, times=4, path="/2/tweets")
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     clock = timezone.now()
     delays = []
     for _ in range(3):
@@ -340,23 +310,26 @@ def test_backoff_never_undercuts_retry_after(settings):
 
 
 def test_a_missing_token_fails_visibly_and_a_manager_can_queue_it_again(
-    retired_x, fake_x, monkeypatch, manager, viewer
+    retired_x_on_fake_x, fake_x, monkeypatch, manager, viewer
 ):
     monkeypatch.delenv("DUSK_TEST_X_TOKEN")
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     assert send_due_replies().failed == 1
     row = OutboxMessage.objects.get()
-    assert row.last_error == f"no API token for {retired_x.name}: environment variable DUSK_TEST_X_TOKEN is not set"
+    assert (
+        row.last_error
+        == f"no API token for {retired_x_on_fake_x.name}: environment variable DUSK_TEST_X_TOKEN is not set"
+    )
     with pytest.raises(PermissionDenied):
-        retry_failed_replies(actor=viewer, channel=retired_x)
+        retry_failed_replies(actor=viewer, channel=retired_x_on_fake_x)
     monkeypatch.setenv("DUSK_TEST_X_TOKEN", "x-bearer-token")
-    assert retry_failed_replies(actor=manager, channel=retired_x) == 1
+    assert retry_failed_replies(actor=manager, channel=retired_x_on_fake_x) == 1
     assert AuditEvent.objects.filter(action="outbox.retried").count() == 1
     assert send_due_replies().sent == 1
 
 
-def test_rows_left_sending_by_a_dead_worker_are_sent(retired_x, fake_x, settings):
-    receive(retired_x, inbound("1001"))
+def test_rows_left_sending_by_a_dead_worker_are_sent(retired_x_on_fake_x, fake_x, settings):
+    receive(retired_x_on_fake_x, inbound("1001"))
     OutboxMessage.objects.update(
         state=OutboxState.SENDING, claimed_at=timezone.now() - timedelta(minutes=10), claimed_by="dead"
     )
@@ -466,15 +439,15 @@ def test_a_refused_recipient_fails_and_a_greylisted_one_retries(manager, approve
     assert send_due_replies().retried == 1
 
 
-def test_the_senders_bookkeeping_is_listed_read_only_in_the_admin(retired_x, fake_x, admin_client):
-    receive(retired_x, inbound("1001"))
+def test_the_senders_bookkeeping_is_listed_read_only_in_the_admin(retired_x_on_fake_x, fake_x, admin_client):
+    receive(retired_x_on_fake_x, inbound("1001"))
     send_due_replies()
     for name in ("replycooldown", "sendbudget"):
         response = admin_client.get(f"/admin/channels_app/{name}/")
         assert response.status_code == 200
-        assert retired_x.name in response.content.decode()
+        assert retired_x_on_fake_x.name in response.content.decode()
     assert admin_client.get("/admin/channels_app/replycooldown/add/").status_code == 403
-    page = admin_client.get(f"/admin/channels_app/channel/{retired_x.pk}/change/").content.decode()
+    page = admin_client.get(f"/admin/channels_app/channel/{retired_x_on_fake_x.pk}/change/").content.decode()
     assert 'name="poll_high_water"' not in page  # shown, not editable
 
 

@@ -1,9 +1,6 @@
 """Replies in doubt: an attempt that may have reached the platform is looked up there before
 anything is sent again, so a reply is posted once however the attempt before it ended."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import threading
 import time
 from datetime import timedelta
@@ -14,19 +11,18 @@ from django.utils import timezone
 
 from channels_app.models import Message, OutboxMessage, OutboxState
 from channels_app.platforms.services.outbox import send_due_replies
-from channels_app.tests.fakeplatforms import free_port
-from channels_app.tests.inbound_helpers import BRAND_ID, platform_channel, platform_secrets, require_postgresql, sunset  # noqa: F401
-from channels_app.tests.test_outbox import inbound, receive
+from channels_app.tests.support.fakeplatforms import free_port
+from channels_app.tests.support.inbound_helpers import (
+    BRAND_ID,
+    inbound,
+    platform_channel,
+    receive,
+    require_postgresql,
+    sunset,
+)
 
 pytestmark = pytest.mark.django_db
 FOUND = "sent by an earlier attempt (found on the platform)"
-
-
-@pytest.fixture
-def retired_x(manager, approver, platform_secrets, fake_x):
-    channel = platform_channel("x", fake_x.base_url)
-    sunset(manager=manager, approver=approver, channels=[channel])
-    return channel
 
 
 def _retry(row: OutboxMessage):
@@ -34,9 +30,9 @@ def _retry(row: OutboxMessage):
     return send_due_replies(now=row.next_attempt_at + timedelta(seconds=1))
 
 
-def test_a_5xx_after_x_posted_the_reply_is_found_and_not_posted_again(retired_x, fake_x):
+def test_a_5xx_after_x_posted_the_reply_is_found_and_not_posted_again(retired_x_on_fake_x, fake_x):
     fake_x.fail_next(500, after_effect=True, path="/2/tweets")
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     assert send_due_replies().retried == 1
     row = OutboxMessage.objects.get()
     assert row.state == OutboxState.PENDING and row.in_doubt_since is not None
@@ -52,9 +48,9 @@ def test_a_5xx_after_x_posted_the_reply_is_found_and_not_posted_again(retired_x,
     assert fake_x.violations == []
 
 
-def test_a_5xx_before_anything_was_posted_sends_after_the_lookup(retired_x, fake_x):
+def test_a_5xx_before_anything_was_posted_sends_after_the_lookup(retired_x_on_fake_x, fake_x):
     fake_x.fail_next(500, path="/2/tweets")
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     send_due_replies()
     assert _retry(OutboxMessage.objects.get()).sent == 1
     assert [r.method for r in fake_x.received] == ["POST", "GET", "POST"]
@@ -62,10 +58,10 @@ def test_a_5xx_before_anything_was_posted_sends_after_the_lookup(retired_x, fake
     assert OutboxMessage.objects.get().last_error == ""
 
 
-def test_a_read_timeout_is_in_doubt_and_the_lookup_settles_it(retired_x, fake_x, settings):
+def test_a_read_timeout_is_in_doubt_and_the_lookup_settles_it(retired_x_on_fake_x, fake_x, settings):
     settings.DUSK_OUTBOX_HTTP_TIMEOUT = 0.3
     fake_x.latency = 1.0  # X posts the reply, then answers too late
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     report = send_due_replies()
     assert report.retried == 1
     row = OutboxMessage.objects.get()
@@ -85,8 +81,8 @@ def test_a_refused_connection_is_not_in_doubt(manager, approver, platform_secret
     assert row.in_doubt_since is None and "transport error" in row.last_error
 
 
-def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again(retired_x, fake_x):
-    receive(retired_x, inbound("1001"), inbound("1002", customer="43"))
+def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again(retired_x_on_fake_x, fake_x):
+    receive(retired_x_on_fake_x, inbound("1001"), inbound("1002", customer="43"))
     assert send_due_replies().sent == 2
     # As if the worker died mid-batch: the reply to 1001 was posted, the one to 1002 never left;
     # neither was recorded.
@@ -108,9 +104,9 @@ def test_replies_a_killed_worker_left_sending_are_looked_up_before_sending_again
     assert first.in_doubt_since == second.in_doubt_since  # the dead worker's claim time
 
 
-def test_a_send_that_could_outlast_its_claim_is_left_for_the_next_owner(retired_x, fake_x, settings):
+def test_a_send_that_could_outlast_its_claim_is_left_for_the_next_owner(retired_x_on_fake_x, fake_x, settings):
     settings.DUSK_OUTBOX_STUCK_AFTER = 30  # shorter than 3 x the 15 s request timeout
-    receive(retired_x, inbound("1001"))
+    receive(retired_x_on_fake_x, inbound("1001"))
     report = send_due_replies()
     assert (report.sent, report.postponed) == (0, 1)
     assert fake_x.received == []

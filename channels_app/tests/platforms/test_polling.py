@@ -2,13 +2,8 @@
 mailbox (UID mark, UIDVALIDITY, read-only fetches, imaps:// and STARTTLS with certificate
 verification, errors)."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import base64
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
-from email.utils import format_datetime
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -21,13 +16,13 @@ from channels_app.platforms.adapters import youtube
 from channels_app.platforms.selectors import email_channels_to_poll, youtube_channels_to_poll
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.platforms.services.polling import poll_email_channel, poll_youtube_channel
-from channels_app.tests.fakeplatforms import (
+from channels_app.tests.support.fakeplatforms import (
     FakeIMAP,
     free_port,
     google_error,
     self_signed_certificate,
 )
-from channels_app.tests.inbound_helpers import WEBHOOK_SECRET, platform_channel, platform_secrets, sunset  # noqa: F401
+from channels_app.tests.support.inbound_helpers import WEBHOOK_SECRET, mail, platform_channel, sunset
 
 pytestmark = pytest.mark.django_db
 
@@ -170,20 +165,6 @@ def mailbox(platform_secrets, fake_imap, monkeypatch):
     Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
     channel.refresh_from_db()
     return channel
-
-
-def mail(message_id, text="Where did support go?", *, sender="Ana Lima <ana@example.com>", **headers):
-    message = EmailMessage()
-    message["From"] = sender
-    message["To"] = "support@brand.example"
-    message["Subject"] = headers.pop("subject", "Help")
-    message["Date"] = headers.pop("date", format_datetime(timezone.now()))
-    if message_id:
-        message["Message-ID"] = message_id
-    message.set_content(text)
-    for name, value in headers.items():
-        message[name.replace("_", "-")] = value
-    return message
 
 
 def poll_mail(channel):

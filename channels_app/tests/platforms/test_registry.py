@@ -24,7 +24,7 @@ from channels_app.platforms.adapters.base import (
     sha256_b64_signature,
 )
 from channels_app.platforms.adapters.registry import PLATFORMS, UnknownPlatform, length_unit, platform_for
-from channels_app.tests.fakeplatforms import (
+from channels_app.tests.support.fakeplatforms import (
     build_account_activity,
     build_tweet,
 )

@@ -1,9 +1,6 @@
 """Replaying real customer tweets (../shared/data/twcs_sample.csv) through the X webhook of a
 retired channel, then sending the replies to a real fake X."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import csv
 from collections import Counter
 
@@ -13,9 +10,9 @@ from django.db.models import Count
 from channels_app.core.textrules import weighted_length
 from channels_app.models import Message, OutboxMessage, OutboxState
 from channels_app.platforms.services.outbox import send_due_replies
-from channels_app.tests.fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
-from channels_app.tests.helpers import shared_data
-from channels_app.tests.inbound_helpers import platform_channel, platform_secrets, post_x, sunset  # noqa: F401
+from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.tests.support.helpers import shared_data
+from channels_app.tests.support.inbound_helpers import platform_channel, post_x, sunset
 
 pytestmark = pytest.mark.django_db
 BATCH = 50  # X batches several events per delivery

@@ -1,8 +1,5 @@
 """The signed webhooks, end to end through Django: verify, parse, store, 2xx after commit."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import base64
 import hashlib
 import hmac
@@ -21,9 +18,9 @@ from channels_app.directory.services import update_channel
 from channels_app.models import ChannelState, Conversation, Message, OutboxMessage, OutboxState
 from channels_app.platforms.adapters import x
 from channels_app.platforms.services.outbox import send_due_replies
-from channels_app.tests.fakeplatforms import build_tweet, fake_x  # noqa: F401 - fixtures are used by argument name
-from channels_app.tests.helpers import shared_data
-from channels_app.tests.inbound_helpers import (
+from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.tests.support.helpers import shared_data
+from channels_app.tests.support.inbound_helpers import (
     BRAND_ID,
     WEBHOOK_SECRET,
     platform_channel,
@@ -39,13 +36,6 @@ pytestmark = pytest.mark.django_db
 
 def _nothing_stored():
     return not (Message.objects.exists() or OutboxMessage.objects.exists() or Conversation.objects.exists())
-
-
-@pytest.fixture
-def retired_x(manager, approver, platform_secrets):
-    channel = platform_channel("x")
-    sunset(manager=manager, approver=approver, channels=[channel])
-    return channel
 
 
 # --- X --------------------------------------------------------------------------------------

@@ -2,13 +2,12 @@
 
 Each page a test visits is screenshotted under artifacts/screenshots/ and
 checked for Content-Security-Policy violations (the browser's own
-`securitypolicyviolation` events and console errors)."""
+`securitypolicyviolation` events and console errors). The fixtures `chromium` and `browse`
+are in channels_app/tests/conftest.py."""
 
 import os
 import re
 from pathlib import Path
-
-import pytest
 
 CHROMIUM = Path(os.environ.get("DUSK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
@@ -20,7 +19,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[3] / "artifacts" / "screenshots"
 PASSWORD = "correct horse battery staple"  # the persona fixtures' password
 
 # Runs before any page script; Playwright injects it outside the page's CSP.
@@ -30,28 +29,6 @@ document.addEventListener('securitypolicyviolation', (e) => {
   window.__cspViolations.push(`${e.violatedDirective} blocked ${e.blockedURI || 'inline'} at ${e.sourceFile}:${e.lineNumber}`);
 });
 """
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: CI installs Debian's chromium package")
-        pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the
-    # tests make in between are ordinary synchronous code.
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 class Session:
@@ -100,22 +77,3 @@ class Session:
     def close(self) -> None:
         self.check_csp()
         self.context.close()
-
-
-@pytest.fixture
-def browse(chromium, live_server):
-    """browse(name) -> a fresh Session; all are closed and checked at the end."""
-    sessions: list[Session] = []
-
-    def start(name: str) -> Session:
-        session = Session(chromium, live_server.url, name)
-        sessions.append(session)
-        return session
-
-    yield start
-    for session in sessions:
-        session.close()
-    # A missing file (stylesheet, script, icon) shows in the console as a 404; a form answered
-    # with 4xx by design (htmx swaps a 422) is not a missing file.
-    missing = [f"{s.name}: {e}" for s in sessions for e in s.console_errors if "status of 404" in e]
-    assert not missing, missing

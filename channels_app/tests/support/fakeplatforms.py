@@ -10,8 +10,8 @@ lookup the outbox makes before resending a reply in doubt (X recent search, YouT
 comments.list, Discourse user_actions, Messenger conversations).
 
 Use them as context managers (``with FakeX() as fake: fake.base_url``) or through the pytest
-fixtures at the bottom (``fake_x``, ``fake_youtube``, ``fake_discourse``, ``fake_messenger``,
-``fake_smtp``, ``fake_imap``, ``http_client``), which a conftest can import.
+fixtures of channels_app/tests/conftest.py (``fake_x``, ``fake_youtube``, ``fake_discourse``,
+``fake_messenger``, ``fake_smtp``, ``fake_imap``, ``http_client``).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -37,9 +37,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import httpx
-import pytest
 
 from channels_app.core.textrules import weighted_length
 
@@ -1091,56 +1088,6 @@ def build_account_activity(for_user_id: str, tweets: list[dict[str, Any]]) -> di
     return {"for_user_id": for_user_id, "tweet_create_events": tweets}
 
 
-# ----------------------------------------------------------------------------------------------
-# pytest fixtures
-# ----------------------------------------------------------------------------------------------
-
-
-def _serve(fake: Any) -> Iterator[Any]:
-    with fake:
-        yield fake
-    # Every request a test made must have been a valid one; tests that send bad requests on
-    # purpose clear fake.violations after asserting on them.
-    assert getattr(fake, "violations", []) == [], fake.violations
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    yield from _serve(FakeX())
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from _serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from _serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from _serve(FakeYouTube())
-
-
-@pytest.fixture
-def fake_smtp() -> Iterator[FakeSMTP]:
-    with FakeSMTP() as server:
-        yield server
-
-
-@pytest.fixture
-def fake_imap() -> Iterator[FakeIMAP]:
-    yield from _serve(FakeIMAP())
-
-
-@pytest.fixture
-def http_client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
-        yield client
-
-
 __all__ = [
     "Answer",
     "FakeDiscourse",
@@ -1155,15 +1102,8 @@ __all__ = [
     "build_account_activity",
     "build_tweet",
     "self_signed_certificate",
-    "fake_discourse",
-    "fake_imap",
-    "fake_messenger",
-    "fake_smtp",
-    "fake_x",
-    "fake_youtube",
     "free_port",
     "google_error",
     "graph_error",
-    "http_client",
     "x_created_at",
 ]

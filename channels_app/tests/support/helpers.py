@@ -66,7 +66,7 @@ def approved_plan(*, manager, approver, channels, at: datetime | None = None, **
     return submit_and_approve(plan, manager=manager, approver=approver)
 
 
-SHARED_DATA = Path(os.environ.get("DUSK_SHARED_DATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+SHARED_DATA = Path(os.environ.get("DUSK_SHARED_DATA", Path(__file__).resolve().parents[4] / "shared" / "data"))
 
 
 def shared_data(name: str) -> Path:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime
 
 import pytest
 from django.utils import timezone
@@ -11,10 +13,11 @@ from django.utils import timezone
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import Channel, PhaseKind
 from channels_app.plans.services.plans import AutoReplyInput
-from channels_app.platforms.adapters.base import sha256_b64_signature, sha256_hex_signature
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.fakeplatforms import build_account_activity
-from channels_app.tests.helpers import REDIRECTS, approved_plan, utc_phase
+from channels_app.platforms.adapters.base import InboundMessage, sha256_b64_signature, sha256_hex_signature
+from channels_app.platforms.services.inbound import receive_messages
+from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.fakeplatforms import build_account_activity
+from channels_app.tests.support.helpers import REDIRECTS, approved_plan, utc_phase
 
 BRAND_ID = "783214"
 SECRETS = {
@@ -104,25 +107,38 @@ def at(minutes: float) -> datetime:
     return timezone.now() + timedelta(minutes=minutes)
 
 
-@pytest.fixture
-def platform_secrets(monkeypatch):
-    """The webhook secrets and API tokens the test channels name, in this process's environment.
-    Import it into a test module to use it."""
-    for name, value in SECRETS.items():
-        monkeypatch.setenv(name, value)
-    return SECRETS
+def inbound(pid, *, customer="42", text="@brand where is my order?", lang="en", name="Ana Pérez", **kw):
+    """One message as an adapter hands it to receive_messages."""
+    return InboundMessage(
+        platform_message_id=pid,
+        thread_id=kw.pop("thread", pid),
+        customer_id=customer,
+        customer_handle=kw.pop("handle", f"user{customer}"),
+        customer_name=name,
+        text=text,
+        lang=lang,
+        created_at=kw.pop("created_at", timezone.now()),
+        in_reply_to=kw.pop("in_reply_to", None),
+        raw=kw.pop("raw", {}),
+    )
 
 
-@pytest.fixture
-def release_pooled_connections():
-    """After a test that served requests from other threads (live_server), close the pooled
-    connections those threads left open, so the test database can be dropped at the end."""
-    yield
-    from django.db import connections
+def receive(channel, *messages):
+    return receive_messages(channel=channel, messages=list(messages))
 
-    for conn in connections.all():
-        if getattr(conn, "pool", None) is not None:
-            conn.close_pool()
+
+def mail(message_id, text="Where did support go?", *, sender="Ana Lima <ana@example.com>", **headers):
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = "support@brand.example"
+    message["Subject"] = headers.pop("subject", "Help")
+    message["Date"] = headers.pop("date", format_datetime(timezone.now()))
+    if message_id:
+        message["Message-ID"] = message_id
+    message.set_content(text)
+    for name, value in headers.items():
+        message[name.replace("_", "-")] = value
+    return message
 
 
 def require_postgresql() -> None:

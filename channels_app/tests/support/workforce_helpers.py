@@ -11,8 +11,8 @@ from datetime import date, timedelta
 from django.utils import timezone
 
 from channels_app.models import Assignment, Channel, Conversation, Message, Team
-from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan
+from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan
 
 
 @dataclass

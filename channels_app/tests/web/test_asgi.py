@@ -3,9 +3,6 @@
 Requests here are ASGI calls (scope, receive, send) on portal.asgi.application itself, what an
 ASGI server runs; Django's AsyncClient would bypass it."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 import asyncio
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -17,10 +14,9 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from channels_app.models import Message, OutboxMessage
+from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.tests.support.inbound_helpers import signed_x_delivery
 from portal import asgi
-
-from .fakeplatforms import build_tweet
-from .inbound_helpers import platform_channel, platform_secrets, signed_x_delivery, sunset  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -100,13 +96,6 @@ def serve(method: str, path: str, *, body: bytes = b"", headers: dict | None = N
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def retired_x(manager, approver, platform_secrets):
-    channel = platform_channel("x")
-    sunset(manager=manager, approver=approver, channels=[channel])
-    return channel
 
 
 def test_a_delivery_through_asgi_gets_the_lean_stack(retired_x):

@@ -26,9 +26,8 @@ from channels_app.models import (
 )
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import reject_plan, submit_plan
-from channels_app.tests.browser import browse, chromium  # noqa: F401  (fixtures)
-from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import wait_for
+from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -64,7 +63,7 @@ def _world(n_conversations: int = 600):
 
 
 def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
-    browse,  # noqa: F811
+    browse,
     manager,
     approver,
     hr_coordinator,
@@ -231,7 +230,7 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
     assert "CSP violation reported" not in caplog.text
 
 
-def test_demo_pages_read_well_for_each_role_in_english_and_french(browse, caplog):  # noqa: F811
+def test_demo_pages_read_well_for_each_role_in_english_and_french(browse, caplog):
     from datetime import date as date_cls
 
     from django.contrib.auth import get_user_model

@@ -16,8 +16,8 @@ from channels_app.models import AuditEvent, CutoverRun, PlanDraft, PlanState, Ru
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import reject_plan, submit_plan
 from channels_app.templatetags.dusk import optional_url
-from channels_app.tests.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import approved_plan, hard_close_plan
+from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan
 
 pytestmark = pytest.mark.django_db
 

@@ -23,7 +23,7 @@ from channels_app.models import (
     SunsetPlan,
     Team,
 )
-from channels_app.tests.helpers import approved_plan
+from channels_app.tests.support.helpers import approved_plan
 
 pytestmark = pytest.mark.django_db
 

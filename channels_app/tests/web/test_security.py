@@ -21,10 +21,10 @@ from channels_app.accounts.services import create_api_token
 from channels_app.core import roles_doc
 from channels_app.core.permissions import ROLE_ACTIONS
 from channels_app.models import AuditEvent
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.helpers import approved_plan
+from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.helpers import approved_plan
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery staple"  # the persona fixtures' password
 
 

@@ -22,8 +22,8 @@ from channels_app.directory.services import register_channel
 from channels_app.models import CutoverRun, SunsetPlan
 from channels_app.plans.services.drafts import open_plan_draft
 from channels_app.plans.services.plans import propose_reassignment
-from channels_app.tests.factories import AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -220,7 +220,7 @@ def test_every_url_pattern_declares_its_access():
             assert action in ROLE_ACTIONS, f"unknown action {action!r} in ACCESS"
 
 
-# --- the world the walk happens in --------------------------------------------------------------------------
+# --- the world the walk happens in: one row of each kind, named with secrets -------------------------------------
 
 
 @pytest.fixture
@@ -236,7 +236,7 @@ def people(manager, approver, hr_coordinator, viewer, outsider, administrator):
 
 
 @pytest.fixture
-def world(people):
+def one_secret_row_of_each_kind(people):
     manager = people["manager"]
     channel = register_channel(actor=manager, kind="x", name="Secret X handle", handle="@secret_brand")
     team = TeamFactory(name="Secret social team")
@@ -317,13 +317,13 @@ def _fill(route: str, kwargs: dict) -> str:
     return "/" + url.replace("^", "").replace("$", "")
 
 
-def _url(pattern: Pattern, rule, world) -> str:
+def _url(pattern: Pattern, rule, one_secret_row_of_each_kind) -> str:
     if isinstance(rule, AdminSite):
         kwargs = _admin_kwargs(pattern)
         if pattern.name is None:
             return _fill(pattern.route, kwargs)
         return reverse(pattern.name, kwargs=kwargs)
-    kwargs = world["kwargs"][rule.kwargs] if getattr(rule, "kwargs", None) else {}
+    kwargs = one_secret_row_of_each_kind["kwargs"][rule.kwargs] if getattr(rule, "kwargs", None) else {}
     return reverse(pattern.name, kwargs=kwargs() if callable(kwargs) else kwargs)
 
 
@@ -344,7 +344,7 @@ def _redirects_to(response, url: str) -> bool:
     return response.status_code == 302 and response["Location"].split("?")[0] == url
 
 
-def test_every_url_answers_every_role_as_the_matrix_says(people, world):
+def test_every_url_answers_every_role_as_the_matrix_says(people, one_secret_row_of_each_kind):
     login_url = reverse("login")
     personas = [(ANONYMOUS, None), *people.items()]
     clients = {who: _client(person) for who, person in personas}
@@ -358,7 +358,7 @@ def test_every_url_answers_every_role_as_the_matrix_says(people, world):
     for pattern in all_patterns():
         rule = rule_for(pattern)
         for who, person in personas:
-            url = _url(pattern, rule, world)
+            url = _url(pattern, rule, one_secret_row_of_each_kind)
             allowed_roles = roles_of(person) if person is not None else set()
             methods = rule.methods if isinstance(rule, Public | Page | Api) else ("GET",)
             for method in methods:
@@ -396,7 +396,7 @@ def test_every_url_answers_every_role_as_the_matrix_says(people, world):
                     expect(response.status_code == 403, f"{where}, expected 403 ({action})")
                 elif (
                     rule.owner_only
-                    and person != world["token_owner"]
+                    and person != one_secret_row_of_each_kind["token_owner"]
                     and ("admin" not in allowed_roles or not getattr(rule, "admin_sees_all", True))
                 ):
                     expect(response.status_code == 404, f"{where}, expected 404 for someone else's object")
@@ -405,7 +405,7 @@ def test_every_url_answers_every_role_as_the_matrix_says(people, world):
                     if method == "GET":
                         expect(response.status_code == 200, f"{where}, expected 200")
                 if response.status_code in (401, 403, 404) or _redirects_to(response, login_url):
-                    leaked = [s for s in world["secrets"] if s in body]
+                    leaked = [s for s in one_secret_row_of_each_kind["secrets"] if s in body]
                     expect(not leaked, f"{where} leaks {leaked}")
     assert not failures, f"{len(failures)} of {checked} checks failed:\n" + "\n".join(failures)
     assert checked > 500

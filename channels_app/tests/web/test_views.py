@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from channels_app.tests.factories import ChannelFactory
-from channels_app.tests.helpers import hard_close_plan
+from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 

@@ -2,9 +2,6 @@
 and DUSK_WEBHOOK_URLCONF); everything else by the full middleware stack. Requests here go through the
 real WSGI callable gunicorn serves, not Django's test client (which always uses MIDDLEWARE)."""
 
-# Imported pytest fixtures are "redefined" by the test arguments that use them.
-# ruff: noqa: F811
-
 from wsgiref.util import setup_testing_defaults
 
 import httpx
@@ -15,8 +12,8 @@ from django.db import close_old_connections
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from channels_app.models import Message, OutboxMessage
-from channels_app.tests.fakeplatforms import build_tweet
-from channels_app.tests.inbound_helpers import platform_channel, signed_x_delivery, sunset
+from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.tests.support.inbound_helpers import signed_x_delivery
 from portal import handlers, wsgi
 
 pytestmark = pytest.mark.django_db
@@ -48,13 +45,6 @@ def served():
     """An HTTP client for the WSGI callable gunicorn serves."""
     with httpx.Client(transport=httpx.WSGITransport(app=_app), base_url="http://testserver") as http:
         yield http
-
-
-@pytest.fixture
-def retired_x(manager, approver, platform_secrets):
-    channel = platform_channel("x")
-    sunset(manager=manager, approver=approver, channels=[channel])
-    return channel
 
 
 def _post(http, channel, body, headers):

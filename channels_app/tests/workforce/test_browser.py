@@ -9,7 +9,7 @@ import shutil
 import pytest
 
 from channels_app.models import Reassignment
-from channels_app.tests.workforce_helpers import build_world, world_plan
+from channels_app.tests.support.workforce_helpers import build_world, world_plan
 
 CHROMIUM = os.environ.get("DUSK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

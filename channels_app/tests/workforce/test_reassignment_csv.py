@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from channels_app.models import AuditEvent, Reassignment, ReassignmentState
-from channels_app.tests.workforce_helpers import build_world, world_plan
 from channels_app.workforce.services import csv as reassignment_csv
 from channels_app.workforce.services.csv import (
     CsvImportError,
@@ -19,16 +18,6 @@ from channels_app.workforce.services.csv import (
 from channels_app.workforce.services.moves import accept_suggestion, assign_agents
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def plan(world, manager):
-    return world_plan(world, manager)
 
 
 def _rows(text: str) -> list[dict[str, str]]:

@@ -6,9 +6,9 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import Agent, Assignment, PlanStaffing, Team
-from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan
-from channels_app.tests.workforce_helpers import build_world, inbound, world_plan
+from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan
+from channels_app.tests.support.workforce_helpers import inbound, world_plan
 from channels_app.workforce.selectors import (
     affected_agents,
     destination_problems,
@@ -19,16 +19,6 @@ from channels_app.workforce.selectors import (
 from channels_app.workforce.services.moves import assign_agents, confirm_moves
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def plan(world, manager):
-    return world_plan(world, manager)
 
 
 def _names(agents) -> list[str]:

@@ -11,9 +11,9 @@ from channels_app.core.errors import InvalidTransition
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
 from channels_app.plans.services.plans import approve_plan, submit_plan
-from channels_app.tests.factories import AgentFactory
-from channels_app.tests.helpers import submit_and_approve
-from channels_app.tests.workforce_helpers import build_world, world_plan
+from channels_app.tests.support.factories import AgentFactory
+from channels_app.tests.support.helpers import submit_and_approve
+from channels_app.tests.support.workforce_helpers import world_plan
 from channels_app.workforce.services.moves import (
     accept_suggestion,
     assign_agents,
@@ -26,16 +26,6 @@ from channels_app.workforce.services.moves import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def plan(world, manager):
-    return world_plan(world, manager)
 
 
 def _moves(plan) -> dict[str, tuple[str, str]]:

@@ -8,21 +8,11 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from channels_app.models import Agent, Assignment, AuditEvent, PlanStaffing, Reassignment, ReassignmentState, Team
-from channels_app.tests.factories import ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan
-from channels_app.tests.workforce_helpers import build_world, inbound, world_plan
+from channels_app.tests.support.factories import ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan
+from channels_app.tests.support.workforce_helpers import inbound, world_plan
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def world():
-    return build_world()
-
-
-@pytest.fixture
-def plan(world, manager):
-    return world_plan(world, manager)
 
 
 def board(plan, **query) -> str:
@@ -522,7 +512,7 @@ def test_staffing_query_count_does_not_grow_with_agents(client, manager, viewer,
 def test_an_approved_plan_warns_that_only_confirmed_moves_will_be_applied(
     client, world, manager, approver, hr_coordinator
 ):
-    from channels_app.tests.helpers import submit_and_approve
+    from channels_app.tests.support.helpers import submit_and_approve
 
     plan = world_plan(world, manager)
     client.force_login(hr_coordinator)

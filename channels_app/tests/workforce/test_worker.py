@@ -7,8 +7,8 @@ import pytest
 from django.db import transaction
 
 from channels_app.models import AgentNotice, Assignment, NoticeState, Reassignment, ReassignmentState
-from channels_app.tests.factories import AgentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.helpers import hard_close_plan, wait_for
+from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.helpers import hard_close_plan, wait_for
 from channels_app.workforce.services.moves import assign_agents, notify_agents
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
