@@ -1,31 +1,15 @@
-"""services.portal: a person's time zone and the wizard's drafts."""
+"""The plan wizard's drafts: one per person, validated before anything is written."""
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import translation
 
-from channels_app.accounts.services import update_profile
-from channels_app.models import AuditEvent, PlanDraft, SunsetPlan, UserProfile
+from channels_app.models import PlanDraft, SunsetPlan
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
-
-
-def test_time_zone_is_saved_and_audited(viewer):
-    update_profile(actor=viewer, time_zone="Asia/Jakarta")
-    assert UserProfile.objects.get(user=viewer).time_zone == "Asia/Jakarta"
-    event = AuditEvent.objects.get(action="profile.updated")
-    assert (event.before, event.after) == ({"time_zone": "UTC"}, {"time_zone": "Asia/Jakarta"})
-
-
-def test_unknown_time_zone_is_refused_and_nothing_changes(viewer, outsider):
-    with pytest.raises(ValidationError, match="Unknown time zone"):
-        update_profile(actor=viewer, time_zone="Europe/Atlantis")
-    with pytest.raises(PermissionDenied):
-        update_profile(actor=outsider, time_zone="UTC")
-    assert not UserProfile.objects.exists()
 
 
 def test_one_draft_per_person_for_a_new_plan(manager, viewer):
