@@ -9,6 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from channels_app.core.mailbox import Mailbox, parse_mailbox_url
 from channels_app.directory.services import register_channel
 from channels_app.models import Channel, Message, OutboxMessage
 from channels_app.platforms.adapters import imap as imap_adapter
@@ -523,9 +524,7 @@ def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(
         api_base_url="imaps://imap.example.com/INBOX",
         api_token_env="IMAP_PASSWORD",
     )
-    assert imap_adapter.parse_mailbox_url(channel.api_base_url) == imap_adapter.Mailbox(
-        "imap.example.com", 993, "INBOX", "tls", ""
-    )
+    assert parse_mailbox_url(channel.api_base_url) == Mailbox("imap.example.com", 993, "INBOX", "tls", "")
 
 
 def test_only_email_channels_with_a_mailbox_are_polled(mailbox, platform_secrets):
