@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from channels_app.accounts.middleware import SESSION_TZ_KEY, UserTimeZoneMiddleware
-from channels_app.models import UserProfile
+from channels_app.tests.support.factories import UserProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +39,7 @@ def _request(user):
 
 
 def test_the_persons_zone_is_active_for_their_request_only(manager):
-    UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
+    UserProfileFactory(user=manager, time_zone="Asia/Jakarta")
     view = CountingView()
     request = _request(manager)
     assert UserTimeZoneMiddleware(view)(request) == "response"
@@ -50,7 +50,7 @@ def test_the_persons_zone_is_active_for_their_request_only(manager):
 
 @pytest.mark.parametrize("stored", ["Mars/Olympus_Mons", "../../etc/passwd", "/etc/localtime"])
 def test_an_unknown_stored_zone_falls_back_to_the_default_and_the_view_runs_once(manager, stored):
-    UserProfile.objects.create(user=manager, time_zone=stored)
+    UserProfileFactory(user=manager, time_zone=stored)
     view = CountingView()
     assert UserTimeZoneMiddleware(view)(_request(manager)) == "response"
     assert view.calls == 1
@@ -60,7 +60,7 @@ def test_an_unknown_stored_zone_falls_back_to_the_default_and_the_view_runs_once
 def test_a_view_that_fails_on_an_unknown_zone_is_not_run_a_second_time(manager):
     # A view may itself meet an unknown zone (a phase's stored zone, say); its error is its
     # own and must reach the error handling once, not re-run the view (a second write).
-    UserProfile.objects.create(user=manager, time_zone="Europe/Paris")
+    UserProfileFactory(user=manager, time_zone="Europe/Paris")
     view = CountingView(error=zoneinfo.ZoneInfoNotFoundError("No time zone found with key Mars/Olympus_Mons"))
     with pytest.raises(zoneinfo.ZoneInfoNotFoundError):
         UserTimeZoneMiddleware(view)(_request(manager))
@@ -76,6 +76,6 @@ def test_nobody_signed_in_gets_the_default_zone():
 
 
 def test_a_page_renders_for_a_person_whose_stored_zone_is_unknown(client, manager):
-    UserProfile.objects.create(user=manager, time_zone="Mars/Olympus_Mons")
+    UserProfileFactory(user=manager, time_zone="Mars/Olympus_Mons")
     client.force_login(manager)
     assert client.get("/").status_code == 200

@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from channels_app.accounts.services import create_api_token, revoke_api_token
 from channels_app.models import ApiToken, AuditEvent, SunsetPlan
-from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.factories import ChannelFactory, UserProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -214,9 +214,8 @@ def test_portal_page_needs_csrf(manager):
 
 
 def test_portal_page_writes_token_times_in_the_readers_zone_with_utc_beside(client, manager):
-    from channels_app.models import UserProfile
 
-    UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
+    UserProfileFactory(user=manager, time_zone="Asia/Jakarta")
     token, _ = create_api_token(actor=manager, name="ci", scopes=["read"])
     client.force_login(manager)
     html = client.get(reverse("api_tokens")).content.decode()

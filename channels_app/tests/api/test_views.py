@@ -9,7 +9,13 @@ from rest_framework.test import APIClient
 
 from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
 from channels_app.plans.services.plans import confirm_reassignments, propose_reassignment, submit_plan
-from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.factories import (
+    AgentFactory,
+    AssignmentFactory,
+    ChannelFactory,
+    CutoverRunFactory,
+    TeamFactory,
+)
 from channels_app.tests.support.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, submit_and_approve
 
 pytestmark = pytest.mark.django_db
@@ -331,11 +337,10 @@ def test_lists_filter_search_order_and_paginate(viewer):
 
 
 def test_runs_show_progress_per_step(manager, approver):
-    from channels_app.models import CutoverRun
 
     plan = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory()])
     phase = plan.phases.get()
-    run = CutoverRun.objects.create(
+    run = CutoverRunFactory(
         phase=phase,
         plan=plan,
         queued_at=timezone.now(),
@@ -510,9 +515,8 @@ def test_list_cost_does_not_grow_with_the_rows(manager, approver, hr_coordinator
             )
             confirm_reassignments(actor=hr_coordinator, plan=plan)
             submit_and_approve(plan, manager=manager, approver=approver)
-            from channels_app.models import CutoverRun
 
-            CutoverRun.objects.create(phase=plan.phases.get(), plan=plan, queued_at=timezone.now())
+            CutoverRunFactory(phase=plan.phases.get(), plan=plan, queued_at=timezone.now())
 
     client = api(manager)
 

@@ -10,8 +10,14 @@ from django.db import connection
 from django.urls import reverse
 
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.models import AutoReply, ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
-from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.models import ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
+from channels_app.tests.support.factories import (
+    AssignmentFactory,
+    AutoReplyFactory,
+    ChannelFactory,
+    ConversationFactory,
+    TeamFactory,
+)
 from channels_app.tests.support.helpers import hard_close_plan, move_everyone, submit_and_approve
 
 pytestmark = pytest.mark.django_db
@@ -27,9 +33,7 @@ def plan_with_french_customers(manager, approver, hr_coordinator):
     ConversationFactory(channel=x, customer_name="Amélie", locale="fr", reference="DSK-FRENCH01")
     ConversationFactory(channel=x, customer_name="Budi", locale="id-ID", reference="DSK-INDO0001")
     plan = hard_close_plan(manager=manager, channels=[x])
-    AutoReply.objects.create(
-        plan=plan, phase_kind="hard_close", locale="fr", text="Bonjour {customer_name}, réf {reference}."
-    )
+    AutoReplyFactory(plan=plan, phase_kind="hard_close", locale="fr", text="Bonjour {customer_name}, réf {reference}.")
     move_everyone(plan, hr_coordinator=hr_coordinator, agents=[agent], to_team=phone)
     return submit_and_approve(plan, manager=manager, approver=approver)
 

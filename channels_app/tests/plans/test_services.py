@@ -20,6 +20,7 @@ from channels_app.plans.services.plans import (
     submit_plan,
     update_plan,
 )
+from channels_app.tests.support.factories import SunsetPlanFactory
 from channels_app.tests.support.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +159,7 @@ def test_one_open_plan_per_channel(manager, x_channel):
     with pytest.raises(ValidationError, match="already belongs to the open plan"):
         hard_close_plan(manager=manager, channels=[x_channel], title="Second")
     # And the database holds the line even if the service check is bypassed.
-    second = SunsetPlan.objects.create(title="Sneaky", author=manager)
+    second = SunsetPlanFactory(title="Sneaky", author=manager)
     with pytest.raises(IntegrityError), transaction.atomic():
         PlanChannel.objects.create(plan=second, channel=x_channel)
     cancel_plan(actor=manager, plan=first)

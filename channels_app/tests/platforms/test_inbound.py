@@ -18,7 +18,7 @@ from channels_app.models import (
 )
 from channels_app.platforms.adapters.base import InboundMessage
 from channels_app.platforms.services.inbound import receive_messages
-from channels_app.tests.support.factories import ConversationFactory
+from channels_app.tests.support.factories import ConversationFactory, MessageFactory
 from channels_app.tests.support.inbound_helpers import platform_channel, sunset
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +89,7 @@ def test_a_customer_answering_our_reply_stays_in_the_conversation():
     channel = platform_channel("x")
     receive_messages(channel=channel, messages=[msg("1001")])
     conversation = Conversation.objects.get()
-    Message.objects.create(
+    MessageFactory(
         channel=channel,
         conversation=conversation,
         platform_message_id="1850000000000000001",

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.models import AuditEvent, Message, OutboxMessage, OutboxState
-from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
+from channels_app.tests.support.factories import ChannelFactory, ConversationFactory, UserProfileFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -180,9 +180,8 @@ def test_queueing_again_needs_the_manager_role_post_and_csrf(client, viewer, man
 
 
 def test_the_log_writes_utc_as_its_header_says_whatever_the_readers_zone(client, viewer):
-    from channels_app.models import UserProfile
 
-    UserProfile.objects.create(user=viewer, time_zone="Asia/Jakarta")  # UTC+7
+    UserProfileFactory(user=viewer, time_zone="Asia/Jakarta")  # UTC+7
     channel = ChannelFactory()
     _log(channel, 1)
     at = Message.objects.get(channel=channel).created_at

@@ -30,7 +30,7 @@ from channels_app.platforms.services.outbox import (
     retry_failed_replies,
     send_due_replies,
 )
-from channels_app.tests.support.factories import ConversationFactory
+from channels_app.tests.support.factories import ConversationFactory, MessageFactory
 from channels_app.tests.support.inbound_helpers import (
     BRAND_ID,
     REPLIES,
@@ -459,7 +459,7 @@ def test_an_orphan_reply_joins_the_moved_conversation_and_gets_its_reference(
     that conversation's reference and the (tracked) redirect."""
     channel = platform_channel("x", fake_x.base_url)
     old = ConversationFactory(channel=channel, platform_thread_id="7001", customer_id="42", customer_name="Ana")
-    Message.objects.create(
+    MessageFactory(
         channel=channel,
         conversation=old,
         platform_message_id="7001",

@@ -1,5 +1,6 @@
-"""Replaying real customer tweets (../shared/data/twcs_sample.csv) through the X webhook of a
-retired channel, then sending the replies to a real fake X."""
+"""Replaying real customer tweets (a sample of the public "Customer Support on Twitter" corpus,
+found through `shared_data`, which skips the test where the sample is absent) through the X
+webhook of a retired channel, then sending the replies to a real fake X."""
 
 import csv
 from collections import Counter

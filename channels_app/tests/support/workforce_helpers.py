@@ -10,8 +10,8 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
-from channels_app.models import Assignment, Channel, Conversation, Message, Team
-from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.models import Channel, Conversation, Message, Team
+from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
 from channels_app.tests.support.helpers import hard_close_plan
 
 
@@ -34,7 +34,7 @@ class World:
 
 def _staff(team: Team, count: int, **kwargs) -> None:
     for agent in AgentFactory.create_batch(count, **kwargs):
-        Assignment.objects.create(agent=agent, team=team, starts_on=date(2024, 1, 1))
+        AssignmentFactory(agent=agent, team=team, starts_on=date(2024, 1, 1))
 
 
 def build_world() -> World:
@@ -74,7 +74,7 @@ def build_world() -> World:
     agents = {}
     for name, team, languages, skills, site, zone in people:
         agent = AgentFactory(name=name, languages=languages, skills=skills, site=site, time_zone=zone)
-        Assignment.objects.create(agent=agent, team=team, starts_on=date(2024, 1, 1))
+        AssignmentFactory(agent=agent, team=team, starts_on=date(2024, 1, 1))
         agents[name] = agent
     return World(x, forum, phone, web_form, paris, jakarta, emea, apac, web, agents)
 

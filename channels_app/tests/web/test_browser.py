@@ -22,11 +22,16 @@ from channels_app.models import (
     Reassignment,
     RunState,
     SunsetPlan,
-    UserProfile,
 )
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import reject_plan, submit_plan
-from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.factories import (
+    AgentFactory,
+    AssignmentFactory,
+    ChannelFactory,
+    TeamFactory,
+    UserProfileFactory,
+)
 from channels_app.tests.support.helpers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -74,7 +79,7 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
 ):
     x, _forum = _world()
     # Maya works from Los Angeles: she sees instants in her zone, with UTC beside them.
-    UserProfile.objects.create(user=manager, time_zone="America/Los_Angeles")
+    UserProfileFactory(user=manager, time_zone="America/Los_Angeles")
     # Slow chunks so the run page is seen mid-way, not only at the end.
     worker = celery_workers("w1", DUSK_CHUNK_SIZE="100", DUSK_CHUNK_PAUSE="0.4")
 
@@ -256,7 +261,7 @@ def test_demo_pages_read_well_for_each_role_in_english_and_french(browse, caplog
     from channels_app.models import Team
 
     late = AgentFactory(employee_id="LUM-99999", name="Late Hire", site="Dublin")
-    Assignment.objects.create(agent=late, team=Team.objects.get(name="Social Care Dublin"), starts_on=date_cls.today())
+    AssignmentFactory(agent=late, team=Team.objects.get(name="Social Care Dublin"), starts_on=date_cls.today())
 
     arjun = browse("approver-demo")
     arjun.login("arjun", "dusk-demo-2026")

@@ -12,11 +12,18 @@ from django.utils import timezone
 
 from channels_app.core import textrules
 from channels_app.core.zones import local_to_instant
-from channels_app.models import AuditEvent, CutoverRun, PlanDraft, PlanState, RunState, SunsetPlan, UserProfile
+from channels_app.models import AuditEvent, PlanDraft, PlanState, RunState, SunsetPlan, UserProfile
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import reject_plan, submit_plan
 from channels_app.templatetags.dusk import optional_url
-from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.factories import (
+    AgentFactory,
+    AssignmentFactory,
+    ChannelFactory,
+    CutoverRunFactory,
+    TeamFactory,
+    UserProfileFactory,
+)
 from channels_app.tests.support.helpers import approved_plan, hard_close_plan
 
 pytestmark = pytest.mark.django_db
@@ -191,7 +198,7 @@ def test_wizard_refuses_phases_out_of_order_and_unknown_zones(client, manager):
 
 
 def test_phase_preview_shows_the_instant_in_the_viewers_zone_and_utc(client, manager):
-    UserProfile.objects.create(user=manager, time_zone="Asia/Jakarta")
+    UserProfileFactory(user=manager, time_zone="Asia/Jakarta")
     client.force_login(manager)
     draft = open_plan_draft(actor=manager)
     day = (timezone.now() + timedelta(days=40)).date()
@@ -445,7 +452,7 @@ def test_channel_page_polls_its_inbound_volume(client, viewer):
 def test_run_page_polls_while_running_and_stops_when_done(client, manager, approver, viewer):
     plan = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory()])
     now = timezone.now()
-    run = CutoverRun.objects.create(
+    run = CutoverRunFactory(
         phase=plan.phases.get(),
         plan=plan,
         state=RunState.RUNNING,

@@ -6,13 +6,14 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import Phase, PlanState, SunsetPlan
+from channels_app.tests.support.factories import SunsetPlanFactory
 from channels_app.web.selectors import soonest_plan_ids, timeline
 
 pytestmark = pytest.mark.django_db
 
 
 def _plan(manager, title: str, state: str, *offsets_days: float) -> SunsetPlan:
-    plan = SunsetPlan.objects.create(title=title, author=manager, state=state)
+    plan = SunsetPlanFactory(title=title, author=manager, state=state)
     now = timezone.now()
     kinds = ["notice", "soft_close", "hard_close", "archive"]
     Phase.objects.bulk_create(

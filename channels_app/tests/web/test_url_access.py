@@ -19,10 +19,10 @@ from django.utils import timezone
 from channels_app.accounts.services import create_api_token
 from channels_app.core.permissions import ROLE_ACTIONS, ROLES, roles_of
 from channels_app.directory.services import register_channel
-from channels_app.models import CutoverRun, SunsetPlan
+from channels_app.models import SunsetPlan
 from channels_app.plans.services.drafts import open_plan_draft
 from channels_app.plans.services.plans import propose_reassignment
-from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, CutoverRunFactory, TeamFactory
 from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
@@ -252,7 +252,7 @@ def one_secret_row_of_each_kind(people):
         effective_date=timezone.now().date() + timedelta(days=40),
     )
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
-    run = CutoverRun.objects.create(phase=other.phases.get(), plan=other, queued_at=timezone.now())
+    run = CutoverRunFactory(phase=other.phases.get(), plan=other, queued_at=timezone.now())
     token, _ = create_api_token(actor=manager, name="secret-token-name", scopes=["read"])
     draft = open_plan_draft(actor=manager)
     from channels_app.models import AuditEvent

@@ -5,8 +5,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from channels_app.models import Agent, Assignment, PlanStaffing, Team
-from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.models import Agent, Team
+from channels_app.tests.support.factories import (
+    AgentFactory,
+    AssignmentFactory,
+    ChannelFactory,
+    PlanStaffingFactory,
+    TeamFactory,
+)
 from channels_app.tests.support.helpers import hard_close_plan
 from channels_app.tests.support.workforce_helpers import inbound, world_plan
 from channels_app.workforce.selectors import (
@@ -37,7 +43,7 @@ def test_a_team_is_affected_when_its_share_of_inbound_volume_exceeds_the_thresho
     hybrid = TeamFactory(name="Hybrid")
     hybrid.channels.set([world.x, world.phone])
     agent = AgentFactory(name="Hana Hybrid")
-    Assignment.objects.create(agent=agent, team=hybrid, starts_on=timezone.localdate())
+    AssignmentFactory(agent=agent, team=hybrid, starts_on=timezone.localdate())
     # 30 messages on X (retiring) and 10 on the phone channel: 75% of its work retires.
     inbound(world.x, 30)
     inbound(world.phone, 10)
@@ -47,7 +53,7 @@ def test_a_team_is_affected_when_its_share_of_inbound_volume_exceeds_the_thresho
     assert work["Hybrid"].affected
     assert "Hana Hybrid" in _names(affected_agents(plan))
     # At a threshold of 80% the same team keeps its agents.
-    PlanStaffing.objects.create(plan=plan, affected_share_threshold=0.8)
+    PlanStaffingFactory(plan=plan, affected_share_threshold=0.8)
     assert not {w.name: w for w in team_work(plan)}["Hybrid"].affected
     assert "Hana Hybrid" not in _names(affected_agents(plan))
 
@@ -122,9 +128,7 @@ def test_problems_name_a_destination_team_pushed_over_capacity(world, plan, hr_c
         actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
     )
     # Someone joins Phone APAC directly afterwards: 2 now + 2 arriving for 3 seats.
-    Assignment.objects.create(
-        agent=AgentFactory(languages=["id"]), team=world.phone_apac, starts_on=timezone.localdate()
-    )
+    AssignmentFactory(agent=AgentFactory(languages=["id"]), team=world.phone_apac, starts_on=timezone.localdate())
     problems = destination_problems(plan)
     assert problems.teams == [
         "Phone APAC is over capacity: 2 agents now + 2 confirmed arrivals for 3 seats (1 too many)."
@@ -134,7 +138,7 @@ def test_problems_name_a_destination_team_pushed_over_capacity(world, plan, hr_c
 def test_staffing_check_matches_the_call_centre_helper_example(world, plan):
     """Call Centre Helper's worked example (cited in test_erlang.py): 200 contacts an hour, 180 s
     handle time, 80% in 20 s -> 14 agents on duty, 20 with 30% shrinkage."""
-    PlanStaffing.objects.create(plan=plan, volume_window_days=1, aht_seconds=180, shrinkage=0.3)
+    PlanStaffingFactory(plan=plan, volume_window_days=1, aht_seconds=180, shrinkage=0.3)
     # One day of history: 200 inbound messages on X in one hour; the phone gets 100% of them.
     plan.redirects.filter(position=0).update(expected_share=1.0)
     plan.redirects.filter(position=1).update(expected_share=0.0)

@@ -11,7 +11,7 @@ from channels_app.core.errors import InvalidTransition
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
 from channels_app.plans.services.plans import approve_plan, submit_plan
-from channels_app.tests.support.factories import AgentFactory
+from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
 from channels_app.tests.support.helpers import submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
 from channels_app.workforce.services.moves import (
@@ -216,9 +216,8 @@ def test_only_hr_and_admins_change_moves(world, plan, manager, approver, viewer,
 def test_confirming_is_refused_when_a_team_would_be_over_capacity(world, plan, hr_coordinator, manager):
     assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC")
     # Meanwhile Phone APAC hires someone directly: 2 now, 2 proposed, 3 seats.
-    from channels_app.models import Assignment
 
-    Assignment.objects.create(agent=AgentFactory(languages=["id"]), team=world.phone_apac, starts_on=date(2024, 1, 1))
+    AssignmentFactory(agent=AgentFactory(languages=["id"]), team=world.phone_apac, starts_on=date(2024, 1, 1))
     with pytest.raises(ValidationError) as err:
         confirm_moves(actor=hr_coordinator, plan=plan)
     assert err.value.messages == [
@@ -269,9 +268,8 @@ def test_submit_is_refused_naming_each_agent_without_a_destination(world, plan, 
 def test_submit_is_refused_naming_a_destination_team_over_capacity(world, plan, manager, hr_coordinator):
     accept_suggestion(actor=hr_coordinator, plan=plan)
     confirm_moves(actor=hr_coordinator, plan=plan)
-    from channels_app.models import Assignment
 
-    Assignment.objects.create(agent=AgentFactory(), team=world.phone_emea, starts_on=date(2024, 1, 1))
+    AssignmentFactory(agent=AgentFactory(), team=world.phone_emea, starts_on=date(2024, 1, 1))
     with pytest.raises(ValidationError) as err:
         submit_plan(actor=manager, plan=plan)
     assert err.value.message_dict["reassignments"] == [
