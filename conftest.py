@@ -15,12 +15,6 @@ from django.utils import translation
 from channels_app.core.permissions import ensure_roles
 
 ROOT = Path(__file__).resolve().parent
-# Real HTTP/SMTP servers playing X, YouTube, Discourse, Messenger and email.
-pytest_plugins = [
-    "channels_app.tests.fakeplatforms",
-    "channels_app.tests.inbound_helpers",
-    "channels_app.tests.browser",
-]
 
 
 def _person(django_user_model, username: str, *roles: str):
@@ -73,7 +67,7 @@ def outsider(db, django_user_model):
 
 @pytest.fixture
 def smtp_server():
-    from channels_app.tests.fakeplatforms import FakeSMTP
+    from channels_app.tests.support.fakeplatforms import FakeSMTP
 
     with FakeSMTP() as sink:
         yield sink

@@ -347,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     from channels_app.models import Channel, CutoverRun, RunState
-    from channels_app.tests.fakeplatforms import FakeSMTP, FakeX
+    from channels_app.tests.support.fakeplatforms import FakeSMTP, FakeX
 
     call_command("migrate", verbosity=0)
     rng = random.Random(args.seed)

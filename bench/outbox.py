@@ -32,7 +32,7 @@ TOKEN = "bench-bearer-token"
 
 FAKE = """
 import json, sys
-from channels_app.tests.fakeplatforms import FakeX
+from channels_app.tests.support.fakeplatforms import FakeX
 fake = FakeX(bearer_token=sys.argv[1]).start()
 print(fake.base_url, flush=True)
 sys.stdin.read()  # until the bench closes our stdin

@@ -1,0 +1,288 @@
+"""The cutover engine, run in-process against the real database."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from channels_app.audit.services import verify_chain
+from channels_app.core.errors import InvalidTransition, LeaseLost
+from channels_app.cutover.services import engine as cutover
+from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover
+from channels_app.models import (
+    Assignment,
+    AuditEvent,
+    ChannelState,
+    Conversation,
+    ConversationState,
+    CutoverRun,
+    OutboxMessage,
+    PhaseState,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+    RunState,
+    SunsetPlan,
+)
+from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan, submit_and_approve
+from channels_app.workforce.services.moves import assign_agents
+
+LATER = timedelta(days=31)
+
+
+@pytest.fixture
+def x_forum_and_phone_channels(db):
+    """Two retiring channels, one that stays, a social team and a phone team."""
+    x = ChannelFactory(kind="x", name="Brand on X")
+    forum = ChannelFactory(kind="discourse", name="Brand forum")
+    phone = ChannelFactory(kind="phone", name="Brand phone")
+    social = TeamFactory(name="Social care")
+    social.channels.set([x, forum])
+    phone_team = TeamFactory(name="Phone EMEA", capacity=100)
+    phone_team.channels.set([phone])
+    agents = [AssignmentFactory(team=social).agent for _ in range(6)]
+    ConversationFactory.create_batch(14, channel=x)
+    ConversationFactory.create_batch(11, channel=forum)
+    ConversationFactory.create_batch(5, channel=phone)
+    ConversationFactory.create_batch(2, channel=x, state=ConversationState.CLOSED)
+    return {"x": x, "forum": forum, "phone": phone, "social": social, "phone_team": phone_team, "agents": agents}
+
+
+def _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator):
+    # The social team works only retiring channels: its agents need destinations before submitting.
+    plan = hard_close_plan(
+        manager=manager, channels=[x_forum_and_phone_channels["x"], x_forum_and_phone_channels["forum"]]
+    )
+    assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=[agent.pk for agent in x_forum_and_phone_channels["agents"]],
+        to_team=x_forum_and_phone_channels["phone_team"],
+        effective_date=plan.phases.get().local_date,
+    )
+    confirm_reassignments(actor=hr_coordinator, plan=plan)
+    return submit_and_approve(plan, manager=manager, approver=approver)
+
+
+def _claim(plan) -> CutoverRun:
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    assert len(run_ids) == 1
+    return CutoverRun.objects.get(pk=run_ids[0])
+
+
+def test_due_phase_is_claimed_exactly_once(manager, approver, x_forum_and_phone_channels):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
+    instant = plan.phases.get().instant
+    assert claim_due_phases(now=instant - timedelta(seconds=1)) == []
+    run = _claim(plan)
+    assert claim_due_phases(now=instant + timedelta(seconds=2)) == []
+    plan.refresh_from_db()
+    assert plan.state == PlanState.RUNNING
+    assert run.phase.state == PhaseState.RUNNING
+    assert run.state == RunState.QUEUED
+
+
+def test_hard_close_runs_every_step(
+    manager, approver, hr_coordinator, x_forum_and_phone_channels, smtp_settings, settings
+):
+    settings.DUSK_CHUNK_SIZE = 10  # 25 open conversations -> three committed chunks
+    plan = _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator)
+    run = _claim(plan)
+
+    assert run_cutover(run_id=run.pk, worker_id="test") == "completed"
+
+    run.refresh_from_db()
+    plan.refresh_from_db()
+    assert run.state == RunState.COMPLETED
+    assert plan.state == PlanState.COMPLETED
+    assert run.phase.state == PhaseState.COMPLETED
+    # Channels retired; the phone channel is untouched.
+    x_forum_and_phone_channels["x"].refresh_from_db()
+    x_forum_and_phone_channels["phone"].refresh_from_db()
+    assert x_forum_and_phone_channels["x"].state == ChannelState.RETIRED
+    assert x_forum_and_phone_channels["phone"].state == ChannelState.ACTIVE
+    # Open conversations on retiring channels moved, each with one hand-off notice.
+    moved = Conversation.objects.filter(moved_by_run=run)
+    assert moved.count() == 25 == run.conversations_moved
+    assert set(moved.values_list("state", flat=True)) == {ConversationState.REDIRECTED}
+    assert moved.filter(redirected_to__position=0).count() == 25
+    assert (
+        Conversation.objects.filter(channel=x_forum_and_phone_channels["phone"], state=ConversationState.OPEN).count()
+        == 5
+    )
+    assert Conversation.objects.filter(state=ConversationState.CLOSED).count() == 2
+    handoffs = OutboxMessage.objects.filter(created_by_run=run, kind="handoff")
+    assert handoffs.count() == 25 == run.handoffs_queued
+    assert set(handoffs.values_list("conversation_id", flat=True)) == set(moved.values_list("id", flat=True))
+    # Agents: old assignment ended, new one open, move done.
+    for agent in x_forum_and_phone_channels["agents"]:
+        rows = list(Assignment.objects.filter(agent=agent).order_by("id").values_list("team__name", "ends_on"))
+        assert rows == [("Social care", plan.phases.get().local_date), ("Phone EMEA", None)]
+    assert set(Reassignment.objects.filter(plan=plan).values_list("state", flat=True)) == {ReassignmentState.DONE}
+    assert run.agents_reassigned == 6
+    # Emails: six agents, the author and the approver, once each.
+    recipients = sorted(m.message["To"] for m in smtp_settings.messages)
+    assert recipients == sorted(
+        [a.email for a in x_forum_and_phone_channels["agents"]] + [manager.email, approver.email]
+    )
+    assert run.notifications_sent == 8
+    assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 8
+    # Progress, timings and the audit trail.
+    assert [
+        run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications", "done")
+    ] == ["done"] * 6
+    assert run.steps["conversations"]["done"] == run.steps["conversations"]["total"] == 25
+    assert run.snapshot["channels"][str(x_forum_and_phone_channels["x"].pk)]["state"] == "active"
+    assert run.duration_seconds is not None
+    actions = set(AuditEvent.objects.values_list("action", flat=True))
+    assert {"phase.claimed", "channels.state_changed", "reassignments.applied", "run.completed"} <= actions
+    assert verify_chain() == []
+
+
+def test_a_finished_run_is_not_run_again(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
+    run = _claim(plan)
+    assert run_cutover(run_id=run.pk, worker_id="a") == "completed"
+    sent = len(smtp_settings.messages)
+    assert run_cutover(run_id=run.pk, worker_id="b") == "skipped"
+    assert OutboxMessage.objects.count() == 14
+    assert len(smtp_settings.messages) == sent
+
+
+def test_freeze_rechecks_approval_at_run_time(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
+    approver.groups.remove(Group.objects.get(name="approver"))
+    run = _claim(plan)
+
+    assert run_cutover(run_id=run.pk, worker_id="test") == "failed"
+
+    run.refresh_from_db()
+    plan.refresh_from_db()
+    x_forum_and_phone_channels["x"].refresh_from_db()
+    assert run.state == RunState.FAILED
+    assert "no longer holds the approver role" in run.errors[-1]["error"]
+    assert plan.state == PlanState.FAILED
+    assert x_forum_and_phone_channels["x"].state == ChannelState.ACTIVE
+    assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
+    assert not OutboxMessage.objects.exists()
+    assert smtp_settings.messages == []
+
+
+def test_reaper_hands_a_silent_run_to_another_worker(
+    manager, approver, x_forum_and_phone_channels, smtp_settings, settings
+):
+    settings.DUSK_RUN_STUCK_AFTER = 60
+    plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
+    run = _claim(plan)
+    lease = cutover._take_lease(run.pk, "first-worker")
+    assert lease
+    # Still fresh: a second worker cannot take it, the reaper leaves it alone.
+    assert run_cutover(run_id=run.pk, worker_id="second") == "skipped"
+    assert reap_stuck_runs() == []
+    # Silent for longer than the threshold: handed back.
+    assert reap_stuck_runs(now=timezone.now() + timedelta(seconds=61)) == [run.pk]
+    assert run_cutover(run_id=run.pk, worker_id="second") == "completed"
+    run.refresh_from_db()
+    assert run.attempts == 2
+    assert run.worker_id == "second"
+    # The first worker, if it wakes up, can no longer write.
+    ctx = cutover._Ctx(
+        run_id=run.pk,
+        lease=lease,
+        worker_id="first-worker",
+        phase=run.phase,
+        plan=run.plan,
+        channel_ids=[x_forum_and_phone_channels["x"].pk],
+    )
+    with pytest.raises(LeaseLost):
+        cutover._beat(ctx)
+
+
+def test_soft_close_changes_state_but_moves_nothing(manager, approver, x_forum_and_phone_channels, smtp_settings):
+    from channels_app.tests.support.helpers import utc_phase
+
+    at = timezone.now() + LATER
+    plan = approved_plan(
+        manager=manager,
+        approver=approver,
+        channels=[x_forum_and_phone_channels["x"]],
+        phases=[utc_phase("soft_close", at), utc_phase("hard_close", at + timedelta(days=1))],
+        auto_replies=[
+            AutoReplyInput(k, "en", "Hi {customer_name}, call {phone}.") for k in ("soft_close", "hard_close")
+        ],
+    )
+    run_ids = claim_due_phases(now=at + timedelta(seconds=1))
+    assert len(run_ids) == 1
+    assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+    x_forum_and_phone_channels["x"].refresh_from_db()
+    plan.refresh_from_db()
+    assert x_forum_and_phone_channels["x"].state == ChannelState.SOFT_CLOSED
+    assert plan.state == PlanState.SCHEDULED  # the hard close is still ahead
+    assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_racing_claim_has_exactly_one_winner(django_user_model, manager, approver):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks and concurrent transactions need PostgreSQL")
+    channel = ChannelFactory()
+    outcomes = []
+    for round_no in range(10):
+        plan = approved_plan(manager=manager, approver=approver, channels=[channel], title=f"Round {round_no}")
+        due = plan.phases.get().instant + timedelta(seconds=1)
+        barrier = threading.Barrier(2)
+        result: dict[str, object] = {}
+
+        # Alternate a small head start so both orders are exercised.
+        claim_delay, cancel_delay = (0.0, 0.004) if round_no % 2 == 0 else (0.004, 0.0)
+
+        def claim(due=due, barrier=barrier, result=result, delay=claim_delay):
+            barrier.wait()
+            time.sleep(delay)
+            try:
+                result["claimed"] = claim_due_phases(now=due)
+            finally:
+                close_old_connections()
+                connection.close()
+
+        def cancel(plan=plan, barrier=barrier, result=result, delay=cancel_delay):
+            barrier.wait()
+            time.sleep(delay)
+            try:
+                cancel_plan(actor=manager, plan=plan.pk)
+                result["cancelled"] = True
+            except InvalidTransition as exc:
+                result["cancelled"] = False
+                result["cancel_error"] = str(exc)
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=claim), threading.Thread(target=cancel)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        plan.refresh_from_db()
+        phase = plan.phases.get()
+        claimed = bool(result["claimed"])
+        assert claimed != result["cancelled"], result  # exactly one wins
+        if claimed:
+            assert phase.state == PhaseState.RUNNING
+            assert plan.state == PlanState.RUNNING
+            assert CutoverRun.objects.filter(phase=phase).count() == 1
+            # Finish the round so the channel is free for the next plan.
+            SunsetPlan.objects.filter(pk=plan.pk).update(state=PlanState.COMPLETED)
+            plan.plan_channels.update(is_open=False)
+        else:
+            assert phase.state == PhaseState.CANCELLED
+            assert plan.state == PlanState.CANCELLED
+            assert not CutoverRun.objects.filter(phase=phase).exists()
+        outcomes.append("claim" if claimed else "cancel")
+    # The database, not the test, decides; record who won for the log.
+    print("race winners:", outcomes)

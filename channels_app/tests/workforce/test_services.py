@@ -1,0 +1,403 @@
+"""Workforce services: suggestion, hand edits, confirmation, the submit guard, agent emails."""
+
+from datetime import date, timedelta
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from channels_app.audit.services import verify_chain
+from channels_app.core.errors import InvalidTransition
+from channels_app.cutover.services.engine import claim_due_phases, run_cutover
+from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
+from channels_app.plans.services.plans import approve_plan, submit_plan
+from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
+from channels_app.tests.support.helpers import submit_and_approve
+from channels_app.tests.support.workforce_helpers import world_plan
+from channels_app.workforce.services.moves import (
+    accept_suggestion,
+    assign_agents,
+    clear_destinations,
+    confirm_moves,
+    notify_agents,
+    send_agent_notices,
+    suggest_destinations,
+    update_staffing_inputs,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def _moves(plan) -> dict[str, tuple[str, str]]:
+    return {
+        r.agent.name: (r.to_team.name, r.state)
+        for r in Reassignment.objects.filter(plan=plan).select_related("agent", "to_team")
+    }
+
+
+def _unchanged(before_moves: int, before_events: int) -> None:
+    assert Reassignment.objects.count() == before_moves
+    assert AuditEvent.objects.count() == before_events
+
+
+# --- suggestion -------------------------------------------------------------------------------
+
+
+def test_suggestion_places_every_agent_by_language_and_explains_it(world, plan):
+    before = (Reassignment.objects.count(), AuditEvent.objects.count())
+    planned = suggest_destinations(plan=plan)
+    assert planned.suggestion.feasible
+    placed = {world.agents[n].pk: n for n in world.agents}
+    teams = {placed[a]: planned.team_for(a).name for a in planned.agent_ids}
+    # French and English speakers go to Phone EMEA (3 free seats), Indonesian speakers to Phone APAC
+    # (2 free seats); the Web desk has no free seat.
+    assert teams == {
+        "Amélie": "Phone EMEA",
+        "Bruno": "Phone EMEA",
+        "Chen": "Phone EMEA",
+        "Dewi": "Phone APAC",
+        "Eko": "Phone APAC",
+    }
+    explanation = planned.explain(world.agents["Amélie"].pk)
+    assert explanation.startswith("French speaker -> Phone EMEA, seat 1 of 3")
+    assert "skills: billing (1 of 1 desired)" in explanation
+    assert "same site (Paris)" in explanation
+    _unchanged(*before)  # suggesting writes nothing
+
+
+def test_suggestion_says_which_language_is_short_of_seats(world, plan):
+    # Plenty of seats in total, but none left for Dewi, who speaks only Indonesian (Eko also
+    # speaks English and can go to Phone EMEA).
+    world.phone_apac.capacity = 1
+    world.phone_apac.save()
+    world.phone_emea.capacity = 9
+    world.phone_emea.save()
+    planned = suggest_destinations(plan=plan)
+    assert planned.suggestion.unplaced == [world.agents["Dewi"].pk]
+    assert planned.suggestion.infeasibility == ["1 agent speaks only id but no destination with free seats accepts id"]
+    assert planned.team_for(world.agents["Eko"].pk).name == "Phone EMEA"
+    assert "not placed" in planned.explain(world.agents["Dewi"].pk)
+
+
+def test_accepting_all_writes_proposed_moves_in_one_go(world, plan, hr_coordinator):
+    result = accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert result.accepted == 5 and result.unplaced == []
+    hard_close = plan.phases.get().local_date
+    assert _moves(plan) == {
+        "Amélie": ("Phone EMEA", "proposed"),
+        "Bruno": ("Phone EMEA", "proposed"),
+        "Chen": ("Phone EMEA", "proposed"),
+        "Dewi": ("Phone APAC", "proposed"),
+        "Eko": ("Phone APAC", "proposed"),
+    }
+    assert set(Reassignment.objects.values_list("effective_date", flat=True)) == {hard_close}
+    event = AuditEvent.objects.get(action="reassignments.suggestion_accepted")
+    assert event.after["agents"] == 5
+    assert verify_chain() == []
+
+
+def test_accepting_some_leaves_the_others_alone(world, plan, hr_coordinator):
+    result = accept_suggestion(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Chen"))
+    assert result.accepted == 2
+    assert _moves(plan) == {"Chen": ("Phone EMEA", "proposed"), "Dewi": ("Phone APAC", "proposed")}
+
+
+def test_accepting_skips_agents_with_no_seat_and_says_why(world, plan, hr_coordinator):
+    world.phone_apac.capacity = 2
+    world.phone_apac.save()
+    result = accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert result.accepted == 4
+    assert len(result.unplaced) == 1 and "not placed" in result.unplaced[0]
+
+
+def test_confirmed_moves_are_kept_and_their_seats_taken_when_suggesting_again(world, plan, hr_coordinator):
+    assign_agents(
+        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"), to_team="Phone EMEA", confirm=True
+    )
+    planned = suggest_destinations(plan=plan)
+    assert sorted(planned.agent_ids) == sorted(world.ids("Chen", "Dewi", "Eko"))
+    assert planned.explain(world.agents["Chen"].pk).startswith("English speaker -> Phone EMEA, seat 1 of 1")
+
+
+# --- hand edits -----------------------------------------------------------------------------------
+
+
+def test_hr_sends_agents_to_a_team_by_hand(world, plan, hr_coordinator):
+    written = assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=world.ids("Bruno", "Chen"),
+        to_team="phone emea",
+        role="Phone agent",
+        effective_date=timezone.localdate() + timedelta(days=10),
+    )
+    assert written == 2
+    move = Reassignment.objects.get(agent=world.agents["Bruno"])
+    assert (move.to_team, move.from_team, move.role, move.state) == (
+        world.phone_emea,
+        world.social_paris,
+        "Phone agent",
+        ReassignmentState.PROPOSED,
+    )
+    # The same edit again changes nothing and records nothing.
+    events = AuditEvent.objects.count()
+    assert (
+        assign_agents(
+            actor=hr_coordinator,
+            plan=plan,
+            agent_ids=world.ids("Bruno", "Chen"),
+            to_team="Phone EMEA",
+            role="Phone agent",
+            effective_date=timezone.localdate() + timedelta(days=10),
+        )
+        == 0
+    )
+    assert AuditEvent.objects.count() == events
+
+
+def test_a_team_without_enough_seats_is_refused_and_nothing_changes(world, plan, hr_coordinator):
+    before = (Reassignment.objects.count(), AuditEvent.objects.count())
+    with pytest.raises(ValidationError) as err:
+        assign_agents(
+            actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno", "Chen", "Eko"), to_team="Phone EMEA"
+        )
+    assert "Phone EMEA has 3 free seats of 5; 4 of the selected agents would need one." in err.value.messages
+    _unchanged(*before)
+
+
+def test_an_agent_who_does_not_speak_the_teams_language_is_refused(world, plan, hr_coordinator):
+    with pytest.raises(ValidationError) as err:
+        assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone EMEA")
+    assert f"Dewi ({world.agents['Dewi'].employee_id}) speaks id, but Phone EMEA requires fr or en" in " ".join(
+        err.value.messages
+    )
+    assert not Reassignment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("to_team", "expected"),
+    [
+        ("Social Jakarta", "cannot receive this plan's agents: it works a retiring channel"),
+        ("Nowhere", "There is no team called “Nowhere”."),
+        ("", "Choose a destination team."),
+    ],
+)
+def test_bad_destinations_are_refused(world, plan, hr_coordinator, to_team, expected):
+    with pytest.raises(ValidationError, match=expected):
+        assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team=to_team)
+
+
+def test_agents_the_plan_does_not_affect_cannot_be_moved(world, plan, hr_coordinator):
+    bystander = AgentFactory(name="Bystander")
+    with pytest.raises(ValidationError, match="Not affected by this plan: Bystander"):
+        assign_agents(actor=hr_coordinator, plan=plan, agent_ids=[bystander.pk], to_team="Web desk")
+
+
+def test_a_past_effective_date_is_refused(world, plan, hr_coordinator):
+    with pytest.raises(ValidationError, match="is in the past"):
+        assign_agents(
+            actor=hr_coordinator,
+            plan=plan,
+            agent_ids=world.ids("Chen"),
+            to_team="Phone EMEA",
+            effective_date=date(2020, 1, 1),
+        )
+
+
+def test_only_hr_and_admins_change_moves(world, plan, manager, approver, viewer, outsider):
+    for person in (manager, approver, viewer, outsider):
+        with pytest.raises(PermissionDenied):
+            assign_agents(actor=person, plan=plan, agent_ids=world.ids("Chen"), to_team="Phone EMEA")
+        with pytest.raises(PermissionDenied):
+            accept_suggestion(actor=person, plan=plan)
+    assert not Reassignment.objects.exists()
+
+
+def test_confirming_is_refused_when_a_team_would_be_over_capacity(world, plan, hr_coordinator, manager):
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC")
+    # Meanwhile Phone APAC hires someone directly: 2 now, 2 proposed, 3 seats.
+
+    AssignmentFactory(agent=AgentFactory(languages=["id"]), team=world.phone_apac, starts_on=date(2024, 1, 1))
+    with pytest.raises(ValidationError) as err:
+        confirm_moves(actor=hr_coordinator, plan=plan)
+    assert err.value.messages == [
+        "Phone APAC would be over capacity: 2 agents now + 2 confirmed arrivals for 3 seats (1 too many)."
+    ]
+    assert set(Reassignment.objects.values_list("state", flat=True)) == {ReassignmentState.PROPOSED}
+
+
+def test_removing_a_destination_is_refused_once_the_agent_was_told(world, plan, hr_coordinator):
+    assign_agents(
+        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
+    )
+    assert clear_destinations(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi")) == 1
+    Reassignment.objects.filter(agent=world.agents["Eko"]).update(state=ReassignmentState.NOTIFIED)
+    with pytest.raises(ValidationError, match="already told or moved"):
+        clear_destinations(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"))
+    assert _moves(plan) == {"Eko": ("Phone APAC", "notified")}
+
+
+def test_moves_cannot_change_once_the_plan_is_running(world, plan, hr_coordinator):
+    plan.state = PlanState.RUNNING
+    plan.save()
+    with pytest.raises(InvalidTransition, match="can no longer change"):
+        accept_suggestion(actor=hr_coordinator, plan=plan)
+
+
+# --- the guard ------------------------------------------------------------------------------------
+
+
+def test_submit_is_refused_naming_each_agent_without_a_destination(world, plan, manager, hr_coordinator):
+    assign_agents(
+        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
+    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Phone EMEA")
+    with pytest.raises(ValidationError) as err:
+        submit_plan(actor=manager, plan=plan)
+    messages = err.value.message_dict["reassignments"]
+    emp = {n: a.employee_id for n, a in world.agents.items()}
+    assert messages == [
+        f"Amélie ({emp['Amélie']}) has no destination.",
+        f"Bruno ({emp['Bruno']}) has no destination.",
+        f"Chen ({emp['Chen']}) has only a proposed destination (Phone EMEA): confirm it or choose another.",
+    ]
+    plan.refresh_from_db()
+    assert plan.state == PlanState.DRAFT
+
+
+def test_submit_is_refused_naming_a_destination_team_over_capacity(world, plan, manager, hr_coordinator):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+
+    AssignmentFactory(agent=AgentFactory(), team=world.phone_emea, starts_on=date(2024, 1, 1))
+    with pytest.raises(ValidationError) as err:
+        submit_plan(actor=manager, plan=plan)
+    assert err.value.message_dict["reassignments"] == [
+        "Phone EMEA is over capacity: 3 agents now + 3 confirmed arrivals for 5 seats (1 too many)."
+    ]
+
+
+def test_a_plan_whose_agents_all_have_confirmed_destinations_goes_through(
+    world, plan, manager, approver, hr_coordinator
+):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert confirm_moves(actor=hr_coordinator, plan=plan) == 5
+    plan = submit_and_approve(plan, manager=manager, approver=approver)
+    assert plan.state == PlanState.SCHEDULED
+
+
+def test_approval_checks_the_guard_again(world, plan, manager, approver, hr_coordinator):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    submit_plan(actor=manager, plan=plan)
+    # HR reopens a move while the plan waits for approval.
+    clear_destinations(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    with pytest.raises(ValidationError, match="Chen .* has no destination"):
+        approve_plan(actor=approver, plan=plan)
+
+
+# --- telling the agents ----------------------------------------------------------------------------
+
+
+def test_agents_are_emailed_their_new_team_once(
+    world, plan, hr_coordinator, smtp_settings, django_capture_on_commit_callbacks
+):
+    assign_agents(
+        actor=hr_coordinator,
+        plan=plan,
+        agent_ids=world.ids("Dewi", "Eko"),
+        to_team="Phone APAC",
+        role="Phone agent",
+        confirm=True,
+    )
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Phone EMEA")
+    with django_capture_on_commit_callbacks() as queued:
+        result = notify_agents(actor=hr_coordinator, plan=plan)
+    assert (result.queued, result.already, result.unconfirmed) == (2, 0, 1)
+    assert len(queued) == 1  # the sender task is queued once the transaction commits
+    again = notify_agents(actor=hr_coordinator, plan=plan)  # a second click
+    assert (again.queued, again.already) == (0, 2)
+
+    assert send_agent_notices(plan_id=plan.pk) == 2
+    assert send_agent_notices(plan_id=plan.pk) == 0
+    received = {m.message["To"]: m.message for m in smtp_settings.messages}
+    assert set(received) == {world.agents["Dewi"].email, world.agents["Eko"].email}
+    body = received[world.agents["Dewi"].email].get_content()
+    hard_close = plan.phases.get().local_date
+    assert f"From {hard_close:%A %d %B %Y} you join Phone APAC as Phone agent." in body
+    assert received[world.agents["Dewi"].email]["Reply-To"] == hr_coordinator.email
+    assert _moves(plan)["Dewi"] == ("Phone APAC", "notified")
+    assert _moves(plan)["Chen"] == ("Phone EMEA", "proposed")  # not confirmed: not announced
+    # Asking again after they were told sends nothing more.
+    assert notify_agents(actor=hr_coordinator, plan=plan).queued == 0
+    assert send_agent_notices() == 0
+    assert len(smtp_settings.messages) == 2
+
+
+def test_a_changed_move_is_announced_again_and_a_stale_email_is_not_sent(world, plan, hr_coordinator, smtp_settings):
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Phone EMEA", confirm=True)
+    notify_agents(actor=hr_coordinator, plan=plan)
+    # Before the worker sends it, HR changes Bruno's team: that first email must not go out.
+    world.web_desk.capacity = 3
+    world.web_desk.save()
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Web desk", confirm=True)
+    notify_agents(actor=hr_coordinator, plan=plan)
+    assert send_agent_notices() == 1
+    assert [n.state for n in AgentNotice.objects.order_by("id")] == [NoticeState.SKIPPED, NoticeState.SENT]
+    assert len(smtp_settings.messages) == 1
+    assert "you join Web desk" in smtp_settings.messages[0].message.get_content()
+
+
+def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(world, plan, hr_coordinator, smtp_settings):
+    assign_agents(
+        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
+    )
+    notify_agents(actor=hr_coordinator, plan=plan)
+    smtp_settings.reject_next_data()  # 451 try again later, for the first email
+    assert send_agent_notices() == 1
+    waiting = AgentNotice.objects.get(state=NoticeState.PENDING)
+    assert "451" in waiting.last_error and waiting.attempts == 1
+    assert send_agent_notices() == 1
+    assert set(AgentNotice.objects.values_list("state", flat=True)) == {NoticeState.SENT}
+    assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 2
+
+
+def test_emails_go_out_in_batches(world, plan, hr_coordinator, smtp_settings, settings):
+    settings.DUSK_EMAIL_BATCH = 2
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    notify_agents(actor=hr_coordinator, plan=plan)
+    assert send_agent_notices() == 5
+    assert len(smtp_settings.messages) == 5
+    # Three batches of at most two: each batch is one claim recorded in the audit trail.
+    assert AuditEvent.objects.filter(action="agents.notified").count() == 3
+
+
+def test_the_cutover_does_not_email_agents_hr_already_told(world, manager, approver, hr_coordinator, smtp_settings):
+    plan = world_plan(world, manager)
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"))
+    send_agent_notices()
+    plan = submit_and_approve(plan, manager=manager, approver=approver)
+    run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    assert run_cutover(run_id=run_ids[0], worker_id="test") == "completed"
+    recipients = sorted(m.message["To"] for m in smtp_settings.messages)
+    told_by_hr = [world.agents["Amélie"].email, world.agents["Bruno"].email]
+    told_at_cutover = [world.agents[n].email for n in ("Chen", "Dewi", "Eko")]
+    assert recipients == sorted(told_by_hr + told_at_cutover + [manager.email, approver.email])
+
+
+# --- staffing inputs ---------------------------------------------------------------------------------
+
+
+def test_staffing_inputs_are_validated_and_audited(world, plan, hr_coordinator, viewer):
+    with pytest.raises(ValidationError) as err:
+        update_staffing_inputs(actor=hr_coordinator, plan=plan, service_level_target=1.0, aht_seconds=0)
+    assert set(err.value.message_dict) == {"service_level_target", "aht_seconds"}
+    with pytest.raises(PermissionDenied):
+        update_staffing_inputs(actor=viewer, plan=plan, aht_seconds=300)
+    inputs = update_staffing_inputs(actor=hr_coordinator, plan=plan, aht_seconds=300, shrinkage=0.25)
+    assert (inputs.aht_seconds, inputs.shrinkage, inputs.updated_by) == (300, 0.25, hr_coordinator)
+    event = AuditEvent.objects.get(action="plan.staffing_inputs_updated")
+    assert (event.before["aht_seconds"], event.after["aht_seconds"]) == (360, 300)
