@@ -184,7 +184,7 @@ def test_portal_page_creates_a_token_and_shows_it_once(client, hr_coordinator):
 def test_portal_page_shows_form_errors_and_creates_nothing(client, manager):
     client.force_login(manager)
     response = client.post(reverse("api_tokens"), {"name": "", "scopes": [], "expires_in_days": 30})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "This field is required." in response.content.decode()
     assert not ApiToken.objects.exists()
 
@@ -231,7 +231,7 @@ def test_portal_page_speaks_french_in_its_messages_and_errors(client, manager):
     assert created.status_code == 201
     assert "Jeton « Synchro » créé. Copiez-le maintenant : il ne sera plus affiché." in created.content.decode()
     again = client.post(reverse("api_tokens"), {"name": "Synchro", "scopes": ["read"], "expires_in_days": 30})
-    assert again.status_code == 400
+    assert again.status_code == 422
     assert (
         "Vous avez déjà un jeton nommé « Synchro » ; révoquez-le ou choisissez un autre nom." in again.content.decode()
     )

@@ -1,6 +1,6 @@
 """Geometry of the SVG charts: bars proportional to their numbers, limits marked, overflow flagged."""
 
-from channels_app.core.charts import BAR_AREA, LABEL_WIDTH, paired_bars, seat_bar
+from channels_app.core.charts import BAR_AREA, LABEL_WIDTH, column_chart, paired_bars, seat_bar
 
 
 def test_bars_share_one_scale_and_the_limit_is_marked():
@@ -32,3 +32,23 @@ def test_seat_bar_stacks_arrivals_on_the_agents_already_there():
     assert (bar.occupied_width, bar.incoming_x, bar.incoming_width, bar.over) == (60.0, 60.0, 30.0, False)
     full = seat_bar(occupied=50, after=70, capacity=60, width=140)
     assert full.over and full.occupied_width + full.incoming_width == 140  # scaled to the larger number
+
+
+def test_columns_are_proportional_to_their_counts_and_the_tallest_fills_the_plot():
+    counts = [("00:00", 0), ("01:00", 5), ("02:00", 10), ("03:00", 2)]
+    columns, peak = column_chart(counts, left=28, top=28, plot_width=400, plot_height=124, gap=1)
+    assert peak == 10
+    assert [c.n for c in columns] == [0, 5, 10, 2] and [c.at for c in columns] == ["00:00", "01:00", "02:00", "03:00"]
+    assert [c.height for c in columns] == [0, 62.0, 124.0, 24.8]
+    # Every column stands on the same baseline, left to right, one step apart, a gap between.
+    assert {c.y + c.height for c in columns} == {28 + 124}
+    assert [c.x for c in columns] == [28, 128, 228, 328] and {c.width for c in columns} == {99}
+
+
+def test_an_empty_hour_keeps_its_minimum_height_and_no_counts_draw_no_division_by_zero():
+    columns, peak = column_chart(
+        [("a", 0), ("b", 0)], left=0, top=4, plot_width=40, plot_height=70, gap=4, min_height=2
+    )
+    assert peak == 1
+    assert [(c.x, c.y, c.width, c.height) for c in columns] == [(0, 72, 16, 2), (20, 72, 16, 2)]
+    assert column_chart([], left=0, top=0, plot_width=10, plot_height=10, gap=1) == ([], 1)

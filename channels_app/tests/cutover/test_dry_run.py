@@ -122,7 +122,7 @@ def test_rollback_page_validates_and_rolls_back(client, plan_with_french_custome
     assert client.post(url, {"reason": "because"}).status_code == 403
     client.force_login(manager)
     response = client.post(url, {"reason": "  "})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Say why" in response.content.decode()
     assert plan_with_french_customers.channels.get().state == ChannelState.RETIRED
     response = client.post(url, {"reason": "Phone queue overloaded"})
@@ -143,7 +143,7 @@ def test_rollback_page_asks_for_the_reason_and_confirms_in_french(
     client.force_login(manager)
     client.cookies["django_language"] = "fr"
     response = client.post(url, {"reason": "  "})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Indiquez pourquoi la phase fait l&#x27;objet d&#x27;un retour arrière" in response.content.decode()
     response = client.post(url, {"reason": "File téléphonique saturée"}, follow=True)
     html = response.content.decode()

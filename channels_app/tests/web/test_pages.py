@@ -435,7 +435,7 @@ def test_channels_filter_and_paginate(client, viewer):
     html = body(client.get(reverse("channel_list") + "?kind=discourse"))
     assert "Channel 03" in html and "Channel 01" not in html
     response = client.get(reverse("channel_list") + "?kind=fax")
-    assert response.status_code == 400 and "Select a valid choice" in body(response)
+    assert response.status_code == 422 and "Select a valid choice" in body(response)
 
 
 def test_channel_page_polls_its_inbound_volume(client, viewer):
@@ -493,9 +493,9 @@ def test_audit_log_filters_by_object_actor_and_date(client, manager, approver, v
     html = body(client.get(reverse("audit_log") + f"?since={(today + timedelta(days=1)).isoformat()}"))
     assert "No event matches these filters." in html
     response = client.get(reverse("audit_log") + "?since=2026-02-30")
-    assert response.status_code == 400 and "Enter a valid date" in body(response)
+    assert response.status_code == 422 and "Enter a valid date" in body(response)
     response = client.get(reverse("audit_log") + "?since=2026-02-10&until=2026-02-01")
-    assert response.status_code == 400 and "is before" in body(response)
+    assert response.status_code == 422 and "is before" in body(response)
 
 
 def _events(n: int, manager, first: int = 0, **fields) -> list[AuditEvent]:
@@ -544,7 +544,7 @@ def test_audit_log_refuses_a_page_that_cannot_exist(client, manager):
     client.force_login(manager)
     for query in ("before=abc", "after=-1", "before=5&after=2"):
         response = client.get(reverse("audit_log") + "?" + query)
-        assert response.status_code == 400, query
+        assert response.status_code == 422, query
         assert "This page of the log does not exist" in body(response)
         assert "test.event" not in body(response)
 

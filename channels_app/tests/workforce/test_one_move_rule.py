@@ -17,7 +17,7 @@ def _through_the_board(client, plan, agent, team) -> list[str]:
         reverse("plan_reassignments_assign", args=[plan.pk]),
         {"scope": "selected", "agent_ids": [agent.pk], "to_team": team.name},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422  # a refused form, drawn again with its errors
     return list(response.context["errors"])
 
 
@@ -26,7 +26,7 @@ def _through_the_csv_import(client, plan, agent, team) -> list[str]:
         "moves.csv", f"employee_id,destination_team\n{agent.employee_id},{team.name}\n".encode()
     )
     response = client.post(reverse("plan_reassignments_import", args=[plan.pk]), {"file": upload})
-    assert response.status_code == 400
+    assert response.status_code == 422
     lines = list(response.context["import_errors"])
     assert [line for line, _message in lines] == [2]  # the row-numbered report names the agent's line
     return [message for _line, message in lines]

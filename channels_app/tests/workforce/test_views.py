@@ -131,7 +131,7 @@ def test_board_messages_are_in_french(client, world, plan, hr_coordinator):
     response = _post(client, "plan_reassignments_confirm", plan, {"agent_ids": world.ids("Eko")})
     assert "1 réaffectation confirmée." in client.get(response["Location"]).content.decode()
     response = _post(client, "plan_reassignments_assign", plan, {"agent_ids": world.ids("Dewi"), "to_team": "Nowhere"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Il n&#x27;existe pas d&#x27;équipe nommée « Nowhere »." in response.content.decode()
 
 
@@ -189,7 +189,7 @@ def test_a_refused_bulk_assign_shows_why_and_changes_nothing(client, world, plan
         plan,
         {"scope": "selected", "agent_ids": world.ids("Amélie", "Bruno", "Chen", "Eko"), "to_team": "Phone EMEA"},
     )
-    assert response.status_code == 400
+    assert response.status_code == 422
     html = response.content.decode()
     assert "Nothing was changed." in html
     assert "Phone EMEA has 3 free seats of 5; 4 of the selected agents would need one." in html
@@ -254,7 +254,7 @@ def test_removing_destinations(client, world, plan, hr_coordinator):
     _post(client, "plan_reassignments_clear", plan, {"scope": "selected", "agent_ids": world.ids("Amélie")})
     assert "Amélie" not in _moves(plan)
     response = _post(client, "plan_reassignments_clear", plan, {"scope": "all"})
-    assert response.status_code == 400 and "Select the agents" in response.content.decode()
+    assert response.status_code == 422 and "Select the agents" in response.content.decode()
 
 
 def test_notify_queues_one_email_per_confirmed_agent(
@@ -274,21 +274,21 @@ def test_notify_queues_one_email_per_confirmed_agent(
     assert "2 emails queued." in html
 
 
-def test_bad_ids_are_a_clear_400(client, plan, hr_coordinator):
+def test_bad_ids_are_refused_with_a_clear_message(client, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     response = _post(client, "plan_reassignments_confirm", plan, {"scope": "selected", "agent_ids": ["x1"]})
-    assert response.status_code == 400 and "Agent ids must be numbers." in response.content.decode()
+    assert response.status_code == 422 and "Agent ids must be numbers." in response.content.decode()
     response = _post(
         client, "plan_reassignments_assign", plan, {"row": "1", "agent_ids": ["x1"]}, HTTP_HX_REQUEST="true"
     )
-    assert response.status_code == 400 and "Agent ids must be numbers." in response.content.decode()
+    assert response.status_code == 422 and "Agent ids must be numbers." in response.content.decode()
 
 
 def test_acting_on_a_selection_needs_a_selection(client, world, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
     response = _post(client, "plan_reassignments_confirm", plan, {"scope": "selected"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert "Select at least one agent, or use the buttons for the whole plan." in response.content.decode()
     assert set(Reassignment.objects.values_list("state", flat=True)) == {ReassignmentState.PROPOSED}
 
@@ -321,7 +321,7 @@ def test_csv_import_errors_are_in_french(client, world, plan, hr_coordinator):
     client.cookies["django_language"] = "fr"
     upload = SimpleUploadedFile("moves.csv", b"employee_id,destination_team\nE-NOBODY,Phone APAC\n")
     response = _post(client, "plan_reassignments_import", plan, {"file": upload})
-    assert response.status_code == 400
+    assert response.status_code == 422
     html = response.content.decode()
     assert "moves.csv n'a pas été importé : rien n'a été modifié." in html
     assert "<td>2</td><td>Aucun agent E-NOBODY n&#x27;est concerné par ce plan.</td>" in html
@@ -340,7 +340,7 @@ def test_csv_import_shows_errors_by_line_and_applies_nothing(client, world, plan
         ).encode(),
     )
     response = _post(client, "plan_reassignments_import", plan, {"file": upload})
-    assert response.status_code == 400
+    assert response.status_code == 422
     html = response.content.decode()
     assert "moves.csv was not imported: nothing was changed." in html
     assert "<td>3</td><td>No agent E-404 is affected by this plan.</td>" in html
@@ -348,10 +348,10 @@ def test_csv_import_shows_errors_by_line_and_applies_nothing(client, world, plan
     assert not Reassignment.objects.exists()
 
 
-def test_csv_import_without_a_file_is_a_400(client, plan, hr_coordinator):
+def test_csv_import_without_a_file_is_refused_with_its_reason(client, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     response = _post(client, "plan_reassignments_import", plan, {})
-    assert response.status_code == 400 and "Choose a CSV file to import." in response.content.decode()
+    assert response.status_code == 422 and "Choose a CSV file to import." in response.content.decode()
 
 
 # --- the staffing page ---------------------------------------------------------------------------------------
