@@ -1,37 +1,6 @@
-"""Platform adapters: verify (signatures), parse (to InboundMessage) and send, per platform.
+"""Platform adapters: verify (signatures), parse (to InboundMessage), send and look up replies, one
+module per platform, each implementing ``base.Platform``.
 
-Import the platform modules directly (``from channels_app.platforms.adapters import x``), or find one by
-channel kind with ``registry.platform_for``; the shared types are re-exported here.
+Import a platform's module directly (``from channels_app.platforms.adapters import x``), or find
+one by channel kind with ``registry.platform_for``; the shared types live in ``base``.
 """
-
-from channels_app.platforms.adapters.base import (
-    AdapterError,
-    BadDelivery,
-    InboundMessage,
-    PermanentSendError,
-    Platform,
-    ReplyContext,
-    ReplyTarget,
-    RetryableSendError,
-    SendError,
-    SendResult,
-    SignatureError,
-    WebhookAnswer,
-    WebhookRequest,
-)
-
-__all__ = [
-    "AdapterError",
-    "BadDelivery",
-    "InboundMessage",
-    "PermanentSendError",
-    "Platform",
-    "ReplyContext",
-    "ReplyTarget",
-    "RetryableSendError",
-    "SendError",
-    "SendResult",
-    "SignatureError",
-    "WebhookAnswer",
-    "WebhookRequest",
-]
