@@ -1,71 +1,23 @@
-"""Fixtures shared by more than one feature folder: the fake platform servers, the platform
-secrets in the environment, a retired X channel, and the browser."""
+"""Fixtures shared by more than one feature folder: the platform secrets in the environment, the
+fake mailbox, a retired X channel, an X channel, and the browser. A folder's own fixtures live in
+its conftest.py; fixtures one test module uses stay in that module."""
 
 import os
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
-from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Session
+from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from channels_app.tests.support.factories import ChannelFactory
-from channels_app.tests.support.fakeplatforms import (
-    FakeDiscourse,
-    FakeIMAP,
-    FakeMessenger,
-    FakeSMTP,
-    FakeX,
-    FakeYouTube,
-)
+from channels_app.tests.support.fakeplatforms import FakeIMAP, serve
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
 
 # --- real servers on 127.0.0.1 playing the platforms ------------------------------------------
 
 
-def _serve(fake: Any) -> Iterator[Any]:
-    with fake:
-        yield fake
-    # Every request a test made must have been a valid one; tests that send bad requests on
-    # purpose clear fake.violations after asserting on them.
-    assert getattr(fake, "violations", []) == [], fake.violations
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    yield from _serve(FakeX())
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from _serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from _serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from _serve(FakeYouTube())
-
-
-@pytest.fixture
-def fake_smtp() -> Iterator[FakeSMTP]:
-    with FakeSMTP() as server:
-        yield server
-
-
 @pytest.fixture
 def fake_imap() -> Iterator[FakeIMAP]:
-    yield from _serve(FakeIMAP())
-
-
-@pytest.fixture
-def http_client() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=httpx.Timeout(5.0, connect=2.0)) as client:
-        yield client
+    yield from serve(FakeIMAP())
 
 
 # --- channels that face a platform ------------------------------------------------------------
@@ -80,31 +32,11 @@ def platform_secrets(monkeypatch):
 
 
 @pytest.fixture
-def release_pooled_connections():
-    """After a test that served requests from other threads (live_server), close the pooled
-    connections those threads left open, so the test database can be dropped at the end."""
-    yield
-    from django.db import connections
-
-    for conn in connections.all():
-        if getattr(conn, "pool", None) is not None:
-            conn.close_pool()
-
-
-@pytest.fixture
 def retired_x(manager, approver, platform_secrets):
     """An X channel past its hard close, pointing at the real X (never called): for tests of what
     comes in."""
     channel = platform_channel("x")
     sunset(manager=manager, approver=approver, channels=[channel])
-    return channel
-
-
-@pytest.fixture
-def retired_x_on_fake_x(manager, approver, platform_secrets, fake_x):
-    """An X channel past its hard close whose replies go to `fake_x`; `.plan` is its plan."""
-    channel = platform_channel("x", fake_x.base_url)
-    channel.plan = sunset(manager=manager, approver=approver, channels=[channel])
     return channel
 
 
@@ -136,22 +68,3 @@ def chromium():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture
-def browse(chromium, live_server):
-    """browse(name) -> a fresh Session; all are closed and checked at the end."""
-    sessions: list[Session] = []
-
-    def start(name: str) -> Session:
-        session = Session(chromium, live_server.url, name)
-        sessions.append(session)
-        return session
-
-    yield start
-    for session in sessions:
-        session.close()
-    # A missing file (stylesheet, script, icon) shows in the console as a 404; a form answered
-    # with 4xx by design (htmx swaps a 422) is not a missing file.
-    missing = [f"{s.name}: {e}" for s in sessions for e in s.console_errors if "status of 404" in e]
-    assert not missing, missing

@@ -29,7 +29,7 @@ import subprocess
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -1107,3 +1107,12 @@ __all__ = [
     "graph_error",
     "x_created_at",
 ]
+
+
+def serve(fake: Any) -> Iterator[Any]:
+    """Run a fake for a fixture; afterwards, it must have seen no invalid request."""
+    with fake:
+        yield fake
+    # Every request a test made must have been a valid one; tests that send bad requests on
+    # purpose clear fake.violations after asserting on them.
+    assert getattr(fake, "violations", []) == [], fake.violations
