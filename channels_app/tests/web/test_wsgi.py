@@ -34,7 +34,13 @@ def _app(environ, start_response):
     request_started.disconnect(close_old_connections)
     request_finished.disconnect(close_old_connections)
     try:
-        return list(wsgi.application(environ, start_response))
+        response = wsgi.application(environ, start_response)
+        try:
+            return list(response)
+        finally:
+            # What a WSGI server does once the body is sent: it sends request_finished, which
+            # (among others) puts this thread back on the root URLconf after a webhook's.
+            response.close()
     finally:
         request_started.connect(close_old_connections)
         request_finished.connect(close_old_connections)
