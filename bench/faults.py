@@ -124,7 +124,7 @@ def _setup_django(url: str) -> None:
     django.setup()
 
 
-TOKEN_ENV = "DUSK_FAULT_X_TOKEN"
+TOKEN_ENV = "DUSK_CHANNEL_FAULT_X_TOKEN"
 
 
 def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):

@@ -55,7 +55,7 @@ def _setup_django(url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
     os.environ.setdefault("DUSK_LOG_LEVEL", "WARNING")
-    os.environ["DUSK_BENCH_X_TOKEN"] = TOKEN
+    os.environ["DUSK_CHANNEL_BENCH_X_TOKEN"] = TOKEN
     import django
 
     django.setup()
@@ -101,7 +101,7 @@ def build(base_url: str):
         handle="@brand",
         platform_account_id="783214",
         api_base_url=base_url,
-        api_token_env="DUSK_BENCH_X_TOKEN",
+        api_token_env="DUSK_CHANNEL_BENCH_X_TOKEN",
         rate_limit_per_minute=1_000_000,
     )
     at = (timezone.now() + timedelta(minutes=5)).replace(second=0, microsecond=0)

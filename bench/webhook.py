@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 BENCH_DB = "dusk_bench_webhook"
-SECRET_ENV = "DUSK_BENCH_X_SECRET"
+SECRET_ENV = "DUSK_CHANNEL_BENCH_X_SECRET"
 SECRET = "bench-consumer-secret"
 BRAND_ID = "783214"
 DURATION = int(os.environ.get("BENCH_SECONDS", 6))

@@ -191,7 +191,7 @@ class Command(BaseCommand):
         ]
         return {
             kind: Channel.objects.create(
-                kind=kind, name=name, handle=handle, webhook_secret_env=f"DUSK_{kind.upper()}_SECRET"
+                kind=kind, name=name, handle=handle, webhook_secret_env=f"DUSK_CHANNEL_{kind.upper()}_SECRET"
             )
             for kind, name, handle in specs
         }

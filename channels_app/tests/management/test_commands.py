@@ -92,8 +92,10 @@ def test_poll_channels_polls_imap_mailboxes_and_reports_errors(fake_imap, platfo
 
     from channels_app.tests.support.inbound_helpers import platform_channel
 
-    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
-    mailbox = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD", name="Mailbox")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_IMAP_PASSWORD", fake_imap.password)
+    mailbox = platform_channel(
+        "email", fake_imap.url(), api_token_env="DUSK_CHANNEL_TEST_IMAP_PASSWORD", name="Mailbox"
+    )
     message = EmailMessage()
     message["From"], message["Message-ID"] = "ana@example.com", "<m1@example.com>"
     message.set_content("hello")

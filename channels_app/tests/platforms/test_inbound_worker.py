@@ -91,8 +91,8 @@ def test_beat_polls_youtube_and_the_worker_answers_the_comments(
 def test_beat_polls_an_imap_mailbox_and_the_worker_answers_each_mail_once(
     manager, approver, platform_secrets, fake_imap, smtp_settings, celery_workers, monkeypatch
 ):
-    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)  # the worker inherits it
-    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_IMAP_PASSWORD", fake_imap.password)  # the worker inherits it
+    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_CHANNEL_TEST_IMAP_PASSWORD")
     Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
     sunset(manager=manager, approver=approver, channels=[channel])
     smtp_settings.messages.clear()  # the cutover's own notifications

@@ -312,17 +312,17 @@ def test_backoff_never_undercuts_retry_after(settings):
 def test_a_missing_token_fails_visibly_and_a_manager_can_queue_it_again(
     retired_x_on_fake_x, fake_x, monkeypatch, manager, viewer
 ):
-    monkeypatch.delenv("DUSK_TEST_X_TOKEN")
+    monkeypatch.delenv("DUSK_CHANNEL_TEST_X_TOKEN")
     receive(retired_x_on_fake_x, inbound("1001"))
     assert send_due_replies().failed == 1
     row = OutboxMessage.objects.get()
     assert (
         row.last_error
-        == f"no API token for {retired_x_on_fake_x.name}: environment variable DUSK_TEST_X_TOKEN is not set"
+        == f"no API token for {retired_x_on_fake_x.name}: environment variable DUSK_CHANNEL_TEST_X_TOKEN is not set"
     )
     with pytest.raises(PermissionDenied):
         retry_failed_replies(actor=viewer, channel=retired_x_on_fake_x)
-    monkeypatch.setenv("DUSK_TEST_X_TOKEN", "x-bearer-token")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_X_TOKEN", "x-bearer-token")
     assert retry_failed_replies(actor=manager, channel=retired_x_on_fake_x) == 1
     assert AuditEvent.objects.filter(action="outbox.retried").count() == 1
     assert send_due_replies().sent == 1

@@ -120,10 +120,10 @@ def test_a_failed_poll_is_recorded_and_moves_nothing(channel, fake_youtube):
 
 
 def test_a_missing_token_is_recorded_on_the_channel(channel, monkeypatch):
-    monkeypatch.delenv("DUSK_TEST_YOUTUBE_TOKEN")
+    monkeypatch.delenv("DUSK_CHANNEL_TEST_YOUTUBE_TOKEN")
     poll(channel)
     channel.refresh_from_db()
-    assert channel.poll_error == "no API token: environment variable DUSK_TEST_YOUTUBE_TOKEN is not set"
+    assert channel.poll_error == "no API token: environment variable DUSK_CHANNEL_TEST_YOUTUBE_TOKEN is not set"
 
 
 def test_a_poll_overtaken_by_another_stores_nothing(channel, fake_youtube, monkeypatch):
@@ -161,8 +161,8 @@ def test_only_configured_youtube_channels_are_polled(channel, platform_secrets):
 
 @pytest.fixture
 def mailbox(platform_secrets, fake_imap, monkeypatch):
-    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", fake_imap.password)
-    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_TEST_IMAP_PASSWORD")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_IMAP_PASSWORD", fake_imap.password)
+    channel = platform_channel("email", fake_imap.url(), api_token_env="DUSK_CHANNEL_TEST_IMAP_PASSWORD")
     Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
     channel.refresh_from_db()
     return channel
@@ -276,7 +276,7 @@ def test_a_refused_login_is_recorded_and_moves_nothing(mailbox, fake_imap):
 
 
 def test_a_wrong_password_is_refused_by_the_server(mailbox, fake_imap, monkeypatch):
-    monkeypatch.setenv("DUSK_TEST_IMAP_PASSWORD", "not-it")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_IMAP_PASSWORD", "not-it")
     poll_mail(mailbox)
     mailbox.refresh_from_db()
     assert "refused" in mailbox.poll_error
@@ -308,10 +308,10 @@ def test_a_missing_mailbox_or_password_is_recorded(mailbox, fake_imap, monkeypat
     poll_mail(mailbox)
     mailbox.refresh_from_db()
     assert "opening mailbox Support refused: NO" in mailbox.poll_error
-    monkeypatch.delenv("DUSK_TEST_IMAP_PASSWORD")
+    monkeypatch.delenv("DUSK_CHANNEL_TEST_IMAP_PASSWORD")
     poll_mail(mailbox)
     mailbox.refresh_from_db()
-    assert mailbox.poll_error == "no mailbox password: environment variable DUSK_TEST_IMAP_PASSWORD is not set"
+    assert mailbox.poll_error == "no mailbox password: environment variable DUSK_CHANNEL_TEST_IMAP_PASSWORD is not set"
 
 
 def test_plain_imap_insists_on_starttls(mailbox, fake_imap):

@@ -45,7 +45,7 @@ def test_x_crc_reproduces_the_known_answer(client, monkeypatch):
     vectors = json.loads(shared_data("x_signature_vectors.json").read_text(encoding="utf-8"))
     channel = platform_channel("x")
     for case in vectors["crc"]:
-        monkeypatch.setenv("DUSK_TEST_WEBHOOK_SECRET", case["consumer_secret"])
+        monkeypatch.setenv("DUSK_CHANNEL_TEST_WEBHOOK_SECRET", case["consumer_secret"])
         response = client.get(f"/hooks/{channel.pk}/x", {"crc_token": case["crc_token"]})
         assert response.status_code == 200
         assert response.json() == {"response_token": case["response_token"]}
@@ -72,7 +72,7 @@ def test_x_delivery_vectors_pass_the_signature_check(client, monkeypatch):
     vectors = json.loads(shared_data("x_signature_vectors.json").read_text(encoding="utf-8"))
     channel = platform_channel("x", platform_account_id="")
     for case in vectors["delivery"]:
-        monkeypatch.setenv("DUSK_TEST_WEBHOOK_SECRET", case["consumer_secret"])
+        monkeypatch.setenv("DUSK_CHANNEL_TEST_WEBHOOK_SECRET", case["consumer_secret"])
         headers = {"x-twitter-webhooks-signature": case["signature"]}
         response = client.post(f"/hooks/{channel.pk}/x", case["body"], content_type="text/plain", headers=headers)
         # Signed right: past the check (the form-encoded vector is then refused as not JSON).
@@ -128,10 +128,10 @@ def test_x_bad_or_missing_signature_is_refused_and_nothing_stored(client, retire
 
 
 def test_x_without_a_configured_secret_answers_503_and_stores_nothing(client, monkeypatch, retired_x):
-    monkeypatch.delenv("DUSK_TEST_WEBHOOK_SECRET")
+    monkeypatch.delenv("DUSK_CHANNEL_TEST_WEBHOOK_SECRET")
     response = post_x(client, retired_x, [build_tweet("1001", "hello", "42", "ana")])
     assert response.status_code == 503
-    assert "DUSK_TEST_WEBHOOK_SECRET is not set" in response.json()["error"]
+    assert "DUSK_CHANNEL_TEST_WEBHOOK_SECRET is not set" in response.json()["error"]
     assert client.get(f"/hooks/{retired_x.pk}/x", {"crc_token": "a"}).status_code == 503
     assert _nothing_stored()
 
@@ -246,11 +246,11 @@ def test_messenger_subscription_challenge(client, platform_secrets):
 
 
 def test_messenger_without_a_verify_token_configured_is_503(client, monkeypatch, platform_secrets):
-    monkeypatch.delenv("DUSK_TEST_WEBHOOK_SECRET_VERIFY_TOKEN")
+    monkeypatch.delenv("DUSK_CHANNEL_TEST_WEBHOOK_SECRET_VERIFY_TOKEN")
     page = platform_channel("messenger")
     response = client.get(f"/hooks/{page.pk}/messenger", {"hub.mode": "subscribe", "hub.challenge": "1"})
     assert response.status_code == 503
-    assert "DUSK_TEST_WEBHOOK_SECRET_VERIFY_TOKEN" in response.json()["error"]
+    assert "DUSK_CHANNEL_TEST_WEBHOOK_SECRET_VERIFY_TOKEN" in response.json()["error"]
 
 
 def _messenger_payload(mid="m_1", sender="PSID1", echo=False):
@@ -412,13 +412,13 @@ def test_concurrent_deliveries_of_one_tweet_store_one_message_and_send_one_reply
 def test_the_webhook_loads_only_what_it_needs_of_the_channel_and_loads_it_right(platform_secrets):
     from channels_app.platforms.selectors import webhook_channel
 
-    channel = platform_channel("x", platform_account_id="42", webhook_secret_env="DUSK_TEST_WEBHOOK_SECRET")
+    channel = platform_channel("x", platform_account_id="42", webhook_secret_env="DUSK_CHANNEL_TEST_WEBHOOK_SECRET")
     found = webhook_channel(channel.pk, "x")
     assert (found.pk, found.kind, found.name, found.webhook_secret_env, found.platform_account_id) == (
         channel.pk,
         "x",
         channel.name,
-        "DUSK_TEST_WEBHOOK_SECRET",
+        "DUSK_CHANNEL_TEST_WEBHOOK_SECRET",
         "42",
     )
     assert found.handle == channel.handle  # deferred, loaded on demand
@@ -430,7 +430,7 @@ def test_a_channel_changed_in_this_process_is_never_served_stale(client, manager
     assert client.get(f"/hooks/{channel.pk}/x", {"crc_token": "t"}).json()["response_token"] == x.crc_response(
         WEBHOOK_SECRET, "t"
     )
-    monkeypatch.setenv("DUSK_TEST_ROTATED_SECRET", "rotated")
-    update_channel(actor=manager, channel=channel, webhook_secret_env="DUSK_TEST_ROTATED_SECRET")
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_ROTATED_SECRET", "rotated")
+    update_channel(actor=manager, channel=channel, webhook_secret_env="DUSK_CHANNEL_TEST_ROTATED_SECRET")
     response = client.get(f"/hooks/{channel.pk}/x", {"crc_token": "t"})
     assert response.json()["response_token"] == x.crc_response("rotated", "t")

@@ -21,19 +21,19 @@ from channels_app.tests.support.helpers import REDIRECTS, approved_plan, utc_pha
 
 BRAND_ID = "783214"
 SECRETS = {
-    "DUSK_TEST_WEBHOOK_SECRET": "hook-secret-for-tests",
-    "DUSK_TEST_WEBHOOK_SECRET_VERIFY_TOKEN": "verify-token-for-tests",
-    "DUSK_TEST_X_TOKEN": "x-bearer-token",
-    "DUSK_TEST_DISCOURSE_KEY": "discourse-key",
-    "DUSK_TEST_MESSENGER_TOKEN": "page-token",
-    "DUSK_TEST_YOUTUBE_TOKEN": "yt-oauth-token",
+    "DUSK_CHANNEL_TEST_WEBHOOK_SECRET": "hook-secret-for-tests",
+    "DUSK_CHANNEL_TEST_WEBHOOK_SECRET_VERIFY_TOKEN": "verify-token-for-tests",
+    "DUSK_CHANNEL_TEST_X_TOKEN": "x-bearer-token",
+    "DUSK_CHANNEL_TEST_DISCOURSE_KEY": "discourse-key",
+    "DUSK_CHANNEL_TEST_MESSENGER_TOKEN": "page-token",
+    "DUSK_CHANNEL_TEST_YOUTUBE_TOKEN": "yt-oauth-token",
 }
-WEBHOOK_SECRET = SECRETS["DUSK_TEST_WEBHOOK_SECRET"]
+WEBHOOK_SECRET = SECRETS["DUSK_CHANNEL_TEST_WEBHOOK_SECRET"]
 TOKEN_ENV = {
-    "x": "DUSK_TEST_X_TOKEN",
-    "discourse": "DUSK_TEST_DISCOURSE_KEY",
-    "messenger": "DUSK_TEST_MESSENGER_TOKEN",
-    "youtube": "DUSK_TEST_YOUTUBE_TOKEN",
+    "x": "DUSK_CHANNEL_TEST_X_TOKEN",
+    "discourse": "DUSK_CHANNEL_TEST_DISCOURSE_KEY",
+    "messenger": "DUSK_CHANNEL_TEST_MESSENGER_TOKEN",
+    "youtube": "DUSK_CHANNEL_TEST_YOUTUBE_TOKEN",
     "email": "",
 }
 ACCOUNT = {"x": BRAND_ID, "discourse": "dusk-bot", "youtube": "UCfakechannel0000000000", "messenger": "page-1"}
@@ -61,7 +61,7 @@ REPLIES = [
 def platform_channel(kind: str = "x", base_url: str = "", **overrides) -> Channel:
     values = {
         "kind": kind,
-        "webhook_secret_env": "DUSK_TEST_WEBHOOK_SECRET",
+        "webhook_secret_env": "DUSK_CHANNEL_TEST_WEBHOOK_SECRET",
         "api_token_env": TOKEN_ENV.get(kind, ""),
         "platform_account_id": ACCOUNT.get(kind, ""),
         "api_base_url": base_url,
