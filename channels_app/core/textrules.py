@@ -207,6 +207,9 @@ def extract_urls_with_indices(text: str) -> list[tuple[int, int]]:
 _MAY_HOLD_EMOJI = re.compile("[\u203c-\U0010ffff]")
 
 
+_EMOJI_PRESENTATION = "\ufe0f"  # VARIATION SELECTOR-16
+
+
 def _emoji_spans(text: str) -> dict[int, int]:
     """start -> end of each emoji (ZWJ sequences, flags, keycaps, skin tones count as one).
 
@@ -219,7 +222,13 @@ def _emoji_spans(text: str) -> dict[int, int]:
     for found in emoji.emoji_list(text):
         if found["emoji"] in ("\u00a9", "\u00ae"):
             continue
-        spans[found["match_start"]] = found["match_end"]
+        end = found["match_end"]
+        # The emoji package knows an emoji-presentation character (U+26A1, U+2B50...) only
+        # without the variation selector, as Unicode's emoji-test.txt lists it; twemoji's parser
+        # (which twitter-text counts with) takes the U+FE0F typed after it as part of the emoji.
+        if text.startswith(_EMOJI_PRESENTATION, end) and not found["emoji"].endswith(_EMOJI_PRESENTATION):
+            end += 1
+        spans[found["match_start"]] = end
     return spans
 
 
