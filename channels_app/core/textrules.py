@@ -265,6 +265,7 @@ def weighted_length(text: str) -> int:
 
 LIMITS: dict[str, int] = {
     "x": X_MAX_WEIGHTED_LENGTH,
+    "x_dm": 10000,  # an X direct message (API v2 dm_conversations): characters, not weighted
     "youtube": 10000,  # YouTube comment text
     "discourse": 32000,  # Discourse's default max_post_length
     "messenger": 2000,  # Send API text message
@@ -274,8 +275,13 @@ LIMITS: dict[str, int] = {
     "phone": 1600,  # an SMS follow-up (10 concatenated segments)
 }
 
+# The length rules a channel kind's replies must fit, when it has more than its own: an X
+# channel answers tweets (280 weighted) and direct messages (10,000 characters).
+LENGTH_RULES: dict[str, tuple[str, ...]] = {"x": ("x", "x_dm")}
+
 PLATFORM_LABELS = {
     "x": "X",
+    "x_dm": "X direct messages",
     "youtube": "YouTube",
     "discourse": "Discourse",
     "messenger": "Messenger",

@@ -346,6 +346,8 @@ def _loop_reason(row: OutboxMessage) -> str | None:
             return "loop guard: the message comes from the channel's own account"
         if (message.meta or {}).get("automatic"):
             return f"loop guard: sent by a machine ({message.meta['automatic']})"
+        if (message.meta or {}).get("deleted"):
+            return f"skipped: {message.meta['deleted']} before the reply was sent"
     return None
 
 
@@ -463,7 +465,9 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
         values["redirect_url"] = tracked_redirect_url(conversation.reference)
     reference = conversation.reference if row.kind == OutboxKind.HANDOFF else ""
     try:
-        job.text = render_reply(available[locale], values, row.channel.kind, reference=reference)
+        job.text = render_reply(
+            available[locale], values, job.target.length_rule or row.channel.kind, reference=reference
+        )
     except ValueError as exc:
         batch.fail(row, f"{exc} (locale {locale})")
         return False
