@@ -28,11 +28,20 @@ Sources of the shapes:
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from channels_app.models import Conversation, ConversationState, Message, OutboxMessage, OutboxState
+from channels_app.models import (
+    Channel,
+    Conversation,
+    ConversationState,
+    Message,
+    OutboxMessage,
+    OutboxState,
+    PhaseKind,
+)
 from channels_app.platforms.adapters.base import sha256_b64_signature
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.platforms.services.polling import poll_youtube_channel
@@ -98,6 +107,24 @@ def test_a_customers_dm_is_its_own_conversation_and_is_answered_by_dm(client, re
     assert _post_x_payload(client, retired_x, payload).json()["duplicates"] == 1
     assert send_due_replies().sent == 0
     assert len(fake_x.dms) == 1 and fake_x.violations == []
+
+
+def test_a_dm_whose_answer_was_lost_is_found_on_x_and_not_sent_again(client, retired_x, fake_x):
+    fake_x.fail_next(503, after_effect=True, path=f"/2/dm_conversations/with/{CUSTOMER}/messages")
+    _post_x_payload(client, retired_x, build_direct_message("954491830116155398", "Hello?", CUSTOMER, BRAND_ID))
+    assert send_due_replies().retried == 1
+    row = OutboxMessage.objects.get()
+    assert row.state == OutboxState.PENDING and row.in_doubt_since is not None
+    assert send_due_replies(now=row.next_attempt_at + timedelta(seconds=1)).sent == 1
+    row.refresh_from_db()
+    (dm,) = fake_x.dms
+    assert (row.state, row.platform_response_id) == (OutboxState.SENT, dm["id"])
+    assert row.last_error == "sent by an earlier attempt (found on the platform)"
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in fake_x.received] == [
+        ("POST", "messages"),
+        ("GET", "dm_events"),
+    ]
+    assert fake_x.violations == []
 
 
 def test_the_brands_own_dms_and_dm_indicators_are_acknowledged_and_never_answered(client, retired_x, fake_x):
@@ -184,8 +211,6 @@ def test_an_open_dm_conversation_is_moved_at_the_cutover_with_a_dm_hand_off(
 
 
 def test_dms_show_in_the_message_log_and_the_dry_run(client, manager, approver, platform_secrets, fake_x):
-    from channels_app.models import PhaseKind
-
     channel = platform_channel("x", fake_x.base_url)
     payload = build_direct_message("954491830116155401", "Help me please", CUSTOMER, BRAND_ID, name="Ana")
     _post_x_payload(client, channel, payload)
@@ -407,10 +432,6 @@ def test_the_pages_own_messages_and_receipts_are_never_answered(client, retired_
 
 
 def test_the_brands_own_youtube_comments_are_never_answered(manager, approver, platform_secrets, fake_youtube):
-    from datetime import timedelta
-
-    from channels_app.models import Channel
-
     channel = platform_channel("youtube", fake_youtube.base_url)
     Channel.objects.filter(pk=channel.pk).update(created_at=timezone.now() - timedelta(hours=1))
     sunset(manager=manager, approver=approver, channels=[channel])
