@@ -383,8 +383,11 @@ def _handoff_context(rows: list[OutboxMessage]) -> dict[int, dict[str, Any]]:
     ids = [row.conversation_id for row in rows if row.kind == OutboxKind.HANDOFF and row.in_reply_to_id is None]
     if not ids:
         return {}
-    latest = Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND).order_by(
-        "-created_at", "-id"
+    # A message its author deleted cannot be answered: the hand-off answers the latest one left.
+    latest = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
+        .exclude(meta__has_key="deleted")
+        .order_by("-created_at", "-id")
     )
     found = Conversation.objects.filter(pk__in=ids).annotate(
         last_id=Subquery(latest.values("platform_message_id")[:1]),

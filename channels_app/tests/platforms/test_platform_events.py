@@ -264,6 +264,20 @@ def test_a_reply_already_claimed_when_its_tweet_is_deleted_is_skipped_on_its_nex
     assert Message.objects.get(platform_message_id="2101").meta["deleted"] == "the customer deleted the tweet"
 
 
+def test_the_hand_off_answers_the_latest_tweet_the_customer_did_not_delete(
+    client, manager, approver, platform_secrets, fake_x
+):
+    channel = platform_channel("x", fake_x.base_url)
+    post_x(client, channel, [build_tweet("2201", "@brand my order?", CUSTOMER, "ana")])
+    post_x(client, channel, [build_tweet("2202", "@brand hello??", CUSTOMER, "ana", in_reply_to="2201")])
+    delete = {"for_user_id": BRAND_ID, "tweet_delete_events": [{"status": {"id": "2202", "user_id": CUSTOMER}}]}
+    assert _post_x_payload(client, channel, delete).json()["replies_skipped"] == 0  # staffed: nothing waited
+    sunset(manager=manager, approver=approver, channels=[channel])
+    assert send_due_replies().sent == 1
+    (handoff,) = fake_x.tweets
+    assert handoff["in_reply_to"] == "2201"
+
+
 # --- Discourse ------------------------------------------------------------------------------------
 
 
