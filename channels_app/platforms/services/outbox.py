@@ -61,6 +61,7 @@ from channels_app.core.permissions import require
 from channels_app.models import (
     AutoReply,
     Channel,
+    ChannelKind,
     Conversation,
     Direction,
     Message,
@@ -344,6 +345,10 @@ def _loop_reason(row: OutboxMessage) -> str | None:
             return "loop guard: the message is one of ours"
         if own and message.author_id.lower() == own.lower():
             return "loop guard: the message comes from the channel's own account"
+        if row.channel.kind == ChannelKind.EMAIL and not email_adapter.is_customer(
+            message.author_id, (own, row.channel.handle)
+        ):
+            return "loop guard: the message comes from the channel's own address"
         if (message.meta or {}).get("automatic"):
             return f"loop guard: sent by a machine ({message.meta['automatic']})"
         if (message.meta or {}).get("deleted"):

@@ -27,6 +27,7 @@ Sources of the shapes:
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import timedelta
 
@@ -335,6 +336,15 @@ def test_forum_staff_moderators_admins_and_our_account_are_never_answered(client
         response = _post_discourse(client, retired_forum, payload)
         assert response.status_code == 200
         assert response.json() == {"stored": 0, "duplicates": 0, "replies_queued": 0}
+    others = [
+        ("ping", {"ping": "OK"}),
+        ("post_edited", _post(408)),  # an edit is no new contact
+        ("post_recovered", _post(409)),
+        ("topic_created", {"topic": {"id": 20, "title": "New", "archetype": "regular", "posts_count": 1}}),
+        ("user_created", {"user": {"id": 90, "username": "newbie"}}),
+    ]
+    for event, payload in others:
+        assert _post_discourse(client, retired_forum, payload, event).status_code == 200
     assert not Message.objects.exists()
     send_due_replies()
     assert fake_discourse.posts == []
@@ -409,17 +419,24 @@ def test_a_get_started_postback_and_a_quick_reply_are_customer_contact_and_answe
     quick_reply = _event(
         sender="PSID3", message={"mid": "m_qr1", "text": "Order status", "quick_reply": {"payload": "ORDER_STATUS"}}
     )
-    for event in (postback, legacy_postback, quick_reply):
+    attachment = _event(
+        sender="PSID4",
+        message={"mid": "m_at1", "attachments": [{"type": "image", "payload": {"url": "https://cdn.example/x.jpg"}}]},
+    )
+    reply = _event(sender="PSID5", message={"mid": "m_re1", "text": "and?", "reply_to": {"mid": "m_earlier"}})
+    for event in (postback, legacy_postback, quick_reply, attachment, reply):
         response = _post_messenger(client, retired_page, _messaging(event))
         assert response.status_code == 200
         assert response.json()["replies_queued"] == 1
     assert sorted(Message.objects.values_list("platform_message_id", flat=True)) == [
+        "m_at1",
         "m_pb1",
         "m_qr1",
+        "m_re1",
         "postback:PSID2:1790000000000",
     ]
-    assert send_due_replies().sent == 3
-    assert sorted(m["to"] for m in fake_messenger.messages) == ["PSID1", "PSID2", "PSID3"]
+    assert send_due_replies().sent == 5
+    assert sorted(m["to"] for m in fake_messenger.messages) == ["PSID1", "PSID2", "PSID3", "PSID4", "PSID5"]
 
 
 def test_the_pages_own_messages_and_receipts_are_never_answered(client, retired_page, fake_messenger):
@@ -456,3 +473,39 @@ def test_the_brands_own_youtube_comments_are_never_answered(manager, approver, p
     assert poll_youtube_channel(channel_id=channel.pk).stored == 1
     assert send_due_replies().sent == 1
     assert [r["snippet"]["parentId"] for r in fake_youtube.replies] == ["cust1"]
+
+
+# --- Email ----------------------------------------------------------------------------------------
+
+
+def test_mail_from_the_mailbox_own_address_is_never_answered(
+    client, manager, approver, platform_secrets, smtp_settings
+):
+    mailbox = platform_channel("email")  # handle support@brand.example
+    sunset(manager=manager, approver=approver, channels=[mailbox])
+    smtp_settings.messages.clear()  # the cutover's own emails to the plan's people
+    headers = {"Authorization": "Basic " + base64.b64encode(f"inbound:{WEBHOOK_SECRET}".encode()).decode()}
+
+    def postmark(message_id, sender):
+        # Postmark's inbound JSON (postmarkapp.com/developer/webhooks/inbound-webhook).
+        return {
+            "FromFull": {"Email": sender, "Name": ""},
+            "From": sender,
+            "Subject": "Re: your order",
+            "TextBody": "Forwarding this to the right team",
+            "Date": "Thu, 1 Oct 2026 10:00:00 +0000",
+            "Headers": [{"Name": "Message-ID", "Value": message_id}],
+        }
+
+    for message_id, sender in (("<a@brand.example>", "Support@Brand.example"), ("<b@mail.example>", "ana@example.com")):
+        response = client.post(
+            f"/hooks/{mailbox.pk}/email", postmark(message_id, sender), content_type="application/json", headers=headers
+        )
+        assert response.status_code == 200
+    assert send_due_replies().sent == 1
+    assert [m.message["To"] for m in smtp_settings.messages] == ["ana@example.com"]
+    own = OutboxMessage.objects.get(in_reply_to__author_id="support@brand.example")
+    assert (own.state, own.last_error) == (
+        OutboxState.SKIPPED,
+        "loop guard: the message comes from the channel's own address",
+    )
