@@ -17,8 +17,12 @@ $(VENV)/.installed: requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+# The official twitter-text (npm), run by the tests as the oracle for X's weighted length.
+TWITTER_TEXT := channels_app/tests/support/twitter_text
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(TWITTER_TEXT)/package-lock.json | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	cd $(TWITTER_TEXT) && npm ci --no-audit --no-fund --ignore-scripts --silent
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed

@@ -18,6 +18,7 @@ _PLATFORM_WORDS = {
     "chat": pgettext_lazy("platform", "chat"),
     "web_form": pgettext_lazy("platform", "web form"),
     "phone": pgettext_lazy("platform", "phone/SMS"),
+    "x_dm": pgettext_lazy("platform", "X direct messages"),
 }
 
 

@@ -207,6 +207,9 @@ def extract_urls_with_indices(text: str) -> list[tuple[int, int]]:
 _MAY_HOLD_EMOJI = re.compile("[\u203c-\U0010ffff]")
 
 
+_EMOJI_PRESENTATION = "\ufe0f"  # VARIATION SELECTOR-16
+
+
 def _emoji_spans(text: str) -> dict[int, int]:
     """start -> end of each emoji (ZWJ sequences, flags, keycaps, skin tones count as one).
 
@@ -219,7 +222,13 @@ def _emoji_spans(text: str) -> dict[int, int]:
     for found in emoji.emoji_list(text):
         if found["emoji"] in ("\u00a9", "\u00ae"):
             continue
-        spans[found["match_start"]] = found["match_end"]
+        end = found["match_end"]
+        # The emoji package knows an emoji-presentation character (U+26A1, U+2B50...) only
+        # without the variation selector, as Unicode's emoji-test.txt lists it; twemoji's parser
+        # (which twitter-text counts with) takes the U+FE0F typed after it as part of the emoji.
+        if text.startswith(_EMOJI_PRESENTATION, end) and not found["emoji"].endswith(_EMOJI_PRESENTATION):
+            end += 1
+        spans[found["match_start"]] = end
     return spans
 
 
@@ -256,6 +265,7 @@ def weighted_length(text: str) -> int:
 
 LIMITS: dict[str, int] = {
     "x": X_MAX_WEIGHTED_LENGTH,
+    "x_dm": 10000,  # an X direct message (API v2 dm_conversations): characters, not weighted
     "youtube": 10000,  # YouTube comment text
     "discourse": 32000,  # Discourse's default max_post_length
     "messenger": 2000,  # Send API text message
@@ -265,8 +275,13 @@ LIMITS: dict[str, int] = {
     "phone": 1600,  # an SMS follow-up (10 concatenated segments)
 }
 
+# The length rules a channel kind's replies must fit, when it has more than its own: an X
+# channel answers tweets (280 weighted) and direct messages (10,000 characters).
+LENGTH_RULES: dict[str, tuple[str, ...]] = {"x": ("x", "x_dm")}
+
 PLATFORM_LABELS = {
     "x": "X",
+    "x_dm": "X direct messages",
     "youtube": "YouTube",
     "discourse": "Discourse",
     "messenger": "Messenger",

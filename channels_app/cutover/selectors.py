@@ -27,6 +27,7 @@ from channels_app.models import (
     Team,
 )
 from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, pick_auto_reply, placeholder_values
+from channels_app.platforms.selectors import reply_length_rule
 from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, affected_agents
 
 
@@ -103,6 +104,17 @@ class DryRunConversation:
     conversation: Conversation
     locale: str
     text: str
+    length_rule: str = ""  # the textrules rule the notice must fit ("x_dm": an X direct message)
+    length: int = 0
+    limit: int | None = None
+
+    @property
+    def direct_message(self) -> bool:
+        return self.length_rule == "x_dm"
+
+    @property
+    def over(self) -> bool:
+        return self.limit is not None and self.length > self.limit
 
 
 @dataclass
@@ -147,7 +159,17 @@ def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRu
                         "channel": conv.channel.name,
                     },
                 )
-            conversations.append(DryRunConversation(conv, reply.locale if reply else "", text))
+            rule = reply_length_rule(conv.channel.kind, conv.platform_thread_id)
+            conversations.append(
+                DryRunConversation(
+                    conv,
+                    reply.locale if reply else "",
+                    text,
+                    length_rule=rule,
+                    length=textrules.length_for(rule, text),
+                    limit=textrules.LIMITS.get(rule),
+                )
+            )
     emails: list[tuple[str, str]] = []
     for user in (plan.author, plan.approved_by):
         if user is not None and user.email:

@@ -4,13 +4,15 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, F, Q, QuerySet, Value
+from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from channels_app.core import mailbox as mailbox_url
 from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage
+from channels_app.platforms.adapters import x
+from channels_app.platforms.adapters.registry import PLATFORMS
 
 # The columns of a message log row, in both halves of the UNION.
 LOG_COLUMNS = (
@@ -24,6 +26,7 @@ LOG_COLUMNS = (
     "log_state",
     "detail",
     "platform_id",
+    "via",
 )
 
 
@@ -100,6 +103,23 @@ def _text(value: str) -> Value:
     return Value(value, output_field=CharField())
 
 
+def reply_length_rule(kind: str, thread_id: str) -> str:
+    """The textrules length rule a reply in a conversation must fit ("x_dm" for an X DM)."""
+    platform = PLATFORMS.get(kind)
+    return platform.length_rule(thread_id) if platform is not None else kind
+
+
+def _via(channel: Channel):
+    """How a log row's conversation reaches the customer: "direct_message" for X DMs, else ""."""
+    if channel.kind == ChannelKind.X:
+        return Case(
+            When(conversation__platform_thread_id__regex=x.DM_THREAD_PATTERN, then=_text("direct_message")),
+            default=_text(""),
+            output_field=CharField(),
+        )
+    return _text("")
+
+
 def channel_message_log(channel: Channel, *, state: str = "", direction: str = "") -> QuerySet:
     """A channel's inbound messages and outbox rows (auto-replies, hand-off notices) newest
     first, as one UNION of dicts: a page costs one query and the paginator's count one more.
@@ -119,6 +139,7 @@ def channel_message_log(channel: Channel, *, state: str = "", direction: str = "
             log_state=_text("received"),
             detail=F("lang"),
             platform_id=F("platform_message_id"),
+            via=_via(channel),
         )
         .values(*LOG_COLUMNS)
     )
@@ -135,6 +156,7 @@ def channel_message_log(channel: Channel, *, state: str = "", direction: str = "
             log_state=F("state"),
             detail=F("last_error"),
             platform_id=F("platform_response_id"),
+            via=_via(channel),
         )
         .values(*LOG_COLUMNS)
     )

@@ -338,25 +338,27 @@ def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list
     previews = []
     seen = set()
     for channel in channels:
-        if channel.kind in seen:
-            continue
-        seen.add(channel.kind)
-        worst = textrules.render(text, textrules.WORST_CASE_SAMPLES)
-        length = textrules.length_for(channel.kind, worst)
-        limit = textrules.LIMITS.get(channel.kind)
-        previews.append(
-            {
-                "kind": channel.kind,
-                "label": platform_label(channel.kind),
-                "channel": channel,
-                "text": textrules.render(text, _sample_values(draft, channel)),
-                "length": length,
-                "limit": limit,
-                "over": limit is not None and length > limit,
-                "weighted": channel.kind == "x",
-                "problems": reply_problems(text, channel.kind) if text.strip() else [],
-            }
-        )
+        # An X channel answers tweets and direct messages, each with its own limit.
+        for kind in textrules.LENGTH_RULES.get(channel.kind, (channel.kind,)):
+            if kind in seen:
+                continue
+            seen.add(kind)
+            worst = textrules.render(text, textrules.WORST_CASE_SAMPLES)
+            length = textrules.length_for(kind, worst)
+            limit = textrules.LIMITS.get(kind)
+            previews.append(
+                {
+                    "kind": kind,
+                    "label": platform_label(kind),
+                    "channel": channel,
+                    "text": textrules.render(text, _sample_values(draft, channel)),
+                    "length": length,
+                    "limit": limit,
+                    "over": limit is not None and length > limit,
+                    "weighted": kind == "x",
+                    "problems": reply_problems(text, kind) if text.strip() else [],
+                }
+            )
     return previews
 
 

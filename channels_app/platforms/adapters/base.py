@@ -43,6 +43,20 @@ class InboundMessage:
 
 
 @dataclass(frozen=True)
+class Deletion:
+    """A customer's message removed on the platform (a deleted tweet, a deleted forum post) or a
+    whole thread removed (a deleted topic): a reply still waiting to answer it is skipped."""
+
+    reason: str  # shown on the skipped reply
+    platform_message_id: str = ""
+    thread_id: str = ""
+
+
+# What a webhook delivery holds, in the order the platform sent it.
+Event = InboundMessage | Deletion
+
+
+@dataclass(frozen=True)
 class SendResult:
     platform_id: str
     status_code: int
@@ -298,9 +312,12 @@ class ReplyTarget:
     # X: the tweet answered; YouTube: the top-level comment; Discourse: the post number
     # answered; email: the Message-ID answered.
     parent_id: str | None = None
-    recipient_id: str = ""  # Messenger: the page-scoped person id; email: the address
+    recipient_id: str = ""  # Messenger: the page-scoped person id; X direct message: the user id; email: the address
     subject: str = ""  # email
     references: tuple[str, ...] = ()  # email: the thread's Message-IDs
+    # The textrules length rule the text must fit when it is not the channel kind's own
+    # (an X direct message is counted as "x_dm", 10,000 characters, not as a tweet).
+    length_rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -395,12 +412,20 @@ class Platform(ABC):
     def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
         raise SignatureError(f"{self.kind} has no webhooks")
 
-    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage] | WebhookAnswer:
+    def parse_webhook(self, request: WebhookRequest) -> list[Event] | WebhookAnswer:
+        """The customers' messages (who counts as a customer is each adapter's `is_customer`)
+        and deletions of one delivery; everything else the platform sends is acknowledged and
+        ignored."""
         raise BadDelivery(f"{self.kind} has no webhooks.")
 
     def message_meta(self, message: InboundMessage) -> dict[str, Any]:
         """What to keep with a stored message for answering it later (reply_target's meta)."""
         return {}
+
+    def length_rule(self, thread_id: str) -> str:
+        """The textrules length rule a reply in this thread must fit: the kind's own, unless the
+        platform answers some threads another way (X direct messages)."""
+        return self.kind
 
     @abstractmethod
     def reply_target(self, context: ReplyContext) -> ReplyTarget: ...

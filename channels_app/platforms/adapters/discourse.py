@@ -1,4 +1,5 @@
-"""Discourse: webhooks in (ping, post_created), posts.json replies out."""
+"""Discourse: webhooks in (ping, post_created, post_destroyed, topic_destroyed), posts.json
+replies out."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import httpx
 
 from channels_app.platforms.adapters.base import (
     Account,
+    Deletion,
+    Event,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -60,15 +63,35 @@ def parse_post(post: dict[str, Any]) -> InboundMessage:
     )
 
 
-def parse_event(event: str | None, payload: dict[str, Any], own_username: str | None = None) -> list[InboundMessage]:
-    """Messages in one webhook delivery; ping and other events give []."""
+def is_customer(post: dict[str, Any], own_username: str | None) -> bool:
+    """Who counts as a customer on a forum: the author of a regular post (not a whisper, small
+    action or moderator action) who is neither staff, moderator nor admin (WebHookPostSerializer's
+    `staff`, `moderator`, `admin`) nor the channel's own account (our auto-replies coming back).
+    A private message to the support account is a customer's like a public post."""
+    if post.get("post_type", REGULAR_POST) != REGULAR_POST:
+        return False
+    if post.get("staff") or post.get("moderator") or post.get("admin"):
+        return False
+    return not (own_username and (post.get("username") or "").lower() == own_username.lower())
+
+
+PRIVATE_MESSAGE = "private_message"  # a topic's archetype when it is a personal message
+
+
+def parse_event(event: str | None, payload: dict[str, Any], own_username: str | None = None) -> list[Event]:
+    """Customers' new posts and deleted posts or topics in one delivery; ping, edits, users,
+    likes and every other event give []."""
+    if event == "post_destroyed":
+        post = payload.get("post") or {}
+        return [Deletion(platform_message_id=str(post["id"]), reason="the post was deleted on the forum")]
+    if event == "topic_destroyed":
+        topic = payload.get("topic") or {}
+        return [Deletion(thread_id=str(topic["id"]), reason="the topic was deleted on the forum")]
     if event != "post_created":
         return []
     post = payload.get("post") or {}
-    if not post or post.get("post_type", REGULAR_POST) != REGULAR_POST:
+    if not post or not is_customer(post, own_username):
         return []
-    if own_username and (post.get("username") or "").lower() == own_username.lower():
-        return []  # our own auto-reply coming back
     return [parse_post(post)]
 
 
@@ -164,7 +187,7 @@ class DiscoursePlatform(Platform):
     def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
         verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
 
-    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage] | WebhookAnswer:
+    def parse_webhook(self, request: WebhookRequest) -> list[Event] | WebhookAnswer:
         payload = request.json_object()
         event = request.headers.get(EVENT_HEADER)
         if event == "ping":
@@ -172,9 +195,13 @@ class DiscoursePlatform(Platform):
         return parse_event(event, payload, request.account_id or None)
 
     def message_meta(self, message: InboundMessage) -> dict[str, Any]:
-        # A reply answers a post number, not a post id (see parse_post).
-        post_number = (message.raw or {}).get("post_number")
-        return {} if post_number is None else {"post_number": post_number}
+        # A reply answers a post number, not a post id (see parse_post); a reply in a personal
+        # message stays in it (posts.json with its topic id), shown as private in the log.
+        raw = message.raw or {}
+        meta: dict[str, Any] = {} if raw.get("post_number") is None else {"post_number": raw["post_number"]}
+        if raw.get("topic_archetype") == PRIVATE_MESSAGE:
+            meta["private"] = True
+        return meta
 
     def reply_target(self, context: ReplyContext) -> ReplyTarget:
         if not context.thread_id.isdigit():

@@ -100,6 +100,14 @@ def automatic_reason(message: InboundMessage) -> str | None:
     return None
 
 
+def is_customer(address: str, own_addresses: tuple[str, ...]) -> bool:
+    """Who counts as a customer of a mailbox: any sender but the mailbox itself (the brand's
+    people writing from the support address, or a copy of our own reply). Machines are
+    customers' mail too, kept but never answered (automatic_reason)."""
+    own = {a.strip().lower() for a in own_addresses if "@" in (a or "")}
+    return bool(address) and address.strip().lower() not in own
+
+
 def _lower_keys(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {str(key).lower(): payload[key] for key in payload}
 

@@ -11,6 +11,7 @@ import httpx
 
 from channels_app.platforms.adapters.base import (
     Account,
+    Event,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -57,11 +58,32 @@ def verify_signature(app_secret: str, raw_body: bytes, header_value: str | None)
     check_signature(sha256_hex_signature(app_secret, raw_body), header_value)
 
 
-def _parse_messaging(event: dict[str, Any]) -> InboundMessage | None:
+def is_customer(event: dict[str, Any], page_id: str = "") -> bool:
+    """Who counts as a customer on Messenger: the person behind a message (text, attachment or
+    quick reply) or a postback (a "Get Started" or menu button pressed), never the page itself:
+    its echoes (is_echo) and anything the page sent are not contact, nor are deliveries, reads
+    and reactions, which carry no message."""
+    if page_id and str((event.get("sender") or {}).get("id") or "") == page_id:
+        return False
     message = event.get("message")
-    if not message or message.get("is_echo"):  # echoes are the page's own messages
+    if message is not None:
+        return not message.get("is_echo")
+    return event.get("postback") is not None
+
+
+def _parse_messaging(event: dict[str, Any], page_id: str = "") -> InboundMessage | None:
+    if not is_customer(event, page_id):
         return None
     sender = str((event.get("sender") or {}).get("id") or "")
+    message = event.get("message")
+    if message is None:
+        # A postback: the button's title is what the person "said"; a postback's mid is recent
+        # (older ones have none), so the person and instant name it otherwise.
+        postback = event["postback"]
+        message = {
+            "mid": postback.get("mid") or f"postback:{sender}:{event['timestamp']}",
+            "text": postback.get("title") or "",
+        }
     reply_to = (message.get("reply_to") or {}).get("mid")
     return InboundMessage(
         platform_message_id=message["mid"],
@@ -78,13 +100,15 @@ def _parse_messaging(event: dict[str, Any]) -> InboundMessage | None:
     )
 
 
-def parse_events(payload: dict[str, Any]) -> list[InboundMessage]:
+def parse_events(payload: dict[str, Any], page_id: str = "") -> list[Event]:
+    """The customers' messages and postbacks of a page delivery (`messaging`); `standby` events
+    (another app holds the thread under the handover protocol) are that app's to answer."""
     if payload.get("object") not in (None, "page"):
         return []
-    messages = []
+    messages: list[Event] = []
     for entry in payload.get("entry") or []:
         for event in entry.get("messaging") or []:
-            parsed = _parse_messaging(event)
+            parsed = _parse_messaging(event, page_id)
             if parsed is not None:
                 messages.append(parsed)
     return messages
@@ -184,8 +208,8 @@ class MessengerPlatform(Platform):
     def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
         verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
 
-    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
-        return parse_events(request.json_object())
+    def parse_webhook(self, request: WebhookRequest) -> list[Event]:
+        return parse_events(request.json_object(), request.account_id)
 
     def reply_target(self, context: ReplyContext) -> ReplyTarget:
         return ReplyTarget(recipient_id=context.author_id or context.customer_id)

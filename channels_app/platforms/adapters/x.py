@@ -1,4 +1,5 @@
-"""X (Twitter): Account Activity webhooks in, API v2 replies out."""
+"""X (Twitter): Account Activity webhooks in (tweets, tweet deletions, direct messages), API v2
+replies and direct messages out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import httpx
 from channels_app.platforms.adapters.base import (
     Account,
     BadDelivery,
+    Deletion,
+    Event,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -28,6 +31,7 @@ from channels_app.platforms.adapters.base import (
     request,
     response_json,
     sha256_b64_signature,
+    utc_from_iso,
     utc_from_timestamp_ms,
 )
 
@@ -112,19 +116,77 @@ def parse_tweet(tweet: dict[str, Any]) -> InboundMessage:
     )
 
 
-def parse_events(payload: dict[str, Any]) -> list[InboundMessage]:
-    """Customer tweets in an Account Activity delivery; the channel's own tweets and retweets
-    are skipped (answering them would loop or spam)."""
+def is_customer(author_id: str, own_user_id: str) -> bool:
+    """Who counts as a customer on X, for tweets and direct messages alike: anyone but the
+    brand's own account (its replies, its hand-offs, the DMs it sends). Answering the brand
+    would loop."""
+    return bool(author_id) and not (own_user_id and author_id == own_user_id)
+
+
+def dm_conversation_id(sender_id: str, recipient_id: str) -> str:
+    """X's id of a one-to-one DM conversation: the two user ids, smaller first, joined by "-"
+    (API v2 dm_conversation_id). Never a tweet id, so DM threads and tweet threads of one
+    channel cannot meet."""
+    low, high = sorted((sender_id, recipient_id), key=lambda v: (len(v), v))
+    return f"{low}-{high}"
+
+
+# A one-to-one DM conversation id: two user ids joined by "-"; a tweet id never has one.
+DM_THREAD_PATTERN = r"^[0-9]+-[0-9]+$"
+_DM_THREAD = re.compile(DM_THREAD_PATTERN)
+
+
+def is_dm_thread(thread_id: str) -> bool:
+    return _DM_THREAD.match(thread_id) is not None
+
+
+def parse_direct_message(event: dict[str, Any], users: dict[str, Any]) -> InboundMessage:
+    """One Account Activity `direct_message_events` item of type message_create."""
+    create = event["message_create"]
+    sender = str(create["sender_id"])
+    recipient = str((create.get("target") or {})["recipient_id"])
+    user = users.get(sender) or {}
+    return InboundMessage(
+        platform_message_id=str(event["id"]),
+        thread_id=str(event.get("dm_conversation_id") or dm_conversation_id(sender, recipient)),
+        customer_id=sender,
+        customer_handle=user.get("screen_name") or "",
+        customer_name=user.get("name") or "",
+        text=(create.get("message_data") or {}).get("text") or "",
+        lang=None,  # DMs carry no language: detected from the text
+        created_at=utc_from_timestamp_ms(event["created_timestamp"]),
+        in_reply_to=None,
+        raw={**event, "dm": True},
+    )
+
+
+def parse_events(payload: dict[str, Any]) -> list[Event]:
+    """The customers' tweets and direct messages in an Account Activity delivery, and their
+    deleted tweets. The brand's own tweets and DMs (is_customer), retweets, likes, follows,
+    typing and read indicators are acknowledged and ignored."""
     own_user_id = str(payload.get("for_user_id") or "")
-    messages = []
+    events: list[Event] = []
     for tweet in payload.get("tweet_create_events") or []:
         author = str((tweet.get("user") or {}).get("id_str") or "")
-        if own_user_id and author == own_user_id:
+        if not is_customer(author, own_user_id) or tweet.get("retweeted_status"):
             continue
-        if tweet.get("retweeted_status"):
+        events.append(parse_tweet(tweet))
+    for deleted in payload.get("tweet_delete_events") or []:
+        status = deleted["status"]
+        if is_customer(str(status.get("user_id") or ""), own_user_id):
+            events.append(Deletion(platform_message_id=str(status["id"]), reason="the customer deleted the tweet"))
+    users = payload.get("users") or {}
+    for event in payload.get("direct_message_events") or []:
+        if event.get("type") != "message_create":
             continue
-        messages.append(parse_tweet(tweet))
-    return messages
+        create = event["message_create"]
+        recipient = str((create.get("target") or {}).get("recipient_id") or "")
+        # Only DMs sent to the brand: its own DMs (sent from X's app or by Dusk) come back too.
+        if is_customer(str(create.get("sender_id") or ""), own_user_id) and (
+            not own_user_id or recipient == own_user_id
+        ):
+            events.append(parse_direct_message(event, users))
+    return events
 
 
 def send_reply(
@@ -151,6 +213,83 @@ def send_reply(
     if not tweet_id:
         raise PermanentSendError(f"no tweet id in answer: {response.text[:300]}", response.status_code)
     return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
+
+
+def send_direct_message(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    participant_id: str,
+    text: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    """POST /2/dm_conversations/with/:participant_id/messages; 201 gives the dm_event_id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, f"/2/dm_conversations/with/{participant_id}/messages"),
+        json={"text": text},
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    body = response_json(response) or {}
+    event_id = (body.get("data") or {}).get("dm_event_id")
+    if not event_id:
+        raise PermanentSendError(f"no dm_event_id in answer: {response.text[:300]}", response.status_code)
+    return SendResult(platform_id=str(event_id), status_code=response.status_code)
+
+
+_DM_PAGES = 5
+
+
+def find_direct_message(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    participant_id: str,
+    text: str,
+    since: datetime,
+    *,
+    author_id: str = "",
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of our DM to this person sent since `since`, or None (GET
+    /2/dm_conversations/with/:participant_id/dm_events, newest first). Raises SendError when X
+    cannot say."""
+    params: dict[str, Any] = {
+        "max_results": 100,
+        "event_types": "MessageCreate",
+        "dm_event.fields": "id,text,created_at,sender_id,event_type",
+    }
+    candidates: list[tuple[str, str]] = []
+    for _ in range(_DM_PAGES):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, f"/2/dm_conversations/with/{participant_id}/dm_events"),
+            params=params,
+            headers={"Authorization": f"Bearer {bearer_token}"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        body = response_json(response) or {}
+        older = False
+        for event in body.get("data") or []:
+            sender = str(event.get("sender_id") or "")
+            if sender == str(participant_id) or (author_id and sender != author_id):
+                continue
+            if not event.get("created_at") or utc_from_iso(event["created_at"]) < since:
+                older = True
+                continue
+            candidates.append((str(event["id"]), event.get("text") or ""))
+        next_token = (body.get("meta") or {}).get("next_token")
+        if older or not next_token:
+            break
+        params["pagination_token"] = next_token
+    # A person can get an auto-reply and a hand-off notice: the text decides among ours.
+    return pick_reply(candidates, text, author_known=False)
 
 
 # Recent search covers the last seven days; older replies cannot be looked up this way.
@@ -222,7 +361,7 @@ class XPlatform(Platform):
     def verify_webhook(self, secret: str, request: WebhookRequest) -> None:
         verify_signature(secret, request.body, request.headers.get(SIGNATURE_HEADER))
 
-    def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
+    def parse_webhook(self, request: WebhookRequest) -> list[Event]:
         payload = request.json_object()
         for_user = str(payload.get("for_user_id") or "")
         if request.account_id and for_user and for_user != request.account_id:
@@ -231,7 +370,19 @@ class XPlatform(Platform):
             )
         return parse_events(payload)
 
+    def message_meta(self, message: InboundMessage) -> dict[str, Any]:
+        return {"dm": True} if (message.raw or {}).get("dm") else {}
+
+    def length_rule(self, thread_id: str) -> str:
+        return "x_dm" if is_dm_thread(thread_id) else "x"
+
     def reply_target(self, context: ReplyContext) -> ReplyTarget:
+        if context.meta.get("dm") or is_dm_thread(context.thread_id):
+            # A direct message is answered by direct message, to its sender, within DM limits.
+            person = context.author_id or context.customer_id
+            if not person.isdigit():
+                raise ValueError(f"no X user to send a direct message to in conversation {context.reference}")
+            return ReplyTarget(thread_id=context.thread_id, recipient_id=person, length_rule="x_dm")
         tweet = context.reply_to or context.thread_id
         if not str(tweet).isdigit():
             raise ValueError(f"no tweet to reply to in conversation {context.reference}")
@@ -240,6 +391,10 @@ class XPlatform(Platform):
     def send_reply(
         self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
+        if target.recipient_id:
+            return send_direct_message(
+                client, account.base_url, account.token, target.recipient_id, text, timeout=timeout
+            )
         return send_reply(client, account.base_url, account.token, text, target.parent_id or "", timeout=timeout)
 
     def find_reply(
@@ -252,6 +407,17 @@ class XPlatform(Platform):
         *,
         timeout: Timeout = None,
     ) -> str | None:
+        if target.recipient_id:
+            return find_direct_message(
+                client,
+                account.base_url,
+                account.token,
+                target.recipient_id,
+                text,
+                since,
+                author_id=account.account_id,
+                timeout=timeout,
+            )
         return find_reply(
             client,
             account.base_url,

@@ -51,6 +51,12 @@ def _raise_for_google_status(response: httpx.Response) -> None:
     raise PermanentSendError(error_text(response), status)
 
 
+def is_customer(message: InboundMessage, own_channel_id: str | None) -> bool:
+    """Who counts as a customer in YouTube comments: anyone but the brand's own channel (its
+    comments and its replies under customers' comments are never answered)."""
+    return not (own_channel_id and message.customer_id == own_channel_id)
+
+
 def parse_thread(item: dict[str, Any]) -> InboundMessage:
     top = item["snippet"]["topLevelComment"]
     snippet = top["snippet"]
@@ -174,7 +180,7 @@ def _poll_result(
     if new_high is not None and new_high == high_water:
         boundary |= seen  # still the same instant: earlier ones stay seen
     # The channel's own comments advance the mark but are not messages to answer.
-    customers = [m for m in reversed(fresh) if not (own_channel_id and m.customer_id == own_channel_id)]
+    customers = [m for m in reversed(fresh) if is_customer(m, own_channel_id)]
     # The API lists newest first; reversed then stably sorted, same-second comments come out
     # oldest first too.
     customers.sort(key=lambda m: m.created_at)

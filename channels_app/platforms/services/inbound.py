@@ -56,7 +56,7 @@ from channels_app.models import (
     PhaseKind,
     new_reference,
 )
-from channels_app.platforms.adapters.base import InboundMessage
+from channels_app.platforms.adapters.base import Deletion, Event, InboundMessage
 from channels_app.platforms.adapters.registry import PLATFORMS
 
 ID_MAX = 128  # Message.platform_message_id, Conversation.platform_thread_id / customer_id
@@ -86,9 +86,14 @@ class InboundResult:
     replies_queued: int = 0
     message_ids: list[int] = field(default_factory=list)
     outbox_ids: list[int] = field(default_factory=list)
+    deletions: int = 0
+    replies_skipped: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"stored": self.stored, "duplicates": self.duplicates, "replies_queued": self.replies_queued}
+        answer = {"stored": self.stored, "duplicates": self.duplicates, "replies_queued": self.replies_queued}
+        if self.deletions:
+            answer["replies_skipped"] = self.replies_skipped
+        return answer
 
 
 def _clean(value: str | None, limit: int) -> str:
@@ -308,4 +313,42 @@ def receive_messages(
             if outbox_id is not None:
                 result.replies_queued += 1
                 result.outbox_ids.append(outbox_id)
+    return result
+
+
+def skip_replies_to_deleted(*, channel: Channel, deletions: Sequence[Deletion]) -> int:
+    """A customer removed a message (or a forum its topic) before we answered: the replies still
+    waiting for it are skipped with the reason, and the message is marked deleted so a later
+    attempt of a reply already being sent is skipped too (outbox loop guard). Returns how many
+    replies were skipped. Replies already sent stay as they are."""
+    skipped = 0
+    with transaction.atomic():
+        for deletion in deletions:
+            if deletion.platform_message_id:
+                target = {"in_reply_to__platform_message_id": deletion.platform_message_id}
+                # One message at most (platform ids are unique per channel): no set-based write needed.
+                for message in Message.objects.filter(
+                    channel=channel, platform_message_id=deletion.platform_message_id, direction=Direction.INBOUND
+                ).only("id", "meta"):
+                    message.meta = {**(message.meta or {}), "deleted": deletion.reason}
+                    message.save(update_fields=["meta"])
+            else:
+                target = {"conversation__platform_thread_id": deletion.thread_id}
+            skipped += OutboxMessage.objects.filter(channel=channel, state=OutboxState.PENDING, **target).update(
+                state=OutboxState.SKIPPED, last_error=f"skipped: {deletion.reason} before the reply was sent"
+            )
+    return skipped
+
+
+def receive_events(*, channel: Channel, events: Sequence[Event]) -> InboundResult:
+    """A webhook delivery's messages (stored, replies queued) and deletions (waiting replies
+    skipped), in one transaction."""
+    messages = [event for event in events if isinstance(event, InboundMessage)]
+    deletions = [event for event in events if isinstance(event, Deletion)]
+    if not deletions:
+        return receive_messages(channel=channel, messages=messages)
+    with transaction.atomic():
+        result = receive_messages(channel=channel, messages=messages)
+        result.deletions = len(deletions)
+        result.replies_skipped = skip_replies_to_deleted(channel=channel, deletions=deletions)
     return result

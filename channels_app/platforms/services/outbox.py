@@ -61,6 +61,7 @@ from channels_app.core.permissions import require
 from channels_app.models import (
     AutoReply,
     Channel,
+    ChannelKind,
     Conversation,
     Direction,
     Message,
@@ -344,8 +345,14 @@ def _loop_reason(row: OutboxMessage) -> str | None:
             return "loop guard: the message is one of ours"
         if own and message.author_id.lower() == own.lower():
             return "loop guard: the message comes from the channel's own account"
+        if row.channel.kind == ChannelKind.EMAIL and not email_adapter.is_customer(
+            message.author_id, (own, row.channel.handle)
+        ):
+            return "loop guard: the message comes from the channel's own address"
         if (message.meta or {}).get("automatic"):
             return f"loop guard: sent by a machine ({message.meta['automatic']})"
+        if (message.meta or {}).get("deleted"):
+            return f"skipped: {message.meta['deleted']} before the reply was sent"
     return None
 
 
@@ -381,8 +388,11 @@ def _handoff_context(rows: list[OutboxMessage]) -> dict[int, dict[str, Any]]:
     ids = [row.conversation_id for row in rows if row.kind == OutboxKind.HANDOFF and row.in_reply_to_id is None]
     if not ids:
         return {}
-    latest = Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND).order_by(
-        "-created_at", "-id"
+    # A message its author deleted cannot be answered: the hand-off answers the latest one left.
+    latest = (
+        Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
+        .exclude(meta__has_key="deleted")
+        .order_by("-created_at", "-id")
     )
     found = Conversation.objects.filter(pk__in=ids).annotate(
         last_id=Subquery(latest.values("platform_message_id")[:1]),
@@ -463,7 +473,9 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
         values["redirect_url"] = tracked_redirect_url(conversation.reference)
     reference = conversation.reference if row.kind == OutboxKind.HANDOFF else ""
     try:
-        job.text = render_reply(available[locale], values, row.channel.kind, reference=reference)
+        job.text = render_reply(
+            available[locale], values, job.target.length_rule or row.channel.kind, reference=reference
+        )
     except ValueError as exc:
         batch.fail(row, f"{exc} (locale {locale})")
         return False

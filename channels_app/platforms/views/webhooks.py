@@ -33,14 +33,14 @@ from channels_app.core.queue import kick_outbox
 from channels_app.models import Channel, ChannelKind
 from channels_app.platforms.adapters.base import (
     BadDelivery,
-    InboundMessage,
+    Event,
     SignatureError,
     WebhookAnswer,
     WebhookRequest,
 )
 from channels_app.platforms.adapters.registry import platform_for
 from channels_app.platforms.selectors import webhook_channel
-from channels_app.platforms.services.inbound import receive_messages
+from channels_app.platforms.services.inbound import receive_events
 
 log = logging.getLogger(__name__)
 
@@ -95,9 +95,9 @@ def _parse(parse: Callable[[], Any]) -> Any:
         raise _Refused(400, f"Malformed event ({type(exc).__name__}: {exc}). Nothing was stored.") from None
 
 
-def _accept(channel: Channel, messages: list[InboundMessage]) -> JsonResponse:
+def _accept(channel: Channel, events: list[Event]) -> JsonResponse:
     try:
-        result = receive_messages(channel=channel, messages=messages)
+        result = receive_events(channel=channel, events=events)
     except ValidationError as exc:
         raise _Refused(400, " ".join(exc.messages) + " Nothing was stored.") from None
     # receive_messages has committed: only now is the delivery acknowledged, and the sender

@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import yaml
 
 from channels_app.core import textrules
 from channels_app.core.reply_checks import reply_problems as validate_reply  # worded in English here
@@ -21,7 +22,7 @@ from channels_app.core.textrules import (
     unknown_placeholders,
     weighted_length,
 )
-from channels_app.tests.support.helpers import shared_data
+from channels_app.tests.support.helpers import TWITTER_TEXT, official_weighted_lengths, shared_data
 
 # --------------------------------------------------------------------------------------------
 # placeholders
@@ -316,6 +317,51 @@ def test_weighted_length_on_real_tweets():
         assert 0 < length <= 2 * len(text) + 23 * text.count(".")
         if text.isascii() and "." not in text:  # no URLs possible, no emoji: 1 per character
             assert length == len(text)
+
+
+def test_weighted_length_of_every_sample_tweet_equals_twitter_text():
+    """All 4,998 real customer tweets, counted by the official twitter-text (npm) and by us."""
+    texts = [row["text"] for row in _twcs_rows()]
+    assert len(texts) == 4998
+    official = official_weighted_lengths(texts)
+    differ = [(text, theirs, weighted_length(text)) for text, theirs in zip(texts, official, strict=True)]
+    differ = [case for case in differ if case[1] != case[2]]
+    assert differ == []
+
+
+def test_an_emoji_typed_with_its_variation_selector_counts_once():
+    # Three of the sample tweets: U+26A1, U+2B50 and U+2615 followed by U+FE0F weigh 2, as one emoji.
+    for text in ("🤓\u26a1\ufe0f", "5 \u2b50\ufe0fs", "😉\u2615\ufe0f &gt;"):
+        assert weighted_length(text) == official_weighted_lengths([text])[0]
+    assert weighted_length("\u26a1\ufe0f") == 2
+    assert weighted_length("\u26a1\ufe0f\ufe0f") == 4  # a second selector is a character of its own
+
+
+# twitter-text's conformance file (github.com/twitter/twitter-text conformance/validate.yml, Apache
+# 2.0, vendored beside the npm package): WeightedTweetsCounterTest is config v2 (emoji count by code
+# unit), the other two sections config v3, the one X uses and channels_app implements.
+_CONFORMANCE = {
+    "WeightedTweetsCounterTest": "version2",
+    "WeightedTweetsWithDiscountedEmojiCounterTest": "version3",
+    "UnicodeDirectionalMarkerCounterTest": "version3",
+}
+
+
+def _conformance_cases() -> dict[str, list[dict]]:
+    path = TWITTER_TEXT / "conformance" / "validate.yml"
+    tests = yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]
+    return {section: tests[section] for section in _CONFORMANCE}
+
+
+@pytest.mark.parametrize("section", list(_CONFORMANCE))
+def test_weighted_length_equals_twitter_text_on_its_conformance_file(section):
+    cases = _conformance_cases()[section]
+    texts = [case["text"] for case in cases]
+    assert len(texts) >= 2
+    # The oracle passes its own conformance cases with the section's configuration...
+    assert official_weighted_lengths(texts, _CONFORMANCE[section]) == [c["expected"]["weightedLength"] for c in cases]
+    # ...and channels_app counts every one of these texts as twitter-text does with X's (v3).
+    assert [weighted_length(t) for t in texts] == official_weighted_lengths(texts, "version3")
 
 
 def test_detect_language_on_real_tweets_is_mostly_english():

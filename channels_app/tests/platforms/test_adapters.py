@@ -253,6 +253,41 @@ def test_x_send_reply(fake_x, http_client):
     assert fake_x.violations == []
 
 
+def test_x_dm_conversation_ids_are_the_two_user_ids_smaller_first():
+    assert x.dm_conversation_id("3001969357", "783214") == "783214-3001969357"
+    assert x.dm_conversation_id("783214", "3001969357") == "783214-3001969357"
+    assert x.is_dm_thread("783214-3001969357")
+    assert not x.is_dm_thread("1850000000000000001") and not x.is_dm_thread("conv-a")
+    assert x.PLATFORM.length_rule("783214-3001969357") == "x_dm"
+    assert x.PLATFORM.length_rule("1850000000000000001") == "x"
+
+
+def test_x_is_customer_is_anyone_but_the_brand():
+    assert x.is_customer("3001969357", "783214")
+    assert not x.is_customer("783214", "783214")
+    assert not x.is_customer("", "783214")
+
+
+def test_x_send_and_find_a_direct_message(fake_x, http_client):
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    text = "Bonjour Zoë 👋 " + "é" * 400  # over a tweet's 280, well within a DM's 10,000
+    result = x.send_direct_message(http_client, fake_x.base_url, fake_x.bearer_token, "3001969357", text)
+    assert result.status_code == 201 and result.platform_id == fake_x.dms[0]["id"]
+    assert fake_x.received[0].path == "/2/dm_conversations/with/3001969357/messages"
+    assert fake_x.received[0].json() == {"text": text}
+    found = x.find_direct_message(
+        http_client, fake_x.base_url, fake_x.bearer_token, "3001969357", text, since, author_id=fake_x.account_id
+    )
+    assert found == result.platform_id
+    # Another text, or nothing since: not ours.
+    assert (
+        x.find_direct_message(http_client, fake_x.base_url, fake_x.bearer_token, "3001969357", "other", since) is None
+    )
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    assert x.find_direct_message(http_client, fake_x.base_url, fake_x.bearer_token, "3001969357", text, later) is None
+    assert fake_x.violations == []
+
+
 def test_x_send_reply_unicode_text_arrives_intact(fake_x, http_client):
     text = "Bonjour Zoë 👋\nNous avons déménagé : https://aide.example.fr — 日本語も"
     x.send_reply(http_client, fake_x.base_url, fake_x.bearer_token, text, "1001")
@@ -411,6 +446,23 @@ def test_discourse_skips_whispers_small_actions_and_own_posts():
     assert discourse.parse_event("post_created", {"post": _discourse_post(post_type=4)}) == []
     assert discourse.parse_event("post_created", {"post": _discourse_post(post_type=3)}) == []
     assert discourse.parse_event("post_created", {"post": _discourse_post(username="Dusk-Bot")}, "dusk-bot") == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "customer"),
+    [
+        ({}, True),
+        ({"topic_archetype": "private_message"}, True),
+        ({"staff": True}, False),
+        ({"moderator": True, "staff": True}, False),
+        ({"admin": True, "staff": True}, False),
+        ({"username": "Dusk-Bot"}, False),
+        ({"post_type": 4}, False),
+    ],
+)
+def test_discourse_is_customer(fields, customer):
+    post = {"username": "jo", "post_type": 1, "staff": False, "moderator": False, "admin": False, **fields}
+    assert discourse.is_customer(post, "dusk-bot") is customer
 
 
 def test_discourse_send_reply(fake_discourse, http_client):

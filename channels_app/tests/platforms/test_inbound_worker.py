@@ -1,5 +1,6 @@
 """The platform edge with real Celery workers (and beat) on PostgreSQL and the real broker."""
 
+import json
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -9,9 +10,12 @@ import pytest
 from django.utils import timezone
 
 from channels_app.models import Channel, Message, OutboxMessage, OutboxState
-from channels_app.tests.support.fakeplatforms import build_tweet
+from channels_app.platforms.adapters.base import sha256_b64_signature
+from channels_app.tests.support.fakeplatforms import build_direct_message, build_tweet
 from channels_app.tests.support.helpers import wait_for
 from channels_app.tests.support.inbound_helpers import (
+    BRAND_ID,
+    WEBHOOK_SECRET,
     mail,
     platform_channel,
     signed_x_delivery,
@@ -111,3 +115,51 @@ def test_beat_polls_an_imap_mailbox_and_the_worker_answers_each_mail_once(
     assert sorted(r for m in smtp_settings.messages for r in m.rcpt_tos) == [f"c{i}@example.com" for i in range(4)]
     assert Message.objects.filter(direction="in").count() == 4  # polled many times, stored once each
     assert fake_imap.seen() == [] and fake_imap.violations == []
+
+
+def test_a_dm_auto_reply_goes_out_exactly_once_when_the_worker_is_killed_mid_send(
+    client, manager, approver, platform_secrets, fake_x, celery_workers
+):
+    """A customer's DM after the sunset; the worker is SIGKILLed while X holds its answer to the
+    DM (X has created it). The next worker takes the row over after the lease, finds the DM on
+    X (GET /2/dm_conversations/with/:id/dm_events) and records it instead of sending again."""
+    channel = platform_channel("x", fake_x.base_url)
+    sunset(manager=manager, approver=approver, channels=[channel])
+    timing = {
+        **FAST,
+        "DUSK_OUTBOX_HTTP_TIMEOUT": "4",
+        "DUSK_OUTBOX_LOOKUP_MARGIN": "1",
+        "DUSK_OUTBOX_RATE_HORIZON": "1",
+        "DUSK_OUTBOX_STUCK_AFTER": "15",
+    }
+    fake_x.latency = 30.0  # X creates the DM at once, then holds the answer
+    first = celery_workers("first", **timing)
+    first.wait_ready()
+    body = json.dumps(build_direct_message("954491830116160001", "Where is my parcel?", "3001969357", BRAND_ID))
+    headers = {"x-twitter-webhooks-signature": sha256_b64_signature(WEBHOOK_SECRET, body.encode())}
+    response = client.post(f"/hooks/{channel.pk}/x", body, content_type="application/json", headers=headers)
+    assert response.json()["replies_queued"] == 1
+
+    wait_for(lambda: fake_x.dms, timeout=60, message=f"the DM to reach X\n{first.log()[-3000:]}")
+    first.kill()
+    row = OutboxMessage.objects.get()
+    assert row.state == OutboxState.SENDING  # killed mid-send: nothing recorded
+
+    fake_x.latency = 0.0
+    second = celery_workers("second", **timing)
+    row = wait_for(
+        lambda: OutboxMessage.objects.filter(state=OutboxState.SENT).first(),
+        timeout=90,
+        interval=0.5,
+        message=f"the second worker to settle the DM\n{second.log()[-3000:]}",
+    )
+    (dm,) = fake_x.dms  # exactly once
+    assert dm["participant"] == "3001969357"
+    assert row.platform_response_id == dm["id"]
+    assert row.last_error == "sent by an earlier attempt (found on the platform)"
+    assert row.in_doubt_since is not None
+    assert Message.objects.filter(direction="out").count() == 1
+    assert fake_x.tweets == []
+    lookups = [r for r in fake_x.received if r.method == "GET" and r.path.endswith("/dm_events")]
+    assert lookups  # the second worker looked before sending
+    assert fake_x.violations == []

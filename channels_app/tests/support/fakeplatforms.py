@@ -251,10 +251,13 @@ class FakePlatform:
     def routes(self) -> dict[tuple[str, str], Route]:
         return {}
 
+    def route_for(self, received: Received) -> Route | None:
+        return self.routes().get((received.method, received.path))
+
     def dispatch(self, received: Received) -> Answer:
         with self._lock:
             self.received.append(received)
-        route = self.routes().get((received.method, received.path))
+        route = self.route_for(received)
         if route is None:
             self.violation(received, "no such endpoint")
             return Answer(404, {"errors": [{"message": "not found"}]})
@@ -285,7 +288,9 @@ class FakePlatform:
 
 
 class FakeX(FakePlatform):
-    """POST /2/tweets (replies) and GET /2/tweets/search/recent, with a bearer token."""
+    """POST /2/tweets (replies) and GET /2/tweets/search/recent; direct messages: POST
+    /2/dm_conversations/with/:participant_id/messages and GET .../dm_events (API v2, as X
+    documents them: docs.x.com/x-api/direct-messages); all with a bearer token."""
 
     name = "x"
     _QUERY = re.compile(r"in_reply_to_tweet_id:(\d+)(?: from:(\S+))?")
@@ -295,12 +300,89 @@ class FakeX(FakePlatform):
         self.bearer_token = bearer_token
         self.account_id = account_id  # the user the token posts as
         self.tweets: list[dict[str, Any]] = []
+        self.dms: list[dict[str, Any]] = []  # direct messages the brand sent
 
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
             ("POST", "/2/tweets"): (self._check_tweet, self._create_tweet),
             ("GET", "/2/tweets/search/recent"): (self._check_search, self._search),
         }
+
+    _DM_PATH = re.compile(r"/2/dm_conversations/with/([^/]+)/(messages|dm_events)")
+
+    def route_for(self, received: Received) -> Route | None:
+        match = self._DM_PATH.fullmatch(received.path)
+        if match is None:
+            return super().route_for(received)
+        if (received.method, match.group(2)) == ("POST", "messages"):
+            return self._check_dm, self._create_dm
+        if (received.method, match.group(2)) == ("GET", "dm_events"):
+            return self._check_dm_events, self._dm_events
+        return None
+
+    def dms_to(self, participant_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dm for dm in self.dms if dm["participant"] == participant_id]
+
+    def _participant(self, received: Received) -> str:
+        match = self._DM_PATH.fullmatch(received.path)
+        return match.group(1) if match else ""
+
+    def _check_dm(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+        participant = self._participant(received)
+        self.expect(received, participant.isdigit(), f"participant_id must be a numeric user id, got {participant!r}")
+        self.expect(received, participant != self.account_id, "a DM to the brand's own account")
+        body = self.expect_json_object(received)
+        self.expect(received, set(body) <= {"text", "attachments"}, f"unexpected keys {sorted(body)}")
+        text = body.get("text")
+        if self.expect(received, isinstance(text, str) and text != "", "text must be a non-empty string"):
+            self.expect(received, len(text) <= 10_000, f"text is {len(text)} characters (max 10,000)")
+
+    def _create_dm(self, received: Received) -> Answer:
+        participant = self._participant(received)
+        event_id = str(1_860_000_000_000_000_000 + self.next_id())
+        low, high = sorted((participant, self.account_id), key=lambda v: (len(v), v))
+        now = datetime.now(UTC)
+        with self._lock:
+            self.dms.append(
+                {
+                    "id": event_id,
+                    "text": received.json()["text"],
+                    "participant": participant,
+                    "sender_id": self.account_id,
+                    "dm_conversation_id": f"{low}-{high}",
+                    "created_at": self.stamp(now),
+                    "at": now,
+                }
+            )
+        return Answer(201, {"data": {"dm_conversation_id": f"{low}-{high}", "dm_event_id": event_id}})
+
+    def _check_dm_events(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+        size = received.param("max_results") or "100"
+        self.expect(received, size.isdigit() and 1 <= int(size) <= 100, "max_results must be 1..100")
+        fields = set((received.param("dm_event.fields") or "").split(","))
+        self.expect(
+            received, {"sender_id", "created_at", "text"} <= fields, "dm_event.fields lacks sender/created/text"
+        )
+
+    def _dm_events(self, received: Received) -> Answer:
+        found = [
+            {
+                "id": dm["id"],
+                "text": dm["text"],
+                "event_type": "MessageCreate",
+                "sender_id": dm["sender_id"],
+                "dm_conversation_id": dm["dm_conversation_id"],
+                "created_at": dm["created_at"],
+            }
+            for dm in reversed(self.dms_to(self._participant(received)))
+        ]
+        body: dict[str, Any] = {"meta": {"result_count": len(found)}}
+        if found:
+            body["data"] = found
+        return Answer(200, body)
 
     def replies_to(self, tweet_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -1088,6 +1170,67 @@ def build_account_activity(for_user_id: str, tweets: list[dict[str, Any]]) -> di
     return {"for_user_id": for_user_id, "tweet_create_events": tweets}
 
 
+def build_direct_message(
+    event_id: str,
+    text: str,
+    sender_id: str,
+    recipient_id: str,
+    *,
+    screen_name: str = "",
+    name: str = "",
+    at: datetime | None = None,
+    for_user_id: str = "",
+) -> dict[str, Any]:
+    """An Account Activity delivery with one `direct_message_events` message_create, as X
+    documents it (Account Activity API, "direct_message_events"): the event, and the users.
+    `for_user_id` is the subscribed account (the brand): the recipient unless given."""
+    stamp = str(int((at or datetime.now(UTC)).timestamp() * 1000))
+    return {
+        "for_user_id": for_user_id or recipient_id,
+        "direct_message_events": [
+            {
+                "type": "message_create",
+                "id": event_id,
+                "created_timestamp": stamp,
+                "message_create": {
+                    "target": {"recipient_id": recipient_id},
+                    "sender_id": sender_id,
+                    "source_app_id": "268278",
+                    "message_data": {
+                        "text": text,
+                        "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []},
+                    },
+                },
+            }
+        ],
+        "apps": {"268278": {"id": "268278", "name": "Twitter Web Client", "url": "http://twitter.com"}},
+        "users": {
+            sender_id: {
+                "id": sender_id,
+                "created_timestamp": "1422556069340",
+                "name": name or screen_name or sender_id,
+                "screen_name": screen_name or f"user{sender_id}",
+                "protected": False,
+                "verified": False,
+                "followers_count": 10,
+                "friends_count": 20,
+                "statuses_count": 30,
+            },
+            recipient_id: {
+                "id": recipient_id,
+                "created_timestamp": "1422556069340",
+                "name": "Brand",
+                "screen_name": "brand",
+                "protected": False,
+                "verified": True,
+                "followers_count": 1000,
+                "friends_count": 5,
+                "statuses_count": 5000,
+            },
+        },
+    }
+
+
 __all__ = [
     "Answer",
     "FakeDiscourse",
@@ -1100,6 +1243,7 @@ __all__ = [
     "Received",
     "ReceivedMail",
     "build_account_activity",
+    "build_direct_message",
     "build_tweet",
     "self_signed_certificate",
     "free_port",

@@ -1,6 +1,8 @@
 """Small helpers shared by the tests."""
 
+import json
 import os
+import subprocess
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -90,3 +92,22 @@ def move_everyone(plan, *, hr_coordinator, agents, to_team):
         effective_date=plan.phases.first().local_date,
     )
     confirm_reassignments(actor=hr_coordinator, plan=plan)
+
+
+TWITTER_TEXT = Path(__file__).resolve().parent / "twitter_text"
+
+
+def official_weighted_lengths(texts: list[str], config: str = "version3") -> list[int]:
+    """X's weighted length of each text by the official twitter-text (npm, run with node), the
+    oracle channels_app's own count is held to. `make install-dev` installs it (npm ci)."""
+    if not (TWITTER_TEXT / "node_modules" / "twitter-text").is_dir():
+        pytest.fail(f"twitter-text is not installed: run `npm ci` in {TWITTER_TEXT} (make install-dev does)")
+    answer = subprocess.run(
+        ["node", str(TWITTER_TEXT / "weighted_length.js"), config],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(answer.stdout)

@@ -225,6 +225,18 @@ def test_reply_preview_counts_like_the_service_validates(client, manager):
     assert 'class="counter over"' in html and "Too long for X" in html
 
 
+def test_reply_preview_of_an_x_channel_shows_the_direct_message_limit_too(client, manager):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    client.force_login(manager)
+    draft = open_plan_draft(actor=manager)
+    save_plan_draft(actor=manager, draft=draft, data={"channel_ids": [x.pk]})
+    text = "Hi {customer_name}, support moved: {redirect_url}"
+    html = body(client.post(reverse("plan_draft_preview", args=[draft.pk]), {"row": "0", "replies-0-text": text}))
+    worst = textrules.render(text, textrules.WORST_CASE_SAMPLES)
+    assert f"{textrules.weighted_length(worst)} / 280 weighted characters" in html
+    assert "X direct messages" in html and f"{len(worst)} / 10000 characters" in html
+
+
 def test_autosave_keeps_rows_as_typed(client, manager):
     client.force_login(manager)
     draft = open_plan_draft(actor=manager)
