@@ -3,7 +3,7 @@
 One view per platform with webhooks (web/hooks.py asks the registry, adapters/registry.py):
 find the channel, read its secret from the environment (the channel names the variable), let the
 platform check the signature in constant time over the raw body and parse, hand the messages to
-`services.receive_messages`, answer. Nothing is stored unless every check passed. These are the
+`services.receive_events`, answer. Nothing is stored unless every check passed. These are the
 only csrf_exempt views: the platforms authenticate with their signatures, not with cookies.
 
 | URL                           | platform  | checks                                                  |
@@ -100,7 +100,7 @@ def _accept(channel: Channel, events: list[Event]) -> JsonResponse:
         result = receive_events(channel=channel, events=events)
     except ValidationError as exc:
         raise _Refused(400, " ".join(exc.messages) + " Nothing was stored.") from None
-    # receive_messages has committed: only now is the delivery acknowledged, and the sender
+    # receive_events has committed: only now is the delivery acknowledged, and the sender
     # queued (it reads committed rows).
     if result.replies_queued:
         kick_outbox()

@@ -159,7 +159,7 @@ def test_a_server_error_under_the_hooks_prefix_is_json_and_acknowledges_nothing(
     def broken(**kwargs):
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr("channels_app.platforms.views.webhooks.receive_messages", broken)
+    monkeypatch.setattr("channels_app.platforms.views.webhooks.receive_events", broken)
     body, headers = signed_x_delivery([build_tweet("1001", "hello", "42", "ana")])
     response = _post(served, retired_x, body, headers)
     assert response.status_code == 500
