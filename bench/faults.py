@@ -117,6 +117,7 @@ def _setup_django(url: str) -> None:
             "DATABASE_POOL": "0",
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "DUSK_LOG_LEVEL": "WARNING",
+            "DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS": "1",  # the fake platforms listen on 127.0.0.1
         }
     )
     import django
