@@ -5,6 +5,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+from django.core import checks
 from rest_framework.test import APIClient
 
 from channels_app.core import hosts
@@ -168,3 +169,11 @@ def test_the_pollers_never_connect_to_a_private_host(platform_secrets, listener,
     mailbox.refresh_from_db()
     assert "not a public address" in youtube.poll_error
     assert "not a public address" in mailbox.poll_error
+
+
+def test_production_refuses_private_platform_hosts(settings):
+    settings.DUSK_PRODUCTION = True
+    settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = True
+    assert "dusk.E101" in {m.id for m in checks.run_checks(include_deployment_checks=True)}
+    settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = False
+    assert "dusk.E101" not in {m.id for m in checks.run_checks(include_deployment_checks=True)}
