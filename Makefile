@@ -34,7 +34,7 @@ run: $(VENV)/.installed
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
 	@echo "Portal: http://127.0.0.1:$(PORT)/  (Ctrl-C stops web server and worker)"
-	@DJANGO_DEBUG=1 bash -c 'trap "kill 0" EXIT INT TERM; \
+	@DJANGO_DEBUG=1 DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 bash -c 'trap "kill 0" EXIT INT TERM; \
 	  $(BIN)/celery -A portal worker -B --loglevel=INFO --concurrency=2 & \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
 
@@ -66,7 +66,7 @@ bench-lag: $(VENV)/.installed-dev
 ## terminated PostgreSQL backends); TRIALS=100 for the full run.
 TRIALS ?= 100
 faults: $(VENV)/.installed-dev
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS)
+	DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS)
 
 ## bench-reassign: suggest and apply a reassignment plan for 10,000 agents and 300 teams.
 .PHONY: bench-reassign
@@ -84,7 +84,7 @@ bench-webhook: $(VENV)/.installed-dev
 
 ## bench-outbox: auto-replies per second from the outbox sender to a local fake X.
 bench-outbox: $(VENV)/.installed-dev
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/outbox.py
+	DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/outbox.py
 
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache

@@ -16,6 +16,17 @@ from channels_app.core.permissions import ensure_roles
 
 ROOT = Path(__file__).resolve().parent
 
+# The fake platforms listen on 127.0.0.1: let channels point there, in this process and in the
+# workers and commands it starts (they inherit the environment).
+os.environ.setdefault("DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _private_platform_hosts_allowed(settings):
+    """Settings were read before this file: turn the switch on for them too. A test of the
+    refusals turns it off again."""
+    settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = True
+
 
 def _person(django_user_model, username: str, *roles: str):
     ensure_roles()

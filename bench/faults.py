@@ -117,6 +117,7 @@ def _setup_django(url: str) -> None:
             "DATABASE_POOL": "0",
             "DJANGO_SETTINGS_MODULE": "portal.settings",
             "DUSK_LOG_LEVEL": "WARNING",
+            "DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS": "1",  # the fake platforms listen on 127.0.0.1
         }
     )
     import django
@@ -207,12 +208,13 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     )
     confirm_reassignments(actor=hr, plan=plan)
     submit_plan(actor=manager, plan=plan)
-    approve_plan(actor=approver, plan=plan)
-    # Then bring it forward: due in a few seconds, however long building took.
+    # Bring it forward, due in a few seconds however long building took, then approve it (moving
+    # an approved phase would send the plan back to its approvers).
     soon = timezone.now() + timedelta(seconds=3)
     reschedule_phase(
         actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
     )
+    approve_plan(actor=approver, plan=plan)
     return plan, [a.email for a in agents] + [manager.email, approver.email]
 
 

@@ -55,6 +55,7 @@ def _setup_django(url: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "portal.settings"
     os.environ["EMAIL_BACKEND"] = "django.core.mail.backends.dummy.EmailBackend"
     os.environ.setdefault("DUSK_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS", "1")  # the fake X listens on 127.0.0.1
     os.environ["DUSK_CHANNEL_BENCH_X_TOKEN"] = TOKEN
     import django
 

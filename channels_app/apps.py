@@ -7,6 +7,11 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = "Dusk"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self) -> None:
+        # Importing a checks module registers its system checks (Django's documented place).
+        from channels_app.accounts import checks as accounts_checks  # noqa: F401
+        from channels_app.platforms import checks as platforms_checks  # noqa: F401
+
 
 class DuskAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with Dusk's site: entry by role, not by is_staff.

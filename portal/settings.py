@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Before anything reads a form: NUL, control and bidi characters, invalid UTF-8 refused.
+    "channels_app.web.middleware.TextInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -246,7 +248,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Every handler gets this filter: no credential, no forged line (channels_app/core/logs.py).
+    "filters": {"redact": {"()": "channels_app.core.logs.RedactSecrets"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env.str("DUSK_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -310,6 +314,13 @@ DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
 # No second auto-reply to the same customer on the same channel within this many seconds.
 DUSK_AUTO_REPLY_COOLDOWN = env.float("DUSK_AUTO_REPLY_COOLDOWN", default=24 * 3600)
 
+# --- Platforms: hosts and secrets (docs/security.md) ----------------------------
+# Platform base URLs and mailboxes must be https/imaps URLs of public hosts (checked when a
+# channel is saved and at every connection, core/hosts.py). On: loopback and private hosts and
+# plain http are allowed too, for development, the demo's sandbox and the tests; a deploy
+# check (dusk.E101) refuses it in production.
+DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = env.bool("DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS", default=False)
+
 # --- Platforms: outbox (auto-replies sent by the workers) ----------------------
 DUSK_OUTBOX_SWEEP_INTERVAL = env.float("DUSK_OUTBOX_SWEEP_INTERVAL", default=2.0)
 DUSK_OUTBOX_KICK_INTERVAL = env.float("DUSK_OUTBOX_KICK_INTERVAL", default=0.25)
@@ -371,6 +382,11 @@ DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = env.int("DUSK_WATCHDOG_MAX_INBOUND_PER_DAY",
 DUSK_WATCHDOG_MIN_REDIRECT_SHARE = env.float("DUSK_WATCHDOG_MIN_REDIRECT_SHARE", default=0.2)
 DUSK_WATCHDOG_MIN_SAMPLE = env.int("DUSK_WATCHDOG_MIN_SAMPLE", default=50)
 DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", default=10)
+# Tracked links are followed anonymously: one click row per conversation and target in this
+# many seconds, and at most DUSK_TRACKED_LINK_RATE counted per client address and minute (more
+# are still redirected, not counted).
+DUSK_TRACKED_LINK_DEDUP_SECONDS = env.int("DUSK_TRACKED_LINK_DEDUP_SECONDS", default=3600)
+DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
 
 # --- Web ------------------------------------------------------------------------
 # Where customers' tracked links point: the portal's public address.

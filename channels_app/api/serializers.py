@@ -26,7 +26,7 @@ from channels_app.models import (
     Team,
     TokenScope,
 )
-from channels_app.models.channels import API_URL_SCHEMES
+from channels_app.models.channels import API_URL_SCHEMES, validate_secret_name
 from channels_app.models.runs import Step
 
 # --- input: unknown and read-only fields are refused, never silently dropped ---------------
@@ -172,10 +172,18 @@ class ChannelInput(StrictInput):
         help_text="An http(s) URL; for an email channel its IMAP mailbox (imaps://host/INBOX); or empty",
     )
     webhook_secret_env = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        validators=[validate_secret_name],
+        help_text="Name of the environment variable (DUSK_CHANNEL_...), not the secret",
     )
     api_token_env = serializers.CharField(
-        max_length=64, required=False, allow_blank=True, help_text="Name of the environment variable, not the secret"
+        max_length=64,
+        required=False,
+        allow_blank=True,
+        validators=[validate_secret_name],
+        help_text="Name of the environment variable (DUSK_CHANNEL_...), not the secret",
     )
     rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
 

@@ -18,10 +18,20 @@ LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 _ZONES: frozenset[str] | None = None
 
 
+# Files of the zone database that are not zones: the host's own zone (it means whatever the
+# server is set to), "Factory" (no zone at all), POSIX rules and the leap-second variants.
+_NOT_ZONES = {"localtime", "Factory", "posixrules", "leapseconds", "leap-seconds.list", "tzdata.zi"}
+_NOT_ZONE_PREFIXES = ("posix/", "right/", "SystemV/")
+
+
 def zone_names() -> frozenset[str]:
+    """The IANA zone names accepted everywhere: those of the zone database, without the
+    entries that are not places."""
     global _ZONES
     if _ZONES is None:
-        _ZONES = frozenset(available_timezones())
+        _ZONES = frozenset(
+            name for name in available_timezones() if name not in _NOT_ZONES and not name.startswith(_NOT_ZONE_PREFIXES)
+        )
     return _ZONES
 
 

@@ -12,7 +12,7 @@ from channels_app.models.conversations import (
     OutboxState,
     new_reference,
 )
-from channels_app.models.delivery import ReplyCooldown, SendBudget
+from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
 from channels_app.models.plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
@@ -40,6 +40,7 @@ __all__ = [
     "AlertKind",
     "RedirectClick",
     "WatchdogAlert",
+    "WebhookToken",
     "OPEN_PLAN_STATES",
     "PHASE_ORDER",
     "STEP_ORDER",

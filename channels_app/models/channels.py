@@ -1,13 +1,16 @@
 """Channels: the places customers reach support."""
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.core import hosts
 from channels_app.core import mailbox as mailbox_url
+from channels_app.core.secrets import CHANNEL_SECRET_PREFIX, is_channel_secret_name
 
 # http(s) for the platforms' APIs; imap(s) for an email channel's mailbox (core/mailbox.py).
 API_URL_SCHEMES = ["http", "https", *mailbox_url.SCHEMES]
@@ -24,6 +27,19 @@ class PlatformURLField(models.URLField):
 
     def formfield(self, **kwargs):
         return super().formfield(**{"form_class": PlatformURLFormField, **kwargs})
+
+
+def validate_secret_name(value: str) -> None:
+    """A channel secret variable is named under DUSK_CHANNEL_ (core/secrets.py), nothing else."""
+    if value and not is_channel_secret_name(value):
+        raise ValidationError(
+            gettext(
+                "Name an environment variable that starts with %(prefix)s, in capitals, digits and "
+                "underscores (e.g. %(prefix)sX_TOKEN)."
+            )
+            % {"prefix": CHANNEL_SECRET_PREFIX},
+            code="secret_name",
+        )
 
 
 class ChannelKind(models.TextChoices):
@@ -57,8 +73,8 @@ class Channel(models.Model):
     # The platform's API (http/https), or an email channel's IMAP mailbox (imaps://host/INBOX),
     # read with the password named by api_token_env.
     api_base_url = PlatformURLField(blank=True)
-    webhook_secret_env = models.CharField(max_length=64, blank=True)
-    api_token_env = models.CharField(max_length=64, blank=True)
+    webhook_secret_env = models.CharField(max_length=64, blank=True, validators=[validate_secret_name])
+    api_token_env = models.CharField(max_length=64, blank=True, validators=[validate_secret_name])
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
     # YouTube has no webhooks for comments, so its poller keeps its place here: the newest
     # publishedAt read so far and the ids published in exactly that second (publishedAt has
@@ -85,6 +101,16 @@ class Channel(models.Model):
         return self.name
 
     def clean(self) -> None:
+        self._clean_url_kind()
+        url = self.api_base_url or ""
+        if url:
+            # The host is checked again at every connection (core/hosts.py).
+            try:
+                hosts.check_url(url, allow_private=settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS)
+            except hosts.HostRefused as exc:
+                raise ValidationError({"api_base_url": gettext(exc.template) % exc.params}) from None
+
+    def _clean_url_kind(self) -> None:
         url = self.api_base_url or ""
         is_imap = mailbox_url.is_mailbox_url(url)
         if self.kind != ChannelKind.EMAIL:

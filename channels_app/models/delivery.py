@@ -38,3 +38,20 @@ class SendBudget(models.Model):
 
     def __str__(self) -> str:
         return f"channel {self.channel_id}: next send at {self.next_slot_at:%H:%M:%S.%f}"
+
+
+class WebhookToken(models.Model):
+    """A one-time token a signed webhook delivery carried (Mailgun's `token`), kept while its
+    signature's timestamp is accepted: a signature covers timestamp and token only, not the
+    body, so the same fields sent again with another body must be refused."""
+
+    channel = models.ForeignKey("Channel", on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=256)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["channel", "token"], name="webhook_token_once")]
+        indexes = [models.Index(fields=["seen_at"], name="webhook_token_seen")]
+
+    def __str__(self) -> str:
+        return f"token of channel {self.channel_id}"

@@ -1,6 +1,14 @@
-"""The Content-Security-Policy every response carries."""
+"""The Content-Security-Policy every response carries, and the one text rule every request of
+the portal and the API is held to."""
+
+import json
+from urllib.parse import unquote_to_bytes
 
 from django.conf import settings
+from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.utils.translation import gettext as _
+
+from channels_app.core.textinput import first_unsafe, normalise_newlines
 
 # No 'unsafe-inline', no 'unsafe-eval': every script and style is a file under
 # /static/, htmx runs with allowEval and indicator styles off (see base.html).
@@ -23,3 +31,98 @@ class ContentSecurityPolicyMiddleware:
                 policy = f"{policy}; report-uri {report}"
             response["Content-Security-Policy"] = policy
         return response
+
+
+class TextInputMiddleware:
+    """Refuses, with 400, a portal or API request whose text breaks the one rule of
+    core/textinput.py: in its path or query (one line), its form fields or JSON strings
+    (multi-line text allowed), or whose form or query is not valid UTF-8 (Django would turn the
+    bytes into U+FFFD and save that). Line breaks in form fields arrive as LF. The webhooks'
+    middleware list does not include it: what customers write is stored as they wrote it."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        problem = self._problem(request)
+        if problem:
+            return self._refuse(request, *problem)
+        return self.get_response(request)
+
+    def _problem(self, request) -> tuple[str, str] | None:
+        """(field, message) of the first problem; field "__all__" when it is no field's."""
+        where = first_unsafe(request.path_info, multiline=False)
+        if where:
+            return "__all__", _("The address holds a character the portal does not accept (%(char)s).") % {
+                "char": where
+            }
+        query = request.META.get("QUERY_STRING", "")
+        if not _is_utf8_form(query.encode("latin-1", "replace")):
+            return "__all__", _("The address is not valid UTF-8.")
+        problem = _first_in(request.GET, multiline=False)
+        if problem or request.method not in ("POST", "PUT", "PATCH"):
+            return problem
+        content_type = request.content_type or ""
+        if content_type == "application/x-www-form-urlencoded" and not _is_utf8_form(request.body):
+            return "__all__", _("The form is not valid UTF-8.")
+        if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            problem = _first_in(request.POST, multiline=True)
+            if not problem:
+                cleaned = request.POST.copy()
+                for key, values in request.POST.lists():
+                    cleaned.setlist(key, [normalise_newlines(value) for value in values])
+                cleaned._mutable = False
+                request.POST = cleaned
+            return problem
+        if content_type == "application/json":
+            try:
+                data = json.loads(request.body)
+            except (UnicodeDecodeError, ValueError):
+                return None  # the API answers malformed JSON itself
+            for field, text in _strings(data, "__all__"):
+                where = first_unsafe(text)
+                if where:
+                    return field, _("“%(field)s” holds a character the portal does not accept (%(char)s).") % {
+                        "field": field,
+                        "char": where,
+                    }
+        return None
+
+    @staticmethod
+    def _refuse(request, field: str, message: str) -> HttpResponse:
+        if request.path_info.startswith("/api/"):
+            return JsonResponse({"detail": message, "errors": {field: [message]}}, status=400)
+        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+
+
+def _first_in(query, *, multiline: bool) -> tuple[str, str] | None:
+    for key, values in query.lists():
+        for value in [key, *values]:
+            where = first_unsafe(value, multiline=multiline)
+            if where:
+                message = _("“%(field)s” holds a character the portal does not accept (%(char)s).")
+                return key, message % {"field": key, "char": where}
+    return None
+
+
+def _is_utf8_form(body: bytes) -> bool:
+    try:
+        for part in body.split(b"&"):
+            unquote_to_bytes(part.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _strings(data, field: str):
+    """(top-level field, string) for every string of a JSON document, keys included."""
+    if isinstance(data, str):
+        yield field, data
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            name = str(key) if field == "__all__" else field
+            yield name, str(key)
+            yield from _strings(value, name)
+    elif isinstance(data, list):
+        for value in data:
+            yield from _strings(value, field)

@@ -13,7 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from channels_app.core.permissions import may, require
+from channels_app.core.permissions import can, may, require
 from channels_app.directory.selectors import channel_state_counts
 from channels_app.models import Channel, CutoverRun, PlanState, RunState
 from channels_app.plans.selectors import plan_counts_by_state, plans_for_list
@@ -86,11 +86,15 @@ def healthz(request):
     broker_ok, broker_detail = _broker_ok()
     body = {
         "status": "ok" if db_ok and broker_ok else "degraded",
-        "database": {"ok": db_ok, "vendor": connection.vendor, "detail": db_detail},
-        "broker": {
-            "ok": broker_ok,
-            "transport": settings.CELERY_BROKER_URL.split("://", 1)[0],
-            "detail": broker_detail,
-        },
+        "database": {"ok": db_ok, "detail": db_detail},
+        "broker": {"ok": broker_ok, "detail": broker_detail},
     }
+    if not (request.user.is_authenticated and can(request.user, "view")):
+        # Anyone may ask (load balancers do): which database and broker, and their errors
+        # (host names, addresses), are for the portal's own people.
+        body["database"]["detail"] = "ok" if db_ok else "unavailable"
+        body["broker"]["detail"] = "ok" if broker_ok else "unavailable"
+    else:
+        body["database"]["vendor"] = connection.vendor
+        body["broker"]["transport"] = settings.CELERY_BROKER_URL.split("://", 1)[0]
     return JsonResponse(body, status=200 if db_ok and broker_ok else 503)

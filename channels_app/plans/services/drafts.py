@@ -1,5 +1,6 @@
 """The sunset wizard's drafts: opened, saved as people type, finished into a plan, discarded."""
 
+import json
 from datetime import date, datetime, time
 from typing import Any
 
@@ -18,6 +19,9 @@ from channels_app.plans.services.plans import (
 )
 
 DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies")
+# A draft is scratch space for a plan, bounded like one: a title of 200 characters, a few dozen
+# phases and redirects, replies of a few thousand characters each in a few languages.
+DRAFT_MAX_CHARS = 64_000
 WIZARD_STEPS = ("channels", "phases", "redirects", "replies")
 
 
@@ -75,7 +79,12 @@ def save_plan_draft(*, actor, draft: PlanDraft | int, data: dict[str, Any], step
     require(actor, "draft_plan")
     pk = draft.pk if isinstance(draft, PlanDraft) else draft
     draft = PlanDraft.objects.select_for_update().get(pk=pk, author=actor)
-    draft.data = {**draft.data, **{k: v for k, v in data.items() if k in DRAFT_KEYS}}
+    merged = {**draft.data, **{k: v for k, v in data.items() if k in DRAFT_KEYS}}
+    if len(json.dumps(merged, ensure_ascii=False)) > DRAFT_MAX_CHARS:
+        raise ValidationError(
+            _("The draft is too long to keep (over %(limit)s characters): shorten it.") % {"limit": DRAFT_MAX_CHARS}
+        )
+    draft.data = merged
     if step is not None:
         if step not in WIZARD_STEPS:
             raise ValidationError(_("Unknown wizard step “%(step)s”.") % {"step": step})

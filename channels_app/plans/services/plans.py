@@ -17,6 +17,7 @@ from channels_app.core import textrules
 from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import require
 from channels_app.core.reply_checks import reply_problems
+from channels_app.core.textinput import first_unsafe
 from channels_app.core.zones import LOCALE_RE, local_to_instant, zone_names
 from channels_app.models import (
     PHASE_ORDER,
@@ -356,6 +357,12 @@ def _validated_contents(
         errors.add("title", _("A title is required."))
     elif len(title) > 200:
         errors.add("title", _("Keep the title under 200 characters."))
+    elif first_unsafe(title, multiline=False):
+        errors.add(
+            "title",
+            _("The title is one line without control characters (it holds %(char)s).")
+            % {"char": first_unsafe(title, multiline=False)},
+        )
     if not LOCALE_RE.match(default_locale or ""):
         errors.add(
             "default_locale", _("“%(locale)s” is not a locale code such as en or fr.") % {"locale": default_locale}
@@ -699,7 +706,28 @@ def reschedule_phase(
         before=before,
         after={"local": f"{local_date} {local_time:%H:%M}", "time_zone": time_zone, "instant": instant.isoformat()},
     )
+    if plan.state == PlanState.SCHEDULED:
+        _return_to_approval(actor=actor, plan=plan, phase=phase)
     return phase
+
+
+def _return_to_approval(*, actor, plan: SunsetPlan, phase: Phase) -> None:
+    """An approved plan whose timing changed goes back to its approvers: four eyes saw the old
+    dates, not these (moving a phase from next September to the day after tomorrow is a new
+    decision). Its phases wait, unclaimed, until the plan is approved again."""
+    before = {"state": plan.state, "approved_by": plan.approved_by_id}
+    plan.state = PlanState.PENDING_APPROVAL
+    plan.approved_by = None
+    plan.approved_at = None
+    plan.save(update_fields=["state", "approved_by", "approved_at", "updated_at"])
+    plan.phases.filter(state=PhaseState.SCHEDULED).update(state=PhaseState.PENDING)
+    record_event(
+        actor=actor,
+        action="plan.returned_to_approval",
+        obj=plan,
+        before=before,
+        after={"state": plan.state, "because": "phase.rescheduled", "phase": phase.pk},
+    )
 
 
 # --- reassignments (HR) -----------------------------------------------------------------

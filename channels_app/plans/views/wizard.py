@@ -2,12 +2,13 @@
 page with its impact. What is typed is saved as a draft as you go."""
 
 import contextlib
+import functools
 from datetime import date, time
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +30,7 @@ from channels_app.plans.forms import (
     describe_instant,
 )
 from channels_app.plans.services.drafts import (
+    DRAFT_MAX_CHARS,
     WIZARD_STEPS,
     discard_plan_draft,
     finish_plan_draft,
@@ -203,8 +205,28 @@ def _step_url(draft: PlanDraft, step: str) -> str:
     return f"{base}?step={step}"
 
 
+def _bounded(view):
+    """Refuse (422) a wizard post longer than a draft may be, before anything is kept."""
+
+    @functools.wraps(view)
+    def wrapped(request, *args, **kwargs):
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if request.method == "POST" and length > DRAFT_MAX_CHARS * 4:
+            message = _("The draft is too long to keep (over %(limit)s characters): shorten it.") % {
+                "limit": DRAFT_MAX_CHARS
+            }
+            return HttpResponse(message, status=FORM_ERROR_STATUS, content_type="text/plain; charset=utf-8")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @require_http_methods(["GET", "POST"])
 @login_required
+@_bounded
 def wizard(request, pk: int | None = None):
     require(request.user, "draft_plan")
     try:
@@ -274,6 +296,7 @@ def wizard(request, pk: int | None = None):
 
 @require_POST
 @login_required
+@_bounded
 def autosave(request, pk: int):
     """Keep what is typed as it is typed (htmx, debounced)."""
     draft = _own_draft(request, pk)
@@ -288,7 +311,11 @@ def autosave(request, pk: int):
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
     else:
         return render(request, "channels_app/plan_wizard.html#autosave", {"error": _("Unknown step.")}, status=400)
-    draft = save_plan_draft(actor=request.user, draft=draft, data=data)
+    try:
+        draft = save_plan_draft(actor=request.user, draft=draft, data=data)
+    except ValidationError as exc:
+        context = {"error": " ".join(exc.messages)}
+        return render(request, "channels_app/plan_wizard.html#autosave", context, status=FORM_ERROR_STATUS)
     return render(request, "channels_app/plan_wizard.html#autosave", {"draft": draft})
 
 

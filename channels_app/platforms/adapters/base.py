@@ -187,8 +187,47 @@ def response_json(response: httpx.Response) -> Any:
         return None
 
 
-def error_text(response: httpx.Response, limit: int = 500) -> str:
-    return f"HTTP {response.status_code}: {response.text[:limit]}"
+_ERROR_CODE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+_NOT_PRINTABLE = re.compile(r"[^\x20-\x7e\u00a0-\u2027\u202f-\u2065\u206a-\uffff]+")
+_ERROR_MESSAGE_LIMIT = 160
+
+
+def _error_fields(body: Any) -> tuple[str, str]:
+    """(code, message) of a platform's JSON error answer, ("", "") for anything else."""
+    if not isinstance(body, dict):
+        return "", ""
+    error = body.get("error")
+    if isinstance(error, dict):
+        # Graph API {"error": {"message", "type", "code"}}; Google {"error": {"message",
+        # "status", "errors": [{"reason"}]}}.
+        reasons = [e.get("reason") for e in error.get("errors") or [] if isinstance(e, dict)]
+        codes = [*reasons, error.get("status"), error.get("type"), error.get("code")]
+        return next((str(c) for c in codes if c is not None), ""), str(error.get("message") or "")
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors:
+        first = errors[0]
+        if isinstance(first, dict):  # X v1.1 {"errors": [{"code": 187, "message"}]}
+            return str(first.get("code") or ""), str(first.get("message") or "")
+        return "", str(first)  # Discourse {"errors": ["..."]}
+    if "detail" in body or "title" in body:  # X v2 problem details
+        return "", str(body.get("detail") or body.get("title") or "")
+    return "", ""
+
+
+def error_text(response: httpx.Response) -> str:
+    """What a platform's refusal is recorded as: the status, and the code and message of a
+    platform's JSON error, cut short and made one printable line. Never the body as it came:
+    it is shown in the message log and on the channel's page, and whatever answered may not be
+    a platform at all (an HTML page, an internal service)."""
+    code, message = _error_fields(response_json(response))
+    code = code if _ERROR_CODE.fullmatch(code) else ""
+    message = " ".join(_NOT_PRINTABLE.sub(" ", message).split())
+    if len(message) > _ERROR_MESSAGE_LIMIT:
+        message = message[: _ERROR_MESSAGE_LIMIT - 1] + "…"
+    text = " ".join(
+        part for part in (f"HTTP {response.status_code}", response.reason_phrase, f"({code})" if code else "") if part
+    )
+    return f"{text}: {message}" if message else text
 
 
 def raise_for_platform_status(response: httpx.Response) -> None:
@@ -417,6 +456,11 @@ class Platform(ABC):
         and deletions of one delivery; everything else the platform sends is acknowledged and
         ignored."""
         raise BadDelivery(f"{self.kind} has no webhooks.")
+
+    def replay_token(self, request: WebhookRequest) -> str | None:
+        """The one-time token a verified delivery was signed with, when its signature does not
+        cover the body (Mailgun): the webhook refuses a token it has seen. None otherwise."""
+        return None
 
     def message_meta(self, message: InboundMessage) -> dict[str, Any]:
         """What to keep with a stored message for answering it later (reply_target's meta)."""

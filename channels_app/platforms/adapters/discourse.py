@@ -23,6 +23,7 @@ from channels_app.platforms.adapters.base import (
     WebhookAnswer,
     WebhookRequest,
     check_signature,
+    error_text,
     html_to_text,
     join_url,
     parse_retry_after,
@@ -123,11 +124,11 @@ def send_reply(
         wait = parse_retry_after(response.headers)
         if wait is None and extras.get("wait_seconds") is not None:
             wait = float(extras["wait_seconds"])
-        raise RetryableSendError(wait, f"HTTP 429: {response.text[:300]}", 429)
+        raise RetryableSendError(wait, error_text(response), 429)
     raise_for_platform_status(response)
     post_id = (response_json(response) or {}).get("id")
     if post_id is None:
-        raise PermanentSendError(f"no post id in answer: {response.text[:300]}", response.status_code)
+        raise PermanentSendError(f"no post id in the answer ({error_text(response)})", response.status_code)
     return SendResult(platform_id=str(post_id), status_code=response.status_code)
 
 

@@ -340,6 +340,13 @@ class EmailPlatform(Platform):
         # Mailgun's signature is in the fields, so the body is read first.
         verify_request(secret, request.headers.get("Authorization"), self._fields(request))
 
+    def replay_token(self, request: WebhookRequest) -> str | None:
+        authorization = request.headers.get("Authorization") or ""
+        if authorization.lower().startswith("basic "):
+            return None  # the secret itself was sent: nothing one-time to remember
+        token = str(_lower_keys(self._fields(request)).get("token") or "")
+        return token[:256] or None
+
     def parse_webhook(self, request: WebhookRequest) -> list[InboundMessage]:
         message = parse_inbound(self._fields(request))
         if not message.customer_id:

@@ -38,6 +38,7 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import NamedTuple
 
+from channels_app.core.hosts import HostRefused, connect
 from channels_app.core.mailbox import (
     Mailbox,
 )
@@ -71,11 +72,39 @@ def tls_context(ca_file: str = "") -> ssl.SSLContext:
     return context
 
 
-def _connect(mailbox: Mailbox, timeout: float, ssl_context: ssl.SSLContext | None) -> imaplib.IMAP4:
+class _GuardedIMAP4(imaplib.IMAP4):
+    """IMAP4 whose socket goes only to an allowed address, checked as it connects
+    (core/hosts.py). imaplib has no other hook than _create_socket for this."""
+
+    def __init__(self, host: str, port: int, *, timeout: float, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        super().__init__(host, port, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        return connect(self.host, self.port, timeout, allow_private=self.allow_private)
+
+
+class _GuardedIMAP4SSL(imaplib.IMAP4_SSL):
+    def __init__(
+        self, host: str, port: int, *, ssl_context: ssl.SSLContext, timeout: float, allow_private: bool
+    ) -> None:
+        self.allow_private = allow_private
+        super().__init__(host, port, ssl_context=ssl_context, timeout=timeout)
+
+    def _create_socket(self, timeout):
+        sock = connect(self.host, self.port, timeout, allow_private=self.allow_private)
+        return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
+
+
+def _connect(
+    mailbox: Mailbox, timeout: float, ssl_context: ssl.SSLContext | None, allow_private: bool = False
+) -> imaplib.IMAP4:
     context = ssl_context or tls_context()
     if mailbox.security == "tls":
-        return imaplib.IMAP4_SSL(mailbox.host, mailbox.port, ssl_context=context, timeout=timeout)
-    imap = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)
+        return _GuardedIMAP4SSL(
+            mailbox.host, mailbox.port, ssl_context=context, timeout=timeout, allow_private=allow_private
+        )
+    imap = _GuardedIMAP4(mailbox.host, mailbox.port, timeout=timeout, allow_private=allow_private)
     if mailbox.security == "starttls":
         try:
             imap.starttls(ssl_context=context)
@@ -150,6 +179,7 @@ def poll_new_mail(
     max_messages: int = 100,
     timeout: float = 15.0,
     ssl_context: ssl.SSLContext | None = None,
+    allow_private: bool = False,
 ) -> PollResult:
     """The mail that arrived since the last poll.
 
@@ -162,7 +192,9 @@ def poll_new_mail(
     twice. At most max_messages are read, oldest first; the rest is left for the next poll.
     """
     try:
-        imap = _connect(mailbox, timeout, ssl_context)
+        imap = _connect(mailbox, timeout, ssl_context, allow_private)
+    except HostRefused as exc:
+        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {exc}") from exc
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
     try:

@@ -150,7 +150,7 @@ def send_reply(
     _raise_for_graph_error(response)
     message_id = (response_json(response) or {}).get("message_id")
     if not message_id:
-        raise PermanentSendError(f"no message_id in answer: {response.text[:300]}", response.status_code)
+        raise PermanentSendError(f"no message_id in the answer ({error_text(response)})", response.status_code)
     return SendResult(platform_id=str(message_id), status_code=response.status_code)
 
 

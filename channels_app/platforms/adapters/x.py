@@ -25,6 +25,7 @@ from channels_app.platforms.adapters.base import (
     WebhookAnswer,
     WebhookRequest,
     check_signature,
+    error_text,
     join_url,
     pick_reply,
     raise_for_platform_status,
@@ -37,10 +38,18 @@ from channels_app.platforms.adapters.base import (
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
 _CREATED_AT_FORMAT = "%a %b %d %H:%M:%S %z %Y"  # "Wed Oct 10 20:19:24 +0000 2018"
+# The CRC answer is HMAC-SHA256(consumer secret, crc_token), the very function that signs a
+# delivery's body: answered for any token, it would sign any body an attacker sends as the
+# token. X's tokens are short random strings (a UUID today); a JSON body needs braces and
+# quotes, so tokens without them, and bounded in length, cannot be a delivery.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9_=+/.-]{1,128}")
 
 
 def crc_response(consumer_secret: str, crc_token: str) -> str:
-    """The response_token for X's CRC GET; a retired channel must keep answering it."""
+    """The response_token for X's CRC GET; a retired channel must keep answering it.
+    ValueError for a token not of the shape X sends (CRC_TOKEN)."""
+    if not CRC_TOKEN.fullmatch(crc_token):
+        raise ValueError("not a crc_token")
     return sha256_b64_signature(consumer_secret, crc_token)
 
 
@@ -211,7 +220,7 @@ def send_reply(
     body = response_json(response) or {}
     tweet_id = (body.get("data") or {}).get("id")
     if not tweet_id:
-        raise PermanentSendError(f"no tweet id in answer: {response.text[:300]}", response.status_code)
+        raise PermanentSendError(f"no tweet id in the answer ({error_text(response)})", response.status_code)
     return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
 
 
@@ -356,6 +365,8 @@ class XPlatform(Platform):
         crc_token = query.get("crc_token", "")
         if not crc_token:
             raise BadDelivery("Missing crc_token.")
+        if not CRC_TOKEN.fullmatch(crc_token):
+            raise BadDelivery("The crc_token is not one X sends (up to 128 letters, digits and _=+/.-).")
         return WebhookAnswer(json={"response_token": crc_response(secret, crc_token)})
 
     def verify_webhook(self, secret: str, request: WebhookRequest) -> None:

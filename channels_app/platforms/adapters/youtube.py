@@ -43,7 +43,9 @@ def _raise_for_google_status(response: httpx.Response) -> None:
     status = response.status_code
     if 200 <= status < 300:
         return
-    error = (response_json(response) or {}).get("error") or {}
+    body = response_json(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
     reasons = {item.get("reason") for item in error.get("errors") or [] if isinstance(item, dict)}
     retry_after = parse_retry_after(response.headers)
     if status == 429 or status >= 500 or (status == 403 and reasons & _RETRYABLE_REASONS):
@@ -209,7 +211,7 @@ def send_reply(
     _raise_for_google_status(response)
     comment_id = (response_json(response) or {}).get("id")
     if not comment_id:
-        raise PermanentSendError(f"no comment id in answer: {response.text[:300]}", response.status_code)
+        raise PermanentSendError(f"no comment id in the answer ({error_text(response)})", response.status_code)
     return SendResult(platform_id=str(comment_id), status_code=response.status_code)
 
 

@@ -37,10 +37,10 @@ import re
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from channels_app.models import (
@@ -54,6 +54,7 @@ from channels_app.models import (
     OutboxMessage,
     OutboxState,
     PhaseKind,
+    WebhookToken,
     new_reference,
 )
 from channels_app.platforms.adapters.base import Deletion, Event, InboundMessage
@@ -352,3 +353,17 @@ def receive_events(*, channel: Channel, events: Sequence[Event]) -> InboundResul
         result.deletions = len(deletions)
         result.replies_skipped = skip_replies_to_deleted(channel=channel, deletions=deletions)
     return result
+
+
+def remember_webhook_token(*, channel: Channel, token: str, window: float, now: datetime | None = None) -> bool:
+    """Note that a delivery to `channel` was signed with `token`; False when it was already
+    used within `window` seconds (a replay). Older tokens are forgotten: their signatures'
+    timestamps are refused anyway."""
+    now = now or timezone.now()
+    WebhookToken.objects.filter(seen_at__lt=now - timedelta(seconds=window)).delete()
+    try:
+        with transaction.atomic():
+            WebhookToken.objects.create(channel=channel, token=token, seen_at=now)
+    except IntegrityError:
+        return False
+    return True

@@ -57,7 +57,9 @@ from django.utils import timezone
 
 from channels_app.audit.services import record_event
 from channels_app.core import mail, textrules
+from channels_app.core.hosts import GuardedTransport
 from channels_app.core.permissions import require
+from channels_app.core.secrets import channel_secret
 from channels_app.models import (
     AutoReply,
     Channel,
@@ -121,11 +123,13 @@ def _process_resource(name: str, factory: Callable[[], Any]) -> Any:
 def http_client() -> httpx.Client:
     """One pooled, thread-safe client per process; adapters set a timeout on every request."""
     concurrency = settings.DUSK_OUTBOX_CONCURRENCY
+    allow_private = settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS
+    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
     return _process_resource(
-        "http",
+        # Connections only to allowed hosts, checked when each one is opened (core/hosts.py).
+        f"http-{allow_private}",
         lambda: httpx.Client(
-            timeout=DEFAULT_TIMEOUT,
-            limits=httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2),
+            timeout=DEFAULT_TIMEOUT, transport=GuardedTransport(allow_private=allow_private, limits=limits)
         ),
     )
 
@@ -483,8 +487,9 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
 
 
 def env_secret(name: str) -> str | None:
-    """The secret in the environment variable a channel names (None when unnamed or unset)."""
-    return os.environ.get(name) if name else None
+    """The secret in the environment variable a channel names (None when unnamed, unset, or
+    not a channel secret's name: core/secrets.py)."""
+    return channel_secret(name)
 
 
 def _check_credentials(job: _Job, batch: _Batch) -> bool:

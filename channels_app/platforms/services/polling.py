@@ -141,6 +141,7 @@ def poll_email_channel(*, channel_id: int, now: datetime | None = None) -> Inbou
             max_messages=settings.DUSK_IMAP_MAX_MESSAGES,
             timeout=settings.DUSK_IMAP_TIMEOUT,
             ssl_context=context,
+            allow_private=settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS,
         )
     except imap.MailboxError as exc:
         _note_error(channel, f"poll failed: {exc}")

@@ -19,17 +19,18 @@ only csrf_exempt views: the platforms authenticate with their signatures, not wi
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from channels_app.core.queue import kick_outbox
+from channels_app.core.secrets import channel_secret
 from channels_app.models import Channel, ChannelKind
 from channels_app.platforms.adapters.base import (
     BadDelivery,
@@ -38,9 +39,10 @@ from channels_app.platforms.adapters.base import (
     WebhookAnswer,
     WebhookRequest,
 )
+from channels_app.platforms.adapters.email import SIGNATURE_MAX_AGE
 from channels_app.platforms.adapters.registry import platform_for
 from channels_app.platforms.selectors import webhook_channel
-from channels_app.platforms.services.inbound import receive_events
+from channels_app.platforms.services.inbound import receive_events, remember_webhook_token
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +83,13 @@ def _secret(channel: Channel, suffix: str = "") -> str:
     """A secret from the environment variable the channel names; 503 while it is not set, so the
     platform retries later instead of losing the delivery."""
     name = channel.webhook_secret_env + suffix if channel.webhook_secret_env else ""
-    value = os.environ.get(name) if name else None
+    value = channel_secret(name)
     if not value:
-        what = f"environment variable {name} is not set" if name else "the channel names no environment variable"
-        raise _Refused(503, f"The webhook secret of {channel.name} is not configured: {what}. Nothing was stored.")
+        # Which variable is missing is for the operator (the log), not for whoever calls.
+        log.warning(
+            "webhook of channel %s: its secret variable %r is not set or not a channel secret", channel.pk, name
+        )
+        raise _Refused(503, f"The webhook secret of {channel.name} is not configured. Nothing was stored.")
     return value
 
 
@@ -95,9 +100,14 @@ def _parse(parse: Callable[[], Any]) -> Any:
         raise _Refused(400, f"Malformed event ({type(exc).__name__}: {exc}). Nothing was stored.") from None
 
 
-def _accept(channel: Channel, events: list[Event]) -> JsonResponse:
+def _accept(channel: Channel, events: list[Event], token: str | None) -> JsonResponse:
     try:
-        result = receive_events(channel=channel, events=events)
+        # The token and the events are committed together: a delivery that fails here can
+        # be delivered again with the same token.
+        with transaction.atomic():
+            if token and not remember_webhook_token(channel=channel, token=token, window=2 * SIGNATURE_MAX_AGE):
+                raise _Refused(403, "Signature check failed: this signature was already used (replay?).")
+            result = receive_events(channel=channel, events=events)
     except ValidationError as exc:
         raise _Refused(400, " ".join(exc.messages) + " Nothing was stored.") from None
     # receive_events has committed: only now is the delivery acknowledged, and the sender
@@ -143,7 +153,7 @@ def platform_webhook(kind: str) -> Callable:
         parsed = _parse(lambda: platform.parse_webhook(delivery))
         if isinstance(parsed, WebhookAnswer):
             return _answer(parsed)
-        return _accept(channel, parsed)
+        return _accept(channel, parsed, platform.replay_token(delivery))
 
     view.__name__ = view.__qualname__ = f"{kind}_webhook"
     return _webhook(kind, list(platform.webhook_methods))(view)

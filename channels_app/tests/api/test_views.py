@@ -105,6 +105,7 @@ def test_the_whole_lifecycle_goes_through_the_api(manager, approver, x_channel):
         "plan.submitted",
         "plan.approved",
         "phase.rescheduled",
+        "plan.returned_to_approval",
         "plan.cancelled",
     ]
 
@@ -546,7 +547,11 @@ def test_an_email_channel_takes_an_imap_mailbox_and_says_what_is_wrong_with_one(
     assert "imaps:// mailbox" in str(bad_scheme.json()["errors"]["api_base_url"])
     created = api(manager).post(
         "/api/v1/channels/",
-        {**channel, "api_base_url": "imaps://imap.brand.example/INBOX", "api_token_env": "SUPPORT_IMAP_PASSWORD"},
+        {
+            **channel,
+            "api_base_url": "imaps://imap.brand.example/INBOX",
+            "api_token_env": "DUSK_CHANNEL_SUPPORT_IMAP_PASSWORD",
+        },
         format="json",
     )
     assert created.status_code == 201, created.json()
@@ -557,7 +562,11 @@ def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, v
     channel = {"kind": "email", "name": "Support mailbox", "handle": "support@brand.example"}
     no_host = api(manager).post(
         "/api/v1/channels/",
-        {**channel, "api_base_url": "imaps://support:secret@imap.brand.example/INBOX", "api_token_env": "P"},
+        {
+            **channel,
+            "api_base_url": "imaps://support:secret@imap.brand.example/INBOX",
+            "api_token_env": "DUSK_CHANNEL_P",
+        },
         format="json",
         HTTP_ACCEPT_LANGUAGE="fr",
     )
@@ -568,7 +577,7 @@ def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, v
     ]
     clear = api(manager).post(
         "/api/v1/channels/",
-        {**channel, "api_base_url": "imap://imap.brand.example/INBOX?tls=none&x=1", "api_token_env": "P"},
+        {**channel, "api_base_url": "imap://imap.brand.example/INBOX?tls=none&x=1", "api_token_env": "DUSK_CHANNEL_P"},
         format="json",
         HTTP_ACCEPT_LANGUAGE="fr",
     )

@@ -231,7 +231,10 @@ def test_reschedule_moves_a_scheduled_phase_and_validates(manager, approver, x_c
     )
     phase.refresh_from_db()
     assert phase.instant.isoformat() == "2031-01-05T02:00:00+00:00"
-    assert phase.state == PhaseState.SCHEDULED
+    # Approved for other dates: back to the approvers, the phase waits for them.
+    assert phase.state == PhaseState.PENDING
+    plan.refresh_from_db()
+    assert plan.state == PlanState.PENDING_APPROVAL and plan.approved_by is None
 
 
 def test_cancel_stops_every_phase_that_has_not_run(manager, approver, x_channel):

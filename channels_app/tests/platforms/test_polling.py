@@ -499,7 +499,7 @@ def test_a_mailbox_url_is_checked_when_the_channel_is_saved(manager, url, proble
             name="Mailbox",
             handle="support@brand.example",
             api_base_url=url,
-            api_token_env="IMAP_PASSWORD",
+            api_token_env="DUSK_CHANNEL_IMAP_PASSWORD",
         )
     assert problem in " ".join(refused.value.message_dict["api_base_url"])
 
@@ -522,7 +522,7 @@ def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(
         name="Mailbox",
         handle="support@brand.example",
         api_base_url="imaps://imap.example.com/INBOX",
-        api_token_env="IMAP_PASSWORD",
+        api_token_env="DUSK_CHANNEL_IMAP_PASSWORD",
     )
     assert parse_mailbox_url(channel.api_base_url) == Mailbox("imap.example.com", 993, "INBOX", "tls", "")
 
@@ -530,5 +530,7 @@ def test_a_mailbox_needs_its_password_variable_and_only_email_channels_take_one(
 def test_only_email_channels_with_a_mailbox_are_polled(mailbox, platform_secrets):
     platform_channel("email")  # webhook only
     platform_channel("email", "imaps://imap.example.com/INBOX", api_token_env="")
-    shouted = platform_channel("email", "IMAPS://imap.example.com/INBOX", api_token_env="P")  # schemes have no case
+    shouted = platform_channel(
+        "email", "IMAPS://imap.example.com/INBOX", api_token_env="DUSK_CHANNEL_P"
+    )  # schemes have no case
     assert email_channels_to_poll() == [mailbox.pk, shouted.pk]

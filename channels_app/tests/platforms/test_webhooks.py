@@ -17,6 +17,7 @@ from django.test import Client
 from channels_app.directory.services import update_channel
 from channels_app.models import ChannelState, Conversation, Message, OutboxMessage, OutboxState
 from channels_app.platforms.adapters import x
+from channels_app.platforms.adapters.base import sha256_b64_signature
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.tests.support.fakeplatforms import build_tweet
 from channels_app.tests.support.helpers import shared_data
@@ -131,7 +132,8 @@ def test_x_without_a_configured_secret_answers_503_and_stores_nothing(client, mo
     monkeypatch.delenv("DUSK_CHANNEL_TEST_WEBHOOK_SECRET")
     response = post_x(client, retired_x, [build_tweet("1001", "hello", "42", "ana")])
     assert response.status_code == 503
-    assert "DUSK_CHANNEL_TEST_WEBHOOK_SECRET is not set" in response.json()["error"]
+    assert "not configured" in response.json()["error"]
+    assert "DUSK_CHANNEL" not in response.json()["error"]  # the variable is the operator's business
     assert client.get(f"/hooks/{retired_x.pk}/x", {"crc_token": "a"}).status_code == 503
     assert _nothing_stored()
 
@@ -158,7 +160,7 @@ def test_a_delivery_for_another_account_is_refused(client, retired_x):
 
 def test_malformed_json_and_events_are_refused_and_nothing_stored(client, retired_x):
     body = b"{not json"
-    headers = {"x-twitter-webhooks-signature": x.crc_response(WEBHOOK_SECRET, body.decode())}
+    headers = {"x-twitter-webhooks-signature": sha256_b64_signature(WEBHOOK_SECRET, body)}
     response = client.post(f"/hooks/{retired_x.pk}/x", body, content_type="application/json", headers=headers)
     assert response.status_code == 400 and "not JSON" in response.json()["error"]
     broken = build_tweet("1001", "hi", "42", "ana")
@@ -250,7 +252,8 @@ def test_messenger_without_a_verify_token_configured_is_503(client, monkeypatch,
     page = platform_channel("messenger")
     response = client.get(f"/hooks/{page.pk}/messenger", {"hub.mode": "subscribe", "hub.challenge": "1"})
     assert response.status_code == 503
-    assert "DUSK_CHANNEL_TEST_WEBHOOK_SECRET_VERIFY_TOKEN" in response.json()["error"]
+    assert "not configured" in response.json()["error"]
+    assert "VERIFY_TOKEN" not in response.json()["error"]
 
 
 def _messenger_payload(mid="m_1", sender="PSID1", echo=False):

@@ -50,6 +50,17 @@ def _cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+class _DefusedWriter:
+    """The one CSV writer of exports: every cell goes through _cell, so no column can be
+    forgotten (a list column such as skills once was)."""
+
+    def __init__(self, out: io.StringIO) -> None:
+        self._writer = csv.writer(out, lineterminator="\r\n")
+
+    def writerow(self, cells) -> None:
+        self._writer.writerow([_cell(cell) for cell in cells])
+
+
 def _uncell(text: str) -> str:
     text = (text or "").strip()
     return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
@@ -58,7 +69,7 @@ def _uncell(text: str) -> str:
 def export_reassignments_csv(plan: SunsetPlan) -> str:
     """The board as CSV text (UTF-8; a spreadsheet opens it as is)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = _DefusedWriter(out)
     writer.writerow(EXPORT_COLUMNS)
     rows = (
         board_agents(plan, team_ids=affected_team_ids(plan))
@@ -82,17 +93,17 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
     ):
         writer.writerow(
             [
-                _cell(employee_id),
-                _cell(name),
-                _cell(email),
+                employee_id,
+                name,
+                email,
                 "; ".join(languages or []),
                 "; ".join(skills or []),
-                _cell(site),
-                _cell(current),
-                _cell(dest),
-                _cell(role),
+                site,
+                current,
+                dest,
+                role,
                 effective.isoformat() if effective else "",
-                state or "",
+                state,
             ]
         )
     return out.getvalue()
