@@ -7,6 +7,10 @@ class ChannelsAppConfig(AppConfig):
     verbose_name = "Dusk"
     default_auto_field = "django.db.models.BigAutoField"
 
+    def ready(self):
+        # System checks register themselves on import (checks modules import core only).
+        from channels_app.audit import checks  # noqa: F401
+
 
 class DuskAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with Dusk's site: entry by role, not by is_staff.

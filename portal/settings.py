@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside CSRF and sign-in, so it sees their refusals too.
+    "channels_app.web.middleware.SecurityEventMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -278,6 +280,17 @@ AXES_HTTP_RESPONSE_CODE = 429
 DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
 
+# --- Audit and security events (docs/sso-and-audit.md) ----------------------------
+# HMAC keys of the audit chain, "kid1:secret1,kid2:secret2": the first signs new events, the
+# others still verify the events they signed (rotation). Production must set it (dusk.E201).
+DUSK_AUDIT_KEYS = env.list("DUSK_AUDIT_KEYS", default=[])
+# Refusals (403 on a write, failed sign-in, lockout, refused webhook, rejected API token) are
+# security events in the audit trail: at most this many per kind and source address per window,
+# and this many per kind over all sources; the rest are counted into the next recorded one.
+DUSK_SECURITY_EVENT_WINDOW = env.int("DUSK_SECURITY_EVENT_WINDOW", default=300)
+DUSK_SECURITY_EVENTS_PER_SOURCE = env.int("DUSK_SECURITY_EVENTS_PER_SOURCE", default=5)
+DUSK_SECURITY_EVENTS_PER_KIND = env.int("DUSK_SECURITY_EVENTS_PER_KIND", default=100)
+
 # --- Plans --------------------------------------------------------------------
 # A completed phase may be rolled back for this long after its run finished.
 DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
@@ -294,10 +307,14 @@ DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # --- Platforms: webhooks --------------------------------------------------------
 # Platform webhooks (/hooks/...) are served by portal/handlers.py, under WSGI and ASGI alike,
 # through these middleware only: the ones that shape a response (security headers, CSP,
-# Content-Length), in MIDDLEWARE's order. Sessions, CSRF, sign-in, language, messages, htmx and
-# time zones mean nothing to a signed POST from a platform.
+# Content-Length) and the one recording refused deliveries as security events, in MIDDLEWARE's
+# order. Sessions, CSRF, sign-in, language, messages, htmx and time zones mean nothing to a
+# signed POST from a platform.
 DUSK_WEBHOOK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "channels_app.web.middleware.SecurityEventMiddleware",
+    # Outside CSRF and sign-in, so it sees their refusals too.
+    "channels_app.web.middleware.SecurityEventMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
