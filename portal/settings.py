@@ -280,6 +280,37 @@ AXES_HTTP_RESPONSE_CODE = 429
 DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
 
+# --- Accounts: single sign-on (OpenID Connect) and sessions (docs/sso-and-audit.md) ---
+# A session lasts DUSK_SESSION_HOURS after the last request (sliding: every request renews it).
+DUSK_SESSION_HOURS = env.float("DUSK_SESSION_HOURS", default=8.0)
+SESSION_COOKIE_AGE = int(DUSK_SESSION_HOURS * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
+# Password sign-in (the sign-in form and the admin's); off leaves SSO and API tokens.
+DUSK_LOCAL_LOGIN = env.bool("DUSK_LOCAL_LOGIN", default=True)
+# SSO is on when DUSK_OIDC_CLIENT_ID is set; the provider's endpoints are given one by one (its
+# /.well-known/openid-configuration lists them). mozilla-django-oidc reads the OIDC_* names.
+DUSK_OIDC_CLIENT_ID = env.str("DUSK_OIDC_CLIENT_ID", default="")
+DUSK_OIDC_ISSUER = env.str("DUSK_OIDC_ISSUER", default="")
+DUSK_OIDC_END_SESSION_ENDPOINT = env.str("DUSK_OIDC_END_SESSION_ENDPOINT", default="")
+# role=group pairs: a person holds exactly the roles whose group is in the groups claim, set
+# again at each sign-in; a person with none of them is deactivated.
+DUSK_OIDC_ROLE_GROUPS = env.list("DUSK_OIDC_ROLE_GROUPS", default=[])
+DUSK_OIDC_GROUPS_CLAIM = env.str("DUSK_OIDC_GROUPS_CLAIM", default="groups")
+OIDC_RP_CLIENT_ID = DUSK_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = env.str("DUSK_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("DUSK_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("DUSK_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("DUSK_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("DUSK_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("DUSK_OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("DUSK_OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for id_token_hint when signing out at the provider
+OIDC_TIMEOUT = env.float("DUSK_OIDC_TIMEOUT", default=10.0)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=refused"
+if DUSK_OIDC_CLIENT_ID:
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "channels_app.accounts.auth_backends.OidcBackend"]
+
 # --- Audit and security events (docs/sso-and-audit.md) ----------------------------
 # HMAC keys of the audit chain, "kid1:secret1,kid2:secret2": the first signs new events, the
 # others still verify the events they signed (rotation). Production must set it (dusk.E201).

@@ -1,6 +1,7 @@
 """The audit chain is keyed: each event stores the id of the HMAC key that signed it, and the
 chain head carries a MAC. Events written before stay as they are (plain SHA-256, key id empty);
-the head is sealed with the current key here, so the trail as it stands is what is trusted."""
+the head is sealed with the current key here, so the trail as it stands is what is trusted.
+A person's profile keeps the identity provider's subject of those who sign in with SSO."""
 
 from django.db import migrations, models
 
@@ -40,4 +41,9 @@ class Migration(migrations.Migration):
             field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.RunPython(seal_head, migrations.RunPython.noop),
+        migrations.AddField(
+            model_name="userprofile",
+            name="oidc_subject",
+            field=models.CharField(blank=True, max_length=255, null=True, unique=True),
+        ),
     ]
