@@ -234,6 +234,8 @@ def sync_sso_person(*, subject: str, username: str, email: str, roles: set[str])
 def change_password(*, actor, new_password: str) -> None:
     """A local person sets a new password (the form checked the old one and the validators)."""
     with transaction.atomic():
-        actor.set_password(new_password)
-        actor.save(update_fields=["password"])
-        record_event(actor=actor, action="user.password_changed", obj=actor)
+        person = get_user_model().objects.select_for_update().get(pk=actor.pk)
+        person.set_password(new_password)
+        person.save(update_fields=["password"])
+        record_event(actor=person, action="user.password_changed", obj=person)
+    actor.password = person.password  # the caller keeps its session with the new hash

@@ -188,8 +188,8 @@ class PasswordChangeView(auth_views.PasswordChangeView):
         return super().dispatch(request, *args, **kwargs)
 
     def form_valid(self, form):
-        change_password(actor=self.request.user, new_password=form.cleaned_data["new_password1"])
-        update_session_auth_hash(self.request, self.request.user)
+        change_password(actor=form.user, new_password=form.cleaned_data["new_password1"])
+        update_session_auth_hash(self.request, form.user)
         messages.success(self.request, _("Your password has been changed."))
         return go(self.request, reverse("profile"))
 

@@ -1,5 +1,7 @@
 """The Content-Security-Policy every response carries; refusals recorded as security events."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 
 from channels_app.audit.services import record_security_event
@@ -13,6 +15,11 @@ STRICT_POLICY = (
 )
 
 
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -21,6 +28,11 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
             policy = getattr(settings, "DUSK_CSP", STRICT_POLICY)
+            provider = _origin(settings.DUSK_OIDC_END_SESSION_ENDPOINT)
+            if provider:
+                # Signing out is a form whose answer redirects to the identity provider's
+                # end-session page; form-action covers that redirect.
+                policy = policy.replace("form-action 'self'", f"form-action 'self' {provider}")
             report = getattr(settings, "DUSK_CSP_REPORT_URI", "/csp-report/")
             if report:
                 policy = f"{policy}; report-uri {report}"
