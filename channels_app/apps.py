@@ -9,6 +9,7 @@ class ChannelsAppConfig(AppConfig):
 
     def ready(self):
         # System checks register themselves on import (checks modules import core only).
+        from channels_app.accounts import checks as account_checks  # noqa: F401
         from channels_app.audit import checks  # noqa: F401
 
 

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.checks import run_checks
 from django.test import Client
 
 from channels_app.accounts.services import create_api_token
@@ -133,3 +134,37 @@ def test_odd_groups_claims_are_read_safely(oidc_provider, groups):
     response = sign_in_with_sso(Client(), oidc_provider, "odd-5")
     expected = "/accounts/login/?sso=refused" if groups is None else "/"
     assert response["Location"] == expected
+
+
+def _sso_check_ids() -> set[str]:
+    return {m.id for m in run_checks(include_deployment_checks=True) if m.id.startswith(("dusk.E20", "dusk.W20"))}
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({}, {"dusk.E206"}),  # the provider on 127.0.0.1 speaks http: refused for production
+        ({"DUSK_OIDC_ROLE_GROUPS": ["boss=dusk-bosses"]}, {"dusk.E203", "dusk.E206"}),
+        ({"DUSK_OIDC_ROLE_GROUPS": []}, {"dusk.E205", "dusk.E206"}),
+        ({"OIDC_OP_TOKEN_ENDPOINT": ""}, {"dusk.E204", "dusk.E206"}),
+        ({"DUSK_OIDC_CLIENT_ID": "", "DUSK_LOCAL_LOGIN": False}, {"dusk.W202"}),
+    ],
+)
+def test_sso_settings_are_checked(oidc_provider, settings, change, expected):
+    settings.DUSK_AUDIT_KEYS = [f"k1:{'k' * 40}"]
+    for name, value in change.items():
+        setattr(settings, name, value)
+    assert _sso_check_ids() == expected
+
+
+def test_https_sso_settings_pass_the_deploy_check(oidc_provider, settings):
+    settings.DUSK_AUDIT_KEYS = [f"k1:{'k' * 40}"]
+    for name in (
+        "OIDC_OP_AUTHORIZATION_ENDPOINT",
+        "OIDC_OP_TOKEN_ENDPOINT",
+        "OIDC_OP_USER_ENDPOINT",
+        "OIDC_OP_JWKS_ENDPOINT",
+    ):
+        setattr(settings, name, getattr(settings, name).replace("http://127.0.0.1", "https://idp.example.com"))
+    settings.DUSK_OIDC_END_SESSION_ENDPOINT = "https://idp.example.com/oauth2/end_session"
+    assert _sso_check_ids() == set()
