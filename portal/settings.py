@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
     "channels_app.accounts.middleware.UserTimeZoneMiddleware",
+    "channels_app.accounts.middleware.SlidingSessionMiddleware",
     # Last: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -281,10 +282,11 @@ DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
 
 # --- Accounts: single sign-on (OpenID Connect) and sessions (docs/sso-and-audit.md) ---
-# A session lasts DUSK_SESSION_HOURS after the last request (sliding: every request renews it).
+# A session lasts DUSK_SESSION_HOURS after the last request (sliding): a signed-in person's
+# requests renew it, at most once every DUSK_SESSION_RENEW_SECONDS (accounts/middleware.py).
 DUSK_SESSION_HOURS = env.float("DUSK_SESSION_HOURS", default=8.0)
+DUSK_SESSION_RENEW_SECONDS = env.int("DUSK_SESSION_RENEW_SECONDS", default=300)
 SESSION_COOKIE_AGE = int(DUSK_SESSION_HOURS * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
 # Password sign-in (the sign-in form and the admin's); off leaves SSO and API tokens.
 DUSK_LOCAL_LOGIN = env.bool("DUSK_LOCAL_LOGIN", default=True)
 # SSO is on when DUSK_OIDC_CLIENT_ID is set; the provider's endpoints are given one by one (its
@@ -343,8 +345,6 @@ DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # signed POST from a platform.
 DUSK_WEBHOOK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "channels_app.web.middleware.SecurityEventMiddleware",
-    # Outside CSRF and sign-in, so it sees their refusals too.
     "channels_app.web.middleware.SecurityEventMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
