@@ -8,8 +8,10 @@ class ChannelsAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Importing a checks module registers its system checks (Django's documented place).
+        # Importing a checks module registers its system checks (Django's documented place);
+        # checks modules import core only.
         from channels_app.accounts import checks as accounts_checks  # noqa: F401
+        from channels_app.audit import checks as audit_checks  # noqa: F401
         from channels_app.platforms import checks as platforms_checks  # noqa: F401
 
 

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside CSRF and sign-in, so it sees their refusals too.
+    "channels_app.web.middleware.SecurityEventMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
     "channels_app.accounts.middleware.UserTimeZoneMiddleware",
+    "channels_app.accounts.middleware.SlidingSessionMiddleware",
     # Last: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -282,6 +285,49 @@ AXES_HTTP_RESPONSE_CODE = 429
 DUSK_PROXY_COUNT = env.int("DUSK_PROXY_COUNT", default=0)
 AXES_CLIENT_IP_CALLABLE = "channels_app.core.client_ip.client_ip"
 
+# --- Accounts: single sign-on (OpenID Connect) and sessions (docs/sso-and-audit.md) ---
+# A session lasts DUSK_SESSION_HOURS after the last request (sliding): a signed-in person's
+# requests renew it, at most once every DUSK_SESSION_RENEW_SECONDS (accounts/middleware.py).
+DUSK_SESSION_HOURS = env.float("DUSK_SESSION_HOURS", default=8.0)
+DUSK_SESSION_RENEW_SECONDS = env.int("DUSK_SESSION_RENEW_SECONDS", default=300)
+SESSION_COOKIE_AGE = int(DUSK_SESSION_HOURS * 3600)
+# Password sign-in (the sign-in form and the admin's); off leaves SSO and API tokens.
+DUSK_LOCAL_LOGIN = env.bool("DUSK_LOCAL_LOGIN", default=True)
+# SSO is on when DUSK_OIDC_CLIENT_ID is set; the provider's endpoints are given one by one (its
+# /.well-known/openid-configuration lists them). mozilla-django-oidc reads the OIDC_* names.
+DUSK_OIDC_CLIENT_ID = env.str("DUSK_OIDC_CLIENT_ID", default="")
+DUSK_OIDC_ISSUER = env.str("DUSK_OIDC_ISSUER", default="")
+DUSK_OIDC_END_SESSION_ENDPOINT = env.str("DUSK_OIDC_END_SESSION_ENDPOINT", default="")
+# role=group pairs: a person holds exactly the roles whose group is in the groups claim, set
+# again at each sign-in; a person with none of them is deactivated.
+DUSK_OIDC_ROLE_GROUPS = env.list("DUSK_OIDC_ROLE_GROUPS", default=[])
+DUSK_OIDC_GROUPS_CLAIM = env.str("DUSK_OIDC_GROUPS_CLAIM", default="groups")
+OIDC_RP_CLIENT_ID = DUSK_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = env.str("DUSK_OIDC_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("DUSK_OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("DUSK_OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("DUSK_OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("DUSK_OIDC_JWKS_ENDPOINT", default="")
+OIDC_RP_SIGN_ALGO = env.str("DUSK_OIDC_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env.str("DUSK_OIDC_SCOPES", default="openid email profile")
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = True  # for id_token_hint when signing out at the provider
+OIDC_TIMEOUT = env.float("DUSK_OIDC_TIMEOUT", default=10.0)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=refused"
+if DUSK_OIDC_CLIENT_ID:
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "channels_app.accounts.auth_backends.OidcBackend"]
+
+# --- Audit and security events (docs/sso-and-audit.md) ----------------------------
+# HMAC keys of the audit chain, "kid1:secret1,kid2:secret2": the first signs new events, the
+# others still verify the events they signed (rotation). Production must set it (dusk.E201).
+DUSK_AUDIT_KEYS = env.list("DUSK_AUDIT_KEYS", default=[])
+# Refusals (403 on a write, failed sign-in, lockout, refused webhook, rejected API token) are
+# security events in the audit trail: at most this many per kind and source address per window,
+# and this many per kind over all sources; the rest are counted into the next recorded one.
+DUSK_SECURITY_EVENT_WINDOW = env.int("DUSK_SECURITY_EVENT_WINDOW", default=300)
+DUSK_SECURITY_EVENTS_PER_SOURCE = env.int("DUSK_SECURITY_EVENTS_PER_SOURCE", default=5)
+DUSK_SECURITY_EVENTS_PER_KIND = env.int("DUSK_SECURITY_EVENTS_PER_KIND", default=100)
+
 # --- Plans --------------------------------------------------------------------
 # A completed phase may be rolled back for this long after its run finished.
 DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
@@ -298,10 +344,12 @@ DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # --- Platforms: webhooks --------------------------------------------------------
 # Platform webhooks (/hooks/...) are served by portal/handlers.py, under WSGI and ASGI alike,
 # through these middleware only: the ones that shape a response (security headers, CSP,
-# Content-Length), in MIDDLEWARE's order. Sessions, CSRF, sign-in, language, messages, htmx and
-# time zones mean nothing to a signed POST from a platform.
+# Content-Length) and the one recording refused deliveries as security events, in MIDDLEWARE's
+# order. Sessions, CSRF, sign-in, language, messages, htmx and time zones mean nothing to a
+# signed POST from a platform.
 DUSK_WEBHOOK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "channels_app.web.middleware.SecurityEventMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "channels_app.web.middleware.ContentSecurityPolicyMiddleware",

@@ -1,10 +1,14 @@
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from channels_app.accounts import views as account_views
+
 urlpatterns = [
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/login/", account_views.SignInView.as_view(), name="login"),
+    path("accounts/logout/", account_views.sign_out, name="logout"),
+    # Single sign-on (mozilla-django-oidc): /oidc/authenticate/ starts it, /oidc/callback/ ends it.
+    path("oidc/authenticate/", account_views.SsoStartView.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", account_views.SsoCallbackView.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("", include("channels_app.web.urls")),
     path("api/", include("channels_app.api.urls")),

@@ -1,7 +1,10 @@
-"""Each signed-in person's time zone, active for their request only."""
+"""Each signed-in person's time zone, active for their request only; sliding sessions."""
 
+import time
 import zoneinfo
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.utils import timezone
 
 from channels_app.models import UserProfile
@@ -45,3 +48,24 @@ class UserTimeZoneMiddleware:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             # ValueError: a name that is not a relative key at all ("/etc/x", "../x").
             return None
+
+
+SESSION_RENEWED_KEY = "dusk_renewed"
+
+
+class SlidingSessionMiddleware:
+    """Sessions end DUSK_SESSION_HOURS after the last request, not after sign-in: a signed-in
+    person's session (and its cookie) is renewed by their requests, at most once every
+    DUSK_SESSION_RENEW_SECONDS, so a page polled every second does not write a row each time."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and SESSION_KEY in session:
+            now = int(time.time())
+            if now - session.get(SESSION_RENEWED_KEY, 0) >= settings.DUSK_SESSION_RENEW_SECONDS:
+                session[SESSION_RENEWED_KEY] = now  # modified: SessionMiddleware saves it with a new expiry
+        return response

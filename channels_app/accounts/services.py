@@ -1,5 +1,6 @@
-"""API tokens: create (the secret is returned once), revoke, and resolve a
-presented token. Only a SHA-256 digest of the secret is stored."""
+"""People's accounts: API tokens (create, the secret returned once; revoke; resolve a
+presented token; only a SHA-256 digest of the secret is stored), profile, password change,
+and the person behind a single sign-on."""
 
 import hashlib
 import hmac
@@ -8,6 +9,8 @@ import string
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -16,7 +19,7 @@ from django.utils.translation import ngettext
 
 from channels_app.audit.services import record_event
 from channels_app.core.errors import InvalidTransition
-from channels_app.core.permissions import ADMIN, has_role, require
+from channels_app.core.permissions import ADMIN, ROLES, ensure_roles, has_role, require
 from channels_app.core.zones import unknown_zone_message, zone_names
 from channels_app.models import ApiToken, TokenScope, UserProfile
 
@@ -179,3 +182,60 @@ def update_profile(*, actor, time_zone: str) -> UserProfile:
     profile.save(update_fields=["time_zone", "updated_at"])
     record_event(actor=actor, action="profile.updated", obj=profile, before=before, after={"time_zone": time_zone})
     return profile
+
+
+# --- single sign-on -----------------------------------------------------------------------------
+
+
+class SsoRefused(Exception):
+    """The identity provider vouched for someone Dusk will not sign in (see the message)."""
+
+
+def sync_sso_person(*, subject: str, username: str, email: str, roles: set[str]):
+    """Find or create the person the identity provider calls `subject`, and make their roles
+    exactly `roles` (other groups are kept); someone with no role is deactivated, someone
+    deactivated that way gets back in once a group maps to a role again. Recorded in the audit
+    trail when anything changed. Refuses (SsoRefused) a user name held by a local person, so the
+    provider cannot hand out an existing account."""
+    user_model = get_user_model()
+    ensure_roles()
+    with transaction.atomic():
+        profile = UserProfile.objects.select_related("user").select_for_update().filter(oidc_subject=subject).first()
+        created = profile is None
+        if created:
+            username = (username or subject)[:150]
+            if user_model.objects.filter(username__iexact=username).exists():
+                raise SsoRefused(f"the user name {username!r} belongs to a person who signs in with a password")
+            user = user_model.objects.create_user(username=username, email=email or "")  # unusable password
+            profile, _created = UserProfile.objects.get_or_create(user=user)
+            profile.oidc_subject = subject
+            profile.save(update_fields=["oidc_subject", "updated_at"])
+        user = profile.user
+        before_roles = set(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        before = {"roles": sorted(before_roles), "active": user.is_active, "email": user.email}
+        user.groups.remove(*Group.objects.filter(name__in=before_roles - roles))
+        user.groups.add(*Group.objects.filter(name__in=roles - before_roles))
+        user.is_active = bool(roles)
+        user.email = email or user.email
+        user.save(update_fields=["is_active", "email"])
+        after = {"roles": sorted(roles), "active": user.is_active, "email": user.email}
+        if created or before != after:
+            record_event(
+                actor=None,
+                actor_label="sso",
+                action="user.sso_created" if created else "user.sso_updated",
+                obj=user,
+                before=None if created else before,
+                after=after,
+            )
+    return user
+
+
+def change_password(*, actor, new_password: str) -> None:
+    """A local person sets a new password (the form checked the old one and the validators)."""
+    with transaction.atomic():
+        person = get_user_model().objects.select_for_update().get(pk=actor.pk)
+        person.set_password(new_password)
+        person.save(update_fields=["password"])
+        record_event(actor=person, action="user.password_changed", obj=person)
+    actor.password = person.password  # the caller keeps its session with the new hash

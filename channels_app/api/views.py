@@ -94,6 +94,21 @@ class Pagination(PageNumberPagination):
             )
         return super().get_page_size(request)
 
+    def get_schema_operation_parameters(self, view):
+        # State in the schema the bounds enforced above (and that a page number starts at 1).
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                }
+            elif parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
 
 class DuskViewSet(viewsets.GenericViewSet):
     authentication_classes = [BearerTokenAuthentication, SessionAuthentication]

@@ -21,6 +21,9 @@ class AuditEvent(models.Model):
     after = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    # Id of the DUSK_AUDIT_KEYS key whose HMAC is `hash`; empty for the events written before
+    # the chain was keyed (plain SHA-256, sealed by the first keyed event after them).
+    key_id = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]
@@ -29,24 +32,27 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
 
+    def payload(self) -> bytes:
+        """What the hash covers: every field but the hash itself, canonical JSON."""
+        fields = {
+            "at": self.at.isoformat(),
+            "actor": self.actor_id,
+            "actor_label": self.actor_label,
+            "action": self.action,
+            "object_type": self.object_type,
+            "object_id": str(self.object_id),
+            "before": self.before,
+            "after": self.after,
+            "prev": self.prev_hash,
+        }
+        if self.key_id:
+            fields["key_id"] = self.key_id
+        return json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
     def compute_hash(self) -> str:
-        payload = json.dumps(
-            {
-                "at": self.at.isoformat(),
-                "actor": self.actor_id,
-                "actor_label": self.actor_label,
-                "action": self.action,
-                "object_type": self.object_type,
-                "object_id": str(self.object_id),
-                "before": self.before,
-                "after": self.after,
-                "prev": self.prev_hash,
-            },
-            sort_keys=True,
-            cls=DjangoJSONEncoder,
-            separators=(",", ":"),
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
+        """The unkeyed SHA-256 of events written before the chain was keyed (and the forgery
+        anyone with database access can compute: verification needs the keyed HMAC, audit/services)."""
+        return hashlib.sha256(self.payload()).hexdigest()
 
 
 class AuditChainHead(models.Model):
@@ -55,6 +61,13 @@ class AuditChainHead(models.Model):
 
     last_hash = models.CharField(max_length=64, default="0" * 64)
     count = models.PositiveBigIntegerField(default=0)
+    # HMAC of (count, last_hash) with the key `key_id`: truncating the trail, or rewriting it
+    # all with unkeyed hashes, needs the key too.
+    key_id = models.CharField(max_length=32, blank=True, default="")
+    mac = models.CharField(max_length=64, blank=True, default="")
 
     def __str__(self) -> str:
         return f"audit chain: {self.count} events"
+
+    def payload(self) -> bytes:
+        return f"dusk-audit-head:{self.count}:{self.last_hash}".encode()

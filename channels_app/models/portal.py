@@ -11,6 +11,9 @@ class UserProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dusk_profile")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The identity provider's `sub` for a person who signs in with SSO (empty for local users):
+    # SSO finds people by it, never by an e-mail address or a user name someone else may hold.
+    oidc_subject = models.CharField(max_length=255, null=True, blank=True, unique=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

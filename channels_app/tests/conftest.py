@@ -11,6 +11,7 @@ from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.fakeplatforms import FakeIMAP, serve
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
+from channels_app.tests.support.oidc import OidcProvider
 
 # --- real servers on 127.0.0.1 playing the platforms ------------------------------------------
 
@@ -18,6 +19,20 @@ from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel
 @pytest.fixture
 def fake_imap() -> Iterator[FakeIMAP]:
     yield from serve(FakeIMAP())
+
+
+@pytest.fixture
+def oidc_provider(db, settings, monkeypatch) -> Iterator[OidcProvider]:
+    """A real OpenID Connect provider on 127.0.0.1, and Dusk's SSO settings pointing at it."""
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")  # the provider answers over plain http
+    with OidcProvider() as provider:
+        for name, value in provider.settings().items():
+            setattr(settings, name, value)
+        settings.AUTHENTICATION_BACKENDS = [
+            *settings.AUTHENTICATION_BACKENDS,
+            "channels_app.accounts.auth_backends.OidcBackend",
+        ]
+        yield provider
 
 
 # --- channels that face a platform ------------------------------------------------------------

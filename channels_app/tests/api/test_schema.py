@@ -10,6 +10,8 @@ from django.contrib.auth.models import Group
 from django.middleware.csrf import _get_new_csrf_string
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
 from channels_app.accounts.services import create_api_token
@@ -116,3 +118,71 @@ def test_every_operation_conforms_to_the_schema(case, signed_in):
         )
     else:
         case.call_and_validate(headers=signed_in["token"], excluded_checks=DOMAIN_RULES)
+
+
+# --- negative data: what the schema forbids, the server refuses (4xx), and never with a 5xx ----------
+
+negative_schema = _load_schema()
+negative_schema.config.generation.update(modes=[GenerationMode.NEGATIVE], deterministic=True)
+NEGATIVE_EXAMPLES = 3
+NEGATIVE_CHECKS = [not_a_server_error]
+
+
+@pytest.mark.usefixtures("in_test_transaction", "sample_data")
+@negative_schema.parametrize()
+@hypothesis_settings(
+    max_examples=NEGATIVE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    derandomize=True,
+)
+def test_every_operation_refuses_what_the_schema_forbids(case, signed_in):
+    if case.path.startswith("/api/v1/tokens/"):
+        case.call_and_validate(
+            headers=signed_in["csrf"],
+            cookies=signed_in["cookies"],
+            checks=NEGATIVE_CHECKS,
+        )
+    else:
+        case.call_and_validate(headers=signed_in["token"], checks=NEGATIVE_CHECKS)
+
+
+# --- stateful: links between operations (create, then read, change, act on what was created) -------
+
+
+@pytest.mark.usefixtures("in_test_transaction", "sample_data")
+def test_sequences_of_calls_never_answer_a_server_error(signed_in):
+    machine = schema.as_state_machine()
+    token = signed_in["token"]
+
+    class Machine(machine):
+        def get_call_kwargs(self, case):
+            return {"headers": token}
+
+        def validate_response(self, response, case, **kwargs):
+            case.validate_response(response, checks=[not_a_server_error], **kwargs)
+
+    Machine.run(
+        settings=hypothesis_settings(
+            max_examples=8,
+            stateful_step_count=4,
+            deadline=None,
+            derandomize=True,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
+
+
+def test_the_schema_states_the_page_bounds_the_server_enforces(client, viewer):
+    client.force_login(viewer)
+    served = client.get("/api/schema/?format=json").json()
+    parameters = {p["name"]: p["schema"] for p in served["paths"]["/api/v1/plans/"]["get"]["parameters"]}
+    assert parameters["page_size"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+    assert parameters["page"] == {"type": "integer", "minimum": 1}
+    for outside in ("0", "201", "-1", "x"):
+        assert client.get(f"/api/v1/plans/?page_size={outside}").status_code == 400, outside
+    assert client.get("/api/v1/plans/?page_size=200").status_code == 200
+    assert client.get("/api/v1/plans/?page=0").status_code == 404
+    # Lengths: what a serializer caps, the schema says.
+    body = served["components"]["schemas"]["ChannelInputRequest"]["properties"]
+    assert body["name"]["maxLength"] == 120

@@ -155,6 +155,10 @@ ACCESS: dict[str, object] = {
     "audit_log": Page({"GET": "view_audit"}),
     "audit_event": Page({"GET": "view_audit"}, kwargs="audit_event"),
     "profile": Page({"GET": "view", "POST": "view"}),
+    "password_change": Page({"GET": "view", "POST": "view"}),
+    # Single sign-on: not configured in this walk, so both ends are 404 (tests/accounts/test_sso.py).
+    "oidc_authentication_init": Public(ok=(404,)),
+    "oidc_authentication_callback": Public(ok=(404,)),
     "csp_report": Public(methods=("POST",), ok=(204,)),
     "set_language": Public(methods=("POST",), ok=(302,)),
     # --- the platform edge. Webhooks need no session but a platform signature: an unsigned

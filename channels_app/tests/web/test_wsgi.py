@@ -7,11 +7,12 @@ from wsgiref.util import setup_testing_defaults
 import httpx
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from channels_app.models import Message, OutboxMessage
+from channels_app.models import AuditEvent, Message, OutboxMessage
 from channels_app.tests.support.fakeplatforms import build_tweet
 from channels_app.tests.support.inbound_helpers import signed_x_delivery
 from portal import handlers, wsgi
@@ -165,3 +166,11 @@ def test_a_server_error_under_the_hooks_prefix_is_json_and_acknowledges_nothing(
     assert response.status_code == 500
     assert "Nothing was acknowledged" in response.json()["error"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_refused_delivery_through_the_lean_handler_is_a_security_event(served, retired_x):
+    cache.clear()  # the security events' rate-limit counters
+    response = _post(served, retired_x, b"{}", {"x-twitter-webhooks-signature": "sha256=forged"})
+    assert response.status_code == 403
+    event = AuditEvent.objects.get(action="security.webhook_refused")
+    assert event.after["path"] == f"/hooks/{retired_x.pk}/x" and event.after["status"] == 403
