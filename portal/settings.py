@@ -57,6 +57,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the web process, before sessions and the rest (docs/operations.md).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -169,9 +171,27 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static ---------------------------------------------------------------
+# Served by WhiteNoise in every web process. In production (DUSK_PRODUCTION=1) the deploy runs
+# `manage.py collectstatic` into STATIC_ROOT: compressed copies and content-hashed names from the
+# manifest, sent with a one-year immutable Cache-Control. Elsewhere files are served from static/
+# as they are, so `make run` and the tests need no collectstatic.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DUSK_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if DUSK_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not DUSK_PRODUCTION
+if not DUSK_PRODUCTION:
+    # WhiteNoise warns about a missing STATIC_ROOT; only production needs one filled.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security ---------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -377,6 +397,17 @@ DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", d
 DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # API requests per signed-in person (channels_app/api/throttling.py).
 DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
+
+# --- Operations: health, metrics, logs (docs/operations.md) --------------------
+# /healthz answers 503 when beat's last sweep for due phases (a heartbeat row the sweep task
+# writes every DUSK_SWEEP_INTERVAL) or the oldest due phase nobody claimed is older than this.
+DUSK_BEAT_STALE_AFTER = env.float("DUSK_BEAT_STALE_AFTER", default=60.0)
+# /metrics (Prometheus text format) answers a bearer token, or callers from these addresses
+# (the client address as DUSK_PROXY_COUNT reads it); with neither set it answers no one.
+DUSK_METRICS_TOKEN = env.str("DUSK_METRICS_TOKEN", default="")
+DUSK_METRICS_ALLOWED_IPS = env.list("DUSK_METRICS_ALLOWED_IPS", default=[])
+# One JSON object per log line, with request, run, plan and channel ids as fields.
+DUSK_LOG_JSON = env.bool("DUSK_LOG_JSON", default=False)
 
 # =============================================================================
 # Celery

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
@@ -14,10 +14,12 @@ from channels_app.models import (
     Conversation,
     ConversationState,
     CutoverRun,
+    Heartbeat,
     Message,
     OutboxMessage,
     Phase,
     PhaseKind,
+    PhaseState,
     PlanChannel,
     Reassignment,
     ReassignmentState,
@@ -275,3 +277,23 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
 
 def run_for_page(pk: int) -> CutoverRun:
     return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)
+
+
+# --- the scheduler's pulse (/healthz, /metrics) -------------------------------------------
+
+
+def beat_sweep_age(*, now: datetime | None = None) -> float | None:
+    """Seconds since beat's sweep for due phases last ran; None if it never ran."""
+    beat_at = Heartbeat.objects.filter(name=Heartbeat.BEAT_SWEEP).values_list("beat_at", flat=True).first()
+    if beat_at is None:
+        return None
+    return max(((now or timezone.now()) - beat_at).total_seconds(), 0.0)
+
+
+def oldest_due_phase_age(*, now: datetime | None = None) -> float | None:
+    """Seconds the oldest phase that is due but not claimed has been waiting (index phase_due)."""
+    now = now or timezone.now()
+    instant = Phase.objects.filter(state=PhaseState.SCHEDULED, instant__lte=now).aggregate(oldest=Min("instant"))[
+        "oldest"
+    ]
+    return None if instant is None else (now - instant).total_seconds()

@@ -35,6 +35,7 @@ from channels_app.models import (
     Conversation,
     ConversationState,
     CutoverRun,
+    Heartbeat,
     NoticeState,
     Notification,
     NotificationState,
@@ -101,6 +102,16 @@ def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[in
             )
             run_ids.append(run.pk)
     return run_ids
+
+
+def record_sweep_heartbeat(*, now: datetime | None = None) -> None:
+    """Note that the sweep ran (one upsert): /healthz reads its age to tell whether beat is alive."""
+    Heartbeat.objects.bulk_create(
+        [Heartbeat(name=Heartbeat.BEAT_SWEEP, beat_at=now or timezone.now())],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["beat_at"],
+    )
 
 
 def reap_stuck_runs(*, now: datetime | None = None) -> list[int]:
