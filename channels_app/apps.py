@@ -1,11 +1,18 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.contrib.auth.signals import user_login_failed
+
+from channels_app.core import metrics
 
 
 class ChannelsAppConfig(AppConfig):
     name = "channels_app"
     verbose_name = "Dusk"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Failed sign-ins are counted for /metrics in whichever process takes them.
+        user_login_failed.connect(metrics.count_signin_failure, dispatch_uid="dusk-signin-failures")
 
 
 class DuskAdminConfig(admin_apps.AdminConfig):

@@ -406,6 +406,8 @@ DUSK_BEAT_STALE_AFTER = env.float("DUSK_BEAT_STALE_AFTER", default=60.0)
 # (the client address as DUSK_PROXY_COUNT reads it); with neither set it answers no one.
 DUSK_METRICS_TOKEN = env.str("DUSK_METRICS_TOKEN", default="")
 DUSK_METRICS_ALLOWED_IPS = env.list("DUSK_METRICS_ALLOWED_IPS", default=[])
+# Load balancers and Prometheus reach these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # One JSON object per log line, with request, run, plan and channel ids as fields.
 DUSK_LOG_JSON = env.bool("DUSK_LOG_JSON", default=False)
 

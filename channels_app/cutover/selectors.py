@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from channels_app.core import textrules
 from channels_app.models import (
+    STEP_ORDER,
     Assignment,
     Channel,
     Conversation,
@@ -297,3 +298,49 @@ def oldest_due_phase_age(*, now: datetime | None = None) -> float | None:
         "oldest"
     ]
     return None if instant is None else (now - instant).total_seconds()
+
+
+# --- figures for /metrics ----------------------------------------------------------------
+
+
+def run_counts_by_state() -> dict[str, int]:
+    rows = CutoverRun.objects.values("state").annotate(n=Count("id")).order_by("state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+def active_run_progress() -> list[dict]:
+    """Each queued or running run: the share of its steps done (the current step counted by its
+    own done/total), as the run page shows it."""
+    runs = (
+        CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING])
+        .only("id", "plan_id", "current_step", "steps")
+        .order_by("id")
+    )
+    result = []
+    for run in runs:
+        index = STEP_ORDER.index(run.current_step)
+        step = run.steps.get(run.current_step) or {}
+        fraction = (step.get("done", 0) / step["total"]) if step.get("total") else 0.0
+        result.append(
+            {
+                "run_id": run.pk,
+                "plan_id": run.plan_id,
+                "step": run.current_step,
+                "progress": min((index + min(fraction, 1.0)) / (len(STEP_ORDER) - 1), 1.0),
+            }
+        )
+    return result
+
+
+def finished_run_durations() -> list[float]:
+    """Seconds from start to finish of every finished run."""
+    rows = CutoverRun.objects.filter(started_at__isnull=False, finished_at__isnull=False).values_list(
+        "started_at", "finished_at"
+    )
+    return [(finished - started).total_seconds() for started, finished in rows]
+
+
+def schedule_lags() -> list[float]:
+    """Seconds from each phase's instant to its run's start (what bench/schedule_lag.py measures)."""
+    rows = CutoverRun.objects.filter(started_at__isnull=False).values_list("started_at", "phase__instant")
+    return [max((started - instant).total_seconds(), 0.0) for started, instant in rows]

@@ -1,5 +1,7 @@
-"""The dashboard, the health check and the CSP report endpoint."""
+"""The dashboard, the health check, the metrics and the CSP report endpoint."""
 
+import hmac
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -13,11 +15,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
+from channels_app.core.client_ip import client_ip
 from channels_app.core.permissions import ADMIN, has_role, may, require
 from channels_app.cutover.selectors import beat_sweep_age, oldest_due_phase_age
 from channels_app.directory.selectors import channel_state_counts
 from channels_app.models import Channel, CutoverRun, PlanState, RunState
 from channels_app.plans.selectors import plan_counts_by_state, plans_for_list
+from channels_app.web import metrics as prometheus
 from channels_app.web.selectors import needs_action, timeline
 from portal.celery import app
 
@@ -120,3 +124,27 @@ def healthz(request):
     if not healthy:
         health_log.warning("healthz degraded: %s", body)
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _may_scrape(request) -> bool:
+    """A bearer token equal to DUSK_METRICS_TOKEN (constant-time), or a client address in
+    DUSK_METRICS_ALLOWED_IPS (addresses or networks). With neither configured, nobody."""
+    token = settings.DUSK_METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    if token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode()):
+        return True
+    address = client_ip(request)
+    if not address or not settings.DUSK_METRICS_ALLOWED_IPS:
+        return False
+    ip = ipaddress.ip_address(address)
+    return any(ip in ipaddress.ip_network(allowed, strict=False) for allowed in settings.DUSK_METRICS_ALLOWED_IPS)
+
+
+@require_GET
+@never_cache
+def metrics(request):
+    if not _may_scrape(request):
+        response = HttpResponse("Unauthorized\n", status=401, content_type="text/plain; charset=utf-8")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
