@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its id (X-Request-ID in and out).
+    "channels_app.web.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the web process, before sessions and the rest (docs/operations.md).
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -265,8 +267,18 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dusk <dusk@localhost
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # DUSK_LOG_JSON (below): one JSON object a line; the ids ContextFilter adds become fields.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    # Request, task, run, plan and channel ids on every record (channels_app/core/logcontext.py).
+    "filters": {"ids": {"()": "channels_app.core.logcontext.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["ids"]}},
     "root": {"handlers": ["console"], "level": env.str("DUSK_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -317,6 +329,7 @@ DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # Content-Length), in MIDDLEWARE's order. Sessions, CSRF, sign-in, language, messages, htmx and
 # time zones mean nothing to a signed POST from a platform.
 DUSK_WEBHOOK_MIDDLEWARE = [
+    "channels_app.web.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -410,6 +423,8 @@ DUSK_METRICS_ALLOWED_IPS = env.list("DUSK_METRICS_ALLOWED_IPS", default=[])
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 # One JSON object per log line, with request, run, plan and channel ids as fields.
 DUSK_LOG_JSON = env.bool("DUSK_LOG_JSON", default=False)
+if DUSK_LOG_JSON:
+    LOGGING["handlers"]["console"]["formatter"] = "json"
 
 # =============================================================================
 # Celery

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from channels_app.audit.services import record_event
 from channels_app.core.errors import CutoverAborted, LeaseLost
+from channels_app.core.logcontext import bind as bind_log_ids
+from channels_app.core.logcontext import log_context
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import MANAGER, can, has_role
 from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
@@ -215,11 +217,17 @@ def _take_lease(run_id: int, worker_id: str) -> str | None:
 def run_cutover(*, run_id: int, worker_id: str) -> str:
     """Run (or finish) one phase. Returns "completed", "failed" or "skipped"
     (another worker holds the run, or it is already finished)."""
+    with log_context(run_id=run_id):
+        return _run_cutover(run_id=run_id, worker_id=worker_id)
+
+
+def _run_cutover(*, run_id: int, worker_id: str) -> str:
     lease = _take_lease(run_id, worker_id)
     if lease is None:
         return "skipped"
-    log.info("run %s: started by %s", run_id, worker_id)
     run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
+    bind_log_ids(plan_id=run.plan_id)
+    log.info("run %s: started by %s", run_id, worker_id)
     ctx = _Ctx(
         run_id=run_id,
         lease=lease,

@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from channels_app.core import metrics
+from channels_app.core.logcontext import log_context
 from channels_app.core.queue import kick_outbox
 from channels_app.models import Channel, ChannelKind
 from channels_app.platforms.adapters.base import (
@@ -63,7 +64,8 @@ def _webhook(kind: str, methods: list[str]) -> Callable:
         def wrapped(request: HttpRequest, channel_id: int) -> HttpResponse:
             status = 500  # unless an answer comes back: the exception becomes the 500 page
             try:
-                response = answer(request, channel_id)
+                with log_context(channel_id=channel_id):
+                    response = answer(request, channel_id)
                 status = response.status_code
                 return response
             finally:

@@ -1,5 +1,6 @@
 """/metrics: the Prometheus families an operator watches, behind a token or an allow-list."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from channels_app.models import OutboxMessage, OutboxState, RunState
+from channels_app.models import CutoverRun, OutboxMessage, OutboxState, RunState
 from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.fakeplatforms import FakeX, build_tweet
 from channels_app.tests.support.helpers import approved_plan, utc_phase, wait_for
@@ -125,14 +126,14 @@ def test_counters_move_when_a_webhook_is_delivered_a_reply_sent_and_a_run_finish
 
         # A run due now, and the reply: both done by a real worker (with beat).
         other = ChannelFactory(name="Brand forum")
-        approved_plan(
+        other_plan = approved_plan(
             manager=manager,
             approver=approver,
             channels=[other],
             title="Retire the forum",
             phases=[utc_phase("hard_close", timezone.now() + timedelta(seconds=4))],
         )
-        worker = celery_workers("w1", DUSK_OUTBOX_SWEEP_INTERVAL="0.5")
+        worker = celery_workers("w1", DUSK_OUTBOX_SWEEP_INTERVAL="0.5", DUSK_LOG_JSON="1")
         worker.wait_ready()
         wait_for(
             lambda: (
@@ -149,3 +150,9 @@ def test_counters_move_when_a_webhook_is_delivered_a_reply_sent_and_a_run_finish
         assert ("dusk_reply_backlog", backlog_labels) not in final
         assert final[lag_count] == after_sunset[lag_count] + 1
         assert len(fake_x.tweets) == 1
+    # The worker logged in JSON (DUSK_LOG_JSON): the run's lines carry its run, plan and task ids.
+    run = CutoverRun.objects.get(plan=other_plan)
+    lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+    started = next(line for line in lines if line["message"].startswith(f"run {run.pk}: started"))
+    assert (started["run_id"], started["plan_id"]) == (run.pk, other_plan.pk)
+    assert started["task"] == "channels_app.tasks.run_cutover_task" and started["task_id"]
