@@ -214,7 +214,7 @@ def _flush(broker: str) -> None:
 
 def main() -> None:
     if not shutil.which("wrk"):
-        sys.exit("bench/webhook.py needs wrk: apt-get install wrk")
+        sys.exit("bench/webhook.py needs wrk: `make bench-webhook` installs it (apt-get install wrk)")
     url, broker = _bench_url(), _broker_url()
     channel_id = setup(url, broker)
     _flush(broker)
