@@ -170,9 +170,11 @@ def serve(url: str, broker: str, port: int, log: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            # Up once it reaches the database and broker (no beat runs here, so not "ok" overall).
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            if health["database"]["ok"] and health["broker"]["ok"]:
                 return server
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         if server.poll() is not None:
             break

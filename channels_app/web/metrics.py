@@ -45,6 +45,8 @@ class DuskCollector:
         yield from self._runs()
 
     def _event_counters(self):
+        # A web process never imported the tasks modules: let Celery discover them to know the names.
+        app.loader.import_default_modules()
         label_sets = {
             metrics.WEBHOOK_DELIVERIES: [
                 (kind, status) for kind in ChannelKind.values for status in metrics.WEBHOOK_STATUSES

@@ -1,6 +1,7 @@
 """/metrics: the Prometheus families an operator watches, behind a token or an allow-list."""
 
 import json
+import os
 from datetime import timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.fakeplatforms import FakeX, build_tweet
 from channels_app.tests.support.helpers import approved_plan, utc_phase, wait_for
 from channels_app.tests.support.inbound_helpers import platform_channel, post_x, sunset
+from portal.celery import app
 
 TOKEN = "metrics-token-for-tests"
 FAMILIES = (
@@ -156,3 +158,24 @@ def test_counters_move_when_a_webhook_is_delivered_a_reply_sent_and_a_run_finish
     started = next(line for line in lines if line["message"].startswith(f"run {run.pk}: started"))
     assert (started["run_id"], started["plan_id"]) == (run.pk, other_plan.pk)
     assert started["task"] == "channels_app.tasks.run_cutover_task" and started["task_id"]
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=True)
+def test_a_task_failing_in_a_worker_is_counted_where_the_web_process_reads(
+    client, metrics_token, settings, celery_workers
+):
+    # Workers and web share the counters through the cache (DUSK_CACHE_URL): Redis here.
+    shared = os.environ["CELERY_BROKER_URL"]
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": shared}}
+    failures = ("dusk_celery_task_failures_total", (("task", "channels_app.tasks.watchdog_task"),))
+    assert failures not in scrape(client)
+    worker = celery_workers("w1", DUSK_CACHE_URL=shared)
+    worker.wait_ready()
+    app.send_task("channels_app.tasks.watchdog_task", args=["not", "its", "arguments"])
+    wait_for(
+        lambda: scrape(client).get(failures) == 1,
+        timeout=30,
+        interval=0.3,
+        message=f"the failure counted\n{worker.log()[-3000:]}",
+    )
