@@ -2,8 +2,10 @@
 same commands the Procfile and the systemd units run), with the README's production settings."""
 
 import re
+import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.test import Client
@@ -12,9 +14,8 @@ from django.urls import reverse
 from channels_app.tests.support.browser import Session
 from channels_app.tests.support.helpers import readme_production_env, wait_for
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
 ONE_YEAR = 365 * 24 * 3600
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def start_web(processes, tmp_path, settings, **overrides: str) -> str:
@@ -92,6 +93,7 @@ def test_gunicorn_with_production_settings_serves_the_styled_portal(processes, c
                 assert response.headers["Content-Encoding"] == "gzip", href
 
 
+@pytest.mark.worker
 def test_healthz_turns_503_within_the_threshold_once_beat_stops(deployed, settings):
     # A short threshold so the test is quick; production's default is 60 s.
     settings.DUSK_BEAT_STALE_AFTER = 3
@@ -113,3 +115,28 @@ def test_healthz_turns_503_within_the_threshold_once_beat_stops(deployed, settin
     body = client.get(reverse("healthz")).json()
     assert body["beat"]["ok"] is False
     assert body["database"] == {"ok": True} and body["broker"] == {"ok": True}
+
+
+def test_procfile_and_systemd_units_start_everything_through_run_process():
+    script = (ROOT / "deploy" / "run-process").read_text()
+    names = {name.strip() for label in re.findall(r"^  ([\w| -]+)\)", script, re.M) for name in label.split("|")}
+    assert {"release", "web", "worker", "beat", "worker-cutover", "worker-replies"} <= names
+    procfile = (ROOT / "deploy" / "Procfile").read_text()
+    for line in procfile.splitlines():
+        if line and not line.startswith("#"):
+            kind, command = line.split(":", 1)
+            assert command.split() == ["deploy/run-process", kind], line
+    units = sorted((ROOT / "deploy" / "systemd").glob("*.service"))
+    assert len(units) == 4
+    for unit in units:
+        (start,) = re.findall(r"^ExecStart=(.*)$", unit.read_text(), re.M)
+        program, name = start.split()
+        assert program == "/srv/dusk/deploy/run-process", unit.name
+        queue_names = {n.removeprefix("worker-") for n in names if n.startswith("worker-")}
+        assert name in names or (name == "worker-%i" and {"cutover", "replies", "polling", "email"} <= queue_names)
+
+
+def test_run_process_refuses_an_unknown_name():
+    result = subprocess.run([ROOT / "deploy" / "run-process", "webb"], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 2
+    assert "usage: deploy/run-process" in result.stderr
