@@ -75,9 +75,11 @@ bench-reassign: $(VENV)/.installed-dev
 
 .PHONY: bench-webhook bench-outbox
 
-## bench-webhook: the X webhook vs a bare Django view on gunicorn and PostgreSQL (needs wrk:
-## apt-get install wrk); uses its own Redis database for the broker (BENCH_BROKER_URL).
+## bench-webhook: the X webhook vs a bare Django view on gunicorn and PostgreSQL, driven by wrk
+## (installed with apt-get when missing, as .ci/run installs system packages); uses its own Redis
+## database for the broker (BENCH_BROKER_URL).
 bench-webhook: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 	BENCH_BROKER_URL=$${BENCH_BROKER_URL:-redis://127.0.0.1:6379/14} \
 	$(BIN)/python bench/webhook.py

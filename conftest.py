@@ -93,13 +93,15 @@ def smtp_settings(settings, smtp_server):
 
 
 class Worker:
-    """A real `celery worker -B` process in its own process group."""
+    """A real `celery worker -B` process in its own process group (or, given argv, any process:
+    `deploy/run-process <name>` in the deploy tests)."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, argv: list[str] | None = None) -> None:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
-            [
+            argv
+            or [
                 sys.executable,
                 "-m",
                 "celery",
@@ -145,10 +147,10 @@ class Worker:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 60, marker: str = " ready.") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if " ready." in self.log():
+            if marker in self.log():
                 return
             if self.proc.poll() is not None:
                 raise AssertionError(f"worker exited early:\n{self.log()}")
@@ -156,12 +158,39 @@ class Worker:
         raise AssertionError(f"worker not ready after {timeout}s:\n{self.log()}")
 
 
-@pytest.fixture
-def celery_workers(transactional_db, tmp_path, settings):
-    """Start real workers on the test database and the real broker.
+class Processes:
+    """Real processes on the test database and broker, stopped at the end of the test."""
 
-    Yields a function `start(name, **env_overrides) -> Worker`.
-    """
+    def __init__(self, base_env, workdir: Path) -> None:
+        self.base_env = base_env
+        self.workdir = workdir
+        self.started: list[Worker] = []
+
+    def start(self, name: str = "w1", **overrides: str) -> Worker:
+        """A `celery worker -B` (worker with embedded beat)."""
+        worker = Worker({**self.base_env(), **overrides}, self.workdir, name)
+        self.started.append(worker)
+        return worker
+
+    def run_process(self, process: str, name: str | None = None, **overrides: str) -> Worker:
+        """`deploy/run-process <process>`: the deployed command itself (web, worker, beat...)."""
+        env = {**self.base_env(), "DUSK_PYTHON": sys.executable, **overrides}
+        argv = [str(ROOT / "deploy" / "run-process"), process]
+        worker = Worker(env, self.workdir, name or process, argv=argv)
+        self.started.append(worker)
+        return worker
+
+    def stop(self) -> None:
+        for worker in self.started:
+            worker.stop()
+        if os.environ.get("DUSK_SHOW_WORKER_LOGS"):
+            for worker in self.started:
+                print(worker.log())
+
+
+@pytest.fixture
+def processes(transactional_db, tmp_path, settings):
+    """Real processes (workers, beat, gunicorn) on the test database and the real broker."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -193,19 +222,24 @@ def celery_workers(transactional_db, tmp_path, settings):
             "PYTHONUNBUFFERED": "1",
         }
 
-    workers: list[Worker] = []
+    started = Processes(base_env, tmp_path)
+    yield started
+    started.stop()
 
-    def start(name: str = "w1", **overrides: str) -> Worker:
-        worker = Worker({**base_env(), **overrides}, tmp_path, name)
-        workers.append(worker)
-        return worker
 
-    yield start
-    for worker in workers:
-        worker.stop()
-    if os.environ.get("DUSK_SHOW_WORKER_LOGS"):
-        for worker in workers:
-            print(worker.log())
+@pytest.fixture
+def celery_workers(processes):
+    """Start real workers on the test database and the real broker.
+
+    Yields a function `start(name, **env_overrides) -> Worker`.
+    """
+    return processes.start
+
+
+@pytest.fixture
+def deployed(processes):
+    """Start the deployed commands: `deployed("beat")` runs `deploy/run-process beat`."""
+    return processes.run_process
 
 
 @pytest.fixture

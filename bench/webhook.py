@@ -170,9 +170,11 @@ def serve(url: str, broker: str, port: int, log: Path) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+            # Up once it reaches the database and broker (no beat runs here, so not "ok" overall).
+            health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).json()
+            if health["database"]["ok"] and health["broker"]["ok"]:
                 return server
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         if server.poll() is not None:
             break
@@ -214,7 +216,7 @@ def _flush(broker: str) -> None:
 
 def main() -> None:
     if not shutil.which("wrk"):
-        sys.exit("bench/webhook.py needs wrk: apt-get install wrk")
+        sys.exit("bench/webhook.py needs wrk: `make bench-webhook` installs it (apt-get install wrk)")
     url, broker = _bench_url(), _broker_url()
     channel_id = setup(url, broker)
     _flush(broker)

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
+from django.contrib.auth.signals import user_login_failed
+
+from channels_app.core import metrics
 
 
 class ChannelsAppConfig(AppConfig):
@@ -13,6 +16,9 @@ class ChannelsAppConfig(AppConfig):
         from channels_app.accounts import checks as accounts_checks  # noqa: F401
         from channels_app.audit import checks as audit_checks  # noqa: F401
         from channels_app.platforms import checks as platforms_checks  # noqa: F401
+
+        # Failed sign-ins are counted for /metrics in whichever process takes them.
+        user_login_failed.connect(metrics.count_signin_failure, dispatch_uid="dusk-signin-failures")
 
 
 class DuskAdminConfig(admin_apps.AdminConfig):

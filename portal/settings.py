@@ -56,7 +56,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every later line of the request carries its id (X-Request-ID in and out).
+    "channels_app.web.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the web process, before sessions and the rest (docs/operations.md).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     # Outside CSRF and sign-in, so it sees their refusals too.
     "channels_app.web.middleware.SecurityEventMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,9 +178,27 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Static ---------------------------------------------------------------
+# Served by WhiteNoise in every web process. In production (DUSK_PRODUCTION=1) the deploy runs
+# `manage.py collectstatic` into STATIC_ROOT: compressed copies and content-hashed names from the
+# manifest, sent with a one-year immutable Cache-Control. Elsewhere files are served from static/
+# as they are, so `make run` and the tests need no collectstatic.
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("DUSK_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if DUSK_PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = not DUSK_PRODUCTION
+if not DUSK_PRODUCTION:
+    # WhiteNoise warns about a missing STATIC_ROOT; only production needs one filled.
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security ---------------------------------------------------------------
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -250,10 +272,22 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Dusk <dusk@localhost
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Every handler gets this filter: no credential, no forged line (channels_app/core/logs.py).
-    "filters": {"redact": {"()": "channels_app.core.logs.RedactSecrets"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # DUSK_LOG_JSON (below): one JSON object a line; the ids ContextFilter adds become fields.
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    # Every handler gets both filters. Request, task, run, plan and channel ids on every record (channels_app/core/logcontext.py).
+    "filters": {
+        "ids": {"()": "channels_app.core.logcontext.ContextFilter"},
+        # No credential, no forged line (channels_app/core/logs.py).
+        "redact": {"()": "channels_app.core.logs.RedactSecrets"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["ids", "redact"]}},
     "root": {"handlers": ["console"], "level": env.str("DUSK_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -348,6 +382,7 @@ DUSK_EMAIL_PARALLEL = env.int("DUSK_EMAIL_PARALLEL", default=10)
 # order. Sessions, CSRF, sign-in, language, messages, htmx and time zones mean nothing to a
 # signed POST from a platform.
 DUSK_WEBHOOK_MIDDLEWARE = [
+    "channels_app.web.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "channels_app.web.middleware.SecurityEventMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -441,6 +476,21 @@ DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
 DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
 # API requests per signed-in person (channels_app/api/throttling.py).
 DUSK_API_RATE_USER = env.str("DUSK_API_RATE_USER", default="1200/minute")
+
+# --- Operations: health, metrics, logs (docs/operations.md) --------------------
+# /healthz answers 503 when beat's last sweep for due phases (a heartbeat row the sweep task
+# writes every DUSK_SWEEP_INTERVAL) or the oldest due phase nobody claimed is older than this.
+DUSK_BEAT_STALE_AFTER = env.float("DUSK_BEAT_STALE_AFTER", default=60.0)
+# /metrics (Prometheus text format) answers a bearer token, or callers from these addresses
+# (the client address as DUSK_PROXY_COUNT reads it); with neither set it answers no one.
+DUSK_METRICS_TOKEN = env.str("DUSK_METRICS_TOKEN", default="")
+DUSK_METRICS_ALLOWED_IPS = env.list("DUSK_METRICS_ALLOWED_IPS", default=[])
+# Load balancers and Prometheus reach these over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
+# One JSON object per log line, with request, run, plan and channel ids as fields.
+DUSK_LOG_JSON = env.bool("DUSK_LOG_JSON", default=False)
+if DUSK_LOG_JSON:
+    LOGGING["handlers"]["console"]["formatter"] = "json"
 
 # =============================================================================
 # Celery

@@ -3,21 +3,24 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from channels_app.core import textrules
 from channels_app.models import (
+    STEP_ORDER,
     Assignment,
     Channel,
     Conversation,
     ConversationState,
     CutoverRun,
+    Heartbeat,
     Message,
     OutboxMessage,
     Phase,
     PhaseKind,
+    PhaseState,
     PlanChannel,
     Reassignment,
     ReassignmentState,
@@ -297,3 +300,69 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
 
 def run_for_page(pk: int) -> CutoverRun:
     return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)
+
+
+# --- the scheduler's pulse (/healthz, /metrics) -------------------------------------------
+
+
+def beat_sweep_age(*, now: datetime | None = None) -> float | None:
+    """Seconds since beat's sweep for due phases last ran; None if it never ran."""
+    beat_at = Heartbeat.objects.filter(name=Heartbeat.BEAT_SWEEP).values_list("beat_at", flat=True).first()
+    if beat_at is None:
+        return None
+    return max(((now or timezone.now()) - beat_at).total_seconds(), 0.0)
+
+
+def oldest_due_phase_age(*, now: datetime | None = None) -> float | None:
+    """Seconds the oldest phase that is due but not claimed has been waiting (index phase_due)."""
+    now = now or timezone.now()
+    instant = Phase.objects.filter(state=PhaseState.SCHEDULED, instant__lte=now).aggregate(oldest=Min("instant"))[
+        "oldest"
+    ]
+    return None if instant is None else (now - instant).total_seconds()
+
+
+# --- figures for /metrics ----------------------------------------------------------------
+
+
+def run_counts_by_state() -> dict[str, int]:
+    rows = CutoverRun.objects.values("state").annotate(n=Count("id")).order_by("state")
+    return {row["state"]: row["n"] for row in rows}
+
+
+def active_run_progress() -> list[dict]:
+    """Each queued or running run: the share of its steps done (the current step counted by its
+    own done/total), as the run page shows it."""
+    runs = (
+        CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING])
+        .only("id", "plan_id", "current_step", "steps")
+        .order_by("id")
+    )
+    result = []
+    for run in runs:
+        index = STEP_ORDER.index(run.current_step)
+        step = run.steps.get(run.current_step) or {}
+        fraction = (step.get("done", 0) / step["total"]) if step.get("total") else 0.0
+        result.append(
+            {
+                "run_id": run.pk,
+                "plan_id": run.plan_id,
+                "step": run.current_step,
+                "progress": min((index + min(fraction, 1.0)) / (len(STEP_ORDER) - 1), 1.0),
+            }
+        )
+    return result
+
+
+def finished_run_durations() -> list[float]:
+    """Seconds from start to finish of every finished run."""
+    rows = CutoverRun.objects.filter(started_at__isnull=False, finished_at__isnull=False).values_list(
+        "started_at", "finished_at"
+    )
+    return [(finished - started).total_seconds() for started, finished in rows]
+
+
+def schedule_lags() -> list[float]:
+    """Seconds from each phase's instant to its run's start (what bench/schedule_lag.py measures)."""
+    rows = CutoverRun.objects.filter(started_at__isnull=False).values_list("started_at", "phase__instant")
+    return [max((started - instant).total_seconds(), 0.0) for started, instant in rows]

@@ -8,7 +8,12 @@ import os
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover
+from channels_app.cutover.services.engine import (
+    claim_due_phases,
+    reap_stuck_runs,
+    record_sweep_heartbeat,
+    run_cutover,
+)
 from channels_app.cutover.services.reminders import queue_due_reminders, send_pending_reminders
 from channels_app.cutover.services.watchdog import check_retired_channels
 
@@ -18,6 +23,7 @@ def sweep_due_phases_task() -> int:
     run_ids = claim_due_phases()
     for run_id in run_ids:
         run_cutover_task.delay(run_id)
+    record_sweep_heartbeat()
     return len(run_ids)
 
 

@@ -13,6 +13,7 @@ from channels_app.models.conversations import (
     new_reference,
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
+from channels_app.models.operations import Heartbeat
 from channels_app.models.plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
@@ -87,4 +88,5 @@ __all__ = [
     "PlanStaffing",
     "PlanDraft",
     "UserProfile",
+    "Heartbeat",
 ]

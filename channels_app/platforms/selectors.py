@@ -4,13 +4,13 @@ import time
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Case, CharField, F, Q, QuerySet, Value, When
+from django.db.models import Case, CharField, Count, F, Min, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from channels_app.core import mailbox as mailbox_url
-from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage
+from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage, OutboxState
 from channels_app.platforms.adapters import x
 from channels_app.platforms.adapters.registry import PLATFORMS
 
@@ -168,3 +168,38 @@ def channel_message_log(channel: Channel, *, state: str = "", direction: str = "
         inbound = inbound.none()
     # The halves drop their models' default ordering: SQLite refuses ORDER BY inside a UNION.
     return inbound.order_by().union(outbound.order_by(), all=True).order_by("-at", "-log_direction", "-item_id")
+
+
+# --- figures for /metrics ----------------------------------------------------------------
+
+
+def reply_backlog() -> list[dict]:
+    """Replies waiting to go out (pending or being sent), per channel: how many and since when.
+    One grouped query over the pending and sending rows (their partial indexes)."""
+    rows = (
+        OutboxMessage.objects.filter(state__in=[OutboxState.PENDING, OutboxState.SENDING])
+        .values("channel_id", "channel__name", "channel__kind")
+        .annotate(size=Count("id"), oldest=Min("created_at"))
+        .order_by("channel_id")
+    )
+    return [
+        {
+            "channel_id": row["channel_id"],
+            "channel": row["channel__name"],
+            "platform": row["channel__kind"],
+            "size": row["size"],
+            "oldest": row["oldest"],
+        }
+        for row in rows
+    ]
+
+
+def publications() -> list[dict]:
+    """Replies the outbox finished with, by platform, kind and outcome (sent, failed, skipped)."""
+    rows = (
+        OutboxMessage.objects.filter(state__in=[OutboxState.SENT, OutboxState.FAILED, OutboxState.SKIPPED])
+        .values("channel__kind", "kind", "state")
+        .annotate(n=Count("id"))
+        .order_by("channel__kind", "kind", "state")
+    )
+    return [{"platform": r["channel__kind"], "kind": r["kind"], "state": r["state"], "count": r["n"]} for r in rows]

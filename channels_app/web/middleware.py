@@ -1,7 +1,10 @@
-"""The Content-Security-Policy every response carries, the one text rule every request of
-the portal and the API is held to, and refusals recorded as security events."""
+"""What every response carries: the Content-Security-Policy and the request's id; the one
+text rule every request of the portal and the API is held to; refusals recorded as security
+events."""
 
 import json
+import re
+import uuid
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.conf import settings
@@ -10,6 +13,7 @@ from django.utils.translation import gettext as _
 
 from channels_app.audit.services import record_security_event
 from channels_app.core.client_ip import client_ip
+from channels_app.core.logcontext import log_context
 from channels_app.core.textinput import first_unsafe, normalise_newlines
 
 # No 'unsafe-inline', no 'unsafe-eval': every script and style is a file under
@@ -182,3 +186,23 @@ class SecurityEventMiddleware:
         if status == 403 and request.method in WRITE_METHODS:
             return "forbidden_write"
         return None
+
+
+# An id a proxy in front already gave the request is kept if it looks like one.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+class RequestIdMiddleware:
+    """Gives each request an id (the proxy's X-Request-ID if sane, else a new one), puts it on
+    every log line written while the request is served, and answers it in X-Request-ID."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        given = request.headers.get("X-Request-ID", "")
+        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        with log_context(request_id=request_id):
+            response = self.get_response(request)
+        response["X-Request-ID"] = request_id
+        return response

@@ -7,6 +7,7 @@ from channels_app.web import views
 urlpatterns = [
     path("", views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", views.metrics, name="metrics"),
     path("csp-report/", views.csp_report, name="csp_report"),
     path("", include("channels_app.web.hooks")),
     path("", include("channels_app.directory.urls")),

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from channels_app.audit.services import record_event
 from channels_app.core.errors import CutoverAborted, LeaseLost
+from channels_app.core.logcontext import bind as bind_log_ids
+from channels_app.core.logcontext import log_context
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import MANAGER, can, has_role
 from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
@@ -35,6 +37,7 @@ from channels_app.models import (
     Conversation,
     ConversationState,
     CutoverRun,
+    Heartbeat,
     NoticeState,
     Notification,
     NotificationState,
@@ -101,6 +104,16 @@ def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[in
             )
             run_ids.append(run.pk)
     return run_ids
+
+
+def record_sweep_heartbeat(*, now: datetime | None = None) -> None:
+    """Note that the sweep ran (one upsert): /healthz reads its age to tell whether beat is alive."""
+    Heartbeat.objects.bulk_create(
+        [Heartbeat(name=Heartbeat.BEAT_SWEEP, beat_at=now or timezone.now())],
+        update_conflicts=True,
+        unique_fields=["name"],
+        update_fields=["beat_at"],
+    )
 
 
 def reap_stuck_runs(*, now: datetime | None = None) -> list[int]:
@@ -204,11 +217,17 @@ def _take_lease(run_id: int, worker_id: str) -> str | None:
 def run_cutover(*, run_id: int, worker_id: str) -> str:
     """Run (or finish) one phase. Returns "completed", "failed" or "skipped"
     (another worker holds the run, or it is already finished)."""
+    with log_context(run_id=run_id):
+        return _run_cutover(run_id=run_id, worker_id=worker_id)
+
+
+def _run_cutover(*, run_id: int, worker_id: str) -> str:
     lease = _take_lease(run_id, worker_id)
     if lease is None:
         return "skipped"
-    log.info("run %s: started by %s", run_id, worker_id)
     run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
+    bind_log_ids(plan_id=run.plan_id)
+    log.info("run %s: started by %s", run_id, worker_id)
     ctx = _Ctx(
         run_id=run_id,
         lease=lease,

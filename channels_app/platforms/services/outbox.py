@@ -585,7 +585,7 @@ def _send(job: _Job) -> SendResult | None:
     except SendError as exc:
         return exc.result
     except Exception as exc:  # a bug or an unexpected library error: retry, bounded by max attempts
-        log.exception("outbox %s: unexpected error while sending", job.row.pk)
+        log.exception("outbox %s: unexpected error while sending", job.row.pk, extra={"channel_id": job.row.channel_id})
         # Whether the request went out is unknown: look before the next try.
         return SendResult(platform_id="", status_code=0, error=f"{type(exc).__name__}: {exc}", in_doubt=True)
 

@@ -29,6 +29,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from channels_app.core import metrics
+from channels_app.core.logcontext import log_context
 from channels_app.core.queue import kick_outbox
 from channels_app.core.secrets import channel_secret
 from channels_app.models import Channel, ChannelKind
@@ -62,6 +64,17 @@ def _webhook(kind: str, methods: list[str]) -> Callable:
         @require_http_methods(methods)
         @wraps(view)
         def wrapped(request: HttpRequest, channel_id: int) -> HttpResponse:
+            status = 500  # unless an answer comes back: the exception becomes the 500 page
+            try:
+                with log_context(channel_id=channel_id):
+                    response = answer(request, channel_id)
+                status = response.status_code
+                return response
+            finally:
+                if request.method == "POST":
+                    metrics.count(metrics.WEBHOOK_DELIVERIES, kind, str(status))
+
+        def answer(request: HttpRequest, channel_id: int) -> HttpResponse:
             channel = webhook_channel(channel_id, kind)
             try:
                 if channel is None:

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import time
 from datetime import UTC, datetime, timedelta
@@ -111,3 +112,23 @@ def official_weighted_lengths(texts: list[str], config: str = "version3") -> lis
         timeout=120,
     )
     return json.loads(answer.stdout)
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def readme_production_block() -> str:
+    """The README's production environment (shell lines between the production-env markers)."""
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"<!-- production-env:begin -->\s*```sh\n(.*?)```\s*<!-- production-env:end -->", text, re.S)
+    assert block, "README.md must keep its production environment block between the production-env markers"
+    return block.group(1)
+
+
+def readme_production_env() -> dict[str, str]:
+    """The variables the README's production block exports, as bash evaluates them."""
+    script = f"set -e\n{readme_production_block()}\nenv -0"
+    out = subprocess.run(["bash", "-c", script], env={"PATH": os.environ["PATH"]}, capture_output=True, check=True)
+    values = dict(line.split("=", 1) for line in out.stdout.decode().split("\0") if "=" in line)
+    names = re.findall(r"^export (\w+)=", readme_production_block(), re.M)
+    return {name: values[name] for name in names}

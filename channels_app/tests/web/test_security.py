@@ -22,17 +22,10 @@ from channels_app.core import roles_doc
 from channels_app.core.permissions import ROLE_ACTIONS
 from channels_app.models import AuditEvent
 from channels_app.tests.support.factories import ChannelFactory
-from channels_app.tests.support.helpers import approved_plan
+from channels_app.tests.support.helpers import approved_plan, readme_production_block
 
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery staple"  # the persona fixtures' password
-
-
-def _readme_production_block() -> str:
-    text = (ROOT / "README.md").read_text()
-    block = re.search(r"<!-- production-env:begin -->\s*```sh\n(.*?)```\s*<!-- production-env:end -->", text, re.S)
-    assert block, "README.md must keep its production environment block between the production-env markers"
-    return block.group(1)
 
 
 def _manage(script: str, tmp_path) -> subprocess.CompletedProcess:
@@ -49,7 +42,7 @@ def _manage(script: str, tmp_path) -> subprocess.CompletedProcess:
 
 
 def test_check_deploy_passes_with_the_production_environment_in_the_readme(tmp_path):
-    result = _manage(_readme_production_block(), tmp_path)
+    result = _manage(readme_production_block(), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 

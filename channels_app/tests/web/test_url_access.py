@@ -81,6 +81,8 @@ ACCESS: dict[str, object] = {
     "logout": Public(methods=("POST",), ok=(302,)),
     "home": Page(VIEW_ONLY),
     "healthz": Public(ok=(200, 503)),
+    # A bearer token or an allow-listed address, never a role: 401 for every persona.
+    "metrics": Public(ok=(401,)),
     "api_tokens": Page({"GET": "use_api_tokens", "POST": "use_api_tokens"}),
     "api_token_revoke": Page({"POST": "use_api_tokens"}, kwargs="token", owner_only=True),
     "admin:login": AdminSite(public=True),

@@ -1,8 +1,13 @@
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from channels_app.cutover.services.engine import record_sweep_heartbeat
+from channels_app.models import Phase
 from channels_app.tests.support.factories import ChannelFactory
-from channels_app.tests.support.helpers import hard_close_plan
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -34,17 +39,62 @@ def test_signed_in_user_without_a_role_is_refused(client, outsider):
     assert client.get(reverse("home")).status_code == 403
 
 
-def test_healthz_reports_database_and_broker(client):
+def test_healthz_is_ok_when_database_broker_and_beat_are_alive(client):
+    record_sweep_heartbeat()
     response = client.get(reverse("healthz"))
     body = response.json()
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
     assert body["database"]["ok"] is True
     assert body["broker"]["ok"] is True
-    assert response.status_code == 200
-    assert body["status"] == "ok"
+    assert body["beat"]["ok"] is True
+    assert 0 <= body["beat"]["last_sweep_age_s"] < 5
+    assert body["due_phases"] == {"ok": True, "oldest_unclaimed_age_s": None}
 
 
-def test_healthz_reports_an_unreachable_broker(client, settings):
-    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+def test_healthz_is_503_when_beat_never_swept(client):
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert response.json()["broker"]["ok"] is False
+    assert response.json()["beat"] == {"ok": False, "last_sweep_age_s": None, "stale_after_s": 60.0}
+
+
+def test_healthz_is_503_when_beat_last_swept_past_the_threshold(client, settings):
+    settings.DUSK_BEAT_STALE_AFTER = 30
+    record_sweep_heartbeat(now=timezone.now() - timedelta(seconds=31))
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["beat"]["ok"] is False
+    assert response.json()["beat"]["last_sweep_age_s"] >= 31
+
+
+def test_healthz_reports_a_due_phase_nobody_claimed(client, manager, approver, settings):
+    settings.DUSK_BEAT_STALE_AFTER = 30
+    record_sweep_heartbeat()
+    plan = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory()])
+    Phase.objects.filter(plan=plan).update(instant=timezone.now() - timedelta(minutes=5))
+    body = client.get(reverse("healthz")).json()
+    assert body["due_phases"]["ok"] is False
+    assert body["due_phases"]["oldest_unclaimed_age_s"] >= 300
+    assert client.get(reverse("healthz")).status_code == 503
+
+
+def test_healthz_shows_no_exception_text_to_anonymous_callers(client, settings):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    record_sweep_heartbeat()
+    response = client.get(reverse("healthz"))
+    assert response.status_code == 503
+    assert response.json()["broker"] == {"ok": False}
+    text = response.content.decode()
+    assert "Error" not in text and "refused" not in text.lower() and "127.0.0.1" not in text
+
+
+def test_healthz_tells_a_signed_in_admin_why(client, settings, administrator, viewer):
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"
+    record_sweep_heartbeat()
+    client.force_login(viewer)
+    assert "detail" not in client.get(reverse("healthz")).json()["broker"]
+    client.force_login(administrator)
+    broker = client.get(reverse("healthz")).json()["broker"]
+    assert broker["ok"] is False
+    assert broker["transport"] == "redis"
+    assert "Error" in broker["detail"]
