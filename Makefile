@@ -25,7 +25,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: set up on embedded defaults (SQLite, filesystem broker), load the demo,
-## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat.
+## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat (the worker consumes every
+## queue in CELERY_TASK_QUEUES; docs/scaling.md splits them over workers).
 run: $(VENV)/.installed
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo

@@ -82,9 +82,10 @@ def smtp_settings(settings, smtp_server):
 
 
 class Worker:
-    """A real `celery worker -B` process in its own process group."""
+    """A real `celery worker` process in its own process group: by default with an embedded beat
+    and consuming every queue (as `make run`), or on the given queues only (`queues="cutover"`)."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, queues: str = "", beat: bool = True) -> None:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
@@ -95,9 +96,8 @@ class Worker:
                 "-A",
                 "portal",
                 "worker",
-                "-B",
-                "-s",
-                str(workdir / f"{name}-beat-schedule"),
+                *(["-B", "-s", str(workdir / f"{name}-beat-schedule")] if beat else []),
+                *(["-Q", queues] if queues else []),
                 "--concurrency=1",
                 "--pool=prefork",
                 "-n",
@@ -149,7 +149,8 @@ class Worker:
 def celery_workers(transactional_db, tmp_path, settings):
     """Start real workers on the test database and the real broker.
 
-    Yields a function `start(name, **env_overrides) -> Worker`.
+    Yields a function `start(name, queues="", beat=True, **env_overrides) -> Worker`; the broker is
+    CELERY_BROKER_URL's, Redis or RabbitMQ (.ci/run runs the worker tests on both).
     """
     from django.db import connection
 
@@ -162,6 +163,11 @@ def celery_workers(transactional_db, tmp_path, settings):
         import redis
 
         redis.Redis.from_url(broker).flushdb()
+    else:
+        # RabbitMQ (CELERY_BROKER_URL=amqp://...): empty every queue of settings.DUSK_QUEUES.
+        from celery import current_app
+
+        current_app.control.purge()
     db = connection.settings_dict
 
     def base_env() -> dict[str, str]:
@@ -184,8 +190,8 @@ def celery_workers(transactional_db, tmp_path, settings):
 
     workers: list[Worker] = []
 
-    def start(name: str = "w1", **overrides: str) -> Worker:
-        worker = Worker({**base_env(), **overrides}, tmp_path, name)
+    def start(name: str = "w1", queues: str = "", beat: bool = True, **overrides: str) -> Worker:
+        worker = Worker({**base_env(), **overrides}, tmp_path, name, queues=queues, beat=beat)
         workers.append(worker)
         return worker
 
