@@ -190,7 +190,7 @@ def _setup_django(url: str) -> None:
 TOKEN_ENV = "DUSK_CHANNEL_FAULT_X_TOKEN"
 
 
-def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
+def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x, due_in: float = 3):
     from datetime import date, timedelta
 
     from django.conf import settings
@@ -272,7 +272,7 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     submit_plan(actor=manager, plan=plan)
     approve_plan(actor=approver, plan=plan)
     # Then bring it forward: due in a few seconds, however long building took.
-    soon = timezone.now() + timedelta(seconds=3)
+    soon = timezone.now() + timedelta(seconds=due_in)
     reschedule_phase(
         actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
     )
