@@ -29,7 +29,8 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: set up on embedded defaults (SQLite, filesystem broker), load the demo,
-## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat.
+## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat (the worker consumes every
+## queue in CELERY_TASK_QUEUES; docs/scaling.md splits them over workers).
 run: $(VENV)/.installed
 	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
 	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
@@ -53,6 +54,16 @@ test: check
 	DUSK_FAST_PASSWORD_HASHER=1 \
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## test-rabbitmq: the worker tests (real Celery workers) again with RabbitMQ as the broker, on its
+## `dusk_test` virtual host (.ci/run creates it); the fault harness ran on both brokers in `make test`.
+TEST_RABBITMQ_URL ?= amqp://guest:guest@127.0.0.1:5672/dusk_test
+.PHONY: test-rabbitmq
+test-rabbitmq: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$(TEST_RABBITMQ_URL) \
+	DUSK_FAST_PASSWORD_HASHER=1 \
+	$(BIN)/pytest -m worker -k "not injected_faults and not cluster" $(PYTEST_ARGS)
+
 ## bench-cutover: the cutover's database work against hand-written SQL.
 bench-cutover: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/cutover.py
@@ -62,11 +73,21 @@ bench-lag: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} CELERY_BROKER_URL=$${CELERY_BROKER_URL:-redis://127.0.0.1:6379/9} \
 	$(BIN)/python bench/schedule_lag.py
 
-## faults: the fault-injection harness (SIGKILLed workers, Redis restarts,
-## terminated PostgreSQL backends); TRIALS=100 for the full run.
+## faults: the fault-injection harness (SIGKILLed workers, broker restarts,
+## terminated PostgreSQL backends); TRIALS=100 for the full run, BROKER=rabbitmq for RabbitMQ
+## (a private node the harness kills and restarts).
 TRIALS ?= 100
+BROKER ?= redis
 faults: $(VENV)/.installed-dev
-	DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS)
+	DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/faults.py --trials $(TRIALS) --broker $(BROKER)
+
+## bench-cluster: two web nodes behind a round-robin proxy, three workers on two queues, two beats,
+## PostgreSQL and a private RabbitMQ node; a cutover and webhook traffic while one node of each kind
+## is killed (about a minute a trial).
+.PHONY: bench-cluster
+CLUSTER_TRIALS ?= 3
+bench-cluster: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/cluster.py --trials $(CLUSTER_TRIALS)
 
 ## bench-reassign: suggest and apply a reassignment plan for 10,000 agents and 300 teams.
 .PHONY: bench-reassign

@@ -93,10 +93,19 @@ def smtp_settings(settings, smtp_server):
 
 
 class Worker:
-    """A real `celery worker -B` process in its own process group (or, given argv, any process:
-    `deploy/run-process <name>` in the deploy tests)."""
+    """A real `celery worker` process in its own process group: by default with an embedded beat
+    and consuming every queue (as `make run`), or on the given queues only (`queues="cutover"`);
+    given argv, any process (`deploy/run-process <name>` in the deploy tests)."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str, argv: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        name: str,
+        argv: list[str] | None = None,
+        queues: str = "",
+        beat: bool = True,
+    ) -> None:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(
@@ -108,9 +117,8 @@ class Worker:
                 "-A",
                 "portal",
                 "worker",
-                "-B",
-                "-s",
-                str(workdir / f"{name}-beat-schedule"),
+                *(["-B", "-s", str(workdir / f"{name}-beat-schedule")] if beat else []),
+                *(["-Q", queues] if queues else []),
                 "--concurrency=1",
                 "--pool=prefork",
                 "-n",
@@ -166,9 +174,9 @@ class Processes:
         self.workdir = workdir
         self.started: list[Worker] = []
 
-    def start(self, name: str = "w1", **overrides: str) -> Worker:
-        """A `celery worker -B` (worker with embedded beat)."""
-        worker = Worker({**self.base_env(), **overrides}, self.workdir, name)
+    def start(self, name: str = "w1", queues: str = "", beat: bool = True, **overrides: str) -> Worker:
+        """A `celery worker`, by default with an embedded beat and consuming every queue."""
+        worker = Worker({**self.base_env(), **overrides}, self.workdir, name, queues=queues, beat=beat)
         self.started.append(worker)
         return worker
 
@@ -190,7 +198,8 @@ class Processes:
 
 @pytest.fixture
 def processes(transactional_db, tmp_path, settings):
-    """Real processes (workers, beat, gunicorn) on the test database and the real broker."""
+    """Real processes (workers, beat, gunicorn) on the test database and the real broker:
+    CELERY_BROKER_URL's, Redis or RabbitMQ (.ci/run runs the worker tests on both)."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -202,6 +211,11 @@ def processes(transactional_db, tmp_path, settings):
         import redis
 
         redis.Redis.from_url(broker).flushdb()
+    else:
+        # RabbitMQ (CELERY_BROKER_URL=amqp://...): empty every queue of settings.DUSK_QUEUES.
+        from celery import current_app
+
+        current_app.control.purge()
     db = connection.settings_dict
 
     def base_env() -> dict[str, str]:
@@ -231,7 +245,7 @@ def processes(transactional_db, tmp_path, settings):
 def celery_workers(processes):
     """Start real workers on the test database and the real broker.
 
-    Yields a function `start(name, **env_overrides) -> Worker`.
+    Yields a function `start(name, queues="", beat=True, **env_overrides) -> Worker`.
     """
     return processes.start
 

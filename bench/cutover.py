@@ -11,6 +11,8 @@ The data is reset between the two. Prints both times, the ratio, and the
 cutover process's peak memory.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dusk python bench/cutover.py
+    # ten times the data (about 6 minutes on 2 cores): target ratio <= 2, peak RSS < 300 MB
+    python bench/cutover.py --conversations 1000000 --agents 100000
 """
 
 import json
@@ -25,6 +27,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 N_CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", 100_000))
 N_AGENTS = int(os.environ.get("BENCH_AGENTS", 10_000))
+# --conversations N / --agents N on the command line (children get them through the environment).
+for _flag, _var in (("--conversations", "BENCH_CONVERSATIONS"), ("--agents", "BENCH_AGENTS")):
+    if _flag in sys.argv:
+        os.environ[_var] = sys.argv[sys.argv.index(_flag) + 1]
+N_CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", N_CONVERSATIONS))
+N_AGENTS = int(os.environ.get("BENCH_AGENTS", N_AGENTS))
 BENCH_DB = "dusk_bench_cutover"
 
 
@@ -32,7 +40,8 @@ def _bench_url() -> str:
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/cutover.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    return url.rsplit("/", 1)[0] + "/" + BENCH_DB
+    # A scratch database beside DATABASE_URL's, so two checkouts never share one.
+    return url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1].split("?")[0] + "_" + BENCH_DB.removeprefix("dusk_")
 
 
 def _setup_django(url: str) -> None:
@@ -51,8 +60,9 @@ def create_database(url: str) -> None:
 
     admin_url = url.rsplit("/", 1)[0] + "/postgres"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DB}"')
-        conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+        name = url.rsplit("/", 1)[1]
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def build() -> dict:
@@ -79,10 +89,10 @@ def build() -> dict:
     manager.groups.set(Group.objects.filter(name="manager"))
     approver.groups.set(Group.objects.filter(name="approver"))
     channels = [Channel.objects.create(kind=k, name=f"Bench {k}") for k in ("x", "youtube", "discourse")]
-    social = [Team.objects.create(name=f"Social {i}", capacity=120) for i in range(100)]
+    social = [Team.objects.create(name=f"Social {i}", capacity=N_AGENTS // 100 + 20) for i in range(100)]
     for team in social:
         team.channels.set(channels)
-    dest = [Team.objects.create(name=f"Phone {i}", capacity=250) for i in range(50)]
+    dest = [Team.objects.create(name=f"Phone {i}", capacity=N_AGENTS // 50 + 50) for i in range(50)]
     agents = Agent.objects.bulk_create(
         [Agent(employee_id=f"B{i:06d}", name=f"Agent {i}", email=f"agent{i}@example.com") for i in range(N_AGENTS)],
         batch_size=5000,
@@ -282,7 +292,11 @@ def main() -> None:
     print(f"cutover steps    : {cut['steps']}")
     print(f"worker peak RSS  : {cut['max_rss_mb']:.0f} MB (target < 300 MB)")
     print(f"ratio            : {ratio:.2f}")
-    print(f"RESULT cutover_vs_raw_sql={ratio:.2f} target=<=3")
+    if N_CONVERSATIONS >= 1_000_000:
+        print(f"RESULT cutover_1m_vs_raw_sql={ratio:.2f} target=<=2")
+        print(f"RESULT cutover_1m_worker_rss_mb={cut['max_rss_mb']:.0f} target=<300")
+    else:
+        print(f"RESULT cutover_vs_raw_sql={ratio:.2f} target=<=3")
 
 
 if __name__ == "__main__":

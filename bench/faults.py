@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Fault injection: cutovers under SIGKILLed workers, Redis restarts and
-terminated PostgreSQL backends, then an exact count of what happened.
+"""Fault injection: cutovers under SIGKILLed workers, broker restarts (Redis or
+RabbitMQ) and terminated PostgreSQL backends, then an exact count of what happened.
 
 Each trial builds a plan retiring an X channel with a few thousand open
 conversations and a few dozen agents with confirmed moves, approves it to run
@@ -8,7 +8,9 @@ a second later, and while two real Celery workers (and one beat) execute it
 and send its hand-off notices, then auto-replies to new tweets that keep
 arriving once the channel is retired, randomly:
   - SIGKILLs a worker's whole process group (and starts a new one),
-  - kills and restarts the Redis broker (a private redis-server it owns),
+  - kills and restarts the broker: a private redis-server it owns, or with
+    --broker rabbitmq a private RabbitMQ node (its own name, ports and data
+    directory; SIGKILLed and started again, so it recovers its durable queues),
   - terminates the workers' PostgreSQL backends (pg_terminate_backend),
   - makes the fake X answer 500 after posting (replies in doubt);
 faults stop once the run is complete and every tweet is stored, and the
@@ -20,7 +22,8 @@ in exactly one open assignment (the new team), every notification email
 received exactly once by the local SMTP server, and exactly one reply tweet
 posted to X for every hand-off and every stored inbound tweet.
 
-    python bench/faults.py --trials 100          # DATABASE_URL must be PostgreSQL
+    python bench/faults.py --trials 100                      # DATABASE_URL must be PostgreSQL
+    python bench/faults.py --trials 100 --broker rabbitmq    # needs rabbitmq-server installed
 """
 
 import argparse
@@ -96,6 +99,66 @@ class Redis:
         return f"redis://127.0.0.1:{self.port}/0"
 
 
+class RabbitMQ:
+    """A RabbitMQ node this harness owns (name, ports, data and logs of its own), so killing it
+    disturbs nobody else: not the shared server on 5672, where stop_app would cut every other
+    user's connections. Run as the current user through the package's own start script."""
+
+    SCRIPT = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.workdir = workdir / "rabbitmq"
+        (self.workdir / "mnesia").mkdir(parents=True, exist_ok=True)
+        (self.workdir / "log").mkdir(exist_ok=True)
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {
+            **os.environ,
+            "RABBITMQ_NODENAME": f"dusk-faults-{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": str(self.workdir / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.workdir / "log"),
+            "RABBITMQ_CONFIG_FILE": str(self.workdir / "none"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.workdir / "plugins"),
+        }
+        self.proc = subprocess.Popen(
+            [self.SCRIPT],
+            env=env,
+            stdout=open(self.workdir / "server.log", "ab"),  # noqa: SIM115 (the child owns it)
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise RuntimeError(f"rabbitmq-server did not start: see {self.workdir / 'server.log'}")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+
 class Proc:
     def __init__(self, args: list[str], env: dict, log: Path) -> None:
         self.log = open(log, "ab")  # noqa: SIM115 (closed in kill())
@@ -128,7 +191,7 @@ def _setup_django(url: str) -> None:
 TOKEN_ENV = "DUSK_CHANNEL_FAULT_X_TOKEN"
 
 
-def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
+def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x, due_in: float = 3):
     from datetime import date, timedelta
 
     from django.conf import settings
@@ -210,7 +273,7 @@ def build_trial(n_conversations: int, n_agents: int, smtp_port: int, fake_x):
     submit_plan(actor=manager, plan=plan)
     # Bring it forward, due in a few seconds however long building took, then approve it (moving
     # an approved phase would send the plan back to its approvers).
-    soon = timezone.now() + timedelta(seconds=3)
+    soon = timezone.now() + timedelta(seconds=due_in)
     reschedule_phase(
         actor=manager, phase=plan.phases.get(), local_date=soon.date(), local_time=soon.time(), time_zone="UTC"
     )
@@ -331,6 +394,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tweets", type=int, default=300, help="inbound tweets after the channel is retired")
     parser.add_argument("--seed", type=int, default=int(os.environ.get("FAULT_SEED", time.time_ns() % 10**6)))
     parser.add_argument("--timeout", type=float, default=300, help="seconds allowed per trial")
+    parser.add_argument(
+        "--broker", choices=["redis", "rabbitmq"], default=os.environ.get("FAULT_BROKER", "redis"), help="broker"
+    )
     args = parser.parse_args(argv)
     base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
     if not base.startswith(("postgres://", "postgresql://")):
@@ -353,19 +419,22 @@ def main(argv: list[str] | None = None) -> int:
 
     call_command("migrate", verbosity=0)
     rng = random.Random(args.seed)
-    print(f"seed {args.seed}; {args.trials} trial(s) of {args.conversations} conversations and {args.agents} agents")
+    print(
+        f"seed {args.seed}; {args.trials} trial(s) of {args.conversations} conversations and {args.agents} agents "
+        f"on {args.broker}"
+    )
     total_dup = total_lost = 0
     failures = 0
     with tempfile.TemporaryDirectory() as tmp, FakeSMTP() as smtp, FakeX(bearer_token="fault-x-token") as fake_x:
         fake_x.latency = (0.01, 0.08)
         workdir = Path(tmp)
-        redis = Redis(workdir)
-        redis.start()
+        broker = RabbitMQ(workdir) if args.broker == "rabbitmq" else Redis(workdir)
+        broker.start()
         env = {
             **os.environ,
             "DATABASE_URL": url,
             "DATABASE_POOL": "0",
-            "CELERY_BROKER_URL": redis.url,
+            "CELERY_BROKER_URL": broker.url,
             "DUSK_VAR_DIR": str(workdir / "var"),
             "DUSK_SWEEP_INTERVAL": "0.5",
             "DUSK_REAP_INTERVAL": "1",
@@ -448,13 +517,13 @@ def main(argv: list[str] | None = None) -> int:
                         time.sleep(0.3)
                         continue
                     time.sleep(rng.uniform(0.3, 1.2))
-                    action = rng.choice(["kill", "kill", "redis", "postgres", "platform", "none"])
+                    action = rng.choice(["kill", "kill", "broker", "postgres", "platform", "none"])
                     if action == "kill":
                         victim = workers.pop(rng.randrange(len(workers)))
                         victim.kill()
                         workers.append(start_worker())
-                    elif action == "redis":
-                        redis.restart()
+                    elif action == "broker":
+                        broker.restart()
                     elif action == "postgres":
                         terminate_backends()
                     elif action == "platform":
@@ -492,8 +561,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for proc in [*workers, beat]:
                 proc.kill()
-            redis.stop()
-    print(f"RESULT fault_trials={args.trials} duplicates={total_dup} lost={total_lost}")
+            broker.stop()
+    print(f"RESULT fault_trials={args.trials} duplicates={total_dup} lost={total_lost} broker={args.broker}")
     return 0 if total_dup == 0 and total_lost == 0 and failures == 0 else 1
 
 

@@ -13,6 +13,8 @@ time is printed, and the result is the ratio full/empty of the 95th percentile
 over all the main pages' requests (the worst single page is printed beside it).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/dusk python bench/pages.py
+    # ten times the data: RESULT pages_p95_ratio_10x, target <= 1.5, no page above 2
+    python bench/pages.py --agents 100000 --conversations 500000 --audit 200000
 """
 
 import os
@@ -24,6 +26,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 100))
+# --agents / --conversations / --audit on the command line (children get them through the
+# environment); teams, inbound messages and reassignments grow with them.
+for _flag in ("agents", "conversations", "audit"):
+    if f"--{_flag}" in sys.argv:
+        os.environ[f"BENCH_PAGES_{_flag.upper()}"] = sys.argv[sys.argv.index(f"--{_flag}") + 1]
+N_AGENTS = int(os.environ.get("BENCH_PAGES_AGENTS", 10_000))
+N_CONVERSATIONS = int(os.environ.get("BENCH_PAGES_CONVERSATIONS", 50_000))
+N_AUDIT = int(os.environ.get("BENCH_PAGES_AUDIT", 20_000))
+TEN_X = N_AGENTS >= 100_000
 WARMUP = 5
 PAGES = ["dashboard", "channels", "channel", "plan", "approvals", "review", "run", "audit"]
 
@@ -32,7 +43,8 @@ def _url(kind: str) -> str:
     url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/dusk")
     if not url.startswith(("postgres://", "postgresql://")):
         sys.exit("bench/pages.py needs PostgreSQL: set DATABASE_URL=postgres://...")
-    return url.rsplit("/", 1)[0] + f"/dusk_bench_pages_{kind}"
+    # Scratch databases beside DATABASE_URL's, so two checkouts never share them.
+    return url.rsplit("/", 1)[0] + "/" + url.rsplit("/", 1)[1].split("?")[0] + f"_bench_pages_{kind}"
 
 
 def _create_database(url: str) -> None:
@@ -65,6 +77,7 @@ def seed(full: bool) -> dict:
 
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
+    from django.db import connection
     from django.utils import timezone
 
     from channels_app.models import (
@@ -91,7 +104,7 @@ def seed(full: bool) -> dict:
     admin.groups.set(Group.objects.filter(name="admin"))
     author = User.objects.create_user("bench-manager", "m@example.com", "x")
     author.groups.set(Group.objects.filter(name="manager"))
-    n_channels, n_plans, n_agents, n_teams = (500, 2000, 10_000, 200) if full else (1, 1, 0, 1)
+    n_channels, n_plans, n_agents, n_teams = (500, 2000, N_AGENTS, max(200, N_AGENTS // 50)) if full else (1, 1, 0, 1)
     kinds = ["x", "youtube", "discourse", "messenger", "email", "chat"]
     channels = Channel.objects.bulk_create(
         [Channel(kind=kinds[i % len(kinds)], name=f"Channel {i:04d}", handle=f"@brand{i}") for i in range(n_channels)]
@@ -100,7 +113,8 @@ def seed(full: bool) -> dict:
     for i, team in enumerate(teams):
         team.channels.set([channels[(i * 3 + k) % n_channels] for k in range(3)])
     agents = Agent.objects.bulk_create(
-        [Agent(employee_id=f"B{i:06d}", name=f"Agent {i}", email=f"b{i}@example.com") for i in range(n_agents)]
+        [Agent(employee_id=f"B{i:06d}", name=f"Agent {i}", email=f"b{i}@example.com") for i in range(n_agents)],
+        batch_size=5000,
     )
     Assignment.objects.bulk_create(
         [Assignment(agent=a, team=teams[i % n_teams], starts_on=date(2024, 1, 1)) for i, a in enumerate(agents)],
@@ -149,23 +163,22 @@ def seed(full: bool) -> dict:
         ],
         batch_size=5000,
     )
-    n_conv = 50_000 if full else 0
-    Conversation.objects.bulk_create(
-        [
-            Conversation(
-                channel=channels[i % n_channels],
-                platform_thread_id=f"t{i}",
-                customer_id=f"c{i}",
-                opened_at=now,
-                last_message_at=now,
-                reference=f"DSK-P{i:08d}",
-            )
-            for i in range(n_conv)
-        ],
-        batch_size=5000,
-    )
+    n_conv = N_CONVERSATIONS if full else 0
+    with connection.cursor() as cur:
+        # generate_series: setup, not the measured work (Python objects for 500,000 rows would not fit).
+        cur.execute(
+            f"""
+            INSERT INTO {Conversation._meta.db_table}
+              (channel_id, platform_thread_id, customer_id, customer_handle, customer_name, locale, reference,
+               state, opened_at, last_message_at)
+            SELECT (%s::bigint[])[1 + g %% %s], 't' || g, 'c' || g, '', '', '', 'DSK-P' || lpad(g::text, 8, '0'),
+                   'open', %s, %s
+            FROM generate_series(0, %s - 1) g
+            """,
+            [[c.pk for c in channels], n_channels, now, now, n_conv],
+        )
     if full:
-        pairs = list(Conversation.objects.values_list("id", "channel_id")[:20_000])
+        pairs = list(Conversation.objects.values_list("id", "channel_id")[: n_conv * 2 // 5])
         Message.objects.bulk_create(
             [
                 Message(
@@ -190,29 +203,13 @@ def seed(full: bool) -> dict:
                     to_team=teams[(team_of[a.pk] - teams[0].pk + 1) % n_teams],
                     effective_date=date(2030, 1, 1),
                 )
-                for i, a in enumerate(agents[:5000])
+                for i, a in enumerate(agents[: n_agents // 2])
             ],
             batch_size=5000,
         )
-    n_events = 20_000 if full else 1
-    AuditEvent.objects.bulk_create(
-        [
-            AuditEvent(
-                at=now - timedelta(seconds=i),
-                actor=author,
-                actor_label="bench-manager",
-                action="plan.updated",
-                object_type="sunsetplan",
-                object_id=str(plans[i % n_plans].pk),
-                before={"title": "before"},
-                after={"title": "after"},
-                prev_hash="0" * 64,
-                hash=f"{i:064x}",
-            )
-            for i in range(n_events)
-        ],
-        batch_size=5000,
-    )
+    n_events = N_AUDIT if full else 1
+    for first in range(0, n_events, 20_000):
+        _audit_events(AuditEvent, author, plans, now, range(first, min(first + 20_000, n_events)))
     done = [p for p in plans if p.state == "completed"][:500] if full else []
     done_phases = {ph.plan_id: ph for ph in Phase.objects.filter(plan__in=done, kind="hard_close")}
     runs = [
@@ -232,6 +229,29 @@ def seed(full: bool) -> dict:
     )
     CutoverRun.objects.bulk_create(runs)
     return {"channel": channels[0].pk, "plan": target.pk, "run": CutoverRun.objects.get(plan=target).pk}
+
+
+def _audit_events(model, author, plans, now, numbers) -> None:
+    from datetime import timedelta
+
+    model.objects.bulk_create(
+        [
+            model(
+                at=now - timedelta(seconds=i),
+                actor=author,
+                actor_label="bench-manager",
+                action="plan.updated",
+                object_type="sunsetplan",
+                object_id=str(plans[i % len(plans)].pk),
+                before={"title": "before"},
+                after={"title": "after"},
+                prev_hash="0" * 64,
+                hash=f"{i:064x}",
+            )
+            for i in numbers
+        ],
+        batch_size=5000,
+    )
 
 
 def serve(ids: dict) -> None:
@@ -323,11 +343,18 @@ def main() -> None:
     all_empty = _p95([t for ts in times["empty"].values() for t in ts])
     all_full = _p95([t for ts in times["full"].values() for t in ts])
     print(f"{'all pages':<11}{all_empty * 1000:>14.1f}{all_full * 1000:>14.1f}{all_full / all_empty:>8.2f}")
-    print("\n(full: 10,000 agents, 500 channels, 2,000 plans, 50,000 conversations, 20,000 messages and events)")
+    print(
+        f"\n(full: {N_AGENTS:,} agents, 500 channels, 2,000 plans, {N_CONVERSATIONS:,} conversations, "
+        f"{N_CONVERSATIONS * 2 // 5:,} messages, {N_AUDIT:,} audit events)"
+    )
     # The result is the p95 over every request to the main pages. The worst
     # single page is printed too; on a loaded machine it swings with noise.
     print(f"worst page p95 ratio: {worst:.2f}")
-    print(f"RESULT pages_p95_ratio={all_full / all_empty:.2f} target=<=1.5")
+    if TEN_X:
+        print(f"RESULT pages_p95_ratio_10x={all_full / all_empty:.2f} target=<=1.5")
+        print(f"RESULT pages_worst_page_ratio_10x={worst:.2f} target=<=2")
+    else:
+        print(f"RESULT pages_p95_ratio={all_full / all_empty:.2f} target=<=1.5")
 
 
 if __name__ == "__main__":

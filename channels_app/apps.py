@@ -1,8 +1,10 @@
 from django.apps import AppConfig
 from django.contrib.admin import apps as admin_apps
 from django.contrib.auth.signals import user_login_failed
+from django.core import checks
 
 from channels_app.core import metrics
+from channels_app.core.checks import check_shared_cache
 
 
 class ChannelsAppConfig(AppConfig):
@@ -19,6 +21,9 @@ class ChannelsAppConfig(AppConfig):
 
         # Failed sign-ins are counted for /metrics in whichever process takes them.
         user_login_failed.connect(metrics.count_signin_failure, dispatch_uid="dusk-signin-failures")
+
+        # Not a deploy-only check: a per-process cache on several nodes is wrong at any start.
+        checks.register(check_shared_cache)
 
 
 class DuskAdminConfig(admin_apps.AdminConfig):

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -141,7 +142,8 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Caches hold the API rate-limit counters; use Redis when several processes serve.
+# Caches hold the API rate-limit counters; use Redis when several processes serve (with
+# DUSK_NODES > 1 a per-process cache is refused at start: docs/scaling.md).
 CACHES = {"default": env.cache("DUSK_CACHE_URL", default="locmemcache://dusk")}
 
 # --- Auth -----------------------------------------------------------------
@@ -492,6 +494,12 @@ DUSK_LOG_JSON = env.bool("DUSK_LOG_JSON", default=False)
 if DUSK_LOG_JSON:
     LOGGING["handlers"]["console"]["formatter"] = "json"
 
+# --- Scale: nodes (docs/scaling.md) ---------------------------------------------
+# How many machines (or containers) run the web server or workers against this database. Above 1,
+# state that must be shared (the API rate-limit counters in the cache) cannot live in one process:
+# the system check dusk.E401 refuses a per-process cache (LocMem, dummy) at start.
+DUSK_NODES = env.int("DUSK_NODES", default=1)
+
 # =============================================================================
 # Celery
 # =============================================================================
@@ -525,6 +533,33 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Queues (docs/scaling.md): a cutover never waits behind a backlog of replies, polls or emails.
+# A worker started without -Q consumes every queue below (`make run`); production runs a worker
+# per queue, or per group of queues (`-Q cutover`, `-Q replies`, `-Q polling,email,celery`).
+# Routing lives here only: a task not listed goes to the default queue, `celery`.
+DUSK_QUEUES = ["cutover", "replies", "polling", "email", "celery"]
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in DUSK_QUEUES]
+CELERY_TASK_ROUTES = {
+    # Cutover: the beat sweep that claims due phases, the run itself and the reaper that re-queues
+    # stuck runs. A run sends its notification emails itself and writes its hand-off replies to
+    # the outbox, which the replies queue delivers: the run never waits on another queue.
+    "channels_app.tasks.sweep_due_phases_task": {"queue": "cutover"},
+    "channels_app.tasks.run_cutover_task": {"queue": "cutover"},
+    "channels_app.tasks.reap_stuck_runs_task": {"queue": "cutover"},
+    # Replies and publications to the platforms (the outbox sender).
+    "channels_app.inbound_tasks.send_due_replies_task": {"queue": "replies"},
+    # Pollers of platforms without webhooks.
+    "channels_app.inbound_tasks.poll_youtube_task": {"queue": "polling"},
+    "channels_app.inbound_tasks.poll_youtube_channel_task": {"queue": "polling"},
+    "channels_app.inbound_tasks.poll_email_task": {"queue": "polling"},
+    "channels_app.inbound_tasks.poll_email_channel_task": {"queue": "polling"},
+    # Email to people: reminders before a phase, agents' notices.
+    "channels_app.tasks.send_reminders_task": {"queue": "email"},
+    "channels_app.tasks.send_agent_notices_task": {"queue": "email"},
+    # The after-sunset watchdog stays on the default queue, `celery`.
+}
 
 # Every periodic task. A run no worker took before it expires is dropped rather than queued
 # behind the next one, which does the same work.

@@ -374,13 +374,21 @@ def _step_conversations(ctx: _Ctx) -> None:
     chunk = settings.DUSK_CHUNK_SIZE
     pause = settings.DUSK_CHUNK_PAUSE
     conv_table = connection.ops.quote_name(Conversation._meta.db_table)
+    # Keyset: each chunk starts after the last one, so finding it never re-reads the rows already
+    # moved (from the start every time, a million conversations cost quadratic time). A
+    # conversation committed late with a lower id is found by one last pass from the start.
+    last = 0
     while True:
         with transaction.atomic():
-            ids = list(open_qs.order_by("id").values_list("id", flat=True)[:chunk])
+            ids = list(open_qs.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:chunk])
+            if not ids and last:
+                last = 0
+                continue
             if not ids:
                 _finish_step(ctx, Step.CONVERSATIONS)
                 return
             lo, hi = ids[0], ids[-1]
+            last = hi
             now = timezone.now()
             if kind == PhaseKind.ARCHIVE:
                 moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
@@ -550,17 +558,24 @@ def _step_notifications(ctx: _Ctx) -> None:
     with transaction.atomic():
         mine.filter(state=NotificationState.SENDING).update(state=NotificationState.PENDING)
         _beat(ctx)
+    # Keyset, as for conversations: a batch never re-reads the rows already sent; one last pass
+    # from the start finds anything left behind.
+    last = 0
     while True:
         now = timezone.now()
         with transaction.atomic():
             ids = list(
-                mine.filter(state=NotificationState.PENDING)
+                mine.filter(state=NotificationState.PENDING, pk__gt=last)
                 .order_by("id")
                 .values_list("id", flat=True)[: settings.DUSK_EMAIL_BATCH]
             )
+            if not ids and last:
+                last = 0
+                continue
             if not ids:
                 _finish_step(ctx, Step.NOTIFICATIONS)
                 return
+            last = ids[-1]
             mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
             _beat(ctx)
         run = CutoverRun.objects.get(pk=ctx.run_id)

@@ -1,5 +1,6 @@
 """Real Celery workers (with embedded beat) on PostgreSQL and the real broker."""
 
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -154,5 +155,12 @@ def test_killed_worker_mid_cutover_is_finished_by_another_without_doing_anything
     assert sorted(m.message["To"] for m in smtp_settings.messages) == sorted(
         [*Agent.objects.values_list("email", flat=True), manager.email, approver.email]
     )
-    assert AuditEvent.objects.filter(action="run.requeued").count() == 1
+    # Who handed the run to the second worker: on Redis the reaper (the dead worker's message waits
+    # out the visibility timeout); on RabbitMQ the broker itself, which returns an unacknowledged
+    # message as soon as its consumer's connection drops (the reaper may have re-queued it too).
+    requeued = AuditEvent.objects.filter(action="run.requeued").count()
+    if os.environ["CELERY_BROKER_URL"].startswith("redis://"):
+        assert requeued == 1
+    else:
+        assert requeued <= 1
     assert verify_chain() == []
