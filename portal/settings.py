@@ -13,6 +13,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -411,6 +412,16 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Queues every worker consumes unless started with -Q, and where each task goes (the one place).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("celery", "cutover", "replies", "polling", "email")
+]
+CELERY_TASK_ROUTES = {
+    "channels_app.tasks.send_owner_notices_task": {"queue": "email"},
+    "channels_app.tasks.send_run_emails_task": {"queue": "email"},
+    "channels_app.tasks.send_plan_notices_task": {"queue": "email"},
+}
 
 # Every periodic task. A run no worker took before it expires is dropped rather than queued
 # behind the next one, which does the same work.

@@ -8,14 +8,20 @@ from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from channels_app.core import textrules
+from channels_app.directory.selectors import inbound_volume
 from channels_app.models import (
+    FINISHED_RUN_STATES,
     Assignment,
     Channel,
     Conversation,
     ConversationState,
     CutoverRun,
     Message,
+    Notification,
+    NotificationState,
+    OutboxKind,
     OutboxMessage,
+    OutboxState,
     Phase,
     PhaseKind,
     PlanChannel,
@@ -174,16 +180,24 @@ class WatchdogMetrics:
 
 
 def retirement_run(channel: Channel):
-    """The completed (not rolled back) hard-close run that retired a channel."""
+    """The finished (not rolled back) hard-close run that retired a channel."""
     return (
         CutoverRun.objects.filter(
-            state="completed",
+            state__in=FINISHED_RUN_STATES,
             phase__kind=PhaseKind.HARD_CLOSE,
             rolled_back_at__isnull=True,
             plan__plan_channels__channel=channel,
         )
         .order_by("-finished_at")
         .first()
+    )
+
+
+def channel_replies_since_retirement(channel: Channel, run: CutoverRun):
+    """The channel's outbox rows that belong to its retirement: the run's hand-off notices and
+    every auto-reply written since the run started. One definition for every page."""
+    return OutboxMessage.objects.filter(channel=channel).filter(
+        Q(created_by_run_id=run.pk) | Q(created_at__gte=run.started_at or run.queued_at)
     )
 
 
@@ -196,25 +210,25 @@ def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: in
     if run is None or run.finished_at is None:
         return WatchdogMetrics(retired_at=None)
     since = run.finished_at
-    inbound = Message.objects.filter(channel=channel, direction="in", created_at__gte=since)
+    inbound = Message.objects.filter(channel=channel, direction="in", received_at__gte=since)
     metrics = WatchdogMetrics(retired_at=since)
-    counts = inbound.aggregate(total=Count("id"), day=Count("id", filter=Q(created_at__gte=now - timedelta(hours=24))))
-    metrics.inbound_since, metrics.inbound_last_24h = counts["total"], counts["day"]
-    told = OutboxMessage.objects.filter(channel=channel, state="sent", sent_at__gte=since)
-    metrics.customers_told = told.values("conversation_id").distinct().count()
+    # The last 24 hours mean what the channel page says they mean (directory.selectors.inbound_volume).
+    metrics.inbound_last_24h = inbound_volume(channel.pk, now=now).total
+    metrics.inbound_since = inbound.count()
+    replies = channel_replies_since_retirement(channel, run)
+    told = replies.filter(state=OutboxState.SENT)
+    metrics.customers_told = told.values("conversation__customer_id").distinct().count()
     metrics.customers_redirected = (
         RedirectClick.objects.filter(conversation__in=told.values("conversation_id"), at__gte=since)
-        .values("conversation_id")
+        .values("conversation__customer_id")
         .distinct()
         .count()
     )
-    metrics.failed_replies = OutboxMessage.objects.filter(
-        channel=channel, state="failed", created_at__gte=since
-    ).count()
+    metrics.failed_replies = replies.filter(state=OutboxState.FAILED).count()
     start = max(since, now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
     per_hour = dict(
-        inbound.filter(created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
+        inbound.filter(received_at__gte=start)
+        .annotate(hour=TruncHour("received_at"))
         .values("hour")
         .annotate(n=Count("id"))
         .values_list("hour", "n")
@@ -275,3 +289,94 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
 
 def run_for_page(pk: int) -> CutoverRun:
     return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)
+
+
+# Emails about the run sent to its owners after it ended: not part of what the run delivers.
+OWNER_NOTICE_KINDS = ("delivery_failures",)
+
+
+@dataclass
+class DeliveryCounts:
+    """What a run has to deliver (its hand-off notices and emails) and where each stands.
+    The one definition of these numbers: the run page, plan page, dashboard, rollback and API read it."""
+
+    handoffs_sent: int = 0
+    handoffs_failed: int = 0
+    handoffs_pending: int = 0
+    handoffs_in_doubt: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+    emails_pending: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.handoffs_sent + self.emails_sent
+
+    @property
+    def failed(self) -> int:
+        return self.handoffs_failed + self.emails_failed
+
+    @property
+    def in_doubt(self) -> int:
+        return self.handoffs_in_doubt
+
+    @property
+    def unsettled(self) -> int:
+        return self.handoffs_pending + self.emails_pending
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.unsettled
+
+
+def run_delivery_counts(run_id: int) -> DeliveryCounts:
+    """Two queries: the run's hand-off notices by state, its emails by state. A skipped
+    hand-off (nothing could be said on that platform) counts as failed: the customer was not told."""
+    handoffs = OutboxMessage.objects.filter(created_by_run_id=run_id, kind=OutboxKind.HANDOFF).aggregate(
+        sent=Count("id", filter=Q(state=OutboxState.SENT)),
+        failed=Count("id", filter=Q(state__in=[OutboxState.FAILED, OutboxState.SKIPPED])),
+        pending=Count("id", filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING])),
+        in_doubt=Count(
+            "id",
+            filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING], in_doubt_since__isnull=False),
+        ),
+    )
+    emails = (
+        Notification.objects.filter(run_id=run_id)
+        .exclude(kind__in=OWNER_NOTICE_KINDS)
+        .aggregate(
+            sent=Count("id", filter=Q(state=NotificationState.SENT)),
+            failed=Count("id", filter=Q(state=NotificationState.FAILED)),
+            pending=Count("id", filter=Q(state__in=[NotificationState.PENDING, NotificationState.SENDING])),
+        )
+    )
+    return DeliveryCounts(
+        handoffs_sent=handoffs["sent"],
+        handoffs_failed=handoffs["failed"],
+        handoffs_pending=handoffs["pending"],
+        handoffs_in_doubt=handoffs["in_doubt"],
+        emails_sent=emails["sent"],
+        emails_failed=emails["failed"],
+        emails_pending=emails["pending"],
+    )
+
+
+def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:
+    """The run's hand-off notices that were not delivered, with the platform's reason."""
+    return list(
+        OutboxMessage.objects.filter(
+            created_by_run_id=run_id,
+            kind=OutboxKind.HANDOFF,
+            state__in=[OutboxState.FAILED, OutboxState.SKIPPED],
+        )
+        .select_related("channel", "conversation")
+        .order_by("id")[:limit]
+    )
+
+
+def runs_with_delivery_failures(plan_ids=None):
+    """Runs that ended "Completed with failures" and were not rolled back (dashboard, Needs my action)."""
+    qs = CutoverRun.objects.filter(state=RunState.COMPLETED_WITH_FAILURES, rolled_back_at__isnull=True)
+    if plan_ids is not None:
+        qs = qs.filter(plan_id__in=plan_ids)
+    return qs.select_related("plan", "phase").order_by("-finished_at", "-id")

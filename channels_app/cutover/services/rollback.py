@@ -13,6 +13,7 @@ from channels_app.audit.services import record_event
 from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import require
 from channels_app.models import (
+    FINISHED_RUN_STATES,
     PHASE_ORDER,
     Assignment,
     Channel,
@@ -44,7 +45,7 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
         raise InvalidTransition(
             _("This run was already rolled back on %(when)s UTC.") % {"when": f"{run.rolled_back_at:%Y-%m-%d %H:%M}"}
         )
-    if run.state != RunState.COMPLETED:
+    if run.state not in FINISHED_RUN_STATES:
         raise InvalidTransition(
             _("Only a completed run can be rolled back; this one is %(state)s.")
             % {"state": run.get_state_display().lower()}
@@ -67,6 +68,7 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
     later = (
         CutoverRun.objects.filter(plan=plan, phase__region=run.phase.region, rolled_back_at__isnull=True)
         .exclude(pk=run.pk)
+        .exclude(state=RunState.SKIPPED)
         .select_related("phase")
     )
     position = PHASE_ORDER.index(run.phase.kind)
