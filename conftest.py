@@ -84,9 +84,10 @@ def smtp_settings(settings, smtp_server):
 class Worker:
     """A real `celery worker -B` process in its own process group."""
 
-    def __init__(self, env: dict[str, str], workdir: Path, name: str) -> None:
+    def __init__(self, env: dict[str, str], workdir: Path, name: str, *, beat: bool = True) -> None:
         self.log_path = workdir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop())
+        with_beat = ["-B", "-s", str(workdir / f"{name}-beat-schedule")] if beat else []
         self.proc = subprocess.Popen(
             [
                 sys.executable,
@@ -95,9 +96,7 @@ class Worker:
                 "-A",
                 "portal",
                 "worker",
-                "-B",
-                "-s",
-                str(workdir / f"{name}-beat-schedule"),
+                *with_beat,
                 "--concurrency=1",
                 "--pool=prefork",
                 "-n",
@@ -149,7 +148,7 @@ class Worker:
 def celery_workers(transactional_db, tmp_path, settings):
     """Start real workers on the test database and the real broker.
 
-    Yields a function `start(name, **env_overrides) -> Worker`.
+    Yields a function `start(name, beat=True, **env_overrides) -> Worker`.
     """
     from django.db import connection
 
@@ -184,8 +183,8 @@ def celery_workers(transactional_db, tmp_path, settings):
 
     workers: list[Worker] = []
 
-    def start(name: str = "w1", **overrides: str) -> Worker:
-        worker = Worker({**base_env(), **overrides}, tmp_path, name)
+    def start(name: str = "w1", *, beat: bool = True, **overrides: str) -> Worker:
+        worker = Worker({**base_env(), **overrides}, tmp_path, name, beat=beat)
         workers.append(worker)
         return worker
 
