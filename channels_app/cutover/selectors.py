@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
 from channels_app.directory.selectors import inbound_volume
@@ -17,8 +18,6 @@ from channels_app.models import (
     ConversationState,
     CutoverRun,
     Message,
-    Notification,
-    NotificationState,
     OutboxKind,
     OutboxMessage,
     OutboxState,
@@ -288,77 +287,51 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
 
 
 def run_for_page(pk: int) -> CutoverRun:
-    return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)
+    return CutoverRun.objects.select_related("plan", "phase", "rolled_back_by", "superseded_by").get(pk=pk)
 
 
-# Emails about the run sent to its owners after it ended: not part of what the run delivers.
-OWNER_NOTICE_KINDS = ("delivery_failures",)
-
-
-@dataclass
-class DeliveryCounts:
-    """What a run has to deliver (its hand-off notices and emails) and where each stands.
-    The one definition of these numbers: the run page, plan page, dashboard, rollback and API read it."""
-
-    handoffs_sent: int = 0
-    handoffs_failed: int = 0
-    handoffs_pending: int = 0
-    handoffs_in_doubt: int = 0
-    emails_sent: int = 0
-    emails_failed: int = 0
-    emails_pending: int = 0
-
-    @property
-    def sent(self) -> int:
-        return self.handoffs_sent + self.emails_sent
-
-    @property
-    def failed(self) -> int:
-        return self.handoffs_failed + self.emails_failed
-
-    @property
-    def in_doubt(self) -> int:
-        return self.handoffs_in_doubt
-
-    @property
-    def unsettled(self) -> int:
-        return self.handoffs_pending + self.emails_pending
-
-    @property
-    def total(self) -> int:
-        return self.sent + self.failed + self.unsettled
-
-
-def run_delivery_counts(run_id: int) -> DeliveryCounts:
-    """Two queries: the run's hand-off notices by state, its emails by state. A skipped
-    hand-off (nothing could be said on that platform) counts as failed: the customer was not told."""
-    handoffs = OutboxMessage.objects.filter(created_by_run_id=run_id, kind=OutboxKind.HANDOFF).aggregate(
-        sent=Count("id", filter=Q(state=OutboxState.SENT)),
-        failed=Count("id", filter=Q(state__in=[OutboxState.FAILED, OutboxState.SKIPPED])),
-        pending=Count("id", filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING])),
-        in_doubt=Count(
-            "id",
-            filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING], in_doubt_since__isnull=False),
+# What a rollback did, in words: (summary key, singular, plural). Keys absent from a summary are
+# not shown; a zero count is not shown either.
+_ROLLBACK_LINES = [
+    ("channels_restored", ngettext_lazy("%(n)s channel restored", "%(n)s channels restored", "n")),
+    (
+        "conversations_reopened",
+        ngettext_lazy("%(n)s conversation reopened", "%(n)s conversations reopened", "n"),
+    ),
+    (
+        "handoffs_dropped_unsent",
+        ngettext_lazy("%(n)s hand-off notice not sent and dropped", "%(n)s hand-off notices not sent and dropped", "n"),
+    ),
+    (
+        "handoffs_already_sent",
+        ngettext_lazy(
+            "%(n)s hand-off notice had already reached its customer",
+            "%(n)s hand-off notices had already reached their customers",
         ),
-    )
-    emails = (
-        Notification.objects.filter(run_id=run_id)
-        .exclude(kind__in=OWNER_NOTICE_KINDS)
-        .aggregate(
-            sent=Count("id", filter=Q(state=NotificationState.SENT)),
-            failed=Count("id", filter=Q(state=NotificationState.FAILED)),
-            pending=Count("id", filter=Q(state__in=[NotificationState.PENDING, NotificationState.SENDING])),
-        )
-    )
-    return DeliveryCounts(
-        handoffs_sent=handoffs["sent"],
-        handoffs_failed=handoffs["failed"],
-        handoffs_pending=handoffs["pending"],
-        handoffs_in_doubt=handoffs["in_doubt"],
-        emails_sent=emails["sent"],
-        emails_failed=emails["failed"],
-        emails_pending=emails["pending"],
-    )
+    ),
+    (
+        "handoffs_never_delivered",
+        ngettext_lazy("%(n)s hand-off notice had failed and stays failed", "%(n)s hand-off notices had failed", "n"),
+    ),
+    ("assignments_removed", ngettext_lazy("%(n)s new assignment removed", "%(n)s new assignments removed", "n")),
+    ("assignments_reopened", ngettext_lazy("%(n)s old assignment reopened", "%(n)s old assignments reopened", "n")),
+    (
+        "moves_reverted",
+        ngettext_lazy("%(n)s agent move set back to confirmed", "%(n)s agent moves set back to confirmed", "n"),
+    ),
+    ("later_phases_cancelled", ngettext_lazy("%(n)s later phase cancelled", "%(n)s later phases cancelled", "n")),
+]
+
+
+def rollback_summary_lines(run: CutoverRun) -> list[str]:
+    """The rollback's summary as translated sentences, in a fixed order (never raw keys)."""
+    summary = run.rollback_summary or {}
+    lines = []
+    for key, phrase in _ROLLBACK_LINES:
+        n = summary.get(key)
+        if n:
+            lines.append(phrase % {"n": n})
+    return lines
 
 
 def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:

@@ -17,7 +17,6 @@ from channels_app.core.errors import InvalidTransition
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import require
 from channels_app.core.queue import enqueue_on_commit, kick_outbox
-from channels_app.cutover.selectors import OWNER_NOTICE_KINDS, DeliveryCounts
 from channels_app.models import (
     CutoverRun,
     Notification,
@@ -28,6 +27,7 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
+from channels_app.plans.selectors import OWNER_NOTICE_KINDS, DeliveryCounts
 
 SEND_OWNER_NOTICES_TASK = "channels_app.tasks.send_owner_notices_task"
 

@@ -26,12 +26,7 @@ from channels_app.core.errors import CutoverAborted, LeaseLost
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import MANAGER, can, has_role
 from channels_app.core.queue import kick_outbox
-from channels_app.cutover.selectors import (
-    OWNER_NOTICE_KINDS,
-    phase_channel_ids,
-    phase_reassignments,
-    run_delivery_counts,
-)
+from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
 from channels_app.cutover.services.delivery import queue_delivery_failure_notices
 from channels_app.models import (
     PHASE_ORDER,
@@ -61,7 +56,7 @@ from channels_app.models import (
     Step,
     SunsetPlan,
 )
-from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE
+from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, OWNER_NOTICE_KINDS, run_delivery_counts
 
 log = logging.getLogger(__name__)
 

@@ -97,6 +97,13 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         raise ValidationError({"reason": [_("Say why the phase is rolled back; it goes into the audit trail.")]})
     _check_can_roll_back(run, plan, now)
 
+    # The audit's "before" is what the rollback found, not the pre-cutover picture it restores.
+    found = {
+        str(pk): {"state": state, "archived_at": archived.isoformat() if archived else None}
+        for pk, state, archived in Channel.objects.filter(
+            pk__in=[int(pk) for pk in (run.snapshot.get("channels") or {})]
+        ).values_list("pk", "state", "archived_at")
+    }
     restored_channels = 0
     for channel_id, prior in (run.snapshot.get("channels") or {}).items():
         restored_channels += Channel.objects.filter(pk=int(channel_id)).update(
@@ -107,7 +114,9 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
     )
     unsent = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF, state=OutboxState.PENDING)
     dropped, _by_model = unsent.delete()
-    kept = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF).count()
+    handoffs = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF)
+    kept = handoffs.filter(state=OutboxState.SENT).count()
+    never_delivered = handoffs.filter(state__in=[OutboxState.FAILED, OutboxState.SKIPPED]).count()
     removed_assignments, _by_model = Assignment.objects.filter(created_by_run=run).delete()
     reopened_assignments = Assignment.objects.filter(ended_by_run=run).update(ends_on=None, ended_by_run=None)
     moves = Reassignment.objects.filter(applied_by_run=run).update(
@@ -125,6 +134,7 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         "conversations_reopened": reopened,
         "handoffs_dropped_unsent": dropped,
         "handoffs_already_sent": kept,
+        "handoffs_never_delivered": never_delivered,
         "assignments_removed": removed_assignments,
         "assignments_reopened": reopened_assignments,
         "moves_reverted": moves,
@@ -136,7 +146,12 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         actor=actor,
         action="run.rolled_back",
         obj=run,
-        before={"plan_state": plan.state, "phase": run.phase.kind, "channels": run.snapshot.get("channels")},
-        after={"plan_state": PlanState.ROLLED_BACK, **summary},
+        before={"plan_state": plan.state, "run_state": run.state, "phase": run.phase.kind, "channels": found},
+        after={
+            "plan_state": PlanState.ROLLED_BACK,
+            "phase_state": PhaseState.ROLLED_BACK,
+            "channels": run.snapshot.get("channels"),
+            **summary,
+        },
     )
     return run

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition, LeaseLost
-from channels_app.cutover.selectors import run_delivery_counts
 from channels_app.cutover.services import engine as cutover
 from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover, settle_delivery
 from channels_app.models import (
@@ -32,6 +31,7 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
+from channels_app.plans.selectors import run_delivery_counts
 from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments
 from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
 from channels_app.tests.support.helpers import (

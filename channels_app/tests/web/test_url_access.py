@@ -121,6 +121,8 @@ ACCESS: dict[str, object] = {
     # --- cutover safety
     "phase_dry_run": Page(VIEW_ONLY, kwargs="phase_of_plan"),
     "run_rollback": Page({"GET": "view", "POST": "rollback_plan"}, kwargs="run_id"),
+    "run_retry_deliveries": Page({"POST": "manage_channels"}, kwargs="run"),
+    "phase_dry_run_by_kind": Page(VIEW_ONLY, kwargs="phase_kind_of_plan"),
     "channel_watchdog": Page(VIEW_ONLY, kwargs="channel_id"),
     "tracked_redirect": Public(ok=(302, 404), kwargs="reference"),
     # --- workforce transition (HR)
@@ -274,6 +276,7 @@ def one_secret_row_of_each_kind(people):
         "other_plan": {"pk": other.pk},
         "draft": {"pk": draft.pk},
         "phase_of_plan": lambda: {"plan_id": plan.pk, "phase_id": plan.phases.get().pk},
+        "phase_kind_of_plan": lambda: {"plan_id": plan.pk, "kind": plan.phases.get().kind},
         "run_id": {"run_id": run.pk},
         "channel_id": {"channel_id": channel.pk},
         "reference": {"reference": "DSK-NOSUCH00"},
