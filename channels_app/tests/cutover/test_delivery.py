@@ -73,10 +73,15 @@ def test_a_run_whose_notices_fail_ends_completed_with_failures_and_a_retry_deliv
     page = client.get(reverse("run_detail", args=[run_id])).content.decode()
     assert "Completed with failures" in page
     assert 'data-count="failed">5<' in page and "Retry the failed messages" in page
+    for person in (manager, approver):  # "Needs my action" on the dashboard of both owners
+        client.force_login(person)
+        dashboard = client.get(reverse("home")).content.decode()
+        assert "Runs with undelivered messages" in dashboard and "5 messages not delivered" in dashboard
     plan_page = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
     assert 'data-count="handoffs-failed">5<' in plan_page and "were not delivered" in plan_page
 
     # The token is fixed; Retry sends every notice again, none is skipped.
+    client.force_login(manager)
     response = client.post(reverse("run_retry_deliveries", args=[run_id]))
     assert response.status_code == 302
     assert CutoverRun.objects.get(pk=run_id).state == RunState.DELIVERING

@@ -144,9 +144,9 @@ SIGNED_IN = 3
 PAGES = {
     # plans by state (which also counts the pages) + channels by state + recently changed
     # channels + timeline's soonest plans + their phases + active runs + to approve
-    # + unplaced: soonest open plans + agents SQL + their plans + my drafts
-    # + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 14),
+    # + unplaced: soonest open plans + agents SQL + their plans + runs with undelivered
+    # messages + my drafts + page of plans + its channels + its phases
+    "dashboard": (lambda w: reverse("home"), 15),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour
