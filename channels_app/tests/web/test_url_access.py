@@ -144,6 +144,7 @@ ACCESS: dict[str, object] = {
     "plan_edit": Page({"GET": "draft_plan", "POST": "draft_plan"}, kwargs="plan"),
     "plan_submit": Page({"POST": "submit_plan"}, kwargs="plan"),
     "plan_cancel": Page({"POST": "cancel_plan"}, kwargs="other_plan"),
+    "plan_copy": Page({"POST": "draft_plan"}, kwargs="plan"),
     # A wizard draft belongs to the person writing it: nobody else sees it, the admin neither.
     "plan_draft_autosave": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_instant": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
