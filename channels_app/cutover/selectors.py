@@ -307,6 +307,7 @@ _ROLLBACK_LINES = [
         ngettext_lazy(
             "%(n)s hand-off notice had already reached its customer",
             "%(n)s hand-off notices had already reached their customers",
+            "n",
         ),
     ),
     (

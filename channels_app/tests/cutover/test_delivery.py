@@ -6,48 +6,23 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 
 from channels_app.cutover.services.delivery import send_owner_notices
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover, settle_delivery
-from channels_app.models import Conversation, CutoverRun, Message, Notification, OutboxMessage, RunState
+from channels_app.models import CutoverRun, Notification, OutboxMessage, RunState
 from channels_app.plans.selectors import plan_delivery_counts, run_delivery_counts
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.tests.support.helpers import approved_plan
-from channels_app.tests.support.inbound_helpers import platform_channel
+from channels_app.tests.support.inbound_helpers import customers_with_tweets, platform_channel
 
 pytestmark = pytest.mark.django_db
-
-
-def _customers(channel, n: int) -> None:
-    now = timezone.now()
-    for i in range(n):
-        conversation = Conversation.objects.create(
-            channel=channel,
-            platform_thread_id=f"t{i}",
-            customer_id=f"c{i}",
-            customer_handle=f"@c{i}",
-            opened_at=now,
-            last_message_at=now,
-            reference=f"DSK-D{i:07d}",
-        )
-        Message.objects.create(
-            channel=channel,
-            conversation=conversation,
-            platform_message_id=str(1_600_000_000_000_000_000 + i),
-            direction="in",
-            author_id=conversation.customer_id,
-            text="@brand where is my order?",
-            lang="en",
-            created_at=now,
-        )
 
 
 def test_a_run_whose_notices_fail_ends_completed_with_failures_and_a_retry_delivers_them(
     client, manager, approver, smtp_settings, platform_secrets, fake_x
 ):
     x = platform_channel("x", fake_x.base_url)
-    _customers(x, 5)
+    customers_with_tweets(x, 5)
     plan = approved_plan(manager=manager, approver=approver, channels=[x])
     [run_id] = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
 
@@ -98,7 +73,7 @@ def test_retry_is_refused_for_a_run_that_delivered_everything_and_for_viewers(
     client, manager, approver, viewer, smtp_settings, platform_secrets, fake_x
 ):
     x = platform_channel("x", fake_x.base_url)
-    _customers(x, 2)
+    customers_with_tweets(x, 2)
     plan = approved_plan(manager=manager, approver=approver, channels=[x])
     [run_id] = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
     run_cutover(run_id=run_id, worker_id="t")
