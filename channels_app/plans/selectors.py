@@ -257,7 +257,7 @@ def approvals_queue():
 
 
 # Emails about the run sent to its owners after it ended: not part of what the run delivers.
-OWNER_NOTICE_KINDS = ("delivery_failures",)
+OWNER_NOTICE_KINDS = ("delivery_failures", "run_failed")
 
 
 @dataclass

@@ -61,6 +61,30 @@ def queue_delivery_failure_notices(*, run: CutoverRun, counts: DeliveryCounts) -
     return len(created)
 
 
+def queue_run_failure_notices(*, run: CutoverRun, reason: str) -> int:
+    """When a run fails, its plan's author and approver are emailed, once per run and person."""
+    plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=run.plan_id)
+    phase = run.phase
+    rows = [
+        Notification(
+            run_id=run.pk,
+            kind="run_failed",
+            recipient=user.email,
+            subject=f"[Dusk] {plan.title}: the {phase.get_kind_display()} phase failed",
+            body=(
+                f"The {phase.get_kind_display()} phase of {plan.title} failed and the plan stopped.\n\n"
+                f"Reason: {reason}\n\nThe run page shows what was done before it stopped.\n"
+            ),
+        )
+        for user in dict.fromkeys(filter(None, [plan.author, plan.approved_by]))
+        if user.email
+    ]
+    created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    if rows:
+        enqueue_on_commit(SEND_OWNER_NOTICES_TASK, run.pk)
+    return len(created)
+
+
 def send_owner_notices(*, run_id: int) -> int:
     """Send the run's pending emails to its owners, exactly once (channels_app.core.mail)."""
     mine = Notification.objects.filter(run_id=run_id, kind__in=OWNER_NOTICE_KINDS)

@@ -27,7 +27,7 @@ from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import MANAGER, can, has_role
 from channels_app.core.queue import kick_outbox
 from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
-from channels_app.cutover.services.delivery import queue_delivery_failure_notices
+from channels_app.cutover.services.delivery import queue_delivery_failure_notices, queue_run_failure_notices
 from channels_app.models import (
     PHASE_ORDER,
     STEP_ORDER,
@@ -388,6 +388,7 @@ def _fail(ctx: _Ctx, reason: str) -> None:
         Phase.objects.filter(pk=ctx.phase.pk).update(state=PhaseState.FAILED)
         SunsetPlan.objects.filter(pk=ctx.plan.pk).update(state=PlanState.FAILED, updated_at=now)
         PlanChannel.objects.filter(plan_id=ctx.plan.pk).update(is_open=False)
+        queue_run_failure_notices(run=run, reason=reason)
         record_event(
             actor=None,
             actor_label=f"system:{ctx.worker_id}",

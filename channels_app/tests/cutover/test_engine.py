@@ -12,6 +12,7 @@ from django.utils import timezone
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition, LeaseLost
 from channels_app.cutover.services import engine as cutover
+from channels_app.cutover.services.delivery import send_owner_notices
 from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover, settle_delivery
 from channels_app.models import (
     Assignment,
@@ -193,6 +194,11 @@ def test_freeze_rechecks_approval_at_run_time(manager, approver, x_forum_and_pho
     assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
     assert not OutboxMessage.objects.exists()
     assert smtp_settings.messages == []
+    # The plan's author and approver are told, once each.
+    assert send_owner_notices(run_id=run.pk) == 2
+    assert send_owner_notices(run_id=run.pk) == 0
+    assert sorted(m.message["To"] for m in smtp_settings.messages) == sorted([manager.email, approver.email])
+    assert all("phase failed" in m.message["Subject"] for m in smtp_settings.messages)
 
 
 def test_reaper_hands_a_silent_run_to_another_worker(
