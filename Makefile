@@ -89,6 +89,16 @@ CLUSTER_TRIALS ?= 3
 bench-cluster: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/cluster.py --trials $(CLUSTER_TRIALS)
 
+## phase-order: workers stopped while notice, soft close and hard close fall due, then two
+## workers (one with beat) start; repeated PHASE_ORDER_TRIALS times, prints a RESULT line.
+PHASE_ORDER_TRIALS ?= 20
+.PHONY: phase-order
+phase-order: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	DUSK_FAST_PASSWORD_HASHER=1 DUSK_PHASE_ORDER_TRIALS=$(PHASE_ORDER_TRIALS) \
+	$(BIN)/pytest channels_app/tests/cutover/test_phase_order_worker.py -q -s -p no:cacheprovider
+
 ## bench-reassign: suggest and apply a reassignment plan for 10,000 agents and 300 teams.
 .PHONY: bench-reassign
 bench-reassign: $(VENV)/.installed-dev

@@ -415,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     from channels_app.models import Channel, CutoverRun, RunState
+    from channels_app.plans.selectors import run_delivery_counts
     from channels_app.tests.support.fakeplatforms import FakeSMTP, FakeX
 
     call_command("migrate", verbosity=0)
@@ -518,6 +519,10 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     time.sleep(rng.uniform(0.3, 1.2))
                     action = rng.choice(["kill", "kill", "broker", "postgres", "platform", "none"])
+                    if run and run.state == RunState.DELIVERING:
+                        # The run's database steps are done and its notices are going out:
+                        # faults land in the Delivering phase too.
+                        faults["during_delivering"] += 1
                     if action == "kill":
                         victim = workers.pop(rng.randrange(len(workers)))
                         victim.kill()
@@ -546,6 +551,17 @@ def main(argv: list[str] | None = None) -> int:
                 run, dup, lost, counters_ok = check_trial(
                     plan, expected, received, args.conversations, args.agents, fake_x, tweets
                 )
+                # "Completed" must mean delivered: every hand-off notice and email of the run sent.
+                delivery = run_delivery_counts(run.pk)
+                delivered_ok = (
+                    run.delivered_at is not None
+                    and delivery.failed == 0
+                    and delivery.unsettled == 0
+                    and delivery.handoffs_sent == run.handoffs_queued
+                )
+                if not delivered_ok:
+                    failures += 1
+                    print(f"trial {trial}: completed but not delivered: {delivery}")
                 settle = time.monotonic() - quiet_since if quiet_since else 0.0
                 total_dup += sum(dup.values())
                 total_lost += sum(lost.values())
@@ -556,13 +572,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"fault) after {run.attempts} run attempt(s); "
                     f"{len(fake_x.tweets)} replies on X; faults "
                     f"{dict(faults)}; duplicates={sum(dup.values())} {dict(dup)} lost={sum(lost.values())} {dict(lost)} "
-                    f"counters_ok={counters_ok}"
+                    f"counters_ok={counters_ok} delivered_ok={delivered_ok}"
                 )
         finally:
             for proc in [*workers, beat]:
                 proc.kill()
             broker.stop()
-    print(f"RESULT fault_trials={args.trials} duplicates={total_dup} lost={total_lost} broker={args.broker}")
+    print(
+        f"RESULT fault_trials={args.trials} duplicates={total_dup} lost={total_lost} "
+        f"wrong_final_state={failures} broker={args.broker} target=0"
+    )
     return 0 if total_dup == 0 and total_lost == 0 and failures == 0 else 1
 
 

@@ -533,7 +533,6 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-
 # Queues (docs/scaling.md): a cutover never waits behind a backlog of replies, polls or emails.
 # A worker started without -Q consumes every queue below (`make run`); production runs a worker
 # per queue, or per group of queues (`-Q cutover`, `-Q replies`, `-Q polling,email,celery`).
@@ -543,8 +542,8 @@ CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in DUSK_QUEUES]
 CELERY_TASK_ROUTES = {
     # Cutover: the beat sweep that claims due phases, the run itself and the reaper that re-queues
-    # stuck runs. A run sends its notification emails itself and writes its hand-off replies to
-    # the outbox, which the replies queue delivers: the run never waits on another queue.
+    # stuck runs. A run queues its emails to people on the email queue and writes its hand-off
+    # replies to the outbox, which the replies queue delivers: the run never waits on another queue.
     "channels_app.tasks.sweep_due_phases_task": {"queue": "cutover"},
     "channels_app.tasks.run_cutover_task": {"queue": "cutover"},
     "channels_app.tasks.reap_stuck_runs_task": {"queue": "cutover"},
@@ -558,6 +557,10 @@ CELERY_TASK_ROUTES = {
     # Email to people: reminders before a phase, agents' notices.
     "channels_app.tasks.send_reminders_task": {"queue": "email"},
     "channels_app.tasks.send_agent_notices_task": {"queue": "email"},
+    # Email to people about a run: its start and end (send_run_emails) and, when notices to
+    # customers failed, to the plan's owners.
+    "channels_app.tasks.send_run_emails_task": {"queue": "email"},
+    "channels_app.tasks.send_owner_notices_task": {"queue": "email"},
     # The after-sunset watchdog stays on the default queue, `celery`.
 }
 

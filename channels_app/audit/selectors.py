@@ -2,16 +2,20 @@
 
 from django.db.models import BooleanField, ExpressionWrapper, Q
 
-from channels_app.models import AuditEvent
+from channels_app.models import AuditEvent, CutoverRun, Phase
 
 
 def audit_events(*, obj: str = "", actor: str = "", action: str = "", since=None, until=None):
     qs = AuditEvent.objects.all()
     if obj:
         kind, _sep, pk = obj.partition(":")
-        qs = qs.filter(object_type=kind.strip())
-        if pk.strip():
-            qs = qs.filter(object_id=pk.strip())
+        kind, pk = kind.strip(), pk.strip()
+        if kind == "sunsetplan" and pk.isdigit():
+            qs = qs.filter(_plan_history(int(pk)))
+        else:
+            qs = qs.filter(object_type=kind)
+            if pk:
+                qs = qs.filter(object_id=pk)
     if actor:
         qs = qs.filter(actor_label__iexact=actor.strip())
     if action:
@@ -31,3 +35,15 @@ def audit_events(*, obj: str = "", actor: str = "", action: str = "", since=None
 
 def _empty_json(name: str) -> Q:
     return Q(**{f"{name}__isnull": True}) | Q(**{name: {}})
+
+
+def _plan_history(plan_id: int) -> Q:
+    """A plan's history: its own events and those of its phases and runs (claims, channel
+    changes, completion, rollback), which the engine records on the phase or the run."""
+    runs = [str(pk) for pk in CutoverRun.objects.filter(plan_id=plan_id).values_list("pk", flat=True)]
+    phases = [str(pk) for pk in Phase.objects.filter(plan_id=plan_id).values_list("pk", flat=True)]
+    return (
+        Q(object_type="sunsetplan", object_id=str(plan_id))
+        | Q(object_type="cutoverrun", object_id__in=runs)
+        | Q(object_type="phase", object_id__in=phases)
+    )

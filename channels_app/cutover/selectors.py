@@ -6,9 +6,12 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Min, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
+from channels_app.directory.selectors import inbound_volume
 from channels_app.models import (
+    FINISHED_RUN_STATES,
     STEP_ORDER,
     Assignment,
     Channel,
@@ -17,7 +20,9 @@ from channels_app.models import (
     CutoverRun,
     Heartbeat,
     Message,
+    OutboxKind,
     OutboxMessage,
+    OutboxState,
     Phase,
     PhaseKind,
     PhaseState,
@@ -199,16 +204,24 @@ class WatchdogMetrics:
 
 
 def retirement_run(channel: Channel):
-    """The completed (not rolled back) hard-close run that retired a channel."""
+    """The finished (not rolled back) hard-close run that retired a channel."""
     return (
         CutoverRun.objects.filter(
-            state="completed",
+            state__in=FINISHED_RUN_STATES,
             phase__kind=PhaseKind.HARD_CLOSE,
             rolled_back_at__isnull=True,
             plan__plan_channels__channel=channel,
         )
         .order_by("-finished_at")
         .first()
+    )
+
+
+def channel_replies_since_retirement(channel: Channel, run: CutoverRun):
+    """The channel's outbox rows that belong to its retirement: the run's hand-off notices and
+    every auto-reply written since the run started. One definition for every page."""
+    return OutboxMessage.objects.filter(channel=channel).filter(
+        Q(created_by_run_id=run.pk) | Q(created_at__gte=run.started_at or run.queued_at)
     )
 
 
@@ -221,25 +234,25 @@ def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: in
     if run is None or run.finished_at is None:
         return WatchdogMetrics(retired_at=None)
     since = run.finished_at
-    inbound = Message.objects.filter(channel=channel, direction="in", created_at__gte=since)
+    inbound = Message.objects.filter(channel=channel, direction="in", received_at__gte=since)
     metrics = WatchdogMetrics(retired_at=since)
-    counts = inbound.aggregate(total=Count("id"), day=Count("id", filter=Q(created_at__gte=now - timedelta(hours=24))))
-    metrics.inbound_since, metrics.inbound_last_24h = counts["total"], counts["day"]
-    told = OutboxMessage.objects.filter(channel=channel, state="sent", sent_at__gte=since)
-    metrics.customers_told = told.values("conversation_id").distinct().count()
+    # The last 24 hours mean what the channel page says they mean (directory.selectors.inbound_volume).
+    metrics.inbound_last_24h = inbound_volume(channel.pk, now=now).total
+    metrics.inbound_since = inbound.count()
+    replies = channel_replies_since_retirement(channel, run)
+    told = replies.filter(state=OutboxState.SENT)
+    metrics.customers_told = told.values("conversation__customer_id").distinct().count()
     metrics.customers_redirected = (
         RedirectClick.objects.filter(conversation__in=told.values("conversation_id"), at__gte=since)
-        .values("conversation_id")
+        .values("conversation__customer_id")
         .distinct()
         .count()
     )
-    metrics.failed_replies = OutboxMessage.objects.filter(
-        channel=channel, state="failed", created_at__gte=since
-    ).count()
+    metrics.failed_replies = replies.filter(state=OutboxState.FAILED).count()
     start = max(since, now - timedelta(hours=hours)).replace(minute=0, second=0, microsecond=0)
     per_hour = dict(
-        inbound.filter(created_at__gte=start)
-        .annotate(hour=TruncHour("created_at"))
+        inbound.filter(received_at__gte=start)
+        .annotate(hour=TruncHour("received_at"))
         .values("hour")
         .annotate(n=Count("id"))
         .values_list("hour", "n")
@@ -299,7 +312,7 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
 
 
 def run_for_page(pk: int) -> CutoverRun:
-    return CutoverRun.objects.select_related("plan", "phase").get(pk=pk)
+    return CutoverRun.objects.select_related("plan", "phase", "rolled_back_by", "superseded_by").get(pk=pk)
 
 
 # --- the scheduler's pulse (/healthz, /metrics) -------------------------------------------
@@ -366,3 +379,69 @@ def schedule_lags() -> list[float]:
     """Seconds from each phase's instant to its run's start (what bench/schedule_lag.py measures)."""
     rows = CutoverRun.objects.filter(started_at__isnull=False).values_list("started_at", "phase__instant")
     return [max((started - instant).total_seconds(), 0.0) for started, instant in rows]
+
+
+# What a rollback did, in words: (summary key, singular, plural). Keys absent from a summary are
+# not shown; a zero count is not shown either.
+_ROLLBACK_LINES = [
+    ("channels_restored", ngettext_lazy("%(n)s channel restored", "%(n)s channels restored", "n")),
+    (
+        "conversations_reopened",
+        ngettext_lazy("%(n)s conversation reopened", "%(n)s conversations reopened", "n"),
+    ),
+    (
+        "handoffs_dropped_unsent",
+        ngettext_lazy("%(n)s hand-off notice not sent and dropped", "%(n)s hand-off notices not sent and dropped", "n"),
+    ),
+    (
+        "handoffs_already_sent",
+        ngettext_lazy(
+            "%(n)s hand-off notice had already reached its customer",
+            "%(n)s hand-off notices had already reached their customers",
+            "n",
+        ),
+    ),
+    (
+        "handoffs_never_delivered",
+        ngettext_lazy("%(n)s hand-off notice had failed and stays failed", "%(n)s hand-off notices had failed", "n"),
+    ),
+    ("assignments_removed", ngettext_lazy("%(n)s new assignment removed", "%(n)s new assignments removed", "n")),
+    ("assignments_reopened", ngettext_lazy("%(n)s old assignment reopened", "%(n)s old assignments reopened", "n")),
+    (
+        "moves_reverted",
+        ngettext_lazy("%(n)s agent move set back to confirmed", "%(n)s agent moves set back to confirmed", "n"),
+    ),
+    ("later_phases_cancelled", ngettext_lazy("%(n)s later phase cancelled", "%(n)s later phases cancelled", "n")),
+]
+
+
+def rollback_summary_lines(run: CutoverRun) -> list[str]:
+    """The rollback's summary as translated sentences, in a fixed order (never raw keys)."""
+    summary = run.rollback_summary or {}
+    lines = []
+    for key, phrase in _ROLLBACK_LINES:
+        n = summary.get(key)
+        if n:
+            lines.append(phrase % {"n": n})
+    return lines
+
+
+def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:
+    """The run's hand-off notices that were not delivered, with the platform's reason."""
+    return list(
+        OutboxMessage.objects.filter(
+            created_by_run_id=run_id,
+            kind=OutboxKind.HANDOFF,
+            state__in=[OutboxState.FAILED, OutboxState.SKIPPED],
+        )
+        .select_related("channel", "conversation")
+        .order_by("id")[:limit]
+    )
+
+
+def runs_with_delivery_failures(plan_ids=None):
+    """Runs that ended "Completed with failures" and were not rolled back (dashboard, Needs my action)."""
+    qs = CutoverRun.objects.filter(state=RunState.COMPLETED_WITH_FAILURES, rolled_back_at__isnull=True)
+    if plan_ids is not None:
+        qs = qs.filter(plan_id__in=plan_ids)
+    return qs.select_related("plan", "phase").order_by("-finished_at", "-id")

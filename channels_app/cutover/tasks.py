@@ -8,11 +8,14 @@ import os
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from channels_app.cutover.services.delivery import send_owner_notices
 from channels_app.cutover.services.engine import (
     claim_due_phases,
     reap_stuck_runs,
     record_sweep_heartbeat,
     run_cutover,
+    send_run_emails,
+    settle_delivering_runs,
 )
 from channels_app.cutover.services.reminders import queue_due_reminders, send_pending_reminders
 from channels_app.cutover.services.watchdog import check_retired_channels
@@ -20,6 +23,7 @@ from channels_app.cutover.services.watchdog import check_retired_channels
 
 @shared_task(name="channels_app.tasks.sweep_due_phases_task", ignore_result=True)
 def sweep_due_phases_task() -> int:
+    settle_delivering_runs()
     run_ids = claim_due_phases()
     for run_id in run_ids:
         run_cutover_task.delay(run_id)
@@ -59,3 +63,20 @@ def send_reminders_task() -> int:
 @shared_task(name="channels_app.tasks.watchdog_task", ignore_result=True)
 def watchdog_task() -> int:
     return len(check_retired_channels())
+
+
+@shared_task(
+    name="channels_app.tasks.send_owner_notices_task",
+    ignore_result=True,
+    acks_late=True,
+    autoretry_for=(OSError,),
+    retry_backoff=5,
+    max_retries=10,
+)
+def send_owner_notices_task(run_id: int) -> int:
+    return send_owner_notices(run_id=run_id)
+
+
+@shared_task(name="channels_app.tasks.send_run_emails_task", ignore_result=True, acks_late=True)
+def send_run_emails_task(run_id: int) -> int:
+    return send_run_emails(run_id=run_id)

@@ -12,22 +12,35 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_app.core.charts import column_chart
 from channels_app.core.client_ip import client_ip
+from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
-from channels_app.cutover.selectors import dry_run, run_for_page, run_steps, watchdog_metrics
+from channels_app.cutover.selectors import (
+    dry_run,
+    rollback_summary_lines,
+    run_failed_deliveries,
+    run_for_page,
+    run_steps,
+    watchdog_metrics,
+)
+from channels_app.cutover.services.delivery import retry_failed_deliveries
 from channels_app.cutover.services.rollback import rollback_deadline, rollback_run
 from channels_app.cutover.services.watchdog import record_click
 from channels_app.models import (
+    FINISHED_RUN_STATES,
     Channel,
     CutoverRun,
     Phase,
+    PhaseKind,
     RunState,
     WatchdogAlert,
 )
+from channels_app.plans.selectors import run_delivery_counts
 
 PAGE_SIZE = 50
 
@@ -52,6 +65,24 @@ def phase_dry_run(request, plan_id: int, phase_id: int):
     return render(
         request, "channels_app/dry_run.html", {"phase": phase, "plan": phase.plan, "report": report, "pages": pages}
     )
+
+
+@require_GET
+@login_required
+def phase_dry_run_by_kind(request, plan_id: int, kind: str):
+    """The same page, the phase named by its kind (the first of that kind in time; `?region=`
+    picks a region's phase in a follow-the-sun plan)."""
+    require(request.user, "view")
+    if kind not in PhaseKind.values:
+        raise Http404(_("No such phase kind."))
+    phases = Phase.objects.filter(plan_id=plan_id, kind=kind)
+    region = request.GET.get("region", "")
+    if region:
+        phases = phases.filter(region=region)
+    phase = phases.order_by("instant", "id").first()
+    if phase is None:
+        raise Http404(_("This plan has no such phase."))
+    return phase_dry_run(request, plan_id=plan_id, phase_id=phase.pk)
 
 
 @require_http_methods(["GET", "POST"])
@@ -80,6 +111,7 @@ def run_rollback(request, run_id: int):
             "error": error,
             "can_roll_back": can(request.user, "rollback_plan"),
             "reason": request.POST.get("reason", ""),
+            "rollback_summary": rollback_summary_lines(run),
         },
         status=FORM_ERROR_STATUS if error else 200,
     )
@@ -141,13 +173,46 @@ def run_detail(request, pk: int):
     except CutoverRun.DoesNotExist:
         raise Http404(_("No such run.")) from None
     now = timezone.now()
+    delivery = run_delivery_counts(run.pk)
     context = {
         "run": run,
         "steps": run_steps(run, now=now),
         "elapsed": ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else None,
-        "live": run.state in (RunState.QUEUED, RunState.RUNNING),
+        "live": run.state in (RunState.QUEUED, RunState.RUNNING, RunState.DELIVERING),
+        "delivery": delivery,
+        "failures": run_failed_deliveries(run.pk) if delivery.failed else [],
+        "can_retry": run.state == RunState.COMPLETED_WITH_FAILURES
+        and run.rolled_back_at is None
+        and can(request.user, "manage_channels"),
+        "can_roll_back": run.state in FINISHED_RUN_STATES
+        and run.rolled_back_at is None
+        and can(request.user, "rollback_plan"),
+        "rollback_summary": rollback_summary_lines(run),
     }
     template = "channels_app/run_detail.html"
     if request.htmx:
         template += "#progress"
     return render(request, template, context)
+
+
+@require_POST
+@login_required
+def run_retry_deliveries(request, pk: int):
+    """Queue the run's undelivered hand-off notices and emails again (after fixing the cause)."""
+    require(request.user, "manage_channels")
+    run = get_object_or_404(CutoverRun, pk=pk)
+    try:
+        count = retry_failed_deliveries(actor=request.user, run=run)
+    except InvalidTransition as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s message queued again; the run is delivering.",
+                "%(n)s messages queued again; the run is delivering.",
+                count,
+            )
+            % {"n": count},
+        )
+    return redirect("run_detail", pk=run.pk)

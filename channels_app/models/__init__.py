@@ -31,7 +31,16 @@ from channels_app.models.plans import (
     SunsetPlan,
 )
 from channels_app.models.portal import PlanDraft, UserProfile
-from channels_app.models.runs import STEP_ORDER, CutoverRun, Notification, NotificationState, Reminder, RunState, Step
+from channels_app.models.runs import (
+    FINISHED_RUN_STATES,
+    STEP_ORDER,
+    CutoverRun,
+    Notification,
+    NotificationState,
+    Reminder,
+    RunState,
+    Step,
+)
 from channels_app.models.tokens import ApiToken, TokenScope
 from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing
 from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
@@ -44,6 +53,7 @@ __all__ = [
     "WebhookToken",
     "OPEN_PLAN_STATES",
     "PHASE_ORDER",
+    "FINISHED_RUN_STATES",
     "STEP_ORDER",
     "Agent",
     "Assignment",

@@ -152,6 +152,9 @@ class OutboxMessage(models.Model):
     # killed mid-send, a read timeout, a 5xx): the next attempt first looks on the platform for
     # our reply posted since then, and records it instead of sending again.
     in_doubt_since = models.DateTimeField(null=True, blank=True)
+    # Set when someone queued a failed row again: its cooldown was decided on its first attempt,
+    # so the retry sends it rather than skipping it for a cooldown it already passed.
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

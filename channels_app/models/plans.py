@@ -130,6 +130,8 @@ class PhaseState(models.TextChoices):
     FAILED = "failed", _("Failed")
     CANCELLED = "cancelled", _("Cancelled")
     ROLLED_BACK = "rolled_back", _("Rolled back")
+    # A later phase of the plan was already due when this one came up: it never ran.
+    SKIPPED = "skipped", _("Skipped (superseded)")
 
 
 class Phase(models.Model):

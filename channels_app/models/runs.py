@@ -9,8 +9,17 @@ from django.utils.translation import gettext_lazy as _
 class RunState(models.TextChoices):
     QUEUED = "queued", _("Queued")
     RUNNING = "running", _("Running")
+    # The database steps are done; the run's hand-off notices and emails are still going out.
+    DELIVERING = "delivering", _("Delivering")
     COMPLETED = "completed", _("Completed")
+    COMPLETED_WITH_FAILURES = "completed_with_failures", _("Completed with failures")
     FAILED = "failed", _("Failed")
+    # Superseded: a later phase of the plan was already due, so this one never ran.
+    SKIPPED = "skipped", _("Skipped")
+
+
+# States in which the run's database work is over and it may be rolled back.
+FINISHED_RUN_STATES = (RunState.DELIVERING, RunState.COMPLETED, RunState.COMPLETED_WITH_FAILURES)
 
 
 class Step(models.TextChoices):
@@ -19,6 +28,7 @@ class Step(models.TextChoices):
     CONVERSATIONS = "conversations", _("Open conversations")
     REASSIGNMENTS = "reassignments", _("Reassignments")
     NOTIFICATIONS = "notifications", _("Notifications")
+    DELIVERING = "delivering", _("Delivering")
     DONE = "done", _("Done")
 
 
@@ -28,7 +38,13 @@ STEP_ORDER = list(Step.values)
 class CutoverRun(models.Model):
     phase = models.OneToOneField("Phase", on_delete=models.PROTECT, related_name="run")
     plan = models.ForeignKey("SunsetPlan", on_delete=models.PROTECT, related_name="runs")
-    state = models.CharField(max_length=16, choices=RunState.choices, default=RunState.QUEUED)
+    state = models.CharField(max_length=32, choices=RunState.choices, default=RunState.QUEUED)
+    # Set when the run was skipped because this later phase of the plan was already due.
+    superseded_by = models.ForeignKey(
+        "Phase", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_runs"
+    )
+    # When delivery ended (every hand-off notice and email sent or failed).
+    delivered_at = models.DateTimeField(null=True, blank=True)
     current_step = models.CharField(max_length=16, choices=Step.choices, default=Step.FREEZE)
     # {step: {"done": n, "total": n, "started_at": iso, "finished_at": iso}}
     steps = models.JSONField(default=dict, blank=True)
@@ -58,6 +74,7 @@ class CutoverRun(models.Model):
         ]
         indexes = [
             models.Index(fields=["heartbeat_at"], condition=Q(state__in=["queued", "running"]), name="run_active"),
+            models.Index(fields=["id"], condition=Q(state="delivering"), name="run_delivering"),
         ]
 
     def __str__(self) -> str:

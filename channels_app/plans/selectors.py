@@ -4,7 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q
+from django.db.models import CharField, Count, Prefetch, Q, Value
+from django.db.models.functions import Cast, Concat
 
 from channels_app.models import (
     Agent,
@@ -15,6 +16,11 @@ from channels_app.models import (
     Conversation,
     ConversationState,
     CutoverRun,
+    Notification,
+    NotificationState,
+    OutboxKind,
+    OutboxMessage,
+    OutboxState,
     Phase,
     PhaseKind,
     PlanState,
@@ -82,7 +88,12 @@ def plan_for_page(pk: int) -> SunsetPlan:
             Prefetch("channels", queryset=Channel.objects.order_by("name")),
             Prefetch("redirects", queryset=RedirectTarget.objects.order_by("position")),
             Prefetch("auto_replies"),
-            Prefetch("runs", queryset=CutoverRun.objects.select_related("phase").order_by("-queued_at", "-id")),
+            Prefetch(
+                "runs",
+                queryset=CutoverRun.objects.select_related("phase", "superseded_by", "rolled_back_by").order_by(
+                    "-queued_at", "-id"
+                ),
+            ),
         )
         .get(pk=pk)
     )
@@ -113,7 +124,9 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
     from a plan loaded by plan_for_page: three queries."""
     channel_ids = [c.pk for c in plan.channels.all()]
     convs = Conversation.objects.filter(channel_id__in=channel_ids, state=ConversationState.OPEN).aggregate(
-        n=Count("id"), customers=Count("customer_id", distinct=True)
+        # One hand-off notice per customer and channel: count those pairs, as the cutover writes them.
+        n=Count("id"),
+        customers=Count(Concat(Cast("channel_id", CharField()), Value(":"), "customer_id"), distinct=True),
     )
     affected = affected_assignments(plan)
     agents = Agent.objects.filter(pk__in=affected.values("agent_id")).aggregate(
@@ -241,3 +254,83 @@ def diff_snapshots(before: dict, after: dict, channel_names: dict[int, str]) -> 
 
 def approvals_queue():
     return SunsetPlan.objects.for_list().filter(state=PlanState.PENDING_APPROVAL).order_by("submitted_at", "id")
+
+
+# Emails about the run sent to its owners after it ended: not part of what the run delivers.
+OWNER_NOTICE_KINDS = ("delivery_failures", "run_failed")
+
+
+@dataclass
+class DeliveryCounts:
+    """What a run has to deliver (its hand-off notices and emails) and where each stands.
+    The one definition of these numbers: the run page, plan page, dashboard, rollback and API read it."""
+
+    handoffs_sent: int = 0
+    handoffs_failed: int = 0
+    handoffs_pending: int = 0
+    handoffs_in_doubt: int = 0
+    emails_sent: int = 0
+    emails_failed: int = 0
+    emails_pending: int = 0
+
+    @property
+    def sent(self) -> int:
+        return self.handoffs_sent + self.emails_sent
+
+    @property
+    def failed(self) -> int:
+        return self.handoffs_failed + self.emails_failed
+
+    @property
+    def in_doubt(self) -> int:
+        return self.handoffs_in_doubt
+
+    @property
+    def unsettled(self) -> int:
+        return self.handoffs_pending + self.emails_pending
+
+    @property
+    def total(self) -> int:
+        return self.sent + self.failed + self.unsettled
+
+
+def _delivery_counts(handoff_filter: Q, email_filter: Q) -> DeliveryCounts:
+    """Two queries: hand-off notices by state, emails by state. A skipped hand-off
+    (nothing could be said on that platform) counts as failed: the customer was not told."""
+    handoffs = OutboxMessage.objects.filter(handoff_filter, kind=OutboxKind.HANDOFF).aggregate(
+        sent=Count("id", filter=Q(state=OutboxState.SENT)),
+        failed=Count("id", filter=Q(state__in=[OutboxState.FAILED, OutboxState.SKIPPED])),
+        pending=Count("id", filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING])),
+        in_doubt=Count(
+            "id",
+            filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING], in_doubt_since__isnull=False),
+        ),
+    )
+    emails = (
+        Notification.objects.filter(email_filter)
+        .exclude(kind__in=OWNER_NOTICE_KINDS)
+        .aggregate(
+            sent=Count("id", filter=Q(state=NotificationState.SENT)),
+            failed=Count("id", filter=Q(state=NotificationState.FAILED)),
+            pending=Count("id", filter=Q(state__in=[NotificationState.PENDING, NotificationState.SENDING])),
+        )
+    )
+    return DeliveryCounts(
+        handoffs_sent=handoffs["sent"],
+        handoffs_failed=handoffs["failed"],
+        handoffs_pending=handoffs["pending"],
+        handoffs_in_doubt=handoffs["in_doubt"],
+        emails_sent=emails["sent"],
+        emails_failed=emails["failed"],
+        emails_pending=emails["pending"],
+    )
+
+
+def run_delivery_counts(run_id: int) -> DeliveryCounts:
+    """What one run has delivered: two queries."""
+    return _delivery_counts(Q(created_by_run_id=run_id), Q(run_id=run_id))
+
+
+def plan_delivery_counts(plan_id: int) -> DeliveryCounts:
+    """What every run of a plan has delivered, summed: two queries (plan page, dashboard)."""
+    return _delivery_counts(Q(created_by_run__plan_id=plan_id), Q(run__plan_id=plan_id))

@@ -10,6 +10,7 @@ urlpatterns = [
     path("plans/<int:pk>/edit/", wizard.wizard, name="plan_edit"),
     path("plans/<int:pk>/submit/", review.plan_submit, name="plan_submit"),
     path("plans/<int:pk>/cancel/", review.plan_cancel, name="plan_cancel"),
+    path("plans/<int:pk>/copy/", review.plan_copy, name="plan_copy"),
     path("plans/drafts/<int:pk>/autosave/", wizard.autosave, name="plan_draft_autosave"),
     path("plans/drafts/<int:pk>/instant/", wizard.phase_instant, name="plan_draft_instant"),
     path("plans/drafts/<int:pk>/preview/", wizard.reply_preview, name="plan_draft_preview"),

@@ -4,15 +4,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 
 from channels_app.core.links import row_url
+from channels_app.cutover.selectors import runs_with_delivery_failures
 from channels_app.models import (
     Assignment,
+    NotificationState,
+    OutboxState,
     Phase,
     PhaseKind,
     PhaseState,
@@ -22,6 +25,7 @@ from channels_app.models import (
     SunsetPlan,
     Team,
 )
+from channels_app.plans.selectors import OWNER_NOTICE_KINDS
 from channels_app.workforce.selectors import WITH_DESTINATION
 
 TIMELINE_STATES = [PlanState.PENDING_APPROVAL, PlanState.SCHEDULED, PlanState.RUNNING]
@@ -218,6 +222,26 @@ def needs_action(user, may: dict) -> dict:
         for plan in out["unplaced"]:
             plan.unplaced = counts[plan.pk]
             plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
+    if may.get("manage_channels") or may.get("approve_plan"):
+        # Runs that told the screen "done" but not every customer or agent: one query.
+        out["undelivered"] = list(
+            runs_with_delivery_failures().annotate(
+                failed_handoffs=Count(
+                    "outbox_messages",
+                    filter=Q(outbox_messages__state__in=[OutboxState.FAILED, OutboxState.SKIPPED]),
+                    distinct=True,
+                ),
+                failed_emails=Count(
+                    "notifications",
+                    filter=Q(notifications__state=NotificationState.FAILED)
+                    & ~Q(notifications__kind__in=OWNER_NOTICE_KINDS),
+                    distinct=True,
+                ),
+            )[:5]
+        )
+        for run in out["undelivered"]:
+            failed = run.failed_handoffs + run.failed_emails
+            run.note = ngettext("%(n)s message not delivered", "%(n)s messages not delivered", failed) % {"n": failed}
     if may.get("draft_plan"):
         out["my_drafts"] = list(
             SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT)

@@ -27,13 +27,17 @@ from channels_app.core.logcontext import bind as bind_log_ids
 from channels_app.core.logcontext import log_context
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import MANAGER, can, has_role
+from channels_app.core.queue import kick_outbox
 from channels_app.cutover.selectors import phase_channel_ids, phase_reassignments
+from channels_app.cutover.services.delivery import queue_delivery_failure_notices, queue_run_failure_notices
 from channels_app.models import (
+    PHASE_ORDER,
     STEP_ORDER,
     Agent,
     AgentNotice,
     Assignment,
     Channel,
+    ChannelState,
     Conversation,
     ConversationState,
     CutoverRun,
@@ -55,9 +59,11 @@ from channels_app.models import (
     Step,
     SunsetPlan,
 )
-from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE
+from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, OWNER_NOTICE_KINDS, run_delivery_counts
 
 log = logging.getLogger(__name__)
+
+CHANNEL_STATES_IN_ORDER = [ChannelState.ACTIVE, ChannelState.NOTICE, ChannelState.SOFT_CLOSED, ChannelState.RETIRED]
 
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
@@ -66,21 +72,86 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 # --- claiming -------------------------------------------------------------------------
 
 
+def _same_scope(a_region: str, b_region: str) -> bool:
+    """Two phases act on the same channels when they share a region, or either covers every region."""
+    return not a_region or not b_region or a_region == b_region
+
+
+# Phases whose whole effect a later phase includes: when a later phase is already due they are
+# superseded instead of run after it. A hard close is never superseded: its moves of
+# conversations and agents are work the archive phase does not do.
+SUPERSEDABLE = (PhaseKind.NOTICE, PhaseKind.SOFT_CLOSE)
+
+
+def _rank(kind: str) -> int:
+    return PHASE_ORDER.index(kind)
+
+
+def _later_due_phase(phases: list[Phase], phase: Phase, now: datetime) -> Phase | None:
+    """The latest phase of the plan, after `phase` in the same scope, that is due and not yet done."""
+    if phase.kind not in SUPERSEDABLE:
+        return None
+    later = [
+        p
+        for p in phases
+        if p.pk != phase.pk
+        and _same_scope(p.region, phase.region)
+        and _rank(p.kind) > _rank(phase.kind)
+        and p.instant <= now
+        and p.state in (PhaseState.SCHEDULED, PhaseState.RUNNING, PhaseState.COMPLETED)
+    ]
+    return max(later, key=lambda p: (_rank(p.kind), p.instant), default=None)
+
+
+def _earlier_unfinished(phases: list[Phase], phase: Phase) -> bool:
+    return any(
+        p.pk != phase.pk
+        and _same_scope(p.region, phase.region)
+        and _rank(p.kind) < _rank(phase.kind)
+        and p.state in (PhaseState.PENDING, PhaseState.SCHEDULED, PhaseState.RUNNING)
+        for p in phases
+    )
+
+
+def _record_superseded(*, run: CutoverRun, phase: Phase, by: Phase, actor_label: str, now: datetime) -> None:
+    record_event(
+        actor=None,
+        actor_label=actor_label,
+        action="phase.superseded",
+        obj=run,
+        before={"phase_state": phase.state},
+        after={
+            "phase": phase.kind,
+            "phase_state": PhaseState.SKIPPED,
+            "run_state": RunState.SKIPPED,
+            "superseded_by": by.kind,
+            "superseded_by_phase": by.pk,
+        },
+    )
+
+
 def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[int]:
-    """Claim every due phase and create its run; returns run ids to enqueue.
+    """Claim due phases, in plan order, and create their runs; returns run ids to enqueue.
 
     The claim is `UPDATE phase SET state='running' WHERE id=… AND state='scheduled'`:
     only the caller whose UPDATE changed the row proceeds. The plan row is
     locked first, in the same order as cancel_plan, so the two never deadlock.
+
+    Within a plan, phases run one after the other: a phase is not claimed while
+    an earlier phase of the same channels is unfinished, and a notice or soft
+    close whose later phase is already due is superseded (a skipped run saying
+    by which phase) rather than run after it.
     """
     now = now or timezone.now()
-    due = list(
-        Phase.objects.filter(state=PhaseState.SCHEDULED, instant__lte=now)
-        .order_by("instant", "id")
-        .values_list("id", "plan_id")[:limit]
+    plan_ids = list(
+        dict.fromkeys(
+            Phase.objects.filter(state=PhaseState.SCHEDULED, instant__lte=now)
+            .order_by("instant", "id")
+            .values_list("plan_id", flat=True)[:limit]
+        )
     )
     run_ids: list[int] = []
-    for phase_id, plan_id in due:
+    for plan_id in plan_ids:
         with transaction.atomic():
             plan = (
                 SunsetPlan.objects.select_for_update()
@@ -89,20 +160,43 @@ def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[in
             )
             if plan is None:
                 continue
-            if not Phase.objects.filter(pk=phase_id, state=PhaseState.SCHEDULED).update(state=PhaseState.RUNNING):
-                continue
-            if plan.state != PlanState.RUNNING:
-                SunsetPlan.objects.filter(pk=plan_id).update(state=PlanState.RUNNING, updated_at=now)
-            run = CutoverRun.objects.create(phase_id=phase_id, plan_id=plan_id, queued_at=now, heartbeat_at=now)
-            record_event(
-                actor=None,
-                actor_label="system:beat",
-                action="phase.claimed",
-                obj=run,
-                before={"phase_state": PhaseState.SCHEDULED, "plan_state": plan.state},
-                after={"phase": phase_id, "phase_state": PhaseState.RUNNING, "plan_state": PlanState.RUNNING},
-            )
-            run_ids.append(run.pk)
+            phases = list(Phase.objects.filter(plan_id=plan_id).order_by("instant", "id"))
+            plan_state = plan.state
+            for phase in sorted(phases, key=lambda p: (_rank(p.kind), p.instant, p.pk)):
+                if phase.state != PhaseState.SCHEDULED or phase.instant > now:
+                    continue
+                later = _later_due_phase(phases, phase, now)
+                if later is not None:
+                    Phase.objects.filter(pk=phase.pk, state=PhaseState.SCHEDULED).update(state=PhaseState.SKIPPED)
+                    run = CutoverRun.objects.create(
+                        phase_id=phase.pk,
+                        plan_id=plan_id,
+                        state=RunState.SKIPPED,
+                        superseded_by=later,
+                        queued_at=now,
+                        finished_at=now,
+                    )
+                    _record_superseded(run=run, phase=phase, by=later, actor_label="system:beat", now=now)
+                    phase.state = PhaseState.SKIPPED
+                    continue
+                if _earlier_unfinished(phases, phase):
+                    continue
+                if not Phase.objects.filter(pk=phase.pk, state=PhaseState.SCHEDULED).update(state=PhaseState.RUNNING):
+                    continue
+                if plan_state != PlanState.RUNNING:
+                    SunsetPlan.objects.filter(pk=plan_id).update(state=PlanState.RUNNING, updated_at=now)
+                run = CutoverRun.objects.create(phase_id=phase.pk, plan_id=plan_id, queued_at=now, heartbeat_at=now)
+                record_event(
+                    actor=None,
+                    actor_label="system:beat",
+                    action="phase.claimed",
+                    obj=run,
+                    before={"phase_state": PhaseState.SCHEDULED, "plan_state": plan_state},
+                    after={"phase": phase.pk, "phase_state": PhaseState.RUNNING, "plan_state": PlanState.RUNNING},
+                )
+                plan_state = PlanState.RUNNING
+                phase.state = PhaseState.RUNNING
+                run_ids.append(run.pk)
     return run_ids
 
 
@@ -227,6 +321,9 @@ def _run_cutover(*, run_id: int, worker_id: str) -> str:
         return "skipped"
     run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
     bind_log_ids(plan_id=run.plan_id)
+    if _supersede_if_overtaken(run, lease, worker_id):
+        log.info("run %s: superseded by a later phase that is already due", run_id)
+        return "skipped"
     log.info("run %s: started by %s", run_id, worker_id)
     ctx = _Ctx(
         run_id=run_id,
@@ -239,6 +336,8 @@ def _run_cutover(*, run_id: int, worker_id: str) -> str:
     )
     try:
         for step in STEP_ORDER:
+            if step == Step.DONE:
+                break  # settle_delivery ends the run once its messages are out
             if ctx.step_state(step)["state"] == "done":
                 continue
             STEPS[step](ctx)
@@ -256,8 +355,34 @@ def _run_cutover(*, run_id: int, worker_id: str) -> str:
         log.exception("run %s failed", run_id)
         _fail(ctx, f"{type(exc).__name__}: {exc}")
         return "failed"
-    log.info("run %s: completed", run_id)
-    return "completed"
+    log.info("run %s: database steps done, delivering", run_id)
+    return settle_delivery(run_id=run_id) or "delivering"
+
+
+def _supersede_if_overtaken(run: CutoverRun, lease: str, worker_id: str) -> bool:
+    """A notice or soft close that waited in the queue until its later phase fell due is
+    superseded rather than run after it, as long as it has changed nothing yet."""
+    if (run.steps or {}).get(Step.CHANNELS, {}).get("state") not in (None, "pending"):
+        return False
+    now = timezone.now()
+    with transaction.atomic():
+        SunsetPlan.objects.select_for_update().filter(pk=run.plan_id).first()
+        phases = list(Phase.objects.filter(plan_id=run.plan_id))
+        phase = next(p for p in phases if p.pk == run.phase_id)
+        later = _later_due_phase(phases, phase, now)
+        if later is None:
+            return False
+        if not CutoverRun.objects.filter(pk=run.pk, lease=lease, state=RunState.RUNNING).update(
+            state=RunState.SKIPPED, superseded_by=later, finished_at=now, heartbeat_at=now, lease=""
+        ):
+            return False
+        Phase.objects.filter(pk=phase.pk).update(state=PhaseState.SKIPPED)
+        if not Phase.objects.filter(plan_id=run.plan_id, state=PhaseState.RUNNING).exists():
+            SunsetPlan.objects.filter(pk=run.plan_id, state=PlanState.RUNNING).update(
+                state=PlanState.SCHEDULED, updated_at=now
+            )
+        _record_superseded(run=run, phase=phase, by=later, actor_label=f"system:{worker_id}", now=now)
+    return True
 
 
 def _release(ctx: _Ctx) -> None:
@@ -282,6 +407,7 @@ def _fail(ctx: _Ctx, reason: str) -> None:
         Phase.objects.filter(pk=ctx.phase.pk).update(state=PhaseState.FAILED)
         SunsetPlan.objects.filter(pk=ctx.plan.pk).update(state=PlanState.FAILED, updated_at=now)
         PlanChannel.objects.filter(plan_id=ctx.plan.pk).update(is_open=False)
+        queue_run_failure_notices(run=run, reason=reason)
         record_event(
             actor=None,
             actor_label=f"system:{ctx.worker_id}",
@@ -340,9 +466,9 @@ def _step_channels(ctx: _Ctx) -> None:
     target = CHANNEL_STATE_FOR_PHASE[ctx.phase.kind]
     now = timezone.now()
     with transaction.atomic():
-        changed = (
-            Channel.objects.filter(pk__in=ctx.channel_ids).exclude(state=target).update(state=target, updated_at=now)
-        )
+        # Within a plan a channel's state only moves forward: a phase never undoes a later one.
+        behind = CHANNEL_STATES_IN_ORDER[: CHANNEL_STATES_IN_ORDER.index(target)]
+        changed = Channel.objects.filter(pk__in=ctx.channel_ids, state__in=behind).update(state=target, updated_at=now)
         if ctx.phase.kind == PhaseKind.ARCHIVE:
             Channel.objects.filter(pk__in=ctx.channel_ids, archived_at__isnull=True).update(archived_at=now)
         ctx.step_state(Step.CHANNELS)["done"] = len(ctx.channel_ids)
@@ -399,17 +525,21 @@ def _step_conversations(ctx: _Ctx) -> None:
                 moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
                     state=ConversationState.REDIRECTED, redirected_to=target, moved_by_run_id=ctx.run_id
                 )
-                # One hand-off notice per moved conversation, written set-based in the
-                # same transaction; the unique dedupe key makes a repeat a no-op.
+                # One hand-off notice per customer and channel (it lists all their references),
+                # written set-based in the same transaction; the unique dedupe key makes a
+                # repeat, the same customer met again in a later chunk, or a re-run after a
+                # rollback that kept a sent notice, a no-op.
                 with connection.cursor() as cur:
                     cur.execute(
                         f"""
                         INSERT INTO {_outbox_table()}
                             (channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
                              state, attempts, rendered_text, platform_response_id, last_error, created_at)
-                        SELECT c.channel_id, c.id, %s, %s, %s || c.id, %s, %s, 0, '', '', '', %s
+                        SELECT c.channel_id, MIN(c.id), %s, %s,
+                               %s || c.channel_id || ':' || md5(c.customer_id), %s, %s, 0, '', '', '', %s
                         FROM {conv_table} c
                         WHERE c.moved_by_run_id = %s AND c.id >= %s AND c.id <= %s
+                        GROUP BY c.channel_id, c.customer_id
                         ON CONFLICT DO NOTHING
                         """,
                         [
@@ -532,7 +662,7 @@ def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int
         move = moves[note.agent_id]
         return (
             f"Hello {move.agent.name},\n\n"
-            f"{ctx.plan.title}: the channels you worked on are retiring.\n"
+            f"{ctx.plan.title}: the channels you worked on have retired.\n"
             f"From {move.effective_date:%d %B %Y} you join {move.to_team.name}"
             f"{' as ' + move.role if move.role else ''} (site {move.to_team.site or 'unchanged'}).\n\n"
             "Your coordinator will contact you with the details.\n"
@@ -545,10 +675,56 @@ def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int
     )
 
 
+def send_run_emails(*, run_id: int) -> int:
+    """Send a finished run's emails that were queued again (retry from the run page)."""
+    run = CutoverRun.objects.select_related("phase", "plan").get(pk=run_id)
+    ctx = _Ctx(run_id=run.pk, lease="", worker_id="retry", phase=run.phase, plan=run.plan, channel_ids=[])
+    mine = Notification.objects.filter(run_id=run.pk).exclude(kind__in=OWNER_NOTICE_KINDS)
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            mine.select_for_update(skip_locked=True)
+            .filter(state=NotificationState.PENDING)
+            .values_list("id", flat=True)
+        )
+        mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
+    notes = list(mine.filter(pk__in=ids).order_by("id"))
+    moves = {
+        r.agent_id: r
+        for r in Reassignment.objects.filter(
+            plan_id=run.plan_id, agent_id__in=[n.agent_id for n in notes if n.agent_id]
+        ).select_related("agent", "to_team")
+    }
+    items = [
+        (
+            n.pk,
+            EmailMessage(
+                subject=n.subject,
+                body=_render_body(n, ctx, run, moves),
+                to=[n.recipient],
+                headers={"Message-ID": n.message_id},
+            ),
+        )
+        for n in notes
+    ]
+
+    def record_sent(keys) -> set:
+        return record_group(Notification._meta.db_table, keys, now)
+
+    def record_refused(pk, error: str) -> None:
+        mine.filter(pk=pk).update(state=NotificationState.FAILED)
+
+    try:
+        return send_recorded(items, record_sent=record_sent, record_refused=record_refused)
+    except (OSError, smtplib.SMTPException):
+        mine.filter(pk__in=ids, state=NotificationState.SENDING).update(state=NotificationState.FAILED)
+        return 0
+
+
 def _step_notifications(ctx: _Ctx) -> None:
     with transaction.atomic():
         _queue_notifications(ctx)
-    mine = Notification.objects.filter(run_id=ctx.run_id)
+    mine = Notification.objects.filter(run_id=ctx.run_id).exclude(kind__in=OWNER_NOTICE_KINDS)
     info = _start_step(ctx, Step.NOTIFICATIONS, total=mine.count())
     info["total"] = mine.count()
     # Rows a previous lease holder claimed but never recorded were not delivered
@@ -627,16 +803,24 @@ def _step_notifications(ctx: _Ctx) -> None:
             _beat(ctx, **fields)
 
 
-def _step_done(ctx: _Ctx) -> None:
-    _start_step(ctx, Step.DONE, total=1)
+def _step_delivering(ctx: _Ctx) -> None:
+    """The database steps are done: the phase is complete and the next one may start, while
+    the run shows "Delivering" until every hand-off notice and email it wrote is sent or failed."""
+    _start_step(ctx, Step.DELIVERING)
     now = timezone.now()
     with transaction.atomic():
         run = CutoverRun.objects.get(pk=ctx.run_id)
-        ctx.step_state(Step.DONE)["done"] = 1
-        _finish_step(ctx, Step.DONE, state=RunState.COMPLETED, finished_at=now, current_step=Step.DONE)
+        counts = run_delivery_counts(run.pk)
+        info = ctx.step_state(Step.DELIVERING)
+        info["total"] = counts.total
+        info["done"] = counts.sent + counts.failed
+        _beat(ctx, current_step=Step.DELIVERING)
+        CutoverRun.objects.filter(pk=ctx.run_id, lease=ctx.lease).update(
+            state=RunState.DELIVERING, lease="", finished_at=now
+        )
         Phase.objects.filter(pk=ctx.phase.pk).update(state=PhaseState.COMPLETED)
         remaining = Phase.objects.filter(plan_id=ctx.plan.pk).exclude(
-            state__in=[PhaseState.COMPLETED, PhaseState.CANCELLED]
+            state__in=[PhaseState.COMPLETED, PhaseState.CANCELLED, PhaseState.SKIPPED]
         )
         plan_state = PlanState.COMPLETED if not remaining.exists() else PlanState.SCHEDULED
         if not remaining.filter(state=PhaseState.RUNNING).exists():
@@ -646,20 +830,80 @@ def _step_done(ctx: _Ctx) -> None:
         record_event(
             actor=None,
             actor_label=f"system:{ctx.worker_id}",
-            action="run.completed",
+            action="run.delivering",
             obj=run,
             before={"state": RunState.RUNNING},
             after={
-                "state": RunState.COMPLETED,
+                "state": RunState.DELIVERING,
                 "phase": ctx.phase.kind,
                 "conversations_moved": run.conversations_moved,
                 "handoffs_queued": run.handoffs_queued,
                 "agents_reassigned": run.agents_reassigned,
-                "notifications_sent": run.notifications_sent,
                 "seconds": (now - run.started_at).total_seconds() if run.started_at else None,
                 "attempts": run.attempts,
             },
         )
+    if counts.total:
+        kick_outbox()
+
+
+def settle_delivery(*, run_id: int, now: datetime | None = None) -> str | None:
+    """End a delivering run once nothing of it is pending: "completed" when everything was
+    delivered, "completed_with_failures" otherwise (its owners are emailed once). Returns the
+    new state, or None while delivery goes on. Safe to call from any worker at any time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        run = CutoverRun.objects.select_for_update().filter(pk=run_id, state=RunState.DELIVERING).first()
+        if run is None:
+            return None
+        counts = run_delivery_counts(run.pk)
+        steps = run.steps or {}
+        info = steps.setdefault(Step.DELIVERING, {"state": "running", "done": 0, "total": 0})
+        info["total"] = counts.total
+        info["done"] = counts.sent + counts.failed
+        if counts.unsettled:
+            CutoverRun.objects.filter(pk=run.pk).update(steps=steps)
+            return None
+        info["state"] = "done"
+        info["finished_at"] = _iso(now)
+        steps[Step.DONE] = {"state": "done", "done": 1, "total": 1, "started_at": _iso(now), "finished_at": _iso(now)}
+        state = RunState.COMPLETED if not counts.failed else RunState.COMPLETED_WITH_FAILURES
+        CutoverRun.objects.filter(pk=run.pk).update(
+            state=state,
+            steps=steps,
+            current_step=Step.DONE,
+            delivered_at=now,
+            finished_at=Coalesce(F("finished_at"), now),
+            notifications_sent=counts.emails_sent,
+        )
+        record_event(
+            actor=None,
+            actor_label="system:delivery",
+            action="run.completed",
+            obj=run,
+            before={"state": RunState.DELIVERING},
+            after={
+                "state": state,
+                "sent": counts.sent,
+                "failed": counts.failed,
+                "handoffs_sent": counts.handoffs_sent,
+                "handoffs_failed": counts.handoffs_failed,
+                "emails_sent": counts.emails_sent,
+                "emails_failed": counts.emails_failed,
+            },
+        )
+        if counts.failed and run.rolled_back_at is None:
+            queue_delivery_failure_notices(run=run, counts=counts)
+    return state
+
+
+def settle_delivering_runs(*, now: datetime | None = None) -> list[int]:
+    """Settle every run still delivering; returns the ids that ended."""
+    ended = []
+    for run_id in CutoverRun.objects.filter(state=RunState.DELIVERING).values_list("id", flat=True)[:200]:
+        if settle_delivery(run_id=run_id, now=now):
+            ended.append(run_id)
+    return ended
 
 
 STEPS = {
@@ -668,5 +912,5 @@ STEPS = {
     Step.CONVERSATIONS: _step_conversations,
     Step.REASSIGNMENTS: _step_reassignments,
     Step.NOTIFICATIONS: _step_notifications,
-    Step.DONE: _step_done,
+    Step.DELIVERING: _step_delivering,
 }

@@ -13,6 +13,7 @@ from channels_app.audit.services import record_event
 from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import require
 from channels_app.models import (
+    FINISHED_RUN_STATES,
     PHASE_ORDER,
     Assignment,
     Channel,
@@ -44,7 +45,7 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
         raise InvalidTransition(
             _("This run was already rolled back on %(when)s UTC.") % {"when": f"{run.rolled_back_at:%Y-%m-%d %H:%M}"}
         )
-    if run.state != RunState.COMPLETED:
+    if run.state not in FINISHED_RUN_STATES:
         raise InvalidTransition(
             _("Only a completed run can be rolled back; this one is %(state)s.")
             % {"state": run.get_state_display().lower()}
@@ -67,6 +68,7 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
     later = (
         CutoverRun.objects.filter(plan=plan, phase__region=run.phase.region, rolled_back_at__isnull=True)
         .exclude(pk=run.pk)
+        .exclude(state=RunState.SKIPPED)
         .select_related("phase")
     )
     position = PHASE_ORDER.index(run.phase.kind)
@@ -95,6 +97,13 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         raise ValidationError({"reason": [_("Say why the phase is rolled back; it goes into the audit trail.")]})
     _check_can_roll_back(run, plan, now)
 
+    # The audit's "before" is what the rollback found, not the pre-cutover picture it restores.
+    found = {
+        str(pk): {"state": state, "archived_at": archived.isoformat() if archived else None}
+        for pk, state, archived in Channel.objects.filter(
+            pk__in=[int(pk) for pk in (run.snapshot.get("channels") or {})]
+        ).values_list("pk", "state", "archived_at")
+    }
     restored_channels = 0
     for channel_id, prior in (run.snapshot.get("channels") or {}).items():
         restored_channels += Channel.objects.filter(pk=int(channel_id)).update(
@@ -105,7 +114,9 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
     )
     unsent = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF, state=OutboxState.PENDING)
     dropped, _by_model = unsent.delete()
-    kept = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF).count()
+    handoffs = OutboxMessage.objects.filter(created_by_run=run, kind=OutboxKind.HANDOFF)
+    kept = handoffs.filter(state=OutboxState.SENT).count()
+    never_delivered = handoffs.filter(state__in=[OutboxState.FAILED, OutboxState.SKIPPED]).count()
     removed_assignments, _by_model = Assignment.objects.filter(created_by_run=run).delete()
     reopened_assignments = Assignment.objects.filter(ended_by_run=run).update(ends_on=None, ended_by_run=None)
     moves = Reassignment.objects.filter(applied_by_run=run).update(
@@ -123,6 +134,7 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         "conversations_reopened": reopened,
         "handoffs_dropped_unsent": dropped,
         "handoffs_already_sent": kept,
+        "handoffs_never_delivered": never_delivered,
         "assignments_removed": removed_assignments,
         "assignments_reopened": reopened_assignments,
         "moves_reverted": moves,
@@ -134,7 +146,12 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         actor=actor,
         action="run.rolled_back",
         obj=run,
-        before={"plan_state": plan.state, "phase": run.phase.kind, "channels": run.snapshot.get("channels")},
-        after={"plan_state": PlanState.ROLLED_BACK, **summary},
+        before={"plan_state": plan.state, "run_state": run.state, "phase": run.phase.kind, "channels": found},
+        after={
+            "plan_state": PlanState.ROLLED_BACK,
+            "phase_state": PhaseState.ROLLED_BACK,
+            "channels": run.snapshot.get("channels"),
+            **summary,
+        },
     )
     return run

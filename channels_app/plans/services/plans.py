@@ -459,6 +459,53 @@ def create_plan(
     return plan
 
 
+# Plans whose contents may be copied into a new draft: nothing of them runs any more.
+COPYABLE_PLAN_STATES = (PlanState.ROLLED_BACK, PlanState.CANCELLED, PlanState.FAILED)
+
+
+def copy_plan_into_draft(*, actor, plan: SunsetPlan, now: datetime | None = None) -> SunsetPlan:
+    """A new draft with the plan's channels, regions, redirects and auto-replies, and its phases
+    at the same local times, their dates moved so that the first is a week from today (the old
+    dates have passed). The author reviews and submits it as any draft."""
+    require(actor, "draft_plan")
+    now = now or timezone.now()
+    if plan.state not in COPYABLE_PLAN_STATES:
+        raise InvalidTransition(
+            _("This plan is %(state)s; only a rolled back, cancelled or failed plan can be copied.")
+            % {"state": plan.get_state_display().lower()}
+        )
+    phases = list(plan.phases.order_by("instant", "id"))
+    shift = timedelta(0)
+    if phases:
+        first = min(p.local_date for p in phases)
+        shift = max(timedelta(0), (now.date() + timedelta(days=7)) - first)
+    regions = [
+        RegionInput(
+            r.name,
+            r.time_zone,
+            tuple(plan.plan_channels.filter(region=r.name).values_list("channel_id", flat=True)),
+        )
+        for r in plan.regions.order_by("name")
+    ]
+    copy = create_plan(
+        actor=actor,
+        title=_("Copy of %(title)s") % {"title": plan.title},
+        channel_ids=list(plan.plan_channels.values_list("channel_id", flat=True)),
+        phases=[PhaseInput(p.kind, p.local_date + shift, p.local_time, p.time_zone, p.region) for p in phases],
+        redirects=[
+            RedirectInput(r.kind, r.label, r.value, r.expected_share) for r in plan.redirects.order_by("position")
+        ],
+        auto_replies=[
+            AutoReplyInput(a.phase_kind, a.locale, a.text) for a in plan.auto_replies.order_by("phase_kind", "locale")
+        ],
+        default_locale=plan.default_locale,
+        regions=regions,
+        now=now,
+    )
+    record_event(actor=actor, action="plan.copied", obj=copy, before={"from_plan": plan.pk}, after={"plan": copy.pk})
+    return copy
+
+
 def _locked(plan: SunsetPlan | int) -> SunsetPlan:
     pk = plan.pk if isinstance(plan, SunsetPlan) else plan
     return SunsetPlan.objects.select_for_update().get(pk=pk)

@@ -7,8 +7,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from channels_app.core.permissions import require
-from channels_app.models import SunsetPlan
-from channels_app.plans.selectors import plan_for_page, plan_impact
+from channels_app.models import PlanState, SunsetPlan
+from channels_app.plans.selectors import plan_delivery_counts, plan_for_page, plan_impact
 
 
 @require_GET
@@ -19,9 +19,13 @@ def plan_detail(request, pk: int):
         plan = plan_for_page(pk)
     except SunsetPlan.DoesNotExist:
         raise Http404(_("No such plan.")) from None
+    ran = plan.state not in (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
     context = {
         "plan": plan,
         "impact": plan_impact(plan),
         "is_author": plan.author_id == request.user.pk,
+        # After a run the page says what was delivered, not what was going to be sent.
+        "delivery": plan_delivery_counts(plan.pk) if ran or plan.runs.all() else None,
+        "ran": ran,
     }
     return render(request, "channels_app/plan_detail.html", context)

@@ -15,7 +15,14 @@ from channels_app.core.views import FORM_ERROR_STATUS, error_messages, go
 from channels_app.models import Channel, PlanState, SunsetPlan
 from channels_app.plans.forms import ApproveForm, CancelForm, SendBackForm
 from channels_app.plans.selectors import approvals_queue, diff_snapshots, plan_for_page, plan_impact, review_baseline
-from channels_app.plans.services.plans import approve_plan, cancel_plan, plan_snapshot, reject_plan, submit_plan
+from channels_app.plans.services.plans import (
+    approve_plan,
+    cancel_plan,
+    copy_plan_into_draft,
+    plan_snapshot,
+    reject_plan,
+    submit_plan,
+)
 
 
 def _plan(pk: int) -> SunsetPlan:
@@ -134,3 +141,19 @@ def plan_approve(request, pk: int):
 @login_required
 def plan_send_back(request, pk: int):
     return _decide(request, pk, approve=False)
+
+
+@require_POST
+@login_required
+def plan_copy(request, pk: int):
+    """Copy a plan that no longer runs (rolled back, cancelled, failed) into a new draft."""
+    require(request.user, "draft_plan")
+    plan = _plan(pk)
+    try:
+        copy = copy_plan_into_draft(actor=request.user, plan=plan)
+    except ValidationError as exc:
+        for text in error_messages(exc):
+            messages.error(request, text)
+        return go(request, reverse("plan_detail", args=[plan.pk]))
+    messages.success(request, _("A new draft was made from the plan; check its dates, then submit it."))
+    return go(request, reverse("plan_detail", args=[copy.pk]))

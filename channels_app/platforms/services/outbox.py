@@ -388,10 +388,13 @@ def _claim_cooldowns(jobs: list[_Job], batch: _Batch) -> set[int]:
 
 
 def _handoff_context(rows: list[OutboxMessage]) -> dict[int, dict[str, Any]]:
-    """The latest inbound message of each conversation that gets a hand-off notice."""
-    ids = [row.conversation_id for row in rows if row.kind == OutboxKind.HANDOFF and row.in_reply_to_id is None]
-    if not ids:
+    """The latest inbound message of each conversation that gets a hand-off notice, and the
+    references of every conversation of that customer the same run moved on that channel
+    (one notice per customer and channel lists them all)."""
+    notices = [row for row in rows if row.kind == OutboxKind.HANDOFF and row.in_reply_to_id is None]
+    if not notices:
         return {}
+    ids = [row.conversation_id for row in notices]
     # A message its author deleted cannot be answered: the hand-off answers the latest one left.
     latest = (
         Message.objects.filter(conversation_id=OuterRef("pk"), direction=Direction.INBOUND)
@@ -404,10 +407,29 @@ def _handoff_context(rows: list[OutboxMessage]) -> dict[int, dict[str, Any]]:
         last_text=Subquery(latest.values("text")[:1]),
         last_meta=Subquery(latest.values("meta")[:1]),
     )
-    return {
+    context = {
         c.pk: {"id": c.last_id, "lang": c.last_lang, "text": c.last_text or "", "meta": c.last_meta or {}}
         for c in found
     }
+    run_ids = {row.created_by_run_id for row in notices if row.created_by_run_id}
+    if run_ids:
+        customers = {(c.channel_id, c.customer_id): c.pk for c in found}
+        references: dict[int, list[str]] = {}
+        for channel_id, customer_id, reference in (
+            Conversation.objects.filter(
+                moved_by_run_id__in=run_ids,
+                channel_id__in={key[0] for key in customers},
+                customer_id__in={key[1] for key in customers},
+            )
+            .order_by("id")
+            .values_list("channel_id", "customer_id", "reference")
+        ):
+            pk = customers.get((channel_id, customer_id))
+            if pk is not None and reference:
+                references.setdefault(pk, []).append(reference)
+        for pk, refs in references.items():
+            context[pk]["references"] = refs
+    return context
 
 
 def _target(row: OutboxMessage, handoff: dict[str, Any]) -> ReplyTarget:
@@ -476,6 +498,10 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
     if any(t.kind == "url" for t in info.plan.redirects.all()):
         values["redirect_url"] = tracked_redirect_url(conversation.reference)
     reference = conversation.reference if row.kind == OutboxKind.HANDOFF else ""
+    if reference and message is None:
+        references = handoffs.get(row.conversation_id, {}).get("references") or [reference]
+        reference = ", ".join(references)
+        values["reference"] = reference
     try:
         job.text = render_reply(
             available[locale], values, job.target.length_rule or row.channel.kind, reference=reference
@@ -821,7 +847,7 @@ def _process(rows: list[OutboxMessage], *, now: datetime, report: SendReport, le
     allowed: list[_Job] = []
     for job in jobs:
         row = job.row
-        if row.kind == OutboxKind.HANDOFF:
+        if row.kind == OutboxKind.HANDOFF or row.requeued_at is not None:
             allowed.append(job)
         elif first[(row.channel_id, job.customer)] is not job:
             other = first[(row.channel_id, job.customer)].row.pk
@@ -897,6 +923,8 @@ def retry_failed_replies(*, actor, channel: Channel | int, outbox_ids: Iterable[
     failed = OutboxMessage.objects.filter(channel=channel, state=OutboxState.FAILED)
     if outbox_ids is not None:
         failed = failed.filter(pk__in=list(outbox_ids))
-    count = failed.update(state=OutboxState.PENDING, attempts=0, next_attempt_at=None, claimed_by="")
+    count = failed.update(
+        state=OutboxState.PENDING, attempts=0, next_attempt_at=None, claimed_by="", requeued_at=timezone.now()
+    )
     record_event(actor=actor, action="outbox.retried", obj=channel, after={"requeued": count})
     return count

@@ -12,15 +12,19 @@ from django.utils import timezone
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition, LeaseLost
 from channels_app.cutover.services import engine as cutover
-from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover
+from channels_app.cutover.services.delivery import send_owner_notices
+from channels_app.cutover.services.engine import claim_due_phases, reap_stuck_runs, run_cutover, settle_delivery
 from channels_app.models import (
     Assignment,
     AuditEvent,
+    Channel,
     ChannelState,
     Conversation,
     ConversationState,
     CutoverRun,
     OutboxMessage,
+    OutboxState,
+    Phase,
     PhaseState,
     PlanState,
     Reassignment,
@@ -28,9 +32,16 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
+from channels_app.plans.selectors import run_delivery_counts
 from channels_app.plans.services.plans import AutoReplyInput, cancel_plan, confirm_reassignments
 from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
-from channels_app.tests.support.helpers import approved_plan, hard_close_plan, submit_and_approve
+from channels_app.tests.support.helpers import (
+    HARD_CLOSE_REPLY,
+    approved_plan,
+    hard_close_plan,
+    submit_and_approve,
+    utc_phase,
+)
 from channels_app.workforce.services.moves import assign_agents
 
 LATER = timedelta(days=31)
@@ -95,11 +106,12 @@ def test_hard_close_runs_every_step(
     plan = _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator)
     run = _claim(plan)
 
-    assert run_cutover(run_id=run.pk, worker_id="test") == "completed"
+    # The database steps are done; the hand-off notices are still to go out.
+    assert run_cutover(run_id=run.pk, worker_id="test") == "delivering"
 
     run.refresh_from_db()
     plan.refresh_from_db()
-    assert run.state == RunState.COMPLETED
+    assert run.state == RunState.DELIVERING
     assert plan.state == PlanState.COMPLETED
     assert run.phase.state == PhaseState.COMPLETED
     # Channels retired; the phone channel is untouched.
@@ -135,20 +147,30 @@ def test_hard_close_runs_every_step(
     assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 8
     # Progress, timings and the audit trail.
     assert [
-        run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications", "done")
-    ] == ["done"] * 6
+        run.steps[s]["state"] for s in ("freeze", "channels", "conversations", "reassignments", "notifications")
+    ] == ["done"] * 5
     assert run.steps["conversations"]["done"] == run.steps["conversations"]["total"] == 25
     assert run.snapshot["channels"][str(x_forum_and_phone_channels["x"].pk)]["state"] == "active"
     assert run.duration_seconds is not None
+    # Delivery: the run stays "Delivering" until the outbox has sent every notice.
+    assert settle_delivery(run_id=run.pk) is None
+    assert run_delivery_counts(run.pk).unsettled == 25
+    handoffs.update(state=OutboxState.SENT, sent_at=timezone.now(), platform_response_id="1850000000000000009")
+    assert settle_delivery(run_id=run.pk) == RunState.COMPLETED
+    run.refresh_from_db()
+    assert run.steps["delivering"]["done"] == run.steps["delivering"]["total"] == 25 + 8
+    assert run.steps["done"]["state"] == "done" and run.delivered_at is not None
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"phase.claimed", "channels.state_changed", "reassignments.applied", "run.completed"} <= actions
+    assert {"phase.claimed", "channels.state_changed", "reassignments.applied", "run.delivering", "run.completed"} <= (
+        actions
+    )
     assert verify_chain() == []
 
 
 def test_a_finished_run_is_not_run_again(manager, approver, x_forum_and_phone_channels, smtp_settings):
     plan = approved_plan(manager=manager, approver=approver, channels=[x_forum_and_phone_channels["x"]])
     run = _claim(plan)
-    assert run_cutover(run_id=run.pk, worker_id="a") == "completed"
+    assert run_cutover(run_id=run.pk, worker_id="a") in ("completed", "delivering")
     sent = len(smtp_settings.messages)
     assert run_cutover(run_id=run.pk, worker_id="b") == "skipped"
     assert OutboxMessage.objects.count() == 14
@@ -172,6 +194,11 @@ def test_freeze_rechecks_approval_at_run_time(manager, approver, x_forum_and_pho
     assert not Conversation.objects.filter(state=ConversationState.REDIRECTED).exists()
     assert not OutboxMessage.objects.exists()
     assert smtp_settings.messages == []
+    # The plan's author and approver are told, once each.
+    assert send_owner_notices(run_id=run.pk) == 2
+    assert send_owner_notices(run_id=run.pk) == 0
+    assert sorted(m.message["To"] for m in smtp_settings.messages) == sorted([manager.email, approver.email])
+    assert all("phase failed" in m.message["Subject"] for m in smtp_settings.messages)
 
 
 def test_reaper_hands_a_silent_run_to_another_worker(
@@ -187,7 +214,7 @@ def test_reaper_hands_a_silent_run_to_another_worker(
     assert reap_stuck_runs() == []
     # Silent for longer than the threshold: handed back.
     assert reap_stuck_runs(now=timezone.now() + timedelta(seconds=61)) == [run.pk]
-    assert run_cutover(run_id=run.pk, worker_id="second") == "completed"
+    assert run_cutover(run_id=run.pk, worker_id="second") in ("completed", "delivering")
     run.refresh_from_db()
     assert run.attempts == 2
     assert run.worker_id == "second"
@@ -219,7 +246,7 @@ def test_soft_close_changes_state_but_moves_nothing(manager, approver, x_forum_a
     )
     run_ids = claim_due_phases(now=at + timedelta(seconds=1))
     assert len(run_ids) == 1
-    assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+    assert run_cutover(run_id=run_ids[0], worker_id="t") in ("completed", "delivering")
     x_forum_and_phone_channels["x"].refresh_from_db()
     plan.refresh_from_db()
     assert x_forum_and_phone_channels["x"].state == ChannelState.SOFT_CLOSED
@@ -286,3 +313,93 @@ def test_cancel_racing_claim_has_exactly_one_winner(django_user_model, manager, 
         outcomes.append("claim" if claimed else "cancel")
     # The database, not the test, decides; record who won for the log.
     print("race winners:", outcomes)
+
+
+def _three_phase_plan(manager, approver, channels, at):
+    plan = hard_close_plan(
+        manager=manager,
+        channels=channels,
+        phases=[
+            utc_phase("notice", at - timedelta(minutes=20)),
+            utc_phase("soft_close", at - timedelta(minutes=10)),
+            utc_phase("hard_close", at),
+        ],
+        auto_replies=[
+            AutoReplyInput("notice", "en", "Until {date} we are happy to help; then call {phone}."),
+            AutoReplyInput("soft_close", "en", "We are closing: call {phone} or visit {redirect_url}."),
+            AutoReplyInput("hard_close", "en", HARD_CLOSE_REPLY),
+        ],
+    )
+    return submit_and_approve(plan, manager=manager, approver=approver)
+
+
+def test_phases_due_together_supersede_the_earlier_ones(manager, approver, smtp_settings):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    ConversationFactory.create_batch(3, channel=x)
+    at = timezone.now() + timedelta(days=3)
+    plan = _three_phase_plan(manager, approver, [x], at)
+    # Every worker was down while all three fell due: one sweep claims only the hard close.
+    run_ids = claim_due_phases(now=at + timedelta(seconds=5))
+    assert len(run_ids) == 1
+    runs = {r.phase.kind: r for r in CutoverRun.objects.filter(plan=plan).select_related("phase", "superseded_by")}
+    assert runs["notice"].state == runs["soft_close"].state == RunState.SKIPPED
+    assert runs["notice"].superseded_by.kind == runs["soft_close"].superseded_by.kind == "hard_close"
+    assert runs["notice"].phase.state == PhaseState.SKIPPED
+    assert runs["hard_close"].pk == run_ids[0]
+    assert run_cutover(run_id=run_ids[0], worker_id="t") in ("completed", "delivering")
+    x.refresh_from_db()
+    assert x.state == ChannelState.RETIRED
+    plan.refresh_from_db()
+    assert plan.state == PlanState.COMPLETED
+    assert AuditEvent.objects.filter(action="phase.superseded").count() == 2
+
+
+def test_a_phase_waits_while_an_earlier_one_runs_and_a_queued_one_is_overtaken(manager, approver, smtp_settings):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    plan = _three_phase_plan(manager, approver, [x], timezone.now() + timedelta(days=3))
+    now = timezone.now()
+    instants = {"notice": now - timedelta(minutes=20), "soft_close": now - timedelta(seconds=5)}
+    instants["hard_close"] = now + timedelta(hours=1)
+    for kind, instant in instants.items():
+        Phase.objects.filter(plan=plan, kind=kind).update(instant=instant)
+    [notice_run] = claim_due_phases(now=instants["notice"] + timedelta(seconds=1))
+    # The notice run is queued (no worker yet) when the soft close falls due: not claimed.
+    assert claim_due_phases(now=now) == []
+    # A worker then picks the notice run up: its later phase is due, so it is superseded
+    # before it changes anything, and the soft close runs next.
+    assert run_cutover(run_id=notice_run, worker_id="late") == "skipped"
+    run = CutoverRun.objects.get(pk=notice_run)
+    assert run.state == RunState.SKIPPED and run.superseded_by.kind == "soft_close"
+    x.refresh_from_db()
+    assert x.state == ChannelState.ACTIVE
+    [soft_run] = claim_due_phases(now=timezone.now())
+    assert CutoverRun.objects.get(pk=soft_run).phase.kind == "soft_close"
+
+
+def test_a_channel_state_never_moves_backwards_within_a_plan(manager, approver, smtp_settings):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    at = timezone.now() + timedelta(days=3)
+    _three_phase_plan(manager, approver, [x], at)
+    [notice_run] = claim_due_phases(now=at - timedelta(minutes=19))
+    # Whatever retired the channel meanwhile, a notice run never brings it back to notice.
+    Channel.objects.filter(pk=x.pk).update(state=ChannelState.RETIRED)
+    assert run_cutover(run_id=notice_run, worker_id="t") in ("completed", "delivering")
+    x.refresh_from_db()
+    assert x.state == ChannelState.RETIRED
+    assert not AuditEvent.objects.filter(action="channels.state_changed").exists()
+
+
+def test_one_handoff_notice_per_customer_and_channel_lists_their_references(manager, approver, smtp_settings):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    many = ConversationFactory.create_batch(4, channel=x, customer_id="42", customer_handle="@many")
+    ConversationFactory.create_batch(2, channel=x)
+    plan = approved_plan(manager=manager, approver=approver, channels=[x])
+    [run_id] = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    run_cutover(run_id=run_id, worker_id="t")
+    notices = OutboxMessage.objects.filter(created_by_run_id=run_id, kind="handoff")
+    assert notices.count() == 3
+    assert notices.filter(conversation__customer_id="42").count() == 1
+    assert CutoverRun.objects.get(pk=run_id).handoffs_queued == 3
+    assert {c.reference for c in many} <= set(
+        Conversation.objects.filter(moved_by_run_id=run_id, customer_id="42").values_list("reference", flat=True)
+    )

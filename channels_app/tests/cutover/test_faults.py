@@ -38,5 +38,5 @@ def test_cutovers_survive_injected_faults_with_nothing_doubled_or_lost(broker):
     )
     print(result.stdout[-4000:])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert f"RESULT fault_trials={trials} duplicates=0 lost=0 broker={broker}" in result.stdout
+    assert f"RESULT fault_trials={trials} duplicates=0 lost=0 wrong_final_state=0 broker={broker}" in result.stdout
     assert result.stdout.count("completed in") == int(trials)

@@ -5,6 +5,7 @@ from datetime import date, time, timedelta
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
+from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.core.errors import InvalidTransition
@@ -23,7 +24,14 @@ from channels_app.models import (
     PlanState,
     Reminder,
 )
-from channels_app.plans.services.plans import AutoReplyInput, PhaseInput, RegionInput, create_plan, follow_the_sun
+from channels_app.plans.services.plans import (
+    AutoReplyInput,
+    PhaseInput,
+    RegionInput,
+    copy_plan_into_draft,
+    create_plan,
+    follow_the_sun,
+)
 from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, ConversationFactory, TeamFactory
 from channels_app.tests.support.helpers import (
     HARD_CLOSE_REPLY,
@@ -79,7 +87,7 @@ def _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_c
     submit_and_approve(plan, manager=manager, approver=approver)
     before = _tables()
     run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
-    assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+    assert run_cutover(run_id=run_ids[0], worker_id="t") in ("completed", "delivering")
     return plan, CutoverRun.objects.get(pk=run_ids[0]), before
 
 
@@ -266,7 +274,7 @@ def test_follow_the_sun_runs_each_region_in_turn_with_its_own_run(
     for phase in plan.phases.order_by("instant"):
         run_ids = claim_due_phases(now=phase.instant + timedelta(seconds=1))
         assert len(run_ids) == 1  # only this region is due
-        assert run_cutover(run_id=run_ids[0], worker_id="t") == "completed"
+        assert run_cutover(run_id=run_ids[0], worker_id="t") in ("completed", "delivering")
         run = CutoverRun.objects.get(pk=run_ids[0])
         order.append((phase.region, run.conversations_moved, run.agents_reassigned))
         plan.refresh_from_db()
@@ -348,3 +356,29 @@ def test_reminders_whose_moment_passed_before_approval_are_skipped(
     assert queue_due_reminders(now=timezone.now() + timedelta(hours=1)) == 0
     assert queue_due_reminders(now=at - timedelta(hours=20)) == 6
     assert set(Reminder.objects.values_list("offset_seconds", flat=True)) == {86400}
+
+
+def test_a_rolled_back_run_reads_in_words_and_its_plan_can_be_copied_into_a_new_draft(
+    client, manager, approver, hr_coordinator, x_and_forum_with_a_phone_team, smtp_settings
+):
+    plan, run, _before = _completed_hard_close(x_and_forum_with_a_phone_team, manager, approver, hr_coordinator)
+    rollback_run(actor=manager, run=run, reason="Phone queue overloaded")
+    client.force_login(manager)
+    page = client.get(reverse("run_detail", args=[run.pk])).content.decode()
+    assert "Rolled back" in page and "Phone queue overloaded" in page and manager.get_username() in page
+    assert "channels_restored" not in page and "handoffs_already_sent" not in page
+    assert "2 channels restored" in page
+    # Nothing was sent: the summary says so, and does not claim notices reached anyone.
+    assert "had already reached" not in page
+    event = AuditEvent.objects.filter(action="run.rolled_back").get()
+    x = x_and_forum_with_a_phone_team["x"]
+    assert event.before["channels"][str(x.pk)]["state"] == ChannelState.RETIRED
+    assert event.after["channels"][str(x.pk)]["state"] == ChannelState.ACTIVE
+    plan.refresh_from_db()
+    copy = copy_plan_into_draft(actor=manager, plan=plan)
+    assert copy.state == PlanState.DRAFT and copy.author == manager
+    assert set(copy.channels.all()) == set(plan.channels.all())
+    assert copy.auto_replies.count() == plan.auto_replies.count()
+    assert copy.phases.get().instant > timezone.now()
+    response = client.post(reverse("plan_copy", args=[plan.pk]))
+    assert response.status_code == 302

@@ -124,9 +124,10 @@ def test_watchdog_page_shows_chart_and_alerts(client, retired, viewer, outsider,
     )
     client.force_login(viewer)
     client.get(reverse("profile"))  # first request of the session stores the person's time zone in it
-    # session, user, groups; channel; retirement run; inbound counts; customers told;
-    # customers redirected; failed replies; hourly series; alerts.
-    with django_assert_num_queries(11):
+    # session, user, groups; channel; retirement run; inbound in 24 h (the channel page's
+    # selector); inbound since; customers told; customers redirected; failed replies;
+    # hourly series; alerts.
+    with django_assert_num_queries(12):
         body = client.get(reverse("channel_watchdog", args=[x.pk])).content.decode()
     assert "<svg" in body and "Inbound messages per hour" in body
     assert f'href="{reverse("channel_detail", args=[x.pk])}"' in body  # the way back

@@ -16,21 +16,23 @@ from channels_app.models import (
     Conversation,
     ConversationState,
     CutoverRun,
+    Message,
     Notification,
     OutboxMessage,
     PhaseState,
     PlanState,
     RunState,
 )
-from channels_app.tests.support.factories import AgentFactory, ChannelFactory, TeamFactory
+from channels_app.tests.support.factories import AgentFactory, TeamFactory
 from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve, wait_for
+from channels_app.tests.support.inbound_helpers import platform_channel
 from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 
-def _world(n_conversations: int, n_agents: int):
-    x = ChannelFactory(kind="x", name="Brand on X")
+def _world(n_conversations: int, n_agents: int, base_url: str):
+    x = platform_channel("x", base_url, name="Brand on X")
     social = TeamFactory(name="Social care")
     social.channels.set([x])
     phone = TeamFactory(name="Phone", capacity=n_agents + 10)
@@ -51,6 +53,22 @@ def _world(n_conversations: int, n_agents: int):
             for i in range(n_conversations)
         ]
     )
+    # Each conversation's customer wrote a tweet: the hand-off notice answers it.
+    Message.objects.bulk_create(
+        [
+            Message(
+                channel=x,
+                conversation=c,
+                platform_message_id=str(1_800_000_000_000_000_000 + c.pk),
+                direction="in",
+                author_id=c.customer_id,
+                text="@brand where is my order?",
+                lang="en",
+                created_at=now,
+            )
+            for c in Conversation.objects.filter(channel=x)
+        ]
+    )
     return x, phone, agents
 
 
@@ -66,8 +84,10 @@ def _move_everyone(plan, agents, phone, hr_coordinator):
     )
 
 
-def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coordinator, smtp_settings, celery_workers):
-    x, phone, agents = _world(n_conversations=40, n_agents=5)
+def test_worker_runs_an_approved_plan_at_its_instant(
+    manager, approver, hr_coordinator, smtp_settings, platform_secrets, fake_x, celery_workers
+):
+    x, phone, agents = _world(n_conversations=40, n_agents=5, base_url=fake_x.base_url)
     worker = celery_workers("w1")
     worker.wait_ready()
 
@@ -78,8 +98,8 @@ def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coord
 
     run = wait_for(
         lambda: CutoverRun.objects.filter(plan=plan, state=RunState.COMPLETED).first(),
-        timeout=40,
-        message=f"cutover to complete\n{worker.log()[-3000:]}",
+        timeout=60,
+        message=f"cutover to complete (every hand-off notice delivered)\n{worker.log()[-3000:]}",
     )
     plan.refresh_from_db()
     x.refresh_from_db()
@@ -91,6 +111,9 @@ def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coord
     assert run.started_at >= phase.instant
     assert (run.started_at - phase.instant).total_seconds() < 5
     assert run.conversations_moved == 40
+    # "Completed" means delivered: every customer's notice reached the platform.
+    assert len(fake_x.tweets) == 40 == OutboxMessage.objects.filter(created_by_run=run, state="sent").count()
+    assert run.delivered_at is not None
     assert Conversation.objects.filter(state=ConversationState.REDIRECTED).count() == 40
     assert run.agents_reassigned == 5
     assert Assignment.objects.filter(team=phone, ends_on__isnull=True).count() == 5
@@ -104,10 +127,10 @@ def test_worker_runs_an_approved_plan_at_its_instant(manager, approver, hr_coord
 
 
 def test_killed_worker_mid_cutover_is_finished_by_another_without_doing_anything_twice(
-    manager, approver, hr_coordinator, smtp_settings, celery_workers
+    manager, approver, hr_coordinator, smtp_settings, platform_secrets, fake_x, celery_workers
 ):
     total, n_agents = 3000, 40
-    x, phone, agents = _world(n_conversations=total, n_agents=n_agents)
+    x, phone, agents = _world(n_conversations=total, n_agents=n_agents, base_url=fake_x.base_url)
     slow = {"DUSK_CHUNK_SIZE": "100", "DUSK_CHUNK_PAUSE": "0.15", "DUSK_RUN_STUCK_AFTER": "3"}
     first = celery_workers("first", **slow)
     first.wait_ready()
@@ -130,7 +153,7 @@ def test_killed_worker_mid_cutover_is_finished_by_another_without_doing_anything
     second = celery_workers("second", **slow)
     run = wait_for(
         lambda: CutoverRun.objects.filter(plan=plan, state=RunState.COMPLETED).first(),
-        timeout=90,
+        timeout=150,
         message=f"the second worker to finish\n{second.log()[-3000:]}",
     )
     assert run.attempts == 2

@@ -144,9 +144,9 @@ SIGNED_IN = 3
 PAGES = {
     # plans by state (which also counts the pages) + channels by state + recently changed
     # channels + timeline's soonest plans + their phases + active runs + to approve
-    # + unplaced: soonest open plans + agents SQL + their plans + my drafts
-    # + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 14),
+    # + unplaced: soonest open plans + agents SQL + their plans + runs with undelivered
+    # messages + my drafts + page of plans + its channels + its phases
+    "dashboard": (lambda w: reverse("home"), 15),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour
@@ -155,14 +155,15 @@ PAGES = {
     "volume": (lambda w: reverse("channel_volume", args=[w["channel"].pk]), 2),
     # plan with author/approver + phases + channels + redirects + replies + runs
     # + conversations aggregate + agents aggregate + reassignments by state
-    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 9),
+    # + what its runs delivered (hand-off notices by state, emails by state)
+    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 11),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
     # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies)
     # + the plan page's 3 impact aggregates
     "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 15),
-    # run with plan and phase
-    "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 1),
+    # run with plan and phase + its delivery (hand-off notices by state, emails by state)
+    "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 3),
     # page of events (read from an id: no count)
     "audit": (lambda w: reverse("audit_log") + "?object=sunsetplan&actor=maya", 1),
     # savepoint + draft + release + busy channels + the channel choices
@@ -192,8 +193,8 @@ def test_run_progress_poll_is_one_query(n, client, manager, approver, admin_user
     client.force_login(admin_user)
     url = reverse("run_detail", args=[world["run"].pk])
     client.get(url)
-    # session + user + roles + run with plan and phase
-    with django_assert_num_queries(4):
+    # session + user + roles + run with plan and phase + its delivery (two aggregates)
+    with django_assert_num_queries(6):
         response = client.get(url, headers={"HX-Request": "true"})
     body = response.content.decode()
     assert body.lstrip().startswith('<section id="progress"') and "<html" not in body

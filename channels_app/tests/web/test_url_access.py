@@ -123,6 +123,8 @@ ACCESS: dict[str, object] = {
     # --- cutover safety
     "phase_dry_run": Page(VIEW_ONLY, kwargs="phase_of_plan"),
     "run_rollback": Page({"GET": "view", "POST": "rollback_plan"}, kwargs="run_id"),
+    "run_retry_deliveries": Page({"POST": "manage_channels"}, kwargs="run"),
+    "phase_dry_run_by_kind": Page(VIEW_ONLY, kwargs="phase_kind_of_plan"),
     "channel_watchdog": Page(VIEW_ONLY, kwargs="channel_id"),
     "tracked_redirect": Public(ok=(302, 404), kwargs="reference"),
     # --- workforce transition (HR)
@@ -144,6 +146,7 @@ ACCESS: dict[str, object] = {
     "plan_edit": Page({"GET": "draft_plan", "POST": "draft_plan"}, kwargs="plan"),
     "plan_submit": Page({"POST": "submit_plan"}, kwargs="plan"),
     "plan_cancel": Page({"POST": "cancel_plan"}, kwargs="other_plan"),
+    "plan_copy": Page({"POST": "draft_plan"}, kwargs="plan"),
     # A wizard draft belongs to the person writing it: nobody else sees it, the admin neither.
     "plan_draft_autosave": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_instant": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
@@ -280,6 +283,7 @@ def one_secret_row_of_each_kind(people):
         "other_plan": {"pk": other.pk},
         "draft": {"pk": draft.pk},
         "phase_of_plan": lambda: {"plan_id": plan.pk, "phase_id": plan.phases.get().pk},
+        "phase_kind_of_plan": lambda: {"plan_id": plan.pk, "kind": plan.phases.get().kind},
         "run_id": {"run_id": run.pk},
         "channel_id": {"channel_id": channel.pk},
         "reference": {"reference": "DSK-NOSUCH00"},
