@@ -1,10 +1,10 @@
 """/metrics: the Prometheus families an operator watches, behind a token or an allow-list."""
 
 import json
-import os
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -165,9 +165,13 @@ def test_counters_move_when_a_webhook_is_delivered_a_reply_sent_and_a_run_finish
 def test_a_task_failing_in_a_worker_is_counted_where_the_web_process_reads(
     client, metrics_token, settings, celery_workers
 ):
-    # Workers and web share the counters through the cache (DUSK_CACHE_URL): Redis here.
-    shared = os.environ["CELERY_BROKER_URL"]
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": shared}}
+    # Workers and web share the counters through the cache (DUSK_CACHE_URL): a database cache in
+    # the test database here, whichever the broker is.
+    shared = "dbcache://dusk_metrics_cache"
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "dusk_metrics_cache"}
+    }
+    call_command("createcachetable", verbosity=0)
     failures = ("dusk_celery_task_failures_total", (("task", "channels_app.tasks.watchdog_task"),))
     assert failures not in scrape(client)
     worker = celery_workers("w1", DUSK_CACHE_URL=shared)
