@@ -7,8 +7,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from channels_app.core.permissions import require
-from channels_app.models import SunsetPlan
+from channels_app.models import PlanState, SunsetPlan
 from channels_app.plans.selectors import plan_for_page, plan_impact
+from channels_app.plans.services.preflight import run_preflight
+
+# The states in which the plan can still be submitted, approved or run: its preflight matters.
+PREFLIGHT_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
 
 
 @require_GET
@@ -23,5 +27,7 @@ def plan_detail(request, pk: int):
         "plan": plan,
         "impact": plan_impact(plan),
         "is_author": plan.author_id == request.user.pk,
+        # What would block submission or approval, shown before anyone clicks.
+        "preflight": run_preflight(plan) if plan.state in PREFLIGHT_STATES else None,
     }
     return render(request, "channels_app/plan_detail.html", context)

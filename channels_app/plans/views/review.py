@@ -16,6 +16,7 @@ from channels_app.models import Channel, PlanState, SunsetPlan
 from channels_app.plans.forms import ApproveForm, CancelForm, SendBackForm
 from channels_app.plans.selectors import approvals_queue, diff_snapshots, plan_for_page, plan_impact, review_baseline
 from channels_app.plans.services.plans import approve_plan, cancel_plan, plan_snapshot, reject_plan, submit_plan
+from channels_app.plans.services.preflight import run_preflight
 
 
 def _plan(pk: int) -> SunsetPlan:
@@ -81,6 +82,8 @@ def _review_context(request, plan: SunsetPlan) -> dict:
         "changes": changes,
         "is_author": plan.author_id == request.user.pk,
         "pending": plan.state == PlanState.PENDING_APPROVAL,
+        # Approve is disabled, with the reason, while this fails: the refusal comes before the click.
+        "preflight": run_preflight(plan) if plan.state == PlanState.PENDING_APPROVAL else None,
     }
 
 

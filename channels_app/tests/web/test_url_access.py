@@ -166,6 +166,7 @@ ACCESS: dict[str, object] = {
     "hook_email": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
     "channel_messages": Page(VIEW_ONLY, kwargs="channel_id"),
     "channel_messages_retry_failed": Page({"POST": "manage_channels"}, kwargs="channel_id"),
+    "channel_test_connection": Page({"POST": "manage_channels"}, kwargs="channel_id"),
 }
 
 
