@@ -32,10 +32,13 @@ def platform_sandbox():
     the factories make names a DUSK_CHANNEL_TEST_* token and the sandbox's URL for its kind, so
     the preflight's connection test (submission, approval, the freeze step) reaches a platform."""
     from channels_app.tests.support.factories import TEST_TOKEN_ENV, TEST_URL_ENV
-    from channels_app.tests.support.sandbox import Sandbox
+    from channels_app.tests.support.sandbox import DEMO_TOKEN_ENV, SANDBOX_URL_ENV, Sandbox
 
     with Sandbox(token_env=TEST_TOKEN_ENV, url_env=TEST_URL_ENV) as sandbox:
         values = sandbox.environment()
+        # The demo (seed_demo) plays against the same fakes in tests.
+        values |= Sandbox(token_env=DEMO_TOKEN_ENV, url_env={}).environment()
+        values |= {SANDBOX_URL_ENV[kind]: fake.base_url for kind, fake in sandbox.fakes.items()}
         saved = {name: os.environ.get(name) for name in values}
         os.environ.update(values)  # before any worker process starts: they inherit it
         yield sandbox

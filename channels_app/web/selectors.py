@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -12,6 +12,7 @@ from django.utils.translation import gettext, ngettext
 
 from channels_app.core.links import row_url
 from channels_app.models import (
+    OPEN_PLAN_STATES,
     Assignment,
     Phase,
     PhaseKind,
@@ -22,7 +23,7 @@ from channels_app.models import (
     SunsetPlan,
     Team,
 )
-from channels_app.workforce.selectors import WITH_DESTINATION
+from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, WITH_DESTINATION
 
 TIMELINE_STATES = [PlanState.PENDING_APPROVAL, PlanState.SCHEDULED, PlanState.RUNNING]
 
@@ -218,6 +219,12 @@ def needs_action(user, may: dict) -> dict:
         for plan in out["unplaced"]:
             plan.unplaced = counts[plan.pk]
             plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
+        # Plans whose destination teams confirmed moves push over capacity: the guard refuses
+        # them, so HR must act even when every agent is placed.
+        over = over_capacity_by_plan()
+        out["over_capacity"] = list(SunsetPlan.objects.filter(pk__in=list(over)).only("title").order_by("title", "id"))
+        for plan in out["over_capacity"]:
+            plan.note = ", ".join(over[plan.pk])
     if may.get("draft_plan"):
         out["my_drafts"] = list(
             SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT)
@@ -225,6 +232,51 @@ def needs_action(user, may: dict) -> dict:
             .order_by("-updated_at", "-id")[:5]
         )
     return out
+
+
+def over_capacity_by_plan(
+    plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 10
+) -> dict[int, list[str]]:
+    """plan id -> names of its destination teams over capacity (the guard's rule: open
+    assignments + confirmed arrivals > seats), for the `soonest` open plans with moves."""
+    plan_ids = soonest_plan_ids(Phase.objects.filter(plan__state__in=plan_states), soonest)
+    moves = (
+        Reassignment.objects.filter(plan_id__in=plan_ids, state__in=WITH_DESTINATION)
+        .values_list("plan_id", "to_team_id")
+        .distinct()
+    )
+    by_plan: dict[int, set[int]] = {}
+    for plan_id, team_id in moves:
+        by_plan.setdefault(plan_id, set()).add(team_id)
+    team_ids = set().union(*by_plan.values()) if by_plan else set()
+    if not team_ids:
+        return {}
+    occupied = dict(
+        Assignment.objects.filter(team_id__in=team_ids, ends_on__isnull=True)
+        .order_by()
+        .values("team_id")
+        .annotate(n=Count("id"))
+        .values_list("team_id", "n")
+    )
+    arriving = dict(
+        Reassignment.objects.filter(
+            to_team_id__in=team_ids, plan__state__in=OPEN_PLAN_STATES, state__in=ACTIVE_MOVE_STATES
+        )
+        .order_by()
+        .values("to_team_id")
+        .annotate(n=Count("id"))
+        .values_list("to_team_id", "n")
+    )
+    over = {
+        pk: name
+        for pk, name, seats in Team.objects.filter(pk__in=team_ids).values_list("pk", "name", "capacity")
+        if occupied.get(pk, 0) + arriving.get(pk, 0) > seats
+    }
+    return {
+        plan_id: sorted(over[t] for t in teams if t in over)
+        for plan_id, teams in by_plan.items()
+        if any(t in over for t in teams)
+    }
 
 
 def unplaced_agents_by_plan(

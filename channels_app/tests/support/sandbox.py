@@ -28,6 +28,28 @@ TOKENS = {"x": "x-bearer-token", "youtube": "yt-oauth-token", "discourse": "disc
 ACCOUNTS = {"x": "783214", "youtube": "UCfakechannel0000000000", "discourse": "dusk-bot", "messenger": "page-1"}
 
 
+# The demo's channels (seed_demo) name these variables; `make run` sets them to what the sandbox
+# accepts. Where each platform listens: DUSK_SANDBOX_<KIND>_URL, else 127.0.0.1 from
+# DUSK_SANDBOX_PORT in KINDS order (the page listing what they received on the port after).
+DEMO_TOKEN_ENV = {kind: f"DUSK_CHANNEL_DEMO_{kind.upper()}_TOKEN" for kind in KINDS}
+SANDBOX_URL_ENV = {kind: f"DUSK_SANDBOX_{kind.upper()}_URL" for kind in KINDS}
+
+
+def sandbox_url(kind: str, first_port: int) -> str:
+    return os.environ.get(SANDBOX_URL_ENV[kind]) or f"http://127.0.0.1:{first_port + KINDS.index(kind)}"
+
+
+def demo_channel(kind: str, first_port: int) -> dict[str, str]:
+    """A demo channel's fields pointing it at the sandbox (nothing for kinds it does not play)."""
+    if kind not in KINDS:
+        return {}
+    return {
+        "api_token_env": DEMO_TOKEN_ENV[kind],
+        "api_base_url": sandbox_url(kind, first_port),
+        "platform_account_id": ACCOUNTS[kind],
+    }
+
+
 # The variables the benches' channels name, and where the bench sandbox says it listens.
 BENCH_TOKEN_ENV = {kind: f"DUSK_CHANNEL_BENCH_{kind.upper()}_TOKEN" for kind in KINDS}
 BENCH_URL_ENV = {kind: f"DUSK_BENCH_SANDBOX_{kind.upper()}_URL" for kind in KINDS}
