@@ -369,7 +369,10 @@ class Command(BaseCommand):
             title="Retire Messenger support",
             channel_ids=[channels["messenger"].pk],
             phases=[PhaseInput("hard_close", soon.date(), soon.time(), "UTC")],
-            redirects=redirects[:2],
+            redirects=[
+                RedirectInput("phone", "Phone support", "+1 800 555 0199", 0.7),
+                RedirectInput("url", "Help centre contact form", "https://help.lumen.example/contact", 0.3),
+            ],
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
         )
         messenger_agents = Agent.objects.filter(

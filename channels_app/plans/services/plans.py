@@ -250,6 +250,17 @@ def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> 
             errors.add("redirects", _("%(label)s: expected share must be between 0 and 1.") % values)
 
 
+def _validate_redirect_shares(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
+    """Expected shares say where the customers go: when any is given, they must account for all
+    of them (100%), or the staffing estimates built on them count customers twice or lose some."""
+    total = round(sum(target.expected_share for target in redirects) * 100)
+    if total and total != 100:
+        errors.add(
+            "redirects",
+            _("Expected shares add up to %(total)s%%; when given, they must total 100%%.") % {"total": total},
+        )
+
+
 def _validate_auto_replies(
     replies: Sequence[AutoReplyInput], channel_kinds: Iterable[str], phase_kinds: set[str], errors: _Errors
 ) -> None:
@@ -365,6 +376,7 @@ def _validated_contents(
     resolved = _validate_phases(phases, errors, now=now)
     _validate_regions(regions, phases, channel_ids, errors)
     _validate_redirects(redirects, errors)
+    _validate_redirect_shares(redirects, errors)
     _validate_auto_replies(auto_replies, [c.kind for c in channels], {p.kind for p in phases}, errors)
     errors.raise_if_any()
     return channels, resolved

@@ -7,7 +7,6 @@ from channels_app.tests.support.factories import AssignmentFactory
 from channels_app.tests.support.helpers import move_everyone
 
 
-
 def test_the_board_does_not_call_an_over_capacity_plan_ready(client, world, plan, hr_coordinator):
     for name in ("Amélie", "Bruno", "Chen"):
         move_everyone(plan, hr_coordinator=hr_coordinator, agents=[world.agents[name]], to_team=world.phone_emea)
