@@ -2,9 +2,10 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.db import connection
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
@@ -221,10 +222,10 @@ def needs_action(user, may: dict) -> dict:
             plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
         # Plans whose destination teams confirmed moves push over capacity: the guard refuses
         # them, so HR must act even when every agent is placed.
-        over = over_capacity_by_plan()
-        out["over_capacity"] = list(SunsetPlan.objects.filter(pk__in=list(over)).only("title").order_by("title", "id"))
-        for plan in out["over_capacity"]:
-            plan.note = ", ".join(over[plan.pk])
+        out["over_capacity"] = [
+            SimpleNamespace(pk=pk, title=title, note=", ".join(teams))
+            for pk, (title, teams) in over_capacity_by_plan().items()
+        ]
     if may.get("draft_plan"):
         out["my_drafts"] = list(
             SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT)
@@ -236,47 +237,36 @@ def needs_action(user, may: dict) -> dict:
 
 def over_capacity_by_plan(
     plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 10
-) -> dict[int, list[str]]:
-    """plan id -> names of its destination teams over capacity (the guard's rule: open
-    assignments + confirmed arrivals > seats), for the `soonest` open plans with moves."""
+) -> dict[int, tuple[str, list[str]]]:
+    """plan id -> (title, names of its destination teams over capacity), for the `soonest` open
+    plans: the guard's rule (workforce.selectors.destination_problems: open assignments +
+    confirmed arrivals from every open plan > seats), in two queries whatever the size."""
     plan_ids = soonest_plan_ids(Phase.objects.filter(plan__state__in=plan_states), soonest)
-    moves = (
-        Reassignment.objects.filter(plan_id__in=plan_ids, state__in=WITH_DESTINATION)
-        .values_list("plan_id", "to_team_id")
-        .distinct()
-    )
-    by_plan: dict[int, set[int]] = {}
-    for plan_id, team_id in moves:
-        by_plan.setdefault(plan_id, set()).add(team_id)
-    team_ids = set().union(*by_plan.values()) if by_plan else set()
-    if not team_ids:
+    if not plan_ids:
         return {}
-    occupied = dict(
-        Assignment.objects.filter(team_id__in=team_ids, ends_on__isnull=True)
-        .order_by()
-        .values("team_id")
-        .annotate(n=Count("id"))
-        .values_list("team_id", "n")
-    )
-    arriving = dict(
-        Reassignment.objects.filter(
-            to_team_id__in=team_ids, plan__state__in=OPEN_PLAN_STATES, state__in=ACTIVE_MOVE_STATES
-        )
-        .order_by()
-        .values("to_team_id")
-        .annotate(n=Count("id"))
-        .values_list("to_team_id", "n")
-    )
-    over = {
-        pk: name
-        for pk, name, seats in Team.objects.filter(pk__in=team_ids).values_list("pk", "name", "capacity")
-        if occupied.get(pk, 0) + arriving.get(pk, 0) > seats
-    }
-    return {
-        plan_id: sorted(over[t] for t in teams if t in over)
-        for plan_id, teams in by_plan.items()
-        if any(t in over for t in teams)
-    }
+    a = connection.ops.quote_name
+    reassignment, team = a(Reassignment._meta.db_table), a(Team._meta.db_table)
+    sql = f"""
+        SELECT p.id, p.title, t.name
+        FROM {a(SunsetPlan._meta.db_table)} p
+        JOIN {reassignment} r ON r.plan_id = p.id AND r.state IN ({", ".join(["%s"] * len(WITH_DESTINATION))})
+        JOIN {team} t ON t.id = r.to_team_id
+        WHERE p.id IN ({", ".join(["%s"] * len(plan_ids))})
+          AND (SELECT COUNT(*) FROM {a(Assignment._meta.db_table)} asg WHERE asg.team_id = t.id AND asg.ends_on IS NULL)
+            + (SELECT COUNT(*) FROM {reassignment} r2 JOIN {a(SunsetPlan._meta.db_table)} p2 ON p2.id = r2.plan_id
+               WHERE r2.to_team_id = t.id AND r2.state IN ({", ".join(["%s"] * len(ACTIVE_MOVE_STATES))})
+                 AND p2.state IN ({", ".join(["%s"] * len(OPEN_PLAN_STATES))}))
+            > t.capacity
+        GROUP BY p.id, p.title, t.name
+        ORDER BY p.title, p.id, t.name
+    """
+    params = [*WITH_DESTINATION, *plan_ids, *ACTIVE_MOVE_STATES, *OPEN_PLAN_STATES]
+    out: dict[int, tuple[str, list[str]]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for plan_id, title, team_name in cur.fetchall():
+            out.setdefault(plan_id, (title, []))[1].append(team_name)
+    return out
 
 
 def unplaced_agents_by_plan(

@@ -59,6 +59,11 @@ class ConnectionCheck:
     problem: str = ""
     tested: bool = False  # a real call was made (False: nothing to test, or refused before calling)
 
+    @property
+    def reason(self) -> str:
+        """The problem without the channel's name ("<name>: <reason>"), for the channel's own page."""
+        return self.problem.removeprefix(f"{self.channel_name}: ")
+
 
 @dataclass
 class Preflight:
@@ -117,7 +122,7 @@ def credential_problems(channel: Channel) -> list[str]:
     if platform.needs_api_token:
         if not channel.api_token_env:
             problems.append(
-                _("%(channel)s names no API token variable: set one (DUSK_CHANNEL_…) on the channel.")
+                _("%(channel)s: no API token variable is named; set one (DUSK_CHANNEL_…) on the channel.")
                 % {"channel": channel.name}
             )
         elif not _secret(channel.api_token_env):

@@ -73,11 +73,10 @@ def test_connection(request, channel_id: int):
     channel = get_object_or_404(Channel, pk=channel_id)
     check = check_connection(channel)
     if check.ok:
+        # The reason without the channel's name: a flash message outlives the page it was for.
         messages.success(
-            request,
-            _("Connection test passed: %(channel)s answers as %(who)s.")
-            % {"channel": channel.name, "who": check.identity},
+            request, _("Connection test passed: the platform answers as %(who)s.") % {"who": check.identity}
         )
     else:
-        messages.error(request, _("Connection test failed. %(problem)s") % {"problem": check.problem})
+        messages.error(request, _("Connection test failed: %(reason)s") % {"reason": check.reason})
     return redirect(reverse("channel_detail", args=[channel.pk]))

@@ -50,7 +50,7 @@ def test_a_channel_that_names_no_token_cannot_be_submitted(manager):
     with pytest.raises(ValidationError) as refused:
         submit_plan(actor=manager, plan=plan)
     assert refused.value.message_dict["channels"] == [
-        "Lumen Messenger names no API token variable: set one (DUSK_CHANNEL_…) on the channel."
+        "Lumen Messenger: no API token variable is named; set one (DUSK_CHANNEL_…) on the channel."
     ]
     plan.refresh_from_db()
     assert plan.state == PlanState.DRAFT
@@ -153,7 +153,7 @@ def test_the_plan_page_shows_the_preflight_and_blocks_submit(client, manager):
     plan = hard_close_plan(manager=manager, channels=[channel])
     client.force_login(manager)
     page = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
-    assert "Lumen Messenger names no API token variable" in page
+    assert "Lumen Messenger: no API token variable is named" in page
     assert 'disabled aria-describedby="submit-blocked"' in page
 
 
@@ -165,7 +165,7 @@ def test_the_api_returns_the_preflight(manager, viewer):
     body = client.get(f"/api/v1/plans/{plan.pk}/preflight/").json()
     assert body["ok"] is False
     assert body["problems"] == {
-        "channels": ["Brand X names no API token variable: set one (DUSK_CHANNEL_…) on the channel."]
+        "channels": ["Brand X: no API token variable is named; set one (DUSK_CHANNEL_…) on the channel."]
     }
     assert body["channels"] == [
         {
@@ -173,7 +173,7 @@ def test_the_api_returns_the_preflight(manager, viewer):
             "name": "Brand X",
             "ok": False,
             "identity": "",
-            "problem": "Brand X names no API token variable: set one (DUSK_CHANNEL_…) on the channel.",
+            "problem": "Brand X: no API token variable is named; set one (DUSK_CHANNEL_…) on the channel.",
         }
     ]
 
@@ -184,10 +184,10 @@ def test_the_channel_pages_connection_test(client, manager, viewer, revoked):
     client.force_login(manager)
     assert "Test connection" in client.get(reverse("channel_detail", args=[channel.pk])).content.decode()
     page = client.post(url, follow=True).content.decode()
-    assert "Connection test passed: Forum answers as dusk-bot." in page
+    assert "Connection test passed: the platform answers as dusk-bot." in page
     revoked("discourse")
     page = client.post(url, follow=True).content.decode()
-    assert "Connection test failed. Forum: the platform refused the connection test: HTTP 401" in page
+    assert "Connection test failed: the platform refused the connection test: HTTP 401" in page
     client.force_login(viewer)
     assert client.post(url).status_code == 403
     assert "Test connection" not in client.get(reverse("channel_detail", args=[channel.pk])).content.decode()
