@@ -36,7 +36,7 @@ class Command(BaseCommand):
         sandbox = Sandbox(token_env=DEMO_TOKEN_ENV, url_env={}, first_port=first)
         try:
             sandbox.start()
-            page = SandboxPage(sandbox, first + len(KINDS)).start()
+            page = SandboxPage(sandbox, first + len(KINDS) if first else 0).start()
         except OSError as exc:
             sandbox.stop()
             raise CommandError(f"Cannot listen on 127.0.0.1:{first}-{first + len(KINDS)}: {exc}") from exc
