@@ -4,9 +4,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q
+from django.db.models import Case, Count, Prefetch, Q, Value, When
 
 from channels_app.models import (
+    PHASE_ORDER,
     Agent,
     AuditEvent,
     AutoReply,
@@ -81,7 +82,16 @@ def plan_for_page(pk: int) -> SunsetPlan:
             Prefetch("phases", queryset=Phase.objects.order_by("instant", "id")),
             Prefetch("channels", queryset=Channel.objects.order_by("name")),
             Prefetch("redirects", queryset=RedirectTarget.objects.order_by("position")),
-            Prefetch("auto_replies"),
+            # In the order the phases run (notice, soft close, hard close, archive), not alphabetically.
+            Prefetch(
+                "auto_replies",
+                queryset=AutoReply.objects.annotate(
+                    phase_rank=Case(
+                        *[When(phase_kind=kind, then=Value(rank)) for rank, kind in enumerate(PHASE_ORDER)],
+                        default=Value(len(PHASE_ORDER)),
+                    )
+                ).order_by("phase_rank", "locale"),
+            ),
             Prefetch("runs", queryset=CutoverRun.objects.select_related("phase").order_by("-queued_at", "-id")),
         )
         .get(pk=pk)

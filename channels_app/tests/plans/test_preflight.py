@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
@@ -13,7 +14,7 @@ from channels_app.models import AuditEvent, Channel, CutoverRun, PlanState, RunS
 from channels_app.plans.services.plans import AutoReplyInput, RedirectInput, approve_plan, submit_plan
 from channels_app.plans.services.preflight import check_connection, run_preflight
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.support.helpers import approved_plan, hard_close_plan, move_everyone
+from channels_app.tests.support.helpers import approved_plan, hard_close_plan, move_everyone, utc_phase
 
 
 @pytest.fixture
@@ -198,3 +199,24 @@ def test_an_email_channel_tests_the_mail_relay(db, smtp_settings, smtp_server):
     check = check_connection(channel)
     assert (check.ok, check.identity) == (True, f"SMTP 127.0.0.1:{smtp_server.port}")
     assert smtp_server.messages == []  # a connection, not a mail
+
+
+def test_the_plan_page_lists_replies_in_phase_order(client, manager):
+    start = timezone.now() + timedelta(days=10)
+    plan = hard_close_plan(
+        manager=manager,
+        channels=[ChannelFactory()],
+        phases=[
+            utc_phase("notice", start),
+            utc_phase("soft_close", start + timedelta(days=1)),
+            utc_phase("hard_close", start + timedelta(days=2)),
+        ],
+        auto_replies=[
+            AutoReplyInput("hard_close", "en", "Gone: {redirect_url}"),
+            AutoReplyInput("notice", "en", "Closing on {date}."),
+            AutoReplyInput("soft_close", "en", "No new cases: {redirect_url}"),
+        ],
+    )
+    client.force_login(manager)
+    page = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    assert page.index("Closing on {date}.") < page.index("No new cases:") < page.index("Gone: {redirect_url}")
