@@ -220,3 +220,25 @@ def test_the_plan_page_lists_replies_in_phase_order(client, manager):
     client.force_login(manager)
     page = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
     assert page.index("Closing on {date}.") < page.index("No new cases:") < page.index("Gone: {redirect_url}")
+
+
+def test_a_blank_reply_row_is_refused_not_dropped(db):
+    from channels_app.plans.forms import AutoReplyFormSet
+
+    data = {
+        "form-TOTAL_FORMS": "2",
+        "form-INITIAL_FORMS": "0",
+        "form-0-phase_kind": "hard_close",
+        "form-0-locale": "en",
+        "form-0-text": "Support moved: {redirect_url}",
+        "form-1-phase_kind": "",
+        "form-1-locale": "",
+        "form-1-text": "",
+    }
+    formset = AutoReplyFormSet(data, form_kwargs={"channel_kinds": ["x"], "phase_kinds": {"hard_close"}})
+    assert not formset.is_valid()
+    assert formset.non_form_errors() == ["Reply row 2 is empty: write the reply or remove the row."]
+    data["form-1-DELETE"] = "on"
+    formset = AutoReplyFormSet(data, form_kwargs={"channel_kinds": ["x"], "phase_kinds": {"hard_close"}})
+    assert formset.is_valid(), formset.errors
+    assert len(formset.rows()) == 1
