@@ -3,8 +3,10 @@ HR's "Needs my action", as the guard (selectors.destination_problems) will refus
 
 from django.urls import reverse
 
-from channels_app.tests.support.factories import AssignmentFactory
+from channels_app.models import Channel, ChannelState
+from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, TeamFactory
 from channels_app.tests.support.helpers import move_everyone
+from channels_app.workforce.selectors import destination_teams
 
 
 def test_the_board_does_not_call_an_over_capacity_plan_ready(client, world, plan, hr_coordinator):
@@ -43,3 +45,12 @@ def test_needs_my_action_lists_a_plan_whose_team_went_over_capacity(client, worl
     assert "Nothing waits for you." not in page
     assert "Destination teams over capacity" in page
     assert "Phone EMEA" in page.split("Destination teams over capacity", 1)[1]
+
+
+def test_no_destination_is_a_team_whose_channels_all_retired(world, plan):
+    retired = ChannelFactory(kind="messenger", name="Old Messenger", state=ChannelState.RETIRED)
+    care = TeamFactory(name="Messenger Care", capacity=50)
+    care.channels.set([retired])
+    assert "Messenger Care" not in [t.name for t in destination_teams(plan)]
+    Channel.objects.filter(pk=retired.pk).update(state=ChannelState.ACTIVE)  # rolled back: it works again
+    assert "Messenger Care" in [t.name for t in destination_teams(plan)]
