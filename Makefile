@@ -29,13 +29,21 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 ## run: set up on embedded defaults (SQLite, filesystem broker), load the demo,
-## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat (the worker consumes every
-## queue in CELERY_TASK_QUEUES; docs/scaling.md splits them over workers).
+## and serve the portal on http://127.0.0.1:$(PORT) with a worker and beat, and the
+## platform sandbox (the tests' fakes) on 127.0.0.1:$(SANDBOX_PORT)-$(SANDBOX_PORT)+4,
+## which the demo's channels talk to (docs/preflight-and-sandbox.md). The worker consumes every
+## queue in CELERY_TASK_QUEUES; docs/scaling.md splits them over workers.
+SANDBOX_PORT ?= 8100
+# What the sandbox accepts; the demo's channels name these variables (seed_demo).
+DEMO_ENV := DJANGO_DEBUG=1 DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DUSK_SANDBOX_PORT=$(SANDBOX_PORT) \
+  DUSK_CHANNEL_DEMO_X_TOKEN=x-bearer-token DUSK_CHANNEL_DEMO_YOUTUBE_TOKEN=yt-oauth-token \
+  DUSK_CHANNEL_DEMO_DISCOURSE_TOKEN=discourse-key DUSK_CHANNEL_DEMO_MESSENGER_TOKEN=page-token
 run: $(VENV)/.installed
-	DJANGO_DEBUG=1 $(BIN)/python manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(BIN)/python manage.py seed_demo
-	@echo "Portal: http://127.0.0.1:$(PORT)/  (Ctrl-C stops web server and worker)"
-	@DJANGO_DEBUG=1 DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 bash -c 'trap "kill 0" EXIT INT TERM; \
+	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
+	@$(DEMO_ENV) bash -c 'trap "kill 0" EXIT INT TERM; \
+	  $(BIN)/python manage.py serve_sandbox & \
+	  sleep 1; $(BIN)/python manage.py seed_demo || exit 1; \
+	  echo "Portal: http://127.0.0.1:$(PORT)/  Sandbox: http://127.0.0.1:$$(($(SANDBOX_PORT)+4))/  (Ctrl-C stops all)"; \
 	  $(BIN)/celery -A portal worker -B --loglevel=INFO --concurrency=2 & \
 	  $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)'
 

@@ -37,6 +37,29 @@ def _person(django_user_model, username: str, *roles: str):
     return user
 
 
+@pytest.fixture(scope="session", autouse=True)
+def platform_sandbox():
+    """The platforms every channel plays against unless a test gives it its own fake: a channel
+    the factories make names a DUSK_CHANNEL_TEST_* token and the sandbox's URL for its kind, so
+    the preflight's connection test (submission, approval, the freeze step) reaches a platform."""
+    from channels_app.tests.support.factories import TEST_TOKEN_ENV, TEST_URL_ENV
+    from channels_app.tests.support.sandbox import DEMO_TOKEN_ENV, SANDBOX_URL_ENV, Sandbox
+
+    with Sandbox(token_env=TEST_TOKEN_ENV, url_env=TEST_URL_ENV) as sandbox:
+        values = sandbox.environment()
+        # The demo (seed_demo) plays against the same fakes in tests.
+        values |= Sandbox(token_env=DEMO_TOKEN_ENV, url_env={}).environment()
+        values |= {SANDBOX_URL_ENV[kind]: fake.base_url for kind, fake in sandbox.fakes.items()}
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)  # before any worker process starts: they inherit it
+        yield sandbox
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def _default_language_after_each_test():
     """LocaleMiddleware activates the request's language for the whole thread and never resets

@@ -82,14 +82,17 @@ def build() -> dict:
         create_plan,
         submit_plan,
     )
+    from channels_app.tests.support.sandbox import bench_channel
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("bench-manager", "m@example.com", "x")
     approver = User.objects.create_user("bench-approver", "a@example.com", "x")
     manager.groups.set(Group.objects.filter(name="manager"))
     approver.groups.set(Group.objects.filter(name="approver"))
-    channels = [Channel.objects.create(kind=k, name=f"Bench {k}") for k in ("x", "youtube", "discourse")]
-    social = [Team.objects.create(name=f"Social {i}", capacity=N_AGENTS // 100 + 20) for i in range(100)]
+    channels = [
+        Channel.objects.create(kind=k, name=f"Bench {k}", **bench_channel(k)) for k in ("x", "youtube", "discourse")
+    ]
+    social = [Team.objects.create(name=f"Social {i}", capacity=120) for i in range(100)]
     for team in social:
         team.channels.set(channels)
     dest = [Team.objects.create(name=f"Phone {i}", capacity=N_AGENTS // 50 + 50) for i in range(50)]
@@ -273,6 +276,12 @@ def main() -> None:
         else:
             print(json.dumps(run_cutover(int(rest[0]), rest[1])))
         return
+    # The platforms the channels' connection tests reach (approval, the freeze step), for the
+    # children this process starts.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from channels_app.tests.support.sandbox import bench_sandbox
+
+    bench_sandbox()
     url = _bench_url()
     create_database(url)
     t0 = time.perf_counter()

@@ -428,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     with tempfile.TemporaryDirectory() as tmp, FakeSMTP() as smtp, FakeX(bearer_token="fault-x-token") as fake_x:
         fake_x.latency = (0.01, 0.08)
+        os.environ[TOKEN_ENV] = fake_x.bearer_token  # the preflight (submit, approve) tests the token here too
         workdir = Path(tmp)
         broker = RabbitMQ(workdir) if args.broker == "rabbitmq" else Redis(workdir)
         broker.start()

@@ -91,6 +91,7 @@ def build():
         RedirectInput,
         create_plan,
     )
+    from channels_app.tests.support.sandbox import bench_channel
 
     call_command("migrate", verbosity=0)
     people = {}
@@ -102,7 +103,9 @@ def build():
     pools = make_pools(rng, N_TEAMS, N_SEATS)
     profiles = make_agents(rng, N_AGENTS, pools)
 
-    retiring = [Channel.objects.create(kind=k, name=f"Bench {k}") for k in ("x", "youtube", "discourse")]
+    retiring = [
+        Channel.objects.create(kind=k, name=f"Bench {k}", **bench_channel(k)) for k in ("x", "youtube", "discourse")
+    ]
     phone = Channel.objects.create(kind="phone", name="Bench phone", handle="+1 800 555 0100")
     social = {
         site: Team.objects.create(name=f"Social {site}", capacity=max(3000, N_AGENTS // 4), site=site) for site in SITES
@@ -197,6 +200,10 @@ def main() -> int:
     _setup_django(url)
     from django.db import connection
     from django.db.models import Count, F, Q
+
+    from channels_app.tests.support.sandbox import bench_sandbox
+
+    bench_sandbox()  # the platforms the preflight reaches at approval and in the freeze step
     from django.test.utils import CaptureQueriesContext
 
     from channels_app.cutover.services.engine import claim_due_phases, run_cutover

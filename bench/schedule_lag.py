@@ -65,6 +65,7 @@ def main() -> None:
         create_plan,
         submit_plan,
     )
+    from channels_app.tests.support.sandbox import bench_channel, bench_sandbox
 
     call_command("migrate", verbosity=0)
     manager = User.objects.create_user("lag-manager", "m@example.com", "x")
@@ -72,6 +73,7 @@ def main() -> None:
     manager.groups.set(Group.objects.filter(name="manager"))
     approver.groups.set(Group.objects.filter(name="approver"))
 
+    bench_sandbox()  # before the worker starts: its freeze step tests the token too
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "DUSK_VAR_DIR": tmp, "PYTHONUNBUFFERED": "1", "DUSK_LOG_LEVEL": "INFO"}
         log = open(Path(tmp) / "worker.log", "wb")  # noqa: SIM115 (closed below)
@@ -105,7 +107,7 @@ def main() -> None:
                 time.sleep(0.2)
             start = timezone.now() + timedelta(seconds=4)
             for i in range(N_PHASES):
-                channel = Channel.objects.create(kind="x", name=f"Lag channel {i}")
+                channel = Channel.objects.create(kind="x", name=f"Lag channel {i}", **bench_channel("x"))
                 at = start + timedelta(seconds=i * 0.5, milliseconds=137 * (i % 7))
                 plan = create_plan(
                     actor=manager,

@@ -99,8 +99,11 @@ manager = User.objects.create_user("bench-manager", "m@example.com", "x")
 approver = User.objects.create_user("bench-approver", "a@example.com", "x")
 manager.groups.set(Group.objects.filter(name="manager"))
 approver.groups.set(Group.objects.filter(name="approver"))
-channel = Channel.objects.create(kind="x", name="Bench X", handle="@brand", platform_account_id="{BRAND_ID}",
-                                 webhook_secret_env="{SECRET_ENV}", rate_limit_per_minute=100000)
+from channels_app.tests.support.sandbox import bench_channel, bench_sandbox
+bench_sandbox()  # the platform the preflight calls at approval and in the freeze step
+channel = Channel.objects.create(kind="x", name="Bench X", handle="@brand",
+                                 webhook_secret_env="{SECRET_ENV}", rate_limit_per_minute=100000,
+                                 **{{**bench_channel("x"), "platform_account_id": "{BRAND_ID}"}})
 at = (timezone.now() + timedelta(minutes=5)).replace(second=0, microsecond=0)
 plan = create_plan(
     actor=manager, title="Retire X", channel_ids=[channel.pk],

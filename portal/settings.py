@@ -368,6 +368,13 @@ DUSK_SECURITY_EVENTS_PER_KIND = env.int("DUSK_SECURITY_EVENTS_PER_KIND", default
 # A completed phase may be rolled back for this long after its run finished.
 DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.0)
 
+# --- Plans: preflight and the demo sandbox (docs/preflight-and-sandbox.md) -----
+# Seconds each read-only connection test (whoami) may take before it counts as failed.
+DUSK_PREFLIGHT_TIMEOUT = env.float("DUSK_PREFLIGHT_TIMEOUT", default=10.0)
+# `manage.py serve_sandbox`: the platform fakes on 127.0.0.1, one port each from this one
+# (X, YouTube, Discourse, Messenger, then the page listing what they received).
+DUSK_SANDBOX_PORT = env.int("DUSK_SANDBOX_PORT", default=8100)
+
 # --- Workforce ----------------------------------------------------------------
 # Agent notices (emails about a new team) are sent right after HR asks; this sweep
 # retries whatever a lost task or an unreachable mail server left behind.

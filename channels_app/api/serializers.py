@@ -641,3 +641,22 @@ class ApiTokenInput(StrictInput):
     name = serializers.CharField(max_length=100)
     scopes = serializers.MultipleChoiceField(choices=TokenScope.choices, required=False, default=["read"])
     expires_in_days = serializers.IntegerField(min_value=1, max_value=366, required=False, default=90)
+
+
+class PreflightChannelSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    ok = serializers.BooleanField()
+    identity = serializers.CharField(help_text="Who the platform says the credentials act as.")
+    problem = serializers.CharField()
+
+
+class PreflightSerializer(serializers.Serializer):
+    """A plan's preflight: what blocks submission, approval and the run, by area."""
+
+    ok = serializers.BooleanField()
+    problems = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Messages by area: phases, auto_replies, redirects, reassignments, channels.",
+    )
+    channels = PreflightChannelSerializer(many=True)

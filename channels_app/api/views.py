@@ -69,6 +69,7 @@ from channels_app.plans.services.plans import (
     submit_plan,
     update_plan,
 )
+from channels_app.plans.services.preflight import run_preflight
 from channels_app.workforce.services.bulk import ReassignmentInput, propose_reassignments
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
@@ -386,6 +387,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         "cancel": "cancel_plan",
         "reschedule": "reschedule_plan",
         "preview": "view",
+        "preflight": "view",
         "reassignments": "manage_reassignments",
         "confirm_reassignments": "manage_reassignments",
     }
@@ -481,6 +483,15 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         previews = [preview_phase(phase) for phase in phases]
         body = {"plan": plan.pk, "changes_nothing": True, "phases": previews}
         return Response(s.PlanPreviewSerializer(body).data)
+
+    @extend_schema(responses=s.PreflightSerializer)
+    @action(detail=True, methods=["get"])
+    def preflight(self, request, pk=None):
+        """What would block submission, approval or the run: credentials named and set, a real
+        read-only call to each channel's platform, replies that render, capacity and the agent
+        guard. Changes nothing."""
+        plan = self.get_object()
+        return Response(s.PreflightSerializer(run_preflight(plan).as_dict()).data)
 
     @extend_schema(request=s.ReassignmentBulkInput, responses=s.ReassignmentBulkResult)
     @action(detail=True, methods=["post"])

@@ -192,14 +192,15 @@ class BaseRedirectFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
+        _refuse_blank_rows(self, _("Redirect row %(rows)s is empty: fill it in or remove the row."))
         total = sum(
             (f.cleaned_data.get("expected_share") or 0)
             for f in self.forms
             if f.cleaned_data and not f.cleaned_data.get("DELETE")
         )
-        if total > 100:
+        if total and total != 100:  # the service's rule (plans._validate_redirect_shares), said on the form
             raise ValidationError(
-                _("Expected shares add up to %(total)s%%; they cannot exceed 100%%."), params={"total": total}
+                _("Expected shares add up to %(total)s%%; when given, they must total 100%%."), params={"total": total}
             )
 
     def rows(self) -> list[dict]:
@@ -241,10 +242,19 @@ class AutoReplyForm(forms.Form):
         return {"phase_kind": d["phase_kind"], "locale": d["locale"], "text": d["text"]}
 
 
+def _refuse_blank_rows(formset: forms.BaseFormSet, message: str) -> None:
+    """A row left blank is refused, not dropped: Django skips an unchanged extra row, so a reply
+    or redirect someone meant to write would vanish without a word."""
+    blank = [i + 1 for i, form in enumerate(formset.forms) if not form.cleaned_data]  # a removed row has DELETE
+    if blank:
+        raise ValidationError(message, params={"rows": ", ".join(map(str, blank))})
+
+
 class BaseAutoReplyFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
+        _refuse_blank_rows(self, _("Reply row %(rows)s is empty: write the reply or remove the row."))
         seen = set()
         for form in self.forms:
             if not form.cleaned_data or form.cleaned_data.get("DELETE"):

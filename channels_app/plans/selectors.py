@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import CharField, Count, Prefetch, Q, Value
+from django.db.models import Case, CharField, Count, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Concat
 
 from channels_app.models import (
+    PHASE_ORDER,
     Agent,
     AuditEvent,
     AutoReply,
@@ -87,7 +88,16 @@ def plan_for_page(pk: int) -> SunsetPlan:
             Prefetch("phases", queryset=Phase.objects.order_by("instant", "id")),
             Prefetch("channels", queryset=Channel.objects.order_by("name")),
             Prefetch("redirects", queryset=RedirectTarget.objects.order_by("position")),
-            Prefetch("auto_replies"),
+            # In the order the phases run (notice, soft close, hard close, archive), not alphabetically.
+            Prefetch(
+                "auto_replies",
+                queryset=AutoReply.objects.annotate(
+                    phase_rank=Case(
+                        *[When(phase_kind=kind, then=Value(rank)) for rank, kind in enumerate(PHASE_ORDER)],
+                        default=Value(len(PHASE_ORDER)),
+                    )
+                ).order_by("phase_rank", "locale"),
+            ),
             Prefetch(
                 "runs",
                 queryset=CutoverRun.objects.select_related("phase", "superseded_by", "rolled_back_by").order_by(

@@ -12,4 +12,5 @@ urlpatterns = [
         messages.retry_failed,
         name="channel_messages_retry_failed",
     ),
+    path("channels/<int:channel_id>/test-connection/", messages.test_connection, name="channel_test_connection"),
 ]

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from django.db import connection
 from django.db.models import Count, Q
@@ -13,6 +14,7 @@ from django.utils.translation import gettext, ngettext
 from channels_app.core.links import row_url
 from channels_app.cutover.selectors import runs_with_delivery_failures
 from channels_app.models import (
+    OPEN_PLAN_STATES,
     Assignment,
     NotificationState,
     OutboxState,
@@ -26,7 +28,7 @@ from channels_app.models import (
     Team,
 )
 from channels_app.plans.selectors import OWNER_NOTICE_KINDS
-from channels_app.workforce.selectors import WITH_DESTINATION
+from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, WITH_DESTINATION
 
 TIMELINE_STATES = [PlanState.PENDING_APPROVAL, PlanState.SCHEDULED, PlanState.RUNNING]
 
@@ -222,6 +224,12 @@ def needs_action(user, may: dict) -> dict:
         for plan in out["unplaced"]:
             plan.unplaced = counts[plan.pk]
             plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
+        # Plans whose destination teams confirmed moves push over capacity: the guard refuses
+        # them, so HR must act even when every agent is placed.
+        out["over_capacity"] = [
+            SimpleNamespace(pk=pk, title=title, note=", ".join(teams))
+            for pk, (title, teams) in over_capacity_by_plan().items()
+        ]
     if may.get("manage_channels") or may.get("approve_plan"):
         # Runs that told the screen "done" but not every customer or agent: one query.
         out["undelivered"] = list(
@@ -248,6 +256,40 @@ def needs_action(user, may: dict) -> dict:
             .only("title", "review_comment")
             .order_by("-updated_at", "-id")[:5]
         )
+    return out
+
+
+def over_capacity_by_plan(
+    plan_states=(PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED), *, soonest: int = 10
+) -> dict[int, tuple[str, list[str]]]:
+    """plan id -> (title, names of its destination teams over capacity), for the `soonest` open
+    plans: the guard's rule (workforce.selectors.destination_problems: open assignments +
+    confirmed arrivals from every open plan > seats), in two queries whatever the size."""
+    plan_ids = soonest_plan_ids(Phase.objects.filter(plan__state__in=plan_states), soonest)
+    if not plan_ids:
+        return {}
+    a = connection.ops.quote_name
+    reassignment, team = a(Reassignment._meta.db_table), a(Team._meta.db_table)
+    sql = f"""
+        SELECT p.id, p.title, t.name
+        FROM {a(SunsetPlan._meta.db_table)} p
+        JOIN {reassignment} r ON r.plan_id = p.id AND r.state IN ({", ".join(["%s"] * len(WITH_DESTINATION))})
+        JOIN {team} t ON t.id = r.to_team_id
+        WHERE p.id IN ({", ".join(["%s"] * len(plan_ids))})
+          AND (SELECT COUNT(*) FROM {a(Assignment._meta.db_table)} asg WHERE asg.team_id = t.id AND asg.ends_on IS NULL)
+            + (SELECT COUNT(*) FROM {reassignment} r2 JOIN {a(SunsetPlan._meta.db_table)} p2 ON p2.id = r2.plan_id
+               WHERE r2.to_team_id = t.id AND r2.state IN ({", ".join(["%s"] * len(ACTIVE_MOVE_STATES))})
+                 AND p2.state IN ({", ".join(["%s"] * len(OPEN_PLAN_STATES))}))
+            > t.capacity
+        GROUP BY p.id, p.title, t.name
+        ORDER BY p.title, p.id, t.name
+    """
+    params = [*WITH_DESTINATION, *plan_ids, *ACTIVE_MOVE_STATES, *OPEN_PLAN_STATES]
+    out: dict[int, tuple[str, list[str]]] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        for plan_id, title, team_name in cur.fetchall():
+            out.setdefault(plan_id, (title, []))[1].append(team_name)
     return out
 
 

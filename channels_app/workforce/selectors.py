@@ -244,7 +244,12 @@ def board_counts(rows: QuerySet[Agent]) -> BoardCounts:
 def destination_teams(plan: SunsetPlan) -> QuerySet[Team]:
     """Teams that can receive this plan's agents (without their seats; see `destinations`)."""
     retiring_here = PlanChannel.objects.filter(plan_id=plan.pk).values("channel_id")
-    closing = PlanChannel.objects.filter(is_open=True).values("channel_id")
+    # A channel is closing while an open plan retires it, and closed once retired (or soft closed:
+    # no new conversations): a team left with only such channels has no work to give anyone.
+    closing = Channel.objects.filter(
+        Q(pk__in=PlanChannel.objects.filter(is_open=True).values("channel_id"))
+        | Q(state__in=[ChannelState.SOFT_CLOSED, ChannelState.RETIRED])
+    ).values("pk")
     own_channels = TeamChannel.objects.filter(team_id=OuterRef("pk"))
     return (
         Team.objects.exclude(pk__in=TeamChannel.objects.filter(channel_id__in=retiring_here).values("team_id"))

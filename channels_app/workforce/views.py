@@ -126,6 +126,9 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "counts": counts,
         "page": page,
         "teams": teams,
+        # The guard's capacity rule (selectors.destination_problems): confirmed arrivals beyond the
+        # seats block submission and approval, so the board says so before anyone clicks.
+        "over_capacity": [t for t in teams if t.occupied + t.incoming_confirmed > t.capacity],
         "planned": planned,
         "suggest": suggest,
         "q": q,

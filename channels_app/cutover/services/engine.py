@@ -60,6 +60,7 @@ from channels_app.models import (
     SunsetPlan,
 )
 from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, OWNER_NOTICE_KINDS, run_delivery_counts
+from channels_app.plans.services.preflight import check_connections, run_preflight
 
 log = logging.getLogger(__name__)
 
@@ -437,6 +438,12 @@ def _step_freeze(ctx: _Ctx) -> None:
         raise CutoverAborted(f"{approver.get_username()} approved the plan but no longer holds the approver role.")
     if not (plan.author.is_active and (has_role(plan.author, MANAGER) or can(plan.author, "draft_plan"))):
         raise CutoverAborted(f"The author {plan.author.get_username()} no longer holds the manager role.")
+    # The preflight again, before anything changes: credentials revoked or a platform down since
+    # approval fail the run now, loudly, rather than every customer's notice later.
+    connections = check_connections(Channel.objects.filter(pk__in=ctx.channel_ids).order_by("name"))
+    preflight = run_preflight(plan, connections=connections, readiness=False)
+    if not preflight.ok:
+        raise CutoverAborted("Preflight failed: " + " ".join(preflight.messages))
     with transaction.atomic():
         run = CutoverRun.objects.get(pk=ctx.run_id)
         snapshot = run.snapshot

@@ -3,6 +3,7 @@
 import random
 from datetime import UTC, date, time, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -20,6 +21,7 @@ from channels_app.plans.services.plans import (
     create_plan,
     submit_plan,
 )
+from channels_app.tests.support.sandbox import demo_channel
 from channels_app.workforce.services.moves import (
     MoveRequest,
     accept_suggestion,
@@ -189,9 +191,16 @@ class Command(BaseCommand):
             ("web_form", "Lumen Web form", "https://help.lumen.example/contact"),
             ("chat", "Lumen App chat", "lumen://support"),
         ]
+        # The platforms are played by the sandbox (`manage.py serve_sandbox`, started by make run),
+        # with the DUSK_CHANNEL_DEMO_* tokens make run sets: the preflight's connection tests and
+        # the demo's cutover really reach a platform.
         return {
             kind: Channel.objects.create(
-                kind=kind, name=name, handle=handle, webhook_secret_env=f"DUSK_CHANNEL_{kind.upper()}_SECRET"
+                kind=kind,
+                name=name,
+                handle=handle,
+                webhook_secret_env=f"DUSK_CHANNEL_{kind.upper()}_SECRET",
+                **demo_channel(kind, settings.DUSK_SANDBOX_PORT),
             )
             for kind, name, handle in specs
         }
@@ -360,7 +369,10 @@ class Command(BaseCommand):
             title="Retire Messenger support",
             channel_ids=[channels["messenger"].pk],
             phases=[PhaseInput("hard_close", soon.date(), soon.time(), "UTC")],
-            redirects=redirects[:2],
+            redirects=[
+                RedirectInput("phone", "Phone support", "+1 800 555 0199", 0.7),
+                RedirectInput("url", "Help centre contact form", "https://help.lumen.example/contact", 0.3),
+            ],
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
         )
         messenger_agents = Agent.objects.filter(

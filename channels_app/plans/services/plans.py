@@ -34,7 +34,8 @@ from channels_app.models import (
     RedirectTarget,
     SunsetPlan,
 )
-from channels_app.workforce.services.moves import check_destinations, confirm_moves
+from channels_app.plans.services.preflight import ConnectionCheck, check_connections, run_preflight
+from channels_app.workforce.services.moves import confirm_moves
 
 # A phase must be at least this far ahead when it is written or approved, so
 # the beat sweep is never asked to run something already overdue.
@@ -250,6 +251,17 @@ def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> 
             errors.add("redirects", _("%(label)s: expected share must be between 0 and 1.") % values)
 
 
+def _validate_redirect_shares(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
+    """Expected shares say where the customers go: when any is given, they must account for all
+    of them (100%), or the staffing estimates built on them count customers twice or lose some."""
+    total = round(sum(target.expected_share for target in redirects) * 100)
+    if total and total != 100:
+        errors.add(
+            "redirects",
+            _("Expected shares add up to %(total)s%%; when given, they must total 100%%.") % {"total": total},
+        )
+
+
 def _validate_auto_replies(
     replies: Sequence[AutoReplyInput], channel_kinds: Iterable[str], phase_kinds: set[str], errors: _Errors
 ) -> None:
@@ -371,6 +383,7 @@ def _validated_contents(
     resolved = _validate_phases(phases, errors, now=now)
     _validate_regions(regions, phases, channel_ids, errors)
     _validate_redirects(redirects, errors)
+    _validate_redirect_shares(redirects, errors)
     _validate_auto_replies(auto_replies, [c.kind for c in channels], {p.kind for p in phases}, errors)
     errors.raise_if_any()
     return channels, resolved
@@ -572,45 +585,31 @@ def update_plan(
 # --- four eyes --------------------------------------------------------------------
 
 
-def _check_ready(plan: SunsetPlan, *, now: datetime) -> None:
-    errors = _Errors()
-    phases = list(plan.phases.all())
-    if not phases:
-        errors.add("phases", _("A plan needs at least one phase."))
-    for phase in phases:
-        if phase.instant < now + MIN_LEAD:
-            errors.add(
-                "phases",
-                _("The %(phase)s phase (%(instant)s UTC) is already in the past.")
-                % {"phase": _kind_label(phase.kind), "instant": _utc(phase.instant)},
-            )
-    kinds = {p.kind for p in phases}
-    replies = {(a.phase_kind, a.locale) for a in plan.auto_replies.all()}
-    for kind in (PhaseKind.SOFT_CLOSE, PhaseKind.HARD_CLOSE):
-        if kind in kinds and (kind, plan.default_locale) not in replies:
-            errors.add(
-                "auto_replies",
-                _("Write the %(phase)s auto-reply in the default locale (%(locale)s) before submitting.")
-                % {"phase": _kind_label(kind), "locale": plan.default_locale},
-            )
-    if PhaseKind.HARD_CLOSE in kinds and not plan.redirects.exists():
-        errors.add("redirects", _("Add at least one redirect target: customers must be told where to go."))
-    # The people side: every affected agent has a confirmed destination that has room.
-    try:
-        check_destinations(plan)
-    except ValidationError as exc:
-        for message in exc.messages:
-            errors.add("reassignments", message)
-    errors.raise_if_any()
+def _check_ready(plan: SunsetPlan, *, now: datetime, connections: list[ConnectionCheck]) -> None:
+    """The preflight (preflight.py): readiness, the agent guard, replies, credentials and the
+    connection tests made before the plan was locked."""
+    run_preflight(plan, now=now, connections=connections).raise_if_failed()
+
+
+def _plan_connections(plan: SunsetPlan | int) -> list[ConnectionCheck]:
+    """The plan's connection tests, made before the plan row is locked: a platform that takes
+    its time must not hold the lock (or a transaction) open."""
+    plan_id = plan.pk if isinstance(plan, SunsetPlan) else plan
+    return check_connections(Channel.objects.filter(plans=plan_id).order_by("name"))
+
+
+def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -> SunsetPlan:
+    """Send a draft for approval once its preflight passes; refused with the reasons otherwise."""
+    require(actor, "submit_plan")
+    return _submit(actor=actor, plan=plan, now=now, connections=_plan_connections(plan))
 
 
 @transaction.atomic
-def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -> SunsetPlan:
-    require(actor, "submit_plan")
+def _submit(*, actor, plan: SunsetPlan | int, now: datetime | None, connections: list[ConnectionCheck]) -> SunsetPlan:
     plan = _locked(plan)
     _require_state(plan, [PlanState.DRAFT], _ONLY_DRAFT_SUBMITTED)
     now = now or timezone.now()
-    _check_ready(plan, now=now)
+    _check_ready(plan, now=now, connections=connections)
     before = {"state": plan.state}
     plan.state = PlanState.PENDING_APPROVAL
     plan.submitted_at = now
@@ -627,15 +626,23 @@ def submit_plan(*, actor, plan: SunsetPlan | int, now: datetime | None = None) -
     return plan
 
 
-@transaction.atomic
 def approve_plan(*, actor, plan: SunsetPlan | int, comment: str = "", now: datetime | None = None) -> SunsetPlan:
+    """Approve a plan someone else wrote, once its preflight passes again (credentials may have
+    been revoked, a team filled up since it was submitted)."""
     require(actor, "approve_plan")
+    return _approve(actor=actor, plan=plan, comment=comment, now=now, connections=_plan_connections(plan))
+
+
+@transaction.atomic
+def _approve(
+    *, actor, plan: SunsetPlan | int, comment: str, now: datetime | None, connections: list[ConnectionCheck]
+) -> SunsetPlan:
     plan = _locked(plan)
     if plan.author_id == actor.pk:
         raise PermissionDenied(_("The author of a plan cannot approve it: a second person must."))
     _require_state(plan, [PlanState.PENDING_APPROVAL], _ONLY_PENDING_APPROVED)
     now = now or timezone.now()
-    _check_ready(plan, now=now)
+    _check_ready(plan, now=now, connections=connections)
     before = {"state": plan.state}
     plan.state = PlanState.SCHEDULED
     plan.approved_by = actor

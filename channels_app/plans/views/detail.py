@@ -9,6 +9,10 @@ from django.views.decorators.http import require_GET
 from channels_app.core.permissions import require
 from channels_app.models import PlanState, SunsetPlan
 from channels_app.plans.selectors import plan_delivery_counts, plan_for_page, plan_impact
+from channels_app.plans.services.preflight import run_preflight
+
+# The states in which the plan can still be submitted, approved or run: its preflight matters.
+PREFLIGHT_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
 
 
 @require_GET
@@ -27,5 +31,7 @@ def plan_detail(request, pk: int):
         # After a run the page says what was delivered, not what was going to be sent.
         "delivery": plan_delivery_counts(plan.pk) if ran or plan.runs.all() else None,
         "ran": ran,
+        # What would block submission or approval, shown before anyone clicks.
+        "preflight": run_preflight(plan) if plan.state in PREFLIGHT_STATES else None,
     }
     return render(request, "channels_app/plan_detail.html", context)

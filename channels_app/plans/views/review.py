@@ -23,6 +23,7 @@ from channels_app.plans.services.plans import (
     reject_plan,
     submit_plan,
 )
+from channels_app.plans.services.preflight import run_preflight
 
 
 def _plan(pk: int) -> SunsetPlan:
@@ -88,6 +89,8 @@ def _review_context(request, plan: SunsetPlan) -> dict:
         "changes": changes,
         "is_author": plan.author_id == request.user.pk,
         "pending": plan.state == PlanState.PENDING_APPROVAL,
+        # Approve is disabled, with the reason, while this fails: the refusal comes before the click.
+        "preflight": run_preflight(plan) if plan.state == PlanState.PENDING_APPROVAL else None,
     }
 
 

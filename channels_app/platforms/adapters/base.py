@@ -423,6 +423,14 @@ class Account:
     account_id: str = ""
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who the platform says the channel's credentials are: the answer of a read-only call."""
+
+    account_id: str
+    name: str
+
+
 class Platform(ABC):
     """One platform as the services see it. Each adapter module defines one (``PLATFORM``) and
     registry.py maps channel kinds to them, so a new platform is an adapter and a registry line.
@@ -478,6 +486,11 @@ class Platform(ABC):
     def send_reply(
         self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult: ...
+
+    def whoami(self, client: httpx.Client, account: Account, *, timeout: Timeout = None) -> Identity:
+        """Who the credentials act as, from a read-only call (a connection test); SendError when
+        the platform refuses them or cannot be reached."""
+        raise PermanentSendError(f"{self.kind} has no read-only identity call")
 
     @abstractmethod
     def find_reply(

@@ -12,6 +12,7 @@ from channels_app.platforms.adapters.base import (
     Account,
     Deletion,
     Event,
+    Identity,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -180,6 +181,30 @@ def find_reply(
     return pick_reply(candidates, text, author_known=True)
 
 
+def whoami(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> Identity:
+    """GET /session/current.json: the user the API key acts as."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, "/session/current.json"),
+        headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    user = (response_json(response) or {}).get("current_user") or {}
+    if not user.get("username"):
+        raise PermanentSendError(f"no current user in answer: {response.text[:300]}", response.status_code)
+    # The channel's account id on a forum is the username the key posts as.
+    return Identity(account_id=str(user["username"]), name=str(user["username"]))
+
+
 class DiscoursePlatform(Platform):
     kind = "discourse"
     base_url_label = "the forum's URL"  # every forum is its own site: no default
@@ -229,6 +254,9 @@ class DiscoursePlatform(Platform):
             reply_to_post_number=None if target.parent_id is None else int(target.parent_id),
             timeout=timeout,
         )
+
+    def whoami(self, client: httpx.Client, account: Account, *, timeout: Timeout = None) -> Identity:
+        return whoami(client, account.base_url, account.token, account.account_id or "system", timeout=timeout)
 
     def find_reply(
         self,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from channels_app.platforms.adapters.base import (
     Account,
     BadDelivery,
+    Identity,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -287,6 +288,34 @@ def send_message(
     except (smtplib.SMTPException, OSError) as exc:
         raise smtp_failure(exc) from exc
     return SendResult(platform_id=message["Message-ID"], status_code=250)
+
+
+def check_smtp(
+    host: str,
+    port: int,
+    *,
+    timeout: float = 15.0,
+    username: str | None = None,
+    password: str | None = None,
+    starttls: bool = False,
+    use_ssl: bool = False,
+) -> Identity:
+    """A connection test: greet the relay (EHLO), log in when there are credentials, NOOP, quit.
+    Sends nothing. SendError when the relay cannot be reached or refuses."""
+    try:
+        smtp_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        with smtp_class(host, port, timeout=timeout) as smtp:
+            smtp.ehlo()
+            if starttls:
+                smtp.starttls()
+            if username:
+                smtp.login(username, password or "")
+            code, _ = smtp.noop()
+            if code != 250:
+                raise _smtp_error(code, f"SMTP NOOP answered {code}")
+    except (smtplib.SMTPException, OSError) as exc:
+        raise smtp_failure(exc) from exc
+    return Identity(account_id=username or "", name=f"{host}:{port}")
 
 
 def send_reply(

@@ -167,6 +167,34 @@ def parse_message(data: bytes) -> InboundMessage:
     return email_adapter.parse_inbound(fields)
 
 
+def check_mailbox(
+    mailbox: Mailbox,
+    username: str,
+    password: str,
+    *,
+    timeout: float = 15.0,
+    ssl_context: ssl.SSLContext | None = None,
+) -> str:
+    """A connection test: log in and open the mailbox read-only (EXAMINE), reading no mail.
+    Returns the login; MailboxError when the server cannot be reached or refuses."""
+    try:
+        imap = _connect(mailbox, timeout, ssl_context)
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
+    try:
+        try:
+            imap.login(username, password)
+        except imaplib.IMAP4.error as exc:
+            raise MailboxError(f"login as {username} refused: {_describe(exc)}") from exc
+        _check(*imap.select(_quote(mailbox.mailbox), readonly=True), f"opening mailbox {mailbox.mailbox}")
+        return username
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(f"{mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            imap.logout()
+
+
 def poll_new_mail(
     mailbox: Mailbox,
     username: str,

@@ -12,6 +12,7 @@ import httpx
 from channels_app.platforms.adapters.base import (
     Account,
     Event,
+    Identity,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -196,6 +197,29 @@ def find_reply(
     return pick_reply(candidates, text, author_known=False)
 
 
+def whoami(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> Identity:
+    """GET /{version}/me?fields=id,name: with a page access token, "me" is the page."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/{api_version}/me"),
+        params={"fields": "id,name", "access_token": page_access_token},
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    page = response_json(response) or {}
+    if not page.get("id"):
+        raise PermanentSendError(f"no page in answer: {response.text[:300]}", response.status_code)
+    return Identity(account_id=str(page["id"]), name=str(page.get("name") or page["id"]))
+
+
 class MessengerPlatform(Platform):
     kind = "messenger"
     default_base_url = "https://graph.facebook.com"
@@ -218,6 +242,9 @@ class MessengerPlatform(Platform):
         self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
         return send_reply(client, account.base_url, account.token, target.recipient_id, text, timeout=timeout)
+
+    def whoami(self, client: httpx.Client, account: Account, *, timeout: Timeout = None) -> Identity:
+        return whoami(client, account.base_url, account.token, timeout=timeout)
 
     def find_reply(
         self,

@@ -15,6 +15,7 @@ from channels_app.platforms.adapters.base import (
     BadDelivery,
     Deletion,
     Event,
+    Identity,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -353,6 +354,24 @@ def find_reply(
     return pick_reply(candidates, text, author_known=bool(author_id))
 
 
+def whoami(
+    client: httpx.Client, base_url: str, bearer_token: str, *, timeout: httpx.Timeout | float | None = None
+) -> Identity:
+    """GET /2/users/me: the user the token acts as (a user-context token, as replying needs)."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, "/2/users/me"),
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    user = (response_json(response) or {}).get("data") or {}
+    if not user.get("id"):
+        raise PermanentSendError(f"no user in answer: {response.text[:300]}", response.status_code)
+    return Identity(account_id=str(user["id"]), name="@" + str(user.get("username") or user["id"]))
+
+
 class XPlatform(Platform):
     kind = "x"
     default_base_url = "https://api.x.com"
@@ -407,6 +426,9 @@ class XPlatform(Platform):
                 client, account.base_url, account.token, target.recipient_id, text, timeout=timeout
             )
         return send_reply(client, account.base_url, account.token, text, target.parent_id or "", timeout=timeout)
+
+    def whoami(self, client: httpx.Client, account: Account, *, timeout: Timeout = None) -> Identity:
+        return whoami(client, account.base_url, account.token, timeout=timeout)
 
     def find_reply(
         self,

@@ -10,6 +10,7 @@ import httpx
 
 from channels_app.platforms.adapters.base import (
     Account,
+    Identity,
     InboundMessage,
     PermanentSendError,
     Platform,
@@ -256,6 +257,36 @@ def find_reply(
     return pick_reply(candidates, text, author_known=bool(author_channel_id))
 
 
+def whoami(
+    client: httpx.Client,
+    base_url: str,
+    api_key_or_token: str,
+    channel_id: str = "",
+    *,
+    auth: str = "auto",
+    timeout: httpx.Timeout | float | None = None,
+) -> Identity:
+    """GET /youtube/v3/channels: the token's own channel (mine=true), or with an API key (which
+    has no "mine") the channel the account id names."""
+    params, headers = _auth(api_key_or_token, auth)
+    params = {**params, "part": "id,snippet"}
+    if "key" in params:
+        if not channel_id:
+            raise PermanentSendError("an API key needs the channel id (the channel's platform account id)")
+        params["id"] = channel_id
+    else:
+        params["mine"] = "true"
+    response = request(
+        client, "GET", join_url(base_url, "/youtube/v3/channels"), params=params, headers=headers, timeout=timeout
+    )
+    _raise_for_google_status(response)
+    items = (response_json(response) or {}).get("items") or []
+    if not items:
+        raise PermanentSendError("no channel found for these credentials", response.status_code)
+    title = ((items[0].get("snippet") or {}).get("title")) or items[0]["id"]
+    return Identity(account_id=str(items[0]["id"]), name=str(title))
+
+
 class YouTubePlatform(Platform):
     """No webhooks: services/polling.py reads new comments with poll_new_comments."""
 
@@ -269,6 +300,9 @@ class YouTubePlatform(Platform):
         self, client: httpx.Client, account: Account, target: ReplyTarget, text: str, *, timeout: Timeout = None
     ) -> SendResult:
         return send_reply(client, account.base_url, account.token, target.parent_id or "", text, timeout=timeout)
+
+    def whoami(self, client: httpx.Client, account: Account, *, timeout: Timeout = None) -> Identity:
+        return whoami(client, account.base_url, account.token, account.account_id, timeout=timeout)
 
     def find_reply(
         self,

@@ -7,11 +7,13 @@ from django.db.models import Count, Q
 from django.http import HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.core.permissions import can, require
 from channels_app.models import Channel, OutboxMessage, OutboxState
+from channels_app.plans.services.preflight import check_connection
 from channels_app.platforms.selectors import channel_message_log
 from channels_app.platforms.services.outbox import retry_failed_replies
 
@@ -50,6 +52,8 @@ def channel_messages(request, channel_id: int):
 @require_POST
 @login_required
 def retry_failed(request, channel_id: int):
+    # The role first: a reader without it learns nothing, not even whether the channel exists.
+    require(request.user, "manage_channels")
     channel = get_object_or_404(Channel, pk=channel_id)
     count = retry_failed_replies(actor=request.user, channel=channel)
     messages.success(
@@ -58,3 +62,21 @@ def retry_failed(request, channel_id: int):
         % {"count": count},
     )
     return redirect(reverse("channel_messages", args=[channel.pk]) + "?state=pending")
+
+
+@require_POST
+@login_required
+def test_connection(request, channel_id: int):
+    """The channel page's "Test connection": its credentials, then one read-only call to the
+    platform (who the credentials act as). Changes nothing."""
+    require(request.user, "manage_channels")
+    channel = get_object_or_404(Channel, pk=channel_id)
+    check = check_connection(channel)
+    if check.ok:
+        # The reason without the channel's name: a flash message outlives the page it was for.
+        messages.success(
+            request, _("Connection test passed: the platform answers as %(who)s.") % {"who": check.identity}
+        )
+    else:
+        messages.error(request, _("Connection test failed: %(reason)s") % {"reason": check.reason})
+    return redirect(reverse("channel_detail", args=[channel.pk]))

@@ -20,7 +20,7 @@ from channels_app.plans.services.plans import (
     submit_plan,
     update_plan,
 )
-from channels_app.tests.support.factories import SunsetPlanFactory
+from channels_app.tests.support.factories import ChannelFactory, SunsetPlanFactory
 from channels_app.tests.support.helpers import HARD_CLOSE_REPLY, approved_plan, hard_close_plan, utc_phase
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +260,22 @@ def test_the_author_is_told_in_french_that_a_second_person_must_approve(manager,
     assert refused.value.messages == [
         f"« {plan.title} » est à l'état « en attente d'approbation » ; seul un plan en brouillon peut être soumis."
     ]
+
+
+@pytest.mark.parametrize(
+    ("shares", "refused"), [((0.8, 0.6), 140), ((0.5, 0.2), 70), ((0.6, 0.4), None), ((0, 0), None)]
+)
+def test_redirect_shares_when_given_must_total_100_percent(manager, shares, refused):
+    redirects = [
+        RedirectInput("phone", "Phone support", "+1 800 555 0100", shares[0]),
+        RedirectInput("url", "Contact form", "https://help.example.com/contact", shares[1]),
+    ]
+    if refused is None:
+        assert hard_close_plan(manager=manager, channels=[ChannelFactory()], redirects=redirects).pk
+        return
+    with pytest.raises(ValidationError) as error:
+        hard_close_plan(manager=manager, channels=[ChannelFactory()], redirects=redirects)
+    assert error.value.message_dict["redirects"] == [
+        f"Expected shares add up to {refused}%; when given, they must total 100%."
+    ]
+    assert not SunsetPlan.objects.exists()

@@ -179,6 +179,17 @@ def test_queueing_again_needs_the_manager_role_post_and_csrf(client, viewer, man
     assert OutboxMessage.objects.filter(state=OutboxState.FAILED).count() == 2
 
 
+@pytest.mark.parametrize("role", ["viewer", "hr_coordinator", "approver"])
+def test_queueing_again_is_refused_to_every_other_role_before_the_channel_is_looked_up(client, request, role):
+    channel = ChannelFactory()
+    _log(channel, 2, states=(OutboxState.FAILED,))
+    client.force_login(request.getfixturevalue(role))
+    assert client.post(reverse("channel_messages_retry_failed", args=[channel.pk])).status_code == 403
+    assert client.post(reverse("channel_messages_retry_failed", args=[channel.pk + 999])).status_code == 403
+    assert OutboxMessage.objects.filter(state=OutboxState.FAILED).count() == 2
+    assert not AuditEvent.objects.filter(action="outbox.retried").exists()
+
+
 def test_the_log_writes_utc_as_its_header_says_whatever_the_readers_zone(client, viewer):
 
     UserProfileFactory(user=viewer, time_zone="Asia/Jakarta")  # UTC+7

@@ -73,8 +73,10 @@ def test_a_read_timeout_is_in_doubt_and_the_lookup_settles_it(retired_x_on_fake_
 
 
 def test_a_refused_connection_is_not_in_doubt(manager, approver, platform_secrets):
-    channel = platform_channel("x", f"http://127.0.0.1:{free_port()}")  # nobody listens
+    channel = platform_channel("x")  # the sandbox: the preflight passes
     sunset(manager=manager, approver=approver, channels=[channel])
+    channel.api_base_url = f"http://127.0.0.1:{free_port()}"  # then the platform goes away
+    channel.save(update_fields=["api_base_url"])
     receive(channel, inbound("1001"))
     assert send_due_replies().retried == 1
     row = OutboxMessage.objects.get()

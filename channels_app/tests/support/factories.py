@@ -1,6 +1,7 @@
 """factory_boy factories for the domain: one per model the tests build rows of."""
 
 import hashlib
+import os
 from datetime import UTC, date, datetime, time, timedelta
 
 import factory
@@ -8,6 +9,16 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from channels_app import models
+
+# A channel made here talks to the session's platform sandbox (the top conftest starts it and
+# sets these variables): the preflight tests its connection before a plan is submitted.
+TEST_TOKEN_ENV = {
+    "x": "DUSK_CHANNEL_TEST_X_TOKEN",
+    "discourse": "DUSK_CHANNEL_TEST_DISCOURSE_KEY",
+    "messenger": "DUSK_CHANNEL_TEST_MESSENGER_TOKEN",
+    "youtube": "DUSK_CHANNEL_TEST_YOUTUBE_TOKEN",
+}
+TEST_URL_ENV = {kind: f"DUSK_TEST_SANDBOX_{kind.upper()}_URL" for kind in TEST_TOKEN_ENV}
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -17,6 +28,8 @@ class ChannelFactory(factory.django.DjangoModelFactory):
     kind = "x"
     name = factory.Sequence(lambda n: f"Support channel {n}")
     handle = factory.Sequence(lambda n: f"@support{n}")
+    api_token_env = factory.LazyAttribute(lambda o: TEST_TOKEN_ENV.get(o.kind, ""))
+    api_base_url = factory.LazyAttribute(lambda o: os.environ.get(TEST_URL_ENV.get(o.kind, ""), ""))
 
 
 class TeamFactory(factory.django.DjangoModelFactory):

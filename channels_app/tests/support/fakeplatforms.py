@@ -48,6 +48,7 @@ class Received:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def param(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -146,6 +147,7 @@ class FakePlatform:
 
     def __init__(self) -> None:
         self.received: list[Received] = []
+        self.identity_checks: list[Received] = []
         self.violations: list[str] = []
         self._script: deque[tuple[str | None, Answer]] = deque()
         self._lock = threading.Lock()
@@ -154,10 +156,12 @@ class FakePlatform:
         self._ids = itertools.count(1)
         self.connections: set[socket.socket] = set()  # open keep-alive connections
         self.latency: float | tuple[float, float] = 0.0  # seconds (or a random range) per answer
+        # Every request answered 401 (revoked credentials), until set back: the sandbox's switch.
+        self.refuse_credentials = False
 
     # lifecycle ---------------------------------------------------------------------------
-    def start(self) -> FakePlatform:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+    def start(self, port: int = 0) -> FakePlatform:
+        self._server = _Server(("127.0.0.1", port), _Handler)
         self._server.platform = self  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -251,16 +255,25 @@ class FakePlatform:
     def routes(self) -> dict[tuple[str, str], Route]:
         return {}
 
+    # The read-only identity call the preflight makes (GET /2/users/me...): recorded apart in
+    # `identity_checks`, so `received` holds what the outbox and pollers sent.
+    identity_path = ""
+
     def route_for(self, received: Received) -> Route | None:
         return self.routes().get((received.method, received.path))
 
     def dispatch(self, received: Received) -> Answer:
         with self._lock:
-            self.received.append(received)
+            if received.method == "GET" and received.path == self.identity_path:
+                self.identity_checks.append(received)
+            else:
+                self.received.append(received)
         route = self.route_for(received)
         if route is None:
             self.violation(received, "no such endpoint")
             return Answer(404, {"errors": [{"message": "not found"}]})
+        if self.refuse_credentials:
+            return self.unauthorized()
         check, respond = route
         check(received)
         with self._lock:
@@ -276,6 +289,10 @@ class FakePlatform:
         latency = random.uniform(*self.latency) if isinstance(self.latency, tuple) else self.latency
         answer.delay = max(answer.delay, latency)
         return answer
+
+    def unauthorized(self) -> Answer:
+        """The platform's answer to credentials it does not accept."""
+        return Answer(401, {"errors": [{"message": "Unauthorized", "code": 89}]})
 
     @staticmethod
     def stamp(at: datetime | None = None) -> str:
@@ -293,6 +310,7 @@ class FakeX(FakePlatform):
     documents them: docs.x.com/x-api/direct-messages); all with a bearer token."""
 
     name = "x"
+    identity_path = "/2/users/me"
     _QUERY = re.compile(r"in_reply_to_tweet_id:(\d+)(?: from:(\S+))?")
 
     def __init__(self, bearer_token: str = "x-bearer-token", account_id: str = "783214") -> None:
@@ -306,6 +324,7 @@ class FakeX(FakePlatform):
         return {
             ("POST", "/2/tweets"): (self._check_tweet, self._create_tweet),
             ("GET", "/2/tweets/search/recent"): (self._check_search, self._search),
+            ("GET", "/2/users/me"): (self._check_me, self._me),
         }
 
     _DM_PATH = re.compile(r"/2/dm_conversations/with/([^/]+)/(messages|dm_events)")
@@ -383,6 +402,14 @@ class FakeX(FakePlatform):
         if found:
             body["data"] = found
         return Answer(200, body)
+
+    def _check_me(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+
+    def _me(self, received: Received) -> Answer:
+        if received.headers.get("authorization") != f"Bearer {self.bearer_token}":
+            return self.unauthorized()
+        return Answer(200, {"data": {"id": self.account_id, "name": "Brand support", "username": "brand_support"}})
 
     def replies_to(self, tweet_id: str) -> list[dict[str, Any]]:
         with self._lock:
@@ -471,6 +498,7 @@ class FakeDiscourse(FakePlatform):
     """POST /posts.json with Api-Key / Api-Username headers."""
 
     name = "discourse"
+    identity_path = "/session/current.json"
 
     def __init__(self, api_key: str = "discourse-key", api_username: str = "dusk-bot") -> None:
         super().__init__()
@@ -482,7 +510,13 @@ class FakeDiscourse(FakePlatform):
         return {
             ("POST", "/posts.json"): (self._check_post, self._create_post),
             ("GET", "/user_actions.json"): (self._check_actions, self._actions),
+            ("GET", "/session/current.json"): (self._check_api_headers, self._current_user),
         }
+
+    def _current_user(self, received: Received) -> Answer:
+        if received.headers.get("api-key") != self.api_key:
+            return Answer(403, {"errors": ["You are not permitted to view the requested resource."]})
+        return Answer(200, {"current_user": {"id": 7, "username": received.headers.get("api-username")}})
 
     def _check_api_headers(self, received: Received) -> None:
         headers = received.headers
@@ -565,13 +599,23 @@ class FakeMessenger(FakePlatform):
         self.page_access_token = page_access_token
         self.api_version = api_version
         self.page_id = page_id or "page-1"
+        self.identity_path = f"/{api_version}/me"
         self.messages: list[dict[str, Any]] = []
 
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
             ("POST", f"/{self.api_version}/me/messages"): (self._check_message, self._send_message),
             ("GET", f"/{self.api_version}/me/conversations"): (self._check_conversations, self._conversations),
+            ("GET", f"/{self.api_version}/me"): (self._check_me, self._me),
         }
+
+    def _check_me(self, received: Received) -> None:
+        self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
+
+    def _me(self, received: Received) -> Answer:
+        if received.param("access_token") != self.page_access_token:
+            return Answer(400, graph_error(190, "Invalid OAuth access token."))
+        return Answer(200, {"id": self.page_id, "name": "Brand page"})
 
     def _check_conversations(self, received: Received) -> None:
         self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
@@ -629,6 +673,7 @@ class FakeYouTube(FakePlatform):
     """GET /youtube/v3/commentThreads (paged, newest first) and POST /youtube/v3/comments."""
 
     name = "youtube"
+    identity_path = "/youtube/v3/channels"
 
     def __init__(
         self,
@@ -684,7 +729,28 @@ class FakeYouTube(FakePlatform):
             ("GET", "/youtube/v3/commentThreads"): (self._check_list, self._list),
             ("POST", "/youtube/v3/comments"): (self._check_reply, self._reply),
             ("GET", "/youtube/v3/comments"): (self._check_replies, self._list_replies),
+            ("GET", "/youtube/v3/channels"): (self._check_channels, self._channels),
         }
+
+    def _check_channels(self, received: Received) -> None:
+        self._check_auth(received)
+        self.expect(received, "id" in (received.param("part") or "").split(","), "part must include id")
+        by_key = received.param("key") is not None
+        self.expect(
+            received,
+            (received.param("mine") == "true") != by_key or bool(received.param("id")),
+            "mine=true needs an OAuth token; with an API key, name the channel (id=)",
+        )
+
+    def _channels(self, received: Received) -> Answer:
+        mine = (
+            received.param("mine") == "true" and received.headers.get("authorization") == f"Bearer {self.access_token}"
+        )
+        named = received.param("id") == self.channel_id
+        items = (
+            [{"kind": "youtube#channel", "id": self.channel_id, "snippet": {"title": "Brand"}}] if mine or named else []
+        )
+        return Answer(200, {"kind": "youtube#channelListResponse", "items": items})
 
     def _check_replies(self, received: Received) -> None:
         self._check_auth(received)

@@ -64,10 +64,11 @@ def platform_channel(kind: str = "x", base_url: str = "", **overrides) -> Channe
         "webhook_secret_env": "DUSK_CHANNEL_TEST_WEBHOOK_SECRET",
         "api_token_env": TOKEN_ENV.get(kind, ""),
         "platform_account_id": ACCOUNT.get(kind, ""),
-        "api_base_url": base_url,
         "rate_limit_per_minute": 100_000,
         "handle": "support@brand.example" if kind == "email" else f"@brand-{kind}",
     }
+    if base_url:  # otherwise the factory's: the session's platform sandbox
+        values["api_base_url"] = base_url
     values.update(overrides)
     return ChannelFactory(**values)
 

@@ -123,6 +123,7 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
     page.get_by_label("Label").nth(1).fill("Contact form")
     page.get_by_label("Number or address").nth(1).fill("https://help.lumen.example/contact")
     page.get_by_label("Expected share (%)").first.fill("70")
+    page.get_by_label("Expected share (%)").nth(1).fill("30")  # shares, when given, total 100%
     maya.shot("04-wizard-redirects")
     page.get_by_label("Expected share (%)").first.press("Enter")
     page.wait_for_url(re.compile(r"step=replies"))

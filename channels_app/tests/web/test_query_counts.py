@@ -1,6 +1,7 @@
 """Every page costs the same number of queries with 10 rows as with 1,000: a page whose reads
 grow with its rows fails here. The comment above each count lists the queries."""
 
+import os
 from datetime import date, timedelta
 
 import pytest
@@ -21,7 +22,7 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
-from channels_app.tests.support.factories import CutoverRunFactory, TeamFactory
+from channels_app.tests.support.factories import TEST_TOKEN_ENV, TEST_URL_ENV, CutoverRunFactory, TeamFactory
 from channels_app.tests.support.helpers import approved_plan
 
 pytestmark = pytest.mark.django_db
@@ -42,8 +43,19 @@ def admin_user(db, django_user_model):
 def _world(n: int, manager, approver):
     """n channels, plans, agents, conversations, messages and audit events."""
     now = timezone.now()
+    kinds = ["x" if i % 2 else "discourse" for i in range(n)]
     channels = Channel.objects.bulk_create(
-        [Channel(kind="x" if i % 2 else "discourse", name=f"Channel {i:05d}", handle=f"@c{i}") for i in range(n)]
+        [
+            # Wired to the session's platform sandbox, as ChannelFactory does: plans pass the preflight.
+            Channel(
+                kind=kind,
+                name=f"Channel {i:05d}",
+                handle=f"@c{i}",
+                api_token_env=TEST_TOKEN_ENV[kind],
+                api_base_url=os.environ[TEST_URL_ENV[kind]],
+            )
+            for i, kind in enumerate(kinds)
+        ]
     )
     main = channels[0]
     team = TeamFactory(name="Social", capacity=n + 10)
@@ -144,9 +156,10 @@ SIGNED_IN = 3
 PAGES = {
     # plans by state (which also counts the pages) + channels by state + recently changed
     # channels + timeline's soonest plans + their phases + active runs + to approve
-    # + unplaced: soonest open plans + agents SQL + their plans + runs with undelivered
-    # messages + my drafts + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 15),
+    # + unplaced: soonest open plans + agents SQL + their plans
+    # + over capacity: soonest open plans + one SQL (plans with their teams over capacity)
+    # + runs with undelivered messages + my drafts + page of plans + its channels + its phases
+    "dashboard": (lambda w: reverse("home"), 17),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour
@@ -156,12 +169,14 @@ PAGES = {
     # plan with author/approver + phases + channels + redirects + replies + runs
     # + conversations aggregate + agents aggregate + reassignments by state
     # + what its runs delivered (hand-off notices by state, emails by state)
-    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 11),
+    # + the preflight's agent guard (staffing inputs, the channels' teams, their volumes, agents
+    # without a confirmed destination, receiving teams); its other reads use the prefetched rows
+    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 16),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
     # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies)
-    # + the plan page's 3 impact aggregates
-    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 15),
+    # + the plan page's 3 impact aggregates + the preflight's 5 agent-guard reads (as on the plan page)
+    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 20),
     # run with plan and phase + its delivery (hand-off notices by state, emails by state)
     "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 3),
     # page of events (read from an id: no count)

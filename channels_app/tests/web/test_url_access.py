@@ -5,6 +5,7 @@ A new URL pattern must declare its access in ACCESS below, or this test fails:
 add an entry naming the matrix action each method needs (see the kinds of rule).
 """
 
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,7 +22,14 @@ from channels_app.core.permissions import ROLE_ACTIONS, ROLES, roles_of
 from channels_app.directory.services import register_channel
 from channels_app.models import SunsetPlan
 from channels_app.plans.services.drafts import open_plan_draft
-from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, CutoverRunFactory, TeamFactory
+from channels_app.tests.support.factories import (
+    TEST_TOKEN_ENV,
+    TEST_URL_ENV,
+    AssignmentFactory,
+    ChannelFactory,
+    CutoverRunFactory,
+    TeamFactory,
+)
 from channels_app.tests.support.helpers import hard_close_plan
 from channels_app.workforce.services.moves import assign_agents
 
@@ -100,6 +108,7 @@ ACCESS: dict[str, object] = {
     "api:plan-list": Api({"GET": "view", "POST": "draft_plan"}),
     "api:plan-detail": Api({"GET": "view", "PUT": "draft_plan", "PATCH": "draft_plan"}, kwargs="plan"),
     "api:plan-preview": Api(VIEW_ONLY, kwargs="plan"),
+    "api:plan-preflight": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-submit": Api({"POST": "submit_plan"}, kwargs="plan"),
     "api:plan-approve": Api({"POST": "approve_plan"}, kwargs="plan"),
     "api:plan-reject": Api({"POST": "approve_plan"}, kwargs="plan"),
@@ -175,6 +184,7 @@ ACCESS: dict[str, object] = {
     "hook_email": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
     "channel_messages": Page(VIEW_ONLY, kwargs="channel_id"),
     "channel_messages_retry_failed": Page({"POST": "manage_channels"}, kwargs="channel_id"),
+    "channel_test_connection": Page({"POST": "manage_channels"}, kwargs="channel_id"),
 }
 
 
@@ -247,7 +257,15 @@ def people(manager, approver, hr_coordinator, viewer, outsider, administrator):
 @pytest.fixture
 def one_secret_row_of_each_kind(people):
     manager = people["manager"]
-    channel = register_channel(actor=manager, kind="x", name="Secret X handle", handle="@secret_brand")
+    channel = register_channel(
+        actor=manager,
+        kind="x",
+        name="Secret X handle",
+        handle="@secret_brand",
+        # The session's platform sandbox: the plan's preflight passes.
+        api_token_env=TEST_TOKEN_ENV["x"],
+        api_base_url=os.environ[TEST_URL_ENV["x"]],
+    )
     team = TeamFactory(name="Secret social team")
     team.channels.add(channel)
     assignment = AssignmentFactory(team=team, agent__email="secret.agent@example.com", agent__name="Secret Agent")
