@@ -34,10 +34,15 @@ install-dev: $(VENV)/.installed-dev
 ## which the demo's channels talk to (docs/preflight-and-sandbox.md). The worker consumes every
 ## queue in CELERY_TASK_QUEUES; docs/scaling.md splits them over workers.
 SANDBOX_PORT ?= 8100
-# What the sandbox accepts; the demo's channels name these variables (seed_demo).
+# What the sandbox accepts, and the secrets the demo's webhooks are signed with; the demo's
+# channels name these variables (seed_demo, docs/preflight-and-sandbox.md).
 DEMO_ENV := DJANGO_DEBUG=1 DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS=1 DUSK_SANDBOX_PORT=$(SANDBOX_PORT) \
   DUSK_CHANNEL_DEMO_X_TOKEN=x-bearer-token DUSK_CHANNEL_DEMO_YOUTUBE_TOKEN=yt-oauth-token \
-  DUSK_CHANNEL_DEMO_DISCOURSE_TOKEN=discourse-key DUSK_CHANNEL_DEMO_MESSENGER_TOKEN=page-token
+  DUSK_CHANNEL_DEMO_DISCOURSE_TOKEN=discourse-key DUSK_CHANNEL_DEMO_MESSENGER_TOKEN=page-token \
+  DUSK_CHANNEL_X_SECRET=demo-x-consumer-secret DUSK_CHANNEL_DISCOURSE_SECRET=demo-discourse-secret \
+  DUSK_CHANNEL_MESSENGER_SECRET=demo-messenger-app-secret \
+  DUSK_CHANNEL_MESSENGER_SECRET_VERIFY_TOKEN=demo-messenger-verify-token \
+  DUSK_CHANNEL_EMAIL_SECRET=demo-mailgun-signing-key DUSK_PUBLIC_URL=http://127.0.0.1:$(PORT)
 run: $(VENV)/.installed
 	$(DEMO_ENV) $(BIN)/python manage.py migrate --noinput
 	@$(DEMO_ENV) bash -c 'trap "kill 0" EXIT INT TERM; \

@@ -336,7 +336,7 @@ def skip_replies_to_deleted(*, channel: Channel, deletions: Sequence[Deletion]) 
             else:
                 target = {"conversation__platform_thread_id": deletion.thread_id}
             skipped += OutboxMessage.objects.filter(channel=channel, state=OutboxState.PENDING, **target).update(
-                state=OutboxState.SKIPPED, last_error=f"skipped: {deletion.reason} before the reply was sent"
+                state=OutboxState.SKIPPED, last_error=f"deleted: {deletion.reason} before the reply was sent"
             )
     return skipped
 

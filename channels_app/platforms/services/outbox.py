@@ -356,7 +356,7 @@ def _loop_reason(row: OutboxMessage) -> str | None:
         if (message.meta or {}).get("automatic"):
             return f"loop guard: sent by a machine ({message.meta['automatic']})"
         if (message.meta or {}).get("deleted"):
-            return f"skipped: {message.meta['deleted']} before the reply was sent"
+            return f"deleted: {message.meta['deleted']} before the reply was sent"
     return None
 
 

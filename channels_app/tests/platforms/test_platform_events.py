@@ -246,7 +246,7 @@ def test_a_tweet_deleted_before_its_reply_is_sent_is_skipped_with_the_reason(cli
     assert response.json() == {"stored": 0, "duplicates": 0, "replies_queued": 0, "replies_skipped": 1}
     skipped = OutboxMessage.objects.get(in_reply_to__platform_message_id="2001")
     assert skipped.state == OutboxState.SKIPPED
-    assert skipped.last_error == "skipped: the customer deleted the tweet before the reply was sent"
+    assert skipped.last_error == "deleted: the customer deleted the tweet before the reply was sent"
     assert send_due_replies().sent == 1
     assert [t["in_reply_to"] for t in fake_x.tweets] == ["2002"]
     # The brand deleting one of its own tweets changes nothing.
@@ -380,8 +380,8 @@ def test_a_forum_post_or_topic_deleted_before_its_reply_is_sent_is_skipped(clien
         )
     )
     assert reasons == {
-        "12": "skipped: the post was deleted on the forum before the reply was sent",
-        "13": "skipped: the topic was deleted on the forum before the reply was sent",
+        "12": "deleted: the post was deleted on the forum before the reply was sent",
+        "13": "deleted: the topic was deleted on the forum before the reply was sent",
     }
     assert send_due_replies().sent == 1
     assert [p["topic_id"] for p in fake_discourse.posts] == [14]
