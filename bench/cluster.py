@@ -337,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             "PYTHONUNBUFFERED": "1",
         }
         os.environ[SECRET_ENV] = SECRET
+        os.environ[TOKEN_ENV] = fake_x.bearer_token  # the preflight (submit, approve) tests the token here too
         # The release step of a deploy: production pages name their static files by the manifest.
         subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True
