@@ -29,6 +29,7 @@ from django.utils.translation import gettext as _
 
 from channels_app.core import mailbox as mailbox_url
 from channels_app.core import textrules
+from channels_app.core.hosts import GuardedTransport
 from channels_app.models import PHASE_ORDER, Channel, PhaseKind, SunsetPlan
 from channels_app.plans.selectors import placeholder_values
 from channels_app.platforms.adapters import email as email_adapter
@@ -170,6 +171,7 @@ def _check_mail(channel: Channel) -> str:
             _secret(channel.api_token_env),
             timeout=_timeout(),
             ssl_context=imap.tls_context(settings.DUSK_IMAP_CA_FILE),
+            allow_private=settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS,
         )
         seen.append(f"IMAP {login}@{mailbox.host}")
     return " · ".join(seen)
@@ -194,7 +196,10 @@ def check_connection(channel: Channel, *, client: httpx.Client | None = None) ->
                 account_id=channel.platform_account_id,
             )
             owned = client is None
-            http = httpx.Client() if client is None else client
+            # Connections only to allowed hosts, checked when each one is opened (core/hosts.py):
+            # the address a name resolves to now, not when the channel was saved.
+            allow_private = settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS
+            http = httpx.Client(transport=GuardedTransport(allow_private=allow_private)) if client is None else client
             try:
                 who = platform.whoami(http, account, timeout=_timeout())
             finally:

@@ -174,11 +174,13 @@ def check_mailbox(
     *,
     timeout: float = 15.0,
     ssl_context: ssl.SSLContext | None = None,
+    allow_private: bool = False,
 ) -> str:
     """A connection test: log in and open the mailbox read-only (EXAMINE), reading no mail.
-    Returns the login; MailboxError when the server cannot be reached or refuses."""
+    Returns the login; MailboxError when the server cannot be reached or refuses. The host is
+    checked as the poller checks it (core/hosts.py)."""
     try:
-        imap = _connect(mailbox, timeout, ssl_context)
+        imap = _connect(mailbox, timeout, ssl_context, allow_private)
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
     try:

@@ -10,6 +10,7 @@ from rest_framework.test import APIClient
 
 from channels_app.core import hosts
 from channels_app.models import Channel, OutboxMessage, OutboxState
+from channels_app.plans.services.preflight import check_connection
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.platforms.services.polling import poll_email_channel, poll_youtube_channel
 from channels_app.tests.support.inbound_helpers import inbound, platform_channel, receive, sunset
@@ -169,6 +170,22 @@ def test_the_pollers_never_connect_to_a_private_host(platform_secrets, listener,
     mailbox.refresh_from_db()
     assert "not a public address" in youtube.poll_error
     assert "not a public address" in mailbox.poll_error
+
+
+def test_the_connection_test_never_connects_to_a_private_host(platform_secrets, listener, settings, monkeypatch):
+    # The preflight and the channel page's Test connection check the address they connect to,
+    # as the outbox does: a name that resolved to a public address at save time may not now.
+    port = listener.getsockname()[1]
+    monkeypatch.setenv("DUSK_CHANNEL_TEST_MAILBOX", "pw")
+    x = platform_channel("x", f"http://localhost:{port}")
+    mailbox = platform_channel(
+        "email", f"imap://support@127.0.0.1:{port}/INBOX?tls=none", api_token_env="DUSK_CHANNEL_TEST_MAILBOX"
+    )
+    settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = False
+    results = [check_connection(x), check_connection(mailbox)]
+    assert _no_connection(listener)
+    assert [result.ok for result in results] == [False, False]
+    assert all("not a public address" in result.problem for result in results), results
 
 
 def test_production_refuses_private_platform_hosts(settings):
