@@ -144,8 +144,11 @@ def test_the_outbox_never_connects_to_a_private_host_saved_before_the_rule(
     manager, approver, platform_secrets, listener, settings, host
 ):
     port = listener.getsockname()[1]
-    channel = platform_channel("x", f"http://{host}:{port}")
+    channel = platform_channel("x")  # the sandbox's X: the preflight at approval reaches it
     sunset(manager=manager, approver=approver, channels=[channel])
+    # Then the address, written straight to the row as by a release before the rule.
+    Channel.objects.filter(pk=channel.pk).update(api_base_url=f"http://{host}:{port}")
+    channel.refresh_from_db()
     receive(channel, inbound("1001"))
     settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = False
     send_due_replies(worker_id="test")
