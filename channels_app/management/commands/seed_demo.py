@@ -265,11 +265,12 @@ class Command(BaseCommand):
         for i in range(count):
             channel = retiring[i % len(retiring)]
             at = now - timedelta(hours=rng.randint(1, 240))
+            thread_id, customer_id = _demo_ids(channel.kind, i)
             convs.append(
                 Conversation(
                     channel=channel,
-                    platform_thread_id=f"demo-{channel.kind}-{i}",
-                    customer_id=f"cust{i}",
+                    platform_thread_id=thread_id,
+                    customer_id=customer_id,
                     customer_handle=f"@customer{i}",
                     customer_name=rng.choice(FIRST),
                     locale=rng.choice(["en", "en", "fr", "id"]),
@@ -283,7 +284,7 @@ class Command(BaseCommand):
                 Message(
                     channel=c.channel,
                     conversation=c,
-                    platform_message_id=f"{c.platform_thread_id}-m1",
+                    platform_message_id=_demo_message_id(c.channel.kind, c.platform_thread_id),
                     direction="in",
                     author_id=c.customer_id,
                     text="Hello, my order has not arrived yet.",
@@ -393,3 +394,23 @@ class Command(BaseCommand):
         accept_suggestion(actor=hana, plan=social, effective_date=date(year, 10, 1))
         confirm_moves(actor=hana, plan=social)
         submit_plan(actor=maya, plan=social)
+
+
+def _demo_ids(kind: str, i: int) -> tuple[str, str]:
+    """(thread id, customer id) of the i-th open demo conversation, shaped as its platform shapes
+    them, so the sandbox accepts the hand-off notices of the demo's cutover: X threads are the
+    customer's tweet (numeric ids), Discourse threads are topics (numeric)."""
+    if kind == "x":
+        return str(1_700_000_000_000_000_000 + i), str(900_000_000 + i)
+    if kind == "discourse":
+        return str(10_000 + i), f"customer{i}"
+    return f"demo-{kind}-{i}", f"cust{i}"
+
+
+def _demo_message_id(kind: str, thread_id: str) -> str:
+    """The customer's first message: on X the thread's root tweet itself, on Discourse a post."""
+    if kind == "x":
+        return thread_id
+    if kind == "discourse":
+        return str(500_000 + int(thread_id))
+    return f"{thread_id}-m1"

@@ -6,6 +6,8 @@ from django.db import connection
 
 from channels_app.directory.services import create_agent
 from channels_app.models import Agent, AuditEvent, Channel, Conversation, OutboxMessage, PlanState, SunsetPlan, Team
+from channels_app.platforms.adapters.base import ReplyContext
+from channels_app.platforms.adapters.registry import PLATFORMS
 
 pytestmark = pytest.mark.django_db
 
@@ -31,6 +33,28 @@ def test_seed_demo_loads_a_realistic_scenario_once():
     counts = (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count())
     assert "already present" in _run("seed_demo")
     assert (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count()) == counts
+
+
+def test_every_open_demo_conversation_can_be_handed_off_on_its_platform():
+    # The demo's cutover really reaches the sandbox: each conversation's ids have its platform's
+    # shape, so the adapter aims a hand-off notice at it (numeric tweets, numeric forum topics).
+    _run("seed_demo")
+    open_conversations = Conversation.objects.filter(state="open").select_related("channel")
+    assert {c.channel.kind for c in open_conversations} == {"x", "youtube", "discourse", "messenger"}
+    for conversation in open_conversations:
+        platform = PLATFORMS[conversation.channel.kind]
+        latest = conversation.messages.order_by("-created_at").first()
+        context = ReplyContext(
+            thread_id=conversation.platform_thread_id,
+            reply_to=latest.platform_message_id,
+            author_id=latest.author_id,
+            customer_id=conversation.customer_id,
+            customer_handle=conversation.customer_handle,
+            meta=latest.meta or {},
+            reference=conversation.reference,
+            channel_name=conversation.channel.name,
+        )
+        assert platform.reply_target(context), conversation
 
 
 def _table_counts() -> dict[str, int]:
