@@ -6,6 +6,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Case, CharField, Count, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Concat
+from django.utils.translation import gettext
 
 from channels_app.models import (
     PHASE_ORDER,
@@ -233,24 +234,44 @@ def _fmt_redirect(r: dict) -> str:
     return f"{r['kind']}: {r['label']} — {r['value']} ({round(share * 100)}%)"
 
 
+def _kind(kind: str) -> str:
+    """A phase kind as the pages name it ("Soft close"), the stored key if it is not one."""
+    try:
+        return str(PhaseKind(kind).label)
+    except ValueError:
+        return kind
+
+
 def diff_snapshots(before: dict, after: dict, channel_names: dict[int, str]) -> list[Change]:
+    """What changed between two snapshots, in the reader's language."""
     changes: list[Change] = []
-    for key, label in (("title", "Title"), ("default_locale", "Default language")):
+    for key, label in (("title", gettext("Title")), ("default_locale", gettext("Default language"))):
         if before.get(key) != after.get(key):
             changes.append(Change(label, "", str(before.get(key) or ""), str(after.get(key) or "")))
     old_ch, new_ch = set(before.get("channels") or []), set(after.get("channels") or [])
+    included = gettext("included")
     for pk in sorted(new_ch - old_ch):
-        changes.append(Change("Channels", channel_names.get(pk, f"#{pk}"), "", "included"))
+        changes.append(Change(gettext("Channels"), channel_names.get(pk, f"#{pk}"), "", included))
     for pk in sorted(old_ch - new_ch):
-        changes.append(Change("Channels", channel_names.get(pk, f"#{pk}"), "included", ""))
+        changes.append(Change(gettext("Channels"), channel_names.get(pk, f"#{pk}"), included, ""))
 
     def keyed(rows, key):
         return {key(r): r for r in rows or []}
 
     sections = (
-        ("Phases", "phases", lambda p: f"{p['kind']}{' / ' + p['region'] if p.get('region') else ''}", _fmt_phase),
-        ("Redirects", "redirects", lambda r: f"{r['kind']}: {r['label']}", _fmt_redirect),
-        ("Auto-replies", "auto_replies", lambda a: f"{a['phase_kind']} / {a['locale']}", lambda a: a["text"]),
+        (
+            gettext("Phases"),
+            "phases",
+            lambda p: f"{_kind(p['kind'])}{' / ' + p['region'] if p.get('region') else ''}",
+            _fmt_phase,
+        ),
+        (gettext("Redirects"), "redirects", lambda r: f"{r['kind']}: {r['label']}", _fmt_redirect),
+        (
+            gettext("Auto-replies"),
+            "auto_replies",
+            lambda a: f"{_kind(a['phase_kind'])} / {a['locale']}",
+            lambda a: a["text"],
+        ),
     )
     for section, key, name, fmt in sections:
         old, new = keyed(before.get(key), name), keyed(after.get(key), name)

@@ -8,11 +8,12 @@ from datetime import date, time, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from channels_app.core import textrules
 from channels_app.core.zones import local_to_instant
 from channels_app.models import AuditEvent, PlanDraft, PlanState, RunState, SunsetPlan, UserProfile
+from channels_app.plans.selectors import diff_snapshots
 from channels_app.plans.services.drafts import finish_plan_draft, open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import reject_plan, submit_plan
 from channels_app.templatetags.dusk import optional_url
@@ -398,6 +399,16 @@ def test_review_shows_what_changed_since_the_last_review(client, manager, approv
     assert re.search(
         r"Title</td><td></td><td><del>Retire social support</del></td><td><ins>Retire X and forum</ins>", html
     )
+
+
+def test_review_names_phases_and_sections_in_the_readers_language():
+    before = {"phases": [{"kind": "soft_close", "local": "2027-01-01 09:00", "time_zone": "UTC"}]}
+    after = {"phases": [{"kind": "soft_close", "local": "2027-01-02 09:00", "time_zone": "UTC"}]}
+    with translation.override("fr"):
+        (change,) = diff_snapshots(before, after, {})
+    assert (change.section, change.item) == ("Phases", "Fermeture douce")
+    (change,) = diff_snapshots(before, after, {})
+    assert change.item == "Soft close"
 
 
 # --- dashboard -----------------------------------------------------------------------------------------
