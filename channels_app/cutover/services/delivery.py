@@ -24,10 +24,12 @@ from channels_app.models import (
     OutboxKind,
     OutboxMessage,
     OutboxState,
+    PlanEvent,
     RunState,
     SunsetPlan,
 )
 from channels_app.plans.selectors import OWNER_NOTICE_KINDS, DeliveryCounts
+from channels_app.plans.services.notices import queue_plan_notices
 
 SEND_OWNER_NOTICES_TASK = "channels_app.tasks.send_owner_notices_task"
 
@@ -58,6 +60,9 @@ def queue_delivery_failure_notices(*, run: CutoverRun, counts: DeliveryCounts) -
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         enqueue_on_commit(SEND_OWNER_NOTICES_TASK, run.pk)
+    queue_plan_notices(
+        event=PlanEvent.DELIVERY_FAILURES, plan=plan, occurrence=f"run:{run.pk}", run=run, failed=counts.failed
+    )
     return len(created)
 
 
@@ -82,6 +87,7 @@ def queue_run_failure_notices(*, run: CutoverRun, reason: str) -> int:
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         enqueue_on_commit(SEND_OWNER_NOTICES_TASK, run.pk)
+    queue_plan_notices(event=PlanEvent.RUN_FAILED, plan=plan, occurrence=f"run:{run.pk}", run=run)
     return len(created)
 
 
