@@ -148,6 +148,17 @@ def _recipients(event: str, plan: SunsetPlan) -> list:
     return [u for u in dict.fromkeys(filter(None, people)) if u.email]
 
 
+def email_languages(people: Iterable) -> dict[int, str]:
+    """The language each person reads Dusk's emails in: their profile's, else the portal's."""
+    people = list(people)
+    chosen = dict(
+        UserProfile.objects.filter(user__in=[u.pk for u in people])
+        .exclude(language="")
+        .values_list("user_id", "language")
+    )
+    return {u.pk: chosen.get(u.pk) or settings.LANGUAGE_CODE for u in people}
+
+
 def queue_plan_notices(
     *,
     event: str,
@@ -174,14 +185,10 @@ def queue_plan_notices(
         "when": _when((run.started_at or run.queued_at) if run is not None else _next_instant(plan)),
     }
     people = _recipients(event, plan)
-    languages = dict(
-        UserProfile.objects.filter(user__in=[u.pk for u in people])
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
+    languages = email_languages(people)
     rows = []
     for user in people:
-        language = languages.get(user.pk) or settings.LANGUAGE_CODE
+        language = languages[user.pk]
         with translation.override(language):
             subject, body, _line = _words(event, facts)
         rows.append(

@@ -92,6 +92,27 @@ def test_each_event_emails_the_right_people_once_and_posts_once_to_the_webhook(
     assert all(p["plan"] == {"id": plan.pk, "title": "Retire X", "url": posts[0]["plan"]["url"]} for p in posts)
 
 
+def test_a_failed_run_is_emailed_to_each_owner_in_their_language(manager, approver, smtp_settings):
+    UserProfile.objects.create(user=approver, language="fr")
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory(kind="x")], title="Retire X")
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
+    (run_id,) = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
+    approver.groups.remove(Group.objects.get(name="approver"))
+    assert run_cutover(run_id=run_id, worker_id="t") == "failed"
+
+    send_plan_notices()
+    assert send_owner_notices(run_id=run_id) == 2
+    assert "[Dusk] Retire X: the Hard close phase failed" in _to(smtp_settings, manager)
+    assert sorted(_to(smtp_settings, approver)) == [
+        "[Dusk] Retire X : la phase « Fermeture définitive » a échoué",
+        "[Dusk] « Retire X » : la phase « Fermeture définitive » a commencé",
+        "[Dusk] « Retire X » attend votre approbation",
+    ]
+    failure = next(m.message for m in smtp_settings.messages if "a échoué" in str(m.message["Subject"]))
+    assert failure.get_content().startswith("La phase « Fermeture définitive » de Retire X a échoué")
+
+
 def test_a_webhook_that_answers_500_is_posted_again_by_the_worker_and_delivered_once(
     transactional_db, manager, approver, smtp_settings, notify_webhook, celery_workers
 ):
