@@ -170,17 +170,18 @@ def queue_plan_notices(
     failed: int = 0,
 ) -> int:
     """Write the emails and the webhook post announcing `event`, in the caller's transaction (the
-    change's own), and queue the sender after its commit. Returns the rows written."""
+    change's own), and queue the sender after its commit. Returns the number of rows offered; a
+    repeat of the same occurrence writes none of them (the unique key)."""
     plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=plan.pk)
-    run_link = run is not None
     facts: dict[str, Any] = {
         "title": plan.title,
         "actor": _name(actor),
         "comment": comment.strip(),
         "failed": failed,
         "phase_kind": PhaseKind(run.phase.kind) if run is not None else None,
+        # Where the reader acts: the run, the review page for approvers, else the plan.
         "url": _link("run_detail", run.pk)
-        if run_link
+        if run is not None
         else _link("approval_review" if event == PlanEvent.SUBMITTED else "plan_detail", plan.pk),
         "when": _when((run.started_at or run.queued_at) if run is not None else _next_instant(plan)),
     }

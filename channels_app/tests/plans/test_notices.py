@@ -165,6 +165,30 @@ def test_a_webhook_url_naming_a_host_dusk_must_not_reach_is_refused(settings, ma
     assert failure.after["event"] == "submitted" and failure.after["channel"] == "webhook"
 
 
+def test_a_webhook_post_waits_for_its_backoff_and_is_given_up_after_the_last_attempt(settings, manager, notify_webhook):
+    settings.DUSK_NOTIFY_WEBHOOK_ATTEMPTS = 2
+    notify_webhook.fail_next(503, times=2)
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory(kind="x")])
+    submit_plan(actor=manager, plan=plan)
+
+    assert send_plan_notices() == 0
+    post = PlanNotice.objects.get(channel=NoticeChannel.WEBHOOK)
+    assert (post.state, post.attempts, post.last_error) == ("pending", 1, f"{_shown(notify_webhook)} answered HTTP 503")
+    assert post.next_attempt_at >= post.claimed_at + timedelta(seconds=settings.DUSK_NOTIFY_BACKOFF_BASE)
+    assert send_plan_notices() == 0 and len(notify_webhook.received) == 1  # not before its time
+    assert send_plan_notices(now=post.next_attempt_at) == 0
+    assert len(notify_webhook.received) == 2
+    post.refresh_from_db()
+    assert (post.state, post.attempts) == ("failed", 2)
+    failure = AuditEvent.objects.get(action="plan.notice_failed", object_id=str(plan.pk))
+    assert failure.after["attempts"] == 2 and failure.after["error"].endswith("answered HTTP 503")
+    assert "s3cr3t" not in failure.after["error"]
+
+
+def _shown(fake: FakeWebhook) -> str:
+    return fake.base_url + "/[redacted]"
+
+
 def test_a_webhook_that_refuses_for_good_is_not_retried(manager, notify_webhook):
     notify_webhook.fail_next(404)
     plan = hard_close_plan(manager=manager, channels=[ChannelFactory(kind="x")])
