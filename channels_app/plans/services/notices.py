@@ -33,7 +33,7 @@ from channels_app.core.hosts import GuardedTransport, HostRefused, check_url
 from channels_app.core.logs import redact, redact_url
 from channels_app.core.mail import record_group, send_recorded
 from channels_app.core.permissions import APPROVER
-from channels_app.core.queue import enqueue_on_commit
+from channels_app.core.queue import kick_on_commit
 from channels_app.models import (
     CutoverRun,
     NoticeChannel,
@@ -236,7 +236,7 @@ def queue_plan_notices(
     if not rows:
         return 0
     created = PlanNotice.objects.bulk_create(rows, ignore_conflicts=True)
-    enqueue_on_commit(SEND_PLAN_NOTICES_TASK)
+    kick_on_commit(SEND_PLAN_NOTICES_TASK)
     return len(created)
 
 
