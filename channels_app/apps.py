@@ -17,6 +17,7 @@ class ChannelsAppConfig(AppConfig):
         # checks modules import core only.
         from channels_app.accounts import checks as accounts_checks  # noqa: F401
         from channels_app.audit import checks as audit_checks  # noqa: F401
+        from channels_app.plans import checks as plans_checks  # noqa: F401
         from channels_app.platforms import checks as platforms_checks  # noqa: F401
 
         # Failed sign-ins are counted for /metrics in whichever process takes them.

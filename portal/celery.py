@@ -12,7 +12,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each feature that has Celery tasks keeps them in its tasks.py.
-app.autodiscover_tasks(["channels_app.cutover", "channels_app.platforms", "channels_app.workforce"])
+app.autodiscover_tasks(
+    ["channels_app.cutover", "channels_app.plans", "channels_app.platforms", "channels_app.workforce"]
+)
 
 
 @setup_logging.connect

@@ -480,6 +480,29 @@ DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", d
 DUSK_TRACKED_LINK_DEDUP_SECONDS = env.int("DUSK_TRACKED_LINK_DEDUP_SECONDS", default=3600)
 DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
 
+# --- Notifications (docs/configuration.md) ---------------------------------------------
+# Submission, send-back, approval, run start, run failure and undelivered messages are emailed to
+# the people involved and, when this is set, posted as JSON ({"text": ...}) to this URL: a Slack or
+# Microsoft Teams incoming webhook, for instance. Empty: no webhook. The URL is a secret (whoever
+# has it can post): logs show its host only. It must be an https URL of a public host (core/hosts.py;
+# DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS lets loopback and http through for development and tests), and
+# a deploy check (dusk.E601) refuses a plain http one in production.
+DUSK_NOTIFY_WEBHOOK_URL = env.str("DUSK_NOTIFY_WEBHOOK_URL", default="").strip()
+LOGGING["filters"]["redact"]["urls"] = [DUSK_NOTIFY_WEBHOOK_URL] if DUSK_NOTIFY_WEBHOOK_URL else []
+# Each webhook request (connect, write, read) times out after this many seconds; a post that fails
+# (no answer, 429, 5xx) is tried again after DUSK_NOTIFY_BACKOFF_BASE x 2^(attempt - 1) seconds (at
+# most DUSK_NOTIFY_BACKOFF_MAX), DUSK_NOTIFY_WEBHOOK_ATTEMPTS times in all, then recorded as failed
+# in the plan's History.
+DUSK_NOTIFY_WEBHOOK_TIMEOUT = env.float("DUSK_NOTIFY_WEBHOOK_TIMEOUT", default=10.0)
+DUSK_NOTIFY_WEBHOOK_ATTEMPTS = env.int("DUSK_NOTIFY_WEBHOOK_ATTEMPTS", default=8)
+DUSK_NOTIFY_BACKOFF_BASE = env.float("DUSK_NOTIFY_BACKOFF_BASE", default=10.0)
+DUSK_NOTIFY_BACKOFF_MAX = env.float("DUSK_NOTIFY_BACKOFF_MAX", default=3600.0)
+# Notices are sent right after the commit that wrote them; beat sends again, this often, what is
+# due (webhook retries, and anything a lost task or a stopped mail server left behind).
+DUSK_NOTIFY_INTERVAL = env.float("DUSK_NOTIFY_INTERVAL", default=10.0)
+# A notice claimed by a sender that then went silent this long is sent by another.
+DUSK_NOTIFY_STUCK_AFTER = env.float("DUSK_NOTIFY_STUCK_AFTER", default=120.0)
+
 # --- Web ------------------------------------------------------------------------
 # Where customers' tracked links point: the portal's public address.
 DUSK_PUBLIC_URL = env.str("DUSK_PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -568,6 +591,9 @@ CELERY_TASK_ROUTES = {
     # customers failed, to the plan's owners.
     "channels_app.tasks.send_run_emails_task": {"queue": "email"},
     "channels_app.tasks.send_owner_notices_task": {"queue": "email"},
+    # What a plan tells people as it moves (submission, send-back, approval, run start and
+    # failures): emails and the outgoing webhook.
+    "channels_app.tasks.send_plan_notices_task": {"queue": "email"},
     # The after-sunset watchdog stays on the default queue, `celery`.
 }
 
@@ -579,6 +605,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.sweep_due_phases_task",
         "schedule": DUSK_SWEEP_INTERVAL,
         "options": {"expires": max(DUSK_SWEEP_INTERVAL * 5, 5)},
+    },
+    "send-plan-notices": {
+        "task": "channels_app.tasks.send_plan_notices_task",
+        "schedule": DUSK_NOTIFY_INTERVAL,
+        "options": {"expires": max(DUSK_NOTIFY_INTERVAL * 2, 5)},
     },
     "send-reminders": {
         "task": "channels_app.tasks.send_reminders_task",

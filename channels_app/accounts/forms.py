@@ -3,6 +3,7 @@
 from datetime import datetime, timedelta
 
 from django import forms
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -28,3 +29,11 @@ class ApiTokenForm(forms.Form):
 
 class ProfileForm(forms.Form):
     time_zone = ZoneField(label=_("Your time zone"), help_text=_("Times in the portal are shown in this zone."))
+    language = forms.ChoiceField(
+        label=_("Language of your emails"),
+        help_text=_(
+            "Emails about plans (submitted, sent back, approved, a run started) are written to you in this language."
+        ),
+        choices=[("", _("The portal's default (English)")), *settings.LANGUAGES],
+        required=False,
+    )

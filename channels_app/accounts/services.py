@@ -9,6 +9,7 @@ import string
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -172,15 +173,27 @@ def note_token_use(*, token: ApiToken, now: datetime | None = None) -> None:
 
 
 @transaction.atomic
-def update_profile(*, actor, time_zone: str) -> UserProfile:
+def update_profile(*, actor, time_zone: str, language: str | None = None) -> UserProfile:
+    """Set the person's time zone and, when given, the language of the emails Dusk sends them
+    ("" for the portal's default)."""
     require(actor, "view")
     if time_zone not in zone_names():
         raise ValidationError({"time_zone": [unknown_zone_message(time_zone)]})
+    if language is not None and language not in {"", *dict(settings.LANGUAGES)}:
+        raise ValidationError({"language": [_("Choose one of the portal's languages.")]})
     profile, _created = UserProfile.objects.select_for_update().get_or_create(user=actor)
-    before = {"time_zone": profile.time_zone}
+    before = {"time_zone": profile.time_zone, "language": profile.language}
     profile.time_zone = time_zone
-    profile.save(update_fields=["time_zone", "updated_at"])
-    record_event(actor=actor, action="profile.updated", obj=profile, before=before, after={"time_zone": time_zone})
+    if language is not None:
+        profile.language = language
+    profile.save(update_fields=["time_zone", "language", "updated_at"])
+    record_event(
+        actor=actor,
+        action="profile.updated",
+        obj=profile,
+        before=before,
+        after={"time_zone": time_zone, "language": profile.language},
+    )
     return profile
 
 

@@ -86,12 +86,19 @@ def token_revoke(request, pk: int):
 @login_required
 def profile(request):
     require(request.user, "view")
-    current = UserProfile.objects.filter(user=request.user).values_list("time_zone", flat=True).first() or "UTC"
-    form = ProfileForm(request.POST or None, initial={"time_zone": current})
+    zone, language = UserProfile.objects.filter(user=request.user).values_list("time_zone", "language").first() or (
+        "UTC",
+        "",
+    )
+    form = ProfileForm(request.POST or None, initial={"time_zone": zone, "language": language})
     if request.method == "POST":
         if form.is_valid():
             try:
-                update_profile(actor=request.user, time_zone=form.cleaned_data["time_zone"])
+                update_profile(
+                    actor=request.user,
+                    time_zone=form.cleaned_data["time_zone"],
+                    language=form.cleaned_data["language"],
+                )
             except ValidationError as exc:
                 for field, problems in error_dict(exc).items():
                     for problem in problems:

@@ -14,6 +14,7 @@ reaches a log.
 
 import logging
 import re
+from urllib.parse import urlsplit
 
 REDACTED = "[redacted]"
 
@@ -42,6 +43,18 @@ def redact(text: str) -> str:
     return text
 
 
+def redact_url(url: str) -> str:
+    """A URL that is itself a secret (an incoming-webhook URL: whoever has it can post) as it may
+    be logged: scheme and host, the rest redacted."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return REDACTED
+    return f"{parts.scheme}://{host}{port}/{REDACTED}" if parts.scheme and host else REDACTED
+
+
 def _escape(match: re.Match) -> str:
     char = match.group(0)
     if char == "\n":
@@ -57,13 +70,21 @@ def escape_line(text: str) -> str:
 
 
 class RedactSecrets(logging.Filter):
-    """Redacts credentials and escapes control characters in each record's message."""
+    """Redacts credentials and escapes control characters in each record's message. `urls` are
+    URLs that are secrets as a whole (DUSK_NOTIFY_WEBHOOK_URL, passed by LOGGING): httpx logs every
+    request's URL, and its errors quote it."""
+
+    def __init__(self, name: str = "", urls: list[str] | tuple[str, ...] = ()) -> None:
+        super().__init__(name)
+        self.urls = [(url, redact_url(url)) for url in urls if url]
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: leave it to the formatter to report
             return True
+        for url, shown in self.urls:
+            message = message.replace(url, shown)
         record.msg = escape_line(redact(message))
         record.args = None
         return True

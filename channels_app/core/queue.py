@@ -26,6 +26,12 @@ def enqueue_on_commit(task_name: str, *args, **kwargs) -> None:
     transaction.on_commit(lambda: current_app.send_task(task_name, args=args, kwargs=kwargs))
 
 
+def kick_on_commit(task_name: str) -> None:
+    """Queue a sender that beat also runs on its own, after the commit, best effort: a broker that
+    is down must not fail the change that wrote the rows (they are committed; beat sends them)."""
+    transaction.on_commit(lambda: current_app.send_task(task_name), robust=True)
+
+
 def kick_outbox() -> None:
     """Queue the sender after a commit that wrote outbox rows.
 

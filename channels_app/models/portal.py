@@ -11,6 +11,8 @@ class UserProfile(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dusk_profile")
     time_zone = models.CharField(max_length=64, default="UTC")
+    # The language of the emails Dusk sends this person (empty: the portal's default, English).
+    language = models.CharField(max_length=8, blank=True, choices=settings.LANGUAGES)
     # The identity provider's `sub` for a person who signs in with SSO (empty for local users):
     # SSO finds people by it, never by an e-mail address or a user name someone else may hold.
     oidc_subject = models.CharField(max_length=255, null=True, blank=True, unique=True)

@@ -9,7 +9,7 @@ import pytest
 
 from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from channels_app.tests.support.factories import ChannelFactory
-from channels_app.tests.support.fakeplatforms import FakeIMAP, serve
+from channels_app.tests.support.fakeplatforms import FakeIMAP, FakeWebhook, serve
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
 from channels_app.tests.support.oidc import OidcProvider
 
@@ -19,6 +19,15 @@ from channels_app.tests.support.oidc import OidcProvider
 @pytest.fixture
 def fake_imap() -> Iterator[FakeIMAP]:
     yield from serve(FakeIMAP())
+
+
+@pytest.fixture
+def notify_webhook(settings) -> Iterator[FakeWebhook]:
+    """An incoming webhook (Slack, Teams) on 127.0.0.1, and DUSK_NOTIFY_WEBHOOK_URL naming it."""
+    fake = FakeWebhook()
+    for started in serve(fake):
+        settings.DUSK_NOTIFY_WEBHOOK_URL = started.url
+        yield started
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ import smtplib
 
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from channels_app.audit.services import record_event
 from channels_app.core.errors import InvalidTransition
@@ -24,64 +25,92 @@ from channels_app.models import (
     OutboxKind,
     OutboxMessage,
     OutboxState,
+    PlanEvent,
     RunState,
     SunsetPlan,
 )
 from channels_app.plans.selectors import OWNER_NOTICE_KINDS, DeliveryCounts
+from channels_app.plans.services.notices import email_languages, queue_plan_notices
 
 SEND_OWNER_NOTICES_TASK = "channels_app.tasks.send_owner_notices_task"
 
 
+def _owners(plan: SunsetPlan) -> list:
+    return [u for u in dict.fromkeys(filter(None, [plan.author, plan.approved_by])) if u.email]
+
+
+def _delivery_failure_words(plan: SunsetPlan, run: CutoverRun, counts: DeliveryCounts) -> tuple[str, str]:
+    facts = {
+        "title": plan.title,
+        "phase": run.phase.get_kind_display(),
+        "count": counts.failed,
+        "handoffs_sent": counts.handoffs_sent,
+        "handoffs_failed": counts.handoffs_failed,
+        "emails_sent": counts.emails_sent,
+        "emails_failed": counts.emails_failed,
+    }
+    subject = ngettext(
+        "[Dusk] %(title)s: %(count)s message of the %(phase)s phase was not delivered",
+        "[Dusk] %(title)s: %(count)s messages of the %(phase)s phase were not delivered",
+        counts.failed,
+    )
+    body = _(
+        "The %(phase)s phase of %(title)s ran, but not everything reached the customers and agents.\n\n"
+        "Hand-off notices: %(handoffs_sent)s sent, %(handoffs_failed)s failed.\n"
+        "Emails: %(emails_sent)s sent, %(emails_failed)s failed.\n\n"
+        "The run page lists each failure with its reason and can queue them again once the cause is fixed.\n"
+    )
+    return (subject % facts)[:200], body % facts
+
+
 def queue_delivery_failure_notices(*, run: CutoverRun, counts: DeliveryCounts) -> int:
-    """One email per owner (author, approver) per run, whatever happens later: the unique
-    key (run, kind, recipient) makes a second call, or a failed retry, write nothing."""
+    """One email per owner (author, approver) per run, in the owner's language, whatever happens
+    later: the unique key (run, kind, recipient) makes a second call, or a failed retry, write
+    nothing."""
     plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=run.plan_id)
-    rows = [
-        Notification(
-            run_id=run.pk,
-            kind="delivery_failures",
-            recipient=user.email,
-            subject=f"[Dusk] {plan.title}: {counts.failed} message(s) of the {run.phase.get_kind_display()} "
-            "phase were not delivered",
-            body=(
-                f"The {run.phase.get_kind_display()} phase of {plan.title} ran, but not everything reached "
-                f"the customers and agents.\n\n"
-                f"Hand-off notices: {counts.handoffs_sent} sent, {counts.handoffs_failed} failed.\n"
-                f"Emails: {counts.emails_sent} sent, {counts.emails_failed} failed.\n\n"
-                "The run page lists each failure with its reason and can queue them again once the cause "
-                "is fixed.\n"
-            ),
+    owners = _owners(plan)
+    languages = email_languages(owners)
+    rows = []
+    for user in owners:
+        with translation.override(languages[user.pk]):
+            subject, body = _delivery_failure_words(plan, run, counts)
+        rows.append(
+            Notification(run_id=run.pk, kind="delivery_failures", recipient=user.email, subject=subject, body=body)
         )
-        for user in dict.fromkeys(filter(None, [plan.author, plan.approved_by]))
-        if user.email
-    ]
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         enqueue_on_commit(SEND_OWNER_NOTICES_TASK, run.pk)
+    queue_plan_notices(
+        event=PlanEvent.DELIVERY_FAILURES, plan=plan, occurrence=f"run:{run.pk}", run=run, failed=counts.failed
+    )
     return len(created)
 
 
 def queue_run_failure_notices(*, run: CutoverRun, reason: str) -> int:
-    """When a run fails, its plan's author and approver are emailed, once per run and person."""
+    """When a run fails, its plan's author and approver are emailed, once per run and person, in
+    their language."""
     plan = SunsetPlan.objects.select_related("author", "approved_by").get(pk=run.plan_id)
-    phase = run.phase
-    rows = [
-        Notification(
-            run_id=run.pk,
-            kind="run_failed",
-            recipient=user.email,
-            subject=f"[Dusk] {plan.title}: the {phase.get_kind_display()} phase failed",
-            body=(
-                f"The {phase.get_kind_display()} phase of {plan.title} failed and the plan stopped.\n\n"
-                f"Reason: {reason}\n\nThe run page shows what was done before it stopped.\n"
-            ),
+    owners = _owners(plan)
+    languages = email_languages(owners)
+    rows = []
+    for user in owners:
+        with translation.override(languages[user.pk]):
+            facts = {"title": plan.title, "phase": run.phase.get_kind_display(), "reason": reason}
+            subject = _("[Dusk] %(title)s: the %(phase)s phase failed") % facts
+            body = (
+                _(
+                    "The %(phase)s phase of %(title)s failed and the plan stopped.\n\n"
+                    "Reason: %(reason)s\n\nThe run page shows what was done before it stopped.\n"
+                )
+                % facts
+            )
+        rows.append(
+            Notification(run_id=run.pk, kind="run_failed", recipient=user.email, subject=subject[:200], body=body)
         )
-        for user in dict.fromkeys(filter(None, [plan.author, plan.approved_by]))
-        if user.email
-    ]
     created = Notification.objects.bulk_create(rows, ignore_conflicts=True)
     if rows:
         enqueue_on_commit(SEND_OWNER_NOTICES_TASK, run.pk)
+    queue_plan_notices(event=PlanEvent.RUN_FAILED, plan=plan, occurrence=f"run:{run.pk}", run=run)
     return len(created)
 
 

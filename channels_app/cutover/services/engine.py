@@ -52,6 +52,7 @@ from channels_app.models import (
     PhaseKind,
     PhaseState,
     PlanChannel,
+    PlanEvent,
     PlanState,
     Reassignment,
     ReassignmentState,
@@ -60,6 +61,7 @@ from channels_app.models import (
     SunsetPlan,
 )
 from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, OWNER_NOTICE_KINDS, run_delivery_counts
+from channels_app.plans.services.notices import queue_plan_notices
 from channels_app.plans.services.preflight import check_connections, run_preflight
 
 log = logging.getLogger(__name__)
@@ -195,6 +197,7 @@ def claim_due_phases(*, now: datetime | None = None, limit: int = 50) -> list[in
                     before={"phase_state": PhaseState.SCHEDULED, "plan_state": plan_state},
                     after={"phase": phase.pk, "phase_state": PhaseState.RUNNING, "plan_state": PlanState.RUNNING},
                 )
+                queue_plan_notices(event=PlanEvent.RUN_STARTED, plan=plan, occurrence=f"run:{run.pk}", run=run)
                 plan_state = PlanState.RUNNING
                 phase.state = PhaseState.RUNNING
                 run_ids.append(run.pk)

@@ -28,12 +28,14 @@ from channels_app.models import (
     PhaseKind,
     PhaseState,
     PlanChannel,
+    PlanEvent,
     PlanRegion,
     PlanState,
     RedirectKind,
     RedirectTarget,
     SunsetPlan,
 )
+from channels_app.plans.services.notices import queue_plan_notices
 from channels_app.plans.services.preflight import ConnectionCheck, check_connections, run_preflight
 from channels_app.workforce.services.moves import confirm_moves
 
@@ -616,13 +618,14 @@ def _submit(*, actor, plan: SunsetPlan | int, now: datetime | None, connections:
     plan.review_comment = ""
     plan.save(update_fields=["state", "submitted_at", "review_comment", "updated_at"])
     # The snapshot lets a reviewer see what changed since the last review.
-    record_event(
+    event = record_event(
         actor=actor,
         action="plan.submitted",
         obj=plan,
         before=before,
         after={"state": plan.state, "snapshot": _snapshot(plan)},
     )
+    queue_plan_notices(event=PlanEvent.SUBMITTED, plan=plan, occurrence=f"audit:{event.pk}", actor=actor)
     return plan
 
 
@@ -650,13 +653,16 @@ def _approve(
     plan.review_comment = comment
     plan.save(update_fields=["state", "approved_by", "approved_at", "review_comment", "updated_at"])
     plan.phases.filter(state=PhaseState.PENDING).update(state=PhaseState.SCHEDULED)
-    record_event(
+    event = record_event(
         actor=actor,
         action="plan.approved",
         obj=plan,
         before=before,
         # The approved version, kept so the next review can show what changed since.
         after={"state": plan.state, "comment": comment, "version": plan.version, "snapshot": _snapshot(plan)},
+    )
+    queue_plan_notices(
+        event=PlanEvent.APPROVED, plan=plan, occurrence=f"audit:{event.pk}", actor=actor, comment=comment
     )
     return plan
 
@@ -674,8 +680,11 @@ def reject_plan(*, actor, plan: SunsetPlan | int, comment: str) -> SunsetPlan:
     plan.state = PlanState.DRAFT
     plan.review_comment = comment.strip()
     plan.save(update_fields=["state", "review_comment", "updated_at"])
-    record_event(
+    event = record_event(
         actor=actor, action="plan.rejected", obj=plan, before=before, after={"state": plan.state, "comment": comment}
+    )
+    queue_plan_notices(
+        event=PlanEvent.SENT_BACK, plan=plan, occurrence=f"audit:{event.pk}", actor=actor, comment=plan.review_comment
     )
     return plan
 

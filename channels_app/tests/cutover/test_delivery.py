@@ -11,6 +11,7 @@ from channels_app.cutover.services.delivery import send_owner_notices
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover, settle_delivery
 from channels_app.models import CutoverRun, Notification, OutboxMessage, RunState
 from channels_app.plans.selectors import plan_delivery_counts, run_delivery_counts
+from channels_app.plans.services.notices import send_plan_notices
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.tests.support.helpers import approved_plan
 from channels_app.tests.support.inbound_helpers import customers_with_tweets, platform_channel
@@ -19,7 +20,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_run_whose_notices_fail_ends_completed_with_failures_and_a_retry_delivers_them(
-    client, manager, approver, smtp_settings, platform_secrets, fake_x
+    client, manager, approver, smtp_settings, platform_secrets, fake_x, notify_webhook
 ):
     x = platform_channel("x", fake_x.base_url)
     customers_with_tweets(x, 5)
@@ -44,6 +45,11 @@ def test_a_run_whose_notices_fail_ends_completed_with_failures_and_a_retry_deliv
     assert send_owner_notices(run_id=run_id) == 0
     owners = [m for m in smtp_settings.messages if "were not delivered" in m.message["Subject"]]
     assert sorted(m.message["To"] for m in owners) == sorted([manager.email, approver.email])
+    # And once to the outgoing webhook, in words.
+    send_plan_notices()
+    failures = [p for p in notify_webhook.posts() if p["event"] == "delivery_failures"]
+    assert [(p["failed"], p["run"]["id"]) for p in failures] == [(5, run_id)]
+    assert failures[0]["text"] == f"5 messages of the Hard close phase of “{plan.title}” were not delivered."
 
     page = client.get(reverse("run_detail", args=[run_id])).content.decode()
     assert "Completed with failures" in page

@@ -879,6 +879,44 @@ class ReceivedMail:
     message: EmailMessage
 
 
+class FakeWebhook(FakePlatform):
+    """An incoming webhook as Slack and Microsoft Teams offer one: a secret URL that takes a JSON
+    POST with a one-line ``text``. It checks the rest of what Dusk promises too (an event, the
+    plan with id, title and link, a stable ``id`` repeated in Idempotency-Key)."""
+
+    name = "webhook"
+    path = "/services/T0DUSK/B0DUSK/s3cr3t-webhook-token"
+    events = {"submitted", "sent_back", "approved", "run_started", "run_failed", "delivery_failures"}
+
+    @property
+    def url(self) -> str:
+        return self.base_url + self.path
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        return {("POST", self.path): (self._check, lambda received: Answer(200, "ok"))}
+
+    def _check(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        text = body.get("text")
+        self.expect(received, isinstance(text, str) and text.strip() and "\n" not in text, "text: one line")
+        self.expect(received, body.get("event") in self.events, f"unknown event {body.get('event')!r}")
+        plan = body.get("plan") or {}
+        self.expect(
+            received,
+            isinstance(plan.get("id"), int) and plan.get("title") and str(plan.get("url", "")).startswith("http"),
+            "plan needs id, title and url",
+        )
+        self.expect(
+            received,
+            bool(body.get("id")) and received.headers.get("idempotency-key") == body.get("id"),
+            "a stable id, repeated in Idempotency-Key",
+        )
+
+    def posts(self) -> list[dict[str, Any]]:
+        """What was posted and answered 2xx is not known here; every post received, in order."""
+        return [r.json() for r in self.received]
+
+
 class FakeSMTP:
     """An aiosmtpd server on 127.0.0.1 that records mail; RCPT/DATA answers can be scripted."""
 

@@ -589,9 +589,11 @@ def test_each_person_sees_times_in_their_own_zone(client, manager):
     client.force_login(manager)
     response = client.post(reverse("profile"), {"time_zone": "Mars/Olympus"})
     assert response.status_code == 422 and "Unknown time zone" in body(response)
-    response = client.post(reverse("profile"), {"time_zone": "Asia/Jakarta"})
+    response = client.post(reverse("profile"), {"time_zone": "Asia/Jakarta", "language": "id"})
     assert response.status_code == 302
     assert UserProfile.objects.get(user=manager).time_zone == "Asia/Jakarta"
+    assert UserProfile.objects.get(user=manager).language == "id"  # the language of their emails
+    assert '<option value="id" selected>' in body(client.get(reverse("profile")))
     html = body(client.get(reverse("plan_detail", args=[plan.pk])))
     instant = plan.phases.get().instant
     assert "WIB" in html and f"({instant:%Y-%m-%d %H:%M} UTC)" in html
