@@ -77,8 +77,9 @@ def test_a_due_cutover_starts_on_time_behind_a_backlog_of_50000_replies(
     Conversation.objects.bulk_create(
         Conversation(
             channel=x,
-            platform_thread_id=f"t{i}",
-            customer_id=f"c{i}",
+            # Tweet and user ids as X gives them: the hand-off notices are real replies to tweets.
+            platform_thread_id=str(1_800_000_000_000_000_000 + i),
+            customer_id=str(700_000 + i),
             opened_at=now,
             last_message_at=now,
             reference=f"DSK-Q{i:07d}",
@@ -99,11 +100,15 @@ def test_a_due_cutover_starts_on_time_behind_a_backlog_of_50000_replies(
 
     # Its database steps done, the run is Delivering (its hand-off notices go out through the
     # replies queue, behind the backlog) or already Completed.
-    run = wait_for(
-        lambda: CutoverRun.objects.filter(plan=plan, state__in=[RunState.DELIVERING, RunState.COMPLETED]).first(),
-        timeout=60,
-        message=f"cutover to finish its database steps\n{cutover.log()[-3000:]}",
-    )
+    try:
+        run = wait_for(
+            lambda: CutoverRun.objects.filter(plan=plan, state__in=[RunState.DELIVERING, RunState.COMPLETED]).first(),
+            timeout=60,
+            message="cutover to finish its database steps",
+        )
+    except AssertionError as exc:
+        runs = list(CutoverRun.objects.filter(plan=plan).values("state", "errors"))
+        raise AssertionError(f"{exc}; runs {runs}, phase {plan.phases.get().state}\n{cutover.log()[-3000:]}") from None
     phase = plan.phases.get()
     assert phase.state == PhaseState.COMPLETED
     assert run.conversations_moved == 30
