@@ -66,7 +66,11 @@ class Assignment(models.Model):
                 name="assignment_ends_after_start",
             ),
         ]
-        indexes = [models.Index(fields=["team"], condition=Q(ends_on__isnull=True), name="open_assignment_team")]
+        indexes = [
+            # A team's open assignments, with the agent: the dashboard's and the plan page's counts
+            # of affected agents read them from the index alone (agent_id included).
+            models.Index(fields=["team", "agent"], condition=Q(ends_on__isnull=True), name="open_assignment_team_agent")
+        ]
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.team} from {self.starts_on}"

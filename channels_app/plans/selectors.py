@@ -4,13 +4,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Case, CharField, Count, Prefetch, Q, Value, When
+from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext
 
 from channels_app.models import (
     PHASE_ORDER,
-    Agent,
     AuditEvent,
     AutoReply,
     Channel,
@@ -139,17 +138,21 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
         n=Count("id"),
         customers=Count(Concat(Cast("channel_id", CharField()), Value(":"), "customer_id"), distinct=True),
     )
-    affected = affected_assignments(plan)
-    agents = Agent.objects.filter(pk__in=affected.values("agent_id")).aggregate(
-        total=Count("id"),
-        placed=Count(
-            "id",
-            filter=Q(reassignments__plan=plan, reassignments__state__in=WITH_DESTINATION),
-            distinct=True,
-        ),
+    # Counted from the open assignments themselves, each agent once, with this plan's move looked
+    # up by (plan, agent): reading the agents table (and every move of each agent, which counted an
+    # agent moved by two plans twice) cost a scan of all agents.
+    move = Reassignment.objects.filter(plan_id=plan.pk, agent_id=OuterRef("agent_id"), state__in=WITH_DESTINATION)
+    agents = affected_assignments(plan).aggregate(
+        total=Count("agent_id", distinct=True),
+        placed=Count("agent_id", filter=Q(Exists(move)), distinct=True),
     )
+    # order_by(): the model's ordering (agent name) would join every agent to the count.
     by_state = dict(
-        Reassignment.objects.filter(plan=plan).values_list("state").annotate(n=Count("id")).values_list("state", "n")
+        Reassignment.objects.filter(plan=plan)
+        .order_by()
+        .values_list("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
     )
     kinds = {p.kind for p in plan.phases.all()}
     effects = [

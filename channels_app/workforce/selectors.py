@@ -527,8 +527,9 @@ def _needed(per_hour: float, inputs: PlanStaffing) -> StaffingResult | None:
 
 
 def affected_assignments(plan: SunsetPlan):
-    """Open assignments on teams that work any of the plan's channels."""
-    return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan).distinct()
+    """Open assignments on teams that work any of the plan's channels: one row per channel of the
+    plan the team works (count distinct agents)."""
+    return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan)
 
 
 WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]

@@ -157,9 +157,12 @@ PAGES = {
     # plans by state (which also counts the pages) + channels by state + recently changed
     # channels + timeline's soonest plans + their phases + active runs + to approve
     # + unplaced: soonest open plans + agents SQL + their plans
-    # + over capacity: soonest open plans + one SQL (plans with their teams over capacity)
+    # + over capacity: soonest open plans + their (plan, destination team) pairs + the seats taken
+    #   in those teams (one more query than when a correlated count per move did it all in one SQL:
+    #   that one read each team's rows once per agent moved into it, a scan of all moves at 100,000
+    #   agents)
     # + runs with undelivered messages + my drafts + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 17),
+    "dashboard": (lambda w: reverse("home"), 18),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour

@@ -1,0 +1,39 @@
+"""Plan reads: the impact the plan and review pages show."""
+
+import pytest
+
+from channels_app.plans.selectors import plan_for_page, plan_impact
+from channels_app.tests.support.factories import (
+    AgentFactory,
+    AssignmentFactory,
+    ChannelFactory,
+    PlanChannelFactory,
+    ReassignmentFactory,
+    SunsetPlanFactory,
+    TeamFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_plan_impact_counts_each_affected_agent_once(manager):
+    # A team working two of the plan's channels, three agents on it; one of them has a move in
+    # this plan and in another, one only in the other plan.
+    x, forum = ChannelFactory(kind="x"), ChannelFactory(kind="discourse")
+    social, phone = TeamFactory(name="Social"), TeamFactory(name="Phone")
+    social.channels.set([x, forum])
+    plan, other = SunsetPlanFactory(author=manager), SunsetPlanFactory(author=manager)
+    PlanChannelFactory(plan=plan, channel=x, is_open=False)
+    PlanChannelFactory(plan=plan, channel=forum, is_open=False)
+    moved_twice, moved_elsewhere, waiting = AgentFactory(), AgentFactory(), AgentFactory()
+    for agent in (moved_twice, moved_elsewhere, waiting):
+        AssignmentFactory(agent=agent, team=social)
+    ReassignmentFactory(plan=plan, agent=moved_twice, from_team=social, to_team=phone)
+    ReassignmentFactory(plan=other, agent=moved_twice, from_team=social, to_team=phone)
+    ReassignmentFactory(plan=other, agent=moved_elsewhere, from_team=social, to_team=phone)
+
+    impact = plan_impact(plan_for_page(plan.pk))
+
+    assert impact.agents_affected == 3
+    assert impact.agents_without_destination == 2
+    assert impact.reassignments_by_state == {"proposed": 1}
