@@ -37,7 +37,7 @@ from typing import NamedTuple
 import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext, pgettext
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -122,7 +122,24 @@ class Placement:
     team_id: int
     seat_number: int
     seat_count: int
-    reasons: list[str] = field(default_factory=list)
+    # Worded when first read, in the active language: 100,000 placements are made for a few
+    # dozen that a page shows.
+    _agent: AgentProfile | None = field(default=None, repr=False, compare=False)
+    _pool: SeatPool | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def _fit(self) -> tuple[str, list[str]]:
+        if self._agent is None or self._pool is None:
+            return "", []
+        return _fit_reasons(self._agent, self._pool)
+
+    @property
+    def headline(self) -> str:
+        return self._fit[0]
+
+    @property
+    def reasons(self) -> list[str]:
+        return self._fit[1]
 
 
 @dataclass
@@ -134,7 +151,6 @@ class Suggestion:
     notes: list[str] = field(default_factory=list)
     _agents: dict[int, AgentProfile] = field(default_factory=dict, repr=False)
     _pools: dict[int, SeatPool] = field(default_factory=dict, repr=False)
-    _headlines: dict[int, str] = field(default_factory=dict, repr=False)
     _unplaced_reasons: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -152,7 +168,7 @@ class Suggestion:
             return _("%(agent)s: not placed (%(reason)s)") % {"agent": agent.name, "reason": reason}
         pool = self._pools[placement.team_id]
         line = _("%(headline)s -> %(team)s, seat %(seat)s of %(seats)s") % {
-            "headline": self._headlines[agent_id],
+            "headline": placement.headline,
             "team": pool.name,
             "seat": placement.seat_number,
             "seats": placement.seat_count,
@@ -290,12 +306,55 @@ def _class_key(agent: AgentProfile, vocab: _Vocabulary) -> _ClassKey:
 
 @dataclass
 class _Fit:
-    """Class x pool matrices: who may go where and how well they fit."""
+    """Who may go where (a dense class x pool matrix) and the factors of how well they fit.
+
+    The fit itself (skills matched, same site, same zone) is computed block by block when it is
+    needed: at 100,000 agents there are ~18,000 classes and 3,000 pools, and a dense int64
+    matrix of skills would take 440 MB.
+    """
 
     eligible: np.ndarray  # bool (C, P)
-    skills: np.ndarray  # int64 (C, P): desired skills matched
-    same_site: np.ndarray  # bool (C, P)
-    same_time_zone: np.ndarray  # bool (C, P)
+    has_skill: np.ndarray  # float32 (C, S)
+    wants_skill: np.ndarray  # float32 (P, S)
+    class_site: np.ndarray  # int64 (C,)
+    pool_site: np.ndarray  # int64 (P,)
+    class_zone: np.ndarray  # int64 (C,)
+    pool_zone: np.ndarray  # int64 (P,)
+
+    @property
+    def same_site(self) -> np.ndarray:
+        return self.class_site[:, None] == self.pool_site[None, :]
+
+    @property
+    def same_time_zone(self) -> np.ndarray:
+        return self.class_zone[:, None] == self.pool_zone[None, :]
+
+    def score_rows(self, rows: slice, weights: Weights) -> np.ndarray:
+        """int64 (rows, P): the weighted fit of these classes in every pool."""
+        # Counts are small integers, so float32 matrix products are exact and much faster than ints.
+        skills = np.rint(self.has_skill[rows] @ self.wants_skill.T).astype(np.int64)
+        score = skills * weights.skill
+        score += (self.class_site[rows, None] == self.pool_site[None, :]) * np.int64(weights.site)
+        score += (self.class_zone[rows, None] == self.pool_zone[None, :]) * np.int64(weights.time_zone)
+        return score
+
+    def score_pairs(self, c: np.ndarray, p: np.ndarray, weights: Weights) -> np.ndarray:
+        """int64 (n,): the weighted fit of class c[i] in pool p[i]."""
+        out = np.empty(len(c), dtype=np.int64)
+        for start in range(0, len(c), _PAIR_BLOCK):
+            cc, pp = c[start : start + _PAIR_BLOCK], p[start : start + _PAIR_BLOCK]
+            skills = np.rint(np.einsum("ij,ij->i", self.has_skill[cc], self.wants_skill[pp])).astype(np.int64)
+            out[start : start + len(cc)] = (
+                skills * weights.skill
+                + (self.class_site[cc] == self.pool_site[pp]) * np.int64(weights.site)
+                + (self.class_zone[cc] == self.pool_zone[pp]) * np.int64(weights.time_zone)
+            )
+        return out
+
+
+# Classes scored per block (block x pools int64 matrices stay around 25 MB at 3,000 pools).
+_ROW_BLOCK = 1024
+_PAIR_BLOCK = 1 << 18
 
 
 def _incidence(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
@@ -308,25 +367,18 @@ def _incidence(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
 def _fit_matrices(keys: Sequence[_ClassKey], pools: Sequence[SeatPool], vocab: _Vocabulary) -> _Fit:
     pool_languages = [[vocab.languages[_norm_language(c)] for c in p.languages if c.strip()] for p in pools]
     pool_skills = [sorted({vocab.skills[_norm(s)] for s in p.skills if s.strip()}) for p in pools]
-    # Counts are small integers, so float32 matrix products are exact and much faster than ints.
     speaks = _incidence([k.languages for k in keys], len(vocab.languages))
     requires = _incidence(pool_languages, len(vocab.languages))
     open_to_all = np.array([not langs for langs in pool_languages], dtype=bool)
-    has_skill = _incidence([k.skills for k in keys], len(vocab.skills))
-    wants_skill = _incidence(pool_skills, len(vocab.skills))
     open_seats = np.array([p.free_seats > 0 for p in pools], dtype=bool)
-
-    class_site = np.array([k.site for k in keys], dtype=np.int64)[:, None]
-    pool_site = np.array([vocab.sites.get(_norm(p.site), -2) for p in pools], dtype=np.int64)[None, :]
-    class_zone = np.array([k.time_zone for k in keys], dtype=np.int64)[:, None]
-    pool_zone = np.array([vocab.time_zones.get(_time_zone_key(p.time_zone), -2) for p in pools], dtype=np.int64)[
-        None, :
-    ]
     return _Fit(
         eligible=((speaks @ requires.T > 0) | open_to_all[None, :]) & open_seats[None, :],
-        skills=np.rint(has_skill @ wants_skill.T).astype(np.int64),
-        same_site=class_site == pool_site,
-        same_time_zone=class_zone == pool_zone,
+        has_skill=_incidence([k.skills for k in keys], len(vocab.skills)),
+        wants_skill=_incidence(pool_skills, len(vocab.skills)),
+        class_site=np.array([k.site for k in keys], dtype=np.int64),
+        pool_site=np.array([vocab.sites.get(_norm(p.site), -2) for p in pools], dtype=np.int64),
+        class_zone=np.array([k.time_zone for k in keys], dtype=np.int64),
+        pool_zone=np.array([vocab.time_zones.get(_time_zone_key(p.time_zone), -2) for p in pools], dtype=np.int64),
     )
 
 
@@ -408,7 +460,16 @@ class _Network:
         self.size += len(self.tails[-1])
         return slice(start, self.size)
 
-    def solve(self, source: int, sink: int, supply: int) -> tuple[bool, np.ndarray]:
+    def truncate(self, arcs: int) -> None:
+        """Forget the arcs added after the first `arcs` (whole blocks only)."""
+        while self.size > arcs:
+            self.size -= len(self.tails[-1])
+            for blocks in (self.tails, self.heads, self.capacities, self.costs):
+                blocks.pop()
+        assert self.size == arcs
+
+    def solve(self, source: int, sink: int, supply: int) -> tuple[np.ndarray, int] | None:
+        """Flows of every arc and the flow placed; None when OR-Tools refuses the cost range."""
         solver = min_cost_flow.SimpleMinCostFlow()
         solver.add_arcs_with_capacity_and_unit_cost(
             np.concatenate(self.tails), np.concatenate(self.heads),
@@ -419,10 +480,34 @@ class _Network:
         # Max flow first (place as many agents as possible), then min cost for that flow.
         status = solver.solve_max_flow_with_min_cost()
         if status == solver.BAD_COST_RANGE:
-            return False, np.zeros(0, dtype=np.int64)
+            return None
         if status != solver.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
-        return True, solver.flows(np.arange(self.size, dtype=np.int64))
+        return solver.flows(np.arange(self.size, dtype=np.int64)), int(solver.maximum_flow())
+
+    def potentials(self, nodes: int, flows: np.ndarray) -> np.ndarray | None:
+        """Shortest-path distances in the residual network (Bellman-Ford from every node at once,
+        exact in int64); None if they do not settle, i.e. the flow is not of minimum cost."""
+        tails, heads = np.concatenate(self.tails), np.concatenate(self.heads)
+        capacities, costs = np.concatenate(self.capacities), np.concatenate(self.costs)
+        forward, backward = flows < capacities, flows > 0
+        t = np.concatenate([tails[forward], heads[backward]]).astype(np.int64)
+        h = np.concatenate([heads[forward], tails[backward]]).astype(np.int64)
+        w = np.concatenate([costs[forward], -costs[backward]])
+        distance = np.zeros(nodes, dtype=np.int64)
+        if not len(t):
+            return distance
+        order = np.argsort(h, kind="stable")
+        t, h, w = t[order], h[order], w[order]
+        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+        targets = h[starts]
+        for _round in range(nodes + 1):
+            best = np.minimum.reduceat(distance[t] + w, starts)
+            better = best < distance[targets]
+            if not better.any():
+                return distance
+            distance[targets[better]] = best[better]
+        return None
 
 
 @dataclass
@@ -432,6 +517,19 @@ class _FlowResult:
     preferred_placed: dict[tuple[int, int], int]  # (class, pool) -> preference-node agents placed
 
 
+# OR-Tools scales every cost by (nodes + 1) and refuses a cost above this share of int64 (its
+# augmented graph has two more nodes than ours: a source and a sink of its own).
+_INT64_MAX = int(np.iinfo(np.int64).max)
+# Column generation: cheapest pools per class in the first round, then per round the pools whose
+# reduced cost is most negative.
+_FIRST_ARCS = 16
+_ADDED_ARCS = 16
+
+
+def _cost_range_ok(max_cost: int, nodes: int) -> bool:
+    return max_cost <= _INT64_MAX // (2 * (nodes + 3))
+
+
 def _solve_flow(
     classes: _Classes,
     pools: Sequence[SeatPool],
@@ -439,6 +537,15 @@ def _solve_flow(
     groups: dict[tuple[int, int], list[AgentProfile]],
     weights: Weights,
 ) -> _FlowResult | None:
+    """Max flow at min cost over the whole class x pool network, solved on a few of its arcs.
+
+    The network is the same as ever (a node per class, pool and preference group; an arc per
+    eligible class and pool), but at 18,000 classes and 3,000 pools it has 22 million arcs, and
+    the optimum uses a tiny share of them. So the solve starts from the cheapest pools of each
+    class and prices every other arc against the node potentials of the result (shortest-path
+    distances in the residual network): an arc with a negative reduced cost joins, and the solve
+    repeats; when none is left the potentials prove the flow optimal for the whole network.
+    """
     n_classes, n_pools = fit.eligible.shape
     group_keys = sorted(groups)
     # Node ids: 0 source, 1 sink, then classes, pools, preference nodes.
@@ -446,51 +553,179 @@ def _solve_flow(
     class_node = 2 + np.arange(n_classes)
     pool_node = 2 + n_classes + np.arange(n_pools)
     group_node = 2 + n_classes + n_pools + np.arange(len(group_keys))
+    n_nodes = 2 + n_classes + n_pools + len(group_keys)
 
-    arc_c, arc_p = np.nonzero(fit.eligible)
+    most_skills = int(fit.wants_skill.sum(axis=1).max(initial=0))
+    if weights.skill * most_skills + weights.site + weights.time_zone + weights.preference >= 2**62:
+        return None  # the scores themselves would overflow
 
-    def score(c: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return (
-            weights.skill * fit.skills[c, p]
-            + weights.site * fit.same_site[c, p].astype(np.int64)
-            + weights.time_zone * fit.same_time_zone[c, p].astype(np.int64)
-        )
-
-    arc_score = score(arc_c, arc_p)
-    top = int(arc_score.max(initial=0)) + weights.preference  # costs = top - score are never negative
+    bound = weights.skill * most_skills + weights.site + weights.time_zone + weights.preference
+    if bound > _INT64_MAX // (2 * (n_nodes + 3)):
+        # Maybe too large: look at the real range before building anything (one cheap pass).
+        lo, hi = _score_range(fit, weights)
+        if lo is not None and not _cost_range_ok(hi + weights.preference - lo, n_nodes):
+            return None
 
     counts = np.array([len(m) for m in classes.members], dtype=np.int64)
-    in_groups = np.zeros(n_classes, dtype=np.int64)
-    for (c, _team), members in groups.items():
-        in_groups[c] += len(members)
     seats = np.array([max(p.free_seats, 0) for p in pools], dtype=np.int64)
+    in_set = np.zeros((n_classes, n_pools), dtype=bool)
+    arc_c, arc_p, arc_s = [], [], []
+    lo, hi = None, None
+    k = min(_FIRST_ARCS, n_pools)
+    for start in range(0, n_classes, _ROW_BLOCK):
+        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
+        eligible = fit.eligible[rows]
+        if not eligible.any():
+            continue
+        score = fit.score_rows(rows, weights)
+        lo = min(lo if lo is not None else _INT64_MAX, int(score[eligible].min()))
+        hi = max(hi if hi is not None else -1, int(score[eligible].max()))
+        masked = np.where(eligible, score, -1)
+        best = (
+            np.argpartition(-masked, k - 1, axis=1)[:, :k]
+            if k < n_pools
+            else np.tile(np.arange(n_pools), (len(masked), 1))
+        )
+        r = np.repeat(np.arange(len(masked)), best.shape[1])
+        p = best.ravel()
+        keep = eligible[r, p]
+        r, p = r[keep], p[keep]
+        in_set[start + r, p] = True
+        arc_c.append(start + r)
+        arc_p.append(p)
+        arc_s.append(score[r, p])
 
-    net = _Network()
-    net.add(np.full(n_classes, source), class_node, counts - in_groups, np.zeros(n_classes))
     group_c = np.array([c for c, _ in group_keys], dtype=np.int64)
     group_p = np.array([p for _, p in group_keys], dtype=np.int64)
     group_n = np.array([len(groups[k]) for k in group_keys], dtype=np.int64)
+    group_s = fit.score_pairs(group_c, group_p, weights)
+    top = (hi if hi is not None else 0) + weights.preference  # costs = top - score are never negative
+    # The largest cost of the whole network decides, as it did when every arc was given to OR-Tools.
+    if not _cost_range_ok(top - lo if lo is not None else 0, n_nodes):
+        return None
+
+    in_groups = np.zeros(n_classes, dtype=np.int64)
+    np.add.at(in_groups, group_c, group_n)
+    net = _Network()
+    net.add(np.full(n_classes, source), class_node, counts - in_groups, np.zeros(n_classes))
     net.add(np.full(len(group_keys), source), group_node, group_n, np.zeros(len(group_keys)))
     to_class = net.add(group_node, class_node[group_c], group_n, np.zeros(len(group_keys)))
     direct = net.add(
-        group_node, pool_node[group_p], np.minimum(group_n, seats[group_p]),
-        top - score(group_c, group_p) - weights.preference,
-    )  # fmt: skip
-    regular = net.add(class_node[arc_c], pool_node[arc_p], np.minimum(counts[arc_c], seats[arc_p]), top - arc_score)
+        group_node, pool_node[group_p], np.minimum(group_n, seats[group_p]), top - group_s - weights.preference
+    )
     net.add(pool_node, np.full(n_pools, sink), seats, np.zeros(n_pools))
+    fixed = net.size
+    supply = int(counts.sum())
 
-    ok, flows = net.solve(source, sink, int(counts.sum()))
-    if not ok:
-        return None
+    cand_c = np.concatenate(arc_c) if arc_c else np.zeros(0, dtype=np.int64)
+    cand_p = np.concatenate(arc_p) if arc_p else np.zeros(0, dtype=np.int64)
+    cand_s = np.concatenate(arc_s) if arc_s else np.zeros(0, dtype=np.int64)
+    complete = False
+    while True:
+        net.truncate(fixed)
+        regular = net.add(
+            class_node[cand_c], pool_node[cand_p], np.minimum(counts[cand_c], seats[cand_p]), top - cand_s
+        )
+        solved = net.solve(source, sink, supply)
+        if solved is None:
+            return None
+        flows, placed = solved
+        if complete:
+            break
+        if placed < supply and placed < _max_placeable(fit, counts, seats):
+            # Too few arcs to place everyone who can be placed: give the solver all of them.
+            cand_c, cand_p = np.nonzero(fit.eligible)
+            cand_s = fit.score_pairs(cand_c, cand_p, weights)
+            complete = True
+            continue
+        potential = net.potentials(n_nodes, flows)
+        if potential is None:
+            raise RuntimeError("min-cost flow returned a flow that is not optimal")
+        new_c, new_p, new_s = _priced_arcs(fit, weights, top, potential[class_node], potential[pool_node], in_set)
+        if not len(new_c):
+            break
+        in_set[new_c, new_p] = True
+        cand_c = np.concatenate([cand_c, new_c])
+        cand_p = np.concatenate([cand_p, new_p])
+        cand_s = np.concatenate([cand_s, new_s])
+
     via_class = flows[to_class]
     return _FlowResult(
-        class_to_pool=_nonzero_pairs(arc_c, arc_p, flows[regular]),
+        class_to_pool=_nonzero_pairs(cand_c, cand_p, flows[regular]),
         preferred_to_pool=_nonzero_pairs(group_c, group_p, flows[direct]),
         # A preference node's agents are placed if they went direct or on through their class.
         preferred_placed={
             k: int(f + via_class[i]) for i, (k, f) in enumerate(zip(group_keys, flows[direct], strict=True))
         },
     )
+
+
+def _score_range(fit: _Fit, weights: Weights) -> tuple[int | None, int | None]:
+    """Lowest and highest score of an eligible class and pool (None, None when there is none)."""
+    lo = hi = None
+    for start in range(0, fit.eligible.shape[0], _ROW_BLOCK):
+        rows = slice(start, min(fit.eligible.shape[0], start + _ROW_BLOCK))
+        eligible = fit.eligible[rows]
+        if eligible.any():
+            score = fit.score_rows(rows, weights)[eligible]
+            lo = int(score.min()) if lo is None else min(lo, int(score.min()))
+            hi = int(score.max()) if hi is None else max(hi, int(score.max()))
+    return lo, hi
+
+
+def _priced_arcs(
+    fit: _Fit, weights: Weights, top: int, class_potential: np.ndarray, pool_potential: np.ndarray, in_set: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eligible class -> pool arcs not in the network whose reduced cost is negative (the most
+    negative few per class): (classes, pools, scores)."""
+    n_classes, n_pools = fit.eligible.shape
+    k = min(_ADDED_ARCS, n_pools)
+    found_c, found_p, found_s = [], [], []
+    for start in range(0, n_classes, _ROW_BLOCK):
+        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
+        score = fit.score_rows(rows, weights)
+        reduced = (top - score) + class_potential[rows, None] - pool_potential[None, :]
+        wanted = fit.eligible[rows] & ~in_set[rows] & (reduced < 0)
+        if not wanted.any():
+            continue
+        reduced = np.where(wanted, reduced, _INT64_MAX)
+        best = (
+            np.argpartition(reduced, k - 1, axis=1)[:, :k]
+            if k < n_pools
+            else np.tile(np.arange(n_pools), (len(reduced), 1))
+        )
+        r = np.repeat(np.arange(len(reduced)), best.shape[1])
+        p = best.ravel()
+        keep = wanted[r, p]
+        r, p = r[keep], p[keep]
+        found_c.append(start + r)
+        found_p.append(p)
+        found_s.append(score[r, p])
+    if not found_c:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(found_c), np.concatenate(found_p), np.concatenate(found_s)
+
+
+def _max_placeable(fit: _Fit, counts: np.ndarray, seats: np.ndarray) -> int:
+    """How many agents the whole network can place. Eligibility depends on languages alone, so
+    classes (and pools) with the same row (column) of the matrix merge into one node."""
+    rows, row_of = np.unique(fit.eligible, axis=0, return_inverse=True)
+    cols, col_of = np.unique(rows, axis=1, return_inverse=True)
+    row_supply = np.bincount(row_of.ravel(), weights=counts, minlength=len(rows)).astype(np.int64)
+    col_seats = np.bincount(col_of.ravel(), weights=seats, minlength=cols.shape[1]).astype(np.int64)
+    n_rows, n_cols = cols.shape
+    r, c = np.nonzero(cols)
+    solver = max_flow.SimpleMaxFlow()
+    source, sink = n_rows + n_cols, n_rows + n_cols + 1
+    solver.add_arcs_with_capacity(
+        np.concatenate([np.full(n_rows, source), r, n_rows + np.arange(n_cols)]),
+        np.concatenate([np.arange(n_rows), n_rows + c, np.full(n_cols, sink)]),
+        np.concatenate([row_supply, np.minimum(row_supply[r], col_seats[c]), col_seats]),
+    )
+    if solver.solve(source, sink) != solver.OPTIMAL:
+        raise RuntimeError("max flow failed")
+    return int(solver.optimal_flow())
 
 
 def _nonzero_pairs(rows: np.ndarray, cols: np.ndarray, flows: np.ndarray) -> dict[tuple[int, int], int]:
@@ -846,7 +1081,7 @@ def suggest_assignment(
         destination, unplaced = {}, [a.id for a in agent_list]
 
     by_id = {a.id: a for a in agent_list}
-    placements, headlines = _placements(destination, by_id, pool_list)
+    placements = _placements(destination, by_id, pool_list)
     infeasibility, unplaced_reasons = _explain_shortages(classes, pool_list, fit, destination, unplaced, vocab)
     if unplaced and not pool_list:
         infeasibility = [_total_shortage(0, len(agent_list))]
@@ -858,25 +1093,22 @@ def suggest_assignment(
         notes=notes,
         _agents=by_id,
         _pools={p.team_id: p for p in pool_list},
-        _headlines=headlines,
         _unplaced_reasons=unplaced_reasons,
     )
 
 
 def _placements(
     destination: dict[int, int], agents: dict[int, AgentProfile], pools: Sequence[SeatPool]
-) -> tuple[dict[int, Placement], dict[int, str]]:
+) -> dict[int, Placement]:
     """Seat numbers 1..k per pool in agent-id order; seat_count is the pool's free seats."""
     placements: dict[int, Placement] = {}
-    headlines: dict[int, str] = {}
-    next_seat: dict[int, int] = defaultdict(int)
+    next_seat = [0] * len(pools)
     for agent_id in sorted(destination):
-        pool = pools[destination[agent_id]]
-        next_seat[pool.team_id] += 1
-        headline, reasons = _fit_reasons(agents[agent_id], pool)
-        headlines[agent_id] = headline
-        placements[agent_id] = Placement(pool.team_id, next_seat[pool.team_id], pool.free_seats, reasons)
-    return placements, headlines
+        p = destination[agent_id]
+        pool = pools[p]
+        next_seat[p] += 1
+        placements[agent_id] = Placement(pool.team_id, next_seat[p], pool.free_seats, agents[agent_id], pool)
+    return placements
 
 
 def speaks_required(agent_languages: Iterable[str], required_languages: Iterable[str]) -> bool:
