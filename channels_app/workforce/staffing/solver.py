@@ -329,32 +329,38 @@ class _Fit:
     def same_time_zone(self) -> np.ndarray:
         return self.class_zone[:, None] == self.pool_zone[None, :]
 
+    @functools.cached_property
+    def fit_code(self) -> np.ndarray:
+        """(C, P): skills matched * 4 + same site * 2 + same zone, one small integer per pair, so
+        that any weights turn it into a score with one table look-up."""
+        most = int(self.wants_skill.sum(axis=1).max(initial=0))
+        code = np.empty(self.eligible.shape, dtype=np.uint8 if most < 63 else np.uint32)
+        for start in range(0, len(code), _ROW_BLOCK):
+            rows = slice(start, start + _ROW_BLOCK)
+            # Counts are small integers, so float32 matrix products are exact and much faster.
+            skills = np.rint(self.has_skill[rows] @ self.wants_skill.T).astype(code.dtype)
+            skills <<= 2
+            skills |= (self.class_site[rows, None] == self.pool_site[None, :]).astype(code.dtype) << 1
+            skills |= (self.class_zone[rows, None] == self.pool_zone[None, :]).astype(code.dtype)
+            code[rows] = skills
+        return code
+
+    def score_table(self, weights: Weights) -> np.ndarray:
+        most = int(self.wants_skill.sum(axis=1).max(initial=0))
+        code = np.arange(4 * (most + 1), dtype=np.int64)
+        return (code >> 2) * weights.skill + ((code >> 1) & 1) * weights.site + (code & 1) * weights.time_zone
+
     def score_rows(self, rows: slice, weights: Weights) -> np.ndarray:
         """int64 (rows, P): the weighted fit of these classes in every pool."""
-        # Counts are small integers, so float32 matrix products are exact and much faster than ints.
-        skills = np.rint(self.has_skill[rows] @ self.wants_skill.T).astype(np.int64)
-        score = skills * weights.skill
-        score += (self.class_site[rows, None] == self.pool_site[None, :]) * np.int64(weights.site)
-        score += (self.class_zone[rows, None] == self.pool_zone[None, :]) * np.int64(weights.time_zone)
-        return score
+        return self.score_table(weights)[self.fit_code[rows]]
 
     def score_pairs(self, c: np.ndarray, p: np.ndarray, weights: Weights) -> np.ndarray:
         """int64 (n,): the weighted fit of class c[i] in pool p[i]."""
-        out = np.empty(len(c), dtype=np.int64)
-        for start in range(0, len(c), _PAIR_BLOCK):
-            cc, pp = c[start : start + _PAIR_BLOCK], p[start : start + _PAIR_BLOCK]
-            skills = np.rint(np.einsum("ij,ij->i", self.has_skill[cc], self.wants_skill[pp])).astype(np.int64)
-            out[start : start + len(cc)] = (
-                skills * weights.skill
-                + (self.class_site[cc] == self.pool_site[pp]) * np.int64(weights.site)
-                + (self.class_zone[cc] == self.pool_zone[pp]) * np.int64(weights.time_zone)
-            )
-        return out
+        return self.score_table(weights)[self.fit_code[c, p]]
 
 
 # Classes scored per block (block x pools int64 matrices stay around 25 MB at 3,000 pools).
 _ROW_BLOCK = 1024
-_PAIR_BLOCK = 1 << 18
 
 
 def _incidence(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
@@ -559,50 +565,22 @@ def _solve_flow(
     if weights.skill * most_skills + weights.site + weights.time_zone + weights.preference >= 2**62:
         return None  # the scores themselves would overflow
 
-    bound = weights.skill * most_skills + weights.site + weights.time_zone + weights.preference
-    if bound > _INT64_MAX // (2 * (n_nodes + 3)):
-        # Maybe too large: look at the real range before building anything (one cheap pass).
-        lo, hi = _score_range(fit, weights)
-        if lo is not None and not _cost_range_ok(hi + weights.preference - lo, n_nodes):
-            return None
+    lo, hi = _score_range(fit, weights)
+    top = (hi if hi is not None else 0) + weights.preference  # costs = top - score are never negative
+    # The largest cost of the whole network decides, as it did when every arc was given to OR-Tools.
+    if not _cost_range_ok(top - lo if lo is not None else 0, n_nodes):
+        return None
 
     counts = np.array([len(m) for m in classes.members], dtype=np.int64)
     seats = np.array([max(p.free_seats, 0) for p in pools], dtype=np.int64)
     in_set = np.zeros((n_classes, n_pools), dtype=bool)
-    arc_c, arc_p, arc_s = [], [], []
-    lo, hi = None, None
-    k = min(_FIRST_ARCS, n_pools)
-    for start in range(0, n_classes, _ROW_BLOCK):
-        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
-        eligible = fit.eligible[rows]
-        if not eligible.any():
-            continue
-        score = fit.score_rows(rows, weights)
-        lo = min(lo if lo is not None else _INT64_MAX, int(score[eligible].min()))
-        hi = max(hi if hi is not None else -1, int(score[eligible].max()))
-        masked = np.where(eligible, score, -1)
-        best = (
-            np.argpartition(-masked, k - 1, axis=1)[:, :k]
-            if k < n_pools
-            else np.tile(np.arange(n_pools), (len(masked), 1))
-        )
-        r = np.repeat(np.arange(len(masked)), best.shape[1])
-        p = best.ravel()
-        keep = eligible[r, p]
-        r, p = r[keep], p[keep]
-        in_set[start + r, p] = True
-        arc_c.append(start + r)
-        arc_p.append(p)
-        arc_s.append(score[r, p])
+    width = _FIRST_ARCS
+    cand_c, cand_p, cand_s = _cheapest_arcs(fit, weights, width, in_set)
 
     group_c = np.array([c for c, _ in group_keys], dtype=np.int64)
     group_p = np.array([p for _, p in group_keys], dtype=np.int64)
     group_n = np.array([len(groups[k]) for k in group_keys], dtype=np.int64)
     group_s = fit.score_pairs(group_c, group_p, weights)
-    top = (hi if hi is not None else 0) + weights.preference  # costs = top - score are never negative
-    # The largest cost of the whole network decides, as it did when every arc was given to OR-Tools.
-    if not _cost_range_ok(top - lo if lo is not None else 0, n_nodes):
-        return None
 
     in_groups = np.zeros(n_classes, dtype=np.int64)
     np.add.at(in_groups, group_c, group_n)
@@ -617,10 +595,7 @@ def _solve_flow(
     fixed = net.size
     supply = int(counts.sum())
 
-    cand_c = np.concatenate(arc_c) if arc_c else np.zeros(0, dtype=np.int64)
-    cand_p = np.concatenate(arc_p) if arc_p else np.zeros(0, dtype=np.int64)
-    cand_s = np.concatenate(arc_s) if arc_s else np.zeros(0, dtype=np.int64)
-    complete = False
+    placeable = None
     while True:
         net.truncate(fixed)
         regular = net.add(
@@ -630,14 +605,16 @@ def _solve_flow(
         if solved is None:
             return None
         flows, placed = solved
-        if complete:
-            break
-        if placed < supply and placed < _max_placeable(fit, counts, seats):
-            # Too few arcs to place everyone who can be placed: give the solver all of them.
-            cand_c, cand_p = np.nonzero(fit.eligible)
-            cand_s = fit.score_pairs(cand_c, cand_p, weights)
-            complete = True
-            continue
+        if placed < supply and width < n_pools:
+            placeable = _max_placeable(fit, counts, seats) if placeable is None else placeable
+            if placed < placeable:
+                # Too few arcs to place everyone who can be placed: widen every class's choice.
+                width *= 4
+                more_c, more_p, more_s = _cheapest_arcs(fit, weights, width, in_set)
+                cand_c = np.concatenate([cand_c, more_c])
+                cand_p = np.concatenate([cand_p, more_p])
+                cand_s = np.concatenate([cand_s, more_s])
+                continue
         potential = net.potentials(n_nodes, flows)
         if potential is None:
             raise RuntimeError("min-cost flow returned a flow that is not optimal")
@@ -658,6 +635,37 @@ def _solve_flow(
             k: int(f + via_class[i]) for i, (k, f) in enumerate(zip(group_keys, flows[direct], strict=True))
         },
     )
+
+
+def _cheapest_arcs(
+    fit: _Fit, weights: Weights, k: int, in_set: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The k best-fitting eligible pools of every class that are not in the network yet (marked
+    in `in_set` now): (classes, pools, scores)."""
+    n_classes, n_pools = fit.eligible.shape
+    found_c, found_p, found_s = [], [], []
+    for start in range(0, n_classes, _ROW_BLOCK):
+        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
+        eligible = fit.eligible[rows]
+        if not eligible.any():
+            continue
+        score = fit.score_rows(rows, weights)
+        if k < n_pools:
+            best = np.argpartition(np.where(eligible, -score, 1), k - 1, axis=1)[:, :k]
+        else:
+            best = np.tile(np.arange(n_pools), (len(score), 1))
+        r = np.repeat(np.arange(len(score)), best.shape[1])
+        p = best.ravel()
+        keep = eligible[r, p] & ~in_set[start + r, p]
+        r, p = r[keep], p[keep]
+        in_set[start + r, p] = True
+        found_c.append(start + r)
+        found_p.append(p)
+        found_s.append(score[r, p])
+    if not found_c:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(found_c), np.concatenate(found_p), np.concatenate(found_s)
 
 
 def _score_range(fit: _Fit, weights: Weights) -> tuple[int | None, int | None]:
@@ -710,10 +718,16 @@ def _priced_arcs(
 def _max_placeable(fit: _Fit, counts: np.ndarray, seats: np.ndarray) -> int:
     """How many agents the whole network can place. Eligibility depends on languages alone, so
     classes (and pools) with the same row (column) of the matrix merge into one node."""
-    rows, row_of = np.unique(fit.eligible, axis=0, return_inverse=True)
-    cols, col_of = np.unique(rows, axis=1, return_inverse=True)
-    row_supply = np.bincount(row_of.ravel(), weights=counts, minlength=len(rows)).astype(np.int64)
-    col_seats = np.bincount(col_of.ravel(), weights=seats, minlength=cols.shape[1]).astype(np.int64)
+    row_index: dict[bytes, int] = {}
+    row_of = np.array(
+        [row_index.setdefault(row.tobytes(), len(row_index)) for row in np.packbits(fit.eligible, axis=1)]
+    )
+    rows = fit.eligible[[row_of.tolist().index(i) for i in range(len(row_index))]]
+    col_index: dict[bytes, int] = {}
+    col_of = np.array([col_index.setdefault(col.tobytes(), len(col_index)) for col in np.packbits(rows.T, axis=1)])
+    cols = rows[:, [col_of.tolist().index(j) for j in range(len(col_index))]]
+    row_supply = np.bincount(row_of, weights=counts, minlength=len(rows)).astype(np.int64)
+    col_seats = np.bincount(col_of, weights=seats, minlength=cols.shape[1]).astype(np.int64)
     n_rows, n_cols = cols.shape
     r, c = np.nonzero(cols)
     solver = max_flow.SimpleMaxFlow()
