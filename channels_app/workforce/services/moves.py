@@ -4,6 +4,7 @@ ready. Reads live in `channels_app.workforce_queries`; this module writes."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import smtplib
 from collections import Counter
@@ -11,7 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
@@ -196,10 +199,11 @@ class PlanSuggestion:
         return self.suggestion.explain(agent_id)
 
 
-def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None = None) -> PlanSuggestion:
-    """Run the solver over the affected agents without a confirmed move, on the seats left
-    after every confirmed move. Writes nothing."""
-    plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
+def _solver_inputs(
+    plan: SunsetPlan, team_ids: list[int] | None
+) -> tuple[list[AgentProfile], list[SeatPool], dict[int, int], dict[int, Team]]:
+    """The affected agents without a confirmed move, and the seats left after every confirmed
+    move: exactly what the solver reads."""
     if team_ids is None:
         team_ids = affected_team_ids(plan)
     rows = (
@@ -222,7 +226,55 @@ def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None =
         )
         for t in teams.values()
     ]
-    return PlanSuggestion(suggestion=suggest_assignment(profiles, pools), from_team=from_team, teams=teams)
+    return profiles, pools, from_team, teams
+
+
+# Bump when the solver's answer for the same inputs changes, so no older answer is reused.
+_SUGGESTION_VERSION = 2
+_SUGGESTION_TTL = 3600
+
+
+def _suggestion_key(plan: SunsetPlan, profiles: list[AgentProfile], pools: list[SeatPool]) -> str:
+    """A digest of everything the solver reads: the same key means the same suggestion."""
+    digest = hashlib.blake2b(repr((profiles, pools)).encode(), digest_size=20).hexdigest()
+    return f"dusk:suggestion:v{_SUGGESTION_VERSION}:{plan.pk}:{digest}"
+
+
+def _remember(key: str, suggestion: Suggestion) -> None:
+    """Keep where each agent goes (not the wording) for accept_suggestion. The cache only saves
+    a solve: it is never the source of truth, so a cache that is down is just a miss."""
+    agent_ids = np.fromiter(suggestion.placements, dtype=np.int64, count=len(suggestion.placements))
+    team_ids = np.fromiter(
+        (p.team_id for p in suggestion.placements.values()), dtype=np.int64, count=len(suggestion.placements)
+    )
+    try:
+        cache.set(key, (agent_ids.tobytes(), team_ids.tobytes(), tuple(suggestion.unplaced)), _SUGGESTION_TTL)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.warning("suggestion cache unavailable", exc_info=True)
+
+
+def _recalled(key: str) -> tuple[dict[int, int], tuple[int, ...]] | None:
+    try:
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache that is down is a miss
+        log.warning("suggestion cache unavailable", exc_info=True)
+        return None
+    if found is None:
+        return None
+    agent_ids, team_ids, unplaced = found
+    agents = np.frombuffer(agent_ids, dtype=np.int64).tolist()
+    return dict(zip(agents, np.frombuffer(team_ids, dtype=np.int64).tolist(), strict=True)), unplaced
+
+
+def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None = None) -> PlanSuggestion:
+    """Run the solver over the affected agents without a confirmed move, on the seats left
+    after every confirmed move. Writes nothing (the answer is remembered in the cache, keyed by
+    a digest of the inputs, so that accepting it does not solve again)."""
+    plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
+    profiles, pools, from_team, teams = _solver_inputs(plan, team_ids)
+    suggestion = suggest_assignment(profiles, pools)
+    _remember(_suggestion_key(plan, profiles, pools), suggestion)
+    return PlanSuggestion(suggestion=suggestion, from_team=from_team, teams=teams)
 
 
 @dataclass
@@ -242,33 +294,38 @@ def accept_suggestion(
     role: str = "",
 ) -> AcceptResult:
     """Write the suggested destinations as proposed moves, for all agents or the chosen ones.
-    The suggestion is computed again under the plan's lock, on current data."""
+    The suggestion is checked again under the plan's lock, on current data: the solver's inputs
+    are read again, and only if they differ from those of the last suggestion (or it is no
+    longer in the cache) is it solved again."""
     require(actor, "manage_reassignments")
     plan = locked_plan(plan)
     effective_date = resolve_effective_date(plan, effective_date)
     role = _clean_role(role)
-    planned = suggest_destinations(plan=plan)
-    placements = planned.suggestion.placements
-    wanted = planned.agent_ids if agent_ids is None else _unique_ids(agent_ids)
+    profiles, pools, from_team, teams = _solver_inputs(plan, None)
+    key = _suggestion_key(plan, profiles, pools)
+    wanted = sorted(from_team) if agent_ids is None else _unique_ids(agent_ids)
     if agent_ids is not None and not wanted:
         raise ValidationError({"agents": [_("Select at least one agent.")]})
-    chosen = [a for a in wanted if a in placements]
-    unplaced = [planned.explain(a) for a in wanted if a in planned.from_team and a not in placements]
-    not_waiting = sum(1 for a in wanted if a not in planned.from_team)
+    recalled = _recalled(key)
+    if recalled is not None and not set(wanted).intersection(recalled[1]):
+        to_team = recalled[0]
+        unplaced: list[str] = []
+    else:
+        # Solve again: the inputs changed, the cache forgot, or someone needs the reason they
+        # cannot be placed (which only a solve can word).
+        planned = PlanSuggestion(suggest_assignment(profiles, pools), from_team, teams)
+        _remember(key, planned.suggestion)
+        to_team = {a: p.team_id for a, p in planned.suggestion.placements.items()}
+        unplaced = [planned.explain(a) for a in wanted if a in from_team and a not in to_team]
+    chosen = [a for a in wanted if a in to_team]
+    not_waiting = sum(1 for a in wanted if a not in from_team)
     if not chosen:
         reasons = unplaced or [_("None of the selected agents is awaiting a destination.")]
         raise ValidationError({"agents": [_("No suggested seat to accept."), *reasons]})
     upsert_moves(
         plan,
         [
-            MoveRow(
-                agent_id,
-                planned.from_team[agent_id],
-                placements[agent_id].team_id,
-                role,
-                effective_date,
-                ReassignmentState.PROPOSED,
-            )
+            MoveRow(agent_id, from_team[agent_id], to_team[agent_id], role, effective_date, ReassignmentState.PROPOSED)
             for agent_id in chosen
         ],
     )
@@ -278,7 +335,7 @@ def accept_suggestion(
         obj=plan,
         after={
             "agents": len(chosen),
-            "to_teams": dict(Counter(str(placements[a].team_id) for a in chosen)),
+            "to_teams": dict(Counter(str(to_team[a]) for a in chosen)),
             "effective_date": effective_date.isoformat(),
             "unplaced": len(unplaced),
         },
