@@ -345,6 +345,15 @@ class _Fit:
             code[rows] = skills
         return code
 
+    @functools.cached_property
+    def codes_used(self) -> np.ndarray:
+        """The fit codes of the eligible pairs (whatever the weights, the extremes are among them)."""
+        found = np.zeros(4 * (int(self.wants_skill.sum(axis=1).max(initial=0)) + 1), dtype=bool)
+        for start in range(0, len(self.eligible), _ROW_BLOCK):
+            rows = slice(start, start + _ROW_BLOCK)
+            found[np.unique(self.fit_code[rows][self.eligible[rows]])] = True
+        return np.flatnonzero(found)
+
     def score_table(self, weights: Weights) -> np.ndarray:
         most = int(self.wants_skill.sum(axis=1).max(initial=0))
         code = np.arange(4 * (most + 1), dtype=np.int64)
@@ -528,7 +537,7 @@ class _FlowResult:
 _INT64_MAX = int(np.iinfo(np.int64).max)
 # Column generation: cheapest pools per class in the first round, then per round the pools whose
 # reduced cost is most negative.
-_FIRST_ARCS = 16
+_FIRST_ARCS = 64
 _ADDED_ARCS = 16
 
 
@@ -575,7 +584,10 @@ def _solve_flow(
     seats = np.array([max(p.free_seats, 0) for p in pools], dtype=np.int64)
     in_set = np.zeros((n_classes, n_pools), dtype=bool)
     width = _FIRST_ARCS
-    cand_c, cand_p, cand_s = _cheapest_arcs(fit, weights, width, in_set)
+    # Ties are many (a score takes a few dozen values); the roomiest pools are the likeliest to
+    # keep a low price, so they are tried first.
+    tie = np.argsort(np.argsort(seats, kind="stable"), kind="stable")
+    cand_c, cand_p, cand_s = _cheapest_arcs(fit, weights, width, in_set, tie)
 
     group_c = np.array([c for c, _ in group_keys], dtype=np.int64)
     group_p = np.array([p for _, p in group_keys], dtype=np.int64)
@@ -610,7 +622,7 @@ def _solve_flow(
             if placed < placeable:
                 # Too few arcs to place everyone who can be placed: widen every class's choice.
                 width *= 4
-                more_c, more_p, more_s = _cheapest_arcs(fit, weights, width, in_set)
+                more_c, more_p, more_s = _cheapest_arcs(fit, weights, width, in_set, tie)
                 cand_c = np.concatenate([cand_c, more_c])
                 cand_p = np.concatenate([cand_p, more_p])
                 cand_s = np.concatenate([cand_s, more_s])
@@ -638,10 +650,11 @@ def _solve_flow(
 
 
 def _cheapest_arcs(
-    fit: _Fit, weights: Weights, k: int, in_set: np.ndarray
+    fit: _Fit, weights: Weights, k: int, in_set: np.ndarray, tie: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The k best-fitting eligible pools of every class that are not in the network yet (marked
-    in `in_set` now): (classes, pools, scores)."""
+    in `in_set` now): (classes, pools, scores). Among pools that fit equally well, those ranked
+    higher by `tie` (0 .. pools - 1) come first."""
     n_classes, n_pools = fit.eligible.shape
     found_c, found_p, found_s = [], [], []
     for start in range(0, n_classes, _ROW_BLOCK):
@@ -651,7 +664,8 @@ def _cheapest_arcs(
             continue
         score = fit.score_rows(rows, weights)
         if k < n_pools:
-            best = np.argpartition(np.where(eligible, -score, 1), k - 1, axis=1)[:, :k]
+            # score * pools + tie cannot overflow: the cost range check bounds score by int64 / nodes.
+            best = np.argpartition(np.where(eligible, -(score * n_pools + tie), 1), k - 1, axis=1)[:, :k]
         else:
             best = np.tile(np.arange(n_pools), (len(score), 1))
         r = np.repeat(np.arange(len(score)), best.shape[1])
@@ -670,15 +684,10 @@ def _cheapest_arcs(
 
 def _score_range(fit: _Fit, weights: Weights) -> tuple[int | None, int | None]:
     """Lowest and highest score of an eligible class and pool (None, None when there is none)."""
-    lo = hi = None
-    for start in range(0, fit.eligible.shape[0], _ROW_BLOCK):
-        rows = slice(start, min(fit.eligible.shape[0], start + _ROW_BLOCK))
-        eligible = fit.eligible[rows]
-        if eligible.any():
-            score = fit.score_rows(rows, weights)[eligible]
-            lo = int(score.min()) if lo is None else min(lo, int(score.min()))
-            hi = int(score.max()) if hi is None else max(hi, int(score.max()))
-    return lo, hi
+    scores = fit.score_table(weights)[fit.codes_used]
+    if not len(scores):
+        return None, None
+    return int(scores.min()), int(scores.max())
 
 
 def _priced_arcs(
