@@ -214,12 +214,12 @@ class PlanSuggestion:
 
 def _solver_inputs(
     plan: SunsetPlan, team_ids: list[int] | None
-) -> tuple[list[AgentProfile], list[SeatPool], dict[int, int], dict[int, Team]]:
+) -> tuple[list[AgentProfile], list[SeatPool], dict[int, int], dict[int, Team], str]:
     """The affected agents without a confirmed move, and the seats left after every confirmed
-    move: exactly what the solver reads."""
+    move: exactly what the solver reads; and a digest of it (the same digest, the same answer)."""
     if team_ids is None:
         team_ids = affected_team_ids(plan)
-    rows = (
+    rows = list(
         with_move(affected_agents(plan, team_ids=team_ids), plan)
         .filter(Q(move_id__isnull=True) | Q(move_state=ReassignmentState.PROPOSED))
         .order_by("id")
@@ -239,9 +239,13 @@ def _solver_inputs(
             decoded[text] = tuple(json.loads(text) or ())
         return decoded[text]
 
-    for agent_id, name, languages, skills, site, zone, preferred, team_id in rows:
+    digest = hashlib.blake2b(digest_size=20)
+    for row in rows:
+        agent_id, name, languages, skills, site, zone, preferred, team_id = row
         profiles.append(AgentProfile(agent_id, name, as_tuple(languages), as_tuple(skills), site, zone, preferred))
         from_team[agent_id] = team_id
+    # Everything the solver reads, as plain tuples (a dataclass's repr is ten times slower).
+    digest.update(repr([row[:7] for row in rows]).encode())
     teams = {t.pk: t for t in destinations(plan)}
     pools = [
         SeatPool(
@@ -249,7 +253,8 @@ def _solver_inputs(
         )
         for t in teams.values()
     ]
-    return profiles, pools, from_team, teams
+    digest.update(repr([tuple(p.__dict__.values()) for p in pools]).encode())
+    return profiles, pools, from_team, teams, digest.hexdigest()
 
 
 # Bump when the solver's answer for the same inputs changes, so no older answer is reused.
@@ -257,9 +262,7 @@ _SUGGESTION_VERSION = 2
 _SUGGESTION_TTL = 3600
 
 
-def _suggestion_key(plan: SunsetPlan, profiles: list[AgentProfile], pools: list[SeatPool]) -> str:
-    """A digest of everything the solver reads: the same key means the same suggestion."""
-    digest = hashlib.blake2b(repr((profiles, pools)).encode(), digest_size=20).hexdigest()
+def _suggestion_key(plan: SunsetPlan, digest: str) -> str:
     return f"dusk:suggestion:v{_SUGGESTION_VERSION}:{plan.pk}:{digest}"
 
 
@@ -294,9 +297,9 @@ def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None =
     after every confirmed move. Writes nothing (the answer is remembered in the cache, keyed by
     a digest of the inputs, so that accepting it does not solve again)."""
     plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
-    profiles, pools, from_team, teams = _solver_inputs(plan, team_ids)
+    profiles, pools, from_team, teams, digest = _solver_inputs(plan, team_ids)
     suggestion = suggest_assignment(profiles, pools)
-    _remember(_suggestion_key(plan, profiles, pools), suggestion)
+    _remember(_suggestion_key(plan, digest), suggestion)
     return PlanSuggestion(suggestion=suggestion, from_team=from_team, teams=teams)
 
 
@@ -324,8 +327,8 @@ def accept_suggestion(
     plan = locked_plan(plan)
     effective_date = resolve_effective_date(plan, effective_date)
     role = _clean_role(role)
-    profiles, pools, from_team, teams = _solver_inputs(plan, None)
-    key = _suggestion_key(plan, profiles, pools)
+    profiles, pools, from_team, teams, digest = _solver_inputs(plan, None)
+    key = _suggestion_key(plan, digest)
     wanted = sorted(from_team) if agent_ids is None else _unique_ids(agent_ids)
     if agent_ids is not None and not wanted:
         raise ValidationError({"agents": [_("Select at least one agent.")]})

@@ -348,10 +348,11 @@ class _Fit:
     @functools.cached_property
     def codes_used(self) -> np.ndarray:
         """The fit codes of the eligible pairs (whatever the weights, the extremes are among them)."""
-        found = np.zeros(4 * (int(self.wants_skill.sum(axis=1).max(initial=0)) + 1), dtype=bool)
+        size = 4 * (int(self.wants_skill.sum(axis=1).max(initial=0)) + 1)
+        found = np.zeros(size, dtype=np.int64)
         for start in range(0, len(self.eligible), _ROW_BLOCK):
             rows = slice(start, start + _ROW_BLOCK)
-            found[np.unique(self.fit_code[rows][self.eligible[rows]])] = True
+            found += np.bincount(self.fit_code[rows][self.eligible[rows]], minlength=size)
         return np.flatnonzero(found)
 
     def score_table(self, weights: Weights) -> np.ndarray:
@@ -408,8 +409,12 @@ def _group_classes(agents: Sequence[AgentProfile], vocab: _Vocabulary) -> _Class
     index: dict[_ClassKey, int] = {}
     members: list[list[AgentProfile]] = []
     of_agent: dict[int, int] = {}
+    seen: dict[tuple, _ClassKey] = {}  # agents repeat: normalise each combination once
     for agent in agents:  # already sorted by id, so class numbering is deterministic
-        key = _class_key(agent, vocab)
+        raw = (agent.languages, agent.skills, agent.site, agent.time_zone)
+        key = seen.get(raw)
+        if key is None:
+            key = seen[raw] = _class_key(agent, vocab)
         if key not in index:
             index[key] = len(members)
             members.append([])
@@ -853,14 +858,23 @@ def _fit_reasons(agent: AgentProfile, pool: SeatPool) -> tuple[str, list[str]]:
 
 def _totals(destination: dict[int, int], agents: dict[int, AgentProfile], pools: Sequence[SeatPool]) -> FitTotals:
     skills = site = zone = preferred = 0
+    seen: dict[tuple, tuple[int, int, int]] = {}  # agents repeat: score each combination once
     for agent_id, p in destination.items():
         agent, pool = agents[agent_id], pools[p]
-        skills += len(set(_norm_skills(pool.skills)).intersection(_norm_skills(agent.skills)))
-        site += _same_site(agent, pool)
-        zone_key = _time_zone_key(pool.time_zone)
-        zone += bool(zone_key) and zone_key == _time_zone_key(agent.time_zone)
+        raw = (agent.skills, agent.site, agent.time_zone, p)
+        fit = seen.get(raw)
+        if fit is None:
+            zone_key = _time_zone_key(pool.time_zone)
+            fit = seen[raw] = (
+                len(set(_norm_skills(pool.skills)).intersection(_norm_skills(agent.skills))),
+                int(_same_site(agent, pool)),
+                int(bool(zone_key) and zone_key == _time_zone_key(agent.time_zone)),
+            )
+        skills += fit[0]
+        site += fit[1]
+        zone += fit[2]
         preferred += agent.preferred_team_id == pool.team_id
-    return FitTotals(len(destination), skills, int(site), int(zone), preferred)
+    return FitTotals(len(destination), skills, site, zone, preferred)
 
 
 # --------------------------------------------------------------------------------------------
