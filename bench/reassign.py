@@ -6,8 +6,9 @@ languages and skills, a third with a preferred team) and 300 destination teams w
 seats (the instance of bench/reassign_solver.py), then times the real services end to end:
 
   1. suggest  services.suggest_destinations: affected agents, destination seats, the solver;
-  2. accept   services.accept_suggestion: the suggestion again under the plan's lock, then one
-              INSERT ... ON CONFLICT DO UPDATE per 2,000 moves (set-based);
+  2. accept   services.accept_suggestion: the solver's inputs read again under the plan's lock
+              (the suggestion is solved again only if they changed), then one
+              INSERT ... ON CONFLICT DO UPDATE (set-based);
   3. confirm  services.confirm_moves: capacity check, one UPDATE;
   4. apply    the cutover's reassignment step (services.run_cutover): end old assignments, start
               new ones, mark moves done: three set-based statements.
@@ -233,7 +234,7 @@ def main() -> int:
     ]
     t_upsert = sum(float(q["time"]) for q in upserts)
     print(
-        f"accept  : {t_accept:6.2f}s  proposed moves written={accepted.accepted:,} (the suggestion is computed again "
+        f"accept  : {t_accept:6.2f}s  proposed moves written={accepted.accepted:,} (the solver's inputs read again "
         f"under the plan's lock; the write is {len(upserts)} INSERT ... ON CONFLICT statement, {t_upsert:.2f}s)"
     )
 
@@ -279,8 +280,10 @@ def main() -> int:
     done = Reassignment.objects.filter(plan=plan, state="done").count()
     print(f"checks  : {done:,} moves done, one open assignment per agent, teams over capacity={over}")
 
-    total = t_accept + t_confirm + t_apply
-    print(f"total   : {total:.2f}s (suggest and accept + confirm + apply)")
+    # One solve is counted: accept no longer solves again when its inputs did not change, so the
+    # suggest that HR looked at is part of the total.
+    total = t_suggest + t_accept + t_confirm + t_apply
+    print(f"total   : {total:.2f}s (suggest + accept + confirm + apply)")
     print(f"RESULT reassign_{'100k' if TEN_X else '10k'}_s={total:.2f} target=<={TARGET_SECONDS:g}")
     return 0 if total <= TARGET_SECONDS and over == 0 else 1
 

@@ -587,9 +587,12 @@ def _step_reassignments(ctx: _Ctx) -> None:
     a_table = connection.ops.quote_name(Assignment._meta.db_table)
     r_table = connection.ops.quote_name(Reassignment._meta.db_table)
     with transaction.atomic():
-        # Mark this run's moves, end the old assignments, start the new ones, mark
-        # the moves done: set-based statements in one transaction, all or nothing.
-        active.filter(applied_by_run__isnull=True).update(applied_by_run_id=ctx.run_id)
+        # Mark this run's moves done, end the old assignments, start the new ones: set-based
+        # statements in one transaction, all or nothing. (Marking and "done" are one UPDATE: at
+        # 100,000 moves a second pass over the same rows cost seconds; a rollback clears both.)
+        done = active.filter(applied_by_run__isnull=True).update(
+            applied_by_run_id=ctx.run_id, state=ReassignmentState.DONE
+        )
         mine = Reassignment.objects.filter(applied_by_run_id=ctx.run_id)
         Assignment.objects.filter(ends_on__isnull=True, starts_on__lte=day).filter(
             Exists(mine.filter(agent_id=OuterRef("agent_id"), from_team_id=OuterRef("team_id")))
@@ -608,7 +611,6 @@ def _step_reassignments(ctx: _Ctx) -> None:
                 """,
                 [day, ctx.run_id, ctx.run_id],
             )
-        done = mine.update(state=ReassignmentState.DONE)
         info["done"] = done
         record_event(
             actor=None,

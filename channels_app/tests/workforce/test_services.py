@@ -14,6 +14,7 @@ from channels_app.plans.services.plans import approve_plan, submit_plan
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
 from channels_app.tests.support.helpers import submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
+from channels_app.workforce.services import moves as moves_module
 from channels_app.workforce.services.moves import (
     accept_suggestion,
     assign_agents,
@@ -94,6 +95,28 @@ def test_accepting_all_writes_proposed_moves_in_one_go(world, plan, hr_coordinat
     event = AuditEvent.objects.get(action="reassignments.suggestion_accepted")
     assert event.after["agents"] == 5
     assert verify_chain() == []
+
+
+def test_accepting_what_was_just_suggested_does_not_solve_again(world, plan, hr_coordinator, monkeypatch):
+    planned = suggest_destinations(plan=plan)
+    solves = []
+    real = moves_module.suggest_assignment
+    monkeypatch.setattr(moves_module, "suggest_assignment", lambda *a, **k: solves.append(1) or real(*a, **k))
+    result = accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert result.accepted == 5 and solves == []
+    assert {m.agent_id: m.to_team_id for m in Reassignment.objects.filter(plan=plan)} == {
+        agent_id: planned.team_for(agent_id).pk for agent_id in planned.agent_ids
+    }
+
+
+def test_accepting_solves_again_when_the_seats_changed_since_the_suggestion(world, plan, hr_coordinator):
+    suggest_destinations(plan=plan)
+    world.phone_apac.capacity = 2  # one seat fewer than when HR looked
+    world.phone_apac.save()
+    result = accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert result.accepted == 4
+    assert len(result.unplaced) == 1 and "not placed" in result.unplaced[0]
+    assert Reassignment.objects.filter(plan=plan, to_team=world.phone_apac).count() <= 2
 
 
 def test_accepting_some_leaves_the_others_alone(world, plan, hr_coordinator):

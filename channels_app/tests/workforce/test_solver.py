@@ -9,6 +9,9 @@ from collections import Counter
 import numpy as np
 import pytest
 from django.utils import translation
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from scipy.optimize import linear_sum_assignment
 
 from channels_app.workforce.staffing import solver as solver_module
@@ -440,3 +443,67 @@ def test_unknown_time_zone_names_compare_by_name():
 def test_weights_must_be_non_negative_integers():
     with pytest.raises(ValueError):
         Weights(skill=-1, site=0, time_zone=0, preference=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The arcs the solver leaves out never change its answer
+# ---------------------------------------------------------------------------------------------
+
+
+def lsap_weighted_best(agents: list[AgentProfile], pools: list[SeatPool], weights: Weights) -> tuple[int, int]:
+    """(placed, weighted score) of the best plan with explicit per-agent weights, by scipy's
+    linear_sum_assignment on the seat-expanded problem; placing one more agent comes first."""
+    seats = [p for p in pools for _ in range(max(p.free_seats, 0))]
+    cost = np.full((len(agents), len(seats) + len(agents)), np.inf)
+    cost[:, len(seats) :] = 0.0
+    bonus = float((weights.skill * 4 + weights.site + weights.time_zone + weights.preference) * len(agents) + 1)
+    for i, a in enumerate(agents):
+        for j, p in enumerate(seats):
+            fit = reference_fit(a, p)
+            if fit is not None:
+                skills, site, zone, pref = fit
+                score = (
+                    weights.skill * skills + weights.site * site + weights.time_zone * zone + weights.preference * pref
+                )
+                cost[i, j] = -(bonus + score)
+    rows, cols = linear_sum_assignment(cost)
+    placed = [(r, c) for r, c in zip(rows, cols, strict=True) if c < len(seats)]
+    return len(placed), int(round(-sum(cost[r, c] for r, c in placed) - bonus * len(placed)))
+
+
+def weighted(totals: FitTotals, weights: Weights) -> tuple[int, int]:
+    return totals.placed, (
+        weights.skill * totals.skills
+        + weights.site * totals.same_site
+        + weights.time_zone * totals.same_time_zone
+        + weights.preference * totals.preferred
+    )
+
+
+@hypothesis_settings(max_examples=60, deadline=None, derandomize=True)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_agents=st.integers(1, 14),
+    n_pools=st.integers(1, 9),
+    max_seats=st.integers(0, 4),
+    first_arcs=st.integers(1, 3),
+    added_arcs=st.integers(1, 3),
+)
+def test_a_solve_on_a_few_arcs_is_as_good_as_the_reference_on_all_of_them(
+    seed, n_agents, n_pools, max_seats, first_arcs, added_arcs
+):
+    # The solver starts from each class's cheapest pools and adds arcs by reduced cost; with one
+    # to three arcs per class and round, nearly every instance needs several rounds (and some a
+    # wider start to place everyone), yet the optimum must be the reference's on every arc.
+    agents, pools = random_instance(random.Random(seed), n_agents, n_pools, max_seats)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(solver_module, "_FIRST_ARCS", first_arcs)
+        patch.setattr(solver_module, "_ADDED_ARCS", added_arcs)
+        exact = suggest_assignment(agents, pools)
+        per_agent = suggest_assignment(agents, pools, solver_module.PER_AGENT_WEIGHTS)
+    assert exact.totals == lsap_best(agents, pools)
+    assert_valid(exact, agents, pools)
+    assert weighted(per_agent.totals, solver_module.PER_AGENT_WEIGHTS) == lsap_weighted_best(
+        agents, pools, solver_module.PER_AGENT_WEIGHTS
+    )
+    assert_valid(per_agent, agents, pools)

@@ -4,18 +4,24 @@ ready. Reads live in `channels_app.workforce_queries`; this module writes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import smtplib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
+import numpy as np
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
@@ -101,8 +107,7 @@ def resolve_effective_date(plan: SunsetPlan, value: date | None, *, today: date 
     return value
 
 
-@dataclass(frozen=True)
-class MoveRow:
+class MoveRow(NamedTuple):  # a tuple: 100,000 of them are made per accepted suggestion
     agent_id: int
     from_team_id: int
     to_team_id: int
@@ -138,26 +143,37 @@ def upsert_moves(plan: SunsetPlan, rows: list[MoveRow]) -> None:
         )
         return
     table = connection.ops.quote_name(Reassignment._meta.db_table)
+    # Ids travel as one comma-separated string each (PostgreSQL splits it far faster than the
+    # driver adapts 100,000 Python ints); a column with one value for every row is sent once.
+    columns = {
+        "role": ("varchar", [r.role for r in rows]),
+        "effective_date": ("date", [r.effective_date for r in rows]),
+        "state": ("varchar", [str(r.state) for r in rows]),
+    }
+    selects, params = [], [plan.pk]
+    for name, (kind, values) in columns.items():
+        if all(v == values[0] for v in values):
+            selects.append(f"%s::{kind}")
+            params.append(values[0])
+        else:
+            selects.append(f"m.{name}")
+    arrays = ["string_to_array(%s, ',')::bigint[]"] * 3
+    array_params = [",".join(str(getattr(r, f)) for r in rows) for f in ("agent_id", "from_team_id", "to_team_id")]
+    varying = [name for name, _kind in columns.items() if f"m.{name}" in selects]
+    for name in varying:
+        arrays.append(f"%s::{columns[name][0]}[]")
+        array_params.append(columns[name][1])
     with connection.cursor() as cur:
         cur.execute(
             f"""
             INSERT INTO {table} (plan_id, agent_id, from_team_id, to_team_id, role, effective_date, state)
-            SELECT %s, m.agent_id, m.from_team_id, m.to_team_id, m.role, m.effective_date, m.state
-            FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::varchar[], %s::date[], %s::varchar[])
-                 AS m(agent_id, from_team_id, to_team_id, role, effective_date, state)
+            SELECT %s, m.agent_id, m.from_team_id, m.to_team_id, {", ".join(selects)}
+            FROM unnest({", ".join(arrays)}) AS m(agent_id, from_team_id, to_team_id{"".join(", " + v for v in varying)})
             ON CONFLICT (plan_id, agent_id) DO UPDATE SET
                 from_team_id = EXCLUDED.from_team_id, to_team_id = EXCLUDED.to_team_id, role = EXCLUDED.role,
                 effective_date = EXCLUDED.effective_date, state = EXCLUDED.state
             """,
-            [
-                plan.pk,
-                [r.agent_id for r in rows],
-                [r.from_team_id for r in rows],
-                [r.to_team_id for r in rows],
-                [r.role for r in rows],
-                [r.effective_date for r in rows],
-                [str(r.state) for r in rows],
-            ],
+            params + array_params,
         )
 
 
@@ -196,25 +212,40 @@ class PlanSuggestion:
         return self.suggestion.explain(agent_id)
 
 
-def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None = None) -> PlanSuggestion:
-    """Run the solver over the affected agents without a confirmed move, on the seats left
-    after every confirmed move. Writes nothing."""
-    plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
+def _solver_inputs(
+    plan: SunsetPlan, team_ids: list[int] | None
+) -> tuple[list[AgentProfile], list[SeatPool], dict[int, int], dict[int, Team], str]:
+    """The affected agents without a confirmed move, and the seats left after every confirmed
+    move: exactly what the solver reads; and a digest of it (the same digest, the same answer)."""
     if team_ids is None:
         team_ids = affected_team_ids(plan)
-    rows = (
+    rows = list(
         with_move(affected_agents(plan, team_ids=team_ids), plan)
         .filter(Q(move_id__isnull=True) | Q(move_state=ReassignmentState.PROPOSED))
         .order_by("id")
-        .values_list("id", "name", "languages", "skills", "site", "time_zone", "preferred_team_id", "from_team_id")
+        # Languages and skills come as JSON text, decoded once per distinct list: 100,000 agents
+        # share a few thousand of them, and json.loads per row was a third of the read.
+        .annotate(languages_json=Cast("languages", TextField()), skills_json=Cast("skills", TextField()))
+        .values_list(
+            "id", "name", "languages_json", "skills_json", "site", "time_zone", "preferred_team_id", "from_team_id"
+        )
     )
     profiles: list[AgentProfile] = []
     from_team: dict[int, int] = {}
-    for agent_id, name, languages, skills, site, zone, preferred, team_id in rows:
-        profiles.append(
-            AgentProfile(agent_id, name, tuple(languages or ()), tuple(skills or ()), site, zone, preferred)
-        )
+    decoded: dict[str | None, tuple[str, ...]] = {None: ()}
+
+    def as_tuple(text: str | None) -> tuple[str, ...]:
+        if text not in decoded:
+            decoded[text] = tuple(json.loads(text) or ())
+        return decoded[text]
+
+    digest = hashlib.blake2b(digest_size=20)
+    for row in rows:
+        agent_id, name, languages, skills, site, zone, preferred, team_id = row
+        profiles.append(AgentProfile(agent_id, name, as_tuple(languages), as_tuple(skills), site, zone, preferred))
         from_team[agent_id] = team_id
+    # Everything the solver reads, as plain tuples (a dataclass's repr is ten times slower).
+    digest.update(repr([row[:7] for row in rows]).encode())
     teams = {t.pk: t for t in destinations(plan)}
     pools = [
         SeatPool(
@@ -222,7 +253,54 @@ def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None =
         )
         for t in teams.values()
     ]
-    return PlanSuggestion(suggestion=suggest_assignment(profiles, pools), from_team=from_team, teams=teams)
+    digest.update(repr([tuple(p.__dict__.values()) for p in pools]).encode())
+    return profiles, pools, from_team, teams, digest.hexdigest()
+
+
+# Bump when the solver's answer for the same inputs changes, so no older answer is reused.
+_SUGGESTION_VERSION = 2
+_SUGGESTION_TTL = 3600
+
+
+def _suggestion_key(plan: SunsetPlan, digest: str) -> str:
+    return f"dusk:suggestion:v{_SUGGESTION_VERSION}:{plan.pk}:{digest}"
+
+
+def _remember(key: str, suggestion: Suggestion) -> None:
+    """Keep where each agent goes (not the wording) for accept_suggestion. The cache only saves
+    a solve: it is never the source of truth, so a cache that is down is just a miss."""
+    agent_ids = np.fromiter(suggestion.placements, dtype=np.int64, count=len(suggestion.placements))
+    team_ids = np.fromiter(
+        (p.team_id for p in suggestion.placements.values()), dtype=np.int64, count=len(suggestion.placements)
+    )
+    try:
+        cache.set(key, (agent_ids.tobytes(), team_ids.tobytes(), tuple(suggestion.unplaced)), _SUGGESTION_TTL)
+    except Exception:  # noqa: BLE001 - see the docstring
+        log.warning("suggestion cache unavailable", exc_info=True)
+
+
+def _recalled(key: str) -> tuple[dict[int, int], tuple[int, ...]] | None:
+    try:
+        found = cache.get(key)
+    except Exception:  # noqa: BLE001 - a cache that is down is a miss
+        log.warning("suggestion cache unavailable", exc_info=True)
+        return None
+    if found is None:
+        return None
+    agent_ids, team_ids, unplaced = found
+    agents = np.frombuffer(agent_ids, dtype=np.int64).tolist()
+    return dict(zip(agents, np.frombuffer(team_ids, dtype=np.int64).tolist(), strict=True)), unplaced
+
+
+def suggest_destinations(*, plan: SunsetPlan | int, team_ids: list[int] | None = None) -> PlanSuggestion:
+    """Run the solver over the affected agents without a confirmed move, on the seats left
+    after every confirmed move. Writes nothing (the answer is remembered in the cache, keyed by
+    a digest of the inputs, so that accepting it does not solve again)."""
+    plan = plan if isinstance(plan, SunsetPlan) else SunsetPlan.objects.get(pk=plan)
+    profiles, pools, from_team, teams, digest = _solver_inputs(plan, team_ids)
+    suggestion = suggest_assignment(profiles, pools)
+    _remember(_suggestion_key(plan, digest), suggestion)
+    return PlanSuggestion(suggestion=suggestion, from_team=from_team, teams=teams)
 
 
 @dataclass
@@ -242,33 +320,38 @@ def accept_suggestion(
     role: str = "",
 ) -> AcceptResult:
     """Write the suggested destinations as proposed moves, for all agents or the chosen ones.
-    The suggestion is computed again under the plan's lock, on current data."""
+    The suggestion is checked again under the plan's lock, on current data: the solver's inputs
+    are read again, and only if they differ from those of the last suggestion (or it is no
+    longer in the cache) is it solved again."""
     require(actor, "manage_reassignments")
     plan = locked_plan(plan)
     effective_date = resolve_effective_date(plan, effective_date)
     role = _clean_role(role)
-    planned = suggest_destinations(plan=plan)
-    placements = planned.suggestion.placements
-    wanted = planned.agent_ids if agent_ids is None else _unique_ids(agent_ids)
+    profiles, pools, from_team, teams, digest = _solver_inputs(plan, None)
+    key = _suggestion_key(plan, digest)
+    wanted = sorted(from_team) if agent_ids is None else _unique_ids(agent_ids)
     if agent_ids is not None and not wanted:
         raise ValidationError({"agents": [_("Select at least one agent.")]})
-    chosen = [a for a in wanted if a in placements]
-    unplaced = [planned.explain(a) for a in wanted if a in planned.from_team and a not in placements]
-    not_waiting = sum(1 for a in wanted if a not in planned.from_team)
+    recalled = _recalled(key)
+    if recalled is not None and not set(wanted).intersection(recalled[1]):
+        to_team = recalled[0]
+        unplaced: list[str] = []
+    else:
+        # Solve again: the inputs changed, the cache forgot, or someone needs the reason they
+        # cannot be placed (which only a solve can word).
+        planned = PlanSuggestion(suggest_assignment(profiles, pools), from_team, teams)
+        _remember(key, planned.suggestion)
+        to_team = {a: p.team_id for a, p in planned.suggestion.placements.items()}
+        unplaced = [planned.explain(a) for a in wanted if a in from_team and a not in to_team]
+    chosen = [a for a in wanted if a in to_team]
+    not_waiting = sum(1 for a in wanted if a not in from_team)
     if not chosen:
         reasons = unplaced or [_("None of the selected agents is awaiting a destination.")]
         raise ValidationError({"agents": [_("No suggested seat to accept."), *reasons]})
     upsert_moves(
         plan,
         [
-            MoveRow(
-                agent_id,
-                planned.from_team[agent_id],
-                placements[agent_id].team_id,
-                role,
-                effective_date,
-                ReassignmentState.PROPOSED,
-            )
+            MoveRow(agent_id, from_team[agent_id], to_team[agent_id], role, effective_date, ReassignmentState.PROPOSED)
             for agent_id in chosen
         ],
     )
@@ -278,7 +361,7 @@ def accept_suggestion(
         obj=plan,
         after={
             "agents": len(chosen),
-            "to_teams": dict(Counter(str(placements[a].team_id) for a in chosen)),
+            "to_teams": dict(Counter(str(to_team[a]) for a in chosen)),
             "effective_date": effective_date.isoformat(),
             "unplaced": len(unplaced),
         },
@@ -629,7 +712,8 @@ def confirm_moves(
         qs = qs.filter(agent_id__in=_unique_ids(agent_ids))
     if reassignment_ids is not None:
         qs = qs.filter(pk__in=list(reassignment_ids))
-    arriving = Counter(qs.order_by().values_list("to_team_id", flat=True))
+    # Counted by the database: at 100,000 moves fetching one row per move cost more than the check.
+    arriving = Counter(dict(qs.order_by().values("to_team_id").annotate(n=Count("id")).values_list("to_team_id", "n")))
     if arriving:
         _lock_teams(arriving)
         seats = {t.pk: t for t in destinations(plan, destination_teams(plan).filter(pk__in=list(arriving)))}

@@ -20,6 +20,11 @@ How it stays fast (10,000 agents x 300 pools well under 5 s on 2 cores):
 * The integral min-cost max-flow is solved by OR-Tools (``SimpleMinCostFlow``, cost scaling).
   Lexicographic order is enforced exactly by integer weights sized from the instance (a unit of a
   higher criterion is worth more than every possible change in all lower ones together).
+* Not every class -> pool arc goes to OR-Tools (at 100,000 agents and 3,000 pools there are 22
+  million): the solve starts from each class's best pools and adds the arcs whose reduced cost
+  against the node potentials of the result is negative, until there is none; the potentials then
+  prove the flow optimal on the whole network. Whether the exact weights fit OR-Tools' cost range
+  is decided on the whole network, as when it was given every arc.
 * Concrete agents and seat numbers are then handed out in id order, which makes the output
   deterministic and independent of the input order.
 """
@@ -37,7 +42,7 @@ from typing import NamedTuple
 import numpy as np
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext, pgettext
-from ortools.graph.python import min_cost_flow
+from ortools.graph.python import max_flow, min_cost_flow
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -122,7 +127,24 @@ class Placement:
     team_id: int
     seat_number: int
     seat_count: int
-    reasons: list[str] = field(default_factory=list)
+    # Worded when first read, in the active language: 100,000 placements are made for a few
+    # dozen that a page shows.
+    _agent: AgentProfile | None = field(default=None, repr=False, compare=False)
+    _pool: SeatPool | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def _fit(self) -> tuple[str, list[str]]:
+        if self._agent is None or self._pool is None:
+            return "", []
+        return _fit_reasons(self._agent, self._pool)
+
+    @property
+    def headline(self) -> str:
+        return self._fit[0]
+
+    @property
+    def reasons(self) -> list[str]:
+        return self._fit[1]
 
 
 @dataclass
@@ -134,7 +156,6 @@ class Suggestion:
     notes: list[str] = field(default_factory=list)
     _agents: dict[int, AgentProfile] = field(default_factory=dict, repr=False)
     _pools: dict[int, SeatPool] = field(default_factory=dict, repr=False)
-    _headlines: dict[int, str] = field(default_factory=dict, repr=False)
     _unplaced_reasons: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
@@ -152,7 +173,7 @@ class Suggestion:
             return _("%(agent)s: not placed (%(reason)s)") % {"agent": agent.name, "reason": reason}
         pool = self._pools[placement.team_id]
         line = _("%(headline)s -> %(team)s, seat %(seat)s of %(seats)s") % {
-            "headline": self._headlines[agent_id],
+            "headline": placement.headline,
             "team": pool.name,
             "seat": placement.seat_number,
             "seats": placement.seat_count,
@@ -290,12 +311,71 @@ def _class_key(agent: AgentProfile, vocab: _Vocabulary) -> _ClassKey:
 
 @dataclass
 class _Fit:
-    """Class x pool matrices: who may go where and how well they fit."""
+    """Who may go where (a dense class x pool matrix) and the factors of how well they fit.
+
+    The fit itself (skills matched, same site, same zone) is computed block by block when it is
+    needed: at 100,000 agents there are ~18,000 classes and 3,000 pools, and a dense int64
+    matrix of skills would take 440 MB.
+    """
 
     eligible: np.ndarray  # bool (C, P)
-    skills: np.ndarray  # int64 (C, P): desired skills matched
-    same_site: np.ndarray  # bool (C, P)
-    same_time_zone: np.ndarray  # bool (C, P)
+    has_skill: np.ndarray  # float32 (C, S)
+    wants_skill: np.ndarray  # float32 (P, S)
+    class_site: np.ndarray  # int64 (C,)
+    pool_site: np.ndarray  # int64 (P,)
+    class_zone: np.ndarray  # int64 (C,)
+    pool_zone: np.ndarray  # int64 (P,)
+
+    @property
+    def same_site(self) -> np.ndarray:
+        return self.class_site[:, None] == self.pool_site[None, :]
+
+    @property
+    def same_time_zone(self) -> np.ndarray:
+        return self.class_zone[:, None] == self.pool_zone[None, :]
+
+    @functools.cached_property
+    def fit_code(self) -> np.ndarray:
+        """(C, P): skills matched * 4 + same site * 2 + same zone, one small integer per pair, so
+        that any weights turn it into a score with one table look-up."""
+        most = int(self.wants_skill.sum(axis=1).max(initial=0))
+        code = np.empty(self.eligible.shape, dtype=np.uint8 if most < 63 else np.uint32)
+        for start in range(0, len(code), _ROW_BLOCK):
+            rows = slice(start, start + _ROW_BLOCK)
+            # Counts are small integers, so float32 matrix products are exact and much faster.
+            skills = np.rint(self.has_skill[rows] @ self.wants_skill.T).astype(code.dtype)
+            skills <<= 2
+            skills |= (self.class_site[rows, None] == self.pool_site[None, :]).astype(code.dtype) << 1
+            skills |= (self.class_zone[rows, None] == self.pool_zone[None, :]).astype(code.dtype)
+            code[rows] = skills
+        return code
+
+    @functools.cached_property
+    def codes_used(self) -> np.ndarray:
+        """The fit codes of the eligible pairs (whatever the weights, the extremes are among them)."""
+        size = 4 * (int(self.wants_skill.sum(axis=1).max(initial=0)) + 1)
+        found = np.zeros(size, dtype=np.int64)
+        for start in range(0, len(self.eligible), _ROW_BLOCK):
+            rows = slice(start, start + _ROW_BLOCK)
+            found += np.bincount(self.fit_code[rows][self.eligible[rows]], minlength=size)
+        return np.flatnonzero(found)
+
+    def score_table(self, weights: Weights) -> np.ndarray:
+        most = int(self.wants_skill.sum(axis=1).max(initial=0))
+        code = np.arange(4 * (most + 1), dtype=np.int64)
+        return (code >> 2) * weights.skill + ((code >> 1) & 1) * weights.site + (code & 1) * weights.time_zone
+
+    def score_rows(self, rows: slice, weights: Weights) -> np.ndarray:
+        """int64 (rows, P): the weighted fit of these classes in every pool."""
+        return self.score_table(weights)[self.fit_code[rows]]
+
+    def score_pairs(self, c: np.ndarray, p: np.ndarray, weights: Weights) -> np.ndarray:
+        """int64 (n,): the weighted fit of class c[i] in pool p[i]."""
+        return self.score_table(weights)[self.fit_code[c, p]]
+
+
+# Classes scored per block (block x pools int64 matrices stay around 25 MB at 3,000 pools).
+_ROW_BLOCK = 1024
 
 
 def _incidence(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
@@ -308,25 +388,18 @@ def _incidence(rows: Sequence[Sequence[int]], width: int) -> np.ndarray:
 def _fit_matrices(keys: Sequence[_ClassKey], pools: Sequence[SeatPool], vocab: _Vocabulary) -> _Fit:
     pool_languages = [[vocab.languages[_norm_language(c)] for c in p.languages if c.strip()] for p in pools]
     pool_skills = [sorted({vocab.skills[_norm(s)] for s in p.skills if s.strip()}) for p in pools]
-    # Counts are small integers, so float32 matrix products are exact and much faster than ints.
     speaks = _incidence([k.languages for k in keys], len(vocab.languages))
     requires = _incidence(pool_languages, len(vocab.languages))
     open_to_all = np.array([not langs for langs in pool_languages], dtype=bool)
-    has_skill = _incidence([k.skills for k in keys], len(vocab.skills))
-    wants_skill = _incidence(pool_skills, len(vocab.skills))
     open_seats = np.array([p.free_seats > 0 for p in pools], dtype=bool)
-
-    class_site = np.array([k.site for k in keys], dtype=np.int64)[:, None]
-    pool_site = np.array([vocab.sites.get(_norm(p.site), -2) for p in pools], dtype=np.int64)[None, :]
-    class_zone = np.array([k.time_zone for k in keys], dtype=np.int64)[:, None]
-    pool_zone = np.array([vocab.time_zones.get(_time_zone_key(p.time_zone), -2) for p in pools], dtype=np.int64)[
-        None, :
-    ]
     return _Fit(
         eligible=((speaks @ requires.T > 0) | open_to_all[None, :]) & open_seats[None, :],
-        skills=np.rint(has_skill @ wants_skill.T).astype(np.int64),
-        same_site=class_site == pool_site,
-        same_time_zone=class_zone == pool_zone,
+        has_skill=_incidence([k.skills for k in keys], len(vocab.skills)),
+        wants_skill=_incidence(pool_skills, len(vocab.skills)),
+        class_site=np.array([k.site for k in keys], dtype=np.int64),
+        pool_site=np.array([vocab.sites.get(_norm(p.site), -2) for p in pools], dtype=np.int64),
+        class_zone=np.array([k.time_zone for k in keys], dtype=np.int64),
+        pool_zone=np.array([vocab.time_zones.get(_time_zone_key(p.time_zone), -2) for p in pools], dtype=np.int64),
     )
 
 
@@ -341,8 +414,12 @@ def _group_classes(agents: Sequence[AgentProfile], vocab: _Vocabulary) -> _Class
     index: dict[_ClassKey, int] = {}
     members: list[list[AgentProfile]] = []
     of_agent: dict[int, int] = {}
+    seen: dict[tuple, _ClassKey] = {}  # agents repeat: normalise each combination once
     for agent in agents:  # already sorted by id, so class numbering is deterministic
-        key = _class_key(agent, vocab)
+        raw = (agent.languages, agent.skills, agent.site, agent.time_zone)
+        key = seen.get(raw)
+        if key is None:
+            key = seen[raw] = _class_key(agent, vocab)
         if key not in index:
             index[key] = len(members)
             members.append([])
@@ -408,7 +485,16 @@ class _Network:
         self.size += len(self.tails[-1])
         return slice(start, self.size)
 
-    def solve(self, source: int, sink: int, supply: int) -> tuple[bool, np.ndarray]:
+    def truncate(self, arcs: int) -> None:
+        """Forget the arcs added after the first `arcs` (whole blocks only)."""
+        while self.size > arcs:
+            self.size -= len(self.tails[-1])
+            for blocks in (self.tails, self.heads, self.capacities, self.costs):
+                blocks.pop()
+        assert self.size == arcs
+
+    def solve(self, source: int, sink: int, supply: int) -> tuple[np.ndarray, int] | None:
+        """Flows of every arc and the flow placed; None when OR-Tools refuses the cost range."""
         solver = min_cost_flow.SimpleMinCostFlow()
         solver.add_arcs_with_capacity_and_unit_cost(
             np.concatenate(self.tails), np.concatenate(self.heads),
@@ -419,10 +505,34 @@ class _Network:
         # Max flow first (place as many agents as possible), then min cost for that flow.
         status = solver.solve_max_flow_with_min_cost()
         if status == solver.BAD_COST_RANGE:
-            return False, np.zeros(0, dtype=np.int64)
+            return None
         if status != solver.OPTIMAL:
             raise RuntimeError(f"min-cost flow failed with status {status}")
-        return True, solver.flows(np.arange(self.size, dtype=np.int64))
+        return solver.flows(np.arange(self.size, dtype=np.int64)), int(solver.maximum_flow())
+
+    def potentials(self, nodes: int, flows: np.ndarray) -> np.ndarray | None:
+        """Shortest-path distances in the residual network (Bellman-Ford from every node at once,
+        exact in int64); None if they do not settle, i.e. the flow is not of minimum cost."""
+        tails, heads = np.concatenate(self.tails), np.concatenate(self.heads)
+        capacities, costs = np.concatenate(self.capacities), np.concatenate(self.costs)
+        forward, backward = flows < capacities, flows > 0
+        t = np.concatenate([tails[forward], heads[backward]]).astype(np.int64)
+        h = np.concatenate([heads[forward], tails[backward]]).astype(np.int64)
+        w = np.concatenate([costs[forward], -costs[backward]])
+        distance = np.zeros(nodes, dtype=np.int64)
+        if not len(t):
+            return distance
+        order = np.argsort(h, kind="stable")
+        t, h, w = t[order], h[order], w[order]
+        starts = np.flatnonzero(np.r_[True, h[1:] != h[:-1]])
+        targets = h[starts]
+        for _round in range(nodes + 1):
+            best = np.minimum.reduceat(distance[t] + w, starts)
+            better = best < distance[targets]
+            if not better.any():
+                return distance
+            distance[targets[better]] = best[better]
+        return None
 
 
 @dataclass
@@ -432,6 +542,19 @@ class _FlowResult:
     preferred_placed: dict[tuple[int, int], int]  # (class, pool) -> preference-node agents placed
 
 
+# OR-Tools scales every cost by (nodes + 1) and refuses a cost above this share of int64 (its
+# augmented graph has two more nodes than ours: a source and a sink of its own).
+_INT64_MAX = int(np.iinfo(np.int64).max)
+# Column generation: cheapest pools per class in the first round, then per round the pools whose
+# reduced cost is most negative.
+_FIRST_ARCS = 64
+_ADDED_ARCS = 16
+
+
+def _cost_range_ok(max_cost: int, nodes: int) -> bool:
+    return max_cost <= _INT64_MAX // (2 * (nodes + 3))
+
+
 def _solve_flow(
     classes: _Classes,
     pools: Sequence[SeatPool],
@@ -439,6 +562,15 @@ def _solve_flow(
     groups: dict[tuple[int, int], list[AgentProfile]],
     weights: Weights,
 ) -> _FlowResult | None:
+    """Max flow at min cost over the whole class x pool network, solved on a few of its arcs.
+
+    The network is the same as ever (a node per class, pool and preference group; an arc per
+    eligible class and pool), but at 18,000 classes and 3,000 pools it has 22 million arcs, and
+    the optimum uses a tiny share of them. So the solve starts from the cheapest pools of each
+    class and prices every other arc against the node potentials of the result (shortest-path
+    distances in the residual network): an arc with a negative reduced cost joins, and the solve
+    repeats; when none is left the potentials prove the flow optimal for the whole network.
+    """
     n_classes, n_pools = fit.eligible.shape
     group_keys = sorted(groups)
     # Node ids: 0 source, 1 sink, then classes, pools, preference nodes.
@@ -446,51 +578,187 @@ def _solve_flow(
     class_node = 2 + np.arange(n_classes)
     pool_node = 2 + n_classes + np.arange(n_pools)
     group_node = 2 + n_classes + n_pools + np.arange(len(group_keys))
+    n_nodes = 2 + n_classes + n_pools + len(group_keys)
 
-    arc_c, arc_p = np.nonzero(fit.eligible)
+    most_skills = int(fit.wants_skill.sum(axis=1).max(initial=0))
+    if weights.skill * most_skills + weights.site + weights.time_zone + weights.preference >= 2**62:
+        return None  # the scores themselves would overflow
 
-    def score(c: np.ndarray, p: np.ndarray) -> np.ndarray:
-        return (
-            weights.skill * fit.skills[c, p]
-            + weights.site * fit.same_site[c, p].astype(np.int64)
-            + weights.time_zone * fit.same_time_zone[c, p].astype(np.int64)
-        )
-
-    arc_score = score(arc_c, arc_p)
-    top = int(arc_score.max(initial=0)) + weights.preference  # costs = top - score are never negative
+    lo, hi = _score_range(fit, weights)
+    top = (hi if hi is not None else 0) + weights.preference  # costs = top - score are never negative
+    # The largest cost of the whole network decides, as it did when every arc was given to OR-Tools.
+    if not _cost_range_ok(top - lo if lo is not None else 0, n_nodes):
+        return None
 
     counts = np.array([len(m) for m in classes.members], dtype=np.int64)
-    in_groups = np.zeros(n_classes, dtype=np.int64)
-    for (c, _team), members in groups.items():
-        in_groups[c] += len(members)
     seats = np.array([max(p.free_seats, 0) for p in pools], dtype=np.int64)
+    in_set = np.zeros((n_classes, n_pools), dtype=bool)
+    width = _FIRST_ARCS
+    # Ties are many (a score takes a few dozen values); the roomiest pools are the likeliest to
+    # keep a low price, so they are tried first.
+    tie = np.argsort(np.argsort(seats, kind="stable"), kind="stable")
+    cand_c, cand_p, cand_s = _cheapest_arcs(fit, weights, width, in_set, tie)
 
-    net = _Network()
-    net.add(np.full(n_classes, source), class_node, counts - in_groups, np.zeros(n_classes))
     group_c = np.array([c for c, _ in group_keys], dtype=np.int64)
     group_p = np.array([p for _, p in group_keys], dtype=np.int64)
     group_n = np.array([len(groups[k]) for k in group_keys], dtype=np.int64)
+    group_s = fit.score_pairs(group_c, group_p, weights)
+
+    in_groups = np.zeros(n_classes, dtype=np.int64)
+    np.add.at(in_groups, group_c, group_n)
+    net = _Network()
+    net.add(np.full(n_classes, source), class_node, counts - in_groups, np.zeros(n_classes))
     net.add(np.full(len(group_keys), source), group_node, group_n, np.zeros(len(group_keys)))
     to_class = net.add(group_node, class_node[group_c], group_n, np.zeros(len(group_keys)))
     direct = net.add(
-        group_node, pool_node[group_p], np.minimum(group_n, seats[group_p]),
-        top - score(group_c, group_p) - weights.preference,
-    )  # fmt: skip
-    regular = net.add(class_node[arc_c], pool_node[arc_p], np.minimum(counts[arc_c], seats[arc_p]), top - arc_score)
+        group_node, pool_node[group_p], np.minimum(group_n, seats[group_p]), top - group_s - weights.preference
+    )
     net.add(pool_node, np.full(n_pools, sink), seats, np.zeros(n_pools))
+    fixed = net.size
+    supply = int(counts.sum())
 
-    ok, flows = net.solve(source, sink, int(counts.sum()))
-    if not ok:
-        return None
+    placeable = None
+    while True:
+        net.truncate(fixed)
+        regular = net.add(
+            class_node[cand_c], pool_node[cand_p], np.minimum(counts[cand_c], seats[cand_p]), top - cand_s
+        )
+        solved = net.solve(source, sink, supply)
+        if solved is None:
+            return None
+        flows, placed = solved
+        if placed < supply and width < n_pools:
+            placeable = _max_placeable(fit, counts, seats) if placeable is None else placeable
+            if placed < placeable:
+                # Too few arcs to place everyone who can be placed: widen every class's choice.
+                width *= 4
+                more_c, more_p, more_s = _cheapest_arcs(fit, weights, width, in_set, tie)
+                cand_c = np.concatenate([cand_c, more_c])
+                cand_p = np.concatenate([cand_p, more_p])
+                cand_s = np.concatenate([cand_s, more_s])
+                continue
+        potential = net.potentials(n_nodes, flows)
+        if potential is None:
+            raise RuntimeError("min-cost flow returned a flow that is not optimal")
+        new_c, new_p, new_s = _priced_arcs(fit, weights, top, potential[class_node], potential[pool_node], in_set)
+        if not len(new_c):
+            break
+        in_set[new_c, new_p] = True
+        cand_c = np.concatenate([cand_c, new_c])
+        cand_p = np.concatenate([cand_p, new_p])
+        cand_s = np.concatenate([cand_s, new_s])
+
     via_class = flows[to_class]
     return _FlowResult(
-        class_to_pool=_nonzero_pairs(arc_c, arc_p, flows[regular]),
+        class_to_pool=_nonzero_pairs(cand_c, cand_p, flows[regular]),
         preferred_to_pool=_nonzero_pairs(group_c, group_p, flows[direct]),
         # A preference node's agents are placed if they went direct or on through their class.
         preferred_placed={
             k: int(f + via_class[i]) for i, (k, f) in enumerate(zip(group_keys, flows[direct], strict=True))
         },
     )
+
+
+def _cheapest_arcs(
+    fit: _Fit, weights: Weights, k: int, in_set: np.ndarray, tie: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The k best-fitting eligible pools of every class that are not in the network yet (marked
+    in `in_set` now): (classes, pools, scores). Among pools that fit equally well, those ranked
+    higher by `tie` (0 .. pools - 1) come first."""
+    n_classes, n_pools = fit.eligible.shape
+    found_c, found_p, found_s = [], [], []
+    for start in range(0, n_classes, _ROW_BLOCK):
+        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
+        eligible = fit.eligible[rows]
+        if not eligible.any():
+            continue
+        score = fit.score_rows(rows, weights)
+        if k < n_pools:
+            # score * pools + tie cannot overflow: the cost range check bounds score by int64 / nodes.
+            best = np.argpartition(np.where(eligible, -(score * n_pools + tie), 1), k - 1, axis=1)[:, :k]
+        else:
+            best = np.tile(np.arange(n_pools), (len(score), 1))
+        r = np.repeat(np.arange(len(score)), best.shape[1])
+        p = best.ravel()
+        keep = eligible[r, p] & ~in_set[start + r, p]
+        r, p = r[keep], p[keep]
+        in_set[start + r, p] = True
+        found_c.append(start + r)
+        found_p.append(p)
+        found_s.append(score[r, p])
+    if not found_c:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(found_c), np.concatenate(found_p), np.concatenate(found_s)
+
+
+def _score_range(fit: _Fit, weights: Weights) -> tuple[int | None, int | None]:
+    """Lowest and highest score of an eligible class and pool (None, None when there is none)."""
+    scores = fit.score_table(weights)[fit.codes_used]
+    if not len(scores):
+        return None, None
+    return int(scores.min()), int(scores.max())
+
+
+def _priced_arcs(
+    fit: _Fit, weights: Weights, top: int, class_potential: np.ndarray, pool_potential: np.ndarray, in_set: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Eligible class -> pool arcs not in the network whose reduced cost is negative (the most
+    negative few per class): (classes, pools, scores)."""
+    n_classes, n_pools = fit.eligible.shape
+    k = min(_ADDED_ARCS, n_pools)
+    found_c, found_p, found_s = [], [], []
+    for start in range(0, n_classes, _ROW_BLOCK):
+        rows = slice(start, min(n_classes, start + _ROW_BLOCK))
+        score = fit.score_rows(rows, weights)
+        reduced = (top - score) + class_potential[rows, None] - pool_potential[None, :]
+        wanted = fit.eligible[rows] & ~in_set[rows] & (reduced < 0)
+        if not wanted.any():
+            continue
+        reduced = np.where(wanted, reduced, _INT64_MAX)
+        best = (
+            np.argpartition(reduced, k - 1, axis=1)[:, :k]
+            if k < n_pools
+            else np.tile(np.arange(n_pools), (len(reduced), 1))
+        )
+        r = np.repeat(np.arange(len(reduced)), best.shape[1])
+        p = best.ravel()
+        keep = wanted[r, p]
+        r, p = r[keep], p[keep]
+        found_c.append(start + r)
+        found_p.append(p)
+        found_s.append(score[r, p])
+    if not found_c:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty
+    return np.concatenate(found_c), np.concatenate(found_p), np.concatenate(found_s)
+
+
+def _max_placeable(fit: _Fit, counts: np.ndarray, seats: np.ndarray) -> int:
+    """How many agents the whole network can place. Eligibility depends on languages alone, so
+    classes (and pools) with the same row (column) of the matrix merge into one node."""
+    row_index: dict[bytes, int] = {}
+    row_of = np.array(
+        [row_index.setdefault(row.tobytes(), len(row_index)) for row in np.packbits(fit.eligible, axis=1)]
+    )
+    rows = fit.eligible[[row_of.tolist().index(i) for i in range(len(row_index))]]
+    col_index: dict[bytes, int] = {}
+    col_of = np.array([col_index.setdefault(col.tobytes(), len(col_index)) for col in np.packbits(rows.T, axis=1)])
+    cols = rows[:, [col_of.tolist().index(j) for j in range(len(col_index))]]
+    row_supply = np.bincount(row_of, weights=counts, minlength=len(rows)).astype(np.int64)
+    col_seats = np.bincount(col_of, weights=seats, minlength=cols.shape[1]).astype(np.int64)
+    n_rows, n_cols = cols.shape
+    r, c = np.nonzero(cols)
+    solver = max_flow.SimpleMaxFlow()
+    source, sink = n_rows + n_cols, n_rows + n_cols + 1
+    solver.add_arcs_with_capacity(
+        np.concatenate([np.full(n_rows, source), r, n_rows + np.arange(n_cols)]),
+        np.concatenate([np.arange(n_rows), n_rows + c, np.full(n_cols, sink)]),
+        np.concatenate([row_supply, np.minimum(row_supply[r], col_seats[c]), col_seats]),
+    )
+    if solver.solve(source, sink) != solver.OPTIMAL:
+        raise RuntimeError("max flow failed")
+    return int(solver.optimal_flow())
 
 
 def _nonzero_pairs(rows: np.ndarray, cols: np.ndarray, flows: np.ndarray) -> dict[tuple[int, int], int]:
@@ -595,14 +863,23 @@ def _fit_reasons(agent: AgentProfile, pool: SeatPool) -> tuple[str, list[str]]:
 
 def _totals(destination: dict[int, int], agents: dict[int, AgentProfile], pools: Sequence[SeatPool]) -> FitTotals:
     skills = site = zone = preferred = 0
+    seen: dict[tuple, tuple[int, int, int]] = {}  # agents repeat: score each combination once
     for agent_id, p in destination.items():
         agent, pool = agents[agent_id], pools[p]
-        skills += len(set(_norm_skills(pool.skills)).intersection(_norm_skills(agent.skills)))
-        site += _same_site(agent, pool)
-        zone_key = _time_zone_key(pool.time_zone)
-        zone += bool(zone_key) and zone_key == _time_zone_key(agent.time_zone)
+        raw = (agent.skills, agent.site, agent.time_zone, p)
+        fit = seen.get(raw)
+        if fit is None:
+            zone_key = _time_zone_key(pool.time_zone)
+            fit = seen[raw] = (
+                len(set(_norm_skills(pool.skills)).intersection(_norm_skills(agent.skills))),
+                int(_same_site(agent, pool)),
+                int(bool(zone_key) and zone_key == _time_zone_key(agent.time_zone)),
+            )
+        skills += fit[0]
+        site += fit[1]
+        zone += fit[2]
         preferred += agent.preferred_team_id == pool.team_id
-    return FitTotals(len(destination), skills, int(site), int(zone), preferred)
+    return FitTotals(len(destination), skills, site, zone, preferred)
 
 
 # --------------------------------------------------------------------------------------------
@@ -846,7 +1123,7 @@ def suggest_assignment(
         destination, unplaced = {}, [a.id for a in agent_list]
 
     by_id = {a.id: a for a in agent_list}
-    placements, headlines = _placements(destination, by_id, pool_list)
+    placements = _placements(destination, by_id, pool_list)
     infeasibility, unplaced_reasons = _explain_shortages(classes, pool_list, fit, destination, unplaced, vocab)
     if unplaced and not pool_list:
         infeasibility = [_total_shortage(0, len(agent_list))]
@@ -858,25 +1135,22 @@ def suggest_assignment(
         notes=notes,
         _agents=by_id,
         _pools={p.team_id: p for p in pool_list},
-        _headlines=headlines,
         _unplaced_reasons=unplaced_reasons,
     )
 
 
 def _placements(
     destination: dict[int, int], agents: dict[int, AgentProfile], pools: Sequence[SeatPool]
-) -> tuple[dict[int, Placement], dict[int, str]]:
+) -> dict[int, Placement]:
     """Seat numbers 1..k per pool in agent-id order; seat_count is the pool's free seats."""
     placements: dict[int, Placement] = {}
-    headlines: dict[int, str] = {}
-    next_seat: dict[int, int] = defaultdict(int)
+    next_seat = [0] * len(pools)
     for agent_id in sorted(destination):
-        pool = pools[destination[agent_id]]
-        next_seat[pool.team_id] += 1
-        headline, reasons = _fit_reasons(agents[agent_id], pool)
-        headlines[agent_id] = headline
-        placements[agent_id] = Placement(pool.team_id, next_seat[pool.team_id], pool.free_seats, reasons)
-    return placements, headlines
+        p = destination[agent_id]
+        pool = pools[p]
+        next_seat[p] += 1
+        placements[agent_id] = Placement(pool.team_id, next_seat[p], pool.free_seats, agents[agent_id], pool)
+    return placements
 
 
 def speaks_required(agent_languages: Iterable[str], required_languages: Iterable[str]) -> bool:
