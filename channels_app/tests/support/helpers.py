@@ -132,3 +132,9 @@ def readme_production_env() -> dict[str, str]:
     values = dict(line.split("=", 1) for line in out.stdout.decode().split("\0") if "=" in line)
     names = re.findall(r"^export (\w+)=", readme_production_block(), re.M)
     return {name: values[name] for name in names}
+
+
+def mail_without_plan_notices(smtp) -> list:
+    """What the SMTP fake received, less the emails that tell people a plan moved (submitted,
+    approved, run started: plans/services/notices.py), which a worker with beat also sends."""
+    return [m for m in smtp.messages if not (m.message["Message-ID"] or "").startswith("<dusk-plan-notice-")]

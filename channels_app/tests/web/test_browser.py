@@ -276,7 +276,7 @@ def test_demo_pages_read_well_for_each_role_in_english_and_french(browse, caplog
     arjun.page.get_by_role("link", name=re.compile("Retire social support")).first.click()
     arjun.page.get_by_role("heading", name="Changes since the last review").wait_for()
     changes = arjun.page.locator("table.diff").inner_text()
-    assert "hard_close" in changes
+    assert "Hard close" in changes and "hard_close" not in changes  # the phase by its name, not its key
     arjun.shot("21-demo-approval-diff")
     # Sending back without a comment is refused next to the field.
     arjun.page.get_by_role("button", name="Send back to the author").click()
