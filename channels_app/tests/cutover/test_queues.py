@@ -87,7 +87,8 @@ def test_a_due_cutover_starts_on_time_behind_a_backlog_of_50000_replies(
         for i in range(30)
     )
     _queue_reply_backlog(BACKLOG)
-    assert _queue_length("replies") >= BACKLOG
+    # RabbitMQ counts a published message once it has routed it, a moment after the publish returns.
+    wait_for(lambda: _queue_length("replies") >= BACKLOG, timeout=30, message="the backlog in the replies queue")
     # One worker per queue: replies (busy with the backlog) and cutover, which embeds the beat.
     replies = celery_workers("replies", queues="replies", beat=False)
     cutover = celery_workers("cutover", queues="cutover")
