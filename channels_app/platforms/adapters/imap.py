@@ -167,6 +167,25 @@ def parse_message(data: bytes) -> InboundMessage:
     return email_adapter.parse_inbound(fields)
 
 
+def _open(mailbox: Mailbox, timeout: float, ssl_context: ssl.SSLContext | None, allow_private: bool) -> imaplib.IMAP4:
+    """A connection to an allowed host (core/hosts.py), or MailboxError saying why not."""
+    try:
+        return _connect(mailbox, timeout, ssl_context, allow_private)
+    except HostRefused as exc:
+        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {exc}") from exc
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
+
+
+def _examine(imap: imaplib.IMAP4, mailbox: Mailbox, username: str, password: str) -> None:
+    """Log in and open the mailbox read-only (EXAMINE): the connection test and every poll."""
+    try:
+        imap.login(username, password)
+    except imaplib.IMAP4.error as exc:
+        raise MailboxError(f"login as {username} refused: {_describe(exc)}") from exc
+    _check(*imap.select(_quote(mailbox.mailbox), readonly=True), f"opening mailbox {mailbox.mailbox}")
+
+
 def check_mailbox(
     mailbox: Mailbox,
     username: str,
@@ -179,16 +198,9 @@ def check_mailbox(
     """A connection test: log in and open the mailbox read-only (EXAMINE), reading no mail.
     Returns the login; MailboxError when the server cannot be reached or refuses. The host is
     checked as the poller checks it (core/hosts.py)."""
+    imap = _open(mailbox, timeout, ssl_context, allow_private)
     try:
-        imap = _connect(mailbox, timeout, ssl_context, allow_private)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
-    try:
-        try:
-            imap.login(username, password)
-        except imaplib.IMAP4.error as exc:
-            raise MailboxError(f"login as {username} refused: {_describe(exc)}") from exc
-        _check(*imap.select(_quote(mailbox.mailbox), readonly=True), f"opening mailbox {mailbox.mailbox}")
+        _examine(imap, mailbox, username, password)
         return username
     except (OSError, imaplib.IMAP4.error) as exc:
         raise MailboxError(f"{mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
@@ -221,18 +233,9 @@ def poll_new_mail(
     time); mail read before is then recognised by its Message-ID and not stored or answered
     twice. At most max_messages are read, oldest first; the rest is left for the next poll.
     """
+    imap = _open(mailbox, timeout, ssl_context, allow_private)
     try:
-        imap = _connect(mailbox, timeout, ssl_context, allow_private)
-    except HostRefused as exc:
-        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {exc}") from exc
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise MailboxError(f"cannot connect to {mailbox.host}:{mailbox.port}: {_describe(exc)}") from exc
-    try:
-        try:
-            imap.login(username, password)
-        except imaplib.IMAP4.error as exc:
-            raise MailboxError(f"login as {username} refused: {_describe(exc)}") from exc
-        _check(*imap.select(_quote(mailbox.mailbox), readonly=True), f"opening mailbox {mailbox.mailbox}")
+        _examine(imap, mailbox, username, password)
         _, values = imap.response("UIDVALIDITY")
         if not values or not values[0] or not values[0].isdigit():
             raise MailboxError(f"the server gave no UIDVALIDITY for mailbox {mailbox.mailbox}")
