@@ -238,7 +238,9 @@ def run_cutover(plan_id: int, at: str) -> dict:
     result = engine.run_cutover(run_id=run_ids[0], worker_id="bench")
     seconds = time.perf_counter() - started
     run = CutoverRun.objects.get(pk=run_ids[0])
-    assert result == "completed", (result, run.errors)
+    # The database steps end here; the hand-off notices and emails they queued are the outbox's
+    # work (the run is "delivering" until they are sent), which this bench does not time.
+    assert result in ("completed", "delivering"), (result, run.errors)
     assert run.conversations_moved == Conversation.objects.filter(state="redirected").count()
     steps = {
         name: round(
@@ -246,6 +248,7 @@ def run_cutover(plan_id: int, at: str) -> dict:
             3,
         )
         for name, info in run.steps.items()
+        if "finished_at" in info  # the delivering step ends when the outbox is done
     }
     return {
         "seconds": seconds,
