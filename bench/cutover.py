@@ -151,10 +151,11 @@ def build() -> dict:
 RESET_SQL = [
     "DELETE FROM channels_app_outboxmessage",
     "DELETE FROM channels_app_notification",
+    "DELETE FROM channels_app_plannotice WHERE run_id IS NOT NULL",
     "UPDATE channels_app_conversation SET state='open', redirected_to_id=NULL, moved_by_run_id=NULL",
     "DELETE FROM channels_app_assignment WHERE created_by_run_id IS NOT NULL OR starts_on > '2024-01-01'",
     "UPDATE channels_app_assignment SET ends_on=NULL, ended_by_run_id=NULL",
-    "UPDATE channels_app_reassignment SET state='confirmed'",
+    "UPDATE channels_app_reassignment SET state='confirmed', applied_by_run_id=NULL",
     "UPDATE channels_app_channel SET state='active'",
     "DELETE FROM channels_app_cutoverrun",
     "UPDATE channels_app_phase SET state='scheduled'",

@@ -113,6 +113,11 @@ class Notification(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "kind", "recipient"], name="notification_once"),
         ]
+        indexes = [
+            # The run's sender takes its pending emails batch by batch in id order; without this a
+            # batch re-reads every email of the run (quadratic in the run's size).
+            models.Index(fields=["run", "id"], condition=Q(state="pending"), name="notification_pending"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} to {self.recipient} [{self.state}]"

@@ -532,39 +532,49 @@ def _step_conversations(ctx: _Ctx) -> None:
                 )
                 handoffs = 0
             else:
-                moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
-                    state=ConversationState.REDIRECTED, redirected_to=target, moved_by_run_id=ctx.run_id
-                )
-                # One hand-off notice per customer and channel (it lists all their references),
-                # written set-based in the same transaction; the unique dedupe key makes a
-                # repeat, the same customer met again in a later chunk, or a re-run after a
+                # The chunk's conversations are moved and one hand-off notice per customer and
+                # channel (it lists all their references) is written from the moved rows, in one
+                # statement: the notices are grouped from what the UPDATE returned, never looked up
+                # again by run (an index on the run grows with every chunk). The unique dedupe key
+                # makes a repeat, the same customer met again in a later chunk, or a re-run after a
                 # rollback that kept a sent notice, a no-op.
                 with connection.cursor() as cur:
                     cur.execute(
                         f"""
-                        INSERT INTO {_outbox_table()}
-                            (channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
-                             state, attempts, rendered_text, platform_response_id, last_error, created_at)
-                        SELECT c.channel_id, MIN(c.id), %s, %s,
-                               %s || c.channel_id || ':' || md5(c.customer_id), %s, %s, 0, '', '', '', %s
-                        FROM {conv_table} c
-                        WHERE c.moved_by_run_id = %s AND c.id >= %s AND c.id <= %s
-                        GROUP BY c.channel_id, c.customer_id
-                        ON CONFLICT DO NOTHING
+                        WITH moved AS (
+                            UPDATE {conv_table} SET state = %s, redirected_to_id = %s, moved_by_run_id = %s
+                            WHERE id >= %s AND id <= %s AND state = %s AND channel_id = ANY(%s)
+                            RETURNING id, channel_id, customer_id
+                        ), queued AS (
+                            INSERT INTO {_outbox_table()}
+                                (channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
+                                 state, attempts, rendered_text, platform_response_id, last_error, created_at)
+                            SELECT m.channel_id, MIN(m.id), %s, %s,
+                                   %s || m.channel_id || ':' || md5(m.customer_id), %s, %s, 0, '', '', '', %s
+                            FROM moved m
+                            GROUP BY m.channel_id, m.customer_id
+                            ON CONFLICT DO NOTHING
+                            RETURNING 1
+                        )
+                        SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM queued)
                         """,
                         [
+                            ConversationState.REDIRECTED,
+                            target.pk if target else None,
+                            ctx.run_id,
+                            lo,
+                            hi,
+                            ConversationState.OPEN,
+                            list(ctx.channel_ids),
                             OutboxKind.HANDOFF,
                             kind,
                             "handoff:",
                             ctx.run_id,
                             OutboxState.PENDING,
                             now,
-                            ctx.run_id,
-                            lo,
-                            hi,
                         ],
                     )
-                    handoffs = max(cur.rowcount, 0)
+                    moved, handoffs = cur.fetchone()
             info["done"] += moved
             _beat(
                 ctx,
