@@ -198,8 +198,10 @@ def run_raw(plan_id: int) -> dict:
         cur.execute(
             """INSERT INTO channels_app_outboxmessage (channel_id, conversation_id, kind, phase_kind, dedupe_key,
                  created_by_run_id, state, attempts, rendered_text, platform_response_id, last_error, created_at)
-               SELECT channel_id, id, 'handoff', 'hard_close', 'handoff:' || id, %s, 'pending', 0, '', '', '', %s
-               FROM channels_app_conversation WHERE moved_by_run_id = %s""",
+               SELECT channel_id, MIN(id), 'handoff', 'hard_close', 'handoff:' || channel_id || ':' || md5(customer_id),
+                      %s, 'pending', 0, '', '', '', %s
+               FROM channels_app_conversation WHERE moved_by_run_id = %s
+               GROUP BY channel_id, customer_id""",
             [run.pk, now, run.pk],
         )
         cur.execute(

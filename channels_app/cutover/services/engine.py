@@ -679,14 +679,25 @@ def _queue_notifications(ctx: _Ctx) -> None:
             )
 
 
-def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int, Reassignment]) -> str:
+NOTE_FIELDS = ("id", "kind", "recipient", "agent_id", "subject")
+MOVE_FIELDS = ("agent_id", "agent__name", "effective_date", "role", "to_team__name", "to_team__site")
+
+
+def _moves(plan_id: int, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The moves a batch of emails describes, as plain rows (a batch of a 100,000-email run
+    builds no model instances for them)."""
+    rows = Reassignment.objects.filter(plan_id=plan_id, agent_id__in=agent_ids).values(*MOVE_FIELDS)
+    return {row["agent_id"]: row for row in rows}
+
+
+def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int, dict[str, Any]]) -> str:
     if note.kind == "reassignment" and note.agent_id in moves:
         move = moves[note.agent_id]
         return (
-            f"Hello {move.agent.name},\n\n"
+            f"Hello {move['agent__name']},\n\n"
             f"{ctx.plan.title}: the channels you worked on have retired.\n"
-            f"From {move.effective_date:%d %B %Y} you join {move.to_team.name}"
-            f"{' as ' + move.role if move.role else ''} (site {move.to_team.site or 'unchanged'}).\n\n"
+            f"From {move['effective_date']:%d %B %Y} you join {move['to_team__name']}"
+            f"{' as ' + move['role'] if move['role'] else ''} (site {move['to_team__site'] or 'unchanged'}).\n\n"
             "Your coordinator will contact you with the details.\n"
         )
     return (
@@ -711,12 +722,7 @@ def send_run_emails(*, run_id: int) -> int:
         )
         mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
     notes = list(mine.filter(pk__in=ids).order_by("id"))
-    moves = {
-        r.agent_id: r
-        for r in Reassignment.objects.filter(
-            plan_id=run.plan_id, agent_id__in=[n.agent_id for n in notes if n.agent_id]
-        ).select_related("agent", "to_team")
-    }
+    moves = _moves(run.plan_id, [n.agent_id for n in notes if n.agent_id])
     items = [
         (
             n.pk,
@@ -777,14 +783,8 @@ def _step_notifications(ctx: _Ctx) -> None:
             mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
             _beat(ctx)
         run = CutoverRun.objects.get(pk=ctx.run_id)
-        notes = list(mine.filter(pk__in=ids).order_by("id"))
-        agent_ids = [n.agent_id for n in notes if n.agent_id]
-        moves = {
-            r.agent_id: r
-            for r in Reassignment.objects.filter(plan_id=ctx.plan.pk, agent_id__in=agent_ids).select_related(
-                "agent", "to_team"
-            )
-        }
+        notes = list(mine.filter(pk__in=ids).only(*NOTE_FIELDS).order_by("id"))
+        moves = _moves(ctx.plan.pk, [n.agent_id for n in notes if n.agent_id])
         items = [
             (
                 note.pk,
