@@ -96,7 +96,7 @@ def test_worker_runs_an_approved_plan_at_its_instant(
     worker = celery_workers("w1")
     worker.wait_ready()
 
-    instant = timezone.now() + timedelta(seconds=3)
+    instant = timezone.now() + timedelta(seconds=10)  # submission and approval test the platform live first
     plan = hard_close_plan(manager=manager, channels=[x], at=instant)
     _move_everyone(plan, agents, phone, hr_coordinator)
     submit_and_approve(plan, manager=manager, approver=approver)
