@@ -321,7 +321,14 @@ class DeliveryCounts:
 
     @property
     def unsettled(self) -> int:
+        """Not sent nor failed yet: waiting, or in doubt (an attempt whose outcome is unknown)."""
         return self.handoffs_pending + self.emails_pending
+
+    @property
+    def waiting(self) -> int:
+        """Unsettled and not in doubt: the four figures a page shows (sent, in doubt, failed,
+        waiting) each count a message once and add up to the total."""
+        return self.unsettled - self.in_doubt
 
     @property
     def total(self) -> int:
