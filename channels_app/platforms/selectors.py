@@ -197,7 +197,7 @@ def _platform_refusal(match: re.Match) -> str:
     status = int(match["status"])
     detail = match["detail"] or match["code"] or match["phrase"] or ""
     facts = {"status": status, "detail": detail.strip()}
-    if status in (401, 403):
+    if status == 401:  # not 403: X answers 403 to a duplicate reply, with valid credentials
         return gettext("The platform did not accept the credentials (HTTP %(status)s): %(detail)s") % facts
     if status == 429:
         return gettext("The platform asked to slow down (HTTP %(status)s): %(detail)s") % facts
