@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from channels_app.core import mailbox as mailbox_url
 from channels_app.core import textrules
 from channels_app.core.hosts import GuardedTransport
-from channels_app.models import PHASE_ORDER, Channel, PhaseKind, SunsetPlan
+from channels_app.models import PHASE_ORDER, Channel, PhaseKind, PhaseState, SunsetPlan
 from channels_app.plans.selectors import placeholder_values
 from channels_app.platforms.adapters import email as email_adapter
 from channels_app.platforms.adapters import imap
@@ -287,7 +287,9 @@ def _readiness(plan: SunsetPlan, result: Preflight, *, now: datetime) -> None:
     if not phases:
         result.add("phases", _("A plan needs at least one phase."))
     for phase in phases:
-        if phase.instant < now + MIN_LEAD:
+        # Only a phase still to run must be ahead: one already done (or cancelled, skipped) is
+        # past by nature.
+        if phase.state in (PhaseState.PENDING, PhaseState.SCHEDULED) and phase.instant < now + MIN_LEAD:
             result.add(
                 "phases",
                 _("The %(phase)s phase (%(instant)s UTC) is already in the past.")
