@@ -13,6 +13,16 @@ from channels_app.tests.support.fakeplatforms import FakeIMAP, FakeWebhook, serv
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
 from channels_app.tests.support.oidc import OidcProvider
 
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache (connection test results, click counters) starts empty in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 # --- real servers on 127.0.0.1 playing the platforms ------------------------------------------
 
 
