@@ -179,7 +179,10 @@ def run_detail(request, pk: int):
     context = {
         "run": run,
         "steps": progress.steps,
-        "elapsed": ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else None,
+        # Database steps and delivery together (so far, while running or delivering).
+        "elapsed": progress.timings.total_seconds
+        if progress.timings.total_seconds is not None
+        else ((now - run.started_at).total_seconds() if run.started_at else None),
         "live": run.state in (RunState.QUEUED, RunState.RUNNING, RunState.DELIVERING),
         "delivery": progress.delivery,
         "failures": [(row, reason_text(row.last_error)) for row in progress.failures],
