@@ -85,6 +85,11 @@ def test_the_live_counts_add_up_to_the_total_and_the_delivering_step_agrees_with
     assert _delivering_step(page) == "6 / 8"
     assert CutoverRun.objects.get(pk=run_id).steps["delivering"]["done"] == 2  # what the page did not read
 
+    # Until it settles, the dashboard lists it among the runs going on, as Delivering.
+    dashboard = client.get(reverse("home")).content.decode()
+    running = re.search(r'aria-labelledby="runs-h">(.*?)</ul>', dashboard, re.S).group(1)
+    assert "Hard close" in running and "Delivering" in running, running
+
 
 def test_the_durations_say_what_they_measure(client, manager, approver, platform_secrets, fake_x):
     run_id, _plan = _delivering_run(manager, approver, fake_x, 3)
