@@ -13,6 +13,7 @@ from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import Phase, PhaseKind, PhaseState, PlanState
 from channels_app.plans.selectors import plan_for_page
 from channels_app.plans.services.preflight import run_preflight
+from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.inbound_helpers import platform_channel, sunset
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +77,8 @@ def test_when_every_phase_ran_the_plan_says_so(client, manager, approver, platfo
     client.cookies["django_language"] = "fr"
     row = _plans_row(client.get(reverse("home")).content.decode(), plan.title)
     assert "Toutes les phases sont terminées" in row
+    # One retired channel, in the singular; active channels, in the plural.
+    ChannelFactory.create_batch(2)
+    dashboard = " ".join(client.get(reverse("home")).content.decode().split())
+    assert '<span class="n">1</span> retiré</a>' in dashboard
+    assert '<span class="n">2</span> actifs</a>' in dashboard
