@@ -10,7 +10,7 @@ from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from channels_app.core import mailbox as mailbox_url
 from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage, OutboxState, PhaseKind
@@ -257,7 +257,10 @@ _REASONS: list[tuple[re.Pattern, object]] = [
     ),
     (
         re.compile(r"gave up after (?P<n>\d+) attempts: (?P<error>.*)", re.S),
-        lambda m: gettext("Gave up after %(n)s attempts: %(error)s") % {"n": m["n"], "error": reason_text(m["error"])},
+        lambda m: (
+            ngettext("Gave up after %(n)s attempt: %(error)s", "Gave up after %(n)s attempts: %(error)s", int(m["n"]))
+            % {"n": m["n"], "error": reason_text(m["error"])}
+        ),
     ),
     (
         re.compile(r"attempt (?P<n>\d+) failed, retrying in (?P<s>\d+) s: (?P<error>.*)", re.S),

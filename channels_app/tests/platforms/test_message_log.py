@@ -238,3 +238,38 @@ def test_skip_and_failure_reasons_are_shown_in_the_readers_language(client, view
     indonesian = client.get(url(channel, direction="out")).content.decode()
     assert "Jeda balasan: balasan #" in indonesian
     assert "Platform tidak menerima kredensial (HTTP 401): Unauthorized" in indonesian
+
+
+@pytest.mark.parametrize(
+    ("stored", "language", "shown"),
+    [
+        (
+            "gave up after 5 attempts: HTTP 503 Service Unavailable",
+            "fr",
+            "Abandon après 5 tentatives : La plateforme a rencontré une erreur (HTTP 503) : Service Unavailable",
+        ),
+        (
+            "gave up after 1 attempts: timeout: ReadTimeout()",
+            "en",
+            "Gave up after 1 attempt: The platform did not answer in time.",
+        ),
+        (
+            "the plan has no soft close auto-reply",
+            "fr",
+            "Le plan n’a pas de réponse automatique pour la phase « fermeture douce ».",
+        ),
+        (
+            "no sunset plan covers this channel: nothing to say",
+            "id",
+            "Tidak ada rencana penutupan yang mencakup kanal ini: tidak ada yang perlu disampaikan.",
+        ),
+        ("a platform's own words", "fr", "a platform's own words"),
+    ],
+)
+def test_stored_reasons_are_said_again_in_the_readers_language(stored, language, shown):
+    from django.utils import translation
+
+    from channels_app.platforms.selectors import reason_text
+
+    with translation.override(language):
+        assert reason_text(stored) == shown
