@@ -306,7 +306,9 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
         finished = _parse_iso(info.get("finished_at"))
         seconds = None
         if started:
-            seconds = ((finished or (now if run.state == RunState.RUNNING else started)) - started).total_seconds()
+            # A step still going counts up to now, the Delivering step too (the run is Delivering).
+            going = run.state in (RunState.RUNNING, RunState.DELIVERING)
+            seconds = ((finished or (now if going else started)) - started).total_seconds()
         out.append(
             StepProgress(
                 key=step.value,

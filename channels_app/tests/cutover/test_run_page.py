@@ -7,7 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from channels_app.cutover.selectors import run_steps
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover, settle_delivery
 from channels_app.models import CutoverRun, OutboxMessage, RunState
 from channels_app.platforms.services.outbox import send_due_replies
@@ -96,6 +98,11 @@ def test_the_durations_say_what_they_measure(client, manager, approver, platform
     client.force_login(manager)
     page = client.get(reverse("run_detail", args=[run_id])).content.decode()
     assert "Database steps took" in page and "Delivery so far" in page and "Total so far" in page
+    # While delivering, the Delivering step's time counts up like "Delivery so far".
+    run = CutoverRun.objects.get(pk=run_id)
+    later = timezone.now() + timedelta(seconds=30)
+    delivering = next(s for s in run_steps(run, now=later) if s.key == "delivering")
+    assert delivering.seconds >= 30
 
     send_due_replies(worker_id="t")
     run = CutoverRun.objects.get(pk=run_id)
