@@ -77,6 +77,11 @@ def test_a_run_whose_notices_fail_is_not_shown_completed(
     assert "5 messages were not delivered" in _text(page, "#progress")
     assert "The platform did not accept the credentials (HTTP 401)" in _text(page, ".delivery-failures")
     maya.shot("findings-01-run-completed-with-failures")
+    page.get_by_role("link", name="See all 5 undelivered messages").click()
+    page.wait_for_url(re.compile(rf"/runs/{run.pk}/failures/$"))
+    assert page.locator("table.run-failures tbody tr").count() == 5
+    assert "5 hand-off notices" in _text(page, "#handoffs-h") and "No email failed." in _text(page, "main")
+    maya.shot("findings-01b-run-failures")
 
     page = maya.goto(f"/plans/{plan.pk}/")
     assert _text(page, "#runs-h + ul .state") == "Completed with failures"
