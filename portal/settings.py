@@ -371,6 +371,10 @@ DUSK_ROLLBACK_WINDOW_HOURS = env.float("DUSK_ROLLBACK_WINDOW_HOURS", default=72.
 # --- Plans: preflight and the demo sandbox (docs/preflight-and-sandbox.md) -----
 # Seconds each read-only connection test (whoami) may take before it counts as failed.
 DUSK_PREFLIGHT_TIMEOUT = env.float("DUSK_PREFLIGHT_TIMEOUT", default=10.0)
+# Seconds a channel's connection test result is reused by the pages that show a preflight (keyed
+# by the channel and a fingerprint of its credentials); submission, approval and the freeze step
+# always test live. 0: every page view calls the platform.
+DUSK_CONNECTION_CHECK_CACHE_SECONDS = env.float("DUSK_CONNECTION_CHECK_CACHE_SECONDS", default=60.0)
 # `manage.py serve_sandbox`: the platform fakes on 127.0.0.1, one port each from this one
 # (X, YouTube, Discourse, Messenger, then the page listing what they received).
 DUSK_SANDBOX_PORT = env.int("DUSK_SANDBOX_PORT", default=8100)

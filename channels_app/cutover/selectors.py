@@ -20,6 +20,8 @@ from channels_app.models import (
     CutoverRun,
     Heartbeat,
     Message,
+    Notification,
+    NotificationState,
     OutboxKind,
     OutboxMessage,
     OutboxState,
@@ -34,7 +36,14 @@ from channels_app.models import (
     Step,
     Team,
 )
-from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, pick_auto_reply, placeholder_values
+from channels_app.plans.selectors import (
+    CHANNEL_STATE_FOR_PHASE,
+    OWNER_NOTICE_KINDS,
+    DeliveryCounts,
+    pick_auto_reply,
+    placeholder_values,
+    run_delivery_counts,
+)
 from channels_app.platforms.selectors import reply_length_rule
 from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, affected_agents
 
@@ -297,7 +306,9 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
         finished = _parse_iso(info.get("finished_at"))
         seconds = None
         if started:
-            seconds = ((finished or (now if run.state == RunState.RUNNING else started)) - started).total_seconds()
+            # A step still going counts up to now, the Delivering step too (the run is Delivering).
+            going = run.state in (RunState.RUNNING, RunState.DELIVERING)
+            seconds = ((finished or (now if going else started)) - started).total_seconds()
         out.append(
             StepProgress(
                 key=step.value,
@@ -309,6 +320,67 @@ def run_steps(run: CutoverRun, *, now: datetime | None = None) -> list[StepProgr
             )
         )
     return out
+
+
+@dataclass
+class RunTimings:
+    """How long a run took, in two honest parts: its database steps (from the start to the end of
+    the notifications step) and the delivery of what they wrote (until the last hand-off notice
+    and email was sent or failed; so far, while it is still delivering)."""
+
+    database_seconds: float | None = None
+    delivery_seconds: float | None = None
+    delivering: bool = False  # the delivery figure is "so far"
+
+    @property
+    def total_seconds(self) -> float | None:
+        if self.database_seconds is None:
+            return None
+        return self.database_seconds + (self.delivery_seconds or 0.0)
+
+
+def run_timings(run: CutoverRun, *, now: datetime | None = None) -> RunTimings:
+    now = now or timezone.now()
+    timings = RunTimings()
+    if run.started_at is None or run.finished_at is None:
+        return timings
+    timings.database_seconds = (run.finished_at - run.started_at).total_seconds()
+    if run.state == RunState.DELIVERING:
+        timings.delivery_seconds = max((now - run.finished_at).total_seconds(), 0.0)
+        timings.delivering = True
+    elif run.delivered_at is not None:
+        timings.delivery_seconds = max((run.delivered_at - run.finished_at).total_seconds(), 0.0)
+    return timings
+
+
+@dataclass
+class RunProgress:
+    """Everything the run page (and each of its htmx refreshes) shows, read once: the steps, the
+    delivery counts, the first failures and how many more there are. The "Delivering" step's
+    count is the delivery counts' own (sent + failed of the total), never a figure saved earlier,
+    so the step and the counts beside it agree at every refresh."""
+
+    steps: list[StepProgress]
+    delivery: DeliveryCounts
+    failures: list[OutboxMessage]
+    timings: RunTimings
+
+    @property
+    def failures_not_shown(self) -> int:
+        """Failed hand-off notices beyond the ones listed."""
+        return max(self.delivery.handoffs_failed - len(self.failures), 0)
+
+
+def run_progress(run: CutoverRun, *, now: datetime | None = None, failures_shown: int = 50) -> RunProgress:
+    """Three to four queries: delivery counts (two), the first failures when there are any."""
+    now = now or timezone.now()
+    delivery = run_delivery_counts(run.pk)
+    steps = run_steps(run, now=now)
+    for step in steps:
+        if step.key == Step.DELIVERING and step.state != "pending":
+            step.done, step.total = delivery.sent + delivery.failed, delivery.total
+    failures = run_failed_deliveries(run.pk, limit=failures_shown) if delivery.handoffs_failed else []
+    return RunProgress(steps=steps, delivery=delivery, failures=failures, timings=run_timings(run, now=now))
 
 
 def run_for_page(pk: int) -> CutoverRun:
@@ -426,17 +498,32 @@ def rollback_summary_lines(run: CutoverRun) -> list[str]:
     return lines
 
 
-def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:
-    """The run's hand-off notices that were not delivered, with the platform's reason."""
-    return list(
+def failed_handoffs(run_id: int):
+    """The run's hand-off notices that were not delivered (failed, or skipped: the customer was
+    not told), oldest first, with their channel and conversation."""
+    return (
         OutboxMessage.objects.filter(
             created_by_run_id=run_id,
             kind=OutboxKind.HANDOFF,
             state__in=[OutboxState.FAILED, OutboxState.SKIPPED],
         )
         .select_related("channel", "conversation")
-        .order_by("id")[:limit]
+        .order_by("id")
     )
+
+
+def failed_emails(run_id: int):
+    """The run's emails (to agents and owners about the phase) that failed, oldest first."""
+    return (
+        Notification.objects.filter(run_id=run_id, state=NotificationState.FAILED)
+        .exclude(kind__in=OWNER_NOTICE_KINDS)
+        .order_by("id")
+    )
+
+
+def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:
+    """The first `limit` of the run's hand-off notices that were not delivered, with the reason."""
+    return list(failed_handoffs(run_id)[:limit])
 
 
 def runs_with_delivery_failures(plan_ids=None):

@@ -22,10 +22,11 @@ from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.cutover.selectors import (
     dry_run,
+    failed_emails,
+    failed_handoffs,
     rollback_summary_lines,
-    run_failed_deliveries,
     run_for_page,
-    run_steps,
+    run_progress,
     watchdog_metrics,
 )
 from channels_app.cutover.services.delivery import retry_failed_deliveries
@@ -41,6 +42,7 @@ from channels_app.models import (
     WatchdogAlert,
 )
 from channels_app.plans.selectors import run_delivery_counts
+from channels_app.platforms.selectors import reason_text
 
 PAGE_SIZE = 50
 
@@ -173,14 +175,19 @@ def run_detail(request, pk: int):
     except CutoverRun.DoesNotExist:
         raise Http404(_("No such run.")) from None
     now = timezone.now()
-    delivery = run_delivery_counts(run.pk)
+    progress = run_progress(run, now=now)
     context = {
         "run": run,
-        "steps": run_steps(run, now=now),
-        "elapsed": ((run.finished_at or now) - run.started_at).total_seconds() if run.started_at else None,
+        "steps": progress.steps,
+        # Database steps and delivery together (so far, while running or delivering).
+        "elapsed": progress.timings.total_seconds
+        if progress.timings.total_seconds is not None
+        else ((now - run.started_at).total_seconds() if run.started_at else None),
         "live": run.state in (RunState.QUEUED, RunState.RUNNING, RunState.DELIVERING),
-        "delivery": delivery,
-        "failures": run_failed_deliveries(run.pk) if delivery.failed else [],
+        "delivery": progress.delivery,
+        "failures": [(row, reason_text(row.last_error)) for row in progress.failures],
+        "failures_not_shown": progress.failures_not_shown,
+        "timings": progress.timings,
         "can_retry": run.state == RunState.COMPLETED_WITH_FAILURES
         and run.rolled_back_at is None
         and can(request.user, "manage_channels"),
@@ -193,6 +200,28 @@ def run_detail(request, pk: int):
     if request.htmx:
         template += "#progress"
     return render(request, template, context)
+
+
+@require_GET
+@login_required
+def run_failures(request, pk: int):
+    """Every message of a run that was not delivered, page by page: the hand-off notices (with
+    their channel, reference and reason) and the emails."""
+    require(request.user, "view")
+    run = get_object_or_404(CutoverRun.objects.select_related("plan", "phase"), pk=pk)
+    handoffs = Paginator(failed_handoffs(run.pk), PAGE_SIZE).get_page(request.GET.get("page"))
+    emails = Paginator(failed_emails(run.pk), PAGE_SIZE).get_page(request.GET.get("emails_page"))
+    return render(
+        request,
+        "channels_app/run_failures.html",
+        {
+            "run": run,
+            "delivery": run_delivery_counts(run.pk),
+            "handoffs": handoffs,
+            "handoff_rows": [(row, reason_text(row.last_error)) for row in handoffs.object_list],
+            "emails": emails,
+        },
+    )
 
 
 @require_POST

@@ -41,7 +41,7 @@ class SunsetPlanQuerySet(models.QuerySet):
                 ),
                 models.Prefetch(
                     "phases",
-                    queryset=Phase.objects.only("plan_id", "kind", "instant").order_by("instant", "id"),
+                    queryset=Phase.objects.only("plan_id", "kind", "instant", "state").order_by("instant", "id"),
                     to_attr="listed_phases",
                 ),
             )

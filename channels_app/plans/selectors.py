@@ -6,7 +6,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch, Q, Value, When
 from django.db.models.functions import Cast, Concat
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from channels_app.models import (
     PHASE_ORDER,
@@ -24,8 +24,10 @@ from channels_app.models import (
     OutboxState,
     Phase,
     PhaseKind,
+    PhaseState,
     PlanState,
     Reassignment,
+    ReassignmentState,
     RedirectTarget,
     SunsetPlan,
 )
@@ -109,13 +111,22 @@ def plan_for_page(pk: int) -> SunsetPlan:
     )
 
 
+# The phase states in which a phase is still to come (running: its run may not be done yet).
+PHASE_STATES_TO_COME = (PhaseState.PENDING, PhaseState.SCHEDULED, PhaseState.RUNNING)
+
+
 @dataclass
 class PhaseEffect:
+    """What one phase does to the plan's channels, from the states they will be in when it runs
+    (the states the phases before it leave them in); a phase already done (or cancelled,
+    skipped, rolled back) changes nothing more and says so."""
+
     phase: Phase
     channel_changes: list[tuple[Channel, str, str]]
     moves_conversations: bool
     closes_conversations: bool
     reassigns: bool
+    to_come: bool = True
 
 
 @dataclass
@@ -128,10 +139,34 @@ class PlanImpact:
     notifications: int
     phases: list[PhaseEffect]
 
+    @property
+    def reassignment_counts(self) -> list[str]:
+        """ "3 proposed", "150 done": each state's count as a phrase with its plural form in the
+        reader's language, in the order moves go through."""
+        return reassignment_count_phrases(self.reassignments_by_state)
+
+    @property
+    def phases_to_come(self) -> list[PhaseEffect]:
+        return [e for e in self.phases if e.to_come]
+
+    @property
+    def some_phase_ran(self) -> bool:
+        return any(not e.to_come for e in self.phases)
+
+
+def reassignment_count_phrases(by_state: dict[str, int]) -> list[str]:
+    phrases = {
+        ReassignmentState.PROPOSED: lambda n: ngettext("%(n)s proposed", "%(n)s proposed", n),
+        ReassignmentState.CONFIRMED: lambda n: ngettext("%(n)s confirmed", "%(n)s confirmed", n),
+        ReassignmentState.NOTIFIED: lambda n: ngettext("%(n)s notified", "%(n)s notified", n),
+        ReassignmentState.DONE: lambda n: ngettext("%(n)s done", "%(n)s done", n),
+    }
+    return [phrases[state](by_state[state]) % {"n": by_state[state]} for state in phrases if by_state.get(state)]
+
 
 def plan_impact(plan: SunsetPlan) -> PlanImpact:
-    """What the plan will change (channels, conversations, customers, agents),
-    from a plan loaded by plan_for_page: three queries."""
+    """What the plan will still change (channels, conversations, customers, agents), from a plan
+    loaded by plan_for_page: three queries. Phases already done count for nothing more."""
     channel_ids = [c.pk for c in plan.channels.all()]
     convs = Conversation.objects.filter(channel_id__in=channel_ids, state=ConversationState.OPEN).aggregate(
         # One hand-off notice per customer and channel: count those pairs, as the cutover writes them.
@@ -154,21 +189,28 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
-    kinds = {p.kind for p in plan.phases.all()}
-    effects = [
-        PhaseEffect(
-            phase=p,
-            channel_changes=[
-                (c, c.state, CHANNEL_STATE_FOR_PHASE[p.kind])
-                for c in plan.channels.all()
-                if c.state != CHANNEL_STATE_FOR_PHASE[p.kind]
-            ],
-            moves_conversations=p.kind == PhaseKind.HARD_CLOSE,
-            closes_conversations=p.kind == PhaseKind.ARCHIVE,
-            reassigns=p.kind == PhaseKind.HARD_CLOSE,
+    channels = list(plan.channels.all())
+    # Each channel's state as the phases to come find it: today's, then what each leaves.
+    expected = {c.pk: c.state for c in channels}
+    effects = []
+    for p in plan.phases.all():
+        to_come = p.state in PHASE_STATES_TO_COME
+        changes = []
+        if to_come:
+            target = CHANNEL_STATE_FOR_PHASE[p.kind]
+            changes = [(c, expected[c.pk], target) for c in channels if expected[c.pk] != target]
+            expected.update(dict.fromkeys(expected, target))
+        effects.append(
+            PhaseEffect(
+                phase=p,
+                channel_changes=changes,
+                moves_conversations=to_come and p.kind == PhaseKind.HARD_CLOSE,
+                closes_conversations=to_come and p.kind == PhaseKind.ARCHIVE,
+                reassigns=to_come and p.kind == PhaseKind.HARD_CLOSE,
+                to_come=to_come,
+            )
         )
-        for p in plan.phases.all()
-    ]
+    kinds = {e.phase.kind for e in effects if e.to_come}
     movers = sum(by_state.get(s, 0) for s in WITH_DESTINATION) if PhaseKind.HARD_CLOSE in kinds else 0
     people = len({u.pk for u in (plan.author, plan.approved_by) if u is not None})
     return PlanImpact(
@@ -321,7 +363,14 @@ class DeliveryCounts:
 
     @property
     def unsettled(self) -> int:
+        """Not sent nor failed yet: waiting, or in doubt (an attempt whose outcome is unknown)."""
         return self.handoffs_pending + self.emails_pending
+
+    @property
+    def waiting(self) -> int:
+        """Unsettled and not in doubt: the four figures a page shows (sent, in doubt, failed,
+        waiting) each count a message once and add up to the total."""
+        return self.unsettled - self.in_doubt
 
     @property
     def total(self) -> int:

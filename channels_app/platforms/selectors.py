@@ -1,5 +1,6 @@
 """Shaped reads for inbound messages and replies. Nothing here writes."""
 
+import re
 import time
 
 from django.conf import settings
@@ -8,9 +9,11 @@ from django.db.models import Case, CharField, Count, F, Min, Q, QuerySet, Value,
 from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from channels_app.core import mailbox as mailbox_url
-from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage, OutboxState
+from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage, OutboxState, PhaseKind
 from channels_app.platforms.adapters import x
 from channels_app.platforms.adapters.registry import PLATFORMS
 
@@ -168,6 +171,152 @@ def channel_message_log(channel: Channel, *, state: str = "", direction: str = "
         inbound = inbound.none()
     # The halves drop their models' default ordering: SQLite refuses ORDER BY inside a UNION.
     return inbound.order_by().union(outbound.order_by(), all=True).order_by("-at", "-log_direction", "-item_id")
+
+
+# --- why a reply was skipped or failed, in the reader's language ---------------------------------
+#
+# The outbox records its reasons as English sentences (workers run in no one's language, and the
+# rows are read by operators and logs too). Pages show them through reason_text, which knows each
+# sentence the outbox writes and says it again in the reader's language; what it does not know (a
+# platform's own words) is shown as it came.
+
+
+def _channel_kind(label: str) -> str:
+    with translation.override("en"):
+        english = {str(choice.label): choice for choice in ChannelKind}
+    kind = english.get(label)
+    return str(kind.label) if kind is not None else label
+
+
+def _phase_kind(words: str) -> str:
+    key = words.replace(" ", "_")
+    return str(PhaseKind(key).label).lower() if key in PhaseKind.values else words
+
+
+def _platform_refusal(match: re.Match) -> str:
+    status = int(match["status"])
+    detail = match["detail"] or match["code"] or match["phrase"] or ""
+    facts = {"status": status, "detail": detail.strip()}
+    if status == 401:  # not 403: X answers 403 to a duplicate reply, with valid credentials
+        return gettext("The platform did not accept the credentials (HTTP %(status)s): %(detail)s") % facts
+    if status == 429:
+        return gettext("The platform asked to slow down (HTTP %(status)s): %(detail)s") % facts
+    if status >= 500:
+        return gettext("The platform had an error (HTTP %(status)s): %(detail)s") % facts
+    return gettext("The platform refused it (HTTP %(status)s): %(detail)s") % facts
+
+
+_REASONS: list[tuple[re.Pattern, object]] = [
+    (
+        re.compile(r"loop guard: the message is one of ours"),
+        lambda m: gettext("Not answered: the message is one of ours (loop guard)."),
+    ),
+    (
+        re.compile(r"loop guard: the message comes from the channel's own account"),
+        lambda m: gettext("Not answered: the message comes from the channel's own account (loop guard)."),
+    ),
+    (
+        re.compile(r"loop guard: the message comes from the channel's own address"),
+        lambda m: gettext("Not answered: the message comes from the channel's own address (loop guard)."),
+    ),
+    (
+        re.compile(r"loop guard: sent by a machine \((?P<what>.*)\)"),
+        lambda m: gettext("Not answered: the message was sent by a machine (%(what)s).") % {"what": m["what"]},
+    ),
+    (
+        re.compile(r"deleted: (?P<why>.*) before the reply was sent"),
+        lambda m: (
+            gettext("Not answered: the message was deleted (%(why)s) before the reply was sent.") % {"why": m["why"]}
+        ),
+    ),
+    (
+        re.compile(r"Dusk cannot send on (?P<kind>.+) channels"),
+        lambda m: gettext("Dusk cannot send on %(kind)s channels.") % {"kind": _channel_kind(m["kind"])},
+    ),
+    (
+        re.compile(r"no sunset plan covers this channel: nothing to say"),
+        lambda m: gettext("No sunset plan covers this channel: there is nothing to say."),
+    ),
+    (
+        re.compile(r"the plan has no (?P<phase>.+) auto-reply"),
+        lambda m: gettext("The plan has no %(phase)s auto-reply.") % {"phase": _phase_kind(m["phase"])},
+    ),
+    (
+        re.compile(r"cooldown: reply #(?P<other>\d+) to the same customer goes out in this batch"),
+        lambda m: (
+            gettext("Cooldown: reply #%(other)s to the same customer goes out in the same batch.")
+            % {"other": m["other"]}
+        ),
+    ),
+    (
+        re.compile(r"cooldown: this customer was answered on this channel in the last (?P<s>[\d.]+) s"),
+        lambda m: (
+            gettext("Cooldown: this customer was answered on this channel in the last %(seconds)s s.")
+            % {"seconds": m["s"]}
+        ),
+    ),
+    (
+        re.compile(r"gave up after (?P<n>\d+) attempts: (?P<error>.*)", re.S),
+        lambda m: (
+            ngettext("Gave up after %(n)s attempt: %(error)s", "Gave up after %(n)s attempts: %(error)s", int(m["n"]))
+            % {"n": m["n"], "error": reason_text(m["error"])}
+        ),
+    ),
+    (
+        re.compile(r"attempt (?P<n>\d+) failed, retrying in (?P<s>\d+) s: (?P<error>.*)", re.S),
+        lambda m: (
+            gettext("Attempt %(n)s failed, retrying in %(seconds)s s: %(error)s")
+            % {"n": m["n"], "seconds": m["s"], "error": reason_text(m["error"])}
+        ),
+    ),
+    (
+        re.compile(r"not attempted: too little of the claim was left"),
+        lambda m: gettext("Not attempted yet: the worker's turn ended; it goes out shortly."),
+    ),
+    (
+        re.compile(r"sent by an earlier attempt \(found on the platform\)"),
+        lambda m: gettext("Sent by an earlier attempt (found on the platform)."),
+    ),
+    (
+        re.compile(r"no API token for (?P<channel>.+): environment variable (?P<variable>\S+) is not set"),
+        lambda m: (
+            gettext("No API token for %(channel)s: the environment variable %(variable)s is not set.")
+            % {"channel": m["channel"], "variable": m["variable"]}
+        ),
+    ),
+    (
+        re.compile(r"no API token for (?P<channel>.+): none named"),
+        lambda m: gettext("No API token for %(channel)s: no variable is named.") % {"channel": m["channel"]},
+    ),
+    (
+        re.compile(r"set (?P<what>.+) \(API base URL\) of (?P<channel>.+)"),
+        lambda m: gettext("Set %(what)s (API base URL) of %(channel)s.") % {"what": m["what"], "channel": m["channel"]},
+    ),
+    (
+        re.compile(r"timeout: .*", re.S),
+        lambda m: gettext("The platform did not answer in time."),
+    ),
+    (
+        re.compile(r"transport error: .*", re.S),
+        lambda m: gettext("The platform could not be reached."),
+    ),
+    (
+        re.compile(
+            r"HTTP (?P<status>\d{3})(?: (?P<phrase>[^:(]*?))?(?: \((?P<code>[^)]*)\))?(?:: (?P<detail>.*))?", re.S
+        ),
+        _platform_refusal,
+    ),
+]
+
+
+def reason_text(stored: str) -> str:
+    """Why an outbox row was skipped or failed (its `last_error`), in the active language."""
+    stored = (stored or "").strip()
+    for pattern, words in _REASONS:
+        match = pattern.fullmatch(stored)
+        if match is not None:
+            return words(match)
+    return stored
 
 
 # --- figures for /metrics ----------------------------------------------------------------

@@ -60,11 +60,22 @@ def instant(value: datetime | None, utc: bool = True):
 
 @register.simple_tag
 def first_phase(phases) -> str:
-    """ "<kind> · <instant>" for the first of a list row's phases (in time order), or ""."""
+    """ "<kind> · <instant>" for the next phase of a list row's phases (in time order) still to
+    run, skipping those done; "All phases done" when every one ran; "" when none is left to run
+    for another reason (cancelled, rolled back) or there is none."""
     if not phases:
         return ""
-    phase = phases[0]
+    phase = next((p for p in phases if p.state in _PHASE_STATES_TO_COME), None)
+    if phase is None:
+        if all(p.state in _PHASE_STATES_DONE for p in phases):
+            return _("All phases done")
+        return ""
     return format_html("{} · {}", _LABELS["phase_kind"].get(phase.kind, phase.kind), instant(phase.instant))
+
+
+# Kept here rather than imported from plans.selectors: template tags import models and core only.
+_PHASE_STATES_TO_COME = (PhaseState.PENDING, PhaseState.SCHEDULED, PhaseState.RUNNING)
+_PHASE_STATES_DONE = (PhaseState.COMPLETED, PhaseState.SKIPPED)
 
 
 @register.filter

@@ -7,11 +7,21 @@ from collections.abc import Iterator
 
 import pytest
 
-from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Session
 from channels_app.tests.support.factories import ChannelFactory
 from channels_app.tests.support.fakeplatforms import FakeIMAP, FakeWebhook, serve
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
 from channels_app.tests.support.oidc import OidcProvider
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Django's cache (connection test results, click counters) starts empty in every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
 
 # --- real servers on 127.0.0.1 playing the platforms ------------------------------------------
 
@@ -92,3 +102,23 @@ def chromium():
         os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def browse(chromium, live_server):
+    """browse(name) -> a fresh Session against the live server (the web and cutover browser
+    tests); all are closed and checked at the end."""
+    sessions: list[Session] = []
+
+    def start(name: str) -> Session:
+        session = Session(chromium, live_server.url, name)
+        sessions.append(session)
+        return session
+
+    yield start
+    for session in sessions:
+        session.close()
+    # A missing file (stylesheet, script, icon) shows in the console as a 404; a form answered
+    # with 4xx by design (htmx swaps a 422) is not a missing file.
+    missing = [f"{s.name}: {e}" for s in sessions for e in s.console_errors if "status of 404" in e]
+    assert not missing, missing

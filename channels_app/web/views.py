@@ -51,7 +51,8 @@ def dashboard(request):
         "recent_channels": list(Channel.objects.exclude(state="active").order_by("-updated_at", "id")[:8]),
         "timeline": timeline(now=now),
         "active_runs": list(
-            CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING])
+            # Delivering is part of the run: its hand-off notices and emails are still going out.
+            CutoverRun.objects.filter(state__in=[RunState.QUEUED, RunState.RUNNING, RunState.DELIVERING])
             .select_related("plan", "phase")
             .only("state", "plan__title", "phase__kind")  # not the rollback snapshot: it can be large
             .order_by("queued_at")[:10]

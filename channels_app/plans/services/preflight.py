@@ -23,14 +23,17 @@ from datetime import datetime, timedelta
 
 import httpx
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from channels_app.core import mailbox as mailbox_url
 from channels_app.core import textrules
 from channels_app.core.hosts import GuardedTransport
-from channels_app.models import PHASE_ORDER, Channel, PhaseKind, SunsetPlan
+from channels_app.models import PHASE_ORDER, Channel, PhaseKind, PhaseState, SunsetPlan
 from channels_app.plans.selectors import placeholder_values
 from channels_app.platforms.adapters import email as email_adapter
 from channels_app.platforms.adapters import imap
@@ -87,7 +90,7 @@ class Preflight:
 
     def raise_if_failed(self) -> None:
         if self.problems:
-            raise ValidationError({area: list(messages) for area, messages in self.problems.items()})
+            raise PreflightFailed(self)
 
     def as_dict(self) -> dict:
         return {
@@ -104,6 +107,15 @@ class Preflight:
                 for c in self.connections
             ],
         }
+
+
+class PreflightFailed(ValidationError):
+    """A ValidationError by area, carrying the preflight that failed, so a page refusing the
+    action can show that very result (not a second, perhaps different, connection test)."""
+
+    def __init__(self, preflight: Preflight) -> None:
+        super().__init__({area: list(messages) for area, messages in preflight.problems.items()})
+        self.preflight = preflight
 
 
 # --- credentials and connections -----------------------------------------------------------------
@@ -287,7 +299,9 @@ def _readiness(plan: SunsetPlan, result: Preflight, *, now: datetime) -> None:
     if not phases:
         result.add("phases", _("A plan needs at least one phase."))
     for phase in phases:
-        if phase.instant < now + MIN_LEAD:
+        # Only a phase still to run must be ahead: one already done (or cancelled, skipped) is
+        # past by nature.
+        if phase.state in (PhaseState.PENDING, PhaseState.SCHEDULED) and phase.instant < now + MIN_LEAD:
             result.add(
                 "phases",
                 _("The %(phase)s phase (%(instant)s UTC) is already in the past.")
@@ -309,9 +323,49 @@ def _readiness(plan: SunsetPlan, result: Preflight, *, now: datetime) -> None:
         result.add("reassignments", message)
 
 
-def check_connections(channels: Iterable[Channel]) -> list[ConnectionCheck]:
+def _cache_key(channel: Channel) -> str:
+    """The channel, a fingerprint of everything its connection test depends on (the credentials'
+    values included, hashed with the secret key: never stored), and the language the result's
+    words are in. Changing a credential, the URL or the account changes the key."""
+    platform = PLATFORMS.get(channel.kind)
+    parts = [
+        channel.kind,
+        channel.name,
+        channel.handle,
+        channel.api_base_url,
+        channel.api_token_env,
+        _secret(channel.api_token_env),
+        channel.platform_account_id,
+    ]
+    if platform is not None and platform.sends_mail:
+        parts += [settings.EMAIL_BACKEND, str(settings.EMAIL_HOST), str(settings.EMAIL_PORT), settings.EMAIL_HOST_USER]
+        parts.append(settings.EMAIL_HOST_PASSWORD or "")
+    fingerprint = salted_hmac("dusk.preflight.connection", "\x1f".join(parts)).hexdigest()[:32]
+    return f"dusk:connection:{channel.pk}:{fingerprint}:{get_language() or ''}"
+
+
+def check_connections(channels: Iterable[Channel], *, cached: bool = False) -> list[ConnectionCheck]:
+    """Each channel's connection test. Every live result is kept for
+    DUSK_CONNECTION_CHECK_CACHE_SECONDS; `cached=True` (page views only) reuses a result kept for
+    the same credentials instead of calling the platform again (X rate-limits `users/me`).
+    Submission, approval and the freeze step always call."""
+    channels = list(channels)
+    keys = {channel.pk: _cache_key(channel) for channel in channels}
+    ttl = settings.DUSK_CONNECTION_CHECK_CACHE_SECONDS
+    kept = cache.get_many(list(keys.values())) if cached and ttl > 0 else {}
+    results: list[ConnectionCheck] = []
+    fresh: dict[str, ConnectionCheck] = {}
     with httpx.Client() as client:
-        return [check_connection(channel, client=client) for channel in channels]
+        for channel in channels:
+            check = kept.get(keys[channel.pk])
+            if check is None:
+                check = check_connection(channel, client=client)
+                if check.tested:
+                    fresh[keys[channel.pk]] = check
+            results.append(check)
+    if fresh and ttl > 0:
+        cache.set_many(fresh, timeout=ttl)
+    return results
 
 
 def run_preflight(
@@ -320,10 +374,12 @@ def run_preflight(
     now: datetime | None = None,
     connections: list[ConnectionCheck] | None = None,
     readiness: bool = True,
+    cached: bool = False,
 ) -> Preflight:
     """Everything that must hold for the plan to run. `connections`: checks already made (a
     caller that tests connections before taking a lock); `readiness=False` at run time, when
-    earlier phases may already have moved people and passed their instants."""
+    earlier phases may already have moved people and passed their instants; `cached=True` for a
+    page that shows the preflight (connection results of the last minute are reused)."""
     now = now or timezone.now()
     result = Preflight()
     if readiness:
@@ -331,7 +387,7 @@ def run_preflight(
     for message in reply_placeholder_problems(plan):
         result.add("auto_replies", message)
     if connections is None:
-        connections = check_connections(plan.channels.all())
+        connections = check_connections(plan.channels.all(), cached=cached)
     result.connections = connections
     for check in connections:
         if not check.ok:
@@ -343,6 +399,7 @@ __all__ = [
     "MIN_LEAD",
     "ConnectionCheck",
     "Preflight",
+    "PreflightFailed",
     "check_connection",
     "check_connections",
     "credential_problems",

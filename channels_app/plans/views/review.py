@@ -24,6 +24,7 @@ from channels_app.plans.services.plans import (
     submit_plan,
 )
 from channels_app.plans.services.preflight import run_preflight
+from channels_app.plans.views.detail import render_plan_page
 
 
 def _plan(pk: int) -> SunsetPlan:
@@ -41,10 +42,16 @@ def plan_submit(request, pk: int):
     try:
         submit_plan(actor=request.user, plan=plan)
     except ValidationError as exc:
-        for text in error_messages(exc):
-            messages.error(request, text)
-    else:
-        messages.success(request, _("Submitted for approval: a second person must approve it now."))
+        # Refused (a forced POST past the disabled button, or something changed since the page
+        # was drawn): the plan page again, with why, and nothing changed.
+        return render_plan_page(
+            request,
+            plan_for_page(plan.pk),
+            preflight=getattr(exc, "preflight", None),
+            problems=error_messages(exc),
+            status=FORM_ERROR_STATUS,
+        )
+    messages.success(request, _("Submitted for approval: a second person must approve it now."))
     return go(request, reverse("plan_detail", args=[plan.pk]))
 
 
@@ -73,7 +80,7 @@ def approvals(request):
     return render(request, "channels_app/approvals.html", {"page": page})
 
 
-def _review_context(request, plan: SunsetPlan) -> dict:
+def _review_context(request, plan: SunsetPlan, preflight=None) -> dict:
     kind, baseline, baseline_at = review_baseline(plan)
     current = plan_snapshot(plan)
     changes = []
@@ -90,7 +97,8 @@ def _review_context(request, plan: SunsetPlan) -> dict:
         "is_author": plan.author_id == request.user.pk,
         "pending": plan.state == PlanState.PENDING_APPROVAL,
         # Approve is disabled, with the reason, while this fails: the refusal comes before the click.
-        "preflight": run_preflight(plan) if plan.state == PlanState.PENDING_APPROVAL else None,
+        "preflight": preflight
+        or (run_preflight(plan, cached=True) if plan.state == PlanState.PENDING_APPROVAL else None),
     }
 
 
@@ -112,6 +120,7 @@ def _decide(request, pk: int, *, approve: bool):
     send_back_form = SendBackForm(None if approve else request.POST)
     form = approve_form if approve else send_back_form
     problems: list[str] = []
+    refused_preflight = None
     if form.is_valid():
         try:
             if approve:
@@ -120,13 +129,14 @@ def _decide(request, pk: int, *, approve: bool):
                 reject_plan(actor=request.user, plan=plan, comment=form.cleaned_data["comment"])
         except (ValidationError, PermissionDenied) as exc:
             problems = error_messages(exc)
+            refused_preflight = getattr(exc, "preflight", None)
         else:
             if approve:
                 messages.success(request, _("Approved: the plan is scheduled and will run at its instants."))
             else:
                 messages.success(request, _("Sent back to the author with your comment."))
             return go(request, reverse("approvals"))
-    context = _review_context(request, plan) | {
+    context = _review_context(request, plan, refused_preflight) | {
         "approve_form": approve_form,
         "send_back_form": send_back_form,
         "problems": problems,

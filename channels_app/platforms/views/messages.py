@@ -14,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from channels_app.core.permissions import can, require
 from channels_app.models import Channel, OutboxMessage, OutboxState
 from channels_app.plans.services.preflight import check_connection
-from channels_app.platforms.selectors import channel_message_log
+from channels_app.platforms.selectors import channel_message_log, reason_text
 from channels_app.platforms.services.outbox import retry_failed_replies
 
 PAGE_SIZE = 50
@@ -33,6 +33,10 @@ def channel_messages(request, channel_id: int):
     page = Paginator(channel_message_log(channel, state=state, direction=direction), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    page.object_list = list(page.object_list)
+    for row in page.object_list:
+        # Why a reply was skipped or failed, said in the reader's language (the row keeps English).
+        row["reason"] = reason_text(row["detail"]) if row["log_direction"] == "out" else ""
     counts = OutboxMessage.objects.filter(channel=channel).aggregate(
         failed=Count("id", filter=Q(state=OutboxState.FAILED)),
         waiting=Count("id", filter=Q(state__in=[OutboxState.PENDING, OutboxState.SENDING])),

@@ -1,6 +1,7 @@
 """Plan reads: the impact the plan and review pages show."""
 
 import pytest
+from django.urls import reverse
 
 from channels_app.plans.selectors import plan_for_page, plan_impact
 from channels_app.tests.support.factories import (
@@ -37,3 +38,23 @@ def test_plan_impact_counts_each_affected_agent_once(manager):
     assert impact.agents_affected == 3
     assert impact.agents_without_destination == 2
     assert impact.reassignments_by_state == {"proposed": 1}
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("en", "Reassignments: 1 proposed, 150 done"),
+        ("fr", "Réaffectations : 1 proposée, 150 terminées"),
+        ("id", "Penugasan ulang: 1 diusulkan, 150 selesai"),
+    ],
+)
+def test_reassignment_counts_take_the_plural_form_of_the_readers_language(client, manager, language, expected):
+    social, phone = TeamFactory(name="Social"), TeamFactory(name="Phone")
+    plan = SunsetPlanFactory(author=manager)
+    ReassignmentFactory(plan=plan, agent=AgentFactory(), from_team=social, to_team=phone)
+    for _ in range(150):
+        ReassignmentFactory(plan=plan, agent=AgentFactory(), from_team=social, to_team=phone, state="done")
+    client.force_login(manager)
+    client.cookies["django_language"] = language
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    assert expected in " ".join(html.split())

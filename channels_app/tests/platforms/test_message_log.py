@@ -1,5 +1,6 @@
 """The channel message log page: inbound and outbound with their states, failures up front."""
 
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -91,7 +92,7 @@ def test_a_viewer_sees_inbound_and_outbound_newest_first_with_states(client, vie
     assert "Messages on Brand on X" in body
     assert conversation.reference in body
     assert 'class="log-out log-state-failed"' in body
-    assert "HTTP 403: duplicate content" in body
+    assert "The platform refused it (HTTP 403): duplicate content" in body
     assert "1 reply failed permanently." in body
     assert "Queue them again" not in body  # viewers cannot re-queue
     assert '<span class="state state-received">Received</span>' in body  # states by their labels
@@ -202,3 +203,73 @@ def test_the_log_writes_utc_as_its_header_says_whatever_the_readers_zone(client,
     assert at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") in body
     jakarta = at.astimezone(timezone.get_fixed_timezone(7 * 60)).strftime("%Y-%m-%d %H:%M:%S")
     assert jakarta not in body
+
+
+def test_skip_and_failure_reasons_are_shown_in_the_readers_language(client, viewer, retired_x_on_fake_x, fake_x):
+    """Replies the real sender skipped (a second message from the same customer in one batch) or
+    that the platform refused show why, in English, French and Indonesian."""
+    from channels_app.platforms.services.outbox import send_due_replies
+    from channels_app.tests.support.inbound_helpers import inbound, receive
+
+    channel = retired_x_on_fake_x
+    receive(channel, inbound("9001", customer="77"), inbound("9002", customer="77"), inbound("9003", customer="78"))
+    fake_x.fail_next(401, body={"title": "Unauthorized"}, path="/2/tweets", times=1)
+    send_due_replies(worker_id="t")
+    states = sorted(OutboxMessage.objects.filter(in_reply_to__isnull=False).values_list("state", flat=True))
+    assert states == ["failed", "sent", "skipped"], states
+
+    client.force_login(viewer)
+    english = client.get(url(channel, direction="out")).content.decode()
+    skipped = OutboxMessage.objects.get(state="skipped")
+    assert skipped.last_error.startswith("cooldown: reply #")
+    first_to_77 = OutboxMessage.objects.get(in_reply_to__platform_message_id="9001").pk
+    skipped_row = re.search(r'<tr class="log-out log-state-skipped">.*?</tr>', english, re.S).group(0)
+    details = re.search(r'<td class="detail">(.*?)</td>', skipped_row, re.S).group(1)
+    assert f"Cooldown: reply #{first_to_77} to the same customer" in details, details
+    assert "The platform did not accept the credentials (HTTP 401): Unauthorized" in english
+
+    client.cookies["django_language"] = "fr"
+    french = client.get(url(channel, direction="out")).content.decode()
+    assert "Délai entre réponses : la réponse n° " in french
+    assert "La plateforme n’a pas accepté les identifiants (HTTP 401) : Unauthorized" in french
+    assert "cooldown: reply" not in french
+
+    client.cookies["django_language"] = "id"
+    indonesian = client.get(url(channel, direction="out")).content.decode()
+    assert "Jeda balasan: balasan #" in indonesian
+    assert "Platform tidak menerima kredensial (HTTP 401): Unauthorized" in indonesian
+
+
+@pytest.mark.parametrize(
+    ("stored", "language", "shown"),
+    [
+        (
+            "gave up after 5 attempts: HTTP 503 Service Unavailable",
+            "fr",
+            "Abandon après 5 tentatives : La plateforme a rencontré une erreur (HTTP 503) : Service Unavailable",
+        ),
+        (
+            "gave up after 1 attempts: timeout: ReadTimeout()",
+            "en",
+            "Gave up after 1 attempt: The platform did not answer in time.",
+        ),
+        (
+            "the plan has no soft close auto-reply",
+            "fr",
+            "Le plan n’a pas de réponse automatique pour la phase « fermeture douce ».",
+        ),
+        (
+            "no sunset plan covers this channel: nothing to say",
+            "id",
+            "Tidak ada rencana penutupan yang mencakup kanal ini: tidak ada yang perlu disampaikan.",
+        ),
+        ("a platform's own words", "fr", "a platform's own words"),
+    ],
+)
+def test_stored_reasons_are_said_again_in_the_readers_language(stored, language, shown):
+    from django.utils import translation
+
+    from channels_app.platforms.selectors import reason_text
+
+    with translation.override(language):
+        assert reason_text(stored) == shown

@@ -166,6 +166,7 @@ ACCESS: dict[str, object] = {
     "plan_approve": Page({"POST": "approve_plan"}, kwargs="plan"),
     "plan_send_back": Page({"POST": "approve_plan"}, kwargs="plan"),
     "run_detail": Page(VIEW_ONLY, kwargs="run"),
+    "run_failures": Page(VIEW_ONLY, kwargs="run"),
     "audit_log": Page({"GET": "view_audit"}),
     "audit_event": Page({"GET": "view_audit"}, kwargs="audit_event"),
     "profile": Page({"GET": "view", "POST": "view"}),
