@@ -57,6 +57,7 @@ from channels_app.models import (
     Team,
 )
 from channels_app.workforce.staffing.erlang import StaffingResult, agents_needed
+from channels_app.workforce.staffing.solver import is_relocation
 
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
@@ -191,9 +192,80 @@ def with_move(agents: QuerySet[Agent], plan: SunsetPlan) -> QuerySet[Agent]:
         move_state=F("move__state"),
         move_to_team_id=F("move__to_team_id"),
         move_to_team_name=F("move__to_team__name"),
+        move_to_team_site=F("move__to_team__site"),
+        move_to_team_time_zone=F("move__to_team__time_zone"),
         move_role=F("move__role"),
         move_effective_date=F("move__effective_date"),
     )
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """A move to another site or time zone: where from and where to, naming only what changes
+    ("Jakarta -> Dublin", or the zones when the site stays)."""
+
+    from_site: str
+    from_time_zone: str
+    to_site: str
+    to_time_zone: str
+
+    def _places(self) -> tuple[str, str]:
+        site_changes = bool(self.from_site and self.to_site) and self.from_site.strip().lower() != (
+            self.to_site.strip().lower()
+        )
+        zone_changes = is_relocation("", self.from_time_zone, "", self.to_time_zone)
+        if site_changes and zone_changes:
+            return f"{self.from_site} ({self.from_time_zone})", f"{self.to_site} ({self.to_time_zone})"
+        if site_changes:
+            return self.from_site, self.to_site
+        return self.from_time_zone, self.to_time_zone
+
+    @property
+    def from_place(self) -> str:
+        return self._places()[0]
+
+    @property
+    def to_place(self) -> str:
+        return self._places()[1]
+
+    @property
+    def label(self) -> str:
+        """The label, e.g. "Relocation: Jakarta → Dublin", in the active language."""
+        return _("Relocation: %(from)s → %(to)s") % {"from": self.from_place, "to": self.to_place}
+
+    def as_dict(self) -> dict:
+        return {
+            "from_site": self.from_site,
+            "from_time_zone": self.from_time_zone,
+            "to_site": self.to_site,
+            "to_time_zone": self.to_time_zone,
+            "label": self.label,
+        }
+
+
+def relocation(agent_site: str, agent_time_zone: str, team_site: str | None, team_time_zone: str | None):
+    """The Relocation a move to this team means for this agent, or None when they stay (the
+    solver's rule, `staffing.solver.is_relocation`)."""
+    if team_site is None and team_time_zone is None:
+        return None
+    if not is_relocation(agent_site, agent_time_zone, team_site or "", team_time_zone or ""):
+        return None
+    return Relocation(agent_site or "", agent_time_zone or "", team_site or "", team_time_zone or "")
+
+
+def label_relocations(agents, *, suggested: bool = False) -> None:
+    """Set `relocation` on each board row (its move's), and `suggested_relocation` when the row
+    carries a `suggested_team`: what the board shows beside the destination."""
+    for agent in agents:
+        agent.relocation = (
+            relocation(agent.site, agent.time_zone, agent.move_to_team_site, agent.move_to_team_time_zone)
+            if getattr(agent, "move_to_team_id", None)
+            else None
+        )
+        team = getattr(agent, "suggested_team", None) if suggested else None
+        agent.suggested_relocation = (
+            relocation(agent.site, agent.time_zone, team.site, team.time_zone) if team else None
+        )
 
 
 def board_agents(plan: SunsetPlan, *, team_ids: list[int]) -> QuerySet[Agent]:

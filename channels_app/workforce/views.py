@@ -31,6 +31,7 @@ from channels_app.workforce.selectors import (
     board_agents,
     board_counts,
     destinations,
+    label_relocations,
     staffing_check,
     staffing_inputs,
     team_work,
@@ -117,6 +118,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
             if agent.pk in planned.from_team:
                 agent.suggested_team = planned.team_for(agent.pk)
                 agent.explanation = planned.explain(agent.pk)
+    label_relocations(page.object_list, suggested=suggest)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -192,6 +194,7 @@ def _single_row_response(request, plan: SunsetPlan, agent_id: int, *, errors: li
     agent = rows.filter(pk=agent_id).first()
     if agent is None:
         return HttpResponseBadRequest("This agent is not on the board.")
+    label_relocations([agent])
     context = {
         "plan": plan,
         "agent": agent,

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
+from channels_app.models import Agent, AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
 from channels_app.plans.services.plans import confirm_reassignments, submit_plan
 from channels_app.tests.support.factories import (
     AgentFactory,
@@ -258,6 +258,25 @@ def test_hr_reassigns_agents_in_bulk_then_confirms(hr_coordinator, staffed_plan)
     assert confirmed.json() == {"confirmed": 3}
     listed = api(hr_coordinator).get("/api/v1/reassignments/", {"plan": plan.pk, "state": "confirmed"}).json()
     assert listed["count"] == 3
+
+
+def test_a_move_to_another_site_is_labelled_a_relocation(hr_coordinator, staffed_plan):
+    plan, agents, phone = staffed_plan
+    Agent.objects.filter(pk=agents[0].pk).update(site="Jakarta", time_zone="Asia/Jakarta")
+    Agent.objects.filter(pk__in=[a.pk for a in agents[1:]]).update(time_zone="Europe/Dublin")
+    items = [{"agent": a.pk, "to_team": phone.pk, "effective_date": str(FUTURE)} for a in agents]
+    rows = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json").json()
+    by_agent = {r["agent"]: r["relocation"] for r in rows["reassignments"]}
+    assert by_agent[agents[0].pk] == {
+        "from_site": "Jakarta",
+        "from_time_zone": "Asia/Jakarta",
+        "to_site": "Dublin",
+        "to_time_zone": "Europe/Dublin",
+        "label": "Relocation: Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)",
+    }
+    assert by_agent[agents[1].pk] is None and by_agent[agents[2].pk] is None
+    listed = api(hr_coordinator).get("/api/v1/reassignments/", {"plan": plan.pk}).json()["results"]
+    assert [r["relocation"] is not None for r in sorted(listed, key=lambda r: r["agent"])] == [True, False, False]
 
 
 def test_bulk_reassignment_is_all_or_nothing(hr_coordinator, staffed_plan):

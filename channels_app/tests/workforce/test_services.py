@@ -12,7 +12,7 @@ from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
 from channels_app.plans.services.plans import approve_plan, submit_plan
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
-from channels_app.tests.support.helpers import submit_and_approve
+from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
 from channels_app.workforce.services import moves as moves_module
 from channels_app.workforce.services.moves import (
@@ -78,6 +78,40 @@ def test_suggestion_says_which_language_is_short_of_seats(world, plan):
     assert planned.suggestion.infeasibility == ["1 agent speaks only id but no destination with free seats accepts id"]
     assert planned.team_for(world.agents["Eko"].pk).name == "Phone EMEA"
     assert "not placed" in planned.explain(world.agents["Dewi"].pk)
+
+
+def test_suggestions_never_go_to_a_team_whose_channels_are_all_retiring(world, plan, manager, hr_coordinator):
+    # Another open plan retires the phone line: Phone EMEA and Phone APAC, the only teams with free
+    # seats, serve nothing else, so they are leaving too. The Web desk stays but is full.
+    hard_close_plan(manager=manager, channels=[world.phone], title="Retire the phone line")
+    planned = suggest_destinations(plan=plan)
+    assert planned.suggestion.placements == {}
+    assert sorted(planned.suggestion.unplaced) == sorted(world.ids(*world.agents))
+    assert {t.name for t in planned.teams.values()} == {"Web desk"}
+    with pytest.raises(ValidationError) as refused:
+        assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
+    assert "“Phone APAC” cannot receive this plan's agents: it works a retiring channel." in refused.value.messages
+    with pytest.raises(ValidationError):
+        accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert not Reassignment.objects.exists()
+
+
+def test_the_suggestion_keeps_an_agent_on_her_site_rather_than_match_a_skill_abroad(world, plan):
+    # Dewi (Jakarta, Indonesian only) writes; the Dublin web desk wants writers and has seats, the
+    # Jakarta phone desk wants devices. Staying in Jakarta comes before the skill.
+    world.agents["Dewi"].skills = ["writing"]
+    world.agents["Dewi"].save()
+    world.web_desk.skills, world.web_desk.capacity = ["writing"], 5
+    world.web_desk.save()
+    planned = suggest_destinations(plan=plan)
+    assert planned.team_for(world.agents["Dewi"].pk).name == "Phone APAC"
+    assert "same site (Jakarta)" in planned.explain(world.agents["Dewi"].pk)
+    # With the Jakarta desk full, she must relocate, and is sent to the writers' desk.
+    world.phone_apac.capacity = 1
+    world.phone_apac.save()
+    planned = suggest_destinations(plan=plan)
+    assert planned.team_for(world.agents["Dewi"].pk).name == "Web desk"
+    assert "moves site (Jakarta -> Dublin)" in planned.explain(world.agents["Dewi"].pk)
 
 
 def test_accepting_all_writes_proposed_moves_in_one_go(world, plan, hr_coordinator):

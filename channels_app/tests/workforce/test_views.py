@@ -11,6 +11,7 @@ from channels_app.models import Agent, Assignment, AuditEvent, PlanStaffing, Rea
 from channels_app.tests.support.factories import ChannelFactory, TeamFactory
 from channels_app.tests.support.helpers import hard_close_plan
 from channels_app.tests.support.workforce_helpers import inbound, world_plan
+from channels_app.workforce.services.moves import assign_agents
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +121,21 @@ def test_suggested_plan_is_explained_in_french(client, world, plan, hr_coordinat
     html = client.get(board(plan, suggest=1)).content.decode()
     assert "Parle français -&gt; Phone EMEA, poste 1 sur 3" in html
     assert "French speaker" not in html
+
+
+def test_a_move_to_another_site_is_labelled_a_relocation_on_the_board(client, world, plan, hr_coordinator):
+    world.web_desk.capacity = 4
+    world.web_desk.save()
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Web desk")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC")
+    client.force_login(hr_coordinator)
+    html = client.get(board(plan)).content.decode()
+    dewi = html.split(f'id="agent-{world.agents["Dewi"].pk}"', 1)[1].split("</tr>", 1)[0]
+    eko = html.split(f'id="agent-{world.agents["Eko"].pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "Relocation: Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)" in dewi
+    assert "Relocation" not in eko  # Jakarta to Jakarta
+    client.cookies["django_language"] = "fr"
+    assert "Mutation : Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)" in client.get(board(plan)).content.decode()
 
 
 def test_board_messages_are_in_french(client, world, plan, hr_coordinator):
