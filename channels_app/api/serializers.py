@@ -527,6 +527,24 @@ class ConfirmResult(serializers.Serializer):
     confirmed = serializers.IntegerField()
 
 
+class NotifyInput(StrictInput):
+    agents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        max_length=5000,
+        help_text="Agents to email (default: every agent of the plan with a confirmed move)",
+    )
+
+
+class NotifyResult(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="Emails queued now")
+    requeued = serializers.IntegerField(help_text="Failed emails queued again")
+    already = serializers.IntegerField(help_text="Agents already told about the same move")
+    unconfirmed = serializers.IntegerField(help_text="Proposed moves, not announced")
+    without_email = serializers.ListField(child=serializers.CharField(), help_text="Agents with no email address")
+
+
 # --- runs and audit ------------------------------------------------------------------------------
 
 

@@ -40,15 +40,18 @@ from django.utils.translation import ngettext, pgettext
 from channels_app.models import (
     OPEN_PLAN_STATES,
     Agent,
+    AgentNotice,
     Assignment,
     Channel,
     ChannelState,
     Direction,
     Message,
+    NoticeState,
     Phase,
     PhaseKind,
     PlanChannel,
     PlanStaffing,
+    PlanState,
     Reassignment,
     ReassignmentState,
     RedirectKind,
@@ -596,6 +599,52 @@ def _needed(per_hour: float, inputs: PlanStaffing) -> StaffingResult | None:
         interval_seconds=3600,
         shrinkage=inputs.shrinkage,
     )
+
+
+# --- telling the agents ------------------------------------------------------------------------------
+
+# Agents hear about their new team only once a second person approved the plan.
+NOTIFY_PLAN_STATES = (PlanState.SCHEDULED, PlanState.RUNNING, PlanState.COMPLETED)
+# The languages agents are written to in (the portal's); anyone else reads English.
+NOTICE_LANGUAGES = ("en", "fr", "id")
+
+
+def agent_emails_blocked(plan: SunsetPlan) -> str:
+    """Why HR cannot email the plan's agents yet ("" when it can): the one rule the board's
+    button, the confirmation, the service and the API share."""
+    if plan.state in NOTIFY_PLAN_STATES:
+        return ""
+    return _("Agents can be emailed their new team once the plan is approved; “%(plan)s” is %(state)s.") % {
+        "plan": plan.title,
+        "state": PlanState(plan.state).label.lower(),
+    }
+
+
+def notice_language(languages) -> str:
+    """The language an agent is written to in: the first they speak among the portal's (en, fr,
+    id; a regional tag counts: fr-CA is fr), else English."""
+    for code in languages or ():
+        primary = str(code).strip().lower().replace("_", "-").split("-")[0]
+        if primary in NOTICE_LANGUAGES:
+            return primary
+    return "en"
+
+
+def moves_to_notify(plan: SunsetPlan, agent_ids: list[int] | None = None) -> QuerySet[Reassignment]:
+    """Confirmed (or notified) moves of the plan whose agent has an email address and has not been
+    sent (or queued) an email about this exact decision (team, date, role), plus those whose email
+    about it failed and will be queued again: the emails "Email agents" sends, counted on its
+    confirmation and queued by `notify_agents`."""
+    moves = Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).exclude(agent__email="")
+    if agent_ids is not None:
+        moves = moves.filter(agent_id__in=agent_ids)
+    same_decision = AgentNotice.objects.filter(
+        reassignment_id=OuterRef("pk"),
+        to_team_id=OuterRef("to_team_id"),
+        effective_date=OuterRef("effective_date"),
+        role=OuterRef("role"),
+    )
+    return moves.filter(~Exists(same_decision) | Exists(same_decision.filter(state=NoticeState.FAILED)))
 
 
 def affected_assignments(plan: SunsetPlan):

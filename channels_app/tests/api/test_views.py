@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from channels_app.models import Agent, AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
-from channels_app.plans.services.plans import confirm_reassignments, submit_plan
+from channels_app.models import Agent, AgentNotice, AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
+from channels_app.plans.services.plans import approve_plan, confirm_reassignments, submit_plan
 from channels_app.tests.support.factories import (
     AgentFactory,
     AssignmentFactory,
@@ -619,3 +619,26 @@ def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, v
     )
     repeated = api(viewer).get("/api/v1/plans/?search=a&search=b", HTTP_ACCEPT_LANGUAGE="fr")
     assert repeated.json()["errors"] == {"search": ["Indiquez ce paramètre une seule fois."]}
+
+
+def test_agents_are_emailed_through_the_api_only_once_the_plan_is_approved(
+    manager, approver, hr_coordinator, staffed_plan, smtp_settings
+):
+    plan, agents, phone = staffed_plan
+    items = [{"agent": a.pk, "to_team": phone.pk, "effective_date": str(FUTURE)} for a in agents]
+    api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json")
+    api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/confirm/", {}, format="json")
+    refused = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json")
+    assert refused.status_code == 409
+    assert "once the plan is approved" in refused.json()["detail"]
+    assert not AgentNotice.objects.exists()
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
+    assert api(manager).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json").status_code == 403
+    done = api(hr_coordinator).post(
+        f"/api/v1/plans/{plan.pk}/reassignments/notify/", {"agents": [agents[0].pk]}, format="json"
+    )
+    assert done.status_code == 200, done.json()
+    assert done.json() == {"queued": 1, "requeued": 0, "already": 0, "unconfirmed": 0, "without_email": []}
+    again = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json").json()
+    assert (again["queued"], again["already"]) == (2, 1)

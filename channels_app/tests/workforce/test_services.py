@@ -4,23 +4,35 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
+from channels_app.models import (
+    AgentNotice,
+    AuditEvent,
+    NoticeState,
+    Phase,
+    PhaseState,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+)
 from channels_app.plans.services.plans import approve_plan, submit_plan
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
 from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
 from channels_app.workforce.services import moves as moves_module
 from channels_app.workforce.services.moves import (
+    MoveRequest,
     accept_suggestion,
     assign_agents,
     clear_destinations,
     confirm_moves,
     notify_agents,
+    propose_moves,
     send_agent_notices,
     suggest_destinations,
     update_staffing_inputs,
@@ -356,9 +368,31 @@ def test_approval_checks_the_guard_again(world, plan, manager, approver, hr_coor
 # --- telling the agents ----------------------------------------------------------------------------
 
 
+def _approved(plan, *, manager, approver, hr_coordinator):
+    """Every agent placed by the suggestion and confirmed, then the plan approved: agents can be
+    emailed from now on."""
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    return submit_and_approve(plan, manager=manager, approver=approver)
+
+
+def test_agents_cannot_be_emailed_before_the_plan_is_approved(world, plan, hr_coordinator, smtp_settings):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidTransition) as refused:
+        notify_agents(actor=hr_coordinator, plan=plan)
+    assert refused.value.messages == [
+        "Agents can be emailed their new team once the plan is approved; “Retire social support” is draft."
+    ]
+    assert not AgentNotice.objects.exists() and AuditEvent.objects.count() == before
+    assert send_agent_notices() == 0 and smtp_settings.messages == []
+
+
 def test_agents_are_emailed_their_new_team_once(
-    world, plan, hr_coordinator, smtp_settings, django_capture_on_commit_callbacks
+    world, plan, manager, approver, hr_coordinator, smtp_settings, django_capture_on_commit_callbacks
 ):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     assign_agents(
         actor=hr_coordinator,
         plan=plan,
@@ -367,49 +401,88 @@ def test_agents_are_emailed_their_new_team_once(
         role="Phone agent",
         confirm=True,
     )
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Phone EMEA")
+    # HR takes Chen's confirmation back: a proposed move is not announced.
+    propose_moves(
+        actor=hr_coordinator,
+        plan=plan,
+        moves=[MoveRequest(world.agents["Chen"].pk, "Phone EMEA", state="proposed")],
+        source="board",
+    )
     with django_capture_on_commit_callbacks() as queued:
-        result = notify_agents(actor=hr_coordinator, plan=plan)
+        result = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko", "Chen"))
     assert (result.queued, result.already, result.unconfirmed) == (2, 0, 1)
     assert len(queued) == 1  # the sender task is queued once the transaction commits
-    again = notify_agents(actor=hr_coordinator, plan=plan)  # a second click
-    assert (again.queued, again.already) == (0, 2)
+    again = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko", "Chen"))
+    assert (again.queued, again.already) == (0, 2)  # a second click
 
     assert send_agent_notices(plan_id=plan.pk) == 2
     assert send_agent_notices(plan_id=plan.pk) == 0
     received = {m.message["To"]: m.message for m in smtp_settings.messages}
     assert set(received) == {world.agents["Dewi"].email, world.agents["Eko"].email}
-    body = received[world.agents["Dewi"].email].get_content()
-    hard_close = plan.phases.get().local_date
-    assert f"From {hard_close:%A %d %B %Y} you join Phone APAC as Phone agent." in body
     assert received[world.agents["Dewi"].email]["Reply-To"] == hr_coordinator.email
     assert _moves(plan)["Dewi"] == ("Phone APAC", "notified")
     assert _moves(plan)["Chen"] == ("Phone EMEA", "proposed")  # not confirmed: not announced
     # Asking again after they were told sends nothing more.
-    assert notify_agents(actor=hr_coordinator, plan=plan).queued == 0
+    assert notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko")).queued == 0
     assert send_agent_notices() == 0
     assert len(smtp_settings.messages) == 2
 
 
-def test_a_changed_move_is_announced_again_and_a_stale_email_is_not_sent(world, plan, hr_coordinator, smtp_settings):
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Phone EMEA", confirm=True)
-    notify_agents(actor=hr_coordinator, plan=plan)
-    # Before the worker sends it, HR changes Bruno's team: that first email must not go out.
+def test_each_agent_is_written_to_in_their_language_for_the_moment_it_is_sent(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    hard_close = plan.phases.get().local_date
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Chen", "Dewi"))
+    assert send_agent_notices() == 3
+    mail = {m.message["To"]: m.message for m in smtp_settings.messages}
+    amelie = mail[world.agents["Amélie"].email]  # speaks fr
+    chen = mail[world.agents["Chen"].email]  # speaks en
+    dewi = mail[world.agents["Dewi"].email]  # speaks id
+    with translation.override("fr"):
+        fr_date = date_format(hard_close, "j F Y")
+    with translation.override("id"):
+        id_date = date_format(hard_close, "j F Y")
+    assert " ".join(amelie["Subject"].split()) == f"[Dusk] Votre nouvelle équipe à partir du {fr_date} : Phone EMEA"
+    assert (
+        f"Les canaux d'assistance sur lesquels vous travaillez (Brand forum, Brand on X) seront fermés le {fr_date}."
+        in amelie.get_content()
+    )
+    assert f"The support channels you work on (Brand forum, Brand on X) will retire on {hard_close:%-d %B %Y}." in (
+        chen.get_content()
+    )
+    assert f"Kanal dukungan tempat Anda bekerja, Brand on X, akan ditutup pada {id_date}." in dewi.get_content()
+    assert "Phone APAC" in dewi["Subject"] and "Your new team" not in dewi["Subject"]
+    # Bruno's email waits in the queue while the hard close runs: it goes out saying so.
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"))
+    Phase.objects.filter(plan=plan).update(state=PhaseState.COMPLETED)
+    assert send_agent_notices() == 1
+    bruno = smtp_settings.messages[-1].message.get_content()
+    assert "Les canaux d'assistance sur lesquels vous travaillez (Brand forum, Brand on X) ont été fermés." in bruno
+    assert AgentNotice.objects.get(agent=world.agents["Bruno"]).body == bruno.replace("\r\n", "\n")
+
+
+def test_a_changed_move_is_announced_again_and_a_stale_email_is_not_sent(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    # Before the worker sends it, HR changes Chen's team: that first email must not go out.
     world.web_desk.capacity = 3
     world.web_desk.save()
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Web desk", confirm=True)
-    notify_agents(actor=hr_coordinator, plan=plan)
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Web desk", confirm=True)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
     assert send_agent_notices() == 1
     assert [n.state for n in AgentNotice.objects.order_by("id")] == [NoticeState.SKIPPED, NoticeState.SENT]
     assert len(smtp_settings.messages) == 1
     assert "you join Web desk" in smtp_settings.messages[0].message.get_content()
 
 
-def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(world, plan, hr_coordinator, smtp_settings):
-    assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
-    )
-    notify_agents(actor=hr_coordinator, plan=plan)
+def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"))
     smtp_settings.reject_next_data()  # 451 try again later, for the first email
     assert send_agent_notices() == 1
     waiting = AgentNotice.objects.get(state=NoticeState.PENDING)
@@ -419,10 +492,9 @@ def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(world, plan,
     assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 2
 
 
-def test_emails_go_out_in_batches(world, plan, hr_coordinator, smtp_settings, settings):
+def test_emails_go_out_in_batches(world, plan, manager, approver, hr_coordinator, smtp_settings, settings):
     settings.DUSK_EMAIL_BATCH = 2
-    accept_suggestion(actor=hr_coordinator, plan=plan)
-    confirm_moves(actor=hr_coordinator, plan=plan)
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     notify_agents(actor=hr_coordinator, plan=plan)
     assert send_agent_notices() == 5
     assert len(smtp_settings.messages) == 5
@@ -431,12 +503,9 @@ def test_emails_go_out_in_batches(world, plan, hr_coordinator, smtp_settings, se
 
 
 def test_the_cutover_does_not_email_agents_hr_already_told(world, manager, approver, hr_coordinator, smtp_settings):
-    plan = world_plan(world, manager)
-    accept_suggestion(actor=hr_coordinator, plan=plan)
-    confirm_moves(actor=hr_coordinator, plan=plan)
+    plan = _approved(world_plan(world, manager), manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"))
     send_agent_notices()
-    plan = submit_and_approve(plan, manager=manager, approver=approver)
     run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
     assert run_cutover(run_id=run_ids[0], worker_id="test") in ("completed", "delivering")
     recipients = sorted(m.message["To"] for m in smtp_settings.messages)
