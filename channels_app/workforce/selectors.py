@@ -64,6 +64,7 @@ from channels_app.workforce.staffing.solver import is_relocation
 
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
+WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]
 
 TeamChannel = Team.channels.through
 
@@ -382,6 +383,27 @@ def destinations(plan: SunsetPlan, teams: QuerySet[Team] | None = None) -> list[
     return teams
 
 
+def board_destinations(plan: SunsetPlan) -> list[Team]:
+    """The board's teams with their seats (as `destinations`): every destination, and any team
+    this plan already sends agents to that is no longer one (`leaving`: its channels are closing
+    too), so that what the guard counts is on the page. One query for the teams, whatever their
+    number, and the two seat counts."""
+    dest = destination_teams(plan)
+    receiving = Reassignment.objects.filter(plan_id=plan.pk, state__in=WITH_DESTINATION).values("to_team_id")
+    teams = (
+        Team.objects.filter(Q(pk__in=dest.order_by().values("pk")) | Q(pk__in=receiving))
+        .annotate(is_destination=Exists(dest.order_by().filter(pk=OuterRef("pk"))))
+        .order_by("name", "id")
+    )
+    found = destinations(plan, teams)
+    for team in found:
+        team.leaving = not team.is_destination
+        # The guard's capacity rule (destination_problems): confirmed arrivals of this plan into a
+        # team already full of agents and other plans' confirmed arrivals.
+        team.over_capacity = bool(team.plan_confirmed) and team.occupied + team.incoming_confirmed > team.capacity
+    return found
+
+
 # --- the submit guard ------------------------------------------------------------------------------
 
 
@@ -651,6 +673,3 @@ def affected_assignments(plan: SunsetPlan):
     """Open assignments on teams that work any of the plan's channels: one row per channel of the
     plan the team works (count distinct agents)."""
     return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan)
-
-
-WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]

@@ -31,7 +31,7 @@ from channels_app.workforce.selectors import (
     agent_emails_blocked,
     board_agents,
     board_counts,
-    destinations,
+    board_destinations,
     label_relocations,
     moves_to_notify,
     staffing_check,
@@ -110,7 +110,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
             | Q(move_to_team_name__icontains=q)
         )
     page = Paginator(shown.order_by("name", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    teams = list(destinations(plan))
+    teams = board_destinations(plan)
     for team in teams:
         team.bar = seat_bar(team.occupied, team.after, team.capacity)
     planned = None
@@ -132,7 +132,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "teams": teams,
         # The guard's capacity rule (selectors.destination_problems): confirmed arrivals beyond the
         # seats block submission and approval, so the board says so before anyone clicks.
-        "over_capacity": [t for t in teams if t.occupied + t.incoming_confirmed > t.capacity],
+        "over_capacity": [t for t in teams if t.over_capacity],
         "planned": planned,
         "suggest": suggest,
         "q": q,
