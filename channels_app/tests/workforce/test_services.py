@@ -24,6 +24,7 @@ from channels_app.plans.services.plans import approve_plan, submit_plan
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
 from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
+from channels_app.workforce.selectors import moves_to_notify
 from channels_app.workforce.services import moves as moves_module
 from channels_app.workforce.services.moves import (
     MoveRequest,
@@ -490,6 +491,19 @@ def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(
     assert send_agent_notices() == 1
     assert set(AgentNotice.objects.values_list("state", flat=True)) == {NoticeState.SENT}
     assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 2
+
+
+def test_an_email_that_failed_for_good_is_counted_and_queued_again_when_hr_asks(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    AgentNotice.objects.update(state=NoticeState.FAILED, attempts=5, last_error="550 mailbox full")  # gave up
+    assert moves_to_notify(plan, world.ids("Chen")).count() == 1  # what the confirmation states
+    result = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    assert (result.queued, result.requeued) == (0, 1)
+    assert send_agent_notices() == 1 and len(smtp_settings.messages) == 1
+    assert moves_to_notify(plan, world.ids("Chen")).count() == 0
 
 
 def test_emails_go_out_in_batches(world, plan, manager, approver, hr_coordinator, smtp_settings, settings):

@@ -943,9 +943,15 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
             )
         )
     AgentNotice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=UPSERT_BATCH)
-    requeued = AgentNotice.objects.filter(reassignment__in=[m.pk for m in active], state=NoticeState.FAILED).update(
-        state=NoticeState.PENDING, attempts=0, last_error=""
-    )
+    # A failed email about the current decision goes out again (one about an older decision would
+    # only be skipped): the same emails `selectors.moves_to_notify` counts for the confirmation.
+    requeued = AgentNotice.objects.filter(
+        reassignment__in=[m.pk for m in active],
+        state=NoticeState.FAILED,
+        to_team_id=F("reassignment__to_team_id"),
+        effective_date=F("reassignment__effective_date"),
+        role=F("reassignment__role"),
+    ).update(state=NoticeState.PENDING, attempts=0, last_error="")
     record_event(
         actor=actor,
         action="agents.notices_queued",
