@@ -28,6 +28,7 @@ from channels_app.models import (
 )
 from channels_app.models.channels import API_URL_SCHEMES, validate_secret_name
 from channels_app.models.runs import Step
+from channels_app.workforce.selectors import relocation
 
 # --- input: unknown and read-only fields are refused, never silently dropped ---------------
 
@@ -457,10 +458,26 @@ class AutoReplyPreviewInput(StrictInput):
 # --- reassignments ----------------------------------------------------------------------------
 
 
+class RelocationSerializer(serializers.Serializer):
+    from_site = serializers.CharField()
+    from_time_zone = serializers.CharField()
+    to_site = serializers.CharField()
+    to_time_zone = serializers.CharField()
+    label = serializers.CharField(help_text="e.g. “Relocation: Jakarta → Dublin”, in the request's language.")
+
+
 class ReassignmentSerializer(serializers.ModelSerializer):
     agent_name = serializers.CharField(source="agent.name", read_only=True)
     from_team_name = serializers.CharField(source="from_team.name", read_only=True)
     to_team_name = serializers.CharField(source="to_team.name", read_only=True)
+    relocation = serializers.SerializerMethodField(
+        help_text="Set when the move sends the agent to another site or time zone; null when they stay."
+    )
+
+    @extend_schema_field(RelocationSerializer(allow_null=True))
+    def get_relocation(self, move: Reassignment) -> dict | None:
+        found = relocation(move.agent.site, move.agent.time_zone, move.to_team.site, move.to_team.time_zone)
+        return found.as_dict() if found else None
 
     class Meta:
         model = Reassignment
@@ -473,6 +490,7 @@ class ReassignmentSerializer(serializers.ModelSerializer):
             "from_team_name",
             "to_team",
             "to_team_name",
+            "relocation",
             "role",
             "effective_date",
             "state",
@@ -507,6 +525,24 @@ class ConfirmInput(StrictInput):
 
 class ConfirmResult(serializers.Serializer):
     confirmed = serializers.IntegerField()
+
+
+class NotifyInput(StrictInput):
+    agents = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        allow_null=True,
+        max_length=5000,
+        help_text="Agents to email (default: every agent of the plan with a confirmed move)",
+    )
+
+
+class NotifyResult(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="Emails queued now")
+    requeued = serializers.IntegerField(help_text="Failed emails queued again")
+    already = serializers.IntegerField(help_text="Agents already told about the same move")
+    unconfirmed = serializers.IntegerField(help_text="Proposed moves, not announced")
+    without_email = serializers.ListField(child=serializers.CharField(), help_text="Agents with no email address")
 
 
 # --- runs and audit ------------------------------------------------------------------------------

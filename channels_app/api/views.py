@@ -71,6 +71,7 @@ from channels_app.plans.services.plans import (
 )
 from channels_app.plans.services.preflight import run_preflight
 from channels_app.workforce.services.bulk import ReassignmentInput, propose_reassignments
+from channels_app.workforce.services.moves import notify_agents
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
 _MAX_ID = 2**63 - 1
@@ -390,6 +391,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         "preflight": "view",
         "reassignments": "manage_reassignments",
         "confirm_reassignments": "manage_reassignments",
+        "notify_agents": "manage_reassignments",
     }
 
     def _fresh(self, plan: SunsetPlan) -> SunsetPlan:
@@ -514,6 +516,17 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         data = self.validated(s.ConfirmInput)
         count = confirm_reassignments(actor=request.user, plan=plan, reassignment_ids=data.get("ids"))
         return Response({"confirmed": count})
+
+    @extend_schema(request=s.NotifyInput, responses=s.NotifyResult)
+    @action(detail=True, methods=["post"], url_path="reassignments/notify")
+    def notify_agents(self, request, pk=None):
+        """Email agents with a confirmed move their new team, each in their language (the same
+        rule as the board's "Email agents"): refused with 409 until the plan is approved; an agent
+        already told about the same move is not emailed again."""
+        plan = self.get_object()
+        data = self.validated(s.NotifyInput)
+        result = notify_agents(actor=request.user, plan=plan, agent_ids=data.get("agents"))
+        return Response(s.NotifyResult(result).data)
 
 
 # --- auto-replies -------------------------------------------------------------------------------------

@@ -210,6 +210,9 @@ def needs_action(user, may: dict) -> dict:
     Each item carries its note already translated (the same messages the template used to
     translate row by row, which cost more than the rest of the list)."""
     out: dict = {}
+    # Plans whose destination teams confirmed moves push over capacity: the guard refuses them, so
+    # HR must act even when every agent is placed, and an approver sees the block before opening it.
+    over = over_capacity_by_plan() if may.get("approve_plan") or may.get("manage_reassignments") else {}
     if may.get("approve_plan"):
         pending = SunsetPlan.objects.filter(state=PlanState.PENDING_APPROVAL).exclude(author=user)
         out["to_approve"] = list(
@@ -217,6 +220,11 @@ def needs_action(user, may: dict) -> dict:
         )
         for plan in out["to_approve"]:
             plan.note = gettext("by %(who)s") % {"who": plan.author.get_username()}
+            plan.blocked = (
+                gettext("Approval blocked: %(teams)s over capacity") % {"teams": ", ".join(over[plan.pk][1])}
+                if plan.pk in over
+                else ""
+            )
     if may.get("manage_reassignments"):
         counts = {pk: n for pk, n in unplaced_agents_by_plan().items() if n}
         out["unplaced"] = list(
@@ -225,11 +233,8 @@ def needs_action(user, may: dict) -> dict:
         for plan in out["unplaced"]:
             plan.unplaced = counts[plan.pk]
             plan.note = ngettext("%(n)s agent", "%(n)s agents", plan.unplaced) % {"n": plan.unplaced}
-        # Plans whose destination teams confirmed moves push over capacity: the guard refuses
-        # them, so HR must act even when every agent is placed.
         out["over_capacity"] = [
-            SimpleNamespace(pk=pk, title=title, note=", ".join(teams))
-            for pk, (title, teams) in over_capacity_by_plan().items()
+            SimpleNamespace(pk=pk, title=title, note=", ".join(teams)) for pk, (title, teams) in over.items()
         ]
     if may.get("manage_channels") or may.get("approve_plan"):
         # Runs that told the screen "done" but not every customer or agent: one query.

@@ -40,15 +40,18 @@ from django.utils.translation import ngettext, pgettext
 from channels_app.models import (
     OPEN_PLAN_STATES,
     Agent,
+    AgentNotice,
     Assignment,
     Channel,
     ChannelState,
     Direction,
     Message,
+    NoticeState,
     Phase,
     PhaseKind,
     PlanChannel,
     PlanStaffing,
+    PlanState,
     Reassignment,
     ReassignmentState,
     RedirectKind,
@@ -57,9 +60,11 @@ from channels_app.models import (
     Team,
 )
 from channels_app.workforce.staffing.erlang import StaffingResult, agents_needed
+from channels_app.workforce.staffing.solver import is_relocation
 
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
+WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]
 
 TeamChannel = Team.channels.through
 
@@ -191,9 +196,80 @@ def with_move(agents: QuerySet[Agent], plan: SunsetPlan) -> QuerySet[Agent]:
         move_state=F("move__state"),
         move_to_team_id=F("move__to_team_id"),
         move_to_team_name=F("move__to_team__name"),
+        move_to_team_site=F("move__to_team__site"),
+        move_to_team_time_zone=F("move__to_team__time_zone"),
         move_role=F("move__role"),
         move_effective_date=F("move__effective_date"),
     )
+
+
+@dataclass(frozen=True)
+class Relocation:
+    """A move to another site or time zone: where from and where to, naming only what changes
+    ("Jakarta -> Dublin", or the zones when the site stays)."""
+
+    from_site: str
+    from_time_zone: str
+    to_site: str
+    to_time_zone: str
+
+    def _places(self) -> tuple[str, str]:
+        site_changes = bool(self.from_site and self.to_site) and self.from_site.strip().lower() != (
+            self.to_site.strip().lower()
+        )
+        zone_changes = is_relocation("", self.from_time_zone, "", self.to_time_zone)
+        if site_changes and zone_changes:
+            return f"{self.from_site} ({self.from_time_zone})", f"{self.to_site} ({self.to_time_zone})"
+        if site_changes:
+            return self.from_site, self.to_site
+        return self.from_time_zone, self.to_time_zone
+
+    @property
+    def from_place(self) -> str:
+        return self._places()[0]
+
+    @property
+    def to_place(self) -> str:
+        return self._places()[1]
+
+    @property
+    def label(self) -> str:
+        """The label, e.g. "Relocation: Jakarta → Dublin", in the active language."""
+        return _("Relocation: %(from)s → %(to)s") % {"from": self.from_place, "to": self.to_place}
+
+    def as_dict(self) -> dict:
+        return {
+            "from_site": self.from_site,
+            "from_time_zone": self.from_time_zone,
+            "to_site": self.to_site,
+            "to_time_zone": self.to_time_zone,
+            "label": self.label,
+        }
+
+
+def relocation(agent_site: str, agent_time_zone: str, team_site: str | None, team_time_zone: str | None):
+    """The Relocation a move to this team means for this agent, or None when they stay (the
+    solver's rule, `staffing.solver.is_relocation`)."""
+    if team_site is None and team_time_zone is None:
+        return None
+    if not is_relocation(agent_site, agent_time_zone, team_site or "", team_time_zone or ""):
+        return None
+    return Relocation(agent_site or "", agent_time_zone or "", team_site or "", team_time_zone or "")
+
+
+def label_relocations(agents, *, suggested: bool = False) -> None:
+    """Set `relocation` on each board row (its move's), and `suggested_relocation` when the row
+    carries a `suggested_team`: what the board shows beside the destination."""
+    for agent in agents:
+        agent.relocation = (
+            relocation(agent.site, agent.time_zone, agent.move_to_team_site, agent.move_to_team_time_zone)
+            if getattr(agent, "move_to_team_id", None)
+            else None
+        )
+        team = getattr(agent, "suggested_team", None) if suggested else None
+        agent.suggested_relocation = (
+            relocation(agent.site, agent.time_zone, team.site, team.time_zone) if team else None
+        )
 
 
 def board_agents(plan: SunsetPlan, *, team_ids: list[int]) -> QuerySet[Agent]:
@@ -305,6 +381,27 @@ def destinations(plan: SunsetPlan, teams: QuerySet[Team] | None = None) -> list[
         team.solver_free = team.capacity - team.occupied - team.incoming_confirmed
         team.free = team.capacity - team.after
     return teams
+
+
+def board_destinations(plan: SunsetPlan) -> list[Team]:
+    """The board's teams with their seats (as `destinations`): every destination, and any team
+    this plan already sends agents to that is no longer one (`leaving`: its channels are closing
+    too), so that what the guard counts is on the page. One query for the teams, whatever their
+    number, and the two seat counts."""
+    dest = destination_teams(plan)
+    receiving = Reassignment.objects.filter(plan_id=plan.pk, state__in=WITH_DESTINATION).values("to_team_id")
+    teams = (
+        Team.objects.filter(Q(pk__in=dest.order_by().values("pk")) | Q(pk__in=receiving))
+        .annotate(is_destination=Exists(dest.order_by().filter(pk=OuterRef("pk"))))
+        .order_by("name", "id")
+    )
+    found = destinations(plan, teams)
+    for team in found:
+        team.leaving = not team.is_destination
+        # The guard's capacity rule (destination_problems): confirmed arrivals of this plan into a
+        # team already full of agents and other plans' confirmed arrivals.
+        team.over_capacity = bool(team.plan_confirmed) and team.occupied + team.incoming_confirmed > team.capacity
+    return found
 
 
 # --- the submit guard ------------------------------------------------------------------------------
@@ -526,10 +623,53 @@ def _needed(per_hour: float, inputs: PlanStaffing) -> StaffingResult | None:
     )
 
 
+# --- telling the agents ------------------------------------------------------------------------------
+
+# Agents hear about their new team only once a second person approved the plan.
+NOTIFY_PLAN_STATES = (PlanState.SCHEDULED, PlanState.RUNNING, PlanState.COMPLETED)
+# The languages agents are written to in (the portal's); anyone else reads English.
+NOTICE_LANGUAGES = ("en", "fr", "id")
+
+
+def agent_emails_blocked(plan: SunsetPlan) -> str:
+    """Why HR cannot email the plan's agents yet ("" when it can): the one rule the board's
+    button, the confirmation, the service and the API share."""
+    if plan.state in NOTIFY_PLAN_STATES:
+        return ""
+    return _("Agents can be emailed their new team once the plan is approved; “%(plan)s” is %(state)s.") % {
+        "plan": plan.title,
+        "state": PlanState(plan.state).label.lower(),
+    }
+
+
+def notice_language(languages) -> str:
+    """The language an agent is written to in: the first they speak among the portal's (en, fr,
+    id; a regional tag counts: fr-CA is fr), else English."""
+    for code in languages or ():
+        primary = str(code).strip().lower().replace("_", "-").split("-")[0]
+        if primary in NOTICE_LANGUAGES:
+            return primary
+    return "en"
+
+
+def moves_to_notify(plan: SunsetPlan, agent_ids: list[int] | None = None) -> QuerySet[Reassignment]:
+    """Confirmed (or notified) moves of the plan whose agent has an email address and has not been
+    sent (or queued) an email about this exact decision (team, date, role), plus those whose email
+    about it failed and will be queued again: the emails "Email agents" sends, counted on its
+    confirmation and queued by `notify_agents`."""
+    moves = Reassignment.objects.filter(plan_id=plan.pk, state__in=ACTIVE_MOVE_STATES).exclude(agent__email="")
+    if agent_ids is not None:
+        moves = moves.filter(agent_id__in=agent_ids)
+    same_decision = AgentNotice.objects.filter(
+        reassignment_id=OuterRef("pk"),
+        to_team_id=OuterRef("to_team_id"),
+        effective_date=OuterRef("effective_date"),
+        role=OuterRef("role"),
+    )
+    return moves.filter(~Exists(same_decision) | Exists(same_decision.filter(state=NoticeState.FAILED)))
+
+
 def affected_assignments(plan: SunsetPlan):
     """Open assignments on teams that work any of the plan's channels: one row per channel of the
     plan the team works (count distinct agents)."""
     return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan)
-
-
-WITH_DESTINATION = [ReassignmentState.PROPOSED, ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED]

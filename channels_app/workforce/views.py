@@ -28,9 +28,12 @@ from channels_app.models import SunsetPlan
 from channels_app.workforce.forms import ImportForm, MoveForm, StaffingInputsForm
 from channels_app.workforce.selectors import (
     ACTIVE_MOVE_STATES,
+    agent_emails_blocked,
     board_agents,
     board_counts,
-    destinations,
+    board_destinations,
+    label_relocations,
+    moves_to_notify,
     staffing_check,
     staffing_inputs,
     team_work,
@@ -107,7 +110,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
             | Q(move_to_team_name__icontains=q)
         )
     page = Paginator(shown.order_by("name", "id"), PAGE_SIZE).get_page(request.GET.get("page"))
-    teams = list(destinations(plan))
+    teams = board_destinations(plan)
     for team in teams:
         team.bar = seat_bar(team.occupied, team.after, team.capacity)
     planned = None
@@ -117,6 +120,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
             if agent.pk in planned.from_team:
                 agent.suggested_team = planned.team_for(agent.pk)
                 agent.explanation = planned.explain(agent.pk)
+    label_relocations(page.object_list, suggested=suggest)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -128,7 +132,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "teams": teams,
         # The guard's capacity rule (selectors.destination_problems): confirmed arrivals beyond the
         # seats block submission and approval, so the board says so before anyone clicks.
-        "over_capacity": [t for t in teams if t.occupied + t.incoming_confirmed > t.capacity],
+        "over_capacity": [t for t in teams if t.over_capacity],
         "planned": planned,
         "suggest": suggest,
         "q": q,
@@ -136,6 +140,8 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "team_filter": int(from_team) if from_team.isdigit() else None,
         "query": query.urlencode(),
         "can_change": _can_change(request.user, plan),
+        # "Email agents" is disabled, with this reason, until the plan is approved.
+        "emails_blocked": agent_emails_blocked(plan),
         "move_form": MoveForm(initial={"effective_date": None}),
         "import_form": ImportForm(),
         "statuses": [
@@ -192,6 +198,7 @@ def _single_row_response(request, plan: SunsetPlan, agent_id: int, *, errors: li
     agent = rows.filter(pk=agent_id).first()
     if agent is None:
         return HttpResponseBadRequest("This agent is not on the board.")
+    label_relocations([agent])
     context = {
         "plan": plan,
         "agent": agent,
@@ -320,9 +327,39 @@ def plan_reassignments_clear(request, plan_id: int):
     return _run_action(request, plan_id, action, success)
 
 
+def _confirm_notify(request, plan: SunsetPlan, form: MoveForm) -> HttpResponse:
+    """The first click on "Email ...": the board again, with the number of emails it would send
+    and a button that sends them (a POST with `confirmed`); nothing is queued yet."""
+    blocked = agent_emails_blocked(plan)
+    if blocked:
+        return _render_board(request, plan, errors=[blocked], status=FORM_ERROR_STATUS)
+    agent_ids = form.agents()
+    count = moves_to_notify(plan, agent_ids).count()
+    return _render_board(
+        request,
+        plan,
+        notify_confirm={
+            "count": count,
+            "scope": "all" if agent_ids is None else "selected",
+            "agent_ids": agent_ids or [],
+            "next": request.POST.get("next", ""),
+        },
+    )
+
+
 @require_POST
 @login_required
 def plan_reassignments_notify(request, plan_id: int):
+    if request.POST.get("confirmed") != "1":
+        plan = _plan_for(request, plan_id, "manage_reassignments")
+        try:
+            form = _move_form(request)
+            if form.agents() == []:
+                raise ValidationError(_("Select at least one agent, or use the buttons for the whole plan."))
+        except ValidationError as exc:
+            return _render_board(request, plan, errors=_error_list(exc), status=FORM_ERROR_STATUS)
+        return _confirm_notify(request, plan, form)
+
     def success(result):
         # One sentence per count, so that each can agree with its number in every language.
         sentences = [

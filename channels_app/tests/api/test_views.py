@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from channels_app.models import AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
-from channels_app.plans.services.plans import confirm_reassignments, submit_plan
+from channels_app.models import Agent, AgentNotice, AuditEvent, Channel, PlanState, Reassignment, SunsetPlan, Team
+from channels_app.plans.services.plans import approve_plan, confirm_reassignments, submit_plan
 from channels_app.tests.support.factories import (
     AgentFactory,
     AssignmentFactory,
@@ -258,6 +258,25 @@ def test_hr_reassigns_agents_in_bulk_then_confirms(hr_coordinator, staffed_plan)
     assert confirmed.json() == {"confirmed": 3}
     listed = api(hr_coordinator).get("/api/v1/reassignments/", {"plan": plan.pk, "state": "confirmed"}).json()
     assert listed["count"] == 3
+
+
+def test_a_move_to_another_site_is_labelled_a_relocation(hr_coordinator, staffed_plan):
+    plan, agents, phone = staffed_plan
+    Agent.objects.filter(pk=agents[0].pk).update(site="Jakarta", time_zone="Asia/Jakarta")
+    Agent.objects.filter(pk__in=[a.pk for a in agents[1:]]).update(time_zone="Europe/Dublin")
+    items = [{"agent": a.pk, "to_team": phone.pk, "effective_date": str(FUTURE)} for a in agents]
+    rows = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json").json()
+    by_agent = {r["agent"]: r["relocation"] for r in rows["reassignments"]}
+    assert by_agent[agents[0].pk] == {
+        "from_site": "Jakarta",
+        "from_time_zone": "Asia/Jakarta",
+        "to_site": "Dublin",
+        "to_time_zone": "Europe/Dublin",
+        "label": "Relocation: Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)",
+    }
+    assert by_agent[agents[1].pk] is None and by_agent[agents[2].pk] is None
+    listed = api(hr_coordinator).get("/api/v1/reassignments/", {"plan": plan.pk}).json()["results"]
+    assert [r["relocation"] is not None for r in sorted(listed, key=lambda r: r["agent"])] == [True, False, False]
 
 
 def test_bulk_reassignment_is_all_or_nothing(hr_coordinator, staffed_plan):
@@ -600,3 +619,26 @@ def test_mailbox_url_and_filter_errors_answer_in_the_readers_language(manager, v
     )
     repeated = api(viewer).get("/api/v1/plans/?search=a&search=b", HTTP_ACCEPT_LANGUAGE="fr")
     assert repeated.json()["errors"] == {"search": ["Indiquez ce paramètre une seule fois."]}
+
+
+def test_agents_are_emailed_through_the_api_only_once_the_plan_is_approved(
+    manager, approver, hr_coordinator, staffed_plan, smtp_settings
+):
+    plan, agents, phone = staffed_plan
+    items = [{"agent": a.pk, "to_team": phone.pk, "effective_date": str(FUTURE)} for a in agents]
+    api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/", {"items": items}, format="json")
+    api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/confirm/", {}, format="json")
+    refused = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json")
+    assert refused.status_code == 409
+    assert "once the plan is approved" in refused.json()["detail"]
+    assert not AgentNotice.objects.exists()
+    submit_plan(actor=manager, plan=plan)
+    approve_plan(actor=approver, plan=plan)
+    assert api(manager).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json").status_code == 403
+    done = api(hr_coordinator).post(
+        f"/api/v1/plans/{plan.pk}/reassignments/notify/", {"agents": [agents[0].pk]}, format="json"
+    )
+    assert done.status_code == 200, done.json()
+    assert done.json() == {"queued": 1, "requeued": 0, "already": 0, "unconfirmed": 0, "without_email": []}
+    again = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json").json()
+    assert (again["queued"], again["already"]) == (2, 1)

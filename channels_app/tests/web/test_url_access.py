@@ -116,6 +116,7 @@ ACCESS: dict[str, object] = {
     "api:plan-reschedule": Api({"POST": "reschedule_plan"}, kwargs="phase"),
     "api:plan-reassignments": Api({"POST": "manage_reassignments"}, kwargs="plan"),
     "api:plan-confirm-reassignments": Api({"POST": "manage_reassignments"}, kwargs="plan"),
+    "api:plan-notify-agents": Api({"POST": "manage_reassignments"}, kwargs="plan"),
     "api:autoreply-list": Api(VIEW_ONLY),
     "api:autoreply-detail": Api(VIEW_ONLY, kwargs="auto_reply"),
     "api:autoreply-preview": Api(VIEW_ONLY, kwargs="auto_reply"),

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from channels_app.models import Channel, ChannelState
 from channels_app.tests.support.factories import AssignmentFactory, ChannelFactory, TeamFactory
-from channels_app.tests.support.helpers import move_everyone
+from channels_app.tests.support.helpers import hard_close_plan, move_everyone
 from channels_app.workforce.selectors import destination_teams
 
 
@@ -54,3 +54,23 @@ def test_no_destination_is_a_team_whose_channels_all_retired(world, plan):
     assert "Messenger Care" not in [t.name for t in destination_teams(plan)]
     Channel.objects.filter(pk=retired.pk).update(state=ChannelState.ACTIVE)  # rolled back: it works again
     assert "Messenger Care" in [t.name for t in destination_teams(plan)]
+
+
+def test_a_team_that_is_leaving_yet_receives_agents_stays_on_the_board_with_its_seats(
+    client, world, plan, manager, hr_coordinator
+):
+    for name in ("Amélie", "Bruno", "Chen"):
+        move_everyone(plan, hr_coordinator=hr_coordinator, agents=[world.agents[name]], to_team=world.phone_emea)
+    for name in ("Dewi", "Eko"):
+        move_everyone(plan, hr_coordinator=hr_coordinator, agents=[world.agents[name]], to_team=world.phone_apac)
+    # Another plan now retires the phone line (Phone EMEA's only channel), and Phone EMEA fills up:
+    # the guard counts its seats, so the board shows it, marked as leaving, and no green line.
+    hard_close_plan(manager=manager, channels=[world.phone], title="Retire the phone line")
+    AssignmentFactory(team=world.phone_emea)
+    client.force_login(hr_coordinator)
+    page = client.get(reverse("plan_reassignments", args=[plan.pk])).content.decode()
+    assert "Every agent has a confirmed destination." not in page
+    assert "Phone EMEA (3 agents now + 3 confirmed arrivals for 5 seats)" in page
+    row = page.split(f'id="team-{world.phone_emea.pk}"', 1)[1].split("</tr>", 1)[0]
+    assert 'class="tag leaving"' in row
+    assert '<option value="Phone EMEA">' not in page  # not offered as a destination any more

@@ -55,6 +55,16 @@ def test_export_lists_every_agent_with_their_destination(world, plan, hr_coordin
     assert (by_name["Chen"]["destination_team"], by_name["Chen"]["status"]) == ("", "")
 
 
+def test_export_labels_relocations_from_and_to(world, plan, hr_coordinator):
+    world.web_desk.capacity = 4
+    world.web_desk.save()
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Web desk")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC")
+    by_name = {r["agent_name"]: r for r in _rows(export_reassignments_csv(plan))}
+    assert by_name["Dewi"]["relocation"] == "Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)"
+    assert by_name["Eko"]["relocation"] == by_name["Chen"]["relocation"] == ""
+
+
 def test_export_defuses_spreadsheet_formulas(world, plan):
     world.agents["Chen"].name = '=HYPERLINK("http://evil")'
     world.agents["Chen"].save()

@@ -19,6 +19,8 @@ from channels_app.workforce.selectors import (
     affected_agents,
     destination_problems,
     destinations,
+    notice_language,
+    relocation,
     staffing_check,
     team_work,
 )
@@ -172,3 +174,29 @@ def test_a_redirect_target_no_remaining_team_serves_is_flagged(world, manager):
     inbound(world.x, 5)
     queue = staffing_check(plan).queues[0]
     assert queue.teams == [] and queue.status == "no_team"
+
+
+@pytest.mark.parametrize(
+    ("languages", "expected"),
+    [
+        (["fr", "en"], "fr"),  # the first the portal speaks, in the agent's order
+        (["de", "id"], "id"),
+        (["fr-CA"], "fr"),  # a regional tag counts
+        (["pt_BR", "EN"], "en"),
+        (["de"], "en"),  # none of en, fr, id: English
+        ([], "en"),
+        (None, "en"),
+    ],
+)
+def test_an_agent_is_written_to_in_the_first_portal_language_they_speak(languages, expected):
+    assert notice_language(languages) == expected
+
+
+def test_relocation_names_only_what_changes():
+    assert relocation("Jakarta", "Asia/Jakarta", "Jakarta", "Asia/Jakarta") is None
+    assert relocation("Paris", "Europe/Paris", "Berlin", "Europe/Berlin").label == "Relocation: Paris → Berlin"
+    assert relocation("Paris", "Europe/Paris", "Paris", "America/Chicago").label == (
+        "Relocation: Europe/Paris → America/Chicago"
+    )
+    assert relocation("Jakarta", "Asia/Jakarta", "", "Asia/Jakarta") is None  # a team with no site
+    assert relocation("Jakarta", "Asia/Jakarta", None, None) is None  # no destination

@@ -4,23 +4,36 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.models import AgentNotice, AuditEvent, NoticeState, PlanState, Reassignment, ReassignmentState
+from channels_app.models import (
+    AgentNotice,
+    AuditEvent,
+    NoticeState,
+    Phase,
+    PhaseState,
+    PlanState,
+    Reassignment,
+    ReassignmentState,
+)
 from channels_app.plans.services.plans import approve_plan, submit_plan
 from channels_app.tests.support.factories import AgentFactory, AssignmentFactory
-from channels_app.tests.support.helpers import submit_and_approve
+from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve
 from channels_app.tests.support.workforce_helpers import world_plan
+from channels_app.workforce.selectors import moves_to_notify
 from channels_app.workforce.services import moves as moves_module
 from channels_app.workforce.services.moves import (
+    MoveRequest,
     accept_suggestion,
     assign_agents,
     clear_destinations,
     confirm_moves,
     notify_agents,
+    propose_moves,
     send_agent_notices,
     suggest_destinations,
     update_staffing_inputs,
@@ -78,6 +91,40 @@ def test_suggestion_says_which_language_is_short_of_seats(world, plan):
     assert planned.suggestion.infeasibility == ["1 agent speaks only id but no destination with free seats accepts id"]
     assert planned.team_for(world.agents["Eko"].pk).name == "Phone EMEA"
     assert "not placed" in planned.explain(world.agents["Dewi"].pk)
+
+
+def test_suggestions_never_go_to_a_team_whose_channels_are_all_retiring(world, plan, manager, hr_coordinator):
+    # Another open plan retires the phone line: Phone EMEA and Phone APAC, the only teams with free
+    # seats, serve nothing else, so they are leaving too. The Web desk stays but is full.
+    hard_close_plan(manager=manager, channels=[world.phone], title="Retire the phone line")
+    planned = suggest_destinations(plan=plan)
+    assert planned.suggestion.placements == {}
+    assert sorted(planned.suggestion.unplaced) == sorted(world.ids(*world.agents))
+    assert {t.name for t in planned.teams.values()} == {"Web desk"}
+    with pytest.raises(ValidationError) as refused:
+        assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Phone APAC")
+    assert "“Phone APAC” cannot receive this plan's agents: it works a retiring channel." in refused.value.messages
+    with pytest.raises(ValidationError):
+        accept_suggestion(actor=hr_coordinator, plan=plan)
+    assert not Reassignment.objects.exists()
+
+
+def test_the_suggestion_keeps_an_agent_on_her_site_rather_than_match_a_skill_abroad(world, plan):
+    # Dewi (Jakarta, Indonesian only) writes; the Dublin web desk wants writers and has seats, the
+    # Jakarta phone desk wants devices. Staying in Jakarta comes before the skill.
+    world.agents["Dewi"].skills = ["writing"]
+    world.agents["Dewi"].save()
+    world.web_desk.skills, world.web_desk.capacity = ["writing"], 5
+    world.web_desk.save()
+    planned = suggest_destinations(plan=plan)
+    assert planned.team_for(world.agents["Dewi"].pk).name == "Phone APAC"
+    assert "same site (Jakarta)" in planned.explain(world.agents["Dewi"].pk)
+    # With the Jakarta desk full, she must relocate, and is sent to the writers' desk.
+    world.phone_apac.capacity = 1
+    world.phone_apac.save()
+    planned = suggest_destinations(plan=plan)
+    assert planned.team_for(world.agents["Dewi"].pk).name == "Web desk"
+    assert "moves site (Jakarta -> Dublin)" in planned.explain(world.agents["Dewi"].pk)
 
 
 def test_accepting_all_writes_proposed_moves_in_one_go(world, plan, hr_coordinator):
@@ -322,9 +369,31 @@ def test_approval_checks_the_guard_again(world, plan, manager, approver, hr_coor
 # --- telling the agents ----------------------------------------------------------------------------
 
 
+def _approved(plan, *, manager, approver, hr_coordinator):
+    """Every agent placed by the suggestion and confirmed, then the plan approved: agents can be
+    emailed from now on."""
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    return submit_and_approve(plan, manager=manager, approver=approver)
+
+
+def test_agents_cannot_be_emailed_before_the_plan_is_approved(world, plan, hr_coordinator, smtp_settings):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    before = AuditEvent.objects.count()
+    with pytest.raises(InvalidTransition) as refused:
+        notify_agents(actor=hr_coordinator, plan=plan)
+    assert refused.value.messages == [
+        "Agents can be emailed their new team once the plan is approved; “Retire social support” is draft."
+    ]
+    assert not AgentNotice.objects.exists() and AuditEvent.objects.count() == before
+    assert send_agent_notices() == 0 and smtp_settings.messages == []
+
+
 def test_agents_are_emailed_their_new_team_once(
-    world, plan, hr_coordinator, smtp_settings, django_capture_on_commit_callbacks
+    world, plan, manager, approver, hr_coordinator, smtp_settings, django_capture_on_commit_callbacks
 ):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     assign_agents(
         actor=hr_coordinator,
         plan=plan,
@@ -333,49 +402,88 @@ def test_agents_are_emailed_their_new_team_once(
         role="Phone agent",
         confirm=True,
     )
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Phone EMEA")
+    # HR takes Chen's confirmation back: a proposed move is not announced.
+    propose_moves(
+        actor=hr_coordinator,
+        plan=plan,
+        moves=[MoveRequest(world.agents["Chen"].pk, "Phone EMEA", state="proposed")],
+        source="board",
+    )
     with django_capture_on_commit_callbacks() as queued:
-        result = notify_agents(actor=hr_coordinator, plan=plan)
+        result = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko", "Chen"))
     assert (result.queued, result.already, result.unconfirmed) == (2, 0, 1)
     assert len(queued) == 1  # the sender task is queued once the transaction commits
-    again = notify_agents(actor=hr_coordinator, plan=plan)  # a second click
-    assert (again.queued, again.already) == (0, 2)
+    again = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko", "Chen"))
+    assert (again.queued, again.already) == (0, 2)  # a second click
 
     assert send_agent_notices(plan_id=plan.pk) == 2
     assert send_agent_notices(plan_id=plan.pk) == 0
     received = {m.message["To"]: m.message for m in smtp_settings.messages}
     assert set(received) == {world.agents["Dewi"].email, world.agents["Eko"].email}
-    body = received[world.agents["Dewi"].email].get_content()
-    hard_close = plan.phases.get().local_date
-    assert f"From {hard_close:%A %d %B %Y} you join Phone APAC as Phone agent." in body
     assert received[world.agents["Dewi"].email]["Reply-To"] == hr_coordinator.email
     assert _moves(plan)["Dewi"] == ("Phone APAC", "notified")
     assert _moves(plan)["Chen"] == ("Phone EMEA", "proposed")  # not confirmed: not announced
     # Asking again after they were told sends nothing more.
-    assert notify_agents(actor=hr_coordinator, plan=plan).queued == 0
+    assert notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko")).queued == 0
     assert send_agent_notices() == 0
     assert len(smtp_settings.messages) == 2
 
 
-def test_a_changed_move_is_announced_again_and_a_stale_email_is_not_sent(world, plan, hr_coordinator, smtp_settings):
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Phone EMEA", confirm=True)
-    notify_agents(actor=hr_coordinator, plan=plan)
-    # Before the worker sends it, HR changes Bruno's team: that first email must not go out.
+def test_each_agent_is_written_to_in_their_language_for_the_moment_it_is_sent(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    hard_close = plan.phases.get().local_date
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Chen", "Dewi"))
+    assert send_agent_notices() == 3
+    mail = {m.message["To"]: m.message for m in smtp_settings.messages}
+    amelie = mail[world.agents["Amélie"].email]  # speaks fr
+    chen = mail[world.agents["Chen"].email]  # speaks en
+    dewi = mail[world.agents["Dewi"].email]  # speaks id
+    with translation.override("fr"):
+        fr_date = date_format(hard_close, "j F Y")
+    with translation.override("id"):
+        id_date = date_format(hard_close, "j F Y")
+    assert " ".join(amelie["Subject"].split()) == f"[Dusk] Votre nouvelle équipe à partir du {fr_date} : Phone EMEA"
+    assert (
+        f"Les canaux d'assistance sur lesquels vous travaillez (Brand forum, Brand on X) seront fermés le {fr_date}."
+        in amelie.get_content()
+    )
+    assert f"The support channels you work on (Brand forum, Brand on X) will retire on {hard_close:%-d %B %Y}." in (
+        chen.get_content()
+    )
+    assert f"Kanal dukungan tempat Anda bekerja, Brand on X, akan ditutup pada {id_date}." in dewi.get_content()
+    assert "Phone APAC" in dewi["Subject"] and "Your new team" not in dewi["Subject"]
+    # Bruno's email waits in the queue while the hard close runs: it goes out saying so.
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"))
+    Phase.objects.filter(plan=plan).update(state=PhaseState.COMPLETED)
+    assert send_agent_notices() == 1
+    bruno = smtp_settings.messages[-1].message.get_content()
+    assert "Les canaux d'assistance sur lesquels vous travaillez (Brand forum, Brand on X) ont été fermés." in bruno
+    assert AgentNotice.objects.get(agent=world.agents["Bruno"]).body == bruno.replace("\r\n", "\n")
+
+
+def test_a_changed_move_is_announced_again_and_a_stale_email_is_not_sent(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    # Before the worker sends it, HR changes Chen's team: that first email must not go out.
     world.web_desk.capacity = 3
     world.web_desk.save()
-    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Bruno"), to_team="Web desk", confirm=True)
-    notify_agents(actor=hr_coordinator, plan=plan)
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"), to_team="Web desk", confirm=True)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
     assert send_agent_notices() == 1
     assert [n.state for n in AgentNotice.objects.order_by("id")] == [NoticeState.SKIPPED, NoticeState.SENT]
     assert len(smtp_settings.messages) == 1
     assert "you join Web desk" in smtp_settings.messages[0].message.get_content()
 
 
-def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(world, plan, hr_coordinator, smtp_settings):
-    assign_agents(
-        actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"), to_team="Phone APAC", confirm=True
-    )
-    notify_agents(actor=hr_coordinator, plan=plan)
+def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi", "Eko"))
     smtp_settings.reject_next_data()  # 451 try again later, for the first email
     assert send_agent_notices() == 1
     waiting = AgentNotice.objects.get(state=NoticeState.PENDING)
@@ -385,10 +493,22 @@ def test_a_refused_email_stays_queued_and_goes_out_on_the_next_pass(world, plan,
     assert len({m.message["Message-ID"] for m in smtp_settings.messages}) == 2
 
 
-def test_emails_go_out_in_batches(world, plan, hr_coordinator, smtp_settings, settings):
+def test_an_email_that_failed_for_good_is_counted_and_queued_again_when_hr_asks(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    AgentNotice.objects.update(state=NoticeState.FAILED, attempts=5, last_error="550 mailbox full")  # gave up
+    assert moves_to_notify(plan, world.ids("Chen")).count() == 1  # what the confirmation states
+    result = notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Chen"))
+    assert (result.queued, result.requeued) == (0, 1)
+    assert send_agent_notices() == 1 and len(smtp_settings.messages) == 1
+    assert moves_to_notify(plan, world.ids("Chen")).count() == 0
+
+
+def test_emails_go_out_in_batches(world, plan, manager, approver, hr_coordinator, smtp_settings, settings):
     settings.DUSK_EMAIL_BATCH = 2
-    accept_suggestion(actor=hr_coordinator, plan=plan)
-    confirm_moves(actor=hr_coordinator, plan=plan)
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     notify_agents(actor=hr_coordinator, plan=plan)
     assert send_agent_notices() == 5
     assert len(smtp_settings.messages) == 5
@@ -397,12 +517,9 @@ def test_emails_go_out_in_batches(world, plan, hr_coordinator, smtp_settings, se
 
 
 def test_the_cutover_does_not_email_agents_hr_already_told(world, manager, approver, hr_coordinator, smtp_settings):
-    plan = world_plan(world, manager)
-    accept_suggestion(actor=hr_coordinator, plan=plan)
-    confirm_moves(actor=hr_coordinator, plan=plan)
+    plan = _approved(world_plan(world, manager), manager=manager, approver=approver, hr_coordinator=hr_coordinator)
     notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Bruno"))
     send_agent_notices()
-    plan = submit_and_approve(plan, manager=manager, approver=approver)
     run_ids = claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))
     assert run_cutover(run_id=run_ids[0], worker_id="test") in ("completed", "delivering")
     recipients = sorted(m.message["To"] for m in smtp_settings.messages)

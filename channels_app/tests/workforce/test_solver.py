@@ -43,13 +43,13 @@ def same_zone(a: str, b: str) -> bool:
 
 
 def reference_fit(a: AgentProfile, p: SeatPool) -> tuple[int, int, int, int] | None:
-    """(skills, same site, same zone, preferred) or None when the language rule forbids it."""
+    """(same site, same zone, skills, preferred) or None when the language rule forbids it."""
     if p.free_seats <= 0 or (p.languages and not set(a.languages) & set(p.languages)):
         return None
     return (
-        len(set(a.skills) & set(p.skills)),
         int(bool(p.site) and a.site == p.site),
         int(same_zone(a.time_zone, p.time_zone)),
+        len(set(a.skills) & set(p.skills)),
         int(a.preferred_team_id == p.team_id),
     )
 
@@ -85,7 +85,8 @@ def lsap_best(agents: list[AgentProfile], pools: list[SeatPool]) -> FitTotals:
     every possible score total makes placing one more agent dominate. Dummy columns = unplaced.
     """
     n = len(agents)
-    base = n + 1
+    # Skills are the third digit now: an agent matches several, so the base leaves room for them all.
+    base = n * (1 + max((len(a.skills) for a in agents), default=0)) + 1
     seats = [p for p in pools for _ in range(max(p.free_seats, 0))]
     cost = np.full((n, len(seats) + n), np.inf)
     cost[:, len(seats) :] = 0.0
@@ -94,8 +95,8 @@ def lsap_best(agents: list[AgentProfile], pools: list[SeatPool]) -> FitTotals:
         for j, p in enumerate(seats):
             fit = reference_fit(a, p)
             if fit is not None:
-                skills, site, zone, pref = fit
-                cost[i, j] = -(bonus + ((skills * base + site) * base + zone) * base + pref)
+                site, zone, skills, pref = fit
+                cost[i, j] = -(bonus + ((site * base + zone) * base + skills) * base + pref)
     rows, cols = linear_sum_assignment(cost)
     assignment = {agents[r].id: seats[c].team_id for r, c in zip(rows, cols, strict=True) if c < len(seats)}
     return totals_of(assignment, agents, pools)
@@ -181,12 +182,12 @@ def hand_case():
 def test_hand_worked_optimum():
     # Dan speaks only German: Email (any language) is his only door, so placing all four agents
     # (the first criterion) forces Dan -> Email, and Ana, Ben, Cé share Phone FR (2) + Chat (1).
-    # Who takes the Chat seat? (skills, site, zone, preference) summed over the three:
+    # Who takes the Chat seat? (site, zone, skills, preference) summed over the three:
     #   Ana -> Chat (her preference): Ana 0,0,0,1  Ben@Phone 0,0,0,0  Cé@Phone 1,1,1,0 => 1,1,1,1
-    #   Ben -> Chat:                  Ben 1,1,1,0  Ana@Phone 2,1,1,0  Cé@Phone 1,1,1,0 => 4,3,3,0
-    #   Cé  -> Chat:                  Cé 0,0,0,0   Ana@Phone 2,1,1,0  Ben@Phone 0,0,0,0 => 2,1,1,0
-    # Skills decide before preference, so Ben takes Chat and Ana's wish loses. Dan at Email adds
-    # nothing (Berlin != Dublin; Berlin is UTC+1/+2, Dublin UTC+0/+1). Optimum: (4, 4, 3, 3, 0).
+    #   Ben -> Chat:                  Ben 1,1,1,0  Ana@Phone 1,1,2,0  Cé@Phone 1,1,1,0 => 3,3,4,0
+    #   Cé  -> Chat:                  Cé 0,0,0,0   Ana@Phone 1,1,2,0  Ben@Phone 0,0,0,0 => 1,1,2,0
+    # Staying on one's site decides before skills and preference, so Ben takes Chat and Ana's wish loses. Dan at Email adds
+    # nothing (Berlin != Dublin; Berlin is UTC+1/+2, Dublin UTC+0/+1). Optimum: (4, 3, 3, 4, 0).
     # Seats are numbered by agent id within a team: Phone FR seat 1 = Ana, seat 2 = Cé.
     agents, pools = hand_case()
     suggestion = suggest_assignment(agents, pools)
@@ -230,18 +231,38 @@ def test_preference_breaks_the_last_tie():
 
 
 def test_lexicographic_not_a_weighted_sum():
-    # One skill for agent 1 must beat same-site for agents 2 and 3 together. Pool 10 (site X,
-    # skill s) has one seat; pool 20 (site Y) has two. Agents 2 and 3 are from site X, agent 1 is
-    # from Y but has skill s. A per-agent weighting that scores "skill=1, site=1" would prefer the
-    # site matches (2 > 1); the lexicographic order puts agent 1 in pool 10.
-    pools = [pool(10, 1, "", "s", "X"), pool(20, 3, "", "", "Y")]
-    agents = [agent(1, "en", "s", "Y"), agent(2, "en", "", "X"), agent(3, "en", "", "X")]
+    # Staying on one's site must beat any number of skills. Pool 10 (site X, skills a b c) has one
+    # seat; pool 20 (site Y) has two. Agent 1 is from Y with skills a b c, agent 2 from X. A
+    # per-agent weighting "skill=1, site=1" would relocate both for three skills (3 > 2); the
+    # lexicographic order keeps each on their site.
+    pools = [pool(10, 1, "", "a b c", "X"), pool(20, 2, "", "", "Y")]
+    agents = [agent(1, "en", "a b c", "Y"), agent(2, "en", "", "X")]
     lexicographic = suggest_assignment(agents, pools)
-    assert lexicographic.placements[1].team_id == 10
-    assert lexicographic.totals == FitTotals(3, 1, 0, 0, 0)
+    assert {a: p.team_id for a, p in lexicographic.placements.items()} == {1: 20, 2: 10}
+    assert lexicographic.totals == FitTotals(2, 2, 0, 0, 0)
     weighted = suggest_assignment(agents, pools, Weights(skill=1, site=1, time_zone=0, preference=0))
-    assert weighted.placements[1].team_id == 20  # 1 skill vs 1 site + 1 site: the sum picks sites
-    assert weighted.totals == FitTotals(3, 0, 2, 0, 0)
+    assert weighted.placements[1].team_id == 10  # 3 skills vs 1 site + 1 site: the sum relocates
+    assert weighted.totals == FitTotals(2, 0, 0, 3, 0)
+
+
+def test_a_relocation_happens_only_when_no_seat_on_the_agents_site_fits():
+    # Dewi speaks only Indonesian and writes; Jakarta's phone desk (no writing) has one seat, the
+    # Dublin writing desk two. She stays in Jakarta; Eko, also from Jakarta, must relocate.
+    pools = [
+        pool(10, 1, "id", "devices", "Jakarta", "Asia/Jakarta", name="Phone APAC"),
+        pool(20, 2, "id en", "writing", "Dublin", "Europe/Dublin", name="Web desk"),
+    ]
+    agents = [
+        agent(1, "id", "writing", "Jakarta", "Asia/Jakarta"),
+        agent(2, "id", "writing", "Jakarta", "Asia/Jakarta"),
+    ]
+    suggestion = suggest_assignment(agents, pools)
+    assert {a: p.team_id for a, p in suggestion.placements.items()} == {1: 10, 2: 20}
+    assert solver_module.is_relocation("Jakarta", "Asia/Jakarta", "Dublin", "Europe/Dublin")
+    assert not solver_module.is_relocation("Jakarta", "Asia/Jakarta", "jakarta ", "Asia/Jakarta")
+    assert solver_module.is_relocation("Paris", "Europe/Paris", "Paris", "America/Chicago")  # another zone
+    assert not solver_module.is_relocation("Paris", "Europe/Paris", "", "Europe/Berlin")  # same offsets, no site
+    assert not solver_module.is_relocation("", "", "Dublin", "Europe/Dublin")  # nothing known: no label
 
 
 def test_time_zone_compares_offsets_not_names():
@@ -430,7 +451,7 @@ def test_falls_back_to_per_agent_weights_when_costs_overflow(monkeypatch):
     agents, pools = hand_case()
     suggestion = suggest_assignment(agents, pools)
     assert suggestion.notes == ["instance too large for exact lexicographic weights; per-agent weights used"]
-    assert suggestion.totals == FitTotals(4, 4, 3, 3, 0)
+    assert suggestion.totals == FitTotals(4, 3, 3, 4, 0)
     assert_valid(suggestion, agents, pools)
 
 
@@ -461,7 +482,7 @@ def lsap_weighted_best(agents: list[AgentProfile], pools: list[SeatPool], weight
         for j, p in enumerate(seats):
             fit = reference_fit(a, p)
             if fit is not None:
-                skills, site, zone, pref = fit
+                site, zone, skills, pref = fit
                 score = (
                     weights.skill * skills + weights.site * site + weights.time_zone * zone + weights.preference * pref
                 )

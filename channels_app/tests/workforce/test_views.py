@@ -7,10 +7,20 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from channels_app.models import Agent, Assignment, AuditEvent, PlanStaffing, Reassignment, ReassignmentState, Team
+from channels_app.models import (
+    Agent,
+    AgentNotice,
+    Assignment,
+    AuditEvent,
+    PlanStaffing,
+    Reassignment,
+    ReassignmentState,
+    Team,
+)
 from channels_app.tests.support.factories import ChannelFactory, TeamFactory
-from channels_app.tests.support.helpers import hard_close_plan
+from channels_app.tests.support.helpers import hard_close_plan, submit_and_approve
 from channels_app.tests.support.workforce_helpers import inbound, world_plan
+from channels_app.workforce.services.moves import accept_suggestion, assign_agents, confirm_moves
 
 pytestmark = pytest.mark.django_db
 
@@ -120,6 +130,21 @@ def test_suggested_plan_is_explained_in_french(client, world, plan, hr_coordinat
     html = client.get(board(plan, suggest=1)).content.decode()
     assert "Parle français -&gt; Phone EMEA, poste 1 sur 3" in html
     assert "French speaker" not in html
+
+
+def test_a_move_to_another_site_is_labelled_a_relocation_on_the_board(client, world, plan, hr_coordinator):
+    world.web_desk.capacity = 4
+    world.web_desk.save()
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Dewi"), to_team="Web desk")
+    assign_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Eko"), to_team="Phone APAC")
+    client.force_login(hr_coordinator)
+    html = client.get(board(plan)).content.decode()
+    dewi = html.split(f'id="agent-{world.agents["Dewi"].pk}"', 1)[1].split("</tr>", 1)[0]
+    eko = html.split(f'id="agent-{world.agents["Eko"].pk}"', 1)[1].split("</tr>", 1)[0]
+    assert "Relocation: Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)" in dewi
+    assert "Relocation" not in eko  # Jakarta to Jakarta
+    client.cookies["django_language"] = "fr"
+    assert "Mutation : Jakarta (Asia/Jakarta) → Dublin (Europe/Dublin)" in client.get(board(plan)).content.decode()
 
 
 def test_board_messages_are_in_french(client, world, plan, hr_coordinator):
@@ -257,21 +282,49 @@ def test_removing_destinations(client, world, plan, hr_coordinator):
     assert response.status_code == 422 and "Select the agents" in response.content.decode()
 
 
-def test_notify_queues_one_email_per_confirmed_agent(
-    client, world, plan, hr_coordinator, django_capture_on_commit_callbacks
-):
+def test_email_buttons_are_disabled_with_the_reason_until_the_plan_is_approved(client, world, plan, hr_coordinator):
     client.force_login(hr_coordinator)
     _post(
         client,
         "plan_reassignments_assign",
         plan,
-        {"agent_ids": world.ids("Dewi", "Eko"), "to_team": "Phone APAC", "confirm": "on"},
+        {"agent_ids": world.ids("Dewi"), "to_team": "Phone APAC", "confirm": "on"},
     )
+    html = client.get(board(plan)).content.decode()
+    reason = "Agents can be emailed their new team once the plan is approved; “Retire social support” is draft."
+    assert f'<p class="hint" id="emails-blocked">{reason}</p>' in html
+    assert html.count('disabled aria-describedby="emails-blocked"') == 2  # "Email selected" and "Email every agent"
+    for data in ({"scope": "all"}, {"scope": "all", "confirmed": "1"}):  # asking, or forging the confirmation
+        response = _post(client, "plan_reassignments_notify", plan, data)
+        assert response.status_code == 422 and reason in response.content.decode()
+    assert not AgentNotice.objects.exists()
+
+
+def test_emailing_agents_asks_for_a_confirmation_stating_the_count_then_queues(
+    client, world, plan, manager, approver, hr_coordinator, django_capture_on_commit_callbacks
+):
+    accept_suggestion(actor=hr_coordinator, plan=plan)
+    confirm_moves(actor=hr_coordinator, plan=plan)
+    plan = submit_and_approve(plan, manager=manager, approver=approver)
+    client.force_login(hr_coordinator)
+    html = client.get(board(plan)).content.decode()
+    assert 'id="emails-blocked"' not in html and "disabled" not in html
     with django_capture_on_commit_callbacks() as callbacks:
         response = _post(client, "plan_reassignments_notify", plan, {"scope": "all"})
+    html = response.content.decode()
+    assert response.status_code == 200 and callbacks == [] and not AgentNotice.objects.exists()
+    assert "Email 5 agents their new team?" in html and "Send 5 emails" in html
+    assert '<input type="hidden" name="confirmed" value="1">' in html
+    # A selection is confirmed for the selection only.
+    html = _post(client, "plan_reassignments_notify", plan, {"scope": "selected", "agent_ids": world.ids("Dewi")})
+    assert "Email 1 agent their new team?" in html.content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = _post(client, "plan_reassignments_notify", plan, {"scope": "all", "confirmed": "1"})
     assert response.status_code == 302 and len(callbacks) == 1
-    html = client.get(board(plan)).content.decode()
-    assert "2 emails queued." in html
+    assert AgentNotice.objects.count() == 5
+    assert "5 emails queued." in client.get(board(plan)).content.decode()
+    again = _post(client, "plan_reassignments_notify", plan, {"scope": "all"}).content.decode()
+    assert "No agent is waiting for an email." in again and "Send " not in again
 
 
 def test_bad_ids_are_refused_with_a_clear_message(client, plan, hr_coordinator):

@@ -22,7 +22,7 @@ from django.utils.translation import ngettext, pgettext
 from channels_app.audit.services import record_event
 from channels_app.core.permissions import require
 from channels_app.models import Agent, Reassignment, ReassignmentState, SunsetPlan
-from channels_app.workforce.selectors import affected_team_ids, board_agents
+from channels_app.workforce.selectors import affected_team_ids, board_agents, relocation
 from channels_app.workforce.services.moves import MoveProblem, MoveRequest, MovesRefused, locked_plan, propose_moves
 
 EXPORT_COLUMNS = [
@@ -34,6 +34,7 @@ EXPORT_COLUMNS = [
     "site",
     "current_team",
     "destination_team",
+    "relocation",
     "role",
     "effective_date",
     "status",
@@ -81,16 +82,20 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
             "languages",
             "skills",
             "site",
+            "time_zone",
             "from_team_name",
             "move_to_team_name",
+            "move_to_team_site",
+            "move_to_team_time_zone",
             "move_role",
             "move_effective_date",
             "move_state",
         )
     )
-    for employee_id, name, email, languages, skills, site, current, dest, role, effective, state in rows.iterator(
-        chunk_size=2000
-    ):
+    for row in rows.iterator(chunk_size=2000):
+        employee_id, name, email, languages, skills, site, zone, current, dest, dest_site, dest_zone = row[:11]
+        role, effective, state = row[11:]
+        moved = relocation(site, zone, dest_site, dest_zone) if dest else None
         writer.writerow(
             [
                 employee_id,
@@ -101,6 +106,8 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
                 site,
                 current,
                 dest,
+                # "Jakarta → Dublin" (for reading; ignored on import)
+                f"{moved.from_place} → {moved.to_place}" if moved else "",
                 role,
                 effective.isoformat() if effective else "",
                 state,

@@ -22,7 +22,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
@@ -34,6 +35,10 @@ from channels_app.models import (
     Agent,
     AgentNotice,
     NoticeState,
+    Phase,
+    PhaseKind,
+    PhaseState,
+    PlanChannel,
     PlanStaffing,
     PlanState,
     Reassignment,
@@ -45,11 +50,13 @@ from channels_app.workforce.selectors import (
     ACTIVE_MOVE_STATES,
     affected_agents,
     affected_team_ids,
+    agent_emails_blocked,
     board_agents,
     destination_problems,
     destination_teams,
     destinations,
     hard_close_date,
+    notice_language,
     with_move,
 )
 from channels_app.workforce.staffing.solver import (
@@ -771,30 +778,122 @@ class NotifyResult:
     without_email: list[str] = field(default_factory=list)
 
 
-def _notice_body(*, agent_name: str, plan: SunsetPlan, team: Team, role: str, effective: date, hr) -> str:
-    lines = [
-        f"Hello {agent_name},",
-        "",
-        f"{plan.title}: the support channels you work on are being retired.",
-        f"From {effective:%A %d %B %Y} you join {team.name}{' as ' + role if role else ''}.",
-        f"Site: {team.site or 'unchanged'} · time zone: {team.time_zone}"
-        + (f" · languages: {', '.join(team.languages)}" if team.languages else ""),
-        "",
-    ]
-    contact = (hr.get_full_name() or hr.get_username()) if hr else "your HR coordinator"
-    if hr and hr.email:
-        contact += f" ({hr.email})"
-    lines.append(f"Questions? Reply to this email or contact {contact}.")
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class _NoticeMoment:
+    """What an agent's email says about the plan when it is written: the day its channels retire
+    (the first hard close, else the move's date) and whether they already have."""
+
+    retire_on: date | None
+    retired: bool
+
+
+def _notice_moments(plan_ids: Iterable[int]) -> dict[int, _NoticeMoment]:
+    """Per plan, its first hard-close day and whether every hard close ran: one query."""
+    phases: dict[int, list[tuple[date, str]]] = {}
+    for plan_id, local_date, state in (
+        Phase.objects.filter(plan_id__in=list(plan_ids), kind=PhaseKind.HARD_CLOSE)
+        .order_by("plan_id", "local_date", "id")
+        .values_list("plan_id", "local_date", "state")
+    ):
+        phases.setdefault(plan_id, []).append((local_date, state))
+    return {
+        plan_id: _NoticeMoment(rows[0][0], all(state == PhaseState.COMPLETED for _d, state in rows))
+        for plan_id, rows in phases.items()
+    }
+
+
+def _notice_channels(pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], list[str]]:
+    """(plan id, agent's retiring team id) -> the plan's channels that team works (by name), or
+    every channel of the plan when the team works none of them any more: one query."""
+    pairs = set(pairs)
+    plan_ids = {plan_id for plan_id, _team in pairs}
+    team_ids = {team_id for _plan, team_id in pairs}
+    names: dict[tuple[int, int], list[str]] = {}
+    every: dict[int, list[str]] = {}
+    for plan_id, team_id, name in (
+        PlanChannel.objects.filter(plan_id__in=plan_ids)
+        .annotate(team_id=F("channel__teams__id"))
+        .order_by("channel__name")
+        .values_list("plan_id", "team_id", "channel__name")
+    ):
+        if name not in every.setdefault(plan_id, []):
+            every[plan_id].append(name)
+        if team_id in team_ids and name not in names.setdefault((plan_id, team_id), []):
+            names[(plan_id, team_id)].append(name)
+    return {pair: names.get(pair) or every.get(pair[0], []) for pair in pairs}
+
+
+def _notice_text(
+    *,
+    agent: Agent,
+    plan_title: str,
+    channels: list[str],
+    moment: _NoticeMoment | None,
+    team: Team,
+    role: str,
+    effective: date,
+    hr,
+) -> tuple[str, str]:
+    """The email's subject and body, in the agent's language (`notice_language`) and worded for
+    the moment it is written: before the cutover the channels "will retire on" their day, after
+    it they "have retired"."""
+    with translation.override(notice_language(agent.languages)):
+        retire_on = (moment.retire_on if moment else None) or effective
+        named = pgettext("channels", ", ").join(channels) or plan_title
+        if moment is not None and moment.retired:
+            retiring = ngettext(
+                "The support channel you work on, %(channels)s, has retired.",
+                "The support channels you work on (%(channels)s) have retired.",
+                len(channels) or 1,
+            ) % {"channels": named}
+        else:
+            retiring = ngettext(
+                "The support channel you work on, %(channels)s, will retire on %(date)s.",
+                "The support channels you work on (%(channels)s) will retire on %(date)s.",
+                len(channels) or 1,
+            ) % {"channels": named, "date": date_format(retire_on, "j F Y")}
+        values = {"date": date_format(effective, "l j F Y"), "team": team.name, "role": role}
+        joining = (
+            _("From %(date)s you join %(team)s as %(role)s.") % values
+            if role
+            else _("From %(date)s you join %(team)s.") % values
+        )
+        where = _("Site: %(site)s · time zone: %(zone)s") % {
+            "site": team.site or _("unchanged"),
+            "zone": team.time_zone,
+        }
+        if team.languages:
+            where += _(" · languages: %(languages)s") % {"languages": ", ".join(team.languages)}
+        contact = (hr.get_full_name() or hr.get_username()) if hr else _("your HR coordinator")
+        if hr and hr.email:
+            contact += f" ({hr.email})"
+        lines = [
+            _("Hello %(name)s,") % {"name": agent.name},
+            "",
+            f"{plan_title}: {retiring}",
+            joining,
+            where,
+            "",
+            _("Questions? Reply to this email or contact %(contact)s.") % {"contact": contact},
+        ]
+        subject = _("[Dusk] Your new team from %(date)s: %(team)s") % {
+            "date": date_format(effective, "j F Y"),
+            "team": team.name,
+        }
+    return subject, "\n".join(lines) + "\n"
 
 
 @transaction.atomic
 def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | None = None) -> NotifyResult:
     """Queue one email per agent with a confirmed move that has not been told about this exact
-    decision (team, role, date). Asking again sends nothing twice: the notice's unique key is the
-    decision. The emails go out in batches from a worker (`send_agent_notices`)."""
+    decision (team, role, date). Refused until the plan is approved (`agent_emails_blocked`).
+    Asking again sends nothing twice: the notice's unique key is the decision. The emails go out
+    in batches from a worker (`send_agent_notices`), in each agent's language."""
     require(actor, "manage_reassignments")
-    plan = locked_plan(plan)
+    plan = locked_plan(plan, editable=False)
+    blocked = agent_emails_blocked(plan)
+    if blocked:
+        raise InvalidTransition(blocked)
     moves = Reassignment.objects.filter(plan=plan)
     if agent_ids is not None:
         moves = moves.filter(agent_id__in=_unique_ids(agent_ids))
@@ -805,6 +904,8 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
             "reassignment_id", "to_team_id", "effective_date", "role"
         )
     )
+    moment = _notice_moments([plan.pk]).get(plan.pk)
+    channels = _notice_channels((plan.pk, m.from_team_id) for m in active)
     now = timezone.now()
     rows: list[AgentNotice] = []
     without_email: list[str] = []
@@ -816,6 +917,16 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
         if not move.agent.email:
             without_email.append(f"{move.agent.name} ({move.agent.employee_id})")
             continue
+        subject, body = _notice_text(
+            agent=move.agent,
+            plan_title=plan.title,
+            channels=channels[(plan.pk, move.from_team_id)],
+            moment=moment,
+            team=move.to_team,
+            role=move.role,
+            effective=move.effective_date,
+            hr=actor,
+        )
         rows.append(
             AgentNotice(
                 reassignment=move,
@@ -825,23 +936,22 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
                 role=move.role,
                 effective_date=move.effective_date,
                 recipient=move.agent.email,
-                subject=f"[Dusk] Your new team from {move.effective_date:%d %B %Y}: {move.to_team.name}",
-                body=_notice_body(
-                    agent_name=move.agent.name,
-                    plan=plan,
-                    team=move.to_team,
-                    role=move.role,
-                    effective=move.effective_date,
-                    hr=actor,
-                ),
+                subject=subject[:200],
+                body=body,
                 requested_by=actor,
                 created_at=now,
             )
         )
     AgentNotice.objects.bulk_create(rows, ignore_conflicts=True, batch_size=UPSERT_BATCH)
-    requeued = AgentNotice.objects.filter(reassignment__in=[m.pk for m in active], state=NoticeState.FAILED).update(
-        state=NoticeState.PENDING, attempts=0, last_error=""
-    )
+    # A failed email about the current decision goes out again (one about an older decision would
+    # only be skipped): the same emails `selectors.moves_to_notify` counts for the confirmation.
+    requeued = AgentNotice.objects.filter(
+        reassignment__in=[m.pk for m in active],
+        state=NoticeState.FAILED,
+        to_team_id=F("reassignment__to_team_id"),
+        effective_date=F("reassignment__effective_date"),
+        role=F("reassignment__role"),
+    ).update(state=NoticeState.PENDING, attempts=0, last_error="")
     record_event(
         actor=actor,
         action="agents.notices_queued",
@@ -892,10 +1002,31 @@ def send_agent_notices(*, plan_id: int | None = None, batch_size: int | None = N
             )
         last_id = ids[-1]
         notices = list(
-            AgentNotice.objects.filter(pk__in=ids).select_related("reassignment", "requested_by").order_by("id")
+            AgentNotice.objects.filter(pk__in=ids)
+            .select_related("reassignment", "requested_by", "agent", "to_team", "plan")
+            .order_by("id")
         )
         current = [n for n in notices if _is_current(n)]
         outdated = [n.pk for n in notices if not _is_current(n)]
+        # Worded now, for the moment it goes out: a notice queued before the cutover and sent
+        # after it says the channels have retired. Stored again only where the words changed.
+        moments = _notice_moments({n.plan_id for n in current})
+        channels = _notice_channels((n.plan_id, n.reassignment.from_team_id) for n in current)
+        reworded: dict[int, tuple[str, str]] = {}
+        for notice in current:
+            subject, body = _notice_text(
+                agent=notice.agent,
+                plan_title=notice.plan.title,
+                channels=channels[(notice.plan_id, notice.reassignment.from_team_id)],
+                moment=moments.get(notice.plan_id),
+                team=notice.to_team,
+                role=notice.role,
+                effective=notice.effective_date,
+                hr=notice.requested_by,
+            )
+            if (subject[:200], body) != (notice.subject, notice.body):
+                notice.subject, notice.body = subject[:200], body
+                reworded[notice.pk] = (notice.subject, body)
         sent: list[int] = []
         refused: dict[int, str] = {}
         connection_error = ""
@@ -922,6 +1053,8 @@ def send_agent_notices(*, plan_id: int | None = None, batch_size: int | None = N
         unsent = [n for n in current if n.pk not in sent]
         with transaction.atomic():
             AgentNotice.objects.filter(pk__in=sent).update(state=NoticeState.SENT, sent_at=timezone.now())
+            for pk in set(reworded) & set(sent):  # rare: only notices that crossed the cutover
+                AgentNotice.objects.filter(pk=pk).update(subject=reworded[pk][0], body=reworded[pk][1])
             AgentNotice.objects.filter(pk__in=outdated).update(state=NoticeState.SKIPPED)
             for notice in unsent:
                 error = refused.get(notice.pk, connection_error or "not sent")

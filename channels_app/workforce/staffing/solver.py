@@ -5,10 +5,14 @@ pool's free seats. Fit is lexicographic: language is a hard filter (an agent who
 pool's required languages cannot go there); among the feasible plans we maximise, in this order,
 
 1. the number of agents placed,
-2. the total number of desired skills matched,
-3. the number of agents on their current site,
-4. the number of agents in the same time zone (same UTC offsets all year),
+2. the number of agents on their current site,
+3. the number of agents in the same time zone (same UTC offsets all year),
+4. the total number of desired skills matched,
 5. the number of agents sent to the team they asked for.
+
+A move to another site or time zone is a relocation (`is_relocation`): it ranks below every move
+that keeps the agent where they are, whatever the skills, so the solver relocates someone only
+when no seat they fit is left on their site.
 
 How it stays fast (10,000 agents x 300 pools well under 5 s on 2 cores):
 
@@ -53,6 +57,7 @@ __all__ = [
     "SeatPool",
     "Suggestion",
     "Weights",
+    "is_relocation",
     "speaks_required",
     "suggest_assignment",
 ]
@@ -108,17 +113,18 @@ class Weights:
 
 
 # Used when the exact lexicographic weights would overflow the solver's cost range (only for
-# instances far beyond the sizes Dusk handles): still lexicographic for each single agent.
-PER_AGENT_WEIGHTS = Weights(skill=8, site=4, time_zone=2, preference=1)
+# instances far beyond the sizes Dusk handles): still lexicographic for each single agent (up to
+# 15 skills matched), so a relocation still costs more than any skill.
+PER_AGENT_WEIGHTS = Weights(skill=2, site=64, time_zone=32, preference=1)
 
 
 class FitTotals(NamedTuple):
     """Objective of a plan, compared lexicographically (bigger is better)."""
 
     placed: int
-    skills: int
     same_site: int
     same_time_zone: int
+    skills: int
     preferred: int
 
 
@@ -444,21 +450,27 @@ def _preference_groups(
 def _lexicographic_weights(classes: _Classes, fit: _Fit, preferred_agents: int, placeable: int) -> Weights:
     """Smallest integer weights that make the weighted sum order plans lexicographically.
 
-    Each lower criterion's total lies in [0, R] where R is the number of agents who could score
-    on it at all (and at most the number that can be placed), so a weight of (sum of w*R below)
-    + 1 means one more unit of a higher criterion beats any trade-off among the lower ones.
+    Each lower criterion's total lies in [0, R] where R is the most it could reach (the agents who
+    could score on it at all, times the skills they could match, and at most what can be placed),
+    so a weight of (sum of w*R below) + 1 means one more unit of a higher criterion beats any
+    trade-off among the lower ones. Order: site, time zone, skills, preference.
     """
     counts = np.array([len(m) for m in classes.members], dtype=np.int64)
 
     def reach(matrix: np.ndarray) -> int:
         return min(placeable, int(counts[(matrix & fit.eligible).any(axis=1)].sum()))
 
+    most = int(fit.wants_skill.sum(axis=1).max(initial=0))
+    best_skills = np.zeros(len(counts), dtype=np.int64)
+    for start in range(0, len(counts), _ROW_BLOCK):
+        rows = slice(start, start + _ROW_BLOCK)
+        best_skills[rows] = np.where(fit.eligible[rows], fit.fit_code[rows] >> 2, 0).max(axis=1, initial=0)
     r_pref = min(placeable, preferred_agents)
-    w_zone = r_pref + 1
+    w_skill = r_pref + 1
+    r_skill = min(placeable * most, int((counts * best_skills).sum()))
+    w_zone = r_skill * w_skill + r_pref + 1
     r_zone = reach(fit.same_time_zone)
-    w_site = r_zone * w_zone + r_pref + 1
-    r_site = reach(fit.same_site)
-    w_skill = r_site * w_site + r_zone * w_zone + r_pref + 1
+    w_site = r_zone * w_zone + r_skill * w_skill + r_pref + 1
     return Weights(skill=w_skill, site=w_site, time_zone=w_zone, preference=1)
 
 
@@ -811,6 +823,17 @@ def _same_site(agent: AgentProfile, pool: SeatPool) -> bool:
     return bool(_norm(pool.site)) and _norm(agent.site) == _norm(pool.site)
 
 
+def is_relocation(from_site: str, from_time_zone: str, to_site: str, to_time_zone: str) -> bool:
+    """A move to another site or another time zone (UTC offsets over the year), where both sides
+    say which: a team with no site recorded relocates nobody by site. The solver ranks every such
+    move below one that keeps the agent's site and zone; the board, the API and the CSV label it."""
+    site_from, site_to = _norm(from_site or ""), _norm(to_site or "")
+    if site_from and site_to and site_from != site_to:
+        return True
+    zone_from, zone_to = _time_zone_key(from_time_zone or ""), _time_zone_key(to_time_zone or "")
+    return bool(zone_from and zone_to and zone_from != zone_to)
+
+
 def _fit_reasons(agent: AgentProfile, pool: SeatPool) -> tuple[str, list[str]]:
     """Headline ("French speaker") and the reasons shown to HR, strongest criterion first."""
     speaks = _agent_languages(agent)
@@ -879,7 +902,7 @@ def _totals(destination: dict[int, int], agents: dict[int, AgentProfile], pools:
         site += fit[1]
         zone += fit[2]
         preferred += agent.preferred_team_id == pool.team_id
-    return FitTotals(len(destination), skills, site, zone, preferred)
+    return FitTotals(len(destination), site, zone, skills, preferred)
 
 
 # --------------------------------------------------------------------------------------------
