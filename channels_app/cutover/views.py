@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from channels_app.core.charts import column_chart
 from channels_app.core.client_ip import client_ip
-from channels_app.core.errors import InvalidTransition
+from channels_app.core.errors import InvalidTransition, NotFound
 from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.cutover.selectors import (
@@ -74,14 +74,14 @@ def phase_dry_run_by_kind(request, plan_id: int, kind: str):
     picks a region's phase in a follow-the-sun plan)."""
     require(request.user, "view")
     if kind not in PhaseKind.values:
-        raise Http404(_("No such phase kind."))
+        raise NotFound(_("No such phase kind: a phase is a notice, a soft close, a hard close or an archive."))
     phases = Phase.objects.filter(plan_id=plan_id, kind=kind)
     region = request.GET.get("region", "")
     if region:
         phases = phases.filter(region=region)
     phase = phases.order_by("instant", "id").first()
     if phase is None:
-        raise Http404(_("This plan has no such phase."))
+        raise NotFound(_("This plan has no such phase."))
     return phase_dry_run(request, plan_id=plan_id, phase_id=phase.pk)
 
 
