@@ -43,6 +43,7 @@ from channels_app.models import (
 from channels_app.plans.selectors import run_delivery_counts
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000_000
 
 
 def _phase_for(user, plan_id: int, phase_id: int) -> Phase:
@@ -60,8 +61,13 @@ def phase_dry_run(request, plan_id: int, phase_id: int):
         number = max(int(request.GET.get("page", 1)), 1)
     except ValueError:
         number = 1
+    # A page past the last shows the last (as Paginator.get_page does); an offset beyond what
+    # PostgreSQL's bigint holds was a server error.
+    number = min(number, MAX_PAGE)
     report = dry_run(phase, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     pages = Paginator(range(report.conversations_total), PAGE_SIZE).get_page(number)
+    if pages.number != number:
+        report = dry_run(phase, limit=PAGE_SIZE, offset=(pages.number - 1) * PAGE_SIZE)
     return render(
         request, "channels_app/dry_run.html", {"phase": phase, "plan": phase.plan, "report": report, "pages": pages}
     )
