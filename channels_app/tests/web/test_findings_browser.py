@@ -481,6 +481,59 @@ def test_people_are_told_when_a_plan_is_submitted_sent_back_approved_and_run(
     assert "CSP violation reported" not in caplog.text
 
 
+# --- 5 ------------------------------------------------------------------------------------------
+
+
+def test_history_is_readable_by_every_role_that_reads_the_audit_log_and_includes_runs(
+    browse, manager, approver, hr_coordinator, viewer, caplog
+):
+    forum = ChannelFactory(kind="discourse", name="Brand forum")
+    plan = _two_phase_plan(manager, approver, [forum])
+    notice_run, hard_run = _run_in_order(plan)
+    runs_events = AuditEvent.objects.filter(object_type="cutoverrun", object_id__in=[str(notice_run), str(hard_run)])
+    assert runs_events.filter(action="phase.claimed").count() == 2
+
+    sessions = []
+    for username, role in (("hana", "hr"), ("vic", "viewer"), ("arjun", "approver")):
+        person = browse(f"findings-history-{role}")
+        sessions.append(person)
+        person.login(username)
+        person.goto(f"/plans/{plan.pk}/")
+        person.page.get_by_role("link", name="History").click()
+        person.page.wait_for_url(re.compile(rf"/plans/{plan.pk}/history/$"))
+        person.page.get_by_role("heading", name="History: Retire the forum").wait_for()
+        actions = [a.inner_text() for a in person.page.locator("ol.events code.action").all()]
+        # The runs' events (claims, channel changes, completion) and the plan's own, newest first.
+        assert actions.count("phase.claimed") == 2, actions
+        assert "channels.state_changed" in actions and "run.completed" in actions
+        assert actions[-1] == "plan.created" and "plan.approved" in actions
+        opened = person.page.locator("ol.events").get_by_role("link", name="open")
+        assert f"/runs/{hard_run}/" in [opened.nth(i).get_attribute("href") for i in range(opened.count())]
+        # Before/after snapshots stay with the roles that read the audit log.
+        details = person.page.locator("ol.events details")
+        if role == "approver":
+            details.first.locator("summary").click()
+            details.first.locator(".beforeafter pre").first.wait_for()
+        else:
+            assert details.count() == 0
+            assert person.page.get_by_role("link", name="Audit log").count() == 0
+        person.shot(f"findings-5-history-{role}")
+
+    # The whole audit trail is still not theirs; a plan that does not exist is a clear 404.
+    hana, vic = sessions[0], sessions[1]
+    text = _refused(hana, "/audit/", 403, "findings-5-audit-log-refused-hr")
+    assert "Your role does not allow: view audit." in text
+    _refused(vic, f"/audit/?object=sunsetplan:{plan.pk}", 403, "findings-5-audit-log-refused-viewer")
+    text = _refused(vic, "/plans/999999/history/", 404, "findings-5-history-no-such-plan")
+    assert "No such plan." in text
+    response = vic.page.goto(f"{vic.base_url}/plans/{plan.pk}/history/?before=abc")
+    assert response.status == 422
+    vic.shot("findings-5-history-bad-cursor")
+
+    _no_csp_violations(*sessions)
+    assert "CSP violation reported" not in caplog.text
+
+
 # --- an outsider on the same URLs ---------------------------------------------------------------
 
 FORGE_POST = """([url, token, fields]) => {
