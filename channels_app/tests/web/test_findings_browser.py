@@ -210,6 +210,10 @@ def test_phases_due_together_run_in_order_and_the_plan_page_says_so(
     ]
     for channel in channels:
         assert "Retired" in page.locator("li").filter(has_text=channel.name).first.inner_text()
+    # The impact says what the runs did, and never shows a channel going back.
+    impact = page.locator("section[aria-labelledby=impact-h]").inner_text()
+    assert re.search(r"Conversations moved\s*6", impact) and re.search(r"Hand-off notices written\s*4", impact)
+    assert "Retired →" not in impact and "Soft closed → Notice" not in impact, impact
     maya.shot("findings-1-plan-superseded")
 
     runs.get_by_role("link", name=re.compile(r"^Notice ·")).click()
@@ -218,7 +222,7 @@ def test_phases_due_together_run_in_order_and_the_plan_page_says_so(
 
     maya.goto(f"/plans/{plan.pk}/")
     page.get_by_role("link", name="History").click()
-    page.wait_for_url(re.compile(rf"/audit/\?object=sunsetplan:{plan.pk}"))
+    page.wait_for_url(re.compile(rf"/plans/{plan.pk}/history/$"))
     actions = [a.inner_text() for a in page.locator("ol.events code.action").all()]
     assert actions.count("phase.superseded") == 2, actions
     # The trail shows the channels moving once, forward, to retired; the chain is intact.
@@ -281,6 +285,8 @@ def test_a_customer_with_several_conversations_gets_one_handoff_listing_their_re
     maya.shot("findings-2-run-one-notice-per-customer")
     maya.goto(f"/plans/{plan.pk}/")
     assert maya.page.locator('[data-count="handoffs-sent"]').inner_text() == "3"
+    assert maya.page.locator('[data-count="conversations-moved"]').inner_text() == "6"
+    assert maya.page.locator('[data-count="handoffs-written"]').inner_text() == "3"
     maya.shot("findings-2-plan-after")
 
     _no_csp_violations(maya)
