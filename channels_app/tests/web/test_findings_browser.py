@@ -63,9 +63,9 @@ def french_approver(django_user_model):
     return user
 
 
-def _customers(channel, conversations_per_customer: list[int], prefix: str) -> dict[str, list[str]]:
+def _customers(channel, conversations_per_customer: list[int], prefix: str, refs: str = "") -> dict[str, list[str]]:
     """Open conversations on an X channel, each with the tweet a hand-off notice answers;
-    returns each customer's references."""
+    returns each customer's references (`refs` tells them apart on a second channel)."""
     now = timezone.now()
     references: dict[str, list[str]] = {}
     n = 0
@@ -74,12 +74,12 @@ def _customers(channel, conversations_per_customer: list[int], prefix: str) -> d
         for _ in range(count):
             conversation = Conversation.objects.create(
                 channel=channel,
-                platform_thread_id=f"{prefix}-t{n}",
+                platform_thread_id=f"{prefix}{refs}-t{n}",
                 customer_id=customer,
                 customer_handle=f"@{customer}",
                 opened_at=now,
                 last_message_at=now,
-                reference=f"DSK-{prefix.upper()}{n:05d}",
+                reference=f"DSK-{prefix.upper()}{refs.upper()}{n:05d}",
             )
             Message.objects.create(
                 channel=channel,
@@ -241,9 +241,13 @@ def test_a_customer_with_several_conversations_gets_one_handoff_listing_their_re
     browse, manager, approver, viewer, smtp_settings, platform_secrets, fake_x, celery_workers, caplog
 ):
     x = platform_channel("x", fake_x.base_url, name="Brand on X", platform_account_id="783214")
-    references = _customers(x, [3, 1, 2], prefix="h")  # 6 conversations, 3 customers
+    dms = platform_channel("x", fake_x.base_url, name="Brand care on X", platform_account_id="783214")
+    references = {
+        x.pk: _customers(x, [3, 1, 2], prefix="h"),  # 6 conversations, 3 customers
+        dms.pk: _customers(dms, [2], prefix="h", refs="b"),  # customer h0 again, on another channel
+    }
     plan = hard_close_plan(
-        manager=manager, channels=[x], title="Retire X", auto_replies=[AutoReplyInput("hard_close", "en", HARD)]
+        manager=manager, channels=[x, dms], title="Retire X", auto_replies=[AutoReplyInput("hard_close", "en", HARD)]
     )
     submit_and_approve(plan, manager=manager, approver=approver)
 
@@ -251,7 +255,7 @@ def test_a_customer_with_several_conversations_gets_one_handoff_listing_their_re
     maya.login("maya")
     maya.goto(f"/plans/{plan.pk}/")
     impact = maya.page.locator("dl.impact").first.inner_text()
-    assert re.search(r"Conversations to move\s*6", impact) and re.search(r"Customers to notify\s*3", impact)
+    assert re.search(r"Conversations to move\s*8", impact) and re.search(r"Customers to notify\s*4", impact)
     maya.shot("findings-2-plan-before")
 
     _due_now(plan, "hard_close")
@@ -263,30 +267,35 @@ def test_a_customer_with_several_conversations_gets_one_handoff_listing_their_re
         message=f"the hard close to complete\n{worker.log()[-3000:]}",
     )
 
-    # On X: exactly one hand-off per customer, listing each of their references.
-    tweet_owner = dict(Message.objects.filter(channel=x).values_list("platform_message_id", "author_id"))
-    per_customer = Counter(tweet_owner[t["in_reply_to"]] for t in fake_x.tweets)
-    assert per_customer == dict.fromkeys(references, 1)
+    # On X: exactly one hand-off per customer and channel, listing each of their references there.
+    asked = {
+        pid: (channel_id, author)
+        for pid, channel_id, author in Message.objects.filter(channel__in=[x, dms]).values_list(
+            "platform_message_id", "channel_id", "author_id"
+        )
+    }
+    per_customer = Counter(asked[t["in_reply_to"]] for t in fake_x.tweets)
+    assert per_customer == {(ch, customer): 1 for ch, customers in references.items() for customer in customers}
     for tweet in fake_x.tweets:
-        customer = tweet_owner[tweet["in_reply_to"]]
+        channel_id, customer = asked[tweet["in_reply_to"]]
         listed = re.search(r"\(ref ([^)]*)\)", tweet["text"]).group(1).split(", ")
-        assert sorted(listed) == sorted(references[customer]), tweet["text"]
+        assert sorted(listed) == sorted(references[channel_id][customer]), tweet["text"]
 
     maya.goto(f"/runs/{run.pk}/")
     progress = maya.page.locator("#progress")
     progress.locator(".summary").get_by_text("Done").wait_for()
     summary = progress.locator(".summary").inner_text()
-    assert re.search(r"Conversations moved\s*6", summary)
-    assert re.search(r"Hand-off notices written\s*3", summary)
-    assert re.search(r"Hand-off notices delivered\s*3", summary)
-    # Sent: the three hand-offs and the two owners' emails.
-    assert progress.locator('[data-count="sent"]').inner_text() == "5"
+    assert re.search(r"Conversations moved\s*8", summary)
+    assert re.search(r"Hand-off notices written\s*4", summary)
+    assert re.search(r"Hand-off notices delivered\s*4", summary)
+    # Sent: the four hand-offs and the two owners' emails.
+    assert progress.locator('[data-count="sent"]').inner_text() == "6"
     assert progress.locator('[data-count="failed"]').inner_text() == "0"
     maya.shot("findings-2-run-one-notice-per-customer")
     maya.goto(f"/plans/{plan.pk}/")
-    assert maya.page.locator('[data-count="handoffs-sent"]').inner_text() == "3"
-    assert maya.page.locator('[data-count="conversations-moved"]').inner_text() == "6"
-    assert maya.page.locator('[data-count="handoffs-written"]').inner_text() == "3"
+    assert maya.page.locator('[data-count="handoffs-sent"]').inner_text() == "4"
+    assert maya.page.locator('[data-count="conversations-moved"]').inner_text() == "8"
+    assert maya.page.locator('[data-count="handoffs-written"]').inner_text() == "4"
     maya.shot("findings-2-plan-after")
 
     _no_csp_violations(maya)
@@ -476,6 +485,9 @@ def test_people_are_told_when_a_plan_is_submitted_sent_back_approved_and_run(
     # What the owners see: the failed run, and the run whose notices were not delivered.
     maya.goto(f"/runs/{run.pk}/")
     maya.page.locator("#progress").get_by_text("Stopped").wait_for()
+    error = maya.page.locator("#progress .callout.error li").inner_text()
+    assert "no longer holds the approver role" in error
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC$", error), error  # an instant, not isoformat()
     maya.shot("findings-4-run-failed")
     maya.goto(f"/runs/{undelivered.pk}/")
     assert maya.page.locator('#progress [data-count="failed"]').inner_text() == "2"
