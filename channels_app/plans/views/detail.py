@@ -13,6 +13,7 @@ from channels_app.plans.services.preflight import run_preflight
 
 # The states in which the plan can still be submitted, approved or run: its preflight matters.
 PREFLIGHT_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
+ENDED_STATES = (PlanState.COMPLETED, PlanState.FAILED, PlanState.CANCELLED, PlanState.ROLLED_BACK)
 
 
 @require_GET
@@ -31,6 +32,8 @@ def plan_detail(request, pk: int):
         # After a run the page says what was delivered, not what was going to be sent.
         "delivery": plan_delivery_counts(plan.pk) if ran or plan.runs.all() else None,
         "ran": ran,
+        # Nothing of it will run any more: the impact says what its runs did, not what they will do.
+        "ended": plan.state in ENDED_STATES,
         # What would block submission or approval, shown before anyone clicks.
         "preflight": run_preflight(plan) if plan.state in PREFLIGHT_STATES else None,
     }
