@@ -426,6 +426,9 @@ def test_people_are_told_when_a_plan_is_submitted_sent_back_approved_and_run(
     ana.shot("findings-4-approved-in-french")
     plan.refresh_from_db()
     assert plan.state == PlanState.SCHEDULED and plan.approved_by == french_approver
+    ana.goto(f"/plans/{plan.pk}/")
+    ana.page.get_by_text("Planifié").first.wait_for()
+    ana.shot("findings-4-plan-scheduled-french")
 
     # The freeze step re-checks the approver's role when the phase runs: Ana lost it, the run fails.
     french_approver.groups.remove(Group.objects.get(name="approver"))
@@ -493,8 +496,6 @@ def test_people_are_told_when_a_plan_is_submitted_sent_back_approved_and_run(
     maya.goto(f"/runs/{undelivered.pk}/")
     assert maya.page.locator('#progress [data-count="failed"]').inner_text() == "2"
     maya.shot("findings-4-run-undelivered")
-    ana.goto("/")
-    ana.shot("findings-4-dashboard-french")
 
     _no_csp_violations(maya, arjun, ana)
     assert "CSP violation reported" not in caplog.text
