@@ -346,7 +346,9 @@ def test_dry_run_and_rollback_are_linked_and_the_dry_run_url_takes_a_phase_kind(
         f"/plans/{plan.pk}/phases/{hard.pk}/dry-run/",
     ]
     maya.shot("findings-3-plan-dry-run-links")
-    links.nth(1).click()
+    # Each link names its phase for a screen reader.
+    assert [links.nth(i).text_content() for i in range(links.count())] == ["Dry run · Notice", "Dry run · Hard close"]
+    page.get_by_role("link", name="Dry run · Hard close").click()
     page.get_by_role("heading", name="Dry run: Hard close").wait_for()
     by_id = page.locator("main").inner_text()
     maya.shot("findings-3-dry-run-by-id")
