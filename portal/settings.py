@@ -185,6 +185,10 @@ USE_TZ = True
 # manifest, sent with a one-year immutable Cache-Control. Elsewhere files are served from static/
 # as they are, so `make run` and the tests need no collectstatic.
 STATIC_URL = "static/"
+# Dusk keeps no uploaded files. Named all the same: left empty, a server that serves media (the
+# tests' live server) takes every address for a file, and an address longer than a file name may be
+# (a 5000-character phase kind) became a server error instead of the portal's 404.
+MEDIA_URL = "media/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env.str("DUSK_STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STORAGES = {

@@ -14,5 +14,8 @@ urlpatterns = [
     path("api/", include("channels_app.api.urls")),
 ]
 
+# The 404 page says why when the view said why (channels_app/core/errors.py: NotFound).
+handler404 = "channels_app.web.views.not_found"
+
 # Language switcher (POST to set_language).
 urlpatterns += [path("i18n/", include("django.conf.urls.i18n"))]

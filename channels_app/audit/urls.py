@@ -1,4 +1,4 @@
-"""URLs of the audit log."""
+"""URLs of the audit log and of a plan's History."""
 
 from django.urls import path
 
@@ -7,4 +7,5 @@ from channels_app.audit import views
 urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/<int:pk>/", views.audit_event, name="audit_event"),
+    path("plans/<int:pk>/history/", views.plan_history, name="plan_history"),
 ]

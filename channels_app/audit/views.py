@@ -1,4 +1,4 @@
-"""The audit log and one event's before/after."""
+"""The audit log, one event's before/after, and a plan's History."""
 
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
@@ -8,10 +8,11 @@ from django.views.decorators.http import require_GET
 
 from channels_app.audit.forms import AuditFilterForm
 from channels_app.audit.selectors import audit_events
+from channels_app.core.errors import NotFound
 from channels_app.core.paging import PAGE_SIZE, KeysetForm, keyset_page
 from channels_app.core.permissions import require
 from channels_app.core.views import FORM_ERROR_STATUS
-from channels_app.models import AuditEvent
+from channels_app.models import AuditEvent, SunsetPlan
 
 
 @require_GET
@@ -56,3 +57,26 @@ def audit_event(request, pk: int):
     if request.htmx:
         template += "#changes"
     return render(request, template, {"event": event})
+
+
+@require_GET
+@login_required
+def plan_history(request, pk: int):
+    """What happened to one plan, its phases and its runs, newest first: for every role that may
+    see the plan (an HR coordinator or a viewer follows the plan they work on), without the
+    before/after snapshots, which stay with the roles that read the audit log."""
+    require(request.user, "view")
+    plan = SunsetPlan.objects.filter(pk=pk).only("pk", "title").first()
+    if plan is None:
+        raise NotFound(_("No such plan."))
+    cursor = KeysetForm(request.GET)
+    valid = cursor.is_valid()
+    where = cursor.cleaned_data if valid else {}
+    events = audit_events(obj=f"sunsetplan:{plan.pk}") if valid else audit_events().none()
+    page = keyset_page(events, size=PAGE_SIZE, before=where.get("before"), after=where.get("after"))
+    return render(
+        request,
+        "channels_app/plan_history.html",
+        {"plan": plan, "cursor": cursor, "page": page},
+        status=200 if valid else FORM_ERROR_STATUS,
+    )

@@ -1,6 +1,7 @@
 """Errors services raise and every door turns into a message."""
 
 from django.core.exceptions import ValidationError
+from django.http import Http404
 
 
 class InvalidTransition(ValidationError):
@@ -13,3 +14,8 @@ class CutoverAborted(Exception):
 
 class LeaseLost(Exception):
     """Another worker now owns this run; stop without writing."""
+
+
+class NotFound(Http404):
+    """A 404 whose message is written for people (translated): the 404 page shows it, where
+    Django's own 404s (an unknown URL, get_object_or_404) only say there is nothing there."""

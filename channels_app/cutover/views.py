@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from channels_app.core.charts import column_chart
 from channels_app.core.client_ip import client_ip
-from channels_app.core.errors import InvalidTransition
+from channels_app.core.errors import InvalidTransition, NotFound
 from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
 from channels_app.cutover.selectors import (
@@ -45,6 +45,7 @@ from channels_app.plans.selectors import run_delivery_counts
 from channels_app.platforms.selectors import reason_text
 
 PAGE_SIZE = 50
+MAX_PAGE = 1_000_000_000
 
 
 def _phase_for(user, plan_id: int, phase_id: int) -> Phase:
@@ -62,8 +63,13 @@ def phase_dry_run(request, plan_id: int, phase_id: int):
         number = max(int(request.GET.get("page", 1)), 1)
     except ValueError:
         number = 1
+    # A page past the last shows the last (as Paginator.get_page does); an offset beyond what
+    # PostgreSQL's bigint holds was a server error.
+    number = min(number, MAX_PAGE)
     report = dry_run(phase, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE)
     pages = Paginator(range(report.conversations_total), PAGE_SIZE).get_page(number)
+    if pages.number != number:
+        report = dry_run(phase, limit=PAGE_SIZE, offset=(pages.number - 1) * PAGE_SIZE)
     return render(
         request, "channels_app/dry_run.html", {"phase": phase, "plan": phase.plan, "report": report, "pages": pages}
     )
@@ -76,14 +82,14 @@ def phase_dry_run_by_kind(request, plan_id: int, kind: str):
     picks a region's phase in a follow-the-sun plan)."""
     require(request.user, "view")
     if kind not in PhaseKind.values:
-        raise Http404(_("No such phase kind."))
+        raise NotFound(_("No such phase kind: a phase is a notice, a soft close, a hard close or an archive."))
     phases = Phase.objects.filter(plan_id=plan_id, kind=kind)
     region = request.GET.get("region", "")
     if region:
         phases = phases.filter(region=region)
     phase = phases.order_by("instant", "id").first()
     if phase is None:
-        raise Http404(_("This plan has no such phase."))
+        raise NotFound(_("This plan has no such phase."))
     return phase_dry_run(request, plan_id=plan_id, phase_id=phase.pk)
 
 

@@ -40,6 +40,13 @@ CHANNEL_STATE_FOR_PHASE = {
     PhaseKind.HARD_CLOSE: ChannelState.RETIRED,
     PhaseKind.ARCHIVE: ChannelState.RETIRED,
 }
+# The order a channel moves in; within a plan a phase only moves a channel that is behind it.
+CHANNEL_STATES_IN_ORDER = [ChannelState.ACTIVE, ChannelState.NOTICE, ChannelState.SOFT_CLOSED, ChannelState.RETIRED]
+
+
+def moves_forward(state: str, target: str) -> bool:
+    """Whether a phase leaving channels in `target` changes a channel now in `state`."""
+    return CHANNEL_STATES_IN_ORDER.index(state) < CHANNEL_STATES_IN_ORDER.index(target)
 
 
 def plan_counts_by_state() -> dict[str, int]:
@@ -133,6 +140,9 @@ class PhaseEffect:
 class PlanImpact:
     conversations_to_move: int
     customers_to_notify: int
+    # What the plan's runs did (rolled back runs left out): shown once it has run.
+    conversations_moved: int
+    handoffs_written: int
     agents_affected: int
     agents_without_destination: int
     reassignments_by_state: dict[str, int]
@@ -198,8 +208,9 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
         changes = []
         if to_come:
             target = CHANNEL_STATE_FOR_PHASE[p.kind]
-            changes = [(c, expected[c.pk], target) for c in channels if expected[c.pk] != target]
-            expected.update(dict.fromkeys(expected, target))
+            # As the engine does it: a channel only moves forward (a retired one never goes back to notice).
+            changes = [(c, expected[c.pk], target) for c in channels if moves_forward(expected[c.pk], target)]
+            expected.update({c.pk: target for c, _, _ in changes})
         effects.append(
             PhaseEffect(
                 phase=p,
@@ -212,8 +223,11 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
         )
     kinds = {e.phase.kind for e in effects if e.to_come}
     movers = sum(by_state.get(s, 0) for s in WITH_DESTINATION) if PhaseKind.HARD_CLOSE in kinds else 0
+    done = [r for r in plan.runs.all() if r.rolled_back_at is None]
     people = len({u.pk for u in (plan.author, plan.approved_by) if u is not None})
     return PlanImpact(
+        conversations_moved=sum(r.conversations_moved for r in done),
+        handoffs_written=sum(r.handoffs_queued for r in done),
         conversations_to_move=convs["n"] if PhaseKind.HARD_CLOSE in kinds else 0,
         customers_to_notify=convs["customers"] if PhaseKind.HARD_CLOSE in kinds else 0,
         agents_affected=agents["total"],

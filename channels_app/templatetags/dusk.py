@@ -40,11 +40,16 @@ register.simple_tag(row_url)
 
 
 @register.simple_tag
-def instant(value: datetime | None, utc: bool = True):
+def instant(value: datetime | str | None, utc: bool = True):
     """An instant in the viewer's time zone, with UTC beside it. Written
     year-month-day (the same in every language, and cheap on long lists)."""
     if value is None:
         return "—"
+    if isinstance(value, str):  # an instant kept in JSON (a run's errors), written isoformat()
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
     local = timezone.localtime(value)
     text = f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
     if not utc or local.utcoffset().total_seconds() == 0:

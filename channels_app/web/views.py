@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from channels_app.core.client_ip import client_ip
+from channels_app.core.errors import NotFound
 from channels_app.core.permissions import ADMIN, has_role, may, require
 from channels_app.cutover.selectors import beat_sweep_age, oldest_due_phase_age
 from channels_app.directory.selectors import channel_state_counts
@@ -149,3 +150,9 @@ def metrics(request):
         response["WWW-Authenticate"] = 'Bearer realm="metrics"'
         return response
     return HttpResponse(prometheus.render(), content_type=prometheus.CONTENT_TYPE)
+
+
+def not_found(request, exception=None):
+    """The 404 page (handler404): with the reason when a view gave one written for people."""
+    reason = str(exception) if isinstance(exception, NotFound) else ""
+    return render(request, "404.html", {"reason": reason}, status=404)

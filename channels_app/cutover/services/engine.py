@@ -37,7 +37,6 @@ from channels_app.models import (
     AgentNotice,
     Assignment,
     Channel,
-    ChannelState,
     Conversation,
     ConversationState,
     CutoverRun,
@@ -60,14 +59,16 @@ from channels_app.models import (
     Step,
     SunsetPlan,
 )
-from channels_app.plans.selectors import CHANNEL_STATE_FOR_PHASE, OWNER_NOTICE_KINDS, run_delivery_counts
+from channels_app.plans.selectors import (
+    CHANNEL_STATE_FOR_PHASE,
+    CHANNEL_STATES_IN_ORDER,
+    OWNER_NOTICE_KINDS,
+    run_delivery_counts,
+)
 from channels_app.plans.services.notices import queue_plan_notices
 from channels_app.plans.services.preflight import check_connections, run_preflight
 
 log = logging.getLogger(__name__)
-
-CHANNEL_STATES_IN_ORDER = [ChannelState.ACTIVE, ChannelState.NOTICE, ChannelState.SOFT_CLOSED, ChannelState.RETIRED]
-
 
 TRANSIENT_ERRORS = (OperationalError, InterfaceError)
 

@@ -13,6 +13,7 @@ from channels_app.plans.services.preflight import Preflight, run_preflight
 
 # The states in which the plan can still be submitted, approved or run: its preflight matters.
 PREFLIGHT_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
+ENDED_STATES = (PlanState.COMPLETED, PlanState.FAILED, PlanState.CANCELLED, PlanState.ROLLED_BACK)
 
 
 def render_plan_page(request, plan: SunsetPlan, *, preflight: Preflight | None = None, problems=(), status: int = 200):
@@ -29,6 +30,8 @@ def render_plan_page(request, plan: SunsetPlan, *, preflight: Preflight | None =
         # After a run the page says what was delivered, not what was going to be sent.
         "delivery": plan_delivery_counts(plan.pk) if ran or plan.runs.all() else None,
         "ran": ran,
+        # Nothing of it will run any more: the impact says what its runs did, not what they will do.
+        "ended": plan.state in ENDED_STATES,
         # What would block submission or approval, shown before anyone clicks.
         "preflight": preflight,
         "problems": list(problems),

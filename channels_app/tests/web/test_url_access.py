@@ -170,6 +170,7 @@ ACCESS: dict[str, object] = {
     "run_failures": Page(VIEW_ONLY, kwargs="run"),
     "audit_log": Page({"GET": "view_audit"}),
     "audit_event": Page({"GET": "view_audit"}, kwargs="audit_event"),
+    "plan_history": Page(VIEW_ONLY, kwargs="plan"),
     "profile": Page({"GET": "view", "POST": "view"}),
     "password_change": Page({"GET": "view", "POST": "view"}),
     # Single sign-on: not configured in this walk, so both ends are 404 (tests/accounts/test_sso.py).
