@@ -19,8 +19,8 @@ from channels_app.core import textrules
 from channels_app.core.permissions import require
 from channels_app.core.reply_checks import platform_label, reply_problems
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
-from channels_app.core.zones import zone_choices
-from channels_app.models import Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
+from channels_app.core.zones import LOCALE_RE, date_in_language, zone_choices
+from channels_app.models import PHASE_ORDER, Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
 from channels_app.plans.forms import (
     STEP_LABELS,
     AutoReplyFormSet,
@@ -37,6 +37,7 @@ from channels_app.plans.services.drafts import (
     open_plan_draft,
     save_plan_draft,
 )
+from channels_app.plans.services.preflight import empty_placeholders, what_fills
 
 # Per step: the formset prefix, its fields, and the fields that make a row "typed in".
 ROWS = {
@@ -121,10 +122,17 @@ def _default_rows(step: str, draft: PlanDraft) -> list[dict]:
     return [{"phase_kind": k, "locale": locale, "text": ""} for k in kinds or ["hard_close"]]
 
 
-def _new_row(step: str, draft: PlanDraft) -> dict:
-    """The empty row "Add a phase/redirect/reply" appends."""
+def _new_row(step: str, draft: PlanDraft, rows: list[dict]) -> dict:
+    """The empty row "Add a phase/redirect/reply" appends. A phase follows the one above it:
+    same time zone, the next kind (notice, soft close, hard close, archive)."""
     if step == "phases":
-        return {"kind": "", "time_zone": timezone.get_current_timezone_name()}
+        previous = rows[-1] if rows else {}
+        kind = ""
+        if previous.get("kind") in PHASE_ORDER:
+            later = PHASE_ORDER[PHASE_ORDER.index(previous["kind"]) + 1 :]
+            kind = str(later[0]) if later else ""
+        zone = str(previous.get("time_zone") or "").strip() or timezone.get_current_timezone_name()
+        return {"kind": kind, "time_zone": zone}
     if step == "redirects":
         return {"kind": "url"}
     return {"phase_kind": "", "locale": draft.data.get("default_locale") or "en", "text": ""}
@@ -259,7 +267,7 @@ def wizard(request, pk: int | None = None):
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
         if action == "add":
             save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
-            rows = raw[DATA_KEY[step]] + [_new_row(step, draft)]
+            rows = raw[DATA_KEY[step]] + [_new_row(step, draft, raw[DATA_KEY[step]])]
             return _render(request, draft, step, _formset(step, draft, rows, bound=False))
         form = _formset(step, draft, typed, bound=True)
 
@@ -342,7 +350,9 @@ def phase_instant(request, pk: int):
     return render(request, "channels_app/plan_wizard.html#phase-instant", {"info": info, "row": i})
 
 
-def _sample_values(draft: PlanDraft, channel: Channel | None) -> dict[str, str]:
+def _sample_values(draft: PlanDraft, channel: Channel | None, locale: str) -> dict[str, str]:
+    """What the preview fills placeholders with: the draft's redirects and hard close date (in
+    the reply's language, as the outbox will write it), a sample customer."""
     values = {"customer_name": "Alex", "reference": "DSK-7KQ2M9XH", "redirect_url": "", "phone": "", "app_link": ""}
     slot = {"url": "redirect_url", "phone": "phone", "app": "app_link"}
     for row in draft.data.get("redirects") or []:
@@ -353,13 +363,13 @@ def _sample_values(draft: PlanDraft, channel: Channel | None) -> dict[str, str]:
     for row in draft.data.get("phases") or []:
         if row.get("kind") == "hard_close" and row.get("local_date"):
             with contextlib.suppress(ValueError):
-                values["date"] = f"{date.fromisoformat(row['local_date']):%d %B %Y}"
+                values["date"] = date_in_language(date.fromisoformat(row["local_date"]), locale)
     if channel is not None:
         values["channel"] = channel.name
     return values
 
 
-def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list[dict]:
+def reply_previews(draft: PlanDraft, text: str, channels: list[Channel], *, locale: str) -> list[dict]:
     """How a reply looks on each platform of the plan, with the counter the
     services validate against (textrules, longest likely placeholder values)."""
     previews = []
@@ -378,7 +388,7 @@ def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list
                     "kind": kind,
                     "label": platform_label(kind),
                     "channel": channel,
-                    "text": textrules.render(text, _sample_values(draft, channel)),
+                    "text": textrules.render(text, _sample_values(draft, channel, locale)),
                     "length": length,
                     "limit": limit,
                     "over": limit is not None and length > limit,
@@ -395,7 +405,19 @@ def reply_preview(request, pk: int):
     draft = _own_draft(request, pk)
     i = _row(request)
     text = request.POST.get(f"replies-{i}-text", "")
-    context = {"row": i, "previews": reply_previews(draft, text, _draft_channels(draft)), "text": text}
+    locale = request.POST.get(f"replies-{i}-locale", "")
+    if not LOCALE_RE.match(locale):
+        locale = draft.data.get("default_locale") or "en"
+    # A placeholder the draft cannot fill yet is said before the reply is saved, not rendered
+    # as a gap ("closing on . Call or visit .").
+    empty = empty_placeholders(text, _sample_values(draft, None, locale))
+    context = {
+        "row": i,
+        "previews": reply_previews(draft, text, _draft_channels(draft), locale=locale),
+        "text": text,
+        "empty_fields": ", ".join("{" + name + "}" for name in empty),
+        "empty_advice": what_fills(empty),
+    }
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
 
 

@@ -1,8 +1,10 @@
 """Plan reads: the impact the plan and review pages show."""
 
+from datetime import UTC, datetime
+
 import pytest
 
-from channels_app.plans.selectors import plan_for_page, plan_impact
+from channels_app.plans.selectors import placeholder_values, plan_for_page, plan_impact
 from channels_app.tests.support.factories import (
     AgentFactory,
     AssignmentFactory,
@@ -12,6 +14,7 @@ from channels_app.tests.support.factories import (
     SunsetPlanFactory,
     TeamFactory,
 )
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -37,3 +40,12 @@ def test_plan_impact_counts_each_affected_agent_once(manager):
     assert impact.agents_affected == 3
     assert impact.agents_without_destination == 2
     assert impact.reassignments_by_state == {"proposed": 1}
+
+
+def test_the_date_placeholder_is_written_in_the_replys_language(manager):
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], at=datetime(2027, 10, 1, 9, 0, tzinfo=UTC))
+    plan = plan_for_page(plan.pk)
+    assert placeholder_values(plan, locale="en")["date"] == "1 October 2027"
+    assert placeholder_values(plan, locale="fr")["date"] == "1 octobre 2027"
+    assert placeholder_values(plan, locale="id")["date"] == "1 Oktober 2027"
+    assert placeholder_values(plan, locale="pt-BR")["date"] == "1 Outubro 2027"  # Django's month names
