@@ -421,10 +421,26 @@ def reply_preview(request, pk: int):
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def discard(request, pk: int):
+    """Discarding asks first: the page says what would be lost; only its confirmed POST discards."""
     draft = _own_draft(request, pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        data = draft.data
+        context = {
+            "draft": draft,
+            "plan": draft.plan,
+            "title": data.get("title") or "",
+            "counts": {
+                "channels": len(data.get("channel_ids") or []),
+                "phases": len(data.get("phases") or []),
+                "redirects": len(data.get("redirects") or []),
+                "replies": len(data.get("auto_replies") or []),
+            },
+            "back": _step_url(draft, draft.step if draft.step in WIZARD_STEPS else WIZARD_STEPS[0]),
+        }
+        return render(request, "channels_app/plan_draft_discard.html", context)
     plan_id = draft.plan_id
     discard_plan_draft(actor=request.user, draft=draft)
     messages.info(request, _("Your unsaved changes were discarded."))

@@ -1,11 +1,16 @@
 """The sunset wizard's pages and their htmx parts: previews, new rows, autosave, discard."""
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from channels_app.models import PlanDraft
 from channels_app.plans.services.drafts import open_plan_draft, save_plan_draft
+from channels_app.plans.services.plans import AutoReplyInput
 from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.helpers import hard_close_plan, utc_phase
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +100,54 @@ def test_the_first_phase_added_to_none_is_in_the_readers_zone(client, manager):
     client.force_login(manager)
     new = _add_phase(client, [])
     assert new["time_zone"].value() == "UTC"  # the manager has no zone of their own: the portal's
+
+
+# --- discarding -----------------------------------------------------------------------------------
+
+
+def test_discarding_a_draft_asks_first_and_only_a_confirmed_post_discards(client, manager):
+    draft = _draft(manager, title="Retire X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES)
+    client.force_login(manager)
+    url = reverse("plan_draft_discard", args=[draft.pk])
+    html = body(client.get(url))
+    assert "Discard this draft?" in html and "Retire X" in html and "This cannot be undone" in html
+    assert 'name="confirm" value="yes"' in html and "No, keep editing" in html
+    # The wizard's link leads to the question, not to the discard.
+    assert f'href="{url}"' in body(client.get(reverse("plan_new")))
+    # A POST that does not confirm (an old form, a replayed request) asks again and keeps the draft.
+    response = client.post(url)
+    assert response.status_code == 200 and "Discard this draft?" in body(response)
+    assert PlanDraft.objects.filter(pk=draft.pk).exists()
+    response = client.post(url, {"confirm": "yes"})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert not PlanDraft.objects.filter(pk=draft.pk).exists()
+
+
+def test_discarding_changes_to_a_plan_keeps_the_plan(client, manager):
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Retire the forum")
+    client.force_login(manager)
+    client.get(reverse("plan_edit", args=[plan.pk]))
+    draft = PlanDraft.objects.get(plan=plan)
+    html = body(client.get(reverse("plan_draft_discard", args=[draft.pk])))
+    assert "Discard my changes?" in html and "the plan itself stays as it was" in html
+    response = client.post(reverse("plan_draft_discard", args=[draft.pk]), {"confirm": "yes"})
+    assert response["Location"] == reverse("plan_detail", args=[plan.pk])
+    assert not PlanDraft.objects.filter(pk=draft.pk).exists()
+    plan.refresh_from_db()
+    assert plan.title == "Retire the forum"
+
+
+def test_editing_a_plan_lists_its_replies_in_phase_order(client, manager):
+    replies = [
+        AutoReplyInput("hard_close", "en", "Closed. Call {phone}."),
+        AutoReplyInput("notice", "en", "We close on {date}."),
+        AutoReplyInput("soft_close", "en", "No new cases here."),
+        AutoReplyInput("notice", "fr", "Nous fermons le {date}."),
+    ]
+    start = timezone.now() + timedelta(days=10)
+    phases = [utc_phase(k, start + timedelta(days=i)) for i, k in enumerate(["notice", "soft_close", "hard_close"])]
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], phases=phases, auto_replies=replies)
+    client.force_login(manager)
+    form = client.get(reverse("plan_edit", args=[plan.pk]) + "?step=replies").context["form"]
+    order = [(f["phase_kind"].value(), f["locale"].value()) for f in form]
+    assert order == [("notice", "en"), ("notice", "fr"), ("soft_close", "en"), ("hard_close", "en")]
