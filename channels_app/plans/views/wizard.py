@@ -226,6 +226,9 @@ def _bounded(view):
             message = _("The draft is too long to keep (over %(limit)s characters): shorten it.") % {
                 "limit": DRAFT_MAX_CHARS
             }
+            if request.resolver_match.url_name == "plan_draft_autosave":
+                # The status line says it, where the person is looking.
+                return _autosave_refused(request, message, status=FORM_ERROR_STATUS)
             return HttpResponse(message, status=FORM_ERROR_STATUS, content_type="text/plain; charset=utf-8")
         return view(request, *args, **kwargs)
 
@@ -318,13 +321,18 @@ def autosave(request, pk: int):
     elif step in ROWS:
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
     else:
-        return render(request, "channels_app/plan_wizard.html#autosave", {"error": _("Unknown step.")}, status=400)
+        return _autosave_refused(request, _("the wizard has no such step."), status=400)
     try:
         draft = save_plan_draft(actor=request.user, draft=draft, data=data)
     except ValidationError as exc:
-        context = {"error": " ".join(exc.messages)}
-        return render(request, "channels_app/plan_wizard.html#autosave", context, status=FORM_ERROR_STATUS)
+        return _autosave_refused(request, " ".join(exc.messages), status=400)
     return render(request, "channels_app/plan_wizard.html#autosave", {"draft": draft})
+
+
+def _autosave_refused(request, why: str, *, status: int) -> HttpResponse:
+    """The status line when a draft was not kept: it says so and why, never the last "Draft saved"
+    (static/js/wizard.js swaps this 4xx answer in; htmx alone would leave the old line)."""
+    return render(request, "channels_app/plan_wizard.html#autosave", {"error": why}, status=status)
 
 
 def _row(request) -> int:

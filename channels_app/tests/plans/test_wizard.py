@@ -151,3 +151,46 @@ def test_editing_a_plan_lists_its_replies_in_phase_order(client, manager):
     form = client.get(reverse("plan_edit", args=[plan.pk]) + "?step=replies").context["form"]
     order = [(f["phase_kind"].value(), f["locale"].value()) for f in form]
     assert order == [("notice", "en"), ("notice", "fr"), ("soft_close", "en"), ("hard_close", "en")]
+
+
+# --- autosave ------------------------------------------------------------------------------------
+
+
+def test_an_autosave_that_is_refused_says_the_draft_was_not_saved_and_why(client, manager):
+    draft = _draft(manager, title="Kept title")
+    client.force_login(manager)
+    url = reverse("plan_draft_autosave", args=[draft.pk])
+    response = client.post(url, {"step": "nowhere"})
+    assert response.status_code == 400
+    html = body(response)
+    assert 'id="autosave"' in html and "Draft not saved: the wizard has no such step." in html
+    assert "Draft saved" not in html
+
+    replies = {"replies-TOTAL_FORMS": "1", "replies-0-phase_kind": "hard_close", "replies-0-text": "a" * 70_000}
+    response = client.post(url, {"step": "replies", **replies})
+    assert response.status_code == 400
+    assert "Draft not saved: The draft is too long to keep (over 64000 characters): shorten it." in body(response)
+    draft.refresh_from_db()
+    assert draft.data["title"] == "Kept title" and not draft.data.get("auto_replies")  # nothing was kept
+
+
+def test_an_autosave_too_long_to_keep_answers_with_the_status_line(client, manager):
+    draft = _draft(manager, title="Kept title")
+    client.force_login(manager)
+    response = client.post(
+        reverse("plan_draft_autosave", args=[draft.pk]),
+        {"step": "replies", "replies-TOTAL_FORMS": "1", "replies-0-text": "a" * 300_000},
+    )
+    assert response.status_code == 422
+    html = body(response)
+    assert html.startswith('<p id="autosave"') and "Draft not saved: The draft is too long to keep" in html
+
+
+def test_the_autosave_refusal_speaks_french(client, manager):
+    draft = _draft(manager, title="Kept title")
+    client.force_login(manager)
+    client.post(reverse("set_language"), {"language": "fr", "next": "/"})
+    html = body(client.post(reverse("plan_draft_autosave", args=[draft.pk]), {"step": "nowhere"}))
+    assert "Brouillon non enregistré : l’assistant n’a pas cette étape." in html
+    page = body(client.get(reverse("plan_new")))
+    assert 'data-autosave-failed="Brouillon non enregistré : %(why)s"' in page
