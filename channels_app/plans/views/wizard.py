@@ -65,7 +65,9 @@ def _own_draft(request, pk: int) -> PlanDraft:
 
 
 def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
-    """The rows of a step's formset as typed, in order, without deleted ones."""
+    """The rows of a step's formset as typed, in order, without deleted ones. Without
+    `keep_blank`, a row nothing was typed in is emptied (not dropped): the formset refuses it
+    by its number rather than losing it without a word."""
     prefix, fields, typed = ROWS[step]
     try:
         total = min(int(post.get(f"{prefix}-TOTAL_FORMS", 0)), 100)
@@ -80,8 +82,9 @@ def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
             # Typed as a percentage, kept as a fraction like the service takes it.
             with contextlib.suppress(ValueError):
                 row["expected_share"] = float(row["expected_share"]) / 100 if row["expected_share"] != "" else 0.0
-        if keep_blank or any(str(row[f]).strip() for f in typed):
-            rows.append(row)
+        if not keep_blank and not any(str(row[f]).strip() for f in typed):
+            row = dict.fromkeys(fields, "") | ({"expected_share": 0.0} if step == "redirects" else {})
+        rows.append(row)
     return rows
 
 

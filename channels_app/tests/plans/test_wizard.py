@@ -194,3 +194,39 @@ def test_the_autosave_refusal_speaks_french(client, manager):
     assert "Brouillon non enregistré : l’assistant n’a pas cette étape." in html
     page = body(client.get(reverse("plan_new")))
     assert 'data-autosave-failed="Brouillon non enregistré : %(why)s"' in page
+
+
+# --- blank rows ----------------------------------------------------------------------------------
+
+
+def _step(client, step: str, prefix: str, rows: list[dict]):
+    data = {"step": step, "action": "next", f"{prefix}-TOTAL_FORMS": str(len(rows)), f"{prefix}-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        data |= {f"{prefix}-{i}-{k}": v for k, v in row.items()}
+    return client.post(reverse("plan_new"), data)
+
+
+def test_blank_rows_are_refused_by_number_not_dropped(client, manager):
+    _draft(manager, title="X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES, redirects=REDIRECTS)
+    client.force_login(manager)
+    written = {"phase_kind": "hard_close", "locale": "en", "text": "We moved: call {phone}."}
+    response = _step(client, "replies", "replies", [written, {"phase_kind": "notice", "locale": "fr", "text": " "}])
+    assert response.status_code == 422
+    assert "Reply row 2 is empty: write the reply or remove the row." in body(response)
+    assert PlanDraft.objects.get(author=manager).plan is None  # no plan was made
+
+    phone = {"kind": "phone", "label": "Phone", "value": "+1 800 555 0100", "expected_share": ""}
+    response = _step(client, "redirects", "redirects", [{"kind": "url", "label": "", "value": ""}, phone])
+    assert response.status_code == 422
+    assert "Redirect row 1 is empty: fill it in or remove the row." in body(response)
+
+    blank_phase = {"kind": "archive", "local_date": "", "local_time": "", "time_zone": "Europe/Paris"}
+    response = _step(client, "phases", "phases", [PHASES[0], blank_phase])
+    assert response.status_code == 422
+    assert "Phase row 2 is empty: give it a date and a time or remove the row." in body(response)
+    # What was typed stays on the page and in the draft.
+    assert [p["kind"] for p in PlanDraft.objects.get(author=manager).data["phases"]] == ["hard_close", "archive"]
+
+    # A removed row is gone, not refused.
+    response = _step(client, "phases", "phases", [PHASES[0], {**blank_phase, "DELETE": "on"}])
+    assert response.status_code == 302
