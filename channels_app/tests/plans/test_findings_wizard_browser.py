@@ -262,11 +262,26 @@ def test_autosave_says_when_the_draft_was_not_saved_and_why(browse, manager):
     status.get_by_text(re.compile(r"Draft saved at")).wait_for()  # the refusal is gone once saved
     wait_for(lambda: title() == "Retire support on X", timeout=10, message="the autosave")
 
+    # The portal cannot be reached: what was typed is still on the page, and the line says so.
+    page.route("**/autosave/", lambda route: route.abort())
+    page.get_by_label("Title").fill("Retire support on X, offline")
+    status.get_by_text(
+        "Draft not saved: the portal could not be reached; what you typed is still on this page."
+    ).wait_for()
+    page.unroute("**/autosave/")
+    # Signed out meanwhile (the autosave follows the redirect to the sign-in page).
+    maya.context.clear_cookies(name="sessionid")
+    page.get_by_label("Title").fill("Retire support on X, signed out")
+    status.get_by_text(re.compile(r"Draft not saved: you are signed out")).wait_for()
+    maya.shot("wizard-autosave-signed-out")
+    assert title() == "Retire support on X"
+    maya.login("maya")
+
     # The wizard's own refusal (400 with its status line): a draft too long to keep.
     page.goto(maya.base_url + "/plans/new/?step=replies")
     page.get_by_label("Reply text").first.fill("a" * 70_000)
     status.get_by_text(re.compile(r"Draft not saved: The draft is too long to keep")).wait_for()
-    maya.shot("wizard-autosave-too-long")
+    maya.shot("wizard-autosave-too-long", full_page=False)  # the preview of 70,000 characters is long
     _no_csp_violation(maya)
 
 
