@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels_app.core import textrules
+from channels_app.core.zones import LOCALE_RE
 from channels_app.models import (
     Agent,
     ApiToken,
@@ -441,6 +442,11 @@ class AutoReplyPreviewInput(StrictInput):
     text = serializers.CharField(max_length=100000, allow_blank=True)
     plan = serializers.PrimaryKeyRelatedField(
         queryset=SunsetPlan.objects.all(), required=False, allow_null=True, help_text="Fill placeholders from this plan"
+    )
+    locale = serializers.RegexField(
+        LOCALE_RE,
+        required=False,
+        help_text="The reply's language: {date} is written as it writes dates (default: the plan's default, else en)",
     )
     platforms = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(textrules.LIMITS)),

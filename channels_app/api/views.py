@@ -532,14 +532,16 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
 # --- auto-replies -------------------------------------------------------------------------------------
 
 
-def _render_preview(text: str, plan: SunsetPlan | None, platforms: list[str] | None, given: dict) -> dict:
+def _render_preview(
+    text: str, plan: SunsetPlan | None, platforms: list[str] | None, given: dict, *, locale: str
+) -> dict:
     if platforms is None:
         kinds = sorted({c.kind for c in plan.channels.all()}) if plan is not None else []
         platforms = kinds or sorted(textrules.LIMITS)
     # Worst-case samples for what only a real customer has, then the plan's redirects, then the caller's.
     values = dict(textrules.WORST_CASE_SAMPLES)
     if plan is not None:
-        values.update({k: v for k, v in placeholder_values(plan).items() if v})
+        values.update({k: v for k, v in placeholder_values(plan, locale=locale).items() if v})
     values.update(given)
     renders = []
     for kind in platforms:
@@ -580,7 +582,9 @@ class AutoReplyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskVie
         """This reply rendered for each platform of its plan, with its length against the platform's limit."""
         reply = self.get_object()
         plan = SunsetPlan.objects.prefetch_related("channels", "redirects", "phases").get(pk=reply.plan_id)
-        return Response(s.AutoReplyPreviewSerializer(_render_preview(reply.text, plan, None, {})).data)
+        return Response(
+            s.AutoReplyPreviewSerializer(_render_preview(reply.text, plan, None, {}, locale=reply.locale)).data
+        )
 
     @extend_schema(request=s.AutoReplyPreviewInput, responses=s.AutoReplyPreviewSerializer)
     @action(detail=False, methods=["post"])
@@ -588,7 +592,8 @@ class AutoReplyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskVie
         """Render a draft text for platforms before saving it. Changes nothing."""
         data = self.validated(s.AutoReplyPreviewInput)
         plan = data.get("plan")
-        body = _render_preview(data["text"], plan, data.get("platforms"), data.get("values", {}))
+        locale = data.get("locale") or (plan.default_locale if plan is not None else "en")
+        body = _render_preview(data["text"], plan, data.get("platforms"), data.get("values", {}), locale=locale)
         return Response(s.AutoReplyPreviewSerializer(body).data)
 
 

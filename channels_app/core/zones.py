@@ -10,12 +10,21 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import dateformat, translation
 from django.utils.translation import gettext
 
 # A language code as plans and agents carry it: "en", "fr", "pt-BR", "zh-Hant".
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 _ZONES: frozenset[str] | None = None
+
+
+def date_in_language(day: date, locale: str) -> str:
+    """A date as a reply written in `locale` says it: day, month name, year ("1 October 2027",
+    "1 octobre 2027", "1 Oktober 2027"), with the month names of Django's catalogs; a language
+    Django has no catalog for gets the English names."""
+    with translation.override(locale or "en"):
+        return dateformat.format(day, "j F Y")
 
 
 # Files of the zone database that are not zones: the host's own zone (it means whatever the

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, prefetch_related_objects
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 from django.utils.translation import ngettext_lazy
@@ -161,16 +161,19 @@ def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRu
         )
         total = preview.conversations_to_move
         page = qs[offset : offset + limit] if limit is not None else qs[offset:]
-        base = placeholder_values(plan)
+        base: dict[str, dict[str, str]] = {}  # the reply's locale -> its placeholder values
+        prefetch_related_objects([plan], "redirects", "phases")  # read once for every locale
         for conv in page:
             locale = conv.locale or plan.default_locale
             reply = pick_auto_reply(replies, phase.kind, locale, plan.default_locale)
             text = ""
             if reply is not None:
+                if reply.locale not in base:
+                    base[reply.locale] = placeholder_values(plan, locale=reply.locale)
                 text = textrules.render(
                     reply.text,
                     {
-                        **base,
+                        **base[reply.locale],
                         "customer_name": conv.customer_name or conv.customer_handle,
                         "reference": conv.reference,
                         "channel": conv.channel.name,

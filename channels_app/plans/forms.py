@@ -124,6 +124,7 @@ class BasePhaseFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
+        _refuse_blank_rows(self, _("Phase row %(rows)s is empty: give it a date and a time or remove the row."))
         forms_ = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         if not forms_:
             raise ValidationError(_("A plan needs at least one phase."))

@@ -8,6 +8,7 @@ from django.db.models import Case, CharField, Count, Exists, OuterRef, Prefetch,
 from django.db.models.functions import Cast, Concat
 from django.utils.translation import gettext, ngettext
 
+from channels_app.core.zones import date_in_language
 from channels_app.models import (
     PHASE_ORDER,
     AuditEvent,
@@ -53,9 +54,10 @@ def plan_counts_by_state() -> dict[str, int]:
     return dict(SunsetPlan.objects.values_list("state").annotate(n=Count("id")).values_list("state", "n"))
 
 
-def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
-    """Values for an auto-reply's placeholders: the plan's first redirect of
-    each kind, then whatever the caller knows (customer, reference, ...)."""
+def placeholder_values(plan: SunsetPlan, *, locale: str, **known: str) -> dict[str, str]:
+    """Values for an auto-reply's placeholders in the reply's language (`locale`: the date is
+    written as that language writes it): the plan's first redirect of each kind, then whatever
+    the caller knows (customer, reference, ...)."""
     values = {"redirect_url": "", "phone": "", "app_link": ""}
     slot = {"url": "redirect_url", "phone": "phone", "app": "app_link"}
     for target in sorted(plan.redirects.all(), key=lambda t: t.position):
@@ -66,7 +68,7 @@ def placeholder_values(plan: SunsetPlan, **known: str) -> dict[str, str]:
         values["redirect_url"] = values["app_link"] or values["phone"]
     hard_close = next((p for p in plan.phases.all() if p.kind == PhaseKind.HARD_CLOSE), None)
     if hard_close is not None:
-        values["date"] = f"{hard_close.local_date:%d %B %Y}"
+        values["date"] = date_in_language(hard_close.local_date, locale)
     values.update({k: v for k, v in known.items() if v is not None})
     if values.get("reference") and any(t.kind == "url" for t in plan.redirects.all()):
         values["redirect_url"] = tracked_redirect_url(values["reference"])

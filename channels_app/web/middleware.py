@@ -8,7 +8,10 @@ import uuid
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.conf import settings
-from django.http import HttpResponse, HttpResponseBadRequest, JsonResponse
+from django.contrib.auth import get_user
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext as _
 
 from channels_app.audit.services import record_security_event
@@ -29,6 +32,19 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
 
 
+def content_security_policy() -> str:
+    policy = getattr(settings, "DUSK_CSP", STRICT_POLICY)
+    provider = _origin(settings.DUSK_OIDC_END_SESSION_ENDPOINT)
+    if provider:
+        # Signing out is a form whose answer redirects to the identity provider's
+        # end-session page; form-action covers that redirect.
+        policy = policy.replace("form-action 'self'", f"form-action 'self' {provider}")
+    report = getattr(settings, "DUSK_CSP_REPORT_URI", "/csp-report/")
+    if report:
+        policy = f"{policy}; report-uri {report}"
+    return policy
+
+
 class ContentSecurityPolicyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -36,16 +52,7 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            policy = getattr(settings, "DUSK_CSP", STRICT_POLICY)
-            provider = _origin(settings.DUSK_OIDC_END_SESSION_ENDPOINT)
-            if provider:
-                # Signing out is a form whose answer redirects to the identity provider's
-                # end-session page; form-action covers that redirect.
-                policy = policy.replace("form-action 'self'", f"form-action 'self' {provider}")
-            report = getattr(settings, "DUSK_CSP_REPORT_URI", "/csp-report/")
-            if report:
-                policy = f"{policy}; report-uri {report}"
-            response["Content-Security-Policy"] = policy
+            response["Content-Security-Policy"] = content_security_policy()
         return response
 
 
@@ -108,7 +115,14 @@ class TextInputMiddleware:
     def _refuse(request, field: str, message: str) -> HttpResponse:
         if request.path_info.startswith("/api/"):
             return JsonResponse({"detail": message, "errors": {field: [message]}}, status=400)
-        return HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+        # A page in the portal's layout and the reader's language (LocaleMiddleware ran), with
+        # the signed-in person's menu: the sign-in middleware comes after this one.
+        if not hasattr(request, "user"):
+            request.user = SimpleLazyObject(lambda: get_user(request))
+        response = render(request, "400.html", {"message": message}, status=400)
+        # Answered before the CSP middleware runs: the page carries the same policy.
+        response["Content-Security-Policy"] = content_security_policy()
+        return response
 
 
 def _first_in(query, *, multiline: bool) -> tuple[str, str] | None:

@@ -63,6 +63,7 @@ class Command(BaseCommand):
                         text,
                         placeholder_values(
                             plan_obj,
+                            locale=locale,
                             customer_name="Alex",
                             reference="DSK-EXAMPLE1",
                             channel=channel_names,

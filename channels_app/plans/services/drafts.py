@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from channels_app.core.permissions import require
-from channels_app.models import PlanDraft, SunsetPlan
+from channels_app.models import PHASE_ORDER, PlanDraft, SunsetPlan
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
@@ -23,6 +23,10 @@ DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "
 # phases and redirects, replies of a few thousand characters each in a few languages.
 DRAFT_MAX_CHARS = 64_000
 WIZARD_STEPS = ("channels", "phases", "redirects", "replies")
+
+
+def _phase_rank(kind: str) -> int:
+    return PHASE_ORDER.index(kind) if kind in PHASE_ORDER else len(PHASE_ORDER)
 
 
 def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
@@ -44,9 +48,10 @@ def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
             {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
             for r in plan.redirects.order_by("position")
         ],
+        # In the order the phases run (notice, soft close, hard close, archive), not alphabetically.
         "auto_replies": [
             {"phase_kind": a.phase_kind, "locale": a.locale, "text": a.text}
-            for a in plan.auto_replies.order_by("phase_kind", "locale")
+            for a in sorted(plan.auto_replies.all(), key=lambda a: (_phase_rank(a.phase_kind), a.locale))
         ],
     }
 

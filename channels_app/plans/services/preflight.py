@@ -259,16 +259,12 @@ def _short(exc: Exception) -> str:
 def reply_placeholder_problems(plan: SunsetPlan) -> list[str]:
     """Every auto-reply, in every locale it is written in, rendered with the plan's values: a
     placeholder the plan cannot fill (no phone redirect, no hard-close date) is named."""
-    values = placeholder_values(plan)
     problems: list[str] = []
     phase_rank = {kind: i for i, kind in enumerate(PHASE_ORDER)}
     replies = sorted(plan.auto_replies.all(), key=lambda r: (phase_rank.get(r.phase_kind, 99), r.locale))
     for reply in replies:
-        empty = [
-            name
-            for name in textrules.find_placeholders(reply.text)
-            if name in PLAN_PLACEHOLDERS and not values.get(name)
-        ]
+        values = placeholder_values(plan, locale=reply.locale)
+        empty = empty_placeholders(reply.text, values)
         if empty:
             problems.append(
                 _("The %(phase)s reply (%(locale)s) would render %(fields)s empty: %(why)s")
@@ -276,10 +272,21 @@ def reply_placeholder_problems(plan: SunsetPlan) -> list[str]:
                     "phase": PhaseKind(reply.phase_kind).label if reply.phase_kind in PhaseKind.values else "",
                     "locale": reply.locale,
                     "fields": ", ".join("{" + name + "}" for name in empty),
-                    "why": "; ".join(_why_empty(name) for name in empty),
+                    "why": what_fills(empty),
                 }
             )
     return problems
+
+
+def empty_placeholders(text: str, values: dict[str, str]) -> list[str]:
+    """The placeholders of `text` that the plan fills (redirects, the hard close date) and that
+    `values` leaves empty, in the order the text uses them."""
+    return [name for name in textrules.find_placeholders(text) if name in PLAN_PLACEHOLDERS and not values.get(name)]
+
+
+def what_fills(names: list[str]) -> str:
+    """What to add to the plan so these placeholders are not empty: "add a phone redirect; ..." """
+    return "; ".join(dict.fromkeys(_why_empty(name) for name in names))
 
 
 def _why_empty(name: str) -> str:

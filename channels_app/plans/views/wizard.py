@@ -19,8 +19,8 @@ from channels_app.core import textrules
 from channels_app.core.permissions import require
 from channels_app.core.reply_checks import platform_label, reply_problems
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
-from channels_app.core.zones import zone_choices
-from channels_app.models import Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
+from channels_app.core.zones import LOCALE_RE, date_in_language, zone_choices
+from channels_app.models import PHASE_ORDER, Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
 from channels_app.plans.forms import (
     STEP_LABELS,
     AutoReplyFormSet,
@@ -37,6 +37,7 @@ from channels_app.plans.services.drafts import (
     open_plan_draft,
     save_plan_draft,
 )
+from channels_app.plans.services.preflight import empty_placeholders, what_fills
 
 # Per step: the formset prefix, its fields, and the fields that make a row "typed in".
 ROWS = {
@@ -64,7 +65,9 @@ def _own_draft(request, pk: int) -> PlanDraft:
 
 
 def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
-    """The rows of a step's formset as typed, in order, without deleted ones."""
+    """The rows of a step's formset as typed, in order, without deleted ones. Without
+    `keep_blank`, a row nothing was typed in is emptied (not dropped): the formset refuses it
+    by its number rather than losing it without a word."""
     prefix, fields, typed = ROWS[step]
     try:
         total = min(int(post.get(f"{prefix}-TOTAL_FORMS", 0)), 100)
@@ -79,8 +82,9 @@ def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
             # Typed as a percentage, kept as a fraction like the service takes it.
             with contextlib.suppress(ValueError):
                 row["expected_share"] = float(row["expected_share"]) / 100 if row["expected_share"] != "" else 0.0
-        if keep_blank or any(str(row[f]).strip() for f in typed):
-            rows.append(row)
+        if not keep_blank and not any(str(row[f]).strip() for f in typed):
+            row = dict.fromkeys(fields, "") | ({"expected_share": 0.0} if step == "redirects" else {})
+        rows.append(row)
     return rows
 
 
@@ -121,10 +125,17 @@ def _default_rows(step: str, draft: PlanDraft) -> list[dict]:
     return [{"phase_kind": k, "locale": locale, "text": ""} for k in kinds or ["hard_close"]]
 
 
-def _new_row(step: str, draft: PlanDraft) -> dict:
-    """The empty row "Add a phase/redirect/reply" appends."""
+def _new_row(step: str, draft: PlanDraft, rows: list[dict]) -> dict:
+    """The empty row "Add a phase/redirect/reply" appends. A phase follows the one above it:
+    same time zone, the next kind (notice, soft close, hard close, archive)."""
     if step == "phases":
-        return {"kind": "", "time_zone": timezone.get_current_timezone_name()}
+        previous = rows[-1] if rows else {}
+        kind = ""
+        if previous.get("kind") in PHASE_ORDER:
+            later = PHASE_ORDER[PHASE_ORDER.index(previous["kind"]) + 1 :]
+            kind = str(later[0]) if later else ""
+        zone = str(previous.get("time_zone") or "").strip() or timezone.get_current_timezone_name()
+        return {"kind": kind, "time_zone": zone}
     if step == "redirects":
         return {"kind": "url"}
     return {"phase_kind": "", "locale": draft.data.get("default_locale") or "en", "text": ""}
@@ -218,6 +229,9 @@ def _bounded(view):
             message = _("The draft is too long to keep (over %(limit)s characters): shorten it.") % {
                 "limit": DRAFT_MAX_CHARS
             }
+            if request.resolver_match.url_name == "plan_draft_autosave":
+                # The status line says it, where the person is looking.
+                return _autosave_refused(request, message, status=FORM_ERROR_STATUS)
             return HttpResponse(message, status=FORM_ERROR_STATUS, content_type="text/plain; charset=utf-8")
         return view(request, *args, **kwargs)
 
@@ -259,7 +273,7 @@ def wizard(request, pk: int | None = None):
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
         if action == "add":
             save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
-            rows = raw[DATA_KEY[step]] + [_new_row(step, draft)]
+            rows = raw[DATA_KEY[step]] + [_new_row(step, draft, raw[DATA_KEY[step]])]
             return _render(request, draft, step, _formset(step, draft, rows, bound=False))
         form = _formset(step, draft, typed, bound=True)
 
@@ -310,13 +324,18 @@ def autosave(request, pk: int):
     elif step in ROWS:
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
     else:
-        return render(request, "channels_app/plan_wizard.html#autosave", {"error": _("Unknown step.")}, status=400)
+        return _autosave_refused(request, _("the wizard has no such step."), status=400)
     try:
         draft = save_plan_draft(actor=request.user, draft=draft, data=data)
     except ValidationError as exc:
-        context = {"error": " ".join(exc.messages)}
-        return render(request, "channels_app/plan_wizard.html#autosave", context, status=FORM_ERROR_STATUS)
+        return _autosave_refused(request, " ".join(exc.messages), status=400)
     return render(request, "channels_app/plan_wizard.html#autosave", {"draft": draft})
+
+
+def _autosave_refused(request, why: str, *, status: int) -> HttpResponse:
+    """The status line when a draft was not kept: it says so and why, never the last "Draft saved"
+    (static/js/wizard.js swaps this 4xx answer in; htmx alone would leave the old line)."""
+    return render(request, "channels_app/plan_wizard.html#autosave", {"error": why}, status=status)
 
 
 def _row(request) -> int:
@@ -342,7 +361,9 @@ def phase_instant(request, pk: int):
     return render(request, "channels_app/plan_wizard.html#phase-instant", {"info": info, "row": i})
 
 
-def _sample_values(draft: PlanDraft, channel: Channel | None) -> dict[str, str]:
+def _sample_values(draft: PlanDraft, channel: Channel | None, locale: str) -> dict[str, str]:
+    """What the preview fills placeholders with: the draft's redirects and hard close date (in
+    the reply's language, as the outbox will write it), a sample customer."""
     values = {"customer_name": "Alex", "reference": "DSK-7KQ2M9XH", "redirect_url": "", "phone": "", "app_link": ""}
     slot = {"url": "redirect_url", "phone": "phone", "app": "app_link"}
     for row in draft.data.get("redirects") or []:
@@ -353,13 +374,13 @@ def _sample_values(draft: PlanDraft, channel: Channel | None) -> dict[str, str]:
     for row in draft.data.get("phases") or []:
         if row.get("kind") == "hard_close" and row.get("local_date"):
             with contextlib.suppress(ValueError):
-                values["date"] = f"{date.fromisoformat(row['local_date']):%d %B %Y}"
+                values["date"] = date_in_language(date.fromisoformat(row["local_date"]), locale)
     if channel is not None:
         values["channel"] = channel.name
     return values
 
 
-def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list[dict]:
+def reply_previews(draft: PlanDraft, text: str, channels: list[Channel], *, locale: str) -> list[dict]:
     """How a reply looks on each platform of the plan, with the counter the
     services validate against (textrules, longest likely placeholder values)."""
     previews = []
@@ -378,7 +399,7 @@ def reply_previews(draft: PlanDraft, text: str, channels: list[Channel]) -> list
                     "kind": kind,
                     "label": platform_label(kind),
                     "channel": channel,
-                    "text": textrules.render(text, _sample_values(draft, channel)),
+                    "text": textrules.render(text, _sample_values(draft, channel, locale)),
                     "length": length,
                     "limit": limit,
                     "over": limit is not None and length > limit,
@@ -395,14 +416,42 @@ def reply_preview(request, pk: int):
     draft = _own_draft(request, pk)
     i = _row(request)
     text = request.POST.get(f"replies-{i}-text", "")
-    context = {"row": i, "previews": reply_previews(draft, text, _draft_channels(draft)), "text": text}
+    locale = request.POST.get(f"replies-{i}-locale", "")
+    if not LOCALE_RE.match(locale):
+        locale = draft.data.get("default_locale") or "en"
+    # A placeholder the draft cannot fill yet is said before the reply is saved, not rendered
+    # as a gap ("closing on . Call or visit .").
+    empty = empty_placeholders(text, _sample_values(draft, None, locale))
+    context = {
+        "row": i,
+        "previews": reply_previews(draft, text, _draft_channels(draft), locale=locale),
+        "text": text,
+        "empty_fields": ", ".join("{" + name + "}" for name in empty),
+        "empty_advice": what_fills(empty),
+    }
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @login_required
 def discard(request, pk: int):
+    """Discarding asks first: the page says what would be lost; only its confirmed POST discards."""
     draft = _own_draft(request, pk)
+    if request.method == "GET" or request.POST.get("confirm") != "yes":
+        data = draft.data
+        context = {
+            "draft": draft,
+            "plan": draft.plan,
+            "title": data.get("title") or "",
+            "counts": {
+                "channels": len(data.get("channel_ids") or []),
+                "phases": len(data.get("phases") or []),
+                "redirects": len(data.get("redirects") or []),
+                "replies": len(data.get("auto_replies") or []),
+            },
+            "back": _step_url(draft, draft.step if draft.step in WIZARD_STEPS else WIZARD_STEPS[0]),
+        }
+        return render(request, "channels_app/plan_draft_discard.html", context)
     plan_id = draft.plan_id
     discard_plan_draft(actor=request.user, draft=draft)
     messages.info(request, _("Your unsaved changes were discarded."))

@@ -188,8 +188,16 @@ def _claim(*, now: datetime, limit: int) -> list[OutboxMessage]:
 @dataclass
 class _PlanInfo:
     plan: SunsetPlan
+    channel_name: str
     replies: dict[str, dict[str, str]]  # phase kind -> locale -> text
-    values: dict[str, str]  # placeholder values shared by every customer
+    by_locale: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def values(self, locale: str) -> dict[str, str]:
+        """The placeholder values every customer answered in `locale` shares (the date is
+        written in the reply's language)."""
+        if locale not in self.by_locale:
+            self.by_locale[locale] = placeholder_values(self.plan, locale=locale, channel=self.channel_name)
+        return self.by_locale[locale]
 
 
 def _plan_for(channel: Channel) -> _PlanInfo | None:
@@ -204,8 +212,7 @@ def _plan_for(channel: Channel) -> _PlanInfo | None:
     replies: dict[str, dict[str, str]] = {}
     for kind, locale, text in AutoReply.objects.filter(plan=plan).values_list("phase_kind", "locale", "text"):
         replies.setdefault(kind, {})[locale] = text
-    values = placeholder_values(plan, channel=channel.name)
-    return _PlanInfo(plan=plan, replies=replies, values=values)
+    return _PlanInfo(plan=plan, channel_name=channel.name, replies=replies)
 
 
 def _templates(info: _PlanInfo, row: OutboxMessage) -> tuple[str, dict[str, str]]:
@@ -491,7 +498,7 @@ def _render(job: _Job, batch: _Batch, handoffs: dict[int, dict[str, Any]]) -> bo
         lang, text, name = conversation.locale or context.get("lang"), context.get("text", ""), None
     locale = choose_locale(available, lang=lang, text=text, default=info.plan.default_locale)
     values = {
-        **info.values,
+        **info.values(locale),
         "customer_name": name or conversation.customer_name or "",
         "reference": conversation.reference,
     }

@@ -1,7 +1,7 @@
 """The REST API: every action of the lifecycle reachable, errors with messages,
 nothing changed on bad input."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -226,6 +226,19 @@ def test_auto_reply_render_preview_counts_x_weighted_length(manager, x_channel):
     (x,) = too_long.json()["renders"]
     assert x["fits"] is False
     assert "Too long for X: 300 of 280" in x["problems"][0]
+
+
+def test_auto_reply_render_preview_writes_the_date_in_the_replys_language(manager, x_channel):
+    plan = hard_close_plan(manager=manager, channels=[x_channel], at=datetime(2027, 10, 1, 9, 0, tzinfo=UTC))
+    rendered = {}
+    for locale in ("fr", "id", None):
+        body = {"text": "{date}", "plan": plan.pk, "platforms": ["x"]} | ({"locale": locale} if locale else {})
+        response = api(manager).post("/api/v1/auto-replies/render/", body, format="json")
+        assert response.status_code == 200, response.json()
+        rendered[locale] = response.json()["renders"][0]["rendered"]
+    assert rendered == {"fr": "1 octobre 2027", "id": "1 Oktober 2027", None: "1 October 2027"}  # None: the plan's en
+    refused = api(manager).post("/api/v1/auto-replies/render/", {"text": "{date}", "locale": "<fr>"}, format="json")
+    assert refused.status_code == 400 and "locale" in refused.json()["errors"]
 
 
 def test_stored_auto_reply_preview_uses_the_plans_channels(manager, x_channel):

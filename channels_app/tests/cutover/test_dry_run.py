@@ -2,13 +2,14 @@
 
 import io
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 
+from channels_app.cutover.selectors import dry_run
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.models import ChannelState, Conversation, CutoverRun, OutboxMessage, PlanState
 from channels_app.tests.support.factories import (
@@ -68,6 +69,18 @@ def test_cli_dry_run_lists_every_item_rendered_and_changes_nothing(plan_with_fre
     assert {e["to"] for e in data["emails"]} >= {"maya@example.com", "arjun@example.com"}
     assert _counts() == before
     assert set(Conversation.objects.values_list("state", flat=True)) == {"open"}
+
+
+def test_dry_run_writes_the_date_in_each_replys_language(manager):
+    x = ChannelFactory(kind="x")
+    ConversationFactory(channel=x, customer_name="Amélie", locale="fr", reference="DSK-FRENCH01")
+    ConversationFactory(channel=x, customer_name="Ann", locale="en", reference="DSK-ENGLISH1")
+    plan = hard_close_plan(manager=manager, channels=[x], at=datetime(2027, 10, 1, 9, 0, tzinfo=UTC))
+    plan.auto_replies.update(text="Closed on {date}.")
+    AutoReplyFactory(plan=plan, phase_kind="hard_close", locale="fr", text="Fermé depuis le {date}.")
+    report = dry_run(plan.phases.get())
+    texts = {c.conversation.reference: c.text for c in report.conversations}
+    assert texts == {"DSK-FRENCH01": "Fermé depuis le 1 octobre 2027.", "DSK-ENGLISH1": "Closed on 1 October 2027."}
 
 
 def test_dry_run_page_shows_the_report_to_any_role(client, plan_with_french_customers, viewer, outsider):

@@ -37,7 +37,7 @@ def retired(manager, approver, smtp_settings, settings):
 def test_replies_carry_a_tracked_link_that_counts_and_redirects(client, retired):
     plan, x = retired
     conversation = x.conversations.first()
-    values = placeholder_values(plan, reference=conversation.reference)
+    values = placeholder_values(plan, locale="en", reference=conversation.reference)
     assert values["redirect_url"] == f"https://dusk.example.com/r/{conversation.reference}"
     response = client.get(reverse("tracked_redirect", args=[conversation.reference]))
     assert response.status_code == 302

@@ -1,4 +1,5 @@
 import io
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -6,8 +7,11 @@ from django.db import connection
 
 from channels_app.directory.services import create_agent
 from channels_app.models import Agent, AuditEvent, Channel, Conversation, OutboxMessage, PlanState, SunsetPlan, Team
+from channels_app.plans.services.plans import AutoReplyInput
 from channels_app.platforms.adapters.base import ReplyContext
 from channels_app.platforms.adapters.registry import PLATFORMS
+from channels_app.tests.support.factories import ChannelFactory
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +94,20 @@ def test_cutover_preview_reports_and_changes_nothing(django_user_model):
     assert _table_counts() == before
     assert list(Channel.objects.order_by("id").values_list("state", flat=True)) == states
     assert not OutboxMessage.objects.exists()
+
+
+def test_cutover_preview_writes_the_date_in_each_replys_language(manager):
+    replies = [
+        AutoReplyInput("hard_close", "en", "Closed since {date}."),
+        AutoReplyInput("hard_close", "fr", "Fermé depuis le {date}."),
+        AutoReplyInput("hard_close", "id", "Ditutup sejak {date}."),
+    ]
+    at = datetime(2027, 10, 1, 9, 0, tzinfo=UTC)
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], at=at, auto_replies=replies)
+    output = _run("cutover_preview", str(plan.pk))
+    assert "auto-reply [en]: Closed since 1 October 2027." in output
+    assert "auto-reply [fr]: Fermé depuis le 1 octobre 2027." in output
+    assert "auto-reply [id]: Ditutup sejak 1 Oktober 2027." in output
 
 
 def test_cutover_preview_of_an_unknown_plan_fails_clearly():

@@ -1,9 +1,11 @@
 """Plan reads: the impact the plan and review pages show."""
 
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
 
-from channels_app.plans.selectors import plan_for_page, plan_impact
+from channels_app.plans.selectors import placeholder_values, plan_for_page, plan_impact
 from channels_app.tests.support.factories import (
     AgentFactory,
     AssignmentFactory,
@@ -13,6 +15,7 @@ from channels_app.tests.support.factories import (
     SunsetPlanFactory,
     TeamFactory,
 )
+from channels_app.tests.support.helpers import hard_close_plan
 
 pytestmark = pytest.mark.django_db
 
@@ -58,3 +61,12 @@ def test_reassignment_counts_take_the_plural_form_of_the_readers_language(client
     client.cookies["django_language"] = language
     html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
     assert expected in " ".join(html.split())
+
+
+def test_the_date_placeholder_is_written_in_the_replys_language(manager):
+    plan = hard_close_plan(manager=manager, channels=[ChannelFactory()], at=datetime(2027, 10, 1, 9, 0, tzinfo=UTC))
+    plan = plan_for_page(plan.pk)
+    assert placeholder_values(plan, locale="en")["date"] == "1 October 2027"
+    assert placeholder_values(plan, locale="fr")["date"] == "1 octobre 2027"
+    assert placeholder_values(plan, locale="id")["date"] == "1 Oktober 2027"
+    assert placeholder_values(plan, locale="pt-BR")["date"] == "1 Outubro 2027"  # Django's month names

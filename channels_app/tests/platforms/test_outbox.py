@@ -23,6 +23,7 @@ from channels_app.models import (
     SendBudget,
 )
 from channels_app.plans.selectors import tracked_redirect_url
+from channels_app.plans.services.plans import AutoReplyInput
 from channels_app.platforms.services.outbox import (
     backoff_seconds,
     choose_locale,
@@ -486,3 +487,79 @@ def test_an_orphan_reply_joins_the_moved_conversation_and_gets_its_reference(
     assert tweet["reply"]["in_reply_to_tweet_id"] == "7002"
     assert old.reference in tweet["text"]
     assert tracked_redirect_url(old.reference) in tweet["text"]
+
+
+FRENCH_MONTHS = [
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+]
+INDONESIAN_MONTHS = [
+    "Januari",
+    "Februari",
+    "Maret",
+    "April",
+    "Mei",
+    "Juni",
+    "Juli",
+    "Agustus",
+    "September",
+    "Oktober",
+    "November",
+    "Desember",
+]
+ENGLISH_MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
+
+
+def test_the_date_in_a_french_reply_is_written_in_french_on_x(manager, approver, platform_secrets, fake_x):
+    replies = [
+        *REPLIES[:2],  # notice and soft close
+        AutoReplyInput("hard_close", "en", "Hi {customer_name}, this channel closed on {date}."),
+        AutoReplyInput("hard_close", "fr", "Bonjour {customer_name}, ce canal est fermé depuis le {date}."),
+        AutoReplyInput("hard_close", "id", "Halo {customer_name}, kanal ini ditutup pada {date}."),
+    ]
+    channel = platform_channel("x", fake_x.base_url)
+    plan = sunset(manager=manager, approver=approver, channels=[channel], replies=replies)
+    day = plan.phases.get(kind=PhaseKind.HARD_CLOSE).local_date
+    receive(
+        channel,
+        inbound("1001", customer="1", lang="fr", text="@brand allô"),
+        inbound("1002", customer="2", lang="id", text="@brand halo"),
+        inbound("1003", customer="3", lang="en", text="@brand hello"),
+    )
+    assert send_due_replies(worker_id="test").sent == 3
+    # What X received, as X received it.
+    texts = {t["in_reply_to"]: t["text"] for t in fake_x.tweets}
+    assert (
+        texts["1001"]
+        == f"Bonjour Ana Pérez, ce canal est fermé depuis le {day.day} {FRENCH_MONTHS[day.month - 1]} {day.year}."
+    )
+    assert (
+        texts["1002"]
+        == f"Halo Ana Pérez, kanal ini ditutup pada {day.day} {INDONESIAN_MONTHS[day.month - 1]} {day.year}."
+    )
+    assert (
+        texts["1003"] == f"Hi Ana Pérez, this channel closed on {day.day} {ENGLISH_MONTHS[day.month - 1]} {day.year}."
+    )

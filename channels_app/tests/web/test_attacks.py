@@ -432,3 +432,28 @@ def test_a_form_body_in_a_query_string_is_left_alone():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "GET %s", (f"/a?{urlencode({'q': 'ok'})}",), None)
     RedactSecrets().filter(record)
     assert record.getMessage() == "GET /a?q=ok"
+
+
+def test_a_nul_byte_is_refused_with_a_page_in_the_portals_layout_and_the_readers_language(client, manager):
+    client.force_login(manager)
+    client.get(reverse("plan_new"))
+    draft = PlanDraft.objects.get(author=manager)
+    response = client.post(reverse("plan_new"), {"step": "channels", "title": "Retire\x00X"})
+    assert response.status_code == 400 and response["Content-Type"].startswith("text/html")
+    html = response.content.decode()
+    assert '<nav class="mainnav"' in html and "New sunset" in html  # the layout, with the person's menu
+    assert "“title” holds a character the portal does not accept (U+0000)." in html
+    assert "Nothing was changed." in html
+    assert "Content-Security-Policy" in response  # the strict policy, like every page
+    client.post(reverse("set_language"), {"language": "id", "next": "/"})
+    autosave = client.post(reverse("plan_draft_autosave", args=[draft.pk]), {"step": "channels", "title": "a\x00"})
+    assert autosave.status_code == 400
+    html = autosave.content.decode()
+    assert 'lang="id"' in html and "Permintaan ditolak" in html
+    draft.refresh_from_db()
+    assert "\x00" not in json.dumps(draft.data)
+    # In the address too, and for someone not signed in whose browser asks for French.
+    client.logout()
+    client.cookies.pop("django_language", None)
+    response = client.get("/plans/?q=a%00b", headers={"accept-language": "fr"})
+    assert response.status_code == 400 and "Requête refusée" in response.content.decode()

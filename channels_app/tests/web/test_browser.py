@@ -208,7 +208,7 @@ def test_manager_drafts_approver_approves_and_the_run_page_follows_the_worker(
     maya.goto(f"/runs/{run.pk}/")
     maya.page.locator('li[data-step="conversations"]:is(.step-running, .step-done)').wait_for(timeout=60000)
     maya.shot("10-run-in-progress")
-    maya.page.locator("#progress .summary").get_by_text("Done").wait_for(timeout=90000)
+    maya.page.locator("#progress .summary").get_by_text("Done", exact=True).wait_for(timeout=90000)
     maya.shot("11-run-completed")
     run.refresh_from_db()
     # This walk-through's X channel reaches no platform: its 600 hand-off notices fail, and the

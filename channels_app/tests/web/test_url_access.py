@@ -161,7 +161,9 @@ ACCESS: dict[str, object] = {
     "plan_draft_autosave": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_instant": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_preview": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
-    "plan_draft_discard": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
+    "plan_draft_discard": Page(
+        {"GET": "draft_plan", "POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False
+    ),
     "approvals": Page({"GET": "approve_plan"}),
     "approval_review": Page({"GET": "approve_plan"}, kwargs="plan"),
     "plan_approve": Page({"POST": "approve_plan"}, kwargs="plan"),
