@@ -352,7 +352,8 @@ def main(argv: list[str] | None = None) -> int:
                 fake_x.violations.clear()
                 plan, expected = build_trial(args.conversations, args.agents, smtp.port, fake_x, due_in=3600)
                 retired_id = retire_channel(fake_x)
-                call_command("createcachetable", verbosity=0)
+                # The release step, with the nodes' settings (their cache is in PostgreSQL).
+                subprocess.run([sys.executable, "manage.py", "createcachetable"], cwd=ROOT, env=env, check=True)
                 connection.close()
                 ports = [free_port(), free_port()]
                 webs = [

@@ -352,17 +352,20 @@ def _cache_key(channel: Channel) -> str:
 
 
 def check_connections(channels: Iterable[Channel], *, cached: bool = False) -> list[ConnectionCheck]:
-    """Each channel's connection test. Every live result is kept for
-    DUSK_CONNECTION_CHECK_CACHE_SECONDS; `cached=True` (page views only) reuses a result kept for
-    the same credentials instead of calling the platform again (X rate-limits `users/me`).
-    Submission, approval and the freeze step always call."""
+    """Each channel's connection test. `cached=True` (page views only) reuses a result kept for
+    the same credentials for DUSK_CONNECTION_CHECK_CACHE_SECONDS instead of calling the platform
+    again (X rate-limits `users/me`), and keeps what it had to ask. Submission, approval and the
+    freeze step always call, and never touch the cache: a cache that is down or not yet created
+    never stops a run."""
     channels = list(channels)
     keys = {channel.pk: _cache_key(channel) for channel in channels}
-    ttl = settings.DUSK_CONNECTION_CHECK_CACHE_SECONDS
-    kept = cache.get_many(list(keys.values())) if cached and ttl > 0 else {}
+    ttl = settings.DUSK_CONNECTION_CHECK_CACHE_SECONDS if cached else 0
+    kept = cache.get_many(list(keys.values())) if ttl > 0 else {}
     results: list[ConnectionCheck] = []
     fresh: dict[str, ConnectionCheck] = {}
-    with httpx.Client() as client:
+    # Connections only to allowed hosts, checked as each one is opened (core/hosts.py).
+    transport = GuardedTransport(allow_private=settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS)
+    with httpx.Client(transport=transport) as client:
         for channel in channels:
             check = kept.get(keys[channel.pk])
             if check is None:

@@ -10,7 +10,7 @@ from rest_framework.test import APIClient
 
 from channels_app.core import hosts
 from channels_app.models import Channel, OutboxMessage, OutboxState
-from channels_app.plans.services.preflight import check_connection
+from channels_app.plans.services.preflight import check_connection, check_connections
 from channels_app.platforms.services.outbox import send_due_replies
 from channels_app.platforms.services.polling import poll_email_channel, poll_youtube_channel
 from channels_app.tests.support.inbound_helpers import inbound, platform_channel, receive, sunset
@@ -186,8 +186,10 @@ def test_the_connection_test_never_connects_to_a_private_host(platform_secrets, 
     )
     settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = False
     results = [check_connection(x), check_connection(mailbox)]
+    # Submission, approval, the freeze step and the plan pages test through check_connections.
+    results += check_connections([x, mailbox]) + check_connections([x], cached=True)
     assert _no_connection(listener)
-    assert [result.ok for result in results] == [False, False]
+    assert [result.ok for result in results] == [False] * 5
     assert all("not a public address" in result.problem for result in results), results
 
 
