@@ -19,7 +19,9 @@ from django.core.mail import EmailMessage
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext, pgettext
 
 from channels_app.audit.services import record_event
 from channels_app.core.errors import CutoverAborted, LeaseLost
@@ -67,6 +69,7 @@ from channels_app.plans.selectors import (
 )
 from channels_app.plans.services.notices import queue_plan_notices
 from channels_app.plans.services.preflight import check_connections, run_preflight
+from channels_app.workforce.selectors import notice_language
 
 log = logging.getLogger(__name__)
 
@@ -681,7 +684,16 @@ def _queue_notifications(ctx: _Ctx) -> None:
 
 
 NOTE_FIELDS = ("id", "kind", "recipient", "agent_id", "subject")
-MOVE_FIELDS = ("agent_id", "agent__name", "effective_date", "role", "to_team__name", "to_team__site")
+MOVE_FIELDS = (
+    "agent_id",
+    "agent__name",
+    "agent__languages",
+    "effective_date",
+    "role",
+    "to_team__name",
+    "to_team__site",
+    "to_team__time_zone",
+)
 
 
 def _moves(plan_id: int, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -691,22 +703,68 @@ def _moves(plan_id: int, agent_ids: list[int]) -> dict[int, dict[str, Any]]:
     return {row["agent_id"]: row for row in rows}
 
 
-def _render_body(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int, dict[str, Any]]) -> str:
-    if note.kind == "reassignment" and note.agent_id in moves:
-        move = moves[note.agent_id]
-        return (
-            f"Hello {move['agent__name']},\n\n"
-            f"{ctx.plan.title}: the channels you worked on have retired.\n"
-            f"From {move['effective_date']:%d %B %Y} you join {move['to_team__name']}"
-            f"{' as ' + move['role'] if move['role'] else ''} (site {move['to_team__site'] or 'unchanged'}).\n\n"
-            "Your coordinator will contact you with the details.\n"
+def _channel_names(ctx: _Ctx) -> list[str]:
+    ids = ctx.channel_ids or phase_channel_ids(ctx.phase)
+    return list(Channel.objects.filter(pk__in=ids).order_by("name").values_list("name", flat=True))
+
+
+def _agent_email(ctx: _Ctx, move: dict[str, Any], channels: list[str]) -> tuple[str, str]:
+    """A moved agent's email, in the agent's language (the first they speak among en, fr, id) and
+    worded for the moment it is sent: the hard close has run, the channels have retired."""
+    with translation.override(notice_language(move["agent__languages"])):
+        named = pgettext("channels", ", ").join(channels) or ctx.plan.title
+        retired = ngettext(
+            "The support channel you work on, %(channels)s, has retired.",
+            "The support channels you work on (%(channels)s) have retired.",
+            len(channels) or 1,
+        ) % {"channels": named}
+        values = {
+            "date": date_format(move["effective_date"], "l j F Y"),
+            "team": move["to_team__name"],
+            "role": move["role"],
+        }
+        joining = (
+            gettext("From %(date)s you join %(team)s as %(role)s.") % values
+            if move["role"]
+            else gettext("From %(date)s you join %(team)s.") % values
         )
-    return (
-        f"{ctx.plan.title}: the {ctx.phase.get_kind_display()} phase ran at "
-        f"{ctx.phase.instant:%Y-%m-%d %H:%M} UTC.\n"
-        f"Conversations moved: {run.conversations_moved}; hand-off notices queued: {run.handoffs_queued}; "
-        f"agents reassigned: {run.agents_reassigned}.\n"
-    )
+        where = gettext("Site: %(site)s · time zone: %(zone)s") % {
+            "site": move["to_team__site"] or gettext("unchanged"),
+            "zone": move["to_team__time_zone"],
+        }
+        body = "\n".join(
+            [
+                gettext("Hello %(name)s,") % {"name": move["agent__name"]},
+                "",
+                f"{ctx.plan.title}: {retired}",
+                joining,
+                where,
+                "",
+                gettext("Questions? Reply to this email or contact %(contact)s.")
+                % {"contact": gettext("your HR coordinator")},
+            ]
+        )
+        subject = gettext("[Dusk] Your new team from %(date)s: %(team)s") % {
+            "date": date_format(move["effective_date"], "j F Y"),
+            "team": move["to_team__name"],
+        }
+    return subject, body + "\n"
+
+
+def _email(note: Notification, ctx: _Ctx, run: CutoverRun, moves: dict[int, dict[str, Any]], channels: list[str]):
+    """The email a Notification row stands for: a moved agent's in their language, a phase
+    report to the plan's author and approver otherwise."""
+    if note.kind == "reassignment" and note.agent_id in moves:
+        subject, body = _agent_email(ctx, moves[note.agent_id], channels)
+    else:
+        subject = note.subject
+        body = (
+            f"{ctx.plan.title}: the {ctx.phase.get_kind_display()} phase ran at "
+            f"{ctx.phase.instant:%Y-%m-%d %H:%M} UTC.\n"
+            f"Conversations moved: {run.conversations_moved}; hand-off notices queued: {run.handoffs_queued}; "
+            f"agents reassigned: {run.agents_reassigned}.\n"
+        )
+    return EmailMessage(subject=subject, body=body, to=[note.recipient], headers={"Message-ID": note.message_id})
 
 
 def send_run_emails(*, run_id: int) -> int:
@@ -724,18 +782,8 @@ def send_run_emails(*, run_id: int) -> int:
         mine.filter(pk__in=ids).update(state=NotificationState.SENDING, claimed_at=now)
     notes = list(mine.filter(pk__in=ids).order_by("id"))
     moves = _moves(run.plan_id, [n.agent_id for n in notes if n.agent_id])
-    items = [
-        (
-            n.pk,
-            EmailMessage(
-                subject=n.subject,
-                body=_render_body(n, ctx, run, moves),
-                to=[n.recipient],
-                headers={"Message-ID": n.message_id},
-            ),
-        )
-        for n in notes
-    ]
+    channels = _channel_names(ctx)
+    items = [(n.pk, _email(n, ctx, run, moves, channels)) for n in notes]
 
     def record_sent(keys) -> set:
         return record_group(Notification._meta.db_table, keys, now)
@@ -763,6 +811,7 @@ def _step_notifications(ctx: _Ctx) -> None:
     with transaction.atomic():
         mine.filter(state=NotificationState.SENDING).update(state=NotificationState.PENDING)
         _beat(ctx)
+    channels = _channel_names(ctx)
     # Keyset, as for conversations: a batch never re-reads the rows already sent; one last pass
     # from the start finds anything left behind.
     last = 0
@@ -786,18 +835,7 @@ def _step_notifications(ctx: _Ctx) -> None:
         run = CutoverRun.objects.get(pk=ctx.run_id)
         notes = list(mine.filter(pk__in=ids).only(*NOTE_FIELDS).order_by("id"))
         moves = _moves(ctx.plan.pk, [n.agent_id for n in notes if n.agent_id])
-        items = [
-            (
-                note.pk,
-                EmailMessage(
-                    subject=note.subject,
-                    body=_render_body(note, ctx, run, moves),
-                    to=[note.recipient],
-                    headers={"Message-ID": note.message_id},
-                ),
-            )
-            for note in notes
-        ]
+        items = [(note.pk, _email(note, ctx, run, moves, channels)) for note in notes]
         refused: list[str] = []
 
         def record_sent(keys, claimed_at=now) -> set:

@@ -7,7 +7,9 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import close_old_connections, connection
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from channels_app.audit.services import verify_chain
 from channels_app.core.errors import InvalidTransition, LeaseLost
@@ -165,6 +167,32 @@ def test_hard_close_runs_every_step(
         actions
     )
     assert verify_chain() == []
+
+
+def test_moved_agents_are_emailed_in_their_own_language(
+    manager, approver, hr_coordinator, x_forum_and_phone_channels, smtp_settings
+):
+    french, indonesian, *others = x_forum_and_phone_channels["agents"]
+    french.languages, indonesian.languages = ["fr", "en"], ["jv", "id-ID", "en"]
+    french.save(update_fields=["languages"])
+    indonesian.save(update_fields=["languages"])
+    plan = _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator)
+    assert run_cutover(run_id=_claim(plan).pk, worker_id="test") == "delivering"
+
+    mail = {m.message["To"]: m.message for m in smtp_settings.messages}
+    day = plan.phases.get().local_date
+    for agent, language in [(french, "fr"), (indonesian, "id"), (others[0], "en")]:
+        message = mail[agent.email]
+        body = message.get_content()
+        with translation.override(language):
+            hello = gettext("Hello %(name)s,") % {"name": agent.name}
+            when = date_format(day, "l j F Y")
+        assert body.startswith(hello) and when in body, (language, body)
+        assert "Phone EMEA" in body and "Phone EMEA" in message["Subject"]
+        if language == "en":
+            assert "have retired" in body  # worded for the moment it is sent: the hard close has run
+    # Each in its own words: the French and Indonesian emails are not the English one.
+    assert len({mail[a.email].get_content().split("\n")[0].split()[0] for a in (french, indonesian, others[0])}) == 3
 
 
 def test_a_finished_run_is_not_run_again(manager, approver, x_forum_and_phone_channels, smtp_settings):
