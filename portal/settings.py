@@ -480,6 +480,13 @@ DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", d
 DUSK_TRACKED_LINK_DEDUP_SECONDS = env.int("DUSK_TRACKED_LINK_DEDUP_SECONDS", default=3600)
 DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
 
+# --- Hand-off: the landing page at the tracked link (docs/landing-and-funnel.md) ---------
+# Contact requests a customer may leave on the landing page per hour: per reference, per address.
+DUSK_HANDOFF_PER_REFERENCE_PER_HOUR = env.int("DUSK_HANDOFF_PER_REFERENCE_PER_HOUR", default=3)
+DUSK_HANDOFF_PER_ADDRESS_PER_HOUR = env.int("DUSK_HANDOFF_PER_ADDRESS_PER_HOUR", default=5)
+# A landing page's logo: PNG, JPEG or WebP up to this many bytes, stored and served by the portal.
+DUSK_LANDING_LOGO_MAX_BYTES = env.int("DUSK_LANDING_LOGO_MAX_BYTES", default=200_000)
+
 # --- Notifications (docs/configuration.md) ---------------------------------------------
 # Submission, send-back, approval, run start, run failure and undelivered messages are emailed to
 # the people involved and, when this is set, posted as JSON ({"text": ...}) to this URL: a Slack or

@@ -135,7 +135,12 @@ ACCESS: dict[str, object] = {
     "run_retry_deliveries": Page({"POST": "manage_channels"}, kwargs="run"),
     "phase_dry_run_by_kind": Page(VIEW_ONLY, kwargs="phase_kind_of_plan"),
     "channel_watchdog": Page(VIEW_ONLY, kwargs="channel_id"),
-    "tracked_redirect": Public(ok=(302, 404), kwargs="reference"),
+    "tracked_redirect": Public(ok=(200, 404), kwargs="reference"),
+    "landing_choose": Public(ok=(404,), kwargs="reference_position"),
+    "landing_contact": Public(methods=("POST",), ok=(404,), kwargs="reference"),
+    "landing_brand_css": Public(ok=(200,), kwargs="plan_version"),
+    "landing_logo": Public(ok=(404,), kwargs="plan_version"),
+    "plan_landing": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
     # --- workforce transition (HR)
     "plan_reassignments": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_reassignments_assign": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
@@ -305,6 +310,8 @@ def one_secret_row_of_each_kind(people):
         "run_id": {"run_id": run.pk},
         "channel_id": {"channel_id": channel.pk},
         "reference": {"reference": "DSK-NOSUCH00"},
+        "reference_position": {"reference": "DSK-NOSUCH00", "position": 0},
+        "plan_version": {"plan_id": plan.pk, "version": 1},
     }
     secrets_ = [
         "Secret X handle",

@@ -1,0 +1,220 @@
+"""The landing page at the tracked link (public), its choices and contact form, and a plan's
+branding page (managers)."""
+
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from channels_app.core.client_ip import client_ip
+from channels_app.core.permissions import can, require
+from channels_app.core.views import FORM_ERROR_STATUS
+from channels_app.core.zones import zone_choices
+from channels_app.handoff.forms import ContactForm, LandingPageForm
+from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
+from channels_app.handoff.services import record_choice, record_landing, request_handoff, save_landing_page
+from channels_app.models import LandingPage, SunsetPlan
+
+# Schemes a choice may send a browser to: the web, the phone, and an app's own scheme; never one
+# that runs or reads something in the page's place.
+REFUSED_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
+LANDING_LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+class _ChoiceRedirect(HttpResponseRedirect):
+    def __init__(self, url: str):
+        scheme = urlsplit(url).scheme.lower()
+        self.allowed_schemes = ["http", "https", "tel"] + ([scheme] if scheme and scheme not in REFUSED_SCHEMES else [])
+        super().__init__(url)
+
+
+def _within_visit_rate(request) -> bool:
+    """Whether this client may still be recorded this minute (per process: a bound, not a tally)."""
+    key = f"dusk:landings:{client_ip(request)}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) <= settings.DUSK_TRACKED_LINK_RATE
+    except ValueError:  # evicted between add and incr
+        return True
+
+
+def _language(landing: Landing | None) -> str:
+    """The conversation's language when the page speaks it, else what the browser asked for
+    (LocaleMiddleware already chose it from Accept-Language)."""
+    if landing is not None:
+        locale = (landing.conversation.locale or "").split("-")[0].lower()
+        if locale in LANDING_LANGUAGES:
+            return locale
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
+def _render_landing(request, landing: Landing, *, form: ContactForm | None = None, status: int = 200, sent=False):
+    language = _language(landing)
+    with translation.override(language):
+        response = render(
+            request,
+            "channels_app/landing.html",
+            {
+                "landing": landing,
+                "reference": landing.conversation.reference,
+                "form": form or ContactForm(),
+                "sent": sent,
+                "language": language,
+            },
+            status=status,
+        )
+    response["Content-Language"] = language
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _missing(request, reference: str):
+    response = render(request, "channels_app/landing_missing.html", {"reference": reference[:16]}, status=404)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def landing(request, reference: str):
+    """Public: the link in auto-replies and hand-off notices. Recorded (people apart from
+    robots), then the page that tells the customer where support went."""
+    page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
+    if _within_visit_rate(request):
+        agent = request.headers.get("User-Agent", "")[:512]
+        record_landing(
+            conversation=page.conversation,
+            visitor=visitor_key(client_ip=client_ip(request), user_agent=agent),
+            user_agent=agent,
+            method=request.method,
+        )
+    return _render_landing(request, page, sent=request.GET.get("sent") == "1")
+
+
+@require_GET
+def landing_choose(request, reference: str, position: int):
+    """Public: the customer chose a destination. Recorded, then on to it."""
+    page = landing_for(reference)
+    choice = page.choice_at(position) if page else None
+    if choice is None:
+        return _missing(request, reference)
+    if _within_visit_rate(request):
+        record_choice(
+            conversation=page.conversation, target=choice.target, user_agent=request.headers.get("User-Agent", "")
+        )
+    return _ChoiceRedirect(choice.href)
+
+
+@require_POST
+def landing_contact(request, reference: str):
+    """Public: the contact form on the landing page. Nothing is stored unless all of it is valid."""
+    page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        try:
+            request_handoff(
+                conversation=page.conversation,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(reverse("tracked_redirect", args=[reference]) + "?sent=1#contact")
+    return _render_landing(request, page, form=form, status=FORM_ERROR_STATUS)
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def landing_brand_css(request, plan_id: int, version: int):
+    """Public: the plan's accent colour as a stylesheet, so the page needs no inline style. The
+    version in the URL changes with every edit; old URLs answer the current colour."""
+    page = LandingPage.objects.filter(plan_id=plan_id).only("accent").first()
+    accent = page.accent if page else "#3b5bdb"
+    css = f":root {{ --landing-accent: {accent}; }}\n"
+    return HttpResponse(css, content_type="text/css; charset=utf-8")
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def landing_logo(request, plan_id: int, version: int):
+    """Public: the plan's uploaded logo, served by the portal (no third-party request)."""
+    page = logo_of(plan_id)
+    if page is None:
+        raise Http404(_("No logo."))
+    response = HttpResponse(bytes(page.logo), content_type=page.logo_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def plan_landing(request, plan_id: int):
+    """A plan's landing page: branding, reference parameter, phone hours, and a preview link."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    page = LandingPage.objects.filter(plan=plan).defer("logo").first() or LandingPage(plan=plan)
+    may_edit = can(request.user, "draft_plan")
+    if request.method == "POST":
+        require(request.user, "draft_plan")
+        form = LandingPageForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            logo = data.get("logo")
+            save_landing_page(
+                actor=request.user,
+                plan=plan,
+                display_name=data["display_name"],
+                accent=data["accent"],
+                reference_param=data["reference_param"],
+                phone_opens=data["phone_opens"],
+                phone_closes=data["phone_closes"],
+                phone_zone=data["phone_zone"],
+                logo=logo[0] if logo else None,
+                logo_type=logo[1] if logo else "",
+                remove_logo=data["remove_logo"],
+            )
+            messages.success(request, _("The landing page was saved."))
+            return redirect("plan_landing", plan_id=plan.pk)
+        status = FORM_ERROR_STATUS
+    else:
+        form = LandingPageForm(
+            initial={
+                "display_name": page.display_name,
+                "accent": page.accent,
+                "reference_param": page.reference_param,
+                "phone_opens": page.phone_opens,
+                "phone_closes": page.phone_closes,
+                "phone_zone": page.phone_zone,
+            }
+        )
+        status = 200
+    return render(
+        request,
+        "channels_app/plan_landing.html",
+        {
+            "plan": plan,
+            "page": page,
+            "form": form,
+            "may_edit": may_edit,
+            "has_logo": bool(page.logo_type),
+            "zones": zone_choices(),
+        },
+        status=status,
+    )
