@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from channels_app.core.zones import check_zone
+from channels_app.models import DestinationKind
 
 MESSAGE_MAX = 5000
 # Images a browser shows from their first bytes; SVG is refused (it can carry script).
@@ -122,3 +123,25 @@ class LandingPageForm(forms.Form):
         if given and len(given) < 3:
             raise ValidationError(_("Give the phone's opening time, closing time and time zone, or none of them."))
         return cleaned
+
+
+class HandoffDestinationForm(forms.Form):
+    position = forms.TypedChoiceField(label=_("Redirect target"), coerce=int, choices=())
+    kind = forms.ChoiceField(label=_("Destination"), choices=DestinationKind.choices)
+    url = forms.CharField(
+        label=_("URL"),
+        max_length=500,
+        help_text=_("Zendesk: https://<subdomain>.zendesk.com. Webhook: the receiver's https URL."),
+    )
+    credential_env = forms.CharField(
+        label=_("Credential variable"),
+        max_length=64,
+        help_text=_(
+            "The environment variable holding the credential (DUSK_CHANNEL_…). Zendesk: "
+            "<agent email>/token:<API token>. Webhook: the signing secret."
+        ),
+    )
+
+    def __init__(self, *args, targets=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].choices = [(t.position, f"{t.position + 1}. {t.label}") for t in targets]

@@ -8,10 +8,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db.models import Count
 from django.utils import timezone
 
 from channels_app.models import (
     Conversation,
+    HandoffDelivery,
+    HandoffDeliveryState,
+    HandoffDestination,
     LandingPage,
     Message,
     PlanState,
@@ -168,4 +172,32 @@ def transcript(conversation_id: int, *, limit: int = 200) -> str:
 def logo_of(plan_id: int) -> LandingPage | None:
     return (
         LandingPage.objects.filter(plan_id=plan_id).exclude(logo_type="").only("logo", "logo_type", "version").first()
+    )
+
+
+@dataclass
+class PlanHandoffs:
+    destinations: list
+    failed: list
+    recent: list
+    counts: dict[str, int]
+
+
+def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
+    """A plan's hand-off destinations, its failed deliveries (to re-queue) and the latest ones,
+    with counts by state: four queries whatever the volume."""
+    deliveries = HandoffDelivery.objects.filter(request__plan_id=plan_id).select_related(
+        "destination", "request__conversation"
+    )
+    counts = dict(
+        HandoffDelivery.objects.filter(request__plan_id=plan_id)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return PlanHandoffs(
+        destinations=list(HandoffDestination.objects.filter(plan_id=plan_id).order_by("position")),
+        failed=list(deliveries.filter(state=HandoffDeliveryState.FAILED).order_by("-id")[:limit]),
+        recent=list(deliveries.order_by("-id")[:limit]),
+        counts={state: counts.get(state, 0) for state in HandoffDeliveryState.values},
     )

@@ -11,4 +11,15 @@ urlpatterns = [
     path("landing/<int:plan_id>/brand-<int:version>.css", views.landing_brand_css, name="landing_brand_css"),
     path("landing/<int:plan_id>/logo-<int:version>", views.landing_logo, name="landing_logo"),
     path("plans/<int:plan_id>/landing/", views.plan_landing, name="plan_landing"),
+    path("plans/<int:plan_id>/handoffs/", views.plan_handoffs, name="plan_handoffs"),
+    path(
+        "plans/<int:plan_id>/handoffs/destinations/<int:destination_id>/remove/",
+        views.plan_handoff_destination_remove,
+        name="plan_handoff_destination_remove",
+    ),
+    path(
+        "plans/<int:plan_id>/handoffs/<int:delivery_id>/requeue/",
+        views.handoff_delivery_requeue,
+        name="handoff_delivery_requeue",
+    ),
 ]

@@ -19,12 +19,18 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from channels_app.core.client_ip import client_ip
 from channels_app.core.permissions import can, require
-from channels_app.core.views import FORM_ERROR_STATUS
+from channels_app.core.views import FORM_ERROR_STATUS, error_dict
 from channels_app.core.zones import zone_choices
-from channels_app.handoff.forms import ContactForm, LandingPageForm
+from channels_app.handoff import selectors
+from channels_app.handoff.forms import ContactForm, HandoffDestinationForm, LandingPageForm
 from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
-from channels_app.handoff.services import record_choice, record_landing, request_handoff, save_landing_page
-from channels_app.models import LandingPage, SunsetPlan
+from channels_app.handoff.services.delivery import (
+    remove_handoff_destination,
+    requeue_handoff_delivery,
+    set_handoff_destination,
+)
+from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff, save_landing_page
+from channels_app.models import HandoffDelivery, HandoffDestination, LandingPage, RedirectTarget, SunsetPlan
 
 # Schemes a choice may send a browser to: the web, the phone, and an app's own scheme; never one
 # that runs or reads something in the page's place.
@@ -131,6 +137,7 @@ def landing_contact(request, reference: str):
         try:
             request_handoff(
                 conversation=page.conversation,
+                plan=page.plan,
                 name=form.cleaned_data["name"],
                 email=form.cleaned_data["email"],
                 message=form.cleaned_data["message"],
@@ -220,3 +227,72 @@ def plan_landing(request, plan_id: int):
         },
         status=status,
     )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def plan_handoffs(request, plan_id: int):
+    """Where a plan's contact requests are handed off, and how that went: destinations (managers
+    set them), failed hand-offs to send again, the latest ones."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    targets = list(RedirectTarget.objects.filter(plan=plan).order_by("position"))
+    form = HandoffDestinationForm(targets=targets)
+    status = 200
+    if request.method == "POST":
+        require(request.user, "draft_plan")
+        form = HandoffDestinationForm(request.POST, targets=targets)
+        if form.is_valid():
+            try:
+                set_handoff_destination(actor=request.user, plan=plan, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in error_dict(exc).items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("The hand-off destination was saved."))
+                return redirect("plan_handoffs", plan_id=plan.pk)
+        status = FORM_ERROR_STATUS
+    return render(
+        request,
+        "channels_app/plan_handoffs.html",
+        {
+            "plan": plan,
+            "handoffs": selectors.plan_handoffs(plan.pk),
+            "targets": {t.position: t for t in targets},
+            "form": form,
+            "may_edit": can(request.user, "draft_plan"),
+            "may_requeue": can(request.user, "manage_channels"),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+def plan_handoff_destination_remove(request, plan_id: int, destination_id: int):
+    require(request.user, "draft_plan")
+    destination = get_object_or_404(HandoffDestination, pk=destination_id, plan_id=plan_id)
+    try:
+        remove_handoff_destination(actor=request.user, destination=destination)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The hand-off destination was removed."))
+    return redirect("plan_handoffs", plan_id=plan_id)
+
+
+@require_POST
+@login_required
+def handoff_delivery_requeue(request, plan_id: int, delivery_id: int):
+    require(request.user, "manage_channels")
+    delivery = get_object_or_404(
+        HandoffDelivery.objects.select_related("destination", "request"), pk=delivery_id, request__plan_id=plan_id
+    )
+    try:
+        requeue_handoff_delivery(actor=request.user, delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The hand-off was queued again."))
+    return redirect("plan_handoffs", plan_id=plan_id)

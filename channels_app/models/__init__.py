@@ -13,7 +13,17 @@ from channels_app.models.conversations import (
     new_reference,
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
-from channels_app.models.handoff import HandoffRequest, HandoffState, LandingPage, LandingVisit, VisitKind
+from channels_app.models.handoff import (
+    DestinationKind,
+    HandoffDelivery,
+    HandoffDeliveryState,
+    HandoffDestination,
+    HandoffRequest,
+    HandoffState,
+    LandingPage,
+    LandingVisit,
+    VisitKind,
+)
 from channels_app.models.notices import NoticeChannel, PlanEvent, PlanNotice
 from channels_app.models.operations import Heartbeat
 from channels_app.models.plans import (
@@ -49,6 +59,10 @@ from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
 from channels_app.models.workforce import Agent, Assignment, Team
 
 __all__ = [
+    "DestinationKind",
+    "HandoffDelivery",
+    "HandoffDeliveryState",
+    "HandoffDestination",
     "HandoffRequest",
     "HandoffState",
     "LandingPage",

@@ -79,6 +79,8 @@ class HandoffRequest(models.Model):
     """A customer wrote to us from the landing page: their message and the moved conversation."""
 
     conversation = models.ForeignKey("Conversation", on_delete=models.PROTECT, related_name="handoff_requests")
+    # The plan whose landing page it was written on (whose destinations it is handed off to).
+    plan = models.ForeignKey("SunsetPlan", on_delete=models.PROTECT, related_name="handoff_requests")
     name = models.CharField(max_length=120)
     email = models.EmailField(max_length=254)
     message = models.TextField()
@@ -95,3 +97,71 @@ class HandoffRequest(models.Model):
 
     def __str__(self) -> str:
         return f"hand-off {self.pk} for {self.conversation_id}"
+
+
+class DestinationKind(models.TextChoices):
+    ZENDESK = "zendesk", "Zendesk"
+    WEBHOOK = "webhook", _("Signed JSON webhook")
+
+
+class HandoffDestination(models.Model):
+    """Where the contact requests of a plan's landing page are handed off: the system behind one
+    of its redirect targets (by position, which survives a draft's edit). The credential is the
+    name of an environment variable (DUSK_CHANNEL_...), never the secret itself."""
+
+    plan = models.ForeignKey("SunsetPlan", on_delete=models.CASCADE, related_name="handoff_destinations")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=10, choices=DestinationKind.choices)
+    # Zendesk: the account's base URL (https://<subdomain>.zendesk.com); webhook: the receiver's URL.
+    url = models.CharField(max_length=500)
+    # Zendesk: "<agent email>/token:<API token>"; webhook: the HMAC secret.
+    credential_env = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["plan", "position"], name="handoff_destination_per_target"),
+            models.CheckConstraint(condition=Q(kind__in=DestinationKind.values), name="handoff_destination_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for target {self.position} of plan {self.plan_id}"
+
+
+class HandoffDeliveryState(models.TextChoices):
+    PENDING = "pending", _("Pending")
+    SENDING = "sending", _("Sending")
+    SENT = "sent", _("Sent")
+    FAILED = "failed", _("Failed")
+
+
+class HandoffDelivery(models.Model):
+    """One contact request on its way to one destination, sent by the workers (outbox style)."""
+
+    request = models.ForeignKey(HandoffRequest, on_delete=models.CASCADE, related_name="deliveries")
+    destination = models.ForeignKey(HandoffDestination, on_delete=models.PROTECT, related_name="deliveries")
+    state = models.CharField(max_length=8, choices=HandoffDeliveryState.choices, default=HandoffDeliveryState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # An attempt whose answer never came: the destination may have it, so the next attempt looks
+    # it up before sending again.
+    in_doubt = models.BooleanField(default=False)
+    remote_id = models.CharField(max_length=64, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "destination"], name="handoff_delivery_once"),
+            models.CheckConstraint(condition=Q(state__in=HandoffDeliveryState.values), name="handoff_delivery_state"),
+        ]
+        indexes = [
+            models.Index(fields=["next_attempt_at", "id"], condition=Q(state="pending"), name="handoff_delivery_due"),
+            models.Index(fields=["claimed_at"], condition=Q(state="sending"), name="handoff_delivery_sending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} ({self.state})"

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.handoff.selectors import is_crawler
-from channels_app.handoff.services import record_landing
+from channels_app.handoff.services.landing import record_landing
 from channels_app.models import LandingVisit, RedirectClick
 from channels_app.tests.support.helpers import BROWSER
 

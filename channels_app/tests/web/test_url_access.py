@@ -27,6 +27,7 @@ from channels_app.tests.support.factories import (
     TEST_URL_ENV,
     AssignmentFactory,
     ChannelFactory,
+    ConversationFactory,
     CutoverRunFactory,
     TeamFactory,
 )
@@ -141,6 +142,9 @@ ACCESS: dict[str, object] = {
     "landing_brand_css": Public(ok=(200,), kwargs="plan_version"),
     "landing_logo": Public(ok=(404,), kwargs="plan_version"),
     "plan_landing": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_handoffs": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_handoff_destination_remove": Page({"POST": "draft_plan"}, kwargs="plan_destination"),
+    "handoff_delivery_requeue": Page({"POST": "manage_channels"}, kwargs="plan_delivery"),
     # --- workforce transition (HR)
     "plan_reassignments": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_reassignments_assign": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
@@ -287,6 +291,20 @@ def one_secret_row_of_each_kind(people):
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
     run = CutoverRunFactory(phase=other.phases.get(), plan=other, queued_at=timezone.now())
     token, _ = create_api_token(actor=manager, name="secret-token-name", scopes=["read"])
+    from channels_app.models import HandoffDelivery, HandoffDestination, HandoffRequest
+
+    destination = HandoffDestination.objects.create(
+        plan=plan, position=0, kind="webhook", url="https://hooks.example.com/dusk", credential_env="DUSK_CHANNEL_HOOK"
+    )
+    handoff = HandoffRequest.objects.create(
+        conversation=ConversationFactory(channel=channel),
+        plan=plan,
+        name="Secret customer",
+        email="secret.customer@example.com",
+        message="secret message",
+        created_at=timezone.now(),
+    )
+    delivery = HandoffDelivery.objects.create(request=handoff, destination=destination, state="failed", attempts=8)
     draft = open_plan_draft(actor=manager)
     from channels_app.models import AuditEvent
 
@@ -312,6 +330,8 @@ def one_secret_row_of_each_kind(people):
         "reference": {"reference": "DSK-NOSUCH00"},
         "reference_position": {"reference": "DSK-NOSUCH00", "position": 0},
         "plan_version": {"plan_id": plan.pk, "version": 1},
+        "plan_destination": {"plan_id": plan.pk, "destination_id": destination.pk},
+        "plan_delivery": {"plan_id": plan.pk, "delivery_id": delivery.pk},
     }
     secrets_ = [
         "Secret X handle",

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from channels_app.audit.services import record_event
 from channels_app.core.permissions import require
 from channels_app.handoff.selectors import is_crawler, transcript
+from channels_app.handoff.services.delivery import queue_handoff_deliveries
 from channels_app.models import (
     Conversation,
     HandoffRequest,
@@ -66,10 +67,16 @@ def record_choice(
 
 
 def request_handoff(
-    *, conversation: Conversation, name: str, email: str, message: str, now: datetime | None = None
+    *,
+    conversation: Conversation,
+    plan: SunsetPlan,
+    name: str,
+    email: str,
+    message: str,
+    now: datetime | None = None,
 ) -> HandoffRequest:
     """Store what a customer wrote on the landing page with the transcript of the conversation
-    that was moved. Bounded per reference and per address (stored rows are the counter, so every
+    that was moved, and queue it for the plan's hand-off destinations. Bounded per reference and per address (stored rows are the counter, so every
     web process sees the same numbers)."""
     now = now or timezone.now()
     since = now - timedelta(hours=1)
@@ -82,14 +89,17 @@ def request_handoff(
             raise ValidationError(_("We already have your messages for this reference. Please try again in an hour."))
         if recent.filter(email=email).count() >= settings.DUSK_HANDOFF_PER_ADDRESS_PER_HOUR:
             raise ValidationError(_("We already have several messages from this address. Please try again in an hour."))
-        return HandoffRequest.objects.create(
+        request = HandoffRequest.objects.create(
             conversation=conversation,
+            plan=plan,
             name=name.strip(),
             email=email,
             message=message.strip(),
             transcript=transcript(conversation.pk),
             created_at=now,
         )
+        queue_handoff_deliveries(request=request)
+    return request
 
 
 LANDING_FIELDS = ("display_name", "accent", "reference_param", "phone_opens", "phone_closes", "phone_zone")
