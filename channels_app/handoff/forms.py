@@ -142,6 +142,16 @@ class HandoffDestinationForm(forms.Form):
         ),
     )
 
+    arrival_secret_env = forms.CharField(
+        label=_("Arrival secret variable"),
+        max_length=64,
+        required=False,
+        help_text=_(
+            "Optional: the environment variable (DUSK_CHANNEL_…) holding the secret this system signs its "
+            "arrival reports with. Empty: its reports are refused."
+        ),
+    )
+
     def __init__(self, *args, targets=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["position"].choices = [(t.position, f"{t.position + 1}. {t.label}") for t in targets]

@@ -1,6 +1,7 @@
 """The landing page at the tracked link (public), its choices and contact form, and a plan's
 branding page (managers)."""
 
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -9,28 +10,39 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_app.core.client_ip import client_ip
 from channels_app.core.permissions import can, require
+from channels_app.core.secrets import channel_secret
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict
 from channels_app.core.zones import zone_choices
 from channels_app.handoff import selectors
+from channels_app.handoff.adapters.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from channels_app.handoff.forms import ContactForm, HandoffDestinationForm, LandingPageForm
 from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
 from channels_app.handoff.services.delivery import (
+    record_arrival,
     remove_handoff_destination,
     requeue_handoff_delivery,
     set_handoff_destination,
 )
 from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff, save_landing_page
-from channels_app.models import HandoffDelivery, HandoffDestination, LandingPage, RedirectTarget, SunsetPlan
+from channels_app.models import (
+    Conversation,
+    HandoffDelivery,
+    HandoffDestination,
+    LandingPage,
+    RedirectTarget,
+    SunsetPlan,
+)
 
 # Schemes a choice may send a browser to: the web, the phone, and an app's own scheme; never one
 # that runs or reads something in the page's place.
@@ -296,3 +308,42 @@ def handoff_delivery_requeue(request, plan_id: int, delivery_id: int):
     else:
         messages.success(request, _("The hand-off was queued again."))
     return redirect("plan_handoffs", plan_id=plan_id)
+
+
+# Seconds an arrival report's timestamp may differ from now: older ones are replays.
+ARRIVAL_TOLERANCE = 300
+
+
+def _json_error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def handoff_arrival(request, destination_id: int):
+    """Signed, from the destination: {"reference": "DSK-…", "status": "arrived" | "solved"}, with
+    X-Dusk-Timestamp and X-Dusk-Signature as Dusk signs its own webhooks. Unsigned: 401; a wrong
+    signature or a stale timestamp: 403; nothing is stored unless every check passed."""
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not timestamp or not given:
+        return _json_error(401, "X-Dusk-Timestamp and X-Dusk-Signature are required.")
+    destination = HandoffDestination.objects.filter(pk=destination_id).first()
+    secret = channel_secret(destination.arrival_secret_env) if destination else None
+    # The same answer for an unknown destination, one taking no reports and a bad signature.
+    if secret is None or not verify(
+        secret, timestamp, request.body, given, now=time.time(), tolerance=ARRIVAL_TOLERANCE
+    ):
+        return _json_error(403, "Bad signature, or a timestamp more than 5 minutes away.")
+    try:
+        body = json.loads(request.body)
+        reference, status = str(body["reference"]), str(body["status"])
+    except (ValueError, KeyError, TypeError):
+        return _json_error(400, 'The body must be JSON: {"reference": "DSK-…", "status": "arrived" | "solved"}.')
+    try:
+        created = record_arrival(destination=destination, reference=reference, status=status)
+    except ValidationError as exc:
+        return _json_error(400, " ".join(exc.messages))
+    except Conversation.DoesNotExist:
+        return _json_error(404, "No conversation of this plan has that reference.")
+    return JsonResponse({"reference": reference, "status": status, "recorded": created})

@@ -14,7 +14,9 @@ from channels_app.models.conversations import (
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
 from channels_app.models.handoff import (
+    ArrivalStatus,
     DestinationKind,
+    HandoffArrival,
     HandoffDelivery,
     HandoffDeliveryState,
     HandoffDestination,
@@ -59,6 +61,8 @@ from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
 from channels_app.models.workforce import Agent, Assignment, Team
 
 __all__ = [
+    "ArrivalStatus",
+    "HandoffArrival",
     "DestinationKind",
     "HandoffDelivery",
     "HandoffDeliveryState",

@@ -116,6 +116,8 @@ class HandoffDestination(models.Model):
     url = models.CharField(max_length=500)
     # Zendesk: "<agent email>/token:<API token>"; webhook: the HMAC secret.
     credential_env = models.CharField(max_length=64)
+    # The secret the destination signs its arrival reports with (DUSK_CHANNEL_...; "" = none taken).
+    arrival_secret_env = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -165,3 +167,28 @@ class HandoffDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.state})"
+
+
+class ArrivalStatus(models.TextChoices):
+    ARRIVED = "arrived", _("Arrived")
+    SOLVED = "solved", _("Solved")
+
+
+class HandoffArrival(models.Model):
+    """A destination reported that the customer behind a reference arrived there, or that their
+    request was solved. Once per destination, conversation and status: reports repeat."""
+
+    destination = models.ForeignKey(HandoffDestination, on_delete=models.PROTECT, related_name="arrivals")
+    conversation = models.ForeignKey("Conversation", on_delete=models.CASCADE, related_name="arrivals")
+    status = models.CharField(max_length=8, choices=ArrivalStatus.choices)
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(fields=["destination", "conversation", "status"], name="arrival_once"),
+            models.CheckConstraint(condition=Q(status__in=ArrivalStatus.values), name="arrival_status_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.conversation_id}"

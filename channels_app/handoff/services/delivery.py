@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import httpx
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -22,7 +22,10 @@ from channels_app.core.queue import SEND_HANDOFFS, kick_on_commit
 from channels_app.core.secrets import channel_secret, is_channel_secret_name
 from channels_app.handoff.adapters import DestinationError, Handoff, registry
 from channels_app.models import (
+    ArrivalStatus,
+    Conversation,
     DestinationKind,
+    HandoffArrival,
     HandoffDelivery,
     HandoffDeliveryState,
     HandoffDestination,
@@ -39,7 +42,7 @@ BATCH = 50
 
 
 def set_handoff_destination(
-    *, actor, plan: SunsetPlan, position: int, kind: str, url: str, credential_env: str
+    *, actor, plan: SunsetPlan, position: int, kind: str, url: str, credential_env: str, arrival_secret_env: str = ""
 ) -> HandoffDestination:
     """Hand the plan's contact requests off to the system behind its target at `position`."""
     require(actor, "draft_plan")
@@ -57,17 +60,34 @@ def set_handoff_destination(
         errors.setdefault("credential_env", []).append(
             _("Name an environment variable that starts with DUSK_CHANNEL_, in capitals, digits and underscores.")
         )
+    if arrival_secret_env and not is_channel_secret_name(arrival_secret_env):
+        errors.setdefault("arrival_secret_env", []).append(
+            _("Name an environment variable that starts with DUSK_CHANNEL_, in capitals, digits and underscores.")
+        )
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
         destination, created = HandoffDestination.objects.update_or_create(
-            plan=plan, position=position, defaults={"kind": kind, "url": url, "credential_env": credential_env}
+            plan=plan,
+            position=position,
+            defaults={
+                "kind": kind,
+                "url": url,
+                "credential_env": credential_env,
+                "arrival_secret_env": arrival_secret_env,
+            },
         )
         record_event(
             actor=actor,
             action="plan.handoff_destination_set",
             obj=plan,
-            after={"position": position, "kind": kind, "url": url, "credential_env": credential_env},
+            after={
+                "position": position,
+                "kind": kind,
+                "url": url,
+                "credential_env": credential_env,
+                "arrival_secret_env": arrival_secret_env,
+            },
         )
     return destination
 
@@ -227,3 +247,28 @@ def requeue_handoff_delivery(*, actor, delivery: HandoffDelivery) -> None:
             after={"delivery": delivery.pk, "destination": delivery.destination.kind},
         )
     kick_on_commit(SEND_HANDOFFS)
+
+
+# --- arrivals -------------------------------------------------------------------------------
+
+
+def record_arrival(
+    *, destination: HandoffDestination, reference: str, status: str, now: datetime | None = None
+) -> bool:
+    """A destination (already authenticated by its signature) reports that the customer behind
+    `reference` arrived or was solved. The reference must belong to the destination's plan's
+    channels. Returns whether it was new (a repeated report changes nothing)."""
+    now = now or timezone.now()
+    if status not in ArrivalStatus.values:
+        raise ValidationError(_("status must be “arrived” or “solved”."))
+    conversation = Conversation.objects.filter(
+        reference=reference, channel__plan_channels__plan_id=destination.plan_id
+    ).first()
+    if conversation is None:
+        raise Conversation.DoesNotExist
+    try:
+        with transaction.atomic():
+            HandoffArrival.objects.create(destination=destination, conversation=conversation, status=status, at=now)
+    except IntegrityError:  # reported before (arrival_once)
+        return False
+    return True

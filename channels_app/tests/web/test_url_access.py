@@ -191,6 +191,7 @@ ACCESS: dict[str, object] = {
     "hook_discourse": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
     "hook_messenger": Public(methods=("GET", "POST"), ok=(404,), kwargs="channel_id"),
     "hook_email": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
+    "handoff_arrival": Public(methods=("POST",), ok=(401,), kwargs="destination_id"),
     "channel_messages": Page(VIEW_ONLY, kwargs="channel_id"),
     "channel_messages_retry_failed": Page({"POST": "manage_channels"}, kwargs="channel_id"),
     "channel_test_connection": Page({"POST": "manage_channels"}, kwargs="channel_id"),
@@ -331,6 +332,7 @@ def one_secret_row_of_each_kind(people):
         "reference_position": {"reference": "DSK-NOSUCH00", "position": 0},
         "plan_version": {"plan_id": plan.pk, "version": 1},
         "plan_destination": {"plan_id": plan.pk, "destination_id": destination.pk},
+        "destination_id": {"destination_id": destination.pk},
         "plan_delivery": {"plan_id": plan.pk, "delivery_id": delivery.pk},
     }
     secrets_ = [
