@@ -8,20 +8,27 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from channels_app.models import (
+    ArrivalStatus,
     Conversation,
+    HandoffArrival,
     HandoffDelivery,
     HandoffDeliveryState,
     HandoffDestination,
     LandingPage,
+    LandingVisit,
     Message,
+    OutboxMessage,
+    OutboxState,
     PlanState,
+    RedirectClick,
     RedirectKind,
     RedirectTarget,
     SunsetPlan,
+    VisitKind,
 )
 
 # A plan's targets are shown to customers once four eyes have seen them: a draft's redirects can
@@ -201,3 +208,66 @@ def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
         recent=list(deliveries.order_by("-id")[:limit]),
         counts={state: counts.get(state, 0) for state in HandoffDeliveryState.values},
     )
+
+
+# The funnel's steps, in order: each counts the plan's moved conversations that reached it and
+# every step before it.
+FUNNEL_STEPS = ("redirected", "notified", "landed", "chose", "arrived", "solved")
+
+
+@dataclass
+class FunnelStep:
+    key: str
+    count: int
+    share_of_first: float | None  # of the redirected
+    lost: int  # how many of the step before did not get here
+    lost_share: float | None  # ...as a share of the step before
+
+
+def plan_funnel(plan_id: int) -> list[FunnelStep]:
+    """Where the customers of a plan went: redirected (moved by its runs) -> notified (the hand-off
+    notice was sent) -> landed (a person opened the tracked link) -> chose a destination ->
+    arrived there -> solved (both as the destination reported). One query whatever the volume."""
+    conversation = OuterRef("pk")
+    flags = {
+        "notified": Exists(
+            OutboxMessage.objects.filter(
+                conversation=conversation, created_by_run__plan_id=plan_id, state=OutboxState.SENT
+            )
+        ),
+        "landed": Exists(LandingVisit.objects.filter(conversation=conversation, kind=VisitKind.HUMAN)),
+        "chose": Exists(RedirectClick.objects.filter(conversation=conversation, target__plan_id=plan_id)),
+        "arrived": Exists(HandoffArrival.objects.filter(conversation=conversation, destination__plan_id=plan_id)),
+        "solved": Exists(
+            HandoffArrival.objects.filter(
+                conversation=conversation, destination__plan_id=plan_id, status=ArrivalStatus.SOLVED
+            )
+        ),
+    }
+    counts: dict[str, Count] = {"redirected": Count("pk")}
+    reached = Q()
+    for key in FUNNEL_STEPS[1:]:
+        reached &= Q(**{f"f_{key}": True})
+        counts[key] = Count("pk", filter=reached)
+    totals = (
+        Conversation.objects.filter(moved_by_run__plan_id=plan_id)
+        .annotate(**{f"f_{key}": value for key, value in flags.items()})
+        .aggregate(**counts)
+    )
+    steps: list[FunnelStep] = []
+    first = totals["redirected"]
+    previous = None
+    for key in FUNNEL_STEPS:
+        count = totals[key]
+        lost = (previous - count) if previous is not None else 0
+        steps.append(
+            FunnelStep(
+                key=key,
+                count=count,
+                share_of_first=count / first if first else None,
+                lost=lost,
+                lost_share=lost / previous if previous else None,
+            )
+        )
+        previous = count
+    return steps

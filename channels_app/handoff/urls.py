@@ -12,6 +12,8 @@ urlpatterns = [
     path("landing/<int:plan_id>/logo-<int:version>", views.landing_logo, name="landing_logo"),
     path("plans/<int:plan_id>/landing/", views.plan_landing, name="plan_landing"),
     path("plans/<int:plan_id>/handoffs/", views.plan_handoffs, name="plan_handoffs"),
+    path("plans/<int:plan_id>/funnel/", views.plan_funnel, name="plan_funnel"),
+    path("plans/<int:plan_id>/funnel.csv", views.plan_funnel_csv, name="plan_funnel_csv"),
     path(
         "plans/<int:plan_id>/handoffs/destinations/<int:destination_id>/remove/",
         views.plan_handoff_destination_remove,

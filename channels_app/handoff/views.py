@@ -1,6 +1,7 @@
 """The landing page at the tracked link (public), its choices and contact form, and a plan's
 branding page (managers)."""
 
+import io
 import json
 import time
 from urllib.parse import urlsplit
@@ -15,11 +16,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_app.core.client_ip import client_ip
+from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
 from channels_app.core.secrets import channel_secret
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict
@@ -347,3 +350,55 @@ def handoff_arrival(request, destination_id: int):
     except Conversation.DoesNotExist:
         return _json_error(404, "No conversation of this plan has that reference.")
     return JsonResponse({"reference": reference, "status": status, "recorded": created})
+
+
+FUNNEL_LABELS = {
+    "redirected": gettext_lazy("Redirected"),
+    "notified": pgettext_lazy("funnel", "Notified"),
+    "landed": gettext_lazy("Landed (people)"),
+    "chose": gettext_lazy("Chose a destination"),
+    "arrived": gettext_lazy("Arrived"),
+    "solved": gettext_lazy("Solved"),
+}
+
+
+@require_GET
+@login_required
+def plan_funnel(request, plan_id: int):
+    """Where the plan's customers went, step by step, with the share lost at each."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    steps = selectors.plan_funnel(plan.pk)
+    rows = [
+        {
+            "step": step,
+            "label": FUNNEL_LABELS[step.key],
+            "percent": round(100 * step.share_of_first) if step.share_of_first is not None else 0,
+        }
+        for step in steps
+    ]
+    return render(request, "channels_app/plan_funnel.html", {"plan": plan, "rows": rows})
+
+
+@require_GET
+@login_required
+def plan_funnel_csv(request, plan_id: int):
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    out = io.StringIO()
+    writer = DefusedWriter(out)
+    writer.writerow(["plan", "step", "customers", "share_of_redirected", "lost", "lost_share_of_previous"])
+    for step in selectors.plan_funnel(plan.pk):
+        writer.writerow(
+            [
+                plan.title,
+                step.key,
+                step.count,
+                "" if step.share_of_first is None else f"{step.share_of_first:.4f}",
+                step.lost,
+                "" if step.lost_share is None else f"{step.lost_share:.4f}",
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-funnel.csv"'
+    return response

@@ -110,6 +110,7 @@ ACCESS: dict[str, object] = {
     "api:plan-detail": Api({"GET": "view", "PUT": "draft_plan", "PATCH": "draft_plan"}, kwargs="plan"),
     "api:plan-preview": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-preflight": Api(VIEW_ONLY, kwargs="plan"),
+    "api:plan-funnel": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-submit": Api({"POST": "submit_plan"}, kwargs="plan"),
     "api:plan-approve": Api({"POST": "approve_plan"}, kwargs="plan"),
     "api:plan-reject": Api({"POST": "approve_plan"}, kwargs="plan"),
@@ -143,6 +144,8 @@ ACCESS: dict[str, object] = {
     "landing_logo": Public(ok=(404,), kwargs="plan_version"),
     "plan_landing": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
     "plan_handoffs": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_funnel": Page(VIEW_ONLY, kwargs="plan_id"),
+    "plan_funnel_csv": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_handoff_destination_remove": Page({"POST": "draft_plan"}, kwargs="plan_destination"),
     "handoff_delivery_requeue": Page({"POST": "manage_channels"}, kwargs="plan_delivery"),
     # --- workforce transition (HR)
