@@ -117,7 +117,8 @@ def landing_plan(conversation: Conversation) -> SunsetPlan | None:
 
 def landing_for(reference: str, *, now: datetime | None = None) -> Landing | None:
     """Everything the landing page of `reference` shows, or None when the reference is unknown or
-    its channel has no approved plan. Three or four queries: conversation, plan, targets, branding."""
+    its channel has no approved plan. Two queries (conversation with its plan, targets with the
+    branding), three when the conversation was not moved by a run (its channel's newest plan)."""
     if not reference or len(reference) > REFERENCE_MAX or "\x00" in reference:
         return None
     conversation = (
@@ -131,8 +132,15 @@ def landing_for(reference: str, *, now: datetime | None = None) -> Landing | Non
     plan = landing_plan(conversation)
     if plan is None:
         return None
-    page = LandingPage.objects.filter(plan=plan).defer("logo").first() or LandingPage(plan=plan)
-    targets = list(RedirectTarget.objects.filter(plan=plan).order_by("position"))
+    # The targets and the plan's branding in one query (the landing page is a reverse one-to-one).
+    targets = list(
+        RedirectTarget.objects.filter(plan_id=plan.pk)
+        .select_related("plan__landing")
+        .defer("plan__landing__logo")
+        .order_by("position")
+    )
+    page = getattr(targets[0].plan, "landing", None) if targets else None
+    page = page or LandingPage(plan=plan)
     landing = Landing(conversation=conversation, plan=plan, page=page)
     landing.choices = [_choice(target, page, reference, now=now or timezone.now()) for target in targets]
     return landing

@@ -131,3 +131,14 @@ def test_a_page_without_branding_still_works(client, moved):
     response = landing(client, conversation.reference)
     assert response.status_code == 200
     assert "landing_brand_css" not in response.content.decode()
+
+
+def test_a_landing_costs_four_queries(client, branded, django_assert_num_queries):
+    conversation, _plan = branded
+    landing(client, conversation.reference)  # a person's first visit; the next is a repeat
+    # The conversation (with the plan it was moved by: three queries then); its channel's newest
+    # approved plan, as this one was not moved by a run; the targets with the branding; the visit,
+    # its kind decided in the same INSERT.
+    with django_assert_num_queries(4):
+        assert landing(client, conversation.reference).status_code == 200
+    assert list(LandingVisit.objects.order_by("id").values_list("kind", flat=True)) == ["human", "repeat"]
