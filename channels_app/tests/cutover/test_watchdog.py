@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -23,6 +24,12 @@ from channels_app.tests.support.factories import ChannelFactory, ConversationFac
 from channels_app.tests.support.helpers import BROWSER, approved_plan
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_visit_bound():
+    """The landing page's per-address bound is counted in the cache: each test starts afresh."""
+    cache.clear()
 
 
 @pytest.fixture

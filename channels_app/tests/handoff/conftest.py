@@ -4,6 +4,7 @@ and an app link, and the landing page's branding."""
 from datetime import time
 
 import pytest
+from django.core.cache import cache
 
 from channels_app.handoff.services.landing import save_landing_page
 from channels_app.plans.services.plans import RedirectInput
@@ -15,6 +16,13 @@ TARGETS = [
     RedirectInput("url", "Web form", "https://help.example.com/contact?topic=moved"),
     RedirectInput("app", "Brand app", "https://app.example.com/support"),
 ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_visit_bound():
+    """The landing page records at most DUSK_TRACKED_LINK_RATE requests per client address and
+    minute, counted in the cache: every test starts with its own minute's budget."""
+    cache.clear()
 
 
 @pytest.fixture
