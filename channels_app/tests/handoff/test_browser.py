@@ -57,3 +57,41 @@ def test_a_french_customer_lands_chooses_and_writes(live_server, chromium, brand
     assert not elsewhere, elsewhere
     stored = HandoffRequest.objects.get()
     assert (stored.email, stored.conversation_id) == ("camille@example.com", conversation.pk)
+
+
+def test_a_manager_reads_the_hand_offs_and_the_funnel(live_server, chromium, branded, manager):
+    from channels_app.models import HandoffDelivery, HandoffDestination, HandoffRequest
+    from channels_app.tests.support.browser import Session
+
+    conversation, plan = branded
+    destination = HandoffDestination.objects.create(
+        plan=plan, position=1, kind="zendesk", url="https://brand.zendesk.com", credential_env="DUSK_CHANNEL_ZD"
+    )
+    request = HandoffRequest.objects.create(
+        conversation=conversation,
+        plan=plan,
+        name="C",
+        email="c@example.com",
+        message="m",
+        created_at=conversation.opened_at,
+    )
+    HandoffDelivery.objects.create(
+        request=request,
+        destination=destination,
+        state="failed",
+        attempts=8,
+        last_error="Zendesk create ticket: HTTP 422",
+    )
+    session = Session(chromium, live_server.url, "handoffs")
+    try:
+        session.login(manager.username)
+        page = session.goto(f"/plans/{plan.pk}/handoffs/")
+        assert "Zendesk create ticket: HTTP 422" in page.locator("main").inner_text()
+        session.shot("plan-handoffs")
+        page = session.goto(f"/plans/{plan.pk}/funnel/")
+        assert "Where did the customers go?" in page.locator("h1").inner_text()
+        assert "No conversation has been moved by this plan's runs yet" in page.locator("main").inner_text()
+        session.shot("plan-funnel")
+    finally:
+        session.close()
+    assert not session.violations, session.violations
