@@ -135,7 +135,11 @@ bench-outbox: $(VENV)/.installed-dev
 clean:
 	rm -rf var/ .pytest_cache .ruff_cache
 
-.PHONY: bench-pages messages
+.PHONY: bench-pages bench-landing messages
+
+## bench-landing: the landing page at the tracked link vs a bare Django view on gunicorn and PostgreSQL.
+bench-landing: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/landing.py
 
 ## bench-pages: the portal's main pages on a big database vs an empty one.
 bench-pages: $(VENV)/.installed-dev

@@ -13,7 +13,13 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Each feature that has Celery tasks keeps them in its tasks.py.
 app.autodiscover_tasks(
-    ["channels_app.cutover", "channels_app.plans", "channels_app.platforms", "channels_app.workforce"]
+    [
+        "channels_app.cutover",
+        "channels_app.handoff",
+        "channels_app.plans",
+        "channels_app.platforms",
+        "channels_app.workforce",
+    ]
 )
 
 

@@ -488,6 +488,23 @@ DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", d
 DUSK_TRACKED_LINK_DEDUP_SECONDS = env.int("DUSK_TRACKED_LINK_DEDUP_SECONDS", default=3600)
 DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
 
+# --- Hand-off: the landing page at the tracked link (docs/landing-and-funnel.md) ---------
+# Contact requests a customer may leave on the landing page per hour: per reference, per address.
+DUSK_HANDOFF_PER_REFERENCE_PER_HOUR = env.int("DUSK_HANDOFF_PER_REFERENCE_PER_HOUR", default=3)
+DUSK_HANDOFF_PER_ADDRESS_PER_HOUR = env.int("DUSK_HANDOFF_PER_ADDRESS_PER_HOUR", default=5)
+# A landing page's logo: PNG, JPEG or WebP up to this many bytes, stored and served by the portal.
+DUSK_LANDING_LOGO_MAX_BYTES = env.int("DUSK_LANDING_LOGO_MAX_BYTES", default=200_000)
+# Handing contact requests off to a destination (Zendesk, a signed webhook): attempts before a
+# hand-off is listed as failed, backoff between them (doubling, capped; never sooner than the
+# destination's Retry-After), a sender's timeout, a claim a silent sender holds before another
+# takes it (in doubt), and beat's sweep for what is due.
+DUSK_HANDOFF_ATTEMPTS = env.int("DUSK_HANDOFF_ATTEMPTS", default=8)
+DUSK_HANDOFF_BACKOFF_BASE = env.float("DUSK_HANDOFF_BACKOFF_BASE", default=10.0)
+DUSK_HANDOFF_BACKOFF_MAX = env.float("DUSK_HANDOFF_BACKOFF_MAX", default=3600.0)
+DUSK_HANDOFF_TIMEOUT = env.float("DUSK_HANDOFF_TIMEOUT", default=10.0)
+DUSK_HANDOFF_STUCK_AFTER = env.float("DUSK_HANDOFF_STUCK_AFTER", default=120.0)
+DUSK_HANDOFF_INTERVAL = env.float("DUSK_HANDOFF_INTERVAL", default=10.0)
+
 # --- Notifications (docs/configuration.md) ---------------------------------------------
 # Submission, send-back, approval, run start, run failure and undelivered messages are emailed to
 # the people involved and, when this is set, posted as JSON ({"text": ...}) to this URL: a Slack or
@@ -602,6 +619,8 @@ CELERY_TASK_ROUTES = {
     # What a plan tells people as it moves (submission, send-back, approval, run start and
     # failures): emails and the outgoing webhook.
     "channels_app.tasks.send_plan_notices_task": {"queue": "email"},
+    # Contact requests from the landing page, handed off to Zendesk or a webhook.
+    "channels_app.tasks.send_handoffs_task": {"queue": "replies"},
     # The after-sunset watchdog stays on the default queue, `celery`.
 }
 
@@ -628,6 +647,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.watchdog_task",
         "schedule": DUSK_WATCHDOG_INTERVAL,
         "options": {"expires": max(DUSK_WATCHDOG_INTERVAL, 5)},
+    },
+    "send-handoffs": {
+        "task": "channels_app.tasks.send_handoffs_task",
+        "schedule": DUSK_HANDOFF_INTERVAL,
+        "options": {"expires": max(DUSK_HANDOFF_INTERVAL * 2, 5)},
     },
     "reap-stuck-runs": {
         "task": "channels_app.tasks.reap_stuck_runs_task",

@@ -417,6 +417,19 @@ class PlanPreviewSerializer(serializers.Serializer):
     phases = PhasePreviewSerializer(many=True)
 
 
+class FunnelStepSerializer(serializers.Serializer):
+    key = serializers.ChoiceField(choices=["redirected", "notified", "landed", "chose", "arrived", "solved"])
+    count = serializers.IntegerField(help_text="Conversations that reached this step and every step before")
+    share_of_first = serializers.FloatField(allow_null=True, help_text="count / redirected")
+    lost = serializers.IntegerField(help_text="Of the step before, how many did not get here")
+    lost_share = serializers.FloatField(allow_null=True, help_text="lost / the step before")
+
+
+class FunnelSerializer(serializers.Serializer):
+    plan = serializers.IntegerField()
+    steps = FunnelStepSerializer(many=True)
+
+
 # --- auto-reply previews ---------------------------------------------------------------------
 
 

@@ -42,6 +42,7 @@ from channels_app.directory.services import (
     update_channel,
     update_team,
 )
+from channels_app.handoff.selectors import plan_funnel
 from channels_app.models import (
     Agent,
     ApiToken,
@@ -389,6 +390,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         "reschedule": "reschedule_plan",
         "preview": "view",
         "preflight": "view",
+        "funnel": "view",
         "reassignments": "manage_reassignments",
         "confirm_reassignments": "manage_reassignments",
         "notify_agents": "manage_reassignments",
@@ -485,6 +487,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         previews = [preview_phase(phase) for phase in phases]
         body = {"plan": plan.pk, "changes_nothing": True, "phases": previews}
         return Response(s.PlanPreviewSerializer(body).data)
+
+    @extend_schema(responses=s.FunnelSerializer)
+    @action(detail=True, methods=["get"])
+    def funnel(self, request, pk=None):
+        """Where the plan's customers went: redirected, notified, landed (people only), chose a
+        destination, arrived, solved; each step counts those who reached it and every step before."""
+        plan = self.get_object()
+        return Response(s.FunnelSerializer({"plan": plan.pk, "steps": plan_funnel(plan.pk)}).data)
 
     @extend_schema(responses=s.PreflightSerializer)
     @action(detail=True, methods=["get"])

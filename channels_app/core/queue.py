@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # routing across releases).
 SEND_AGENT_NOTICES = "channels_app.tasks.send_agent_notices_task"
 SEND_DUE_REPLIES = "channels_app.inbound_tasks.send_due_replies_task"
+SEND_HANDOFFS = "channels_app.tasks.send_handoffs_task"
 
 _last_kick = 0.0
 

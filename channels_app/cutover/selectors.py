@@ -19,6 +19,7 @@ from channels_app.models import (
     ConversationState,
     CutoverRun,
     Heartbeat,
+    LandingVisit,
     Message,
     Notification,
     NotificationState,
@@ -31,10 +32,10 @@ from channels_app.models import (
     PlanChannel,
     Reassignment,
     ReassignmentState,
-    RedirectClick,
     RunState,
     Step,
     Team,
+    VisitKind,
 )
 from channels_app.plans.selectors import (
     CHANNEL_STATE_FOR_PHASE,
@@ -254,8 +255,12 @@ def watchdog_metrics(channel: Channel, *, now: datetime | None = None, hours: in
     replies = channel_replies_since_retirement(channel, run)
     told = replies.filter(state=OutboxState.SENT)
     metrics.customers_told = told.values("conversation__customer_id").distinct().count()
+    # People who landed on the tracked link's page: link previews, crawlers, HEAD requests and
+    # repeats are recorded apart (handoff) and do not count.
     metrics.customers_redirected = (
-        RedirectClick.objects.filter(conversation__in=told.values("conversation_id"), at__gte=since)
+        LandingVisit.objects.filter(
+            conversation__in=told.values("conversation_id"), at__gte=since, kind=VisitKind.HUMAN
+        )
         .values("conversation__customer_id")
         .distinct()
         .count()

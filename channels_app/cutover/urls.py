@@ -1,4 +1,4 @@
-"""URLs of runs, dry runs, rollbacks, the watchdog and tracked links."""
+"""URLs of runs, dry runs, rollbacks, and the watchdog (the tracked link is handoff's)."""
 
 from django.urls import path
 
@@ -13,5 +13,4 @@ urlpatterns = [
     path("runs/<int:pk>/retry-deliveries/", views.run_retry_deliveries, name="run_retry_deliveries"),
     path("runs/<int:run_id>/rollback/", views.run_rollback, name="run_rollback"),
     path("channels/<int:channel_id>/watchdog/", views.channel_watchdog, name="channel_watchdog"),
-    path("r/<str:reference>", views.tracked_redirect, name="tracked_redirect"),
 ]

@@ -1,14 +1,10 @@
 """Pages for walking through the door safely: a phase's dry run, a run's rollback."""
 
-import time
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -16,7 +12,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_app.core.charts import column_chart
-from channels_app.core.client_ip import client_ip
 from channels_app.core.errors import InvalidTransition, NotFound
 from channels_app.core.permissions import can, require
 from channels_app.core.views import FORM_ERROR_STATUS
@@ -31,7 +26,6 @@ from channels_app.cutover.selectors import (
 )
 from channels_app.cutover.services.delivery import retry_failed_deliveries
 from channels_app.cutover.services.rollback import rollback_deadline, rollback_run
-from channels_app.cutover.services.watchdog import record_click
 from channels_app.models import (
     FINISHED_RUN_STATES,
     Channel,
@@ -123,25 +117,6 @@ def run_rollback(request, run_id: int):
         },
         status=FORM_ERROR_STATUS if error else 200,
     )
-
-
-def _within_click_rate(request) -> bool:
-    """Whether this client may still be counted this minute (per process: a bound, not a tally)."""
-    key = f"dusk:clicks:{client_ip(request)}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
-    try:
-        return cache.incr(key) <= settings.DUSK_TRACKED_LINK_RATE
-    except ValueError:  # evicted between add and incr
-        return True
-
-
-@require_GET
-def tracked_redirect(request, reference: str):
-    """Public: the link in auto-replies. Counted, then on to the redirect target."""
-    target = record_click(reference=reference, count=_within_click_rate(request))
-    if target is None:
-        raise Http404("Unknown reference")
-    return HttpResponseRedirect(target.value)
 
 
 CHART_W, CHART_H, CHART_PAD = 720, 180, 28

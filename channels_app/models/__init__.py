@@ -13,6 +13,19 @@ from channels_app.models.conversations import (
     new_reference,
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
+from channels_app.models.handoff import (
+    ArrivalStatus,
+    DestinationKind,
+    HandoffArrival,
+    HandoffDelivery,
+    HandoffDeliveryState,
+    HandoffDestination,
+    HandoffRequest,
+    HandoffState,
+    LandingPage,
+    LandingVisit,
+    VisitKind,
+)
 from channels_app.models.notices import NoticeChannel, PlanEvent, PlanNotice
 from channels_app.models.operations import Heartbeat
 from channels_app.models.plans import (
@@ -48,6 +61,17 @@ from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
 from channels_app.models.workforce import Agent, Assignment, Team
 
 __all__ = [
+    "ArrivalStatus",
+    "HandoffArrival",
+    "DestinationKind",
+    "HandoffDelivery",
+    "HandoffDeliveryState",
+    "HandoffDestination",
+    "HandoffRequest",
+    "HandoffState",
+    "LandingPage",
+    "LandingVisit",
+    "VisitKind",
     "NoticeChannel",
     "PlanEvent",
     "PlanNotice",

@@ -5,6 +5,7 @@ browser middleware (request.user)."""
 
 from django.urls import path
 
+from channels_app.handoff.views import handoff_arrival
 from channels_app.platforms.adapters.registry import PLATFORMS
 from channels_app.platforms.views import webhooks
 
@@ -13,6 +14,9 @@ urlpatterns = [
     path(f"hooks/<int:channel_id>/{kind}", webhooks.platform_webhook(kind), name=f"hook_{kind}")
     for kind, platform in PLATFORMS.items()
     if platform.webhook_methods
+] + [
+    # A hand-off destination reports that a customer arrived there, or was solved.
+    path("hooks/handoff/<int:destination_id>/arrival", handoff_arrival, name="handoff_arrival"),
 ]
 
 handler404 = webhooks.not_found

@@ -15,6 +15,7 @@ urlpatterns = [
     path("", include("channels_app.workforce.urls")),
     path("", include("channels_app.platforms.urls")),
     path("", include("channels_app.cutover.urls")),
+    path("", include("channels_app.handoff.urls")),
     path("", include("channels_app.audit.urls")),
     path("", include("channels_app.accounts.urls")),
 ]

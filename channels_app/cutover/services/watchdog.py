@@ -1,6 +1,6 @@
-"""Post-cutover watchdog: tracked redirects and threshold alerts on retired channels."""
+"""Post-cutover watchdog: threshold alerts on retired channels."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
@@ -12,50 +12,8 @@ from channels_app.models import (
     AlertKind,
     Channel,
     ChannelState,
-    Conversation,
-    PlanState,
-    RedirectClick,
-    RedirectTarget,
     WatchdogAlert,
 )
-
-# A plan's targets are where customers go once four eyes have seen them: a draft's or a
-# pending plan's redirect can be changed at will by its author.
-APPROVED_PLAN_STATES = (PlanState.SCHEDULED, PlanState.RUNNING, PlanState.COMPLETED)
-
-
-def record_click(*, reference: str, now: datetime | None = None, count: bool = True) -> RedirectTarget | None:
-    """Log that the customer behind `reference` followed the tracked link and return where to
-    send them: the web redirect of an approved plan of their channel (the one their
-    conversation was sent to, else the newest approved plan's first), or None.
-
-    Anonymous callers write here, so a conversation gets at most one click row per target in
-    DUSK_TRACKED_LINK_DEDUP_SECONDS, and none when `count` is False (the caller is over its
-    rate limit)."""
-    now = now or timezone.now()
-    conversation = Conversation.objects.filter(reference=reference).select_related("redirected_to__plan").first()
-    if conversation is None:
-        return None
-    target = conversation.redirected_to
-    if target is None or target.kind != "url" or target.plan.state not in APPROVED_PLAN_STATES:
-        target = (
-            RedirectTarget.objects.filter(
-                plan__plan_channels__channel_id=conversation.channel_id,
-                plan__state__in=APPROVED_PLAN_STATES,
-                kind="url",
-            )
-            .order_by("-plan__created_at", "position")
-            .first()
-        )
-    if target is None:
-        return None
-    window = timedelta(seconds=settings.DUSK_TRACKED_LINK_DEDUP_SECONDS)
-    if (
-        count
-        and not RedirectClick.objects.filter(conversation=conversation, target=target, at__gt=now - window).exists()
-    ):
-        RedirectClick.objects.create(conversation=conversation, target=target, at=now)
-    return target
 
 
 def check_retired_channels(*, now: datetime | None = None) -> list[WatchdogAlert]:

@@ -3,18 +3,33 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.cutover.selectors import watchdog_metrics
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
 from channels_app.cutover.services.watchdog import check_retired_channels
-from channels_app.models import CutoverRun, Message, OutboxMessage, OutboxState, RedirectClick, WatchdogAlert
+from channels_app.models import (
+    CutoverRun,
+    LandingVisit,
+    Message,
+    OutboxMessage,
+    OutboxState,
+    RedirectClick,
+    WatchdogAlert,
+)
 from channels_app.plans.selectors import placeholder_values
 from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
-from channels_app.tests.support.helpers import approved_plan
+from channels_app.tests.support.helpers import BROWSER, approved_plan
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_visit_bound():
+    """The landing page's per-address bound is counted in the cache: each test starts afresh."""
+    cache.clear()
 
 
 @pytest.fixture
@@ -34,14 +49,18 @@ def retired(manager, approver, smtp_settings, settings):
     return plan, x
 
 
-def test_replies_carry_a_tracked_link_that_counts_and_redirects(client, retired):
+def test_replies_carry_a_tracked_link_to_a_landing_page_that_counts_people(client, retired):
     plan, x = retired
     conversation = x.conversations.first()
     values = placeholder_values(plan, locale="en", reference=conversation.reference)
     assert values["redirect_url"] == f"https://dusk.example.com/r/{conversation.reference}"
-    response = client.get(reverse("tracked_redirect", args=[conversation.reference]))
-    assert response.status_code == 302
-    assert response["Location"] == "https://help.example.com/contact"
+    response = client.get(reverse("tracked_redirect", args=[conversation.reference]), HTTP_USER_AGENT=BROWSER)
+    assert response.status_code == 200
+    assert conversation.reference in response.content.decode()
+    assert LandingVisit.objects.get().kind == "human"
+    chosen = client.get(reverse("landing_choose", args=[conversation.reference, 1]), HTTP_USER_AGENT=BROWSER)
+    assert chosen.status_code == 302
+    assert chosen["Location"] == f"https://help.example.com/contact?ref={conversation.reference}"
     assert RedirectClick.objects.get().conversation == conversation
     assert client.get(reverse("tracked_redirect", args=["DSK-NOPE0000"])).status_code == 404
 
@@ -66,8 +85,13 @@ def test_metrics_count_inbound_clicks_and_failures(client, retired):
         ]
     )
     for _ in range(2):  # the same customer twice counts once
-        assert client.get(reverse("tracked_redirect", args=[conv.reference])).status_code == 302
-    assert RedirectClick.objects.filter(conversation=conv).count() == 1  # one row per hour
+        assert (
+            client.get(reverse("tracked_redirect", args=[conv.reference]), HTTP_USER_AGENT=BROWSER).status_code == 200
+        )
+    # A link preview of another customer's link is not a customer.
+    other = OutboxMessage.objects.filter(state=OutboxState.SENT).exclude(conversation=conv).first().conversation
+    client.get(reverse("tracked_redirect", args=[other.reference]), HTTP_USER_AGENT="Twitterbot/1.0")
+    assert list(LandingVisit.objects.filter(conversation=conv).values_list("kind", flat=True)) == ["repeat", "human"]
     metrics = watchdog_metrics(x)
     assert metrics.inbound_last_24h == 5
     assert metrics.customers_told == 3

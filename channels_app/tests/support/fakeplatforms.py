@@ -917,6 +917,109 @@ class FakeWebhook(FakePlatform):
         return [r.json() for r in self.received]
 
 
+class FakeZendesk(FakePlatform):
+    """Zendesk Support's Tickets API as the hand-off uses it: create a ticket, list tickets by
+    external_id. It checks Basic authentication ("<email>/token" and the API token) and each
+    ticket's shape (subject, comment.body holding the reference, requester name and email,
+    external_id the DSK- reference)."""
+
+    name = "zendesk"
+    path = "/api/v2/tickets.json"
+
+    def __init__(self, email: str = "agent@brand.example", token: str = "zd-api-token") -> None:
+        super().__init__()
+        self.credential = f"{email}/token:{token}"
+        self.tickets: list[dict[str, Any]] = []
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        return {
+            ("POST", self.path): (self._check_create, self._create),
+            ("GET", self.path): (self._check_auth, self._list),
+        }
+
+    def _check_auth(self, received: Received) -> None:
+        import base64
+
+        expected = "Basic " + base64.b64encode(self.credential.encode()).decode()
+        self.expect(received, received.headers.get("authorization") == expected, "Basic <email>/token:<API token>")
+
+    def _check_create(self, received: Received) -> None:
+        self._check_auth(received)
+        ticket = self.expect_json_object(received).get("ticket") or {}
+        requester = ticket.get("requester") or {}
+        reference = str(ticket.get("external_id") or "")
+        self.expect(received, reference.startswith("DSK-"), "external_id: the DSK- reference")
+        self.expect(received, isinstance(ticket.get("subject"), str) and ticket["subject"].strip(), "a subject")
+        body = (ticket.get("comment") or {}).get("body")
+        self.expect(received, isinstance(body, str) and reference in body, "comment.body with the reference")
+        self.expect(received, bool(requester.get("name")) and "@" in str(requester.get("email")), "requester")
+
+    def _create(self, received: Received) -> Answer:
+        ticket = received.json()["ticket"]
+        with self._lock:
+            stored = {**ticket, "id": 35436 + len(self.tickets), "status": "new"}
+            self.tickets.append(stored)
+        return Answer(201, {"ticket": stored})
+
+    def _list(self, received: Received) -> Answer:
+        wanted = received.param("external_id")
+        with self._lock:
+            found = [t for t in self.tickets if t.get("external_id") == wanted]
+        return Answer(200, {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
+
+
+class FakeHandoffReceiver(FakePlatform):
+    """A system taking Dusk's signed hand-off webhook: it verifies the HMAC over timestamp and
+    body, refuses a stale timestamp (401), and drops a resend with an Idempotency-Key it saw."""
+
+    name = "handoff-receiver"
+    path = "/dusk/handoff"
+
+    def __init__(self, secret: str = "handoff-webhook-secret", tolerance: float = 300.0) -> None:
+        super().__init__()
+        self.secret = secret
+        self.tolerance = tolerance
+        self.accepted: dict[str, dict[str, Any]] = {}
+
+    @property
+    def url(self) -> str:
+        return self.base_url + self.path
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        return {("POST", self.path): (self._check, self._take)}
+
+    def _signed(self, received: Received) -> bool:
+        from channels_app.handoff.adapters.webhook import verify
+
+        return verify(
+            self.secret,
+            received.headers.get("x-dusk-timestamp", ""),
+            received.body,
+            received.headers.get("x-dusk-signature", ""),
+            now=time.time(),
+            tolerance=self.tolerance,
+        )
+
+    def _check(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        self.expect(received, self._signed(received), "a fresh X-Dusk-Timestamp and a valid X-Dusk-Signature")
+        self.expect(received, body.get("event") == "handoff", "event: handoff")
+        self.expect(received, str(body.get("reference", "")).startswith("DSK-"), "the DSK- reference")
+        self.expect(
+            received,
+            bool(body.get("id")) and received.headers.get("idempotency-key") == body.get("id"),
+            "a stable id, repeated in Idempotency-Key",
+        )
+
+    def _take(self, received: Received) -> Answer:
+        if not self._signed(received):
+            return Answer(401, {"error": "bad or stale signature"})
+        body = received.json()
+        with self._lock:
+            self.accepted.setdefault(body["id"], body)
+        return Answer(200, {"id": f"recv-{body['id']}"})
+
+
 class FakeSMTP:
     """An aiosmtpd server on 127.0.0.1 that records mail; RCPT/DATA answers can be scripted."""
 
@@ -1336,6 +1439,8 @@ def build_direct_message(
 
 
 __all__ = [
+    "FakeZendesk",
+    "FakeHandoffReceiver",
     "Answer",
     "FakeDiscourse",
     "FakeIMAP",

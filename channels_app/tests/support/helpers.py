@@ -23,6 +23,9 @@ from channels_app.plans.services.plans import (
 from channels_app.workforce.services.moves import assign_agents
 
 HARD_CLOSE_REPLY = "Hi {customer_name}, support moved: call {phone} or visit {redirect_url} (ref {reference})."
+# A person's browser, as the landing page at the tracked link sees one (robots are not counted).
+BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+
 REDIRECTS = [
     RedirectInput("phone", "Phone support", "+1 800 555 0100"),
     RedirectInput("url", "Contact form", "https://help.example.com/contact"),

@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.core import checks
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +31,7 @@ from channels_app.models import (
     AuditEvent,
     Channel,
     Conversation,
+    LandingVisit,
     Message,
     PlanDraft,
     PlanState,
@@ -41,7 +43,7 @@ from channels_app.platforms.services.outbox import http_client
 from channels_app.platforms.services.polling import poll_youtube_channel
 from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
 from channels_app.tests.support.fakeplatforms import build_tweet
-from channels_app.tests.support.helpers import approved_plan, hard_close_plan
+from channels_app.tests.support.helpers import BROWSER, approved_plan, hard_close_plan
 from channels_app.tests.support.inbound_helpers import BRAND_ID, WEBHOOK_SECRET, platform_channel
 from channels_app.tests.support.workforce_helpers import build_world, world_plan
 
@@ -178,7 +180,11 @@ def test_the_tracked_link_never_follows_a_draft(client, manager):
         channels=[channel],
         redirects=[RedirectInput("url", "Log in", "https://phish.example/login")],
     )
-    response = client.get(reverse("tracked_redirect", args=[conversation.reference]))
+    response = client.get(reverse("tracked_redirect", args=[conversation.reference]), HTTP_USER_AGENT=BROWSER)
+    assert response.status_code == 404
+    assert "phish.example" not in response.get("Location", "")
+    assert b"phish.example" not in response.content
+    response = client.get(reverse("landing_choose", args=[conversation.reference, 1]), HTTP_USER_AGENT=BROWSER)
     assert response.status_code == 404
     assert "phish.example" not in response.get("Location", "")
 
@@ -288,11 +294,18 @@ def test_a_csp_report_cannot_forge_a_log_line(client, console_output):
 
 
 def test_following_a_tracked_link_many_times_writes_one_row(client, manager, approver):
+    cache.clear()  # this minute's per-address bound starts afresh
     channel = ChannelFactory(kind="x")
     conversation = ConversationFactory(channel=channel)
     approved_plan(manager=manager, approver=approver, channels=[channel])
     for _ in range(50):
-        assert client.get(reverse("tracked_redirect", args=[conversation.reference])).status_code == 302
+        landing = client.get(reverse("tracked_redirect", args=[conversation.reference]), HTTP_USER_AGENT=BROWSER)
+        assert landing.status_code == 200
+        choose = client.get(reverse("landing_choose", args=[conversation.reference, 1]), HTTP_USER_AGENT=BROWSER)
+        assert choose.status_code == 302
+    # Every request is recorded up to the per-minute bound, but one person counts once.
+    assert LandingVisit.objects.filter(kind="human").count() == 1
+    assert LandingVisit.objects.count() <= 30
     assert RedirectClick.objects.count() == 1
 
 

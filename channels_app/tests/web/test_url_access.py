@@ -27,6 +27,7 @@ from channels_app.tests.support.factories import (
     TEST_URL_ENV,
     AssignmentFactory,
     ChannelFactory,
+    ConversationFactory,
     CutoverRunFactory,
     TeamFactory,
 )
@@ -109,6 +110,7 @@ ACCESS: dict[str, object] = {
     "api:plan-detail": Api({"GET": "view", "PUT": "draft_plan", "PATCH": "draft_plan"}, kwargs="plan"),
     "api:plan-preview": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-preflight": Api(VIEW_ONLY, kwargs="plan"),
+    "api:plan-funnel": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-submit": Api({"POST": "submit_plan"}, kwargs="plan"),
     "api:plan-approve": Api({"POST": "approve_plan"}, kwargs="plan"),
     "api:plan-reject": Api({"POST": "approve_plan"}, kwargs="plan"),
@@ -136,7 +138,17 @@ ACCESS: dict[str, object] = {
     "run_retry_deliveries": Page({"POST": "manage_channels"}, kwargs="run"),
     "phase_dry_run_by_kind": Page(VIEW_ONLY, kwargs="phase_kind_of_plan"),
     "channel_watchdog": Page(VIEW_ONLY, kwargs="channel_id"),
-    "tracked_redirect": Public(ok=(302, 404), kwargs="reference"),
+    "tracked_redirect": Public(ok=(200, 404), kwargs="reference"),
+    "landing_choose": Public(ok=(404,), kwargs="reference_position"),
+    "landing_contact": Public(methods=("POST",), ok=(404,), kwargs="reference"),
+    "landing_brand_css": Public(ok=(200,), kwargs="plan_version"),
+    "landing_logo": Public(ok=(404,), kwargs="plan_version"),
+    "plan_landing": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_handoffs": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_funnel": Page(VIEW_ONLY, kwargs="plan_id"),
+    "plan_funnel_csv": Page(VIEW_ONLY, kwargs="plan_id"),
+    "plan_handoff_destination_remove": Page({"POST": "draft_plan"}, kwargs="plan_destination"),
+    "handoff_delivery_requeue": Page({"POST": "manage_channels"}, kwargs="plan_delivery"),
     # --- workforce transition (HR)
     "plan_reassignments": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_reassignments_assign": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
@@ -187,6 +199,7 @@ ACCESS: dict[str, object] = {
     "hook_discourse": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
     "hook_messenger": Public(methods=("GET", "POST"), ok=(404,), kwargs="channel_id"),
     "hook_email": Public(methods=("POST",), ok=(404,), kwargs="channel_id"),
+    "handoff_arrival": Public(methods=("POST",), ok=(401,), kwargs="destination_id"),
     "channel_messages": Page(VIEW_ONLY, kwargs="channel_id"),
     "channel_messages_retry_failed": Page({"POST": "manage_channels"}, kwargs="channel_id"),
     "channel_test_connection": Page({"POST": "manage_channels"}, kwargs="channel_id"),
@@ -287,6 +300,20 @@ def one_secret_row_of_each_kind(people):
     other = hard_close_plan(manager=manager, channels=[ChannelFactory()], title="Secret other plan")
     run = CutoverRunFactory(phase=other.phases.get(), plan=other, queued_at=timezone.now())
     token, _ = create_api_token(actor=manager, name="secret-token-name", scopes=["read"])
+    from channels_app.models import HandoffDelivery, HandoffDestination, HandoffRequest
+
+    destination = HandoffDestination.objects.create(
+        plan=plan, position=0, kind="webhook", url="https://hooks.example.com/dusk", credential_env="DUSK_CHANNEL_HOOK"
+    )
+    handoff = HandoffRequest.objects.create(
+        conversation=ConversationFactory(channel=channel),
+        plan=plan,
+        name="Secret customer",
+        email="secret.customer@example.com",
+        message="secret message",
+        created_at=timezone.now(),
+    )
+    delivery = HandoffDelivery.objects.create(request=handoff, destination=destination, state="failed", attempts=8)
     draft = open_plan_draft(actor=manager)
     from channels_app.models import AuditEvent
 
@@ -310,6 +337,11 @@ def one_secret_row_of_each_kind(people):
         "run_id": {"run_id": run.pk},
         "channel_id": {"channel_id": channel.pk},
         "reference": {"reference": "DSK-NOSUCH00"},
+        "reference_position": {"reference": "DSK-NOSUCH00", "position": 0},
+        "plan_version": {"plan_id": plan.pk, "version": 1},
+        "plan_destination": {"plan_id": plan.pk, "destination_id": destination.pk},
+        "destination_id": {"destination_id": destination.pk},
+        "plan_delivery": {"plan_id": plan.pk, "delivery_id": delivery.pk},
     }
     secrets_ = [
         "Secret X handle",

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
 
 from channels_app.audit.services import record_event
+from channels_app.core.csvcells import DefusedWriter, uncell
 from channels_app.core.permissions import require
 from channels_app.models import Agent, Reassignment, ReassignmentState, SunsetPlan
 from channels_app.workforce.selectors import affected_team_ids, board_agents, relocation
@@ -42,35 +43,13 @@ EXPORT_COLUMNS = [
 REQUIRED_COLUMNS = ("employee_id", "destination_team")
 MAX_BYTES = 10 * 1024 * 1024
 MAX_ROWS = 50_000
+
+
 # A cell starting with one of these is a formula to a spreadsheet: export it as text.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-class _DefusedWriter:
-    """The one CSV writer of exports: every cell goes through _cell, so no column can be
-    forgotten (a list column such as skills once was)."""
-
-    def __init__(self, out: io.StringIO) -> None:
-        self._writer = csv.writer(out, lineterminator="\r\n")
-
-    def writerow(self, cells) -> None:
-        self._writer.writerow([_cell(cell) for cell in cells])
-
-
-def _uncell(text: str) -> str:
-    text = (text or "").strip()
-    return text[1:] if text.startswith("'") and text[1:2] in _FORMULA_START else text
-
-
 def export_reassignments_csv(plan: SunsetPlan) -> str:
     """The board as CSV text (UTF-8; a spreadsheet opens it as is)."""
     out = io.StringIO()
-    writer = _DefusedWriter(out)
+    writer = DefusedWriter(out)
     writer.writerow(EXPORT_COLUMNS)
     rows = (
         board_agents(plan, team_ids=affected_team_ids(plan))
@@ -185,7 +164,7 @@ def _rows(text: str) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
                     ) % {"cells": len(cells), "columns": len(columns)}
                     rows.append((reader.line_num, {"__error__": problem}))
                     continue
-            values = {col: _uncell(cells[i]) if i < len(cells) else "" for i, col in enumerate(columns)}
+            values = {col: uncell(cells[i]) if i < len(cells) else "" for i, col in enumerate(columns)}
             rows.append((reader.line_num, values))
     except csv.Error as exc:
         raise CsvImportError([(reader.line_num, _("Unreadable CSV: %(error)s.") % {"error": exc})]) from None

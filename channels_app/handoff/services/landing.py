@@ -1,0 +1,160 @@
+"""Writes of the landing page: visits and choices (anonymous), contact requests (anonymous,
+bounded), and a plan's branding (managers)."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from channels_app.audit.services import record_event
+from channels_app.core.permissions import require
+from channels_app.handoff.selectors import is_crawler, transcript
+from channels_app.handoff.services.delivery import queue_handoff_deliveries
+from channels_app.models import (
+    Conversation,
+    HandoffRequest,
+    LandingPage,
+    LandingVisit,
+    RedirectClick,
+    RedirectTarget,
+    SunsetPlan,
+    VisitKind,
+)
+
+REPEAT_WINDOW = timedelta(days=1)
+
+
+def record_landing(
+    *, conversation: Conversation, visitor: str, user_agent: str, method: str, now: datetime | None = None
+) -> str:
+    """Record one request for the landing page and return its kind. Only a person's first visit
+    of the day counts (`human`); unfurlers, crawlers, HEAD requests and repeats are kept apart."""
+    now = now or timezone.now()
+    if method == "HEAD":
+        kind = VisitKind.HEAD
+    elif is_crawler(user_agent):
+        kind = VisitKind.CRAWLER
+    else:
+        # A person: first visit of the day or a repeat, decided and written in one statement (one
+        # round trip on the hottest public page). Two racing first visits may both count: a bound
+        # of one extra per visitor, not worth a lock.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                INSERT INTO {LandingVisit._meta.db_table} (conversation_id, kind, visitor, at)
+                SELECT %s, CASE WHEN EXISTS (
+                    SELECT 1 FROM {LandingVisit._meta.db_table}
+                    WHERE conversation_id = %s AND visitor = %s AND kind IN (%s, %s) AND at > %s
+                ) THEN %s ELSE %s END, %s, %s
+                RETURNING kind
+                """,
+                [
+                    conversation.pk,
+                    conversation.pk,
+                    visitor,
+                    VisitKind.HUMAN,
+                    VisitKind.REPEAT,
+                    now - REPEAT_WINDOW,
+                    VisitKind.REPEAT,
+                    VisitKind.HUMAN,
+                    visitor,
+                    now,
+                ],
+            )
+            return cursor.fetchone()[0]
+    LandingVisit.objects.create(conversation=conversation, visitor=visitor, kind=kind, at=now)
+    return kind
+
+
+def record_choice(
+    *, conversation: Conversation, target: RedirectTarget, user_agent: str, now: datetime | None = None
+) -> bool:
+    """Record that the customer chose `target` on the landing page: at most one row per
+    conversation and target in DUSK_TRACKED_LINK_DEDUP_SECONDS, none for a robot. Returns
+    whether a row was written."""
+    now = now or timezone.now()
+    if is_crawler(user_agent):
+        return False
+    window = timedelta(seconds=settings.DUSK_TRACKED_LINK_DEDUP_SECONDS)
+    if RedirectClick.objects.filter(conversation=conversation, target=target, at__gt=now - window).exists():
+        return False
+    RedirectClick.objects.create(conversation=conversation, target=target, at=now)
+    return True
+
+
+def request_handoff(
+    *,
+    conversation: Conversation,
+    plan: SunsetPlan,
+    name: str,
+    email: str,
+    message: str,
+    now: datetime | None = None,
+) -> HandoffRequest:
+    """Store what a customer wrote on the landing page with the transcript of the conversation
+    that was moved, and queue it for the plan's hand-off destinations. Bounded per reference and per address (stored rows are the counter, so every
+    web process sees the same numbers)."""
+    now = now or timezone.now()
+    since = now - timedelta(hours=1)
+    email = email.strip().lower()
+    with transaction.atomic():
+        # One writer per conversation at a time, so two racing posts cannot both pass the bound.
+        Conversation.objects.select_for_update().filter(pk=conversation.pk).values_list("pk").first()
+        recent = HandoffRequest.objects.filter(created_at__gt=since)
+        if recent.filter(conversation=conversation).count() >= settings.DUSK_HANDOFF_PER_REFERENCE_PER_HOUR:
+            raise ValidationError(_("We already have your messages for this reference. Please try again in an hour."))
+        if recent.filter(email=email).count() >= settings.DUSK_HANDOFF_PER_ADDRESS_PER_HOUR:
+            raise ValidationError(_("We already have several messages from this address. Please try again in an hour."))
+        request = HandoffRequest.objects.create(
+            conversation=conversation,
+            plan=plan,
+            name=name.strip(),
+            email=email,
+            message=message.strip(),
+            transcript=transcript(conversation.pk),
+            created_at=now,
+        )
+        queue_handoff_deliveries(request=request)
+    return request
+
+
+LANDING_FIELDS = ("display_name", "accent", "reference_param", "phone_opens", "phone_closes", "phone_zone")
+
+
+def save_landing_page(
+    *,
+    actor,
+    plan: SunsetPlan,
+    display_name: str,
+    accent: str,
+    reference_param: str,
+    phone_opens,
+    phone_closes,
+    phone_zone: str,
+    logo: bytes | None = None,
+    logo_type: str = "",
+    remove_logo: bool = False,
+) -> LandingPage:
+    """Set a plan's landing-page branding (the forms validated the values; the database checks the
+    colour again). `logo` None keeps the current one."""
+    require(actor, "draft_plan")
+    with transaction.atomic():
+        page, _created = LandingPage.objects.select_for_update().get_or_create(plan=plan)
+        before = {name: str(getattr(page, name) or "") for name in LANDING_FIELDS}
+        page.display_name = display_name
+        page.accent = accent.lower()
+        page.reference_param = reference_param
+        page.phone_opens, page.phone_closes, page.phone_zone = phone_opens, phone_closes, phone_zone
+        if remove_logo:
+            page.logo, page.logo_type = b"", ""
+        elif logo is not None:
+            page.logo, page.logo_type = logo, logo_type
+        page.version += 1
+        page.save()
+        after = {name: str(getattr(page, name) or "") for name in LANDING_FIELDS}
+        after["logo"] = page.logo_type or "none"
+        record_event(actor=actor, action="plan.landing_page_set", obj=plan, before=before, after=after)
+    return page

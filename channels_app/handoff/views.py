@@ -1,0 +1,404 @@
+"""The landing page at the tracked link (public), its choices and contact form, and a plan's
+branding page (managers)."""
+
+import io
+import json
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
+from django.views.decorators.cache import cache_control
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from channels_app.core.client_ip import client_ip
+from channels_app.core.csvcells import DefusedWriter
+from channels_app.core.permissions import can, require
+from channels_app.core.secrets import channel_secret
+from channels_app.core.views import FORM_ERROR_STATUS, error_dict
+from channels_app.core.zones import zone_choices
+from channels_app.handoff import selectors
+from channels_app.handoff.adapters.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from channels_app.handoff.forms import ContactForm, HandoffDestinationForm, LandingPageForm
+from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
+from channels_app.handoff.services.delivery import (
+    record_arrival,
+    remove_handoff_destination,
+    requeue_handoff_delivery,
+    set_handoff_destination,
+)
+from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff, save_landing_page
+from channels_app.models import (
+    Conversation,
+    HandoffDelivery,
+    HandoffDestination,
+    LandingPage,
+    RedirectTarget,
+    SunsetPlan,
+)
+
+# Schemes a choice may send a browser to: the web, the phone, and an app's own scheme; never one
+# that runs or reads something in the page's place.
+REFUSED_SCHEMES = {"javascript", "data", "vbscript", "file", "blob", "about"}
+LANDING_LANGUAGES = {code for code, _name in settings.LANGUAGES}
+
+
+class _ChoiceRedirect(HttpResponseRedirect):
+    def __init__(self, url: str):
+        scheme = urlsplit(url).scheme.lower()
+        self.allowed_schemes = ["http", "https", "tel"] + ([scheme] if scheme and scheme not in REFUSED_SCHEMES else [])
+        super().__init__(url)
+
+
+def _within_visit_rate(request) -> bool:
+    """Whether this client may still be recorded this minute (per process: a bound, not a tally)."""
+    key = f"dusk:landings:{client_ip(request)}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=120)
+    try:
+        return cache.incr(key) <= settings.DUSK_TRACKED_LINK_RATE
+    except ValueError:  # evicted between add and incr
+        return True
+
+
+def _language(landing: Landing | None) -> str:
+    """The conversation's language when the page speaks it, else what the browser asked for
+    (LocaleMiddleware already chose it from Accept-Language)."""
+    if landing is not None:
+        locale = (landing.conversation.locale or "").split("-")[0].lower()
+        if locale in LANDING_LANGUAGES:
+            return locale
+    return translation.get_language() or settings.LANGUAGE_CODE
+
+
+def _render_landing(request, landing: Landing, *, form: ContactForm | None = None, status: int = 200, sent=False):
+    language = _language(landing)
+    with translation.override(language):
+        response = render(
+            request,
+            "channels_app/landing.html",
+            {
+                "landing": landing,
+                "reference": landing.conversation.reference,
+                "form": form or ContactForm(),
+                "sent": sent,
+                "language": language,
+            },
+            status=status,
+        )
+    response["Content-Language"] = language
+    # The reference is in the URL: targets elsewhere are not told it by the browser. Not
+    # "no-referrer": Chromium then sends "Origin: null" with the contact form and CSRF refuses it.
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+def _missing(request, reference: str):
+    response = render(request, "channels_app/landing_missing.html", {"reference": reference[:16]}, status=404)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def landing(request, reference: str):
+    """Public: the link in auto-replies and hand-off notices. Recorded (people apart from
+    robots), then the page that tells the customer where support went."""
+    page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
+    if _within_visit_rate(request):
+        agent = request.headers.get("User-Agent", "")[:512]
+        record_landing(
+            conversation=page.conversation,
+            visitor=visitor_key(client_ip=client_ip(request), user_agent=agent),
+            user_agent=agent,
+            method=request.method,
+        )
+    return _render_landing(request, page, sent=request.GET.get("sent") == "1")
+
+
+@require_GET
+def landing_choose(request, reference: str, position: int):
+    """Public: the customer chose a destination. Recorded, then on to it."""
+    page = landing_for(reference)
+    choice = page.choice_at(position) if page else None
+    if choice is None:
+        return _missing(request, reference)
+    if _within_visit_rate(request):
+        record_choice(
+            conversation=page.conversation, target=choice.target, user_agent=request.headers.get("User-Agent", "")
+        )
+    return _ChoiceRedirect(choice.href)
+
+
+@require_POST
+def landing_contact(request, reference: str):
+    """Public: the contact form on the landing page. Nothing is stored unless all of it is valid."""
+    page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
+    form = ContactForm(request.POST)
+    if form.is_valid():
+        try:
+            request_handoff(
+                conversation=page.conversation,
+                plan=page.plan,
+                name=form.cleaned_data["name"],
+                email=form.cleaned_data["email"],
+                message=form.cleaned_data["message"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            return redirect(reverse("tracked_redirect", args=[reference]) + "?sent=1#contact")
+    return _render_landing(request, page, form=form, status=FORM_ERROR_STATUS)
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def landing_brand_css(request, plan_id: int, version: int):
+    """Public: the plan's accent colour as a stylesheet, so the page needs no inline style. The
+    version in the URL changes with every edit; old URLs answer the current colour."""
+    page = LandingPage.objects.filter(plan_id=plan_id).only("accent").first()
+    accent = page.accent if page else "#3b5bdb"
+    css = f":root {{ --landing-accent: {accent}; }}\n"
+    return HttpResponse(css, content_type="text/css; charset=utf-8")
+
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def landing_logo(request, plan_id: int, version: int):
+    """Public: the plan's uploaded logo, served by the portal (no third-party request)."""
+    page = logo_of(plan_id)
+    if page is None:
+        raise Http404(_("No logo."))
+    response = HttpResponse(bytes(page.logo), content_type=page.logo_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def plan_landing(request, plan_id: int):
+    """A plan's landing page: branding, reference parameter, phone hours, and a preview link."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    page = LandingPage.objects.filter(plan=plan).defer("logo").first() or LandingPage(plan=plan)
+    may_edit = can(request.user, "draft_plan")
+    if request.method == "POST":
+        require(request.user, "draft_plan")
+        form = LandingPageForm(request.POST, request.FILES)
+        if form.is_valid():
+            data = form.cleaned_data
+            logo = data.get("logo")
+            save_landing_page(
+                actor=request.user,
+                plan=plan,
+                display_name=data["display_name"],
+                accent=data["accent"],
+                reference_param=data["reference_param"],
+                phone_opens=data["phone_opens"],
+                phone_closes=data["phone_closes"],
+                phone_zone=data["phone_zone"],
+                logo=logo[0] if logo else None,
+                logo_type=logo[1] if logo else "",
+                remove_logo=data["remove_logo"],
+            )
+            messages.success(request, _("The landing page was saved."))
+            return redirect("plan_landing", plan_id=plan.pk)
+        status = FORM_ERROR_STATUS
+    else:
+        form = LandingPageForm(
+            initial={
+                "display_name": page.display_name,
+                "accent": page.accent,
+                "reference_param": page.reference_param,
+                "phone_opens": page.phone_opens,
+                "phone_closes": page.phone_closes,
+                "phone_zone": page.phone_zone,
+            }
+        )
+        status = 200
+    return render(
+        request,
+        "channels_app/plan_landing.html",
+        {
+            "plan": plan,
+            "page": page,
+            "form": form,
+            "may_edit": may_edit,
+            "has_logo": bool(page.logo_type),
+            "zones": zone_choices(),
+        },
+        status=status,
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def plan_handoffs(request, plan_id: int):
+    """Where a plan's contact requests are handed off, and how that went: destinations (managers
+    set them), failed hand-offs to send again, the latest ones."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    targets = list(RedirectTarget.objects.filter(plan=plan).order_by("position"))
+    form = HandoffDestinationForm(targets=targets)
+    status = 200
+    if request.method == "POST":
+        require(request.user, "draft_plan")
+        form = HandoffDestinationForm(request.POST, targets=targets)
+        if form.is_valid():
+            try:
+                set_handoff_destination(actor=request.user, plan=plan, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in error_dict(exc).items():
+                    for error in errors:
+                        form.add_error(field if field in form.fields else None, error)
+            else:
+                messages.success(request, _("The hand-off destination was saved."))
+                return redirect("plan_handoffs", plan_id=plan.pk)
+        status = FORM_ERROR_STATUS
+    return render(
+        request,
+        "channels_app/plan_handoffs.html",
+        {
+            "plan": plan,
+            "handoffs": selectors.plan_handoffs(plan.pk),
+            "targets": {t.position: t for t in targets},
+            "form": form,
+            "may_edit": can(request.user, "draft_plan"),
+            "may_requeue": can(request.user, "manage_channels"),
+        },
+        status=status,
+    )
+
+
+@require_POST
+@login_required
+def plan_handoff_destination_remove(request, plan_id: int, destination_id: int):
+    require(request.user, "draft_plan")
+    destination = get_object_or_404(HandoffDestination, pk=destination_id, plan_id=plan_id)
+    try:
+        remove_handoff_destination(actor=request.user, destination=destination)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The hand-off destination was removed."))
+    return redirect("plan_handoffs", plan_id=plan_id)
+
+
+@require_POST
+@login_required
+def handoff_delivery_requeue(request, plan_id: int, delivery_id: int):
+    require(request.user, "manage_channels")
+    delivery = get_object_or_404(
+        HandoffDelivery.objects.select_related("destination", "request"), pk=delivery_id, request__plan_id=plan_id
+    )
+    try:
+        requeue_handoff_delivery(actor=request.user, delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The hand-off was queued again."))
+    return redirect("plan_handoffs", plan_id=plan_id)
+
+
+# Seconds an arrival report's timestamp may differ from now: older ones are replays.
+ARRIVAL_TOLERANCE = 300
+
+
+def _json_error(status: int, message: str) -> JsonResponse:
+    return JsonResponse({"error": message}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def handoff_arrival(request, destination_id: int):
+    """Signed, from the destination: {"reference": "DSK-…", "status": "arrived" | "solved"}, with
+    X-Dusk-Timestamp and X-Dusk-Signature as Dusk signs its own webhooks. Unsigned: 401; a wrong
+    signature or a stale timestamp: 403; nothing is stored unless every check passed."""
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
+    given = request.headers.get(SIGNATURE_HEADER, "")
+    if not timestamp or not given:
+        return _json_error(401, "X-Dusk-Timestamp and X-Dusk-Signature are required.")
+    destination = HandoffDestination.objects.filter(pk=destination_id).first()
+    secret = channel_secret(destination.arrival_secret_env) if destination else None
+    # The same answer for an unknown destination, one taking no reports and a bad signature.
+    if secret is None or not verify(
+        secret, timestamp, request.body, given, now=time.time(), tolerance=ARRIVAL_TOLERANCE
+    ):
+        return _json_error(403, "Bad signature, or a timestamp more than 5 minutes away.")
+    try:
+        body = json.loads(request.body)
+        reference, status = str(body["reference"]), str(body["status"])
+    except (ValueError, KeyError, TypeError):
+        return _json_error(400, 'The body must be JSON: {"reference": "DSK-…", "status": "arrived" | "solved"}.')
+    try:
+        created = record_arrival(destination=destination, reference=reference, status=status)
+    except ValidationError as exc:
+        return _json_error(400, " ".join(exc.messages))
+    except Conversation.DoesNotExist:
+        return _json_error(404, "No conversation of this plan has that reference.")
+    return JsonResponse({"reference": reference, "status": status, "recorded": created})
+
+
+FUNNEL_LABELS = {
+    "redirected": gettext_lazy("Redirected"),
+    "notified": pgettext_lazy("funnel", "Notified"),
+    "landed": gettext_lazy("Landed (people)"),
+    "chose": gettext_lazy("Chose a destination"),
+    "arrived": gettext_lazy("Arrived"),
+    "solved": gettext_lazy("Solved"),
+}
+
+
+@require_GET
+@login_required
+def plan_funnel(request, plan_id: int):
+    """Where the plan's customers went, step by step, with the share lost at each."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    steps = selectors.plan_funnel(plan.pk)
+    rows = [
+        {
+            "step": step,
+            "label": FUNNEL_LABELS[step.key],
+            "percent": round(100 * step.share_of_first) if step.share_of_first is not None else 0,
+        }
+        for step in steps
+    ]
+    return render(request, "channels_app/plan_funnel.html", {"plan": plan, "rows": rows})
+
+
+@require_GET
+@login_required
+def plan_funnel_csv(request, plan_id: int):
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    out = io.StringIO()
+    writer = DefusedWriter(out)
+    writer.writerow(["plan", "step", "customers", "share_of_redirected", "lost", "lost_share_of_previous"])
+    for step in selectors.plan_funnel(plan.pk):
+        writer.writerow(
+            [
+                plan.title,
+                step.key,
+                step.count,
+                "" if step.share_of_first is None else f"{step.share_of_first:.4f}",
+                step.lost,
+                "" if step.lost_share is None else f"{step.lost_share:.4f}",
+            ]
+        )
+    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-funnel.csv"'
+    return response

@@ -1,0 +1,97 @@
+"""The landing page as a French-speaking customer sees it in Debian's Chromium: French, the phone
+hours in their own time zone, a refused and then an accepted contact form, no CSP violation and no
+request to another host."""
+
+import pytest
+
+from channels_app.models import HandoffRequest
+from channels_app.tests.support.browser import RECORD_VIOLATIONS, SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_french_customer_lands_chooses_and_writes(live_server, chromium, branded):
+    conversation, _plan = branded
+    reference = conversation.reference
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    elsewhere: list[str] = []
+    violations: list[str] = []
+    context = chromium.new_context(
+        locale="fr-FR", timezone_id="America/New_York", viewport={"width": 420, "height": 900}
+    )
+    context.add_init_script(RECORD_VIOLATIONS)
+    page = context.new_page()
+    page.on("request", lambda r: elsewhere.append(r.url) if not r.url.startswith(live_server.url) else None)
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        page.goto(f"{live_server.url}/r/{reference}")
+        assert page.locator("h1").inner_text() == "L’assistance sur X a déménagé."
+        assert page.locator("#reference").inner_text() == reference
+        assert page.get_by_text("Appelez-nous").is_visible()
+        # The phone's hours in Paris, and the same hours on a New York clock (six hours earlier).
+        local = page.locator(".local-hours-visitor")
+        local.wait_for()
+        assert "03:00" in local.inner_text() and "America/New_York" in local.inner_text()
+        # The honeypot is out of sight.
+        box = page.locator("input[name=website]").bounding_box()
+        assert box["x"] + box["width"] <= 0
+        page.screenshot(path=str(SCREENSHOTS / "landing-fr.png"), full_page=True)
+
+        page.get_by_label("Votre nom").fill("Camille")
+        page.get_by_label("Votre adresse e-mail").fill("camille-sans-arobase")
+        page.get_by_label("Votre message").fill("Mon colis n’est jamais arrivé.")
+        page.get_by_role("button", name="Envoyer").click()
+        page.locator(".errorlist").first.wait_for()
+        assert "Saisissez une adresse e-mail valide." in page.locator("#contact").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "landing-fr-error.png"), full_page=True)
+
+        page.get_by_label("Votre adresse e-mail").fill("camille@example.com")
+        page.get_by_role("button", name="Envoyer").click()
+        page.locator(".landing-sent").wait_for()
+        assert reference in page.locator(".landing-sent").inner_text()
+        page.screenshot(path=str(SCREENSHOTS / "landing-fr-sent.png"), full_page=True)
+        violations.extend(page.evaluate("window.__cspViolations || []"))
+    finally:
+        context.close()
+    assert not violations, violations
+    assert not elsewhere, elsewhere
+    stored = HandoffRequest.objects.get()
+    assert (stored.email, stored.conversation_id) == ("camille@example.com", conversation.pk)
+
+
+def test_a_manager_reads_the_hand_offs_and_the_funnel(live_server, chromium, branded, manager):
+    from channels_app.models import HandoffDelivery, HandoffDestination, HandoffRequest
+    from channels_app.tests.support.browser import Session
+
+    conversation, plan = branded
+    destination = HandoffDestination.objects.create(
+        plan=plan, position=1, kind="zendesk", url="https://brand.zendesk.com", credential_env="DUSK_CHANNEL_ZD"
+    )
+    request = HandoffRequest.objects.create(
+        conversation=conversation,
+        plan=plan,
+        name="C",
+        email="c@example.com",
+        message="m",
+        created_at=conversation.opened_at,
+    )
+    HandoffDelivery.objects.create(
+        request=request,
+        destination=destination,
+        state="failed",
+        attempts=8,
+        last_error="Zendesk create ticket: HTTP 422",
+    )
+    session = Session(chromium, live_server.url, "handoffs")
+    try:
+        session.login(manager.username)
+        page = session.goto(f"/plans/{plan.pk}/handoffs/")
+        assert "Zendesk create ticket: HTTP 422" in page.locator("main").inner_text()
+        session.shot("plan-handoffs")
+        page = session.goto(f"/plans/{plan.pk}/funnel/")
+        assert "Where did the customers go?" in page.locator("h1").inner_text()
+        assert "No conversation has been moved by this plan's runs yet" in page.locator("main").inner_text()
+        session.shot("plan-funnel")
+    finally:
+        session.close()
+    assert not session.violations, session.violations

@@ -1,0 +1,144 @@
+"""The landing page at the tracked link: what it says, in which language, where its choices lead,
+and what it refuses."""
+
+import re
+
+import pytest
+from django.urls import reverse
+
+from channels_app.models import LandingPage, LandingVisit, RedirectClick
+from channels_app.tests.support.helpers import BROWSER
+
+pytestmark = pytest.mark.django_db
+
+
+def landing(client, reference, **headers):
+    headers.setdefault("HTTP_USER_AGENT", BROWSER)
+    return client.get(reverse("tracked_redirect", args=[reference]), **headers)
+
+
+def test_the_page_says_where_support_went_with_the_reference_and_every_target(client, branded):
+    conversation, plan = branded
+    response = landing(client, conversation.reference, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Support on X has moved." in html
+    assert f'Your reference: <strong id="reference">{conversation.reference}</strong>' in html
+    for label in ("Phone support", "Web form", "Brand app", "+33 1 23 45 67 89"):
+        assert label in html
+    assert "09:00–18:00 (Europe/Paris)" in html
+    assert "Brand Co" in html
+    # A choice goes through the portal (so it is counted), never straight to the target.
+    for position in (0, 1, 2):
+        assert reverse("landing_choose", args=[conversation.reference, position]) in html
+    assert "help.example.com" not in html
+
+
+def test_the_page_shows_no_message_and_no_customer_data(client, branded):
+    conversation, _plan = branded
+    html = landing(client, conversation.reference).content.decode()
+    for private in ("Camille", "4411", "never arrived", conversation.customer_handle, conversation.customer_id):
+        assert private not in html
+
+
+def test_the_page_speaks_the_conversations_language_before_the_browsers(client, moved):
+    conversation, _plan = moved
+    conversation.locale = "id"
+    conversation.save(update_fields=["locale"])
+    response = landing(client, conversation.reference, HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9")
+    assert response["Content-Language"] == "id"
+    assert "Layanan dukungan di X telah pindah." in response.content.decode()
+
+
+def test_without_a_known_language_the_browsers_is_used(client, moved):
+    conversation, _plan = moved
+    response = landing(client, conversation.reference, HTTP_ACCEPT_LANGUAGE="fr-FR,fr;q=0.9,en;q=0.5")
+    assert response["Content-Language"] == "fr"
+    assert "L’assistance sur X a déménagé." in response.content.decode()
+    assert "Votre référence" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("position", "expected"),
+    [
+        (0, "tel:+33123456789"),
+        (1, "https://help.example.com/contact?topic=moved&ref={ref}"),
+        (2, "https://app.example.com/support?ref={ref}"),
+    ],
+)
+def test_a_choice_is_recorded_then_leads_to_its_target_with_the_reference(client, branded, position, expected):
+    conversation, plan = branded
+    response = client.get(reverse("landing_choose", args=[conversation.reference, position]), HTTP_USER_AGENT=BROWSER)
+    assert response.status_code == 302
+    assert response["Location"] == expected.format(ref=conversation.reference)
+    click = RedirectClick.objects.get()
+    assert (click.conversation, click.target.position) == (conversation, position)
+
+
+def test_the_reference_parameter_is_configurable_and_may_be_off(client, branded):
+    conversation, plan = branded
+    LandingPage.objects.filter(plan=plan).update(reference_param="")
+    response = client.get(reverse("landing_choose", args=[conversation.reference, 1]), HTTP_USER_AGENT=BROWSER)
+    assert response["Location"] == "https://help.example.com/contact?topic=moved"
+    LandingPage.objects.filter(plan=plan).update(reference_param="case")
+    response = client.get(reverse("landing_choose", args=[conversation.reference, 1]), HTTP_USER_AGENT=BROWSER)
+    assert response["Location"] == f"https://help.example.com/contact?topic=moved&case={conversation.reference}"
+
+
+@pytest.mark.parametrize("reference", ["DSK-NOPE0000", "x" * 200, "DSK-<script>", "%00"])
+def test_an_unknown_or_malformed_reference_gets_a_helpful_404(client, reference):
+    response = client.get(f"/r/{reference}", HTTP_USER_AGENT=BROWSER, HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code in (400, 404)
+    if response.status_code == 404:
+        html = response.content.decode()
+        assert "We could not find this reference" in html
+        assert "<script>" not in html
+        assert "Traceback" not in html
+    assert not LandingVisit.objects.exists()
+
+
+def test_an_unknown_choice_is_a_404_and_records_nothing(client, branded):
+    conversation, _plan = branded
+    response = client.get(reverse("landing_choose", args=[conversation.reference, 9]), HTTP_USER_AGENT=BROWSER)
+    assert response.status_code == 404
+    assert not RedirectClick.objects.exists()
+
+
+def test_the_page_loads_nothing_from_elsewhere_and_has_no_inline_style_or_script(client, branded):
+    conversation, plan = branded
+    response = landing(client, conversation.reference)
+    html = response.content.decode()
+    assert "style=" not in html
+    assert "<style" not in html
+    assert re.findall(r"<script(?![^>]*\bsrc=)", html) == []
+    for url in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert url.startswith("/") or url == "data:,", url  # "data:," : no favicon at all
+    assert "default-src 'self'" in response["Content-Security-Policy"]
+
+
+def test_the_accent_colour_comes_from_a_generated_stylesheet(client, branded):
+    conversation, plan = branded
+    page = LandingPage.objects.get(plan=plan)
+    css_url = reverse("landing_brand_css", args=[plan.pk, page.version])
+    assert css_url in landing(client, conversation.reference).content.decode()
+    css = client.get(css_url)
+    assert css["Content-Type"].startswith("text/css")
+    assert css.content.decode() == ":root { --landing-accent: #aa3300; }\n"
+
+
+def test_a_page_without_branding_still_works(client, moved):
+    conversation, _plan = moved
+    response = landing(client, conversation.reference)
+    assert response.status_code == 200
+    assert "landing_brand_css" not in response.content.decode()
+
+
+def test_a_landing_costs_four_queries(client, branded, django_assert_num_queries):
+    conversation, _plan = branded
+    landing(client, conversation.reference)  # a person's first visit; the next is a repeat
+    # The conversation (with the plan it was moved by: three queries then); its channel's newest
+    # approved plan, as this one was not moved by a run; the targets with the branding; the visit,
+    # its kind decided in the same INSERT.
+    with django_assert_num_queries(4):
+        assert landing(client, conversation.reference).status_code == 200
+    assert list(LandingVisit.objects.order_by("id").values_list("kind", flat=True)) == ["human", "repeat"]
