@@ -501,6 +501,72 @@ def _outbox_table() -> str:
     return connection.ops.quote_name(OutboxMessage._meta.db_table)
 
 
+# One hand-off notice per customer and channel (it lists all their references). The unique dedupe
+# key makes a repeat, the same customer met again in a later chunk, or a re-run after a rollback
+# that kept a sent notice, a no-op.
+_HANDOFF_COLUMNS = """(channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
+                        state, attempts, rendered_text, platform_response_id, last_error, created_at)"""
+_HANDOFF_ROW = """{alias}.channel_id, MIN({alias}.id), %s, %s,
+                  %s || {alias}.channel_id || ':' || md5({alias}.customer_id), %s, %s, 0, '', '', '', %s"""
+
+
+def _handoff_params(ctx: _Ctx, now: datetime) -> list[Any]:
+    return [OutboxKind.HANDOFF, ctx.phase.kind, "handoff:", ctx.run_id, OutboxState.PENDING, now]
+
+
+def _move_chunk_with_handoffs(ctx: _Ctx, conv_table: str, target, lo: int, hi: int, now: datetime) -> tuple[int, int]:
+    """PostgreSQL: move a chunk and write its hand-offs in one statement, grouped from the rows
+    the UPDATE returned. (Selecting them again by run let PostgreSQL take the run index, whose
+    statistics say no row has that run yet: each chunk then read every conversation moved before.)"""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH moved AS (
+                UPDATE {conv_table} SET state = %s, redirected_to_id = %s, moved_by_run_id = %s
+                WHERE id >= %s AND id <= %s AND state = %s AND channel_id = ANY(%s)
+                RETURNING id, channel_id, customer_id
+            ), queued AS (
+                INSERT INTO {_outbox_table()} {_HANDOFF_COLUMNS}
+                SELECT {_HANDOFF_ROW.format(alias="m")}
+                FROM moved m
+                GROUP BY m.channel_id, m.customer_id
+                ON CONFLICT DO NOTHING
+                RETURNING 1
+            )
+            SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM queued)
+            """,
+            [
+                ConversationState.REDIRECTED,
+                target.pk if target else None,
+                ctx.run_id,
+                lo,
+                hi,
+                ConversationState.OPEN,
+                list(ctx.channel_ids),
+                *_handoff_params(ctx, now),
+            ],
+        )
+        moved, handoffs = cur.fetchone()
+    return moved, handoffs
+
+
+def _queue_handoffs(ctx: _Ctx, conv_table: str, lo: int, hi: int, now: datetime) -> int:
+    """The hand-offs of a chunk just moved, selected by run and id range (SQLite)."""
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            INSERT INTO {_outbox_table()} {_HANDOFF_COLUMNS}
+            SELECT {_HANDOFF_ROW.format(alias="c")}
+            FROM {conv_table} c
+            WHERE c.moved_by_run_id = %s AND c.id >= %s AND c.id <= %s
+            GROUP BY c.channel_id, c.customer_id
+            ON CONFLICT DO NOTHING
+            """,
+            [*_handoff_params(ctx, now), ctx.run_id, lo, hi],
+        )
+        return max(cur.rowcount, 0)
+
+
 def _step_conversations(ctx: _Ctx) -> None:
     kind = ctx.phase.kind
     open_qs = Conversation.objects.filter(channel_id__in=ctx.channel_ids, state=ConversationState.OPEN)
@@ -536,49 +602,15 @@ def _step_conversations(ctx: _Ctx) -> None:
                 )
                 handoffs = 0
             else:
-                # The chunk's conversations are moved and one hand-off notice per customer and
-                # channel (it lists all their references) is written from the moved rows, in one
-                # statement: the notices are grouped from what the UPDATE returned, never looked up
-                # again by run (an index on the run grows with every chunk). The unique dedupe key
-                # makes a repeat, the same customer met again in a later chunk, or a re-run after a
-                # rollback that kept a sent notice, a no-op.
-                with connection.cursor() as cur:
-                    cur.execute(
-                        f"""
-                        WITH moved AS (
-                            UPDATE {conv_table} SET state = %s, redirected_to_id = %s, moved_by_run_id = %s
-                            WHERE id >= %s AND id <= %s AND state = %s AND channel_id = ANY(%s)
-                            RETURNING id, channel_id, customer_id
-                        ), queued AS (
-                            INSERT INTO {_outbox_table()}
-                                (channel_id, conversation_id, kind, phase_kind, dedupe_key, created_by_run_id,
-                                 state, attempts, rendered_text, platform_response_id, last_error, created_at)
-                            SELECT m.channel_id, MIN(m.id), %s, %s,
-                                   %s || m.channel_id || ':' || md5(m.customer_id), %s, %s, 0, '', '', '', %s
-                            FROM moved m
-                            GROUP BY m.channel_id, m.customer_id
-                            ON CONFLICT DO NOTHING
-                            RETURNING 1
-                        )
-                        SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM queued)
-                        """,
-                        [
-                            ConversationState.REDIRECTED,
-                            target.pk if target else None,
-                            ctx.run_id,
-                            lo,
-                            hi,
-                            ConversationState.OPEN,
-                            list(ctx.channel_ids),
-                            OutboxKind.HANDOFF,
-                            kind,
-                            "handoff:",
-                            ctx.run_id,
-                            OutboxState.PENDING,
-                            now,
-                        ],
+                # The chunk's conversations are moved and their hand-off notices written in the
+                # same transaction.
+                if connection.vendor == "postgresql":
+                    moved, handoffs = _move_chunk_with_handoffs(ctx, conv_table, target, lo, hi, now)
+                else:  # SQLite (the embedded demo): the same two writes, one after the other
+                    moved = open_qs.filter(id__gte=lo, id__lte=hi).update(
+                        state=ConversationState.REDIRECTED, redirected_to=target, moved_by_run_id=ctx.run_id
                     )
-                    moved, handoffs = cur.fetchone()
+                    handoffs = _queue_handoffs(ctx, conv_table, lo, hi, now)
             info["done"] += moved
             _beat(
                 ctx,
