@@ -561,6 +561,8 @@ DUSK_NODES = env.int("DUSK_NODES", default=1)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # kombu's transport with whole-message writes (portal/filesystem_broker.py).
+    CELERY_BROKER_TRANSPORT = "portal.filesystem_broker:Transport"
     _queue_dir = VAR_DIR / "broker"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_queue_dir / "out"),
