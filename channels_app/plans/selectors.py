@@ -145,6 +145,7 @@ class PlanImpact:
     # What the plan's runs did (rolled back runs left out): shown once it has run.
     conversations_moved: int
     handoffs_written: int
+    agents_reassigned: int
     agents_affected: int
     agents_without_destination: int
     reassignments_by_state: dict[str, int]
@@ -230,6 +231,7 @@ def plan_impact(plan: SunsetPlan) -> PlanImpact:
     return PlanImpact(
         conversations_moved=sum(r.conversations_moved for r in done),
         handoffs_written=sum(r.handoffs_queued for r in done),
+        agents_reassigned=sum(r.agents_reassigned for r in done),
         conversations_to_move=convs["n"] if PhaseKind.HARD_CLOSE in kinds else 0,
         customers_to_notify=convs["customers"] if PhaseKind.HARD_CLOSE in kinds else 0,
         agents_affected=agents["total"],

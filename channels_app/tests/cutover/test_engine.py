@@ -1,5 +1,6 @@
 """The cutover engine, run in-process against the real database."""
 
+import re
 import threading
 import time
 from datetime import timedelta
@@ -7,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import close_old_connections, connection
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
@@ -193,6 +195,18 @@ def test_moved_agents_are_emailed_in_their_own_language(
             assert "have retired" in body  # worded for the moment it is sent: the hard close has run
     # Each in its own words: the French and Indonesian emails are not the English one.
     assert len({mail[a.email].get_content().split("\n")[0].split()[0] for a in (french, indonesian, others[0])}) == 3
+
+
+def test_an_ended_plan_says_how_many_agents_its_run_moved(
+    client, manager, approver, hr_coordinator, x_forum_and_phone_channels, smtp_settings
+):
+    plan = _plan_with_moves(x_forum_and_phone_channels, manager, approver, hr_coordinator)
+    assert run_cutover(run_id=_claim(plan).pk, worker_id="test") == "delivering"
+    client.force_login(manager)
+    html = client.get(reverse("plan_detail", args=[plan.pk])).content.decode()
+    # Not "Agents affected 0" (they have left the retired channels' teams): the six the run moved.
+    assert re.search(r'data-count="agents-reassigned">6<', html)
+    assert "Agents affected" not in html
 
 
 def test_a_finished_run_is_not_run_again(manager, approver, x_forum_and_phone_channels, smtp_settings):
