@@ -139,6 +139,11 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         "status": status,
         "team_filter": int(from_team) if from_team.isdigit() else None,
         "query": query.urlencode(),
+        # Where the board's forms come back to: this page as it was asked for, or the board itself
+        # when it is shown again after a refused POST (its address answers POST only).
+        "board_next": request.get_full_path()
+        if request.method == "GET"
+        else reverse("plan_reassignments", args=[plan.pk]),
         "can_change": _can_change(request.user, plan),
         # "Email agents" is disabled, with this reason, until the plan is approved.
         "emails_blocked": agent_emails_blocked(plan),

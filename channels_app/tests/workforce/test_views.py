@@ -581,3 +581,19 @@ def test_an_approved_plan_warns_that_only_confirmed_moves_will_be_applied(
     )
     html = client.get(board(plan)).content.decode()
     assert "its cutover applies only confirmed moves: confirm the move of 1 agent before the hard close" in html
+
+
+def test_the_board_shown_again_after_a_refusal_sends_its_forms_back_to_the_board(client, world, plan, hr_coordinator):
+    client.force_login(hr_coordinator)
+    # A refused move: the board comes back with the reason, at the assign URL (POST only).
+    response = _post(client, "plan_reassignments_assign", plan, {"agent_ids": world.ids("Dewi"), "to_team": "Nowhere"})
+    assert response.status_code == 422
+    html = response.content.decode()
+    next_url = html.split('id="bulk"', 1)[1].split('name="next" value="', 1)[1].split('"', 1)[0]
+    assert next_url == board(plan)
+    # The language menu of a page shown in answer to a POST does not send the reader back to it.
+    assert html.split('name="next" value="', 1)[1].split('"', 1)[0] == "/"
+    # The next form posted from that page lands on the board, not on a 405.
+    _post(client, "plan_reassignments_accept", plan, {"scope": "all"})
+    response = _post(client, "plan_reassignments_confirm", plan, {"agent_ids": world.ids("Eko"), "next": next_url})
+    assert response.status_code == 302 and client.get(response["Location"]).status_code == 200
