@@ -30,6 +30,7 @@ from channels_app.models import (
     PhaseKind,
     PhaseState,
     PlanChannel,
+    PlanState,
     Reassignment,
     ReassignmentState,
     RunState,
@@ -532,6 +533,16 @@ def failed_emails(run_id: int):
 def run_failed_deliveries(run_id: int, *, limit: int = 50) -> list[OutboxMessage]:
     """The first `limit` of the run's hand-off notices that were not delivered, with the reason."""
     return list(failed_handoffs(run_id)[:limit])
+
+
+def failed_runs():
+    """Runs that failed and whose plan still stands failed: nobody has acted on them yet (the
+    dashboard's Needs my action). A failed run may have changed channels before it stopped."""
+    return (
+        CutoverRun.objects.filter(state=RunState.FAILED, plan__state=PlanState.FAILED, rolled_back_at__isnull=True)
+        .select_related("plan", "phase")
+        .order_by("-finished_at", "-id")
+    )
 
 
 def runs_with_delivery_failures(plan_ids=None):

@@ -13,7 +13,7 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
 
 from channels_app.core.links import row_url
-from channels_app.cutover.selectors import runs_with_delivery_failures
+from channels_app.cutover.selectors import failed_runs, runs_with_delivery_failures
 from channels_app.models import (
     OPEN_PLAN_STATES,
     Assignment,
@@ -25,6 +25,7 @@ from channels_app.models import (
     PlanChannel,
     PlanState,
     Reassignment,
+    RunState,
     SunsetPlan,
     Team,
 )
@@ -256,6 +257,9 @@ def needs_action(user, may: dict) -> dict:
         for run in out["undelivered"]:
             failed = run.failed_handoffs + run.failed_emails
             run.note = ngettext("%(n)s message not delivered", "%(n)s messages not delivered", failed) % {"n": failed}
+        out["failed_runs"] = list(failed_runs()[:5])
+        for run in out["failed_runs"]:
+            run.note = RunState(run.state).label
     if may.get("draft_plan"):
         out["my_drafts"] = list(
             SunsetPlan.objects.filter(author=user, state=PlanState.DRAFT)

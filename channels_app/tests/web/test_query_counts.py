@@ -161,8 +161,8 @@ PAGES = {
     #   in those teams (one more query than when a correlated count per move did it all in one SQL:
     #   that one read each team's rows once per agent moved into it, a scan of all moves at 100,000
     #   agents)
-    # + runs with undelivered messages + my drafts + page of plans + its channels + its phases
-    "dashboard": (lambda w: reverse("home"), 18),
+    # + runs with undelivered messages + failed runs no one has acted on + my drafts + page of plans + its channels + its phases
+    "dashboard": (lambda w: reverse("home"), 19),
     # channels count + page of channels (open conversations as a subquery) + their open plans
     "channels": (lambda w: reverse("channel_list"), 3),
     # channel (with open conversations) + its plans + their phases + teams + volume per hour

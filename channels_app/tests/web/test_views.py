@@ -98,3 +98,22 @@ def test_healthz_tells_a_signed_in_admin_why(client, settings, administrator, vi
     assert broker["ok"] is False
     assert broker["transport"] == "redis"
     assert "Error" in broker["detail"]
+
+
+def test_a_failed_run_waits_on_its_owners_dashboard_until_someone_acts(client, manager, approver, viewer):
+    from channels_app.tests.support.factories import CutoverRunFactory, PhaseFactory, SunsetPlanFactory
+
+    plan = SunsetPlanFactory(author=manager, approved_by=approver, state="failed", title="Retire Messenger support")
+    run = CutoverRunFactory(
+        phase=PhaseFactory(plan=plan, kind="hard_close"), state="failed", finished_at=timezone.now()
+    )
+    for person in (manager, approver):
+        client.force_login(person)
+        html = " ".join(client.get(reverse("home")).content.decode().split())
+        assert "Runs that failed" in html and f'href="/runs/{run.pk}/"' in html
+        assert "Nothing waits for you." not in html
+    # Once the plan no longer stands failed (copied, rolled back...), it stops waiting.
+    plan.state = "cancelled"
+    plan.save(update_fields=["state"])
+    client.force_login(manager)
+    assert "Runs that failed" not in client.get(reverse("home")).content.decode()
