@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
 from channels_app.core.zones import ZoneField, local_to_instant
@@ -124,7 +125,14 @@ class BasePhaseFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
-        _refuse_blank_rows(self, _("Phase row %(rows)s is empty: give it a date and a time or remove the row."))
+        _refuse_blank_rows(
+            self,
+            ngettext_lazy(
+                "Phase row %(rows)s is empty: give it a date and a time or remove the row.",
+                "Phase rows %(rows)s are empty: give them a date and a time or remove them.",
+                "count",
+            ),
+        )
         forms_ = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
         if not forms_:
             raise ValidationError(_("A plan needs at least one phase."))
@@ -193,7 +201,14 @@ class BaseRedirectFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
-        _refuse_blank_rows(self, _("Redirect row %(rows)s is empty: fill it in or remove the row."))
+        _refuse_blank_rows(
+            self,
+            ngettext_lazy(
+                "Redirect row %(rows)s is empty: fill it in or remove the row.",
+                "Redirect rows %(rows)s are empty: fill them in or remove them.",
+                "count",
+            ),
+        )
         total = sum(
             (f.cleaned_data.get("expected_share") or 0)
             for f in self.forms
@@ -243,19 +258,27 @@ class AutoReplyForm(forms.Form):
         return {"phase_kind": d["phase_kind"], "locale": d["locale"], "text": d["text"]}
 
 
-def _refuse_blank_rows(formset: forms.BaseFormSet, message: str) -> None:
+def _refuse_blank_rows(formset: forms.BaseFormSet, message) -> None:
     """A row left blank is refused, not dropped: Django skips an unchanged extra row, so a reply
-    or redirect someone meant to write would vanish without a word."""
+    or redirect someone meant to write would vanish without a word. `message`: singular and
+    plural, chosen by "count" (ngettext_lazy)."""
     blank = [i + 1 for i, form in enumerate(formset.forms) if not form.cleaned_data]  # a removed row has DELETE
     if blank:
-        raise ValidationError(message, params={"rows": ", ".join(map(str, blank))})
+        raise ValidationError(message, params={"rows": ", ".join(map(str, blank)), "count": len(blank)})
 
 
 class BaseAutoReplyFormSet(forms.BaseFormSet):
     def clean(self):
         if any(self.errors):
             return
-        _refuse_blank_rows(self, _("Reply row %(rows)s is empty: write the reply or remove the row."))
+        _refuse_blank_rows(
+            self,
+            ngettext_lazy(
+                "Reply row %(rows)s is empty: write the reply or remove the row.",
+                "Reply rows %(rows)s are empty: write the replies or remove them.",
+                "count",
+            ),
+        )
         seen = set()
         for form in self.forms:
             if not form.cleaned_data or form.cleaned_data.get("DELETE"):

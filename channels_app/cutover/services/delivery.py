@@ -7,8 +7,10 @@ approver, and a manager can queue them again from the run page.
 
 import smtplib
 
+from django.conf import settings
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -60,7 +62,7 @@ def _delivery_failure_words(plan: SunsetPlan, run: CutoverRun, counts: DeliveryC
         "Emails: %(emails_sent)s sent, %(emails_failed)s failed.\n\n"
         "The run page lists each failure with its reason and can queue them again once the cause is fixed.\n"
     )
-    return (subject % facts)[:200], body % facts
+    return (subject % facts)[:200], body % facts + _run_link(run)
 
 
 def queue_delivery_failure_notices(*, run: CutoverRun, counts: DeliveryCounts) -> int:
@@ -86,6 +88,11 @@ def queue_delivery_failure_notices(*, run: CutoverRun, counts: DeliveryCounts) -
     return len(created)
 
 
+def _run_link(run: CutoverRun) -> str:
+    """The run page's address, the last line of an owner's email (the plan notices link theirs)."""
+    return "\n" + settings.DUSK_PUBLIC_URL + reverse("run_detail", args=[run.pk]) + "\n"
+
+
 def queue_run_failure_notices(*, run: CutoverRun, reason: str) -> int:
     """When a run fails, its plan's author and approver are emailed, once per run and person, in
     their language."""
@@ -103,7 +110,7 @@ def queue_run_failure_notices(*, run: CutoverRun, reason: str) -> int:
                     "Reason: %(reason)s\n\nThe run page shows what was done before it stopped.\n"
                 )
                 % facts
-            )
+            ) + _run_link(run)
         rows.append(
             Notification(run_id=run.pk, kind="run_failed", recipient=user.email, subject=subject[:200], body=body)
         )

@@ -454,5 +454,6 @@ def discard(request, pk: int):
         return render(request, "channels_app/plan_draft_discard.html", context)
     plan_id = draft.plan_id
     discard_plan_draft(actor=request.user, draft=draft)
-    messages.info(request, _("Your unsaved changes were discarded."))
+    # Editing a plan: the plan stays as it was; a new plan's draft is gone as a whole.
+    messages.info(request, _("Your unsaved changes were discarded.") if plan_id else _("The draft was discarded."))
     return go(request, reverse("plan_detail", args=[plan_id]) if plan_id else reverse("home"))

@@ -72,6 +72,10 @@ def test_a_run_whose_notices_fail_ends_completed_with_failures_and_a_retry_deliv
     assert len(fake_x.tweets) == 5
     assert run_delivery_counts(run_id).handoffs_sent == plan_delivery_counts(plan.pk).handoffs_sent == 5
     assert Notification.objects.filter(run_id=run_id, kind="delivery_failures").count() == 2
+    assert all(
+        n.body.rstrip().endswith(f"/runs/{run_id}/")
+        for n in Notification.objects.filter(run_id=run_id, kind="delivery_failures")
+    )
     assert send_owner_notices(run_id=run_id) == 0
 
 

@@ -241,6 +241,8 @@ def test_freeze_rechecks_approval_at_run_time(manager, approver, x_forum_and_pho
     assert send_owner_notices(run_id=run.pk) == 0
     assert sorted(m.message["To"] for m in smtp_settings.messages) == sorted([manager.email, approver.email])
     assert all("phase failed" in m.message["Subject"] for m in smtp_settings.messages)
+    # Each ends with the run page's address, where "what was done before it stopped" is shown.
+    assert all(m.message.get_content().rstrip().endswith(f"/runs/{run.pk}/") for m in smtp_settings.messages)
 
 
 def test_reaper_hands_a_silent_run_to_another_worker(

@@ -233,7 +233,7 @@ def test_discarding_a_draft_asks_for_confirmation(browse, manager):
     page.get_by_role("link", name="Discard this draft").click()
     page.get_by_role("button", name="Yes, discard the draft").click()
     page.wait_for_url(re.compile(r"/$"))
-    page.get_by_text("Your unsaved changes were discarded.").wait_for()
+    page.get_by_text("The draft was discarded.").wait_for()
     assert not PlanDraft.objects.filter(pk=draft.pk).exists()
     _no_csp_violation(maya)
 

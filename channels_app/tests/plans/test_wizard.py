@@ -219,6 +219,13 @@ def test_blank_rows_are_refused_by_number_not_dropped(client, manager):
     response = _step(client, "redirects", "redirects", [{"kind": "url", "label": "", "value": ""}, phone])
     assert response.status_code == 422
     assert "Redirect row 1 is empty: fill it in or remove the row." in body(response)
+    blank = {"kind": "url", "label": "", "value": ""}
+    response = _step(client, "redirects", "redirects", [blank, dict(blank), phone])
+    assert "Redirect rows 1, 2 are empty: fill them in or remove them." in body(response)
+    client.cookies["django_language"] = "fr"
+    response = _step(client, "redirects", "redirects", [blank, dict(blank), phone])
+    assert "Les lignes de redirection 1, 2 sont vides : remplissez-les ou supprimez-les." in body(response)
+    del client.cookies["django_language"]
 
     blank_phase = {"kind": "archive", "local_date": "", "local_time": "", "time_zone": "Europe/Paris"}
     response = _step(client, "phases", "phases", [PHASES[0], blank_phase])
