@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from channels_app.core.permissions import ensure_roles
@@ -279,7 +280,7 @@ class Command(BaseCommand):
                 )
             )
         Conversation.objects.bulk_create(convs)
-        Message.objects.bulk_create(
+        messages = Message.objects.bulk_create(
             [
                 Message(
                     channel=c.channel,
@@ -294,6 +295,7 @@ class Command(BaseCommand):
                 for c in convs
             ]
         )
+        _received_when_written(messages)
 
     def _history(self, rng, channels):
         """A week of answered (closed) conversations, busiest in the European afternoon, so the
@@ -322,7 +324,7 @@ class Command(BaseCommand):
                     )
                 )
         Conversation.objects.bulk_create(convs, batch_size=2000)
-        Message.objects.bulk_create(
+        messages = Message.objects.bulk_create(
             [
                 Message(
                     channel=c.channel,
@@ -338,6 +340,7 @@ class Command(BaseCommand):
             ],
             batch_size=2000,
         )
+        _received_when_written(messages)
 
     def _plans(self, users, channels, teams, agents):
         maya, arjun, hana = users["maya"], users["arjun"], users["hana"]
@@ -414,3 +417,9 @@ def _demo_message_id(kind: str, thread_id: str) -> str:
     if kind == "discourse":
         return str(500_000 + int(thread_id))
     return f"{thread_id}-m1"
+
+
+def _received_when_written(messages) -> None:
+    """A seeded message arrived when its customer wrote it, not when the demo was loaded: the
+    channel page's hourly volume counts arrivals (received_at), the message log shows created_at."""
+    Message.objects.filter(pk__in=[m.pk for m in messages if m.pk]).update(received_at=F("created_at"))

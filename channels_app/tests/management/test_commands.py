@@ -4,9 +4,20 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.db.models import F
 
 from channels_app.directory.services import create_agent
-from channels_app.models import Agent, AuditEvent, Channel, Conversation, OutboxMessage, PlanState, SunsetPlan, Team
+from channels_app.models import (
+    Agent,
+    AuditEvent,
+    Channel,
+    Conversation,
+    Message,
+    OutboxMessage,
+    PlanState,
+    SunsetPlan,
+    Team,
+)
 from channels_app.plans.services.plans import AutoReplyInput
 from channels_app.platforms.adapters.base import ReplyContext
 from channels_app.platforms.adapters.registry import PLATFORMS
@@ -34,6 +45,10 @@ def test_seed_demo_loads_a_realistic_scenario_once():
     assert (hard.local_date.month, hard.local_date.day, hard.time_zone) == (10, 1, "America/Los_Angeles")
     assert set(plan.auto_replies.values_list("locale", flat=True)) == {"en", "fr", "id"}
     assert SunsetPlan.objects.filter(state=PlanState.SCHEDULED).count() == 1
+    # Each seeded message arrived when its customer wrote it, not when the demo was loaded: the
+    # channel page's "this hour" does not count the whole week.
+    inbound = Message.objects.filter(direction="in")
+    assert inbound.count() > 600 and not inbound.exclude(received_at=F("created_at")).exists()
     counts = (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count())
     assert "already present" in _run("seed_demo")
     assert (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count()) == counts
