@@ -129,6 +129,29 @@ def test_alerts_fire_once_a_day_and_email_the_plan_owners(retired, settings, smt
     assert {r for m in alert_mails for r in m.rcpt_tos} == {manager.email, approver.email}
 
 
+def test_messages_from_before_the_retirement_raise_no_alert(retired, settings, smtp_settings):
+    # Traffic of the morning before a retirement two hours ago is in the page's "last 24 hours",
+    # but did not arrive on a retired channel: no "after retirement" alert.
+    plan, x = retired
+    settings.DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = 2
+    conv = x.conversations.first()
+    earlier = [
+        Message(
+            channel=x,
+            conversation=conv,
+            platform_message_id=f"b{i}",
+            direction="in",
+            text="hi",
+            created_at=timezone.now() - timedelta(hours=5),
+        )
+        for i in range(5)
+    ]
+    Message.objects.bulk_create(earlier)
+    Message.objects.filter(platform_message_id__startswith="b").update(received_at=timezone.now() - timedelta(hours=5))
+    assert watchdog_metrics(x).inbound_last_24h == 5
+    assert not [a for a in check_retired_channels() if a.kind == "inbound"]
+
+
 @pytest.mark.parametrize("messages", [10, 1000])
 def test_watchdog_page_shows_chart_and_alerts(client, retired, viewer, outsider, django_assert_num_queries, messages):
     plan, x = retired
