@@ -53,6 +53,7 @@ def test_every_task_has_its_queue_and_the_queues_are_declared():
         "channels_app.tasks.send_run_emails_task": "email",
         "channels_app.tasks.send_owner_notices_task": "email",
         "channels_app.tasks.send_plan_notices_task": "email",
+        "channels_app.tasks.send_handoffs_task": "replies",
         "channels_app.tasks.watchdog_task": "celery",
     }
     current_app.loader.import_default_modules()  # the tasks.py modules, as a worker imports them
