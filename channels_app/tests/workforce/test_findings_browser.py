@@ -23,21 +23,20 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def browse(chromium, live_server):
-    """browse(name) -> a fresh Session; every session is checked for CSP violations at the end."""
+def browse(browse):
+    """The shared browse fixture (tests/conftest.py: sessions closed, missing files refused), with
+    every session also checked for CSP violations at the end."""
     sessions: list[Session] = []
 
     def start(name: str) -> Session:
-        session = Session(chromium, live_server.url, name)
+        session = browse(name)
         sessions.append(session)
         return session
 
     yield start
     for session in sessions:
-        session.close()
+        session.check_csp()
         assert session.violations == [], f"{session.name}: {session.violations}"
-    missing = [f"{s.name}: {e}" for s in sessions for e in s.console_errors if "status of 404" in e]
-    assert not missing, missing
 
 
 def _staff(team, count: int, **kwargs) -> list:
