@@ -16,8 +16,12 @@ funnel: one customer landed, one arrived."""
 
 import base64
 import csv
+import hashlib
+import hmac
+import json
 import re
 import time
+import uuid
 from datetime import timedelta
 
 import httpx
@@ -38,9 +42,9 @@ from channels_app.models import (
     RunState,
 )
 from channels_app.tests.support.browser import RECORD_VIOLATIONS, SCREENSHOTS, Session
-from channels_app.tests.support.fakeplatforms import FakeX, FakeZendesk, build_tweet, serve
+from channels_app.tests.support.fakeplatforms import FakeX, FakeZendesk, build_account_activity, build_tweet, serve
 from channels_app.tests.support.helpers import REDIRECTS, hard_close_plan, shared_data, submit_and_approve, wait_for
-from channels_app.tests.support.inbound_helpers import REPLIES, platform_channel, signed_x_delivery
+from channels_app.tests.support.inbound_helpers import BRAND_ID, REPLIES, WEBHOOK_SECRET, platform_channel
 
 pytestmark = [pytest.mark.worker, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,9 +83,26 @@ def sample_thread() -> dict[str, dict[str, str]]:
     return tweets
 
 
+def x_signature(consumer_secret: str, message: bytes) -> str:
+    """How X signs a delivery (x-twitter-webhooks-signature) and answers a CRC: "sha256=" and the
+    base64 HMAC-SHA256 with the app's consumer secret; written here apart from the code under
+    test, and held to X's own known answers (../shared/data/x_signature_vectors.json)."""
+    return "sha256=" + base64.b64encode(hmac.new(consumer_secret.encode(), message, hashlib.sha256).digest()).decode()
+
+
+def test_the_story_signs_as_x_does():
+    vectors = json.loads(shared_data("x_signature_vectors.json").read_text(encoding="utf-8"))
+    for case in vectors["delivery"]:
+        assert x_signature(case["consumer_secret"], case["body"].encode()) == case["signature"]
+    for case in vectors["crc"]:
+        assert x_signature(case["consumer_secret"], case["crc_token"].encode()) == case["response_token"]
+
+
 def post_to_webhook(url: str, tweet: dict) -> dict:
-    body, headers = signed_x_delivery([tweet])  # x-twitter-webhooks-signature, with the consumer secret
-    response = httpx.post(url, content=body, headers={**headers, "content-type": "application/json"}, timeout=10)
+    """An Account Activity delivery of one tweet, signed with the channel's consumer secret."""
+    body = json.dumps(build_account_activity(BRAND_ID, [tweet]), ensure_ascii=False).encode()
+    headers = {"x-twitter-webhooks-signature": x_signature(WEBHOOK_SECRET, body), "content-type": "application/json"}
+    response = httpx.post(url, content=body, headers=headers, timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -131,6 +152,11 @@ def test_a_customer_is_answered_lands_in_french_writes_and_arrives_in_zendesk_ex
     channel.refresh_from_db()
     conversation.refresh_from_db()
     assert channel.state == ChannelState.RETIRED
+    # X keeps checking the retired channel's webhook (CRC); an unanswered check stops deliveries.
+    token = str(uuid.uuid4())
+    crc = httpx.get(webhook, params={"crc_token": token}, timeout=10)
+    assert crc.status_code == 200
+    assert crc.json() == {"response_token": x_signature(WEBHOOK_SECRET, token.encode())}
     assert (conversation.state, conversation.moved_by_run_id) == (ConversationState.REDIRECTED, run.pk)
     reference = conversation.reference
     (notice,) = fake_x.replies_to(FIRST)
