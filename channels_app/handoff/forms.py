@@ -131,14 +131,18 @@ class HandoffDestinationForm(forms.Form):
     url = forms.CharField(
         label=_("URL"),
         max_length=500,
-        help_text=_("Zendesk: https://<subdomain>.zendesk.com. Webhook: the receiver's https URL."),
+        help_text=_(
+            "Zendesk: https://<subdomain>.zendesk.com. Freshdesk: https://<domain>.freshdesk.com. Chatwoot: "
+            "https://<host>/api/v1/accounts/<account id>/inboxes/<inbox id>. Webhook: the receiver's https URL."
+        ),
     )
     credential_env = forms.CharField(
         label=_("Credential variable"),
         max_length=64,
         help_text=_(
             "The environment variable holding the credential (DUSK_CHANNEL_…). Zendesk: "
-            "<agent email>/token:<API token>. Webhook: the signing secret."
+            "<agent email>/token:<API token>. Freshdesk: the API key. Chatwoot: a user access token. "
+            "Webhook: the signing secret."
         ),
     )
 
