@@ -96,6 +96,9 @@ def _render_landing(request, landing: Landing, *, form: ContactForm | None = Non
             status=status,
         )
     response["Content-Language"] = language
+    # Choices that take the reference as a form field submit to their targets: the page's
+    # form-action policy names those origins (web/middleware.py adds them to 'self').
+    response.csp_form_action = landing.form_origins
     # The reference is in the URL: targets elsewhere are not told it by the browser. Not
     # "no-referrer": Chromium then sends "Origin: null" with the contact form and CSRF refuses it.
     response["Referrer-Policy"] = "same-origin"
@@ -127,9 +130,11 @@ def landing(request, reference: str):
     return _render_landing(request, page, sent=request.GET.get("sent") == "1")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def landing_choose(request, reference: str, position: int):
-    """Public: the customer chose a destination. Recorded, then on to it."""
+    """Public: the customer chose a destination. Recorded, then on to it. A POST (the beacon
+    landing.js sends when a choice's form submits straight to its target) is recorded and
+    answered 204."""
     page = landing_for(reference)
     choice = page.choice_at(position) if page else None
     if choice is None:
@@ -138,6 +143,8 @@ def landing_choose(request, reference: str, position: int):
         record_choice(
             conversation=page.conversation, target=choice.target, user_agent=request.headers.get("User-Agent", "")
         )
+    if request.method == "POST":
+        return HttpResponse(status=204)
     return _ChoiceRedirect(choice.href)
 
 

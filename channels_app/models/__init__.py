@@ -31,6 +31,7 @@ from channels_app.models.operations import Heartbeat
 from channels_app.models.plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
+    REFERENCE_NAME,
     AutoReply,
     Phase,
     PhaseKind,
@@ -42,6 +43,7 @@ from channels_app.models.plans import (
     ReassignmentState,
     RedirectKind,
     RedirectTarget,
+    ReferenceMode,
     SunsetPlan,
 )
 from channels_app.models.portal import PlanDraft, UserProfile
@@ -109,7 +111,9 @@ __all__ = [
     "PlanState",
     "Reassignment",
     "ReassignmentState",
+    "REFERENCE_NAME",
     "RedirectKind",
+    "ReferenceMode",
     "RedirectTarget",
     "Reminder",
     "RunState",

@@ -8,13 +8,14 @@ from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
 from channels_app.core.zones import ZoneField, local_to_instant
-from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind
+from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind, ReferenceMode
 from channels_app.plans.services.drafts import WIZARD_STEPS
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     RedirectInput,
     auto_reply_problems,
     redirect_problems,
+    reference_problems,
 )
 
 LOCALE_CHOICES = [
@@ -175,17 +176,38 @@ class RedirectForm(forms.Form):
     expected_share = forms.IntegerField(
         label=_("Expected share (%)"), min_value=0, max_value=100, required=False, initial=0
     )
+    reference_mode = forms.ChoiceField(
+        label=_("Reference passed as"), choices=ReferenceMode.choices, required=False, initial=""
+    )
+    reference_name = forms.CharField(
+        label=_("Parameter or field name"),
+        max_length=32,
+        required=False,
+        help_text=_("For a query parameter or a form field, such as ref."),
+    )
 
     def clean(self):
         data = super().clean()
         if data.get("kind") and data.get("value"):
-            target = RedirectInput(
-                data["kind"], data.get("label", ""), data["value"], (data.get("expected_share") or 0) / 100
-            )
+            target = self.target(data)
+            about_reference = reference_problems(target)
             for problem in redirect_problems(target):
-                if "label" not in problem:
+                if problem in about_reference:
+                    self.add_error("reference_name", problem)
+                elif "label" not in problem:
                     self.add_error("value", problem)
         return data
+
+    @staticmethod
+    def target(d: dict) -> RedirectInput:
+        return RedirectInput(
+            d["kind"],
+            d.get("label", ""),
+            d["value"],
+            (d.get("expected_share") or 0) / 100,
+            d.get("reference_mode") or "",
+            (d.get("reference_name") or "").strip(),
+        )
 
     def row(self) -> dict:
         d = self.cleaned_data
@@ -194,7 +216,7 @@ class RedirectForm(forms.Form):
             "label": d["label"].strip(),
             "value": d["value"].strip(),
             "expected_share": (d.get("expected_share") or 0) / 100,
-        }
+        } | self.target(d).reference()
 
 
 class BaseRedirectFormSet(forms.BaseFormSet):

@@ -46,6 +46,7 @@ def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
         ],
         "redirects": [
             {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
+            | RedirectInput(r.kind, r.label, r.value, r.expected_share, r.reference_mode, r.reference_name).reference()
             for r in plan.redirects.order_by("position")
         ],
         # In the order the phases run (notice, soft close, hard close, archive), not alphabetically.
@@ -141,7 +142,16 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             problems.append(_("Redirect %(n)s: the expected share must be a number.") % {"n": i + 1})
             share = 0.0
-        redirects.append(RedirectInput(row.get("kind", ""), row.get("label", ""), row.get("value", ""), share))
+        redirects.append(
+            RedirectInput(
+                row.get("kind", ""),
+                row.get("label", ""),
+                row.get("value", ""),
+                share,
+                str(row.get("reference_mode") or ""),
+                str(row.get("reference_name") or "").strip(),
+            )
+        )
     replies = [
         AutoReplyInput(row.get("phase_kind", ""), row.get("locale", ""), row.get("text", ""))
         for row in data.get("auto_replies") or []

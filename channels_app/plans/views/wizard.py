@@ -42,7 +42,11 @@ from channels_app.plans.services.preflight import empty_placeholders, what_fills
 # Per step: the formset prefix, its fields, and the fields that make a row "typed in".
 ROWS = {
     "phases": ("phases", ("kind", "local_date", "local_time", "time_zone", "region"), ("local_date", "local_time")),
-    "redirects": ("redirects", ("kind", "label", "value", "expected_share"), ("label", "value")),
+    "redirects": (
+        "redirects",
+        ("kind", "label", "value", "expected_share", "reference_mode", "reference_name"),
+        ("label", "value"),
+    ),
     "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
 }
 DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
@@ -84,6 +88,9 @@ def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
                 row["expected_share"] = float(row["expected_share"]) / 100 if row["expected_share"] != "" else 0.0
         if not keep_blank and not any(str(row[f]).strip() for f in typed):
             row = dict.fromkeys(fields, "") | ({"expected_share": 0.0} if step == "redirects" else {})
+        if step == "redirects" and not (row["reference_mode"] or row["reference_name"].strip()):
+            # Kept only when set, as the plan's rows keep them (RedirectInput.reference).
+            del row["reference_mode"], row["reference_name"]
         rows.append(row)
     return rows
 

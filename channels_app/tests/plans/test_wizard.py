@@ -237,3 +237,29 @@ def test_blank_rows_are_refused_by_number_not_dropped(client, manager):
     # A removed row is gone, not refused.
     response = _step(client, "phases", "phases", [PHASES[0], {**blank_phase, "DELETE": "on"}])
     assert response.status_code == 302
+
+
+def test_each_redirect_says_how_it_takes_the_reference_and_a_hostile_name_is_refused(client, manager):
+    _draft(manager, title="X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES)
+    client.force_login(manager)
+    web = {"kind": "url", "label": "Web form", "value": "https://help.example.com/contact", "expected_share": ""}
+    hostile = {**web, "reference_mode": "form_post", "reference_name": '"><script>alert(1)</script>'}
+    response = _step(client, "redirects", "redirects", [hostile])
+    assert response.status_code == 422
+    html = body(response)
+    assert "name the reference&#x27;s parameter or field with letters, digits, _ . or -" in html
+    assert "<script>alert(1)</script>" not in html
+
+    good = {**web, "reference_mode": "form_post", "reference_name": "ticket_ref"}
+    response = _step(client, "redirects", "redirects", [good, {**REDIRECTS[0], "expected_share": ""}])
+    assert response.status_code == 302
+    rows = PlanDraft.objects.get(author=manager).data["redirects"]
+    assert rows[0] == {
+        "kind": "url",
+        "label": "Web form",
+        "value": "https://help.example.com/contact",
+        "expected_share": 0.0,
+        "reference_mode": "form_post",
+        "reference_name": "ticket_ref",
+    }
+    assert "reference_mode" not in rows[1]  # the landing page's parameter: nothing stored
