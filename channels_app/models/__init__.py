@@ -14,6 +14,7 @@ from channels_app.models.conversations import (
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
 from channels_app.models.handoff import (
+    HEX_COLOUR,
     ArrivalStatus,
     DestinationKind,
     HandoffArrival,
@@ -112,6 +113,7 @@ __all__ = [
     "Reassignment",
     "ReassignmentState",
     "REFERENCE_NAME",
+    "HEX_COLOUR",
     "RedirectKind",
     "ReferenceMode",
     "RedirectTarget",
