@@ -148,10 +148,16 @@ def send(client: httpx.Client, url: str, credential: str, handoff: Handoff) -> s
     contact_id = session.find_contact()
     source_id = None
     if contact_id is None:
-        contact_id, source_id = session.create_contact()
-        conversation_id = None  # a new contact has no conversation yet
-    else:
-        conversation_id = session.ours(contact_id)
+        try:
+            contact_id, source_id = session.create_contact()
+        except DestinationError as exc:
+            # Another hand-off for the same address created the contact since the search (Chatwoot
+            # answers 422, the email is taken): use that one.
+            contact_id = session.find_contact() if "HTTP 422" in str(exc) else None
+            if contact_id is None:
+                raise
+    # A contact just created has no conversation yet; a found one may hold an earlier attempt's.
+    conversation_id = session.ours(contact_id) if source_id is None else None
     if conversation_id is None:
         source_id = source_id or session.source_id(contact_id)
         conversation_id = session.create_conversation(contact_id, source_id)

@@ -143,3 +143,17 @@ def test_a_chatwoot_url_must_name_the_account_and_the_inbox(moved, manager):
         url="https://chat.example.com/app/accounts/3/inbox/7",
         credential_env=ENV,
     )
+
+
+def test_a_contact_created_meanwhile_for_the_same_address_is_used(moved, manager, chatwoot):
+    chatwoot.contacts[500] = {"id": 500, "name": "Camille", "email": "camille@example.com"}
+    # The search ran before the other hand-off created the contact: it finds nothing.
+    chatwoot.fail_next(200, body={"meta": {"count": 0}, "payload": []}, path=f"{chatwoot.api}/contacts/search")
+    _request, delivery = handed_off(moved, manager, chatwoot.url)
+    assert send_due_handoffs() == 1
+    assert len(chatwoot.contacts) == 1 and len(chatwoot.conversations) == 1
+    assert calls(chatwoot)[:3] == [
+        ("GET", "/contacts/search"),
+        ("POST", "/contacts"),
+        ("GET", "/contacts/search"),
+    ]
