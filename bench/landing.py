@@ -83,7 +83,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.utils import timezone
 from channels_app.models import Channel, Conversation, RedirectTarget, PlanState, SunsetPlan, PlanChannel, ChannelState
-from channels_app.handoff.services.landing import save_landing_page
+from channels_app.plans.services.landing import save_landing_page
 call_command("migrate", verbosity=0)
 manager = User.objects.create_user("bench-manager", "m@example.com", "x")
 manager.groups.set(Group.objects.filter(name="manager"))

@@ -62,7 +62,7 @@ class PhaseInline(admin.TabularInline):
 class RedirectInline(admin.TabularInline):
     model = models.RedirectTarget
     extra = 0
-    readonly_fields = ["position", "kind", "label", "value", "expected_share"]
+    readonly_fields = ["position", "kind", "label", "value", "expected_share", "reference_mode", "reference_name"]
     can_delete = False
 
     def has_add_permission(self, request, obj=None):

@@ -23,6 +23,7 @@ from channels_app.models import (
     Reassignment,
     RedirectKind,
     RedirectTarget,
+    ReferenceMode,
     SunsetPlan,
     Team,
     TokenScope,
@@ -274,7 +275,7 @@ class PhaseSerializer(serializers.ModelSerializer):
 class RedirectSerializer(serializers.ModelSerializer):
     class Meta:
         model = RedirectTarget
-        fields = ["position", "kind", "label", "value", "expected_share"]
+        fields = ["position", "kind", "label", "value", "expected_share", "reference_mode", "reference_name"]
         read_only_fields = fields
 
 
@@ -341,6 +342,20 @@ class RedirectInputSerializer(StrictInput):
     label = serializers.CharField(max_length=120)
     value = serializers.CharField(max_length=500)
     expected_share = serializers.FloatField(min_value=0.0, max_value=1.0, required=False, default=0.0)
+    reference_mode = serializers.ChoiceField(
+        choices=ReferenceMode.choices,
+        required=False,
+        default="",
+        help_text='How the landing page passes the reference to this target: "" (the landing page\'s '
+        'parameter), "query", "form_get", "form_post" or "none".',
+    )
+    reference_name = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The query parameter or form field name (query and form modes only).",
+    )
 
 
 class AutoReplyInputSerializer(StrictInput):

@@ -328,7 +328,14 @@ def _plan_contents(data: dict) -> dict:
             for p in data["phases"]
         ],
         "redirects": [
-            RedirectInput(r["kind"], r["label"], r["value"], r.get("expected_share", 0.0))
+            RedirectInput(
+                r["kind"],
+                r["label"],
+                r["value"],
+                r.get("expected_share", 0.0),
+                r.get("reference_mode", ""),
+                r.get("reference_name", ""),
+            )
             for r in data.get("redirects", [])
         ],
         "auto_replies": [AutoReplyInput(a["phase_kind"], a["locale"], a["text"]) for a in data.get("auto_replies", [])],
@@ -352,7 +359,14 @@ def _current_contents(plan: SunsetPlan) -> dict:
             for p in plan.phases.all()
         ],
         "redirects": [
-            {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
+            {
+                "kind": r.kind,
+                "label": r.label,
+                "value": r.value,
+                "expected_share": r.expected_share,
+                "reference_mode": r.reference_mode,
+                "reference_name": r.reference_name,
+            }
             for r in plan.redirects.all()
         ],
         "auto_replies": [

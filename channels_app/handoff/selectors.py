@@ -28,6 +28,7 @@ from channels_app.models import (
     RedirectClick,
     RedirectKind,
     RedirectTarget,
+    ReferenceMode,
     SunsetPlan,
     VisitKind,
 )
@@ -80,12 +81,29 @@ def visitor_key(*, client_ip: str, user_agent: str) -> str:
 
 
 @dataclass
+class ChoiceForm:
+    """A target that takes the reference as a form field: the landing page renders a small form
+    that submits it there (no script), the reference in a hidden input."""
+
+    method: str  # "get" or "post"
+    action: str  # the target's URL (without its query for a GET form: a browser drops it)
+    field: str  # the hidden input's name
+    hidden: list[tuple[str, str]] = field(default_factory=list)  # the target's own query, for GET
+
+    @property
+    def origin(self) -> str:
+        parts = urlsplit(self.action)
+        return f"{parts.scheme}://{parts.netloc}"
+
+
+@dataclass
 class Choice:
     target: RedirectTarget
     href: str  # where choosing it finally leads (with the reference where configured)
     hours: str = ""  # "09:00–18:00 (Europe/Paris)", in the target's own zone
     opens_utc: str = ""  # today's opening and closing instants, for the visitor's clock (landing.js)
     closes_utc: str = ""
+    form: ChoiceForm | None = None  # set when the target takes the reference as a form field
 
 
 @dataclass
@@ -101,6 +119,11 @@ class Landing:
 
     def choice_at(self, position: int) -> Choice | None:
         return next((c for c in self.choices if c.target.position == position), None)
+
+    @property
+    def form_origins(self) -> list[str]:
+        """Where the page's choice forms submit: the page's form-action policy must allow them."""
+        return sorted({c.form.origin for c in self.choices if c.form is not None})
 
 
 def landing_plan(conversation: Conversation) -> SunsetPlan | None:
@@ -159,7 +182,24 @@ def _choice(target: RedirectTarget, page: LandingPage, reference: str, *, now: d
             choice.opens_utc = opens.astimezone(ZoneInfo("UTC")).isoformat()
             choice.closes_utc = closes.astimezone(ZoneInfo("UTC")).isoformat()
         return choice
-    return Choice(target=target, href=with_reference(target.value, page.reference_param, reference))
+    mode, name = target.reference_mode, target.reference_name
+    if mode == ReferenceMode.DEFAULT:
+        return Choice(target=target, href=with_reference(target.value, page.reference_param, reference))
+    if mode == ReferenceMode.QUERY:
+        return Choice(target=target, href=with_reference(target.value, name, reference))
+    if mode in (ReferenceMode.FORM_GET, ReferenceMode.FORM_POST) and urlsplit(target.value).scheme in ("http", "https"):
+        return Choice(target=target, href=target.value, form=choice_form(target.value, mode, name, reference))
+    return Choice(target=target, href=target.value)  # none (or a form mode on an app's own scheme)
+
+
+def choice_form(url: str, mode: str, name: str, reference: str) -> ChoiceForm:
+    """The form that takes the reference to `url`. A GET form's query replaces the action's, so
+    the target's own query parameters travel as hidden inputs too (all but one named `name`)."""
+    if mode == ReferenceMode.FORM_POST:
+        return ChoiceForm(method="post", action=url, field=name)
+    parts = urlsplit(url)
+    hidden = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != name]
+    return ChoiceForm(method="get", action=urlunsplit(parts._replace(query="")), field=name, hidden=hidden)
 
 
 def _hm(value: time) -> str:

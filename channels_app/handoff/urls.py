@@ -1,4 +1,4 @@
-"""URLs of the landing page at the tracked link and of a plan's landing settings."""
+"""URLs of the landing page at the tracked link and of a plan's hand-offs and funnel."""
 
 from django.urls import path
 
@@ -10,7 +10,6 @@ urlpatterns = [
     path("r/<str:reference>/contact", views.landing_contact, name="landing_contact"),
     path("landing/<int:plan_id>/brand-<int:version>.css", views.landing_brand_css, name="landing_brand_css"),
     path("landing/<int:plan_id>/logo-<int:version>", views.landing_logo, name="landing_logo"),
-    path("plans/<int:plan_id>/landing/", views.plan_landing, name="plan_landing"),
     path("plans/<int:plan_id>/handoffs/", views.plan_handoffs, name="plan_handoffs"),
     path("plans/<int:plan_id>/funnel/", views.plan_funnel, name="plan_funnel"),
     path("plans/<int:plan_id>/funnel.csv", views.plan_funnel_csv, name="plan_funnel_csv"),

@@ -1,5 +1,5 @@
 """The landing page at the tracked link (public), its choices and contact form, and a plan's
-branding page (managers)."""
+hand-off and funnel pages (a plan's branding page is the plans feature's: plans/views/landing.py)."""
 
 import io
 import json
@@ -26,10 +26,9 @@ from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
 from channels_app.core.secrets import channel_secret
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict
-from channels_app.core.zones import zone_choices
 from channels_app.handoff import selectors
 from channels_app.handoff.adapters.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
-from channels_app.handoff.forms import ContactForm, HandoffDestinationForm, LandingPageForm
+from channels_app.handoff.forms import ContactForm, HandoffDestinationForm
 from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
 from channels_app.handoff.services.delivery import (
     record_arrival,
@@ -37,7 +36,7 @@ from channels_app.handoff.services.delivery import (
     requeue_handoff_delivery,
     set_handoff_destination,
 )
-from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff, save_landing_page
+from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff
 from channels_app.models import (
     Conversation,
     HandoffDelivery,
@@ -96,6 +95,9 @@ def _render_landing(request, landing: Landing, *, form: ContactForm | None = Non
             status=status,
         )
     response["Content-Language"] = language
+    # Choices that take the reference as a form field submit to their targets: the page's
+    # form-action policy names those origins (web/middleware.py adds them to 'self').
+    response.csp_form_action = landing.form_origins
     # The reference is in the URL: targets elsewhere are not told it by the browser. Not
     # "no-referrer": Chromium then sends "Origin: null" with the contact form and CSRF refuses it.
     response["Referrer-Policy"] = "same-origin"
@@ -127,9 +129,11 @@ def landing(request, reference: str):
     return _render_landing(request, page, sent=request.GET.get("sent") == "1")
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 def landing_choose(request, reference: str, position: int):
-    """Public: the customer chose a destination. Recorded, then on to it."""
+    """Public: the customer chose a destination. Recorded, then on to it. A POST (the beacon
+    landing.js sends when a choice's form submits straight to its target) is recorded and
+    answered 204."""
     page = landing_for(reference)
     choice = page.choice_at(position) if page else None
     if choice is None:
@@ -138,6 +142,8 @@ def landing_choose(request, reference: str, position: int):
         record_choice(
             conversation=page.conversation, target=choice.target, user_agent=request.headers.get("User-Agent", "")
         )
+    if request.method == "POST":
+        return HttpResponse(status=204)
     return _ChoiceRedirect(choice.href)
 
 
@@ -185,63 +191,6 @@ def landing_logo(request, plan_id: int, version: int):
     response = HttpResponse(bytes(page.logo), content_type=page.logo_type)
     response["X-Content-Type-Options"] = "nosniff"
     return response
-
-
-@require_http_methods(["GET", "POST"])
-@login_required
-def plan_landing(request, plan_id: int):
-    """A plan's landing page: branding, reference parameter, phone hours, and a preview link."""
-    require(request.user, "view")
-    plan = get_object_or_404(SunsetPlan, pk=plan_id)
-    page = LandingPage.objects.filter(plan=plan).defer("logo").first() or LandingPage(plan=plan)
-    may_edit = can(request.user, "draft_plan")
-    if request.method == "POST":
-        require(request.user, "draft_plan")
-        form = LandingPageForm(request.POST, request.FILES)
-        if form.is_valid():
-            data = form.cleaned_data
-            logo = data.get("logo")
-            save_landing_page(
-                actor=request.user,
-                plan=plan,
-                display_name=data["display_name"],
-                accent=data["accent"],
-                reference_param=data["reference_param"],
-                phone_opens=data["phone_opens"],
-                phone_closes=data["phone_closes"],
-                phone_zone=data["phone_zone"],
-                logo=logo[0] if logo else None,
-                logo_type=logo[1] if logo else "",
-                remove_logo=data["remove_logo"],
-            )
-            messages.success(request, _("The landing page was saved."))
-            return redirect("plan_landing", plan_id=plan.pk)
-        status = FORM_ERROR_STATUS
-    else:
-        form = LandingPageForm(
-            initial={
-                "display_name": page.display_name,
-                "accent": page.accent,
-                "reference_param": page.reference_param,
-                "phone_opens": page.phone_opens,
-                "phone_closes": page.phone_closes,
-                "phone_zone": page.phone_zone,
-            }
-        )
-        status = 200
-    return render(
-        request,
-        "channels_app/plan_landing.html",
-        {
-            "plan": plan,
-            "page": page,
-            "form": form,
-            "may_edit": may_edit,
-            "has_logo": bool(page.logo_type),
-            "zones": zone_choices(),
-        },
-        status=status,
-    )
 
 
 @require_http_methods(["GET", "POST"])

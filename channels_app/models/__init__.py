@@ -14,6 +14,7 @@ from channels_app.models.conversations import (
 )
 from channels_app.models.delivery import ReplyCooldown, SendBudget, WebhookToken
 from channels_app.models.handoff import (
+    HEX_COLOUR,
     ArrivalStatus,
     DestinationKind,
     HandoffArrival,
@@ -31,6 +32,7 @@ from channels_app.models.operations import Heartbeat
 from channels_app.models.plans import (
     OPEN_PLAN_STATES,
     PHASE_ORDER,
+    REFERENCE_NAME,
     AutoReply,
     Phase,
     PhaseKind,
@@ -42,6 +44,7 @@ from channels_app.models.plans import (
     ReassignmentState,
     RedirectKind,
     RedirectTarget,
+    ReferenceMode,
     SunsetPlan,
 )
 from channels_app.models.portal import PlanDraft, UserProfile
@@ -109,7 +112,10 @@ __all__ = [
     "PlanState",
     "Reassignment",
     "ReassignmentState",
+    "REFERENCE_NAME",
+    "HEX_COLOUR",
     "RedirectKind",
+    "ReferenceMode",
     "RedirectTarget",
     "Reminder",
     "RunState",

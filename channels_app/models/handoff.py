@@ -101,6 +101,8 @@ class HandoffRequest(models.Model):
 
 class DestinationKind(models.TextChoices):
     ZENDESK = "zendesk", "Zendesk"
+    FRESHDESK = "freshdesk", "Freshdesk"
+    CHATWOOT = "chatwoot", "Chatwoot"
     WEBHOOK = "webhook", _("Signed JSON webhook")
 
 
@@ -112,9 +114,12 @@ class HandoffDestination(models.Model):
     plan = models.ForeignKey("SunsetPlan", on_delete=models.CASCADE, related_name="handoff_destinations")
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, choices=DestinationKind.choices)
-    # Zendesk: the account's base URL (https://<subdomain>.zendesk.com); webhook: the receiver's URL.
+    # Zendesk: the account's base URL (https://<subdomain>.zendesk.com); Freshdesk: likewise
+    # (https://<domain>.freshdesk.com); Chatwoot: the inbox's API URL
+    # (https://<host>/api/v1/accounts/<account>/inboxes/<inbox>); webhook: the receiver's URL.
     url = models.CharField(max_length=500)
-    # Zendesk: "<agent email>/token:<API token>"; webhook: the HMAC secret.
+    # Zendesk: "<agent email>/token:<API token>"; Freshdesk: the API key; Chatwoot: a user access
+    # token; webhook: the HMAC secret.
     credential_env = models.CharField(max_length=64)
     # The secret the destination signs its arrival reports with (DUSK_CHANNEL_...; "" = none taken).
     arrival_secret_env = models.CharField(max_length=64, blank=True)

@@ -187,6 +187,22 @@ class RedirectKind(models.TextChoices):
     APP = "app", _("App link")
 
 
+class ReferenceMode(models.TextChoices):
+    """How a web or app target is told the customer's reference when they choose it on the
+    landing page."""
+
+    DEFAULT = "", _("As the landing page says")
+    QUERY = "query", _("Query parameter")
+    FORM_GET = "form_get", _("Form field (GET)")
+    FORM_POST = "form_post", _("Form field (POST)")
+    NONE = "none", _("Not passed on")
+
+
+# The name of a query parameter or form field that carries the reference: it is written into
+# links and forms that customers follow, so only a safe identifier.
+REFERENCE_NAME = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
+
+
 class RedirectTarget(models.Model):
     plan = models.ForeignKey(SunsetPlan, on_delete=models.CASCADE, related_name="redirects")
     position = models.PositiveSmallIntegerField()
@@ -194,11 +210,28 @@ class RedirectTarget(models.Model):
     label = models.CharField(max_length=120)
     value = models.CharField(max_length=500)
     expected_share = models.FloatField(default=0.0, help_text=_("Share of redirected customers expected here"))
+    # "" follows the landing page's reference parameter (LandingPage.reference_param).
+    reference_mode = models.CharField(max_length=10, choices=ReferenceMode.choices, blank=True, default="")
+    # The query parameter or form field name for the query and form modes.
+    reference_name = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["position"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "position"], name="redirect_position_unique"),
+            models.CheckConstraint(
+                condition=Q(reference_mode__in=ReferenceMode.values), name="redirect_reference_mode"
+            ),
+            models.CheckConstraint(
+                condition=Q(reference_name="") | Q(reference_name__regex=REFERENCE_NAME),
+                name="redirect_reference_name_safe",
+            ),
+            # A named mode has its name; the default and "none" have none.
+            models.CheckConstraint(
+                condition=Q(reference_mode__in=["", "none"], reference_name="")
+                | (Q(reference_mode__in=["query", "form_get", "form_post"]) & ~Q(reference_name="")),
+                name="redirect_reference_named",
+            ),
         ]
 
     def __str__(self) -> str:

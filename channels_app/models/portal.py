@@ -30,6 +30,10 @@ class PlanDraft(models.Model):
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="plan_drafts")
     plan = models.ForeignKey("SunsetPlan", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     data = models.JSONField(default=dict, blank=True)
+    # The landing page's logo uploaded in the wizard, kept apart from `data` (JSON, bounded) until
+    # the draft is finished into the plan.
+    logo = models.BinaryField(blank=True, default=b"")
+    logo_type = models.CharField(max_length=20, blank=True)
     step = models.CharField(max_length=16, default="channels")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -1,20 +1,24 @@
 """The sunset wizard's forms and the approval forms; the services apply the same rules again."""
 
+import re
+
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
-from channels_app.core.zones import ZoneField, local_to_instant
-from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind
+from channels_app.core.zones import ZoneField, check_zone, local_to_instant
+from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind, ReferenceMode
 from channels_app.plans.services.drafts import WIZARD_STEPS
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     RedirectInput,
     auto_reply_problems,
     redirect_problems,
+    reference_problems,
 )
 
 LOCALE_CHOICES = [
@@ -175,17 +179,38 @@ class RedirectForm(forms.Form):
     expected_share = forms.IntegerField(
         label=_("Expected share (%)"), min_value=0, max_value=100, required=False, initial=0
     )
+    reference_mode = forms.ChoiceField(
+        label=_("Reference passed as"), choices=ReferenceMode.choices, required=False, initial=""
+    )
+    reference_name = forms.CharField(
+        label=_("Parameter or field name"),
+        max_length=32,
+        required=False,
+        help_text=_("For a query parameter or a form field, such as ref."),
+    )
 
     def clean(self):
         data = super().clean()
         if data.get("kind") and data.get("value"):
-            target = RedirectInput(
-                data["kind"], data.get("label", ""), data["value"], (data.get("expected_share") or 0) / 100
-            )
+            target = self.target(data)
+            about_reference = reference_problems(target)
             for problem in redirect_problems(target):
-                if "label" not in problem:
+                if problem in about_reference:
+                    self.add_error("reference_name", problem)
+                elif "label" not in problem:
                     self.add_error("value", problem)
         return data
+
+    @staticmethod
+    def target(d: dict) -> RedirectInput:
+        return RedirectInput(
+            d["kind"],
+            d.get("label", ""),
+            d["value"],
+            (d.get("expected_share") or 0) / 100,
+            d.get("reference_mode") or "",
+            (d.get("reference_name") or "").strip(),
+        )
 
     def row(self) -> dict:
         d = self.cleaned_data
@@ -194,7 +219,7 @@ class RedirectForm(forms.Form):
             "label": d["label"].strip(),
             "value": d["value"].strip(),
             "expected_share": (d.get("expected_share") or 0) / 100,
-        }
+        } | self.target(d).reference()
 
 
 class BaseRedirectFormSet(forms.BaseFormSet):
@@ -323,3 +348,94 @@ STEP_LABELS = {
     "replies": _("Auto-replies"),
 }
 assert tuple(STEP_LABELS) == WIZARD_STEPS
+
+
+# --- the landing page (a section of the redirect step, and the plan's landing page) ---------------
+
+# Images a browser shows from their first bytes; SVG is refused (it can carry script).
+IMAGE_SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+)
+
+
+def _image_type(head: bytes) -> str:
+    for signature, content_type in IMAGE_SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return ""
+
+
+class LandingPageForm(forms.Form):
+    """A plan's landing page: branding, the default reference parameter, phone hours, the logo."""
+
+    display_name = forms.CharField(
+        label=_("Display name"), max_length=80, required=False, help_text=_("Shown at the top of the landing page.")
+    )
+    accent = forms.CharField(
+        label=_("Accent colour"),
+        max_length=7,
+        initial="#3b5bdb",
+        help_text=_("A hex colour such as #3b5bdb."),
+        widget=forms.TextInput(attrs={"type": "color"}),
+    )
+    reference_param = forms.CharField(
+        label=_("Reference parameter"),
+        max_length=32,
+        required=False,
+        help_text=_(
+            "Web and app links carry the reference in this query parameter (such as ?ref=DSK-…). Empty: links are left as they are."
+        ),
+    )
+    phone_opens = forms.TimeField(label=_("Phone opens"), required=False)
+    phone_closes = forms.TimeField(label=_("Phone closes"), required=False)
+    phone_zone = forms.CharField(
+        label=_("Phone hours time zone"),
+        max_length=64,
+        required=False,
+        widget=forms.TextInput(attrs={"list": "zones", "autocomplete": "off", "spellcheck": "false"}),
+    )
+    logo = forms.FileField(label=_("Logo (PNG, JPEG or WebP)"), required=False)
+    remove_logo = forms.BooleanField(label=_("Remove the logo"), required=False)
+
+    def clean_accent(self):
+        value = self.cleaned_data["accent"].strip()
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise ValidationError(_("Enter a colour as # and six hex digits, such as #3b5bdb."), code="colour")
+        return value.lower()
+
+    def clean_reference_param(self):
+        value = self.cleaned_data["reference_param"].strip()
+        if value and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]{0,31}", value):
+            raise ValidationError(_("Use letters, digits, _ . or -, starting with a letter."), code="param")
+        return value
+
+    def clean_phone_zone(self):
+        value = self.cleaned_data["phone_zone"].strip()
+        return check_zone(value) if value else ""
+
+    def clean_logo(self):
+        upload = self.cleaned_data.get("logo")
+        if upload is None:
+            return None
+        if upload.size > settings.DUSK_LANDING_LOGO_MAX_BYTES:
+            raise ValidationError(
+                _("The logo may be at most %(limit)d KB."),
+                params={"limit": settings.DUSK_LANDING_LOGO_MAX_BYTES // 1000},
+                code="size",
+            )
+        data = upload.read()
+        content_type = _image_type(data[:16])
+        if not content_type:
+            raise ValidationError(_("The logo must be a PNG, JPEG or WebP image."), code="type")
+        return (data, content_type)
+
+    def clean(self):
+        cleaned = super().clean()
+        opens, closes, zone = cleaned.get("phone_opens"), cleaned.get("phone_closes"), cleaned.get("phone_zone")
+        given = [v for v in (opens, closes, zone) if v]
+        if given and len(given) < 3:
+            raise ValidationError(_("Give the phone's opening time, closing time and time zone, or none of them."))
+        return cleaned

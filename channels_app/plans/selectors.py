@@ -294,7 +294,10 @@ def _fmt_phase(p: dict) -> str:
 
 def _fmt_redirect(r: dict) -> str:
     share = r.get("expected_share") or 0
-    return f"{r['kind']}: {r['label']} — {r['value']} ({round(share * 100)}%)"
+    text = f"{r['kind']}: {r['label']} — {r['value']} ({round(share * 100)}%)"
+    if r.get("reference_mode"):
+        text += f" · {r['reference_mode']} {r.get('reference_name') or ''}".rstrip()
+    return text
 
 
 def _kind(kind: str) -> str:

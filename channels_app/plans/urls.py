@@ -1,13 +1,14 @@
-"""URLs of the plan pages: wizard, plan, approvals."""
+"""URLs of the plan pages: wizard, plan, landing page settings, approvals."""
 
 from django.urls import path
 
-from channels_app.plans.views import detail, review, wizard
+from channels_app.plans.views import detail, landing, review, wizard
 
 urlpatterns = [
     path("plans/new/", wizard.wizard, name="plan_new"),
     path("plans/<int:pk>/", detail.plan_detail, name="plan_detail"),
     path("plans/<int:pk>/edit/", wizard.wizard, name="plan_edit"),
+    path("plans/<int:plan_id>/landing/", landing.plan_landing, name="plan_landing"),
     path("plans/<int:pk>/submit/", review.plan_submit, name="plan_submit"),
     path("plans/<int:pk>/cancel/", review.plan_cancel, name="plan_cancel"),
     path("plans/<int:pk>/copy/", review.plan_copy, name="plan_copy"),

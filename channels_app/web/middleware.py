@@ -45,14 +45,26 @@ def content_security_policy() -> str:
     return policy
 
 
+# An origin a page may name for its forms to submit to: scheme, host and port, nothing else.
+FORM_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
+
+
 class ContentSecurityPolicyMiddleware:
+    """The strict policy on every response. A page whose forms submit elsewhere (the landing
+    page's choices that take the reference as a form field) lists those origins in
+    `response.csp_form_action`; each must be a bare origin, or it is left out."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         response = self.get_response(request)
         if "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = content_security_policy()
+            policy = content_security_policy()
+            origins = [o for o in getattr(response, "csp_form_action", ()) if FORM_ORIGIN.match(o)]
+            if origins:
+                policy = policy.replace("form-action 'self'", "form-action 'self' " + " ".join(origins), 1)
+            response["Content-Security-Policy"] = policy
         return response
 
 

@@ -23,9 +23,25 @@
       el.after(extra);
     });
   }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", localise);
-  } else {
+  // A choice that takes the reference as a form field submits straight to the target; the
+  // portal is told of the choice by a beacon (a link choice is recorded by its redirect).
+  function recordChoices() {
+    document.querySelectorAll("form.landing-choice-form[data-record]").forEach(function (form) {
+      form.addEventListener("submit", function () {
+        if (!navigator.sendBeacon) return;
+        var body = new FormData();
+        body.append("csrfmiddlewaretoken", form.dataset.csrf || "");
+        navigator.sendBeacon(form.dataset.record, body);
+      });
+    });
+  }
+  function start() {
     localise();
+    recordChoices();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
   }
 })();

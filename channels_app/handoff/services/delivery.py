@@ -1,5 +1,5 @@
-"""Handing contact requests off to the systems behind a plan's redirect targets (Zendesk, a signed
-webhook), in the outbox style: a delivery row per request and destination, claimed by a sender,
+"""Handing contact requests off to the systems behind a plan's redirect targets (Zendesk,
+Freshdesk, Chatwoot, a signed webhook), in the outbox style: a delivery row per request and destination, claimed by a sender,
 retried with backoff (and no sooner than a Retry-After), looked up before any resend when an
 attempt got no answer, and listed as failed for a person to re-queue once the attempts run out."""
 
@@ -20,7 +20,7 @@ from channels_app.core.logs import redact
 from channels_app.core.permissions import require
 from channels_app.core.queue import SEND_HANDOFFS, kick_on_commit
 from channels_app.core.secrets import channel_secret, is_channel_secret_name
-from channels_app.handoff.adapters import DestinationError, Handoff, registry
+from channels_app.handoff.adapters import DestinationError, Handoff, chatwoot, registry
 from channels_app.models import (
     ArrivalStatus,
     Conversation,
@@ -51,11 +51,16 @@ def set_handoff_destination(
     if not RedirectTarget.objects.filter(plan=plan, position=position).exists():
         errors.setdefault("position", []).append(_("This plan has no such redirect target."))
     if kind not in DestinationKind.values:
-        errors.setdefault("kind", []).append(_("Choose Zendesk or a signed webhook."))
+        errors.setdefault("kind", []).append(_("Choose Zendesk, Freshdesk, Chatwoot or a signed webhook."))
     try:
         check_url(url, allow_private=settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS)
     except HostRefused as exc:
         errors.setdefault("url", []).append(str(exc))
+    else:
+        if kind == DestinationKind.CHATWOOT and not chatwoot.TARGET.match(url):
+            errors.setdefault("url", []).append(
+                _("A Chatwoot URL names the account and the inbox: https://<host>/api/v1/accounts/<id>/inboxes/<id>.")
+            )
     if not is_channel_secret_name(credential_env):
         errors.setdefault("credential_env", []).append(
             _("Name an environment variable that starts with DUSK_CHANNEL_, in capitals, digits and underscores.")

@@ -1,5 +1,5 @@
-"""Writes of the landing page: visits and choices (anonymous), contact requests (anonymous,
-bounded), and a plan's branding (managers)."""
+"""Writes of the landing page: visits and choices (anonymous) and contact requests (anonymous,
+bounded). A plan's branding is part of the plan: `plans/services/landing.py`."""
 
 from datetime import datetime, timedelta
 
@@ -9,14 +9,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels_app.audit.services import record_event
-from channels_app.core.permissions import require
 from channels_app.handoff.selectors import is_crawler, transcript
 from channels_app.handoff.services.delivery import queue_handoff_deliveries
 from channels_app.models import (
     Conversation,
     HandoffRequest,
-    LandingPage,
     LandingVisit,
     RedirectClick,
     RedirectTarget,
@@ -119,42 +116,3 @@ def request_handoff(
         )
         queue_handoff_deliveries(request=request)
     return request
-
-
-LANDING_FIELDS = ("display_name", "accent", "reference_param", "phone_opens", "phone_closes", "phone_zone")
-
-
-def save_landing_page(
-    *,
-    actor,
-    plan: SunsetPlan,
-    display_name: str,
-    accent: str,
-    reference_param: str,
-    phone_opens,
-    phone_closes,
-    phone_zone: str,
-    logo: bytes | None = None,
-    logo_type: str = "",
-    remove_logo: bool = False,
-) -> LandingPage:
-    """Set a plan's landing-page branding (the forms validated the values; the database checks the
-    colour again). `logo` None keeps the current one."""
-    require(actor, "draft_plan")
-    with transaction.atomic():
-        page, _created = LandingPage.objects.select_for_update().get_or_create(plan=plan)
-        before = {name: str(getattr(page, name) or "") for name in LANDING_FIELDS}
-        page.display_name = display_name
-        page.accent = accent.lower()
-        page.reference_param = reference_param
-        page.phone_opens, page.phone_closes, page.phone_zone = phone_opens, phone_closes, phone_zone
-        if remove_logo:
-            page.logo, page.logo_type = b"", ""
-        elif logo is not None:
-            page.logo, page.logo_type = logo, logo_type
-        page.version += 1
-        page.save()
-        after = {name: str(getattr(page, name) or "") for name in LANDING_FIELDS}
-        after["logo"] = page.logo_type or "none"
-        record_event(actor=actor, action="plan.landing_page_set", obj=plan, before=before, after=after)
-    return page

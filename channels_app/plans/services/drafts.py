@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from channels_app.core.permissions import require
-from channels_app.models import PHASE_ORDER, PlanDraft, SunsetPlan
+from channels_app.models import PHASE_ORDER, LandingPage, PlanDraft, SunsetPlan
+from channels_app.plans.services.landing import DEFAULT_ACCENT, DEFAULT_REFERENCE_PARAM, save_landing_page
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
@@ -18,7 +19,7 @@ from channels_app.plans.services.plans import (
     update_plan,
 )
 
-DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies")
+DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies", "landing")
 # A draft is scratch space for a plan, bounded like one: a title of 200 characters, a few dozen
 # phases and redirects, replies of a few thousand characters each in a few languages.
 DRAFT_MAX_CHARS = 64_000
@@ -29,8 +30,35 @@ def _phase_rank(kind: str) -> int:
     return PHASE_ORDER.index(kind) if kind in PHASE_ORDER else len(PHASE_ORDER)
 
 
-def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
+# The landing page's settings as a draft keeps them (strings; times as HH:MM).
+LANDING_DEFAULTS = {
+    "display_name": "",
+    "accent": DEFAULT_ACCENT,
+    "reference_param": DEFAULT_REFERENCE_PARAM,
+    "phone_opens": "",
+    "phone_closes": "",
+    "phone_zone": "",
+}
+
+
+def _landing_from_plan(plan: SunsetPlan) -> dict[str, Any]:
+    page = LandingPage.objects.filter(plan=plan).defer("logo").first()
+    if page is None:
+        return {}
     return {
+        "landing": {
+            "display_name": page.display_name,
+            "accent": page.accent,
+            "reference_param": page.reference_param,
+            "phone_opens": page.phone_opens.strftime("%H:%M") if page.phone_opens else "",
+            "phone_closes": page.phone_closes.strftime("%H:%M") if page.phone_closes else "",
+            "phone_zone": page.phone_zone,
+        }
+    }
+
+
+def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
+    return _landing_from_plan(plan) | {
         "title": plan.title,
         "default_locale": plan.default_locale,
         "channel_ids": sorted(plan.plan_channels.values_list("channel_id", flat=True)),
@@ -46,6 +74,7 @@ def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
         ],
         "redirects": [
             {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
+            | RedirectInput(r.kind, r.label, r.value, r.expected_share, r.reference_mode, r.reference_name).reference()
             for r in plan.redirects.order_by("position")
         ],
         # In the order the phases run (notice, soft close, hard close, archive), not alphabetically.
@@ -99,6 +128,14 @@ def save_plan_draft(*, actor, draft: PlanDraft | int, data: dict[str, Any], step
 
 
 @transaction.atomic
+def set_draft_logo(*, actor, draft: PlanDraft | int, logo: bytes, logo_type: str) -> None:
+    """Keep the logo uploaded in the wizard until the draft is finished (the form checked it)."""
+    require(actor, "draft_plan")
+    pk = draft.pk if isinstance(draft, PlanDraft) else draft
+    PlanDraft.objects.filter(pk=pk, author=actor).update(logo=logo, logo_type=logo_type)
+
+
+@transaction.atomic
 def discard_plan_draft(*, actor, draft: PlanDraft | int) -> None:
     require(actor, "draft_plan")
     pk = draft.pk if isinstance(draft, PlanDraft) else draft
@@ -141,7 +178,16 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         except (TypeError, ValueError):
             problems.append(_("Redirect %(n)s: the expected share must be a number.") % {"n": i + 1})
             share = 0.0
-        redirects.append(RedirectInput(row.get("kind", ""), row.get("label", ""), row.get("value", ""), share))
+        redirects.append(
+            RedirectInput(
+                row.get("kind", ""),
+                row.get("label", ""),
+                row.get("value", ""),
+                share,
+                str(row.get("reference_mode") or ""),
+                str(row.get("reference_name") or "").strip(),
+            )
+        )
     replies = [
         AutoReplyInput(row.get("phase_kind", ""), row.get("locale", ""), row.get("text", ""))
         for row in data.get("auto_replies") or []
@@ -176,5 +222,45 @@ def finish_plan_draft(*, actor, draft: PlanDraft | int, now: datetime | None = N
         plan = create_plan(actor=actor, now=now, **inputs)
     else:
         plan = update_plan(actor=actor, plan=draft.plan_id, now=now, **inputs)
+    _finish_landing(actor=actor, draft=draft, plan=plan)
     draft.delete()
     return plan
+
+
+def _draft_time(value: Any, label: str) -> time | None:
+    if not value:
+        return None
+    try:
+        return time.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError(
+            {"landing": [_("%(label)s: “%(value)s” is not a valid time.") % {"label": label, "value": value}]}
+        ) from None
+
+
+def _finish_landing(*, actor, draft: PlanDraft, plan: SunsetPlan) -> None:
+    """The landing page settings of the wizard's redirect step, through the one service: only
+    when they were given (a plan without a landing page keeps the defaults and gets no row)."""
+    values = {**LANDING_DEFAULTS, **(draft.data.get("landing") or {})}
+    remove_logo = bool(values.pop("remove_logo", False))
+    values = {k: str(v or "").strip() for k, v in values.items() if k in LANDING_DEFAULTS}
+    untouched = values == LANDING_DEFAULTS and not draft.logo_type and not remove_logo
+    if untouched and not LandingPage.objects.filter(plan=plan).exists():
+        return
+    try:
+        save_landing_page(
+            actor=actor,
+            plan=plan,
+            display_name=values["display_name"],
+            accent=values["accent"],
+            reference_param=values["reference_param"],
+            phone_opens=_draft_time(values["phone_opens"], _("Phone opens")),
+            phone_closes=_draft_time(values["phone_closes"], _("Phone closes")),
+            phone_zone=values["phone_zone"],
+            logo=bytes(draft.logo) if draft.logo_type else None,
+            logo_type=draft.logo_type,
+            remove_logo=remove_logo,
+        )
+    except ValidationError as exc:
+        messages = [m for ms in exc.message_dict.values() for m in ms] if hasattr(exc, "error_dict") else exc.messages
+        raise ValidationError({"landing": messages}) from None

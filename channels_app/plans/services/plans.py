@@ -21,6 +21,7 @@ from channels_app.core.textinput import first_unsafe
 from channels_app.core.zones import LOCALE_RE, local_to_instant, zone_names
 from channels_app.models import (
     PHASE_ORDER,
+    REFERENCE_NAME,
     AutoReply,
     Channel,
     ChannelState,
@@ -33,6 +34,7 @@ from channels_app.models import (
     PlanState,
     RedirectKind,
     RedirectTarget,
+    ReferenceMode,
     SunsetPlan,
 )
 from channels_app.plans.services.notices import queue_plan_notices
@@ -62,6 +64,20 @@ class RedirectInput:
     label: str
     value: str
     expected_share: float = 0.0
+    # How the landing page passes the reference on ("" = the landing page's parameter), and the
+    # query parameter or form field name for the named modes.
+    reference_mode: str = ""
+    reference_name: str = ""
+
+    def reference(self) -> dict[str, str]:
+        """The reference settings as a draft row or a snapshot keeps them: only when set, so rows
+        without them read as before."""
+        if not self.reference_mode:
+            return {}
+        return {"reference_mode": self.reference_mode, "reference_name": self.reference_name}
+
+
+NAMED_REFERENCE_MODES = (ReferenceMode.QUERY, ReferenceMode.FORM_GET, ReferenceMode.FORM_POST)
 
 
 @dataclass(frozen=True)
@@ -251,6 +267,30 @@ def _validate_redirects(redirects: Sequence[RedirectInput], errors: _Errors) -> 
             errors.add("redirects", _("%(label)s: “%(value)s” is not an app link.") % values)
         if not 0.0 <= target.expected_share <= 1.0:
             errors.add("redirects", _("%(label)s: expected share must be between 0 and 1.") % values)
+        _validate_reference(target, values, errors)
+
+
+def _validate_reference(target: RedirectInput, values: dict, errors: _Errors) -> None:
+    """The reference settings of one target: a known mode; a safe name for the named ones, none
+    for the others; a phone number takes no reference (the landing page shows the number)."""
+    mode, name = target.reference_mode, target.reference_name
+    if mode not in ReferenceMode.values:
+        errors.add(
+            "redirects", _("%(label)s: unknown way to pass the reference “%(mode)s”.") % {**values, "mode": mode}
+        )
+    elif mode in NAMED_REFERENCE_MODES:
+        if target.kind == RedirectKind.PHONE:
+            errors.add("redirects", _("%(label)s: a phone number takes no reference.") % values)
+        elif not re.fullmatch(REFERENCE_NAME, name or ""):
+            errors.add(
+                "redirects",
+                _(
+                    "%(label)s: name the reference's parameter or field with letters, digits, _ . or -, starting with a letter."
+                )
+                % values,
+            )
+    elif name:
+        errors.add("redirects", _("%(label)s: only a query parameter or a form field has a name.") % values)
 
 
 def _validate_redirect_shares(redirects: Sequence[RedirectInput], errors: _Errors) -> None:
@@ -349,7 +389,11 @@ def _snapshot(plan: SunsetPlan) -> dict:
             }
             for p in plan.phases.order_by("instant", "id")
         ],
-        "redirects": list(plan.redirects.order_by("position").values("kind", "label", "value", "expected_share")),
+        "redirects": [
+            {"kind": r.kind, "label": r.label, "value": r.value, "expected_share": r.expected_share}
+            | RedirectInput(r.kind, r.label, r.value, r.expected_share, r.reference_mode, r.reference_name).reference()
+            for r in plan.redirects.order_by("position")
+        ],
         "auto_replies": list(plan.auto_replies.order_by("phase_kind", "locale").values("phase_kind", "locale", "text")),
     }
 
@@ -430,6 +474,8 @@ def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=(
                 label=r.label.strip(),
                 value=r.value.strip(),
                 expected_share=r.expected_share,
+                reference_mode=r.reference_mode,
+                reference_name=r.reference_name.strip() if r.reference_mode in NAMED_REFERENCE_MODES else "",
             )
             for i, r in enumerate(redirects)
         ]
@@ -508,7 +554,8 @@ def copy_plan_into_draft(*, actor, plan: SunsetPlan, now: datetime | None = None
         channel_ids=list(plan.plan_channels.values_list("channel_id", flat=True)),
         phases=[PhaseInput(p.kind, p.local_date + shift, p.local_time, p.time_zone, p.region) for p in phases],
         redirects=[
-            RedirectInput(r.kind, r.label, r.value, r.expected_share) for r in plan.redirects.order_by("position")
+            RedirectInput(r.kind, r.label, r.value, r.expected_share, r.reference_mode, r.reference_name)
+            for r in plan.redirects.order_by("position")
         ],
         auto_replies=[
             AutoReplyInput(a.phase_kind, a.locale, a.text) for a in plan.auto_replies.order_by("phase_kind", "locale")
@@ -811,6 +858,14 @@ def redirect_problems(target: RedirectInput) -> list[str]:
     return [m.split(": ", 1)[1] for m in errors.by_field.get("redirects", [])]
 
 
+def reference_problems(target: RedirectInput) -> list[str]:
+    """What is wrong with how one redirect target is told the reference (a part of
+    `redirect_problems`), without the "Redirect n:" prefix."""
+    errors = _Errors()
+    _validate_reference(target, {"label": "", "kind": target.kind, "value": target.value}, errors)
+    return [m.split(": ", 1)[1] for m in errors.by_field.get("redirects", [])]
+
+
 def auto_reply_problems(reply: AutoReplyInput, *, channel_kinds: Iterable[str], phase_kinds: set[str]) -> list[str]:
     """What is wrong with one auto-reply for these channels and phases."""
     errors = _Errors()
@@ -836,6 +891,7 @@ __all__ = [
     "create_plan",
     "plan_snapshot",
     "redirect_problems",
+    "reference_problems",
     "reject_plan",
     "reschedule_phase",
     "submit_plan",

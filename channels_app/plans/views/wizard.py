@@ -20,10 +20,11 @@ from channels_app.core.permissions import require
 from channels_app.core.reply_checks import platform_label, reply_problems
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
 from channels_app.core.zones import LOCALE_RE, date_in_language, zone_choices
-from channels_app.models import PHASE_ORDER, Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
+from channels_app.models import PHASE_ORDER, Channel, LandingPage, PlanChannel, PlanDraft, PlanState, SunsetPlan
 from channels_app.plans.forms import (
     STEP_LABELS,
     AutoReplyFormSet,
+    LandingPageForm,
     PhaseFormSet,
     PlanBasicsForm,
     RedirectFormSet,
@@ -31,23 +32,32 @@ from channels_app.plans.forms import (
 )
 from channels_app.plans.services.drafts import (
     DRAFT_MAX_CHARS,
+    LANDING_DEFAULTS,
     WIZARD_STEPS,
     discard_plan_draft,
     finish_plan_draft,
     open_plan_draft,
     save_plan_draft,
+    set_draft_logo,
 )
 from channels_app.plans.services.preflight import empty_placeholders, what_fills
 
 # Per step: the formset prefix, its fields, and the fields that make a row "typed in".
 ROWS = {
     "phases": ("phases", ("kind", "local_date", "local_time", "time_zone", "region"), ("local_date", "local_time")),
-    "redirects": ("redirects", ("kind", "label", "value", "expected_share"), ("label", "value")),
+    "redirects": (
+        "redirects",
+        ("kind", "label", "value", "expected_share", "reference_mode", "reference_name"),
+        ("label", "value"),
+    ),
     "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
 }
 DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
 ERROR_STEP = {"title": "channels", "channels": "channels", "default_locale": "channels", "phases": "phases"}
-ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies"}
+ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies", "landing": "redirects"}
+# The landing page's settings are a section of the redirect step (LandingPageForm, this prefix).
+LANDING_PREFIX = "landing"
+LANDING_TEXT_FIELDS = ("display_name", "accent", "reference_param", "phone_opens", "phone_closes", "phone_zone")
 
 
 def _draft_for(request, plan_id: int | None) -> PlanDraft:
@@ -84,6 +94,9 @@ def _raw_rows(post, step: str, *, keep_blank: bool) -> list[dict]:
                 row["expected_share"] = float(row["expected_share"]) / 100 if row["expected_share"] != "" else 0.0
         if not keep_blank and not any(str(row[f]).strip() for f in typed):
             row = dict.fromkeys(fields, "") | ({"expected_share": 0.0} if step == "redirects" else {})
+        if step == "redirects" and not (row["reference_mode"] or row["reference_name"].strip()):
+            # Kept only when set, as the plan's rows keep them (RedirectInput.reference).
+            del row["reference_mode"], row["reference_name"]
         rows.append(row)
     return rows
 
@@ -107,6 +120,38 @@ def _bound(step: str, rows: list[dict]) -> dict:
                 value = round(value * 100)
             data[f"{prefix}-{i}-{f}"] = "" if value is None else str(value)
     return data
+
+
+def _landing_posted(request) -> bool:
+    """Whether the post holds the landing section (a post without it leaves the draft's as is)."""
+    prefix = f"{LANDING_PREFIX}-"
+    return any(key.startswith(prefix) for key in request.POST) or any(key.startswith(prefix) for key in request.FILES)
+
+
+def _landing_raw(post) -> dict:
+    """The landing section as typed (kept in the draft as it is, like the rows)."""
+    raw = {f: post.get(f"{LANDING_PREFIX}-{f}", "") for f in LANDING_TEXT_FIELDS}
+    raw["remove_logo"] = bool(post.get(f"{LANDING_PREFIX}-remove_logo"))
+    return raw
+
+
+def _landing_clean(form: LandingPageForm) -> dict:
+    d = form.cleaned_data
+    return {
+        "display_name": d["display_name"].strip(),
+        "accent": d["accent"],
+        "reference_param": d["reference_param"],
+        "phone_opens": d["phone_opens"].strftime("%H:%M") if d["phone_opens"] else "",
+        "phone_closes": d["phone_closes"].strftime("%H:%M") if d["phone_closes"] else "",
+        "phone_zone": d["phone_zone"],
+        "remove_logo": bool(d["remove_logo"]),
+    }
+
+
+def _landing_form(draft: PlanDraft, values: dict | None = None) -> LandingPageForm:
+    """The landing section unbound, from what the draft holds (else the defaults)."""
+    initial = {**LANDING_DEFAULTS, **(values if values is not None else draft.data.get("landing") or {})}
+    return LandingPageForm(initial=initial, prefix=LANDING_PREFIX)
 
 
 def _draft_channels(draft: PlanDraft) -> list[Channel]:
@@ -192,9 +237,11 @@ def _attach_instants(formset) -> None:
         form.info = describe_instant(day, at, str(form["time_zone"].value() or "").strip())
 
 
-def _render(request, draft, step, form, *, status=200, problems=None):
+def _render(request, draft, step, form, *, status=200, problems=None, landing_form=None):
     if step == "phases":
         _attach_instants(form)
+    if step == "redirects" and landing_form is None:
+        landing_form = _landing_form(draft)
     steps = [(key, STEP_LABELS[key]) for key in WIZARD_STEPS]
     context = {
         "draft": draft,
@@ -203,12 +250,18 @@ def _render(request, draft, step, form, *, status=200, problems=None):
         "steps": steps,
         "step_index": WIZARD_STEPS.index(step),
         "form": form,
-        "zones": zone_choices() if step == "phases" else [],
+        "zones": zone_choices() if step in ("phases", "redirects") else [],
+        "landing_form": landing_form,
+        "has_logo": bool(draft.logo_type) or (step == "redirects" and _plan_has_logo(draft)),
         "problems": problems or {},
         "channels": _draft_channels(draft) if step == "replies" else [],
         "placeholders": textrules.PLACEHOLDERS,
     }
     return render(request, "channels_app/plan_wizard.html", context, status=status)
+
+
+def _plan_has_logo(draft: PlanDraft) -> bool:
+    return bool(draft.plan_id) and LandingPage.objects.filter(plan_id=draft.plan_id).exclude(logo_type="").exists()
 
 
 def _step_url(draft: PlanDraft, step: str) -> str:
@@ -271,11 +324,17 @@ def wizard(request, pk: int | None = None):
     else:
         typed = _raw_rows(request.POST, step, keep_blank=False)
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+        if step == "redirects" and _landing_posted(request):
+            raw["landing"] = _landing_raw(request.POST)
         if action == "add":
             save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
             rows = raw[DATA_KEY[step]] + [_new_row(step, draft, raw[DATA_KEY[step]])]
-            return _render(request, draft, step, _formset(step, draft, rows, bound=False))
+            landing = _landing_form(draft, raw["landing"]) if "landing" in raw else None
+            return _render(request, draft, step, _formset(step, draft, rows, bound=False), landing_form=landing)
         form = _formset(step, draft, typed, bound=True)
+    landing_form = None
+    if step == "redirects" and _landing_posted(request):
+        landing_form = LandingPageForm(request.POST, request.FILES, prefix=LANDING_PREFIX)
 
     if action == "back":
         save_plan_draft(actor=request.user, draft=draft, data=raw, step=WIZARD_STEPS[max(index - 1, 0)])
@@ -283,14 +342,29 @@ def wizard(request, pk: int | None = None):
 
     extra_problems = []
     valid = form.is_valid()
+    if landing_form is not None:
+        valid = landing_form.is_valid() and valid
     if valid and step == "replies":
         extra_problems = _required_replies(draft, form.rows())
         valid = not extra_problems
     if not valid:
         save_plan_draft(actor=request.user, draft=draft, data=raw)
-        return _render(request, draft, step, form, status=FORM_ERROR_STATUS, problems={"__all__": extra_problems})
+        return _render(
+            request,
+            draft,
+            step,
+            form,
+            status=FORM_ERROR_STATUS,
+            problems={"__all__": extra_problems},
+            landing_form=landing_form,
+        )
 
     clean = form.draft_data() if step == "channels" else {DATA_KEY[step]: form.rows()}
+    if landing_form is not None:
+        clean["landing"] = _landing_clean(landing_form)
+        logo = landing_form.cleaned_data.get("logo")
+        if logo:
+            set_draft_logo(actor=request.user, draft=draft, logo=logo[0], logo_type=logo[1])
     if index + 1 < len(WIZARD_STEPS):
         save_plan_draft(actor=request.user, draft=draft, data=clean, step=WIZARD_STEPS[index + 1])
         return go(request, _step_url(draft, WIZARD_STEPS[index + 1]))
@@ -323,6 +397,8 @@ def autosave(request, pk: int):
         }
     elif step in ROWS:
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+        if step == "redirects" and _landing_posted(request):
+            data["landing"] = _landing_raw(request.POST)
     else:
         return _autosave_refused(request, _("the wizard has no such step."), status=400)
     try:

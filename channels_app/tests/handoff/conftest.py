@@ -6,7 +6,7 @@ from datetime import time
 import pytest
 from django.core.cache import cache
 
-from channels_app.handoff.services.landing import save_landing_page
+from channels_app.plans.services.landing import save_landing_page
 from channels_app.plans.services.plans import RedirectInput
 from channels_app.tests.support.factories import ChannelFactory, ConversationFactory, MessageFactory
 from channels_app.tests.support.helpers import approved_plan

@@ -95,3 +95,70 @@ def test_a_manager_reads_the_hand_offs_and_the_funnel(live_server, chromium, bra
     finally:
         session.close()
     assert not session.violations, session.violations
+
+
+def test_a_form_target_gets_the_reference_as_a_posted_field_and_the_choice_is_counted(
+    live_server, chromium, manager, approver
+):
+    """A target that takes the reference as a POST form field: Chromium submits the landing
+    page's small form to it (the page's form-action policy names its origin: no violation), the
+    target receives the reference and nothing else, and the beacon counts the choice."""
+    from channels_app.models import RedirectClick
+    from channels_app.plans.services.plans import RedirectInput
+    from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
+    from channels_app.tests.support.fakeplatforms import Answer, FakePlatform
+    from channels_app.tests.support.helpers import approved_plan, wait_for
+
+    class FormTarget(FakePlatform):
+        name = "form-target"
+
+        def routes(self):
+            return {
+                ("POST", "/contact"): (
+                    self._check,
+                    lambda r: Answer(200, "<h1>Thanks</h1>", {"Content-Type": "text/html"}),
+                )
+            }
+
+        def _check(self, received):
+            content_type = received.headers.get("content-type", "")
+            self.expect(received, content_type.startswith("application/x-www-form-urlencoded"), "a form post")
+
+    target = FormTarget().start()
+    try:
+        channel = ChannelFactory(kind="x", name="Brand on X")
+        conversation = ConversationFactory(channel=channel, locale="")
+        url = f"{target.base_url}/contact"
+        approved_plan(
+            manager=manager,
+            approver=approver,
+            channels=[channel],
+            redirects=[
+                RedirectInput("phone", "Phone support", "+33 1 23 45 67 89"),
+                RedirectInput("url", "Web form", url, 0, "form_post", "ticket_ref"),
+            ],
+        )
+        violations: list[str] = []
+        context = chromium.new_context(locale="en-GB", viewport={"width": 420, "height": 800})
+        context.add_init_script(RECORD_VIOLATIONS)
+        page = context.new_page()
+        page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+        try:
+            page.goto(f"{live_server.url}/r/{conversation.reference}")
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SCREENSHOTS / "landing-form-target.png"), full_page=True)
+            violations.extend(page.evaluate("window.__cspViolations || []"))
+            page.get_by_role("button", name="Go online Web form").click()
+            wait_for(lambda: target.received, timeout=10, message="the form posted to its target")
+            page.wait_for_url(url)
+        finally:
+            context.close()
+        assert not violations, violations
+        # After the post the browser asks the target for its favicon too: not Dusk's business.
+        [posted] = [r for r in target.received if r.path != "/favicon.ico"]
+        assert posted.method == "POST"
+        assert posted.body.decode() == f"ticket_ref={conversation.reference}"
+        wait_for(lambda: RedirectClick.objects.filter(conversation=conversation).exists(), timeout=10, message="beacon")
+    finally:
+        target.stop()
+    assert [v for v in target.violations if "favicon.ico" not in v] == [], target.violations

@@ -1,12 +1,14 @@
 """The sunset wizard's pages and their htmx parts: previews, new rows, autosave, discard."""
 
-from datetime import timedelta
+import base64
+from datetime import time, timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from channels_app.models import PlanDraft
+from channels_app.models import AuditEvent, LandingPage, PlanDraft, SunsetPlan
 from channels_app.plans.services.drafts import open_plan_draft, save_plan_draft
 from channels_app.plans.services.plans import AutoReplyInput
 from channels_app.tests.support.factories import ChannelFactory
@@ -237,3 +239,120 @@ def test_blank_rows_are_refused_by_number_not_dropped(client, manager):
     # A removed row is gone, not refused.
     response = _step(client, "phases", "phases", [PHASES[0], {**blank_phase, "DELETE": "on"}])
     assert response.status_code == 302
+
+
+def test_each_redirect_says_how_it_takes_the_reference_and_a_hostile_name_is_refused(client, manager):
+    _draft(manager, title="X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES)
+    client.force_login(manager)
+    web = {"kind": "url", "label": "Web form", "value": "https://help.example.com/contact", "expected_share": ""}
+    hostile = {**web, "reference_mode": "form_post", "reference_name": '"><script>alert(1)</script>'}
+    response = _step(client, "redirects", "redirects", [hostile])
+    assert response.status_code == 422
+    html = body(response)
+    assert "name the reference&#x27;s parameter or field with letters, digits, _ . or -" in html
+    assert "<script>alert(1)</script>" not in html
+
+    good = {**web, "reference_mode": "form_post", "reference_name": "ticket_ref"}
+    response = _step(client, "redirects", "redirects", [good, {**REDIRECTS[0], "expected_share": ""}])
+    assert response.status_code == 302
+    rows = PlanDraft.objects.get(author=manager).data["redirects"]
+    assert rows[0] == {
+        "kind": "url",
+        "label": "Web form",
+        "value": "https://help.example.com/contact",
+        "expected_share": 0.0,
+        "reference_mode": "form_post",
+        "reference_name": "ticket_ref",
+    }
+    assert "reference_mode" not in rows[1]  # the landing page's parameter: nothing stored
+
+
+# --- the landing page section of the redirect step ------------------------------------------------
+
+# A 1x1 transparent PNG.
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+LANDING = {
+    "landing-display_name": "Lumen",
+    "landing-accent": "#AA3300",
+    "landing-reference_param": "ticket",
+    "landing-phone_opens": "08:30",
+    "landing-phone_closes": "17:00",
+    "landing-phone_zone": "Europe/Paris",
+}
+
+
+def _redirect_step(client, rows, landing, **files):
+    data = {"step": "redirects", "action": "next", "redirects-TOTAL_FORMS": str(len(rows))}
+    for i, row in enumerate(rows):
+        data |= {f"redirects-{i}-{k}": v for k, v in row.items()}
+    return client.post(reverse("plan_new"), {**data, **landing, **files})
+
+
+def test_the_redirect_step_sets_the_landing_page_which_the_plan_gets_when_finished(client, manager):
+    channel = ChannelFactory(kind="x")
+    _draft(manager, title="Retire X", channel_ids=[channel.pk], phases=PHASES)
+    client.force_login(manager)
+    assert "Landing page" in body(client.get(reverse("plan_new") + "?step=redirects"))
+    logo = SimpleUploadedFile("logo.png", PNG, content_type="image/png")
+    response = _redirect_step(client, [{**REDIRECTS[0], "expected_share": ""}], LANDING, **{"landing-logo": logo})
+    assert response.status_code == 302
+    draft = PlanDraft.objects.get(author=manager)
+    assert draft.data["landing"] == {
+        "display_name": "Lumen",
+        "accent": "#aa3300",
+        "reference_param": "ticket",
+        "phone_opens": "08:30",
+        "phone_closes": "17:00",
+        "phone_zone": "Europe/Paris",
+        "remove_logo": False,
+    }
+    assert (bytes(draft.logo), draft.logo_type) == (PNG, "image/png")
+
+    replies = {"replies-TOTAL_FORMS": "1", "replies-0-phase_kind": "hard_close", "replies-0-locale": "en"}
+    response = client.post(reverse("plan_new"), {"step": "replies", **replies, "replies-0-text": "We moved."})
+    assert response.status_code == 302
+    plan = SunsetPlan.objects.get()
+    page = LandingPage.objects.get(plan=plan)
+    assert (page.display_name, page.accent, page.reference_param, page.phone_zone) == (
+        "Lumen",
+        "#aa3300",
+        "ticket",
+        "Europe/Paris",
+    )
+    assert (page.phone_opens, page.phone_closes) == (time(8, 30), time(17, 0))
+    assert (bytes(page.logo), page.logo_type) == (PNG, "image/png")
+    assert AuditEvent.objects.filter(action="plan.landing_page_set", object_id=str(plan.pk)).count() == 1
+
+    # Editing the plan starts from its landing page.
+    draft = open_plan_draft(actor=manager, plan=plan)
+    assert draft.data["landing"]["display_name"] == "Lumen"
+    html = body(client.get(reverse("plan_edit", args=[plan.pk]) + "?step=redirects"))
+    assert 'value="Lumen"' in html and "Remove the logo" in html
+
+
+def test_a_bad_landing_setting_is_refused_on_the_step_and_nothing_is_kept(client, manager):
+    _draft(manager, title="Retire X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES)
+    client.force_login(manager)
+    svg = SimpleUploadedFile("logo.svg", b"<svg><script>alert(1)</script></svg>", content_type="image/svg+xml")
+    bad = {**LANDING, "landing-accent": "red", "landing-reference_param": "a b", "landing-phone_zone": ""}
+    response = _redirect_step(client, [{**REDIRECTS[0], "expected_share": ""}], bad, **{"landing-logo": svg})
+    assert response.status_code == 422
+    html = body(response)
+    assert "Enter a colour as # and six hex digits" in html
+    assert "Use letters, digits, _ . or -, starting with a letter." in html
+    assert "The logo must be a PNG, JPEG or WebP image." in html
+    assert "Give the phone" in html
+    draft = PlanDraft.objects.get(author=manager)
+    assert draft.step != "replies" and draft.logo_type == ""
+    assert not LandingPage.objects.exists()
+
+
+def test_a_plan_made_without_touching_the_landing_section_gets_no_landing_page(client, manager):
+    _draft(manager, title="Retire X", channel_ids=[ChannelFactory(kind="x").pk], phases=PHASES, redirects=REDIRECTS)
+    client.force_login(manager)
+    replies = {"replies-TOTAL_FORMS": "1", "replies-0-phase_kind": "hard_close", "replies-0-locale": "en"}
+    response = client.post(reverse("plan_new"), {"step": "replies", **replies, "replies-0-text": "We moved."})
+    assert response.status_code == 302
+    assert SunsetPlan.objects.exists() and not LandingPage.objects.exists()

@@ -1004,6 +1004,256 @@ class FakeZendesk(FakePlatform):
         return Answer(200, {"tickets": found, "next_page": None, "previous_page": None, "count": len(found)})
 
 
+class FakeFreshdesk(FakePlatform):
+    """Freshdesk's Tickets API v2 as the hand-off uses it: create a ticket, search tickets by tag.
+    It checks Basic authentication (the API key and "X"), each ticket's shape (subject,
+    description holding the reference, a requester email, status 2..5, priority 1..4, tags with
+    the DSK- reference) and the search query's syntax (the whole query in double quotes, a string
+    value in single ones); it answers a wrong key 401 as Freshdesk does."""
+
+    name = "freshdesk"
+    path = "/api/v2/tickets"
+    search_path = "/api/v2/search/tickets"
+
+    def __init__(self, api_key: str = "fd-api-key") -> None:
+        super().__init__()
+        self.credential = api_key
+        self.tickets: list[dict[str, Any]] = []
+
+    def routes(self) -> dict[tuple[str, str], Route]:
+        return {
+            ("POST", self.path): (self._check_create, self._create),
+            ("GET", self.search_path): (self._check_search, self._search),
+        }
+
+    def _authorized(self, received: Received) -> bool:
+        import base64
+
+        expected = "Basic " + base64.b64encode(f"{self.credential}:X".encode()).decode()
+        return received.headers.get("authorization") == expected
+
+    def unauthorized(self) -> Answer:
+        return Answer(
+            401, {"code": "invalid_credentials", "message": "You have to be logged in to perform this action."}
+        )
+
+    def dispatch(self, received: Received) -> Answer:
+        if not self._authorized(received) and self.route_for(received) is not None:
+            with self._lock:
+                self.received.append(received)
+            return self.unauthorized()
+        return super().dispatch(received)
+
+    def _check_create(self, received: Received) -> None:
+        ticket = self.expect_json_object(received)
+        tags = ticket.get("tags") or []
+        references = [t for t in tags if str(t).startswith("DSK-")]
+        self.expect(received, len(references) == 1, "tags: the DSK- reference once")
+        reference = references[0] if references else "DSK-?"
+        self.expect(received, isinstance(ticket.get("subject"), str) and ticket["subject"].strip(), "a subject")
+        description = ticket.get("description")
+        self.expect(
+            received, isinstance(description, str) and reference in description, "description with the reference"
+        )
+        self.expect(received, "<script" not in str(description).lower(), "description: escaped HTML")
+        self.expect(received, "@" in str(ticket.get("email")), "a requester email")
+        self.expect(received, ticket.get("status") in (2, 3, 4, 5), "status: 2, 3, 4 or 5")
+        self.expect(received, ticket.get("priority") in (1, 2, 3, 4), "priority: 1 to 4")
+        self.expect(received, "unique_external_id" not in ticket, "no contact external id")
+
+    def _create(self, received: Received) -> Answer:
+        ticket = received.json()
+        with self._lock:
+            stored = {**ticket, "id": 1001 + len(self.tickets), "requester_id": 77}
+            self.tickets.append(stored)
+        return Answer(201, stored)
+
+    SEARCH = re.compile(r"^\"tag:'([A-Za-z0-9_-]+)'\"$")
+
+    def _check_search(self, received: Received) -> None:
+        query = received.param("query") or ""
+        self.expect(
+            received, self.SEARCH.match(query) is not None, "query=\"tag:'<tag>'\" (double, then single quotes)"
+        )
+
+    def _search(self, received: Received) -> Answer:
+        match = self.SEARCH.match(received.param("query") or "")
+        if match is None:
+            return Answer(
+                400,
+                {
+                    "description": "Validation failed",
+                    "errors": [{"field": "query", "message": "Invalid query", "code": "invalid_value"}],
+                },
+            )
+        with self._lock:
+            found = [t for t in self.tickets if match[1] in (t.get("tags") or [])]
+        return Answer(200, {"results": found, "total": len(found)})
+
+
+class FakeChatwoot(FakePlatform):
+    """Chatwoot's Application API as the hand-off uses it, for one account and one API inbox:
+    contacts (search, create with a contact inbox, add a contact inbox), conversations (create,
+    list a contact's) and messages (create, list). It checks the api_access_token header, each
+    body's required fields (inbox_id, source_id of a contact inbox of that inbox, content) and
+    keeps state, refusing a second contact with the same email (422) as Chatwoot does."""
+
+    name = "chatwoot"
+
+    def __init__(self, token: str = "cw-user-token", account: int = 3, inbox: int = 7) -> None:
+        super().__init__()
+        self.credential = token
+        self.account, self.inbox = account, inbox
+        self.contacts: dict[int, dict[str, Any]] = {}
+        self.source_ids: dict[str, int] = {}  # source_id -> contact id
+        self.conversations: dict[int, dict[str, Any]] = {}
+        self.messages: dict[int, list[dict[str, Any]]] = {}
+
+    @property
+    def url(self) -> str:
+        return f"{self.base_url}/api/v1/accounts/{self.account}/inboxes/{self.inbox}"
+
+    @property
+    def api(self) -> str:
+        return f"/api/v1/accounts/{self.account}"
+
+    def unauthorized(self) -> Answer:
+        return Answer(401, {"error": "Invalid Access Token"})
+
+    def route_for(self, received: Received) -> Route | None:
+        api = self.api
+        path, method = received.path, received.method
+        fixed = {
+            ("GET", f"{api}/contacts/search"): (self._check_search, self._search),
+            ("POST", f"{api}/contacts"): (self._check_contact, self._create_contact),
+            ("POST", f"{api}/conversations"): (self._check_conversation, self._create_conversation),
+        }
+        if (method, path) in fixed:
+            return fixed[(method, path)]
+        patterns = [
+            ("POST", rf"^{api}/contacts/(\d+)/contact_inboxes$", (self._check_contact_inbox, self._contact_inbox)),
+            ("GET", rf"^{api}/contacts/(\d+)/conversations$", (lambda r: None, self._contact_conversations)),
+            ("POST", rf"^{api}/conversations/(\d+)/messages$", (self._check_message, self._create_message)),
+            ("GET", rf"^{api}/conversations/(\d+)/messages$", (lambda r: None, self._list_messages)),
+        ]
+        for verb, pattern, route in patterns:
+            if method == verb and re.match(pattern, path):
+                return route
+        return None
+
+    def dispatch(self, received: Received) -> Answer:
+        if self.route_for(received) is not None and received.headers.get("api_access_token") != self.credential:
+            with self._lock:
+                self.received.append(received)
+            return self.unauthorized()
+        return super().dispatch(received)
+
+    @staticmethod
+    def _id(received: Received) -> int:
+        return int(re.findall(r"/(\d+)/", received.path + "/")[-1])
+
+    def _check_search(self, received: Received) -> None:
+        self.expect(received, bool(received.param("q")), "q: what to search for")
+
+    def _search(self, received: Received) -> Answer:
+        q = (received.param("q") or "").lower()
+        with self._lock:
+            found = [c for c in self.contacts.values() if q and q in str(c.get("email", "")).lower()]
+        return Answer(200, {"meta": {"count": len(found), "current_page": 1}, "payload": found})
+
+    def _check_contact(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        self.expect(received, body.get("inbox_id") == self.inbox, f"inbox_id: {self.inbox}")
+        self.expect(received, "@" in str(body.get("email")), "an email")
+
+    def _create_contact(self, received: Received) -> Answer:
+        body = received.json()
+        with self._lock:
+            if any(c["email"] == body.get("email") for c in self.contacts.values()):
+                return Answer(422, {"message": "Email has already been taken", "attributes": ["email"]})
+            contact_id = 500 + len(self.contacts)
+            self.contacts[contact_id] = {"id": contact_id, "name": body.get("name"), "email": body.get("email")}
+            source_id = f"src-{contact_id}-{len(self.source_ids)}"
+            self.source_ids[source_id] = contact_id
+        inbox = {"id": self.inbox, "name": "Dusk hand-offs", "channel_type": "Channel::Api"}
+        return Answer(
+            200,
+            {
+                "payload": {
+                    "contact": self.contacts[contact_id],
+                    "contact_inbox": {"source_id": source_id, "inbox": inbox},
+                }
+            },
+        )
+
+    def _check_contact_inbox(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        self.expect(received, body.get("inbox_id") == self.inbox, f"inbox_id: {self.inbox}")
+        self.expect(received, self._id(received) in self.contacts, "an existing contact")
+
+    def _contact_inbox(self, received: Received) -> Answer:
+        contact_id = self._id(received)
+        with self._lock:
+            source_id = f"src-{contact_id}-{len(self.source_ids)}"
+            self.source_ids[source_id] = contact_id
+        return Answer(200, {"source_id": source_id, "inbox": {"id": self.inbox}})
+
+    def _check_conversation(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        self.expect(received, body.get("source_id") in self.source_ids, "source_id: a contact inbox's")
+        self.expect(received, body.get("inbox_id") == self.inbox, f"inbox_id: {self.inbox}")
+        self.expect(
+            received, self.source_ids.get(body.get("source_id")) == body.get("contact_id"), "contact_id: the source's"
+        )
+        attributes = body.get("custom_attributes") or {}
+        self.expect(received, str(attributes.get("dusk_reference", "")).startswith("DSK-"), "the DSK- reference")
+
+    def _create_conversation(self, received: Received) -> Answer:
+        body = received.json()
+        with self._lock:
+            conversation_id = 90 + len(self.conversations)
+            stored = {
+                "id": conversation_id,
+                "account_id": self.account,
+                "inbox_id": self.inbox,
+                "status": body.get("status") or "open",
+                "contact_id": body.get("contact_id"),
+                "custom_attributes": body.get("custom_attributes") or {},
+            }
+            self.conversations[conversation_id] = stored
+            self.messages[conversation_id] = []
+        return Answer(200, {k: v for k, v in stored.items() if k != "contact_id"})
+
+    def _contact_conversations(self, received: Received) -> Answer:
+        contact_id = self._id(received)
+        with self._lock:
+            found = [
+                {k: v for k, v in c.items() if k != "contact_id"}
+                for c in self.conversations.values()
+                if c["contact_id"] == contact_id
+            ]
+        return Answer(200, {"payload": found})
+
+    def _check_message(self, received: Received) -> None:
+        body = self.expect_json_object(received)
+        self.expect(received, self._id(received) in self.conversations, "an existing conversation")
+        self.expect(received, isinstance(body.get("content"), str) and body["content"].strip(), "content")
+        self.expect(received, body.get("message_type") in (None, "outgoing", "incoming"), "message_type")
+
+    def _create_message(self, received: Received) -> Answer:
+        body = received.json()
+        conversation_id = self._id(received)
+        with self._lock:
+            message = {"id": 4000 + sum(len(m) for m in self.messages.values()), **body}
+            self.messages.setdefault(conversation_id, []).append(message)
+        return Answer(200, message)
+
+    def _list_messages(self, received: Received) -> Answer:
+        with self._lock:
+            found = list(self.messages.get(self._id(received), []))
+        return Answer(200, {"meta": {}, "payload": found})
+
+
 class FakeHandoffReceiver(FakePlatform):
     """A system taking Dusk's signed hand-off webhook: it verifies the HMAC over timestamp and
     body, refuses a stale timestamp (401), and drops a resend with an Idempotency-Key it saw."""
@@ -1475,6 +1725,8 @@ def build_direct_message(
 
 
 __all__ = [
+    "FakeChatwoot",
+    "FakeFreshdesk",
     "FakeZendesk",
     "FakeHandoffReceiver",
     "Answer",

@@ -280,3 +280,27 @@ def test_every_action_has_a_translatable_name_for_refusals():
 
     assert set(ACTION_NAMES) == set(ROLE_ACTIONS)
     assert permission_denied_message("manage_reassignments") == "Your role does not allow: manage reassignments."
+
+
+def test_a_page_may_widen_form_action_by_bare_origins_only(rf):
+    """The landing page names its form targets' origins; anything but a bare origin (a policy
+    injected through a URL, another scheme) is left out of the policy."""
+    from django.http import HttpResponse
+
+    from channels_app.web.middleware import ContentSecurityPolicyMiddleware
+
+    def view(request):
+        response = HttpResponse("ok")
+        response.csp_form_action = [
+            "https://help.example.com",
+            "http://127.0.0.1:8080",
+            "https://evil.example; script-src *",
+            "javascript:",
+            "https://x.example/path",
+        ]
+        return response
+
+    policy = ContentSecurityPolicyMiddleware(view)(rf.get("/"))["Content-Security-Policy"]
+    assert "form-action 'self' https://help.example.com http://127.0.0.1:8080;" in policy
+    assert "evil" not in policy and "javascript" not in policy and "x.example" not in policy
+    assert "script-src 'self';" in policy
