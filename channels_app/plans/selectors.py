@@ -335,6 +335,12 @@ def diff_snapshots(before: dict, after: dict, channel_names: dict[int, str]) -> 
             lambda a: f"{_kind(a['phase_kind'])} / {a['locale']}",
             lambda a: a["text"],
         ),
+        (
+            gettext("Public notice"),
+            "public_notices",
+            lambda n: n["locale"],
+            lambda n: " · ".join(n.get(f) or "" for f in ("text", "moved_text", "title", "body") if n.get(f)),
+        ),
     )
     for section, key, name, fmt in sections:
         old, new = keyed(before.get(key), name), keyed(after.get(key), name)

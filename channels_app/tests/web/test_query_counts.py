@@ -177,9 +177,10 @@ PAGES = {
     "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 16),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
-    # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies)
-    # + the plan page's 3 impact aggregates + the preflight's 5 agent-guard reads (as on the plan page)
-    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 20),
+    # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies,
+    # public notices) + the plan page's 3 impact aggregates + the preflight's 5 agent-guard reads
+    # (as on the plan page)
+    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 21),
     # run with plan and phase + its delivery (hand-off notices by state, emails by state)
     "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 3),
     # page of events (read from an id: no count)
