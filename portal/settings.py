@@ -616,6 +616,8 @@ CELERY_TASK_ROUTES = {
     "channels_app.tasks.sweep_due_phases_task": {"queue": "cutover"},
     "channels_app.tasks.run_cutover_task": {"queue": "cutover"},
     "channels_app.tasks.reap_stuck_runs_task": {"queue": "cutover"},
+    # A run's public changes retried from the run page (platform calls, like the run's own step).
+    "channels_app.tasks.publish_run_changes_task": {"queue": "cutover"},
     # Replies and publications to the platforms (the outbox sender).
     "channels_app.inbound_tasks.send_due_replies_task": {"queue": "replies"},
     # Pollers of platforms without webhooks.

@@ -27,6 +27,7 @@ from channels_app.models import (
     PhaseKind,
     PhaseState,
     PlanState,
+    PublicNotice,
     Reassignment,
     ReassignmentState,
     RedirectTarget,
@@ -109,6 +110,7 @@ def plan_for_page(pk: int) -> SunsetPlan:
                     )
                 ).order_by("phase_rank", "locale"),
             ),
+            Prefetch("public_notices", queryset=PublicNotice.objects.order_by("locale")),
             Prefetch(
                 "runs",
                 queryset=CutoverRun.objects.select_related("phase", "superseded_by", "rolled_back_by").order_by(

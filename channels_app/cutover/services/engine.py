@@ -991,7 +991,11 @@ def settle_delivery(*, run_id: int, now: datetime | None = None) -> str | None:
         info = steps.setdefault(Step.DELIVERING, {"state": "running", "done": 0, "total": 0})
         info["total"] = counts.total
         info["done"] = counts.sent + counts.failed
-        if counts.unsettled:
+        # Public changes queued again from the run page are still to be made.
+        waiting = Publication.objects.filter(
+            run_id=run.pk, state__in=[PublicationState.PENDING, PublicationState.PUBLISHING]
+        ).exists()
+        if counts.unsettled or waiting:
             CutoverRun.objects.filter(pk=run.pk).update(steps=steps)
             return None
         info["state"] = "done"
@@ -1027,6 +1031,23 @@ def settle_delivery(*, run_id: int, now: datetime | None = None) -> str | None:
         if counts.failed and run.rolled_back_at is None:
             queue_delivery_failure_notices(run=run, counts=counts)
     return state
+
+
+def publish_run_changes(*, run_id: int) -> str | None:
+    """Make a delivering run's public changes that wait (retried from the run page), then settle
+    the run. Safe to run twice: each change is looked up on its platform before a retry."""
+    if not CutoverRun.objects.filter(pk=run_id, state=RunState.DELIVERING, rolled_back_at__isnull=True).exists():
+        return None
+    report = publish_pending(run_id=run_id)
+    with transaction.atomic():
+        run = CutoverRun.objects.select_for_update().get(pk=run_id)
+        steps = run.steps or {}
+        info = steps.get(Step.PUBLISHING)
+        if info is not None:
+            info["done"] = report.published
+            info["failed"] = report.failed + report.waiting
+            CutoverRun.objects.filter(pk=run_id).update(steps=steps)
+    return settle_delivery(run_id=run_id)
 
 
 def settle_delivering_runs(*, now: datetime | None = None) -> list[int]:

@@ -328,15 +328,12 @@ def _validate_public_notices(
     the notice-phase text needs a notice phase, the "has moved" text a hard close. The plan's
     default locale is what X, YouTube and the forum publish, so it must say everything; other
     locales (Messenger's greeting per locale) may leave a field empty."""
-    kinds = set(channel_kinds)
     if notices and default_locale not in {n.locale for n in notices}:
         errors.add(
             "public_notices",
             _("Write the public notice in the plan's default locale (%(locale)s) too.") % {"locale": default_locale},
         )
     seen: set[str] = set()
-    needed = {"text": PhaseKind.NOTICE in phase_kinds, "moved_text": PhaseKind.HARD_CLOSE in phase_kinds}
-    needed["title"] = needed["body"] = needed["text"]
     for notice in notices:
         label = _("Public notice %(locale)s") % {"locale": notice.locale}
         if not LOCALE_RE.match(notice.locale):
@@ -350,16 +347,36 @@ def _validate_public_notices(
             errors.add("public_notices", _("%(label)s: written twice.") % {"label": label})
             continue
         seen.add(notice.locale)
-        for field in textrules.PUBLIC_FIELDS:
-            value = getattr(notice, field)
-            if not value.strip() and (not needed[field] or notice.locale != default_locale):
-                continue
-            for problem in public_notice_problems(field, value, kinds):
+        found = public_notice_field_problems(
+            notice, channel_kinds=channel_kinds, phase_kinds=phase_kinds, default_locale=default_locale
+        )
+        for field, problems in found.items():
+            for problem in problems:
                 errors.add(
                     "public_notices",
                     _("%(label)s, %(field)s: %(problem)s")
                     % {"label": label, "field": PUBLIC_NOTICE_FIELD_LABELS[field], "problem": problem},
                 )
+
+
+def public_notice_field_problems(
+    notice: PublicNoticeInput, *, channel_kinds: Iterable[str], phase_kinds: set[str], default_locale: str
+) -> dict[str, list[str]]:
+    """What is wrong with each field of one locale's public notice, for the platforms it will be
+    published on (the wizard's form and the service say the same). A field no phase publishes,
+    or left empty in a locale other than the default, is not checked."""
+    kinds = set(channel_kinds)
+    needed = {"text": PhaseKind.NOTICE in phase_kinds, "moved_text": PhaseKind.HARD_CLOSE in phase_kinds}
+    needed["title"] = needed["body"] = needed["text"]
+    found: dict[str, list[str]] = {}
+    for field in textrules.PUBLIC_FIELDS:
+        value = getattr(notice, field)
+        if not value.strip() and (not needed[field] or notice.locale != default_locale):
+            continue
+        problems = public_notice_problems(field, value, kinds)
+        if problems:
+            found[field] = problems
+    return found
 
 
 PUBLIC_NOTICE_FIELD_LABELS = {
@@ -651,11 +668,18 @@ def update_plan(
     auto_replies: Sequence[AutoReplyInput] = (),
     default_locale: str = "en",
     regions: Sequence[RegionInput] = (),
-    public_notices: Sequence[PublicNoticeInput] = (),
+    public_notices: Sequence[PublicNoticeInput] | None = None,
     now: datetime | None = None,
 ) -> SunsetPlan:
+    """A new version of a draft plan. `public_notices` None keeps the plan's public notice as it
+    is (a caller that does not edit it, such as the API, never drops it)."""
     require(actor, "draft_plan")
     plan = _locked(plan)
+    if public_notices is None:
+        public_notices = [
+            PublicNoticeInput(n.locale, n.text, n.moved_text, n.title, n.body)
+            for n in plan.public_notices.order_by("locale")
+        ]
     _require_state(plan, [PlanState.DRAFT], _ONLY_DRAFT_EDITED)
     now = now or timezone.now()
     before = _snapshot(plan)
@@ -922,6 +946,7 @@ def plan_snapshot(plan: SunsetPlan) -> dict:
 __all__ = [
     "AutoReplyInput",
     "PublicNoticeInput",
+    "public_notice_field_problems",
     "PhaseInput",
     "RedirectInput",
     "RegionInput",

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from channels_app.core import textrules
 from channels_app.core.permissions import require
-from channels_app.core.reply_checks import platform_label, reply_problems
+from channels_app.core.reply_checks import platform_label, public_notice_problems, reply_problems
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
 from channels_app.core.zones import LOCALE_RE, date_in_language, zone_choices
 from channels_app.models import PHASE_ORDER, Channel, PlanChannel, PlanDraft, PlanState, SunsetPlan
@@ -26,6 +26,7 @@ from channels_app.plans.forms import (
     AutoReplyFormSet,
     PhaseFormSet,
     PlanBasicsForm,
+    PublicNoticeFormSet,
     RedirectFormSet,
     describe_instant,
 )
@@ -44,10 +45,12 @@ ROWS = {
     "phases": ("phases", ("kind", "local_date", "local_time", "time_zone", "region"), ("local_date", "local_time")),
     "redirects": ("redirects", ("kind", "label", "value", "expected_share"), ("label", "value")),
     "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
+    # The public notice: written on the replies step, below the replies (not a step of its own).
+    "notice": ("notices", ("locale", *textrules.PUBLIC_FIELDS), textrules.PUBLIC_FIELDS),
 }
-DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
+DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies", "notice": "public_notices"}
 ERROR_STEP = {"title": "channels", "channels": "channels", "default_locale": "channels", "phases": "phases"}
-ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies"}
+ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies", "public_notices": "replies"}
 
 
 def _draft_for(request, plan_id: int | None) -> PlanDraft:
@@ -142,13 +145,20 @@ def _new_row(step: str, draft: PlanDraft, rows: list[dict]) -> dict:
 
 
 def _formset(step: str, draft: PlanDraft, rows: list[dict], bound: bool):
-    cls = {"phases": PhaseFormSet, "redirects": RedirectFormSet, "replies": AutoReplyFormSet}[step]
+    cls = {
+        "phases": PhaseFormSet,
+        "redirects": RedirectFormSet,
+        "replies": AutoReplyFormSet,
+        "notice": PublicNoticeFormSet,
+    }[step]
     kwargs = {}
-    if step == "replies":
+    if step in ("replies", "notice"):
         kwargs["form_kwargs"] = {
             "channel_kinds": [c.kind for c in _draft_channels(draft)],
             "phase_kinds": {p.get("kind") for p in draft.data.get("phases") or []},
         }
+    if step == "notice":
+        kwargs["form_kwargs"]["default_locale"] = draft.data.get("default_locale") or "en"
     if bound:
         return cls(_bound(step, rows), prefix=ROWS[step][0], **kwargs)
     return cls(initial=rows, prefix=ROWS[step][0], **kwargs)
@@ -192,9 +202,11 @@ def _attach_instants(formset) -> None:
         form.info = describe_instant(day, at, str(form["time_zone"].value() or "").strip())
 
 
-def _render(request, draft, step, form, *, status=200, problems=None):
+def _render(request, draft, step, form, *, status=200, problems=None, notice_form=None):
     if step == "phases":
         _attach_instants(form)
+    if step == "replies" and notice_form is None:
+        notice_form = _formset("notice", draft, _stored_rows(draft, "notice"), bound=False)
     steps = [(key, STEP_LABELS[key]) for key in WIZARD_STEPS]
     context = {
         "draft": draft,
@@ -207,6 +219,8 @@ def _render(request, draft, step, form, *, status=200, problems=None):
         "problems": problems or {},
         "channels": _draft_channels(draft) if step == "replies" else [],
         "placeholders": textrules.PLACEHOLDERS,
+        "notice_form": notice_form,
+        "public_placeholders": ", ".join("{" + p + "}" for p in textrules.PUBLIC_PLACEHOLDERS),
     }
     return render(request, "channels_app/plan_wizard.html", context, status=status)
 
@@ -271,6 +285,14 @@ def wizard(request, pk: int | None = None):
     else:
         typed = _raw_rows(request.POST, step, keep_blank=False)
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+        if step == "replies":
+            # The public notice's rows: one left empty is dropped (a notice is optional).
+            raw["public_notices"] = _raw_rows(request.POST, "notice", keep_blank=True)
+        if action == "add_notice" and step == "replies":
+            save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
+            notices = raw["public_notices"] + [{"locale": draft.data.get("default_locale") or "en"}]
+            replies = _formset(step, draft, raw[DATA_KEY[step]], bound=False)
+            return _render(request, draft, step, replies, notice_form=_formset("notice", draft, notices, bound=False))
         if action == "add":
             save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
             rows = raw[DATA_KEY[step]] + [_new_row(step, draft, raw[DATA_KEY[step]])]
@@ -283,14 +305,28 @@ def wizard(request, pk: int | None = None):
 
     extra_problems = []
     valid = form.is_valid()
+    notice_form = None
+    if step == "replies":
+        notice_form = _formset("notice", draft, raw["public_notices"], bound=True)
+        valid = notice_form.is_valid() and valid
     if valid and step == "replies":
         extra_problems = _required_replies(draft, form.rows())
         valid = not extra_problems
     if not valid:
         save_plan_draft(actor=request.user, draft=draft, data=raw)
-        return _render(request, draft, step, form, status=FORM_ERROR_STATUS, problems={"__all__": extra_problems})
+        return _render(
+            request,
+            draft,
+            step,
+            form,
+            status=FORM_ERROR_STATUS,
+            problems={"__all__": extra_problems},
+            notice_form=notice_form,
+        )
 
     clean = form.draft_data() if step == "channels" else {DATA_KEY[step]: form.rows()}
+    if notice_form is not None:
+        clean["public_notices"] = notice_form.rows()
     if index + 1 < len(WIZARD_STEPS):
         save_plan_draft(actor=request.user, draft=draft, data=clean, step=WIZARD_STEPS[index + 1])
         return go(request, _step_url(draft, WIZARD_STEPS[index + 1]))
@@ -321,8 +357,10 @@ def autosave(request, pk: int):
             "channel_ids": [int(v) for v in request.POST.getlist("channels") if v.isdigit()],
             "default_locale": request.POST.get("default_locale", "en"),
         }
-    elif step in ROWS:
+    elif step in ROWS and step != "notice":
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
+        if step == "replies":
+            data["public_notices"] = _raw_rows(request.POST, "notice", keep_blank=True)
     else:
         return _autosave_refused(request, _("the wizard has no such step."), status=400)
     try:
@@ -430,6 +468,65 @@ def reply_preview(request, pk: int):
         "empty_advice": what_fills(empty),
     }
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
+
+
+# Which notice fields each platform publishes (the rest it ignores).
+NOTICE_FIELDS_BY_KIND = {
+    "x": ("text", "moved_text"),
+    "messenger": ("text", "moved_text"),
+    "youtube": ("text", "moved_text"),
+    "discourse": ("title", "body"),
+}
+
+
+def notice_previews(draft: PlanDraft, notice: dict[str, str], channels: list[Channel], *, locale: str) -> list[dict]:
+    """How one locale of the public notice looks on each platform of the plan, with the
+    platform's own limit (X weighted, Messenger's greeting 160, YouTube's description 1,000,
+    Discourse's title and body) and what is wrong, as the services will check it."""
+    previews = []
+    seen = set()
+    values = _sample_values(draft, None, locale)
+    values.pop("customer_name", None)
+    values.pop("reference", None)
+    for channel in channels:
+        if channel.kind in seen or channel.kind not in NOTICE_FIELDS_BY_KIND:
+            continue
+        seen.add(channel.kind)
+        for field in NOTICE_FIELDS_BY_KIND[channel.kind]:
+            text = notice.get(field) or ""
+            if not text.strip():
+                continue
+            limits = textrules.PUBLIC_LIMITS[(channel.kind, field)]
+            worst = textrules.render(text, textrules.WORST_CASE_SAMPLES).strip()
+            length = textrules.public_notice_length(channel.kind, worst)
+            previews.append(
+                {
+                    "kind": channel.kind,
+                    "field": field,
+                    "label": platform_label(channel.kind),
+                    "channel": channel,
+                    "text": textrules.render(text, {**values, "channel": channel.name}).strip(),
+                    "length": length,
+                    "limit": limits[1],
+                    "over": length > limits[1] or length < limits[0],
+                    "weighted": channel.kind == "x",
+                    "problems": public_notice_problems(field, text, [channel.kind]),
+                }
+            )
+    return previews
+
+
+@require_POST
+@login_required
+def notice_preview(request, pk: int):
+    draft = _own_draft(request, pk)
+    i = _row(request)
+    notice = {f: request.POST.get(f"notices-{i}-{f}", "") for f in textrules.PUBLIC_FIELDS}
+    locale = request.POST.get(f"notices-{i}-locale", "")
+    if not LOCALE_RE.match(locale):
+        locale = draft.data.get("default_locale") or "en"
+    context = {"row": i, "previews": notice_previews(draft, notice, _draft_channels(draft), locale=locale)}
+    return render(request, "channels_app/plan_wizard.html#notice-preview", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -162,6 +162,8 @@ def _publish_one(publication: Publication, beat: Beat) -> str:
     platform = platform_for(channel.kind)
     account = _account(channel)
     client = http_client()
+    tries = 0  # this pass's; `attempts` counts every pass's, for the look-up in doubt
+    refusals = 0  # retryable errors this pass (of the capture, the look-up or the change)
     while True:
         try:
             if publication.before is None:
@@ -174,8 +176,9 @@ def _publish_one(publication: Publication, beat: Beat) -> str:
                 if found:
                     _record_published(publication, beat, found, recovered=True)
                     return "recovered"
-            if publication.attempts >= settings.DUSK_PUBLICATION_MAX_ATTEMPTS:
-                raise PermanentSendError(f"gave up after {publication.attempts} tries: {publication.error}")
+            if tries >= settings.DUSK_PUBLICATION_MAX_ATTEMPTS:
+                raise PermanentSendError(f"gave up after {tries} tries: {publication.error}")
+            tries += 1
             now = timezone.now()
             _record(
                 publication,
@@ -198,16 +201,14 @@ def _publish_one(publication: Publication, beat: Beat) -> str:
             )
             return "failed"
         except SendError as exc:
-            wait = backoff_seconds(max(publication.attempts, 1), exc.retry_after)
-            if (
-                wait > settings.DUSK_PUBLICATION_MAX_WAIT
-                or publication.attempts >= settings.DUSK_PUBLICATION_MAX_ATTEMPTS
-            ):
+            refusals += 1
+            wait = backoff_seconds(refusals, exc.retry_after)
+            if wait > settings.DUSK_PUBLICATION_MAX_WAIT or refusals >= settings.DUSK_PUBLICATION_MAX_ATTEMPTS:
                 _record(
                     publication,
                     beat,
                     state=PublicationState.FAILED,
-                    error=f"{exc.error} (not retried: wait {wait:.0f} s, try {publication.attempts})"[:1000],
+                    error=f"{exc.error} (not retried: wait {wait:.0f} s, try {refusals})"[:1000],
                     status_code=exc.status_code,
                 )
                 return "failed"

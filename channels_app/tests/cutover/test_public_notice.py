@@ -8,7 +8,9 @@ import copy
 from collections.abc import Iterator
 
 import pytest
+from django.urls import reverse
 
+from channels_app.cutover.services.engine import publish_run_changes
 from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, RunState, Step
 from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, serve
@@ -163,3 +165,24 @@ def test_a_platform_refusing_a_change_fails_only_that_channel_and_shows_its_mess
     notice.refresh_from_db()
     assert notice.state == RunState.COMPLETED_WITH_FAILURES
     assert any("Brand forum: announce:" in e["error"] and "not permitted" in e["error"] for e in notice.errors)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_change_is_retried_from_the_run_page_once_the_cause_is_fixed(
+    client, manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
+):
+    fake_discourse.api_user_is_staff = False
+    plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
+    notice = _run(plan, "notice", expected=[RunState.COMPLETED_WITH_FAILURES])
+    client.force_login(manager)
+    page = client.get(reverse("run_detail", args=[notice.pk])).content.decode()
+    assert 'data-publication="announce"' in page and "You are not permitted" in page
+
+    fake_discourse.api_user_is_staff = True  # the forum's admin made the API user a moderator
+    response = client.post(reverse("run_retry_deliveries", args=[notice.pk]))
+    assert response.status_code == 302
+    assert publish_run_changes(run_id=notice.pk) == RunState.COMPLETED  # what the queued task runs
+    (topic,) = fake_discourse.live_topics()
+    assert topic["pinned_globally"]
+    assert len(fake_x.posts()) == 1 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
+    assert not Publication.objects.filter(run=notice).exclude(state=PublicationState.PUBLISHED).exists()

@@ -86,6 +86,7 @@ def test_retry_after_is_waited_out_and_a_long_one_fails_that_channel_only(
     notice_run, settings, fake_x, fake_discourse, fake_messenger, fake_youtube
 ):
     settings.DUSK_PUBLICATION_MAX_WAIT = 5.0
+    settings.DUSK_OUTBOX_BACKOFF_BASE = 0.2  # the wait is X's Retry-After, not the backoff
     fake_x.rate_limit_next("1")  # waited out
     fake_youtube.fail_next(429, headers={"Retry-After": "3600"}, path="/youtube/v3/channels")  # not
     report = publish_pending(run_id=notice_run.pk)
