@@ -183,9 +183,15 @@ def retry_failed_deliveries(*, actor, run: CutoverRun | int) -> int:
     )
     # Public changes a platform refused (after fixing the cause: a permission, a category): made
     # again, each first looked up on its platform, then the run settles.
-    publications = Publication.objects.filter(run_id=run.pk, state=PublicationState.FAILED).update(
-        state=PublicationState.PENDING, error="", status_code=0
-    )
+    publications = 0
+    for publication in Publication.objects.filter(run_id=run.pk, state=PublicationState.FAILED):
+        change = {
+            **(publication.change or {}),
+            "generation": int((publication.change or {}).get("generation") or 0) + 1,
+        }
+        publications += Publication.objects.filter(pk=publication.pk, state=PublicationState.FAILED).update(
+            state=PublicationState.PENDING, error="", status_code=0, change=change
+        )
     steps = run.steps or {}
     steps.pop("done", None)
     if "delivering" in steps:

@@ -544,14 +544,16 @@ class DiscoursePlatform(Platform):
                     external_id=change.key,
                     timeout=timeout,
                 )
-            if not (topic or {}).get("pinned_globally"):
-                try:
-                    set_pinned_globally(client, *forum, topic_id, True, timeout=timeout)
-                except PermanentSendError:
-                    # Refused (the user may not pin): no unpinned announcement is left behind.
-                    delete_topic(client, *forum, topic_id, timeout=timeout)
-                    raise
-            return Published(topic_id)
+            if topic and topic.get("pinned_globally"):
+                return Published(topic_id, recovered=True)  # an earlier attempt did it all
+            try:
+                set_pinned_globally(client, *forum, topic_id, True, timeout=timeout)
+            except PermanentSendError:
+                # Refused (the user may not pin): no unpinned announcement is left behind. The
+                # key stays taken on the forum: a retry publishes under the next generation's.
+                delete_topic(client, *forum, topic_id, timeout=timeout)
+                raise
+            return Published(topic_id, recovered=topic is not None)
         if change.action == "read_only":
             category = _number(change.target, "category")
             update_category_permissions(

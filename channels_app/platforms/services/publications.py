@@ -106,9 +106,12 @@ def _account(channel: Channel) -> Account:
 def _change(publication: Publication) -> PublicChange:
     change = publication.change or {}
     since = publication.attempted_at
+    # A change retried after a refusal publishes under its next generation's key: the forum keeps
+    # a deleted topic's external_id.
+    generation = int(change.get("generation") or 0)
     return PublicChange(
         action=publication.action,
-        key=publication.key,
+        key=f"{publication.key}-{generation}" if generation else publication.key,
         text=change.get("text") or "",
         title=change.get("title") or "",
         texts=dict(change.get("texts") or {}),
@@ -194,7 +197,7 @@ def _publish_one(publication: Publication, beat: Beat) -> str:
             if settings.DUSK_PUBLICATION_PAUSE:
                 time.sleep(settings.DUSK_PUBLICATION_PAUSE)  # test hook: a worker killed here is in doubt
             _record_published(publication, beat, done.platform_id, recovered=done.recovered)
-            return "published"
+            return "recovered" if done.recovered else "published"
         except PermanentSendError as exc:
             _record(
                 publication, beat, state=PublicationState.FAILED, error=exc.error[:1000], status_code=exc.status_code

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.urls import reverse
 
+from channels_app.cutover.selectors import dry_run
 from channels_app.cutover.services.engine import publish_run_changes
 from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, RunState, Step
@@ -186,3 +187,25 @@ def test_a_refused_change_is_retried_from_the_run_page_once_the_cause_is_fixed(
     assert topic["pinned_globally"]
     assert len(fake_x.posts()) == 1 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
     assert not Publication.objects.filter(run=notice).exclude(state=PublicationState.PUBLISHED).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_dry_run_lists_the_public_changes_and_what_stops_one(
+    client, manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
+):
+    forum = next(c for c in four_channels if c.kind == "discourse")
+    forum.notice_settings = {}  # no announcement category set
+    forum.save(update_fields=["notice_settings"])
+    plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
+    notice = plan.phases.get(kind="notice")
+    changes = {c.action: c for c in dry_run(notice).public_changes}
+    assert set(changes) == {"post", "announce", "greeting", "description"}
+    assert changes["post"].change["text"].startswith("Support here closes on")
+    assert changes["announce"].problem == "No announcement category is set for this forum."
+    client.force_login(manager)
+    page = client.get(reverse("phase_dry_run", args=[plan.pk, notice.pk])).content.decode()
+    assert 'data-public-change="greeting"' in page and "No announcement category is set for this forum." in page
+    hard = {c.action for c in dry_run(plan.phases.get(kind="hard_close")).public_changes}
+    assert hard == {"post", "greeting", "description"}  # no category to make read-only either
+    for fake in (fake_x, fake_discourse, fake_messenger, fake_youtube):
+        assert [r for r in fake.received if r.method != "GET"] == []  # the dry run changed nothing

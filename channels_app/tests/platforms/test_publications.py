@@ -50,15 +50,17 @@ def _assert_each_change_made_once(fake_x, fake_discourse, fake_messenger, fake_y
 def test_a_worker_dying_at_any_write_leaves_no_change_doubled_or_missing(
     notice_run, dies_at, fake_x, fake_discourse, fake_messenger, fake_youtube
 ):
-    """Each pass dies at its `dies_at`-th write (a capture, an attempt counted before its request,
-    or a success recorded after it) until a pass completes: the next pass looks up what is in
-    doubt on the platform before any retry."""
+    """Passes die at a write (a capture, an attempt counted before its request, or a success
+    recorded after it), from the `dies_at`-th on, until one completes: each next pass looks up
+    what is in doubt on the platform before any retry."""
     passes = 0
     while True:
         passes += 1
-        assert passes < 30, "publishing never completed"
+        assert passes < 40, "publishing never completed"
         try:
-            report = publish_pending(run_id=notice_run.pk, beat=_dying_at(dies_at))
+            # Each pass dies one write further than the one before (a worker restarted after a
+            # crash does not crash at the same instant again).
+            report = publish_pending(run_id=notice_run.pk, beat=_dying_at(dies_at + passes - 1))
         except WorkerDied:
             continue
         break
