@@ -406,12 +406,19 @@ class PlannedChange:
     problem: str = ""
 
 
+# Meta's own template strings in a Messenger greeting stay as written ("{{" is an escaped brace
+# to our placeholders).
+MESSENGER_TEMPLATE_STRINGS = ("{{user_first_name}}", "{{user_last_name}}", "{{user_full_name}}")
+
+
 def _notice_texts(plan: SunsetPlan, notices: list[PublicNotice], field: str) -> dict[str, str]:
     """A notice field per locale, placeholders filled in that locale, the plan's default first."""
     ordered = sorted(notices, key=lambda n: (n.locale != plan.default_locale, n.locale))
     texts = {}
     for notice in ordered:
         template = getattr(notice, field)
+        for token in MESSENGER_TEMPLATE_STRINGS:
+            template = template.replace(token, token.replace("{", "{{").replace("}", "}}"))
         if template.strip():
             texts[notice.locale] = textrules.render(template, placeholder_values(plan, locale=notice.locale)).strip()
     return texts
