@@ -465,6 +465,18 @@ DUSK_CHUNK_SIZE = env.int("DUSK_CHUNK_SIZE", default=5000)
 # Test hook: sleep this many seconds after each committed chunk so a test can
 # kill a worker mid-cutover. Zero in real use.
 DUSK_CHUNK_PAUSE = env.float("DUSK_CHUNK_PAUSE", default=0.0)
+# The public notice (docs/configuration.md): tries of one change on a platform before it is
+# failed (retryable from the run page), and the longest Retry-After a run waits out in place.
+DUSK_PUBLICATION_MAX_ATTEMPTS = env.int("DUSK_PUBLICATION_MAX_ATTEMPTS", default=4)
+DUSK_PUBLICATION_MAX_WAIT = env.float("DUSK_PUBLICATION_MAX_WAIT", default=30.0)
+# Test hook: sleep this many seconds inside each publication's attempt, after its request went
+# out, so a test can kill a worker mid-publication. Zero in real use.
+DUSK_PUBLICATION_PAUSE = env.float("DUSK_PUBLICATION_PAUSE", default=0.0)
+if DUSK_PUBLICATION_MAX_WAIT + 3 * DUSK_OUTBOX_HTTP_TIMEOUT >= DUSK_RUN_STUCK_AFTER:
+    raise ImproperlyConfigured(
+        "DUSK_PUBLICATION_MAX_WAIT + 3 x DUSK_OUTBOX_HTTP_TIMEOUT must stay under DUSK_RUN_STUCK_AFTER: "
+        "a run waiting out a rate limit must not look stuck."
+    )
 
 # --- Cutover: reminders ----------------------------------------------------------
 # Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.
@@ -604,6 +616,8 @@ CELERY_TASK_ROUTES = {
     "channels_app.tasks.sweep_due_phases_task": {"queue": "cutover"},
     "channels_app.tasks.run_cutover_task": {"queue": "cutover"},
     "channels_app.tasks.reap_stuck_runs_task": {"queue": "cutover"},
+    # A run's public changes retried from the run page (platform calls, like the run's own step).
+    "channels_app.tasks.publish_run_changes_task": {"queue": "cutover"},
     # Replies and publications to the platforms (the outbox sender).
     "channels_app.inbound_tasks.send_due_replies_task": {"queue": "replies"},
     # Pollers of platforms without webhooks.

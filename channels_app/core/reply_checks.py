@@ -6,7 +6,7 @@ word them here through the catalogs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from django.utils.translation import gettext, ngettext, pgettext_lazy
 
@@ -41,6 +41,10 @@ def wording(code: str, count: int = 1) -> str:
         return gettext("Too long for %(platform)s: %(length)s of %(limit)s weighted characters")
     if code == "too_long":
         return gettext("Too long for %(platform)s: %(length)s of %(limit)s characters")
+    if code == "too_short":
+        return gettext("Too short for %(platform)s: %(length)s characters, at least %(limit)s")
+    if code == "empty_public":
+        return gettext("Write it: %(platform)s publishes it.")
     raise KeyError(code)
 
 
@@ -52,4 +56,20 @@ def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | N
         if "platform" in values:
             values["platform"] = platform_label(kind)
         worded.append(wording(problem.code, problem.count) % values)
+    return worded
+
+
+def public_notice_problems(
+    field: str, text: str, kinds: Iterable[str], sample_values: Mapping[str, object] | None = None
+) -> list[str]:
+    """What is wrong with one field of a public notice for these channel kinds, in the reader's
+    language; [] when fine."""
+    worded = []
+    for problem in textrules.public_notice_problems(field, text, kinds, sample_values):
+        values = dict(problem.values)
+        code = "empty_public" if problem.code == "empty" else problem.code
+        if "platform" in values:
+            kind = next((k for k, label in textrules.PLATFORM_LABELS.items() if label == values["platform"]), "")
+            values["platform"] = platform_label(kind) if kind else values["platform"]
+        worded.append(wording(code, problem.count) % values)
     return worded

@@ -338,6 +338,62 @@ def reply_problems(text: str, kind: str, sample_values: Mapping[str, object] | N
 
 
 # --------------------------------------------------------------------------------------------
+# The public notice: the announcement on the channel itself, within each platform's own limits
+# --------------------------------------------------------------------------------------------
+
+# A public notice speaks to everyone: no customer's name, no conversation reference.
+PUBLIC_PLACEHOLDERS = ("redirect_url", "phone", "app_link", "date", "channel")
+
+# (kind, field) -> (shortest, longest): X counts weighted characters (a post); Messenger's
+# greeting is 160 characters per locale; a YouTube channel description 1,000; a Discourse topic
+# needs a title of 15 to 255 characters and a body of 20 to 32,000 (its default site settings
+# min_topic_title_length, max_topic_title_length, min_first_post_length, max_post_length).
+PUBLIC_LIMITS: dict[tuple[str, str], tuple[int, int]] = {
+    ("x", "text"): (1, X_MAX_WEIGHTED_LENGTH),
+    ("x", "moved_text"): (1, X_MAX_WEIGHTED_LENGTH),
+    ("messenger", "text"): (1, 160),
+    ("messenger", "moved_text"): (1, 160),
+    ("youtube", "text"): (1, 1000),
+    ("youtube", "moved_text"): (1, 1000),
+    ("discourse", "title"): (15, 255),
+    ("discourse", "body"): (20, 32000),
+}
+PUBLIC_FIELDS = ("text", "moved_text", "title", "body")
+
+
+def public_notice_length(kind: str, text: str) -> int:
+    return weighted_length(text) if kind == "x" else len(text)
+
+
+def public_notice_problems(
+    field: str, text: str, kinds: Iterable[str], sample_values: Mapping[str, object] | None = None
+) -> list[ReplyProblem]:
+    """What is wrong with one field of a public notice for the channel kinds it will be
+    published on; [] when it is fine. Codes: "empty", "placeholders", "too_short", "too_long",
+    "too_long_weighted"."""
+    needed = [kind for kind in sorted(set(kinds)) if (kind, field) in PUBLIC_LIMITS]
+    if not (text or "").strip():
+        return [ReplyProblem("empty", {"platform": PLATFORM_LABELS.get(needed[0], needed[0])})] if needed else []
+    problems: list[ReplyProblem] = []
+    unknown = [name for name in find_placeholders(text) if name not in PUBLIC_PLACEHOLDERS]
+    if unknown:
+        listed = ", ".join("{" + name + "}" for name in unknown)
+        allowed = ", ".join("{" + name + "}" for name in PUBLIC_PLACEHOLDERS)
+        problems.append(ReplyProblem("placeholders", {"listed": listed, "allowed": allowed}, len(unknown)))
+    rendered = render(text, {**WORST_CASE_SAMPLES, **(sample_values or {})}).strip()
+    for kind in needed:
+        shortest, longest = PUBLIC_LIMITS[(kind, field)]
+        length = public_notice_length(kind, rendered)
+        platform = PLATFORM_LABELS.get(kind, kind)
+        if length > longest:
+            code = "too_long_weighted" if kind == "x" else "too_long"
+            problems.append(ReplyProblem(code, {"platform": platform, "length": length, "limit": longest}))
+        elif length < shortest:
+            problems.append(ReplyProblem("too_short", {"platform": platform, "length": length, "limit": shortest}))
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # Language detection
 # --------------------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from channels_app.models import (
     PhaseState,
     PlanChannel,
     PlanState,
+    Publication,
     Reassignment,
     ReassignmentState,
     RunState,
@@ -46,7 +47,12 @@ from channels_app.plans.selectors import (
     placeholder_values,
     run_delivery_counts,
 )
-from channels_app.platforms.selectors import reply_length_rule
+from channels_app.platforms.selectors import (
+    PlannedChange,
+    planned_public_changes,
+    reply_length_rule,
+    run_public_changes,
+)
 from channels_app.workforce.selectors import ACTIVE_MOVE_STATES, affected_agents
 
 
@@ -144,6 +150,8 @@ class DryRun:
     conversations: list[DryRunConversation]
     conversations_total: int
     emails: list[tuple[str, str]]  # (recipient, subject)
+    # What the phase changes on the platforms themselves (the public notice), in order.
+    public_changes: list[PlannedChange] = field(default_factory=list)
 
 
 def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRun:
@@ -199,7 +207,14 @@ def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRu
     for move in preview.reassignments:
         if move.agent.email:
             emails.append((move.agent.email, f"[Dusk] Your new role from {phase.local_date}"))
-    return DryRun(preview=preview, conversations=conversations, conversations_total=total, emails=emails)
+    channels = list(Channel.objects.filter(pk__in=preview.channel_ids)) if plan.public_notices.exists() else []
+    return DryRun(
+        preview=preview,
+        conversations=conversations,
+        conversations_total=total,
+        emails=emails,
+        public_changes=planned_public_changes(plan, phase.kind, channels) if channels else [],
+    )
 
 
 @dataclass
@@ -373,6 +388,7 @@ class RunProgress:
     delivery: DeliveryCounts
     failures: list[OutboxMessage]
     timings: RunTimings
+    publications: list[Publication] = field(default_factory=list)
 
     @property
     def failures_not_shown(self) -> int:
@@ -389,7 +405,12 @@ def run_progress(run: CutoverRun, *, now: datetime | None = None, failures_shown
         if step.key == Step.DELIVERING and step.state != "pending":
             step.done, step.total = delivery.sent + delivery.failed, delivery.total
     failures = run_failed_deliveries(run.pk, limit=failures_shown) if delivery.handoffs_failed else []
-    return RunProgress(steps=steps, delivery=delivery, failures=failures, timings=run_timings(run, now=now))
+    # The public notice's changes, read only when the run has some (its steps say so).
+    publishing = (run.steps or {}).get(Step.PUBLISHING) or {}
+    publications = run_public_changes(run.pk) if publishing.get("total") else []
+    return RunProgress(
+        steps=steps, delivery=delivery, failures=failures, timings=run_timings(run, now=now), publications=publications
+    )
 
 
 def run_for_page(pk: int) -> CutoverRun:
@@ -493,6 +514,12 @@ _ROLLBACK_LINES = [
         ngettext_lazy("%(n)s agent move set back to confirmed", "%(n)s agent moves set back to confirmed", "n"),
     ),
     ("later_phases_cancelled", ngettext_lazy("%(n)s later phase cancelled", "%(n)s later phases cancelled", "n")),
+    (
+        "public_changes_restored",
+        ngettext_lazy(
+            "%(n)s public change restored on its platform", "%(n)s public changes restored on their platforms", "n"
+        ),
+    ),
 ]
 
 
@@ -504,6 +531,7 @@ def rollback_summary_lines(run: CutoverRun) -> list[str]:
         n = summary.get(key)
         if n:
             lines.append(phrase % {"n": n})
+    lines.extend(summary.get("public_changes_not_restored") or [])
     return lines
 
 

@@ -11,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from channels_app.cutover.services.delivery import send_owner_notices
 from channels_app.cutover.services.engine import (
     claim_due_phases,
+    publish_run_changes,
     reap_stuck_runs,
     record_sweep_heartbeat,
     run_cutover,
@@ -44,6 +45,13 @@ def sweep_due_phases_task() -> int:
 def run_cutover_task(self, run_id: int) -> str:
     worker_id = f"{self.request.hostname or 'worker'}:{os.getpid()}"
     return run_cutover(run_id=run_id, worker_id=worker_id)
+
+
+@shared_task(
+    name="channels_app.tasks.publish_run_changes_task", ignore_result=True, acks_late=True, reject_on_worker_lost=True
+)
+def publish_run_changes_task(run_id: int) -> str | None:
+    return publish_run_changes(run_id=run_id)
 
 
 @shared_task(name="channels_app.tasks.reap_stuck_runs_task", ignore_result=True)

@@ -32,6 +32,7 @@ from channels_app.models import (
     CutoverRun,
     Phase,
     PhaseKind,
+    PublicationState,
     RunState,
     WatchdogAlert,
 )
@@ -169,6 +170,8 @@ def run_detail(request, pk: int):
         "failures": [(row, reason_text(row.last_error)) for row in progress.failures],
         "failures_not_shown": progress.failures_not_shown,
         "timings": progress.timings,
+        "publications": progress.publications,
+        "publications_failed": any(p.state == PublicationState.FAILED for p in progress.publications),
         "can_retry": run.state == RunState.COMPLETED_WITH_FAILURES
         and run.rolled_back_at is None
         and can(request.user, "manage_channels"),

@@ -48,6 +48,7 @@ from channels_app.models.plans import (
     SunsetPlan,
 )
 from channels_app.models.portal import PlanDraft, UserProfile
+from channels_app.models.publications import Publication, PublicationState, PublicNotice
 from channels_app.models.runs import (
     FINISHED_RUN_STATES,
     STEP_ORDER,
@@ -133,4 +134,7 @@ __all__ = [
     "PlanDraft",
     "UserProfile",
     "Heartbeat",
+    "PublicNotice",
+    "Publication",
+    "PublicationState",
 ]

@@ -76,6 +76,9 @@ class Channel(models.Model):
     webhook_secret_env = models.CharField(max_length=64, blank=True, validators=[validate_secret_name])
     api_token_env = models.CharField(max_length=64, blank=True, validators=[validate_secret_name])
     rate_limit_per_minute = models.PositiveIntegerField(default=60)
+    # Where the public notice goes on the platform, when it needs saying (Discourse:
+    # {"announcement_category": 12, "read_only_categories": [12, 13]}).
+    notice_settings = models.JSONField(default=dict, blank=True)
     # YouTube has no webhooks for comments, so its poller keeps its place here: the newest
     # publishedAt read so far and the ids published in exactly that second (publishedAt has
     # one-second precision), so the next poll neither reads a comment twice nor skips one.

@@ -63,6 +63,8 @@ class SunsetPlan(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     review_comment = models.TextField(blank=True)
     default_locale = models.CharField(max_length=10, default="en")
+    # At the archive phase, unpin the public notice's forum topic (Discourse).
+    unpin_notice_at_archive = models.BooleanField(default=True)
     channels = models.ManyToManyField("Channel", through="PlanChannel", related_name="plans")
     version = models.PositiveIntegerField(default=1, help_text=_("Bumped on every edit"))
     created_at = models.DateTimeField(auto_now_add=True)

@@ -25,6 +25,7 @@ FINISHED_RUN_STATES = (RunState.DELIVERING, RunState.COMPLETED, RunState.COMPLET
 class Step(models.TextChoices):
     FREEZE = "freeze", _("Freeze and re-check")
     CHANNELS = "channels", _("Channel states")
+    PUBLISHING = "publishing", _("Public notice")
     CONVERSATIONS = "conversations", _("Open conversations")
     REASSIGNMENTS = "reassignments", _("Reassignments")
     NOTIFICATIONS = "notifications", _("Notifications")

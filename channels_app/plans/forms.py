@@ -15,8 +15,10 @@ from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, R
 from channels_app.plans.services.drafts import WIZARD_STEPS
 from channels_app.plans.services.plans import (
     AutoReplyInput,
+    PublicNoticeInput,
     RedirectInput,
     auto_reply_problems,
+    public_notice_field_problems,
     redirect_problems,
     reference_problems,
 )
@@ -319,6 +321,91 @@ class BaseAutoReplyFormSet(forms.BaseFormSet):
 
 AutoReplyFormSet = forms.formset_factory(
     AutoReplyForm, formset=BaseAutoReplyFormSet, extra=0, can_delete=True, max_num=60
+)
+
+
+# --- step 4, below the replies: the public notice -------------------------------------------------
+
+
+class PublicNoticeForm(forms.Form):
+    """One language of the announcement on the channels themselves."""
+
+    locale = forms.ChoiceField(label=_("Language"), choices=LOCALE_CHOICES)
+    text = forms.CharField(
+        label=_("Announcement (notice phase)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        required=False,
+        help_text=_("The X post, the Messenger greeting, the YouTube channel description."),
+    )
+    moved_text = forms.CharField(
+        label=_("“Has moved” version (hard close)"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        required=False,
+    )
+    title = forms.CharField(label=_("Forum topic title"), max_length=255, required=False)
+    body = forms.CharField(
+        label=_("Forum topic body"), widget=forms.Textarea(attrs={"rows": 4}), max_length=32000, required=False
+    )
+
+    def __init__(self, *args, channel_kinds=(), phase_kinds=(), default_locale="en", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.channel_kinds = list(channel_kinds)
+        self.phase_kinds = set(phase_kinds)
+        self.default_locale = default_locale
+
+    def clean(self):
+        data = super().clean()
+        if data.get("locale") and any(data.get(f) for f in textrules.PUBLIC_FIELDS):
+            notice = PublicNoticeInput(
+                data["locale"],
+                data.get("text", ""),
+                data.get("moved_text", ""),
+                data.get("title", ""),
+                data.get("body", ""),
+            )
+            found = public_notice_field_problems(
+                notice,
+                channel_kinds=self.channel_kinds,
+                phase_kinds=self.phase_kinds,
+                default_locale=self.default_locale,
+            )
+            for field, problems in found.items():
+                for problem in problems:
+                    self.add_error(field, problem)
+        return data
+
+    def row(self) -> dict:
+        d = self.cleaned_data
+        return {f: d.get(f, "") for f in ("locale", *textrules.PUBLIC_FIELDS)}
+
+
+class BasePublicNoticeFormSet(forms.BaseFormSet):
+    def clean(self):
+        if any(self.errors):
+            return
+        seen = set()
+        for form in self.forms:
+            data = form.cleaned_data
+            if not data or data.get("DELETE") or not any(data.get(f) for f in textrules.PUBLIC_FIELDS):
+                continue
+            if data["locale"] in seen:
+                form.add_error("locale", _("The public notice already has this language."))
+            seen.add(data["locale"])
+
+    def rows(self) -> list[dict]:
+        return [
+            f.row()
+            for f in self.forms
+            if f.cleaned_data
+            and not f.cleaned_data.get("DELETE")
+            and any(f.cleaned_data.get(x) for x in textrules.PUBLIC_FIELDS)
+        ]
+
+
+PublicNoticeFormSet = forms.formset_factory(
+    PublicNoticeForm, formset=BasePublicNoticeFormSet, extra=0, can_delete=True, max_num=20
 )
 
 

@@ -27,6 +27,7 @@ from channels_app.models import (
     PhaseKind,
     PhaseState,
     PlanState,
+    PublicNotice,
     Reassignment,
     ReassignmentState,
     RedirectTarget,
@@ -109,6 +110,7 @@ def plan_for_page(pk: int) -> SunsetPlan:
                     )
                 ).order_by("phase_rank", "locale"),
             ),
+            Prefetch("public_notices", queryset=PublicNotice.objects.order_by("locale")),
             Prefetch(
                 "runs",
                 queryset=CutoverRun.objects.select_related("phase", "superseded_by", "rolled_back_by").order_by(
@@ -337,6 +339,12 @@ def diff_snapshots(before: dict, after: dict, channel_names: dict[int, str]) -> 
             "auto_replies",
             lambda a: f"{_kind(a['phase_kind'])} / {a['locale']}",
             lambda a: a["text"],
+        ),
+        (
+            gettext("Public notice"),
+            "public_notices",
+            lambda n: n["locale"],
+            lambda n: " · ".join(n.get(f) or "" for f in ("text", "moved_text", "title", "body") if n.get(f)),
         ),
     )
     for section, key, name, fmt in sections:

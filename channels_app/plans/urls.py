@@ -15,6 +15,7 @@ urlpatterns = [
     path("plans/drafts/<int:pk>/autosave/", wizard.autosave, name="plan_draft_autosave"),
     path("plans/drafts/<int:pk>/instant/", wizard.phase_instant, name="plan_draft_instant"),
     path("plans/drafts/<int:pk>/preview/", wizard.reply_preview, name="plan_draft_preview"),
+    path("plans/drafts/<int:pk>/notice-preview/", wizard.notice_preview, name="plan_draft_notice_preview"),
     path("plans/drafts/<int:pk>/discard/", wizard.discard, name="plan_draft_discard"),
     path("approvals/", review.approvals, name="approvals"),
     path("approvals/<int:pk>/", review.approval_review, name="approval_review"),

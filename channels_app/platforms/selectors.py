@@ -2,6 +2,8 @@
 
 import re
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -10,11 +12,25 @@ from django.db.models.functions import Coalesce
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import translation
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_lazy, ngettext
 
 from channels_app.core import mailbox as mailbox_url
-from channels_app.models import Channel, ChannelKind, Direction, Message, OutboxMessage, OutboxState, PhaseKind
-from channels_app.platforms.adapters import x
+from channels_app.core import textrules
+from channels_app.models import (
+    Channel,
+    ChannelKind,
+    Direction,
+    Message,
+    OutboxMessage,
+    OutboxState,
+    PhaseKind,
+    Publication,
+    PublicationState,
+    PublicNotice,
+    SunsetPlan,
+)
+from channels_app.plans.selectors import placeholder_values
+from channels_app.platforms.adapters import messenger, x
 from channels_app.platforms.adapters.registry import PLATFORMS
 
 # The columns of a message log row, in both halves of the UNION.
@@ -352,3 +368,161 @@ def publications() -> list[dict]:
         .order_by("channel__kind", "kind", "state")
     )
     return [{"platform": r["channel__kind"], "kind": r["kind"], "state": r["state"], "count": r["n"]} for r in rows]
+
+
+# --- the public notice ------------------------------------------------------------------------
+
+# Which public changes each phase makes, by platform: (action, the notice's field it publishes).
+# Soft close changes nothing public; the archive phase only unpins the forum topic.
+PUBLIC_CHANGES = {
+    PhaseKind.NOTICE: {"x": "post", "discourse": "announce", "messenger": "greeting", "youtube": "description"},
+    PhaseKind.HARD_CLOSE: {"x": "post", "discourse": "read_only", "messenger": "greeting", "youtube": "description"},
+    PhaseKind.ARCHIVE: {"discourse": "unpin"},
+}
+ICE_BREAKER_PAYLOAD = "DUSK_REDIRECT_{position}"
+# What each change is, as the dry run and the run page say it.
+PUBLIC_ACTION_LABELS = {
+    "post": gettext_lazy("Post on the brand's timeline"),
+    "announce": gettext_lazy("Announcement topic, pinned globally"),
+    "read_only": gettext_lazy("Category read-only for everyone but staff"),
+    "unpin": gettext_lazy("Announcement topic unpinned"),
+    "greeting": gettext_lazy("Messenger greeting per locale and ice breakers"),
+    "description": gettext_lazy("Channel description"),
+}
+
+
+@dataclass(frozen=True)
+class PlannedChange:
+    """One public change a phase will make on one channel (the dry run lists them; the cutover
+    writes one Publication each). `problem` says why it cannot be made, "" when it can."""
+
+    channel_id: int
+    channel_name: str
+    kind: str
+    action: str
+    target: str
+    change: dict[str, Any]
+    summary: str
+    problem: str = ""
+
+
+# Meta's own template strings in a Messenger greeting stay as written ("{{" is an escaped brace
+# to our placeholders).
+MESSENGER_TEMPLATE_STRINGS = ("{{user_first_name}}", "{{user_last_name}}", "{{user_full_name}}")
+
+
+def _notice_texts(plan: SunsetPlan, notices: list[PublicNotice], field: str) -> dict[str, str]:
+    """A notice field per locale, placeholders filled in that locale, the plan's default first."""
+    ordered = sorted(notices, key=lambda n: (n.locale != plan.default_locale, n.locale))
+    texts = {}
+    for notice in ordered:
+        template = getattr(notice, field)
+        for token in MESSENGER_TEMPLATE_STRINGS:
+            template = template.replace(token, token.replace("{", "{{").replace("}", "}}"))
+        if template.strip():
+            texts[notice.locale] = textrules.render(template, placeholder_values(plan, locale=notice.locale)).strip()
+    return texts
+
+
+def _messenger_greeting(texts: dict[str, str]) -> dict[str, str]:
+    if not texts:
+        return {}
+    greeting = {"default": next(iter(texts.values()))}
+    for locale, text in texts.items():
+        meta = messenger.messenger_locale(locale)
+        if meta and meta not in greeting:
+            greeting[meta] = text
+    return greeting
+
+
+def _announcement_topic(plan: SunsetPlan, channel: Channel) -> str:
+    found = (
+        Publication.objects.filter(run__plan=plan, channel=channel, action="announce", state=PublicationState.PUBLISHED)
+        .order_by("-id")
+        .values_list("platform_id", flat=True)
+        .first()
+    )
+    return found or ""
+
+
+def planned_public_changes(plan: SunsetPlan, phase_kind: str, channels: list[Channel]) -> list[PlannedChange]:
+    """The public changes `phase_kind` of `plan` makes on `channels`, in the order they are made;
+    [] when the plan has no public notice."""
+    notices = list(plan.public_notices.all())
+    if not notices:
+        return []
+    kinds = PUBLIC_CHANGES.get(phase_kind, {})
+    field = "moved_text" if phase_kind == PhaseKind.HARD_CLOSE else "text"
+    texts = _notice_texts(plan, notices, field)
+    first = next(iter(texts.values()), "")
+    changes: list[PlannedChange] = []
+    for channel in sorted(channels, key=lambda c: (c.name, c.pk)):
+        action = kinds.get(channel.kind)
+        if action is None:
+            continue
+        platform = PLATFORMS[channel.kind]
+        base = {"channel_id": channel.pk, "channel_name": channel.name, "kind": channel.kind, "action": action}
+        summary = str(PUBLIC_ACTION_LABELS.get(action) or platform.public_actions.get(action, action))
+        settings_ = channel.notice_settings or {}
+        if action == "announce":
+            if phase_kind == PhaseKind.NOTICE:
+                body = _notice_texts(plan, notices, "body")
+                title = _notice_texts(plan, notices, "title")
+                category = str(settings_.get("announcement_category") or "")
+                change = {"title": next(iter(title.values()), ""), "text": next(iter(body.values()), "")}
+                problem = "" if category else gettext("No announcement category is set for this forum.")
+                if not problem and not (change["title"] and change["text"]):
+                    problem = gettext("The public notice has no forum title and body.")
+                changes.append(PlannedChange(**base, target=category, change=change, summary=summary, problem=problem))
+        elif action == "read_only":
+            for category in settings_.get("read_only_categories") or []:
+                changes.append(PlannedChange(**base, target=str(category), change={}, summary=summary))
+        elif action == "unpin":
+            if plan.unpin_notice_at_archive:
+                topic = _announcement_topic(plan, channel)
+                if topic:
+                    changes.append(PlannedChange(**base, target=topic, change={}, summary=summary))
+        elif action == "greeting":
+            links = [
+                [target.label[:80], ICE_BREAKER_PAYLOAD.format(position=target.position)]
+                for target in sorted(plan.redirects.all(), key=lambda t: t.position)[: messenger.ICE_BREAKERS_LIMIT]
+            ]
+            greeting = _messenger_greeting(texts)
+            problem = "" if greeting else gettext("The public notice has no text for this phase.")
+            changes.append(
+                PlannedChange(
+                    **base, target="", change={"texts": greeting, "links": links}, summary=summary, problem=problem
+                )
+            )
+        else:  # one text: the X post, the YouTube description, in the plan's default locale
+            problem = "" if first else gettext("The public notice has no text for this phase.")
+            changes.append(PlannedChange(**base, target="", change={"text": first}, summary=summary, problem=problem))
+    return changes
+
+
+def run_public_changes(run_id: int) -> list[Publication]:
+    """A run's publications in the order they are made, with their channel and `label` (what the
+    change is), for the run page."""
+    rows = list(
+        Publication.objects.filter(run_id=run_id)
+        .select_related("channel")
+        .only(
+            "run_id",
+            "channel__name",
+            "channel__kind",
+            "phase_kind",
+            "action",
+            "target",
+            "position",
+            "state",
+            "platform_id",
+            "attempts",
+            "error",
+            "published_at",
+            "restored_at",
+        )
+        .order_by("position", "id")
+    )
+    for row in rows:
+        row.label = PUBLIC_ACTION_LABELS.get(row.action, row.action)
+    return rows

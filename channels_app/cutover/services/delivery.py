@@ -28,6 +28,8 @@ from channels_app.models import (
     OutboxMessage,
     OutboxState,
     PlanEvent,
+    Publication,
+    PublicationState,
     RunState,
     SunsetPlan,
 )
@@ -179,6 +181,17 @@ def retry_failed_deliveries(*, actor, run: CutoverRun | int) -> int:
         .exclude(kind__in=OWNER_NOTICE_KINDS)
         .update(state=NotificationState.PENDING)
     )
+    # Public changes a platform refused (after fixing the cause: a permission, a category): made
+    # again, each first looked up on its platform, then the run settles.
+    publications = 0
+    for publication in Publication.objects.filter(run_id=run.pk, state=PublicationState.FAILED):
+        change = {
+            **(publication.change or {}),
+            "generation": int((publication.change or {}).get("generation") or 0) + 1,
+        }
+        publications += Publication.objects.filter(pk=publication.pk, state=PublicationState.FAILED).update(
+            state=PublicationState.PENDING, error="", status_code=0, change=change
+        )
     steps = run.steps or {}
     steps.pop("done", None)
     if "delivering" in steps:
@@ -191,10 +204,17 @@ def retry_failed_deliveries(*, actor, run: CutoverRun | int) -> int:
         action="run.delivery_retried",
         obj=run,
         before={"state": RunState.COMPLETED_WITH_FAILURES},
-        after={"state": RunState.DELIVERING, "handoffs_requeued": handoffs, "emails_requeued": emails},
+        after={
+            "state": RunState.DELIVERING,
+            "handoffs_requeued": handoffs,
+            "emails_requeued": emails,
+            "publications_requeued": publications,
+        },
     )
     if handoffs:
         kick_outbox()
     if emails:
         enqueue_on_commit("channels_app.tasks.send_run_emails_task", run.pk)
-    return handoffs + emails
+    if publications:
+        enqueue_on_commit("channels_app.tasks.publish_run_changes_task", run.pk)
+    return handoffs + emails + publications

@@ -55,6 +55,8 @@ from channels_app.models import (
     PlanChannel,
     PlanEvent,
     PlanState,
+    Publication,
+    PublicationState,
     Reassignment,
     ReassignmentState,
     RunState,
@@ -69,6 +71,7 @@ from channels_app.plans.selectors import (
 )
 from channels_app.plans.services.notices import queue_plan_notices
 from channels_app.plans.services.preflight import check_connections, run_preflight
+from channels_app.platforms.services.publications import publish_pending, queue_publications
 from channels_app.workforce.selectors import notice_language
 
 log = logging.getLogger(__name__)
@@ -495,6 +498,40 @@ def _step_channels(ctx: _Ctx) -> None:
                 after={"channels": ctx.channel_ids, "state": target},
             )
         _finish_step(ctx, Step.CHANNELS)
+
+
+def _step_publishing(ctx: _Ctx) -> None:
+    """The public notice: this phase's changes on the channels themselves (the forum topic, the
+    X post, the Messenger greeting, the YouTube description), each made once, with what it
+    replaced captured for rollback (platforms/services/publications.py). A change the platform
+    refuses stops that channel's others and is shown on the run page; the run goes on."""
+    info = _start_step(ctx, Step.PUBLISHING)
+    run = CutoverRun.objects.select_related("phase", "plan").get(pk=ctx.run_id)
+    with transaction.atomic():
+        info["total"] = queue_publications(run=run, channel_ids=ctx.channel_ids)
+        _beat(ctx)
+
+    def beat() -> None:
+        _beat(ctx)
+
+    report = publish_pending(run_id=ctx.run_id, beat=beat)
+    with transaction.atomic():
+        info["done"] = report.published
+        info["failed"] = report.failed + report.waiting
+        fields: dict[str, Any] = {}
+        if report.failed:
+            now = _iso(timezone.now())
+            refused = Publication.objects.filter(run_id=ctx.run_id, state=PublicationState.FAILED).select_related(
+                "channel"
+            )
+            run = CutoverRun.objects.get(pk=ctx.run_id)
+            known = {e.get("error") for e in run.errors}
+            new = [
+                {"at": now, "step": Step.PUBLISHING, "error": f"{p.channel.name}: {p.action}: {p.error}"}
+                for p in refused
+            ]
+            fields["errors"] = [*run.errors, *(e for e in new if e["error"] not in known)]
+        _finish_step(ctx, Step.PUBLISHING, **fields)
 
 
 def _outbox_table() -> str:
@@ -954,13 +991,19 @@ def settle_delivery(*, run_id: int, now: datetime | None = None) -> str | None:
         info = steps.setdefault(Step.DELIVERING, {"state": "running", "done": 0, "total": 0})
         info["total"] = counts.total
         info["done"] = counts.sent + counts.failed
-        if counts.unsettled:
+        # Public changes queued again from the run page are still to be made.
+        waiting = Publication.objects.filter(
+            run_id=run.pk, state__in=[PublicationState.PENDING, PublicationState.PUBLISHING]
+        ).exists()
+        if counts.unsettled or waiting:
             CutoverRun.objects.filter(pk=run.pk).update(steps=steps)
             return None
         info["state"] = "done"
         info["finished_at"] = _iso(now)
         steps[Step.DONE] = {"state": "done", "done": 1, "total": 1, "started_at": _iso(now), "finished_at": _iso(now)}
-        state = RunState.COMPLETED if not counts.failed else RunState.COMPLETED_WITH_FAILURES
+        # A public change the platform refused counts like a message not delivered.
+        unpublished = Publication.objects.filter(run_id=run.pk, state=PublicationState.FAILED).exists()
+        state = RunState.COMPLETED if not (counts.failed or unpublished) else RunState.COMPLETED_WITH_FAILURES
         CutoverRun.objects.filter(pk=run.pk).update(
             state=state,
             steps=steps,
@@ -990,6 +1033,23 @@ def settle_delivery(*, run_id: int, now: datetime | None = None) -> str | None:
     return state
 
 
+def publish_run_changes(*, run_id: int) -> str | None:
+    """Make a delivering run's public changes that wait (retried from the run page), then settle
+    the run. Safe to run twice: each change is looked up on its platform before a retry."""
+    if not CutoverRun.objects.filter(pk=run_id, state=RunState.DELIVERING, rolled_back_at__isnull=True).exists():
+        return None
+    report = publish_pending(run_id=run_id)
+    with transaction.atomic():
+        run = CutoverRun.objects.select_for_update().get(pk=run_id)
+        steps = run.steps or {}
+        info = steps.get(Step.PUBLISHING)
+        if info is not None:
+            info["done"] = report.published
+            info["failed"] = report.failed + report.waiting
+            CutoverRun.objects.filter(pk=run_id).update(steps=steps)
+    return settle_delivery(run_id=run_id)
+
+
 def settle_delivering_runs(*, now: datetime | None = None) -> list[int]:
     """Settle every run still delivering; returns the ids that ended."""
     ended = []
@@ -1002,6 +1062,7 @@ def settle_delivering_runs(*, now: datetime | None = None) -> list[int]:
 STEPS = {
     Step.FREEZE: _step_freeze,
     Step.CHANNELS: _step_channels,
+    Step.PUBLISHING: _step_publishing,
     Step.CONVERSATIONS: _step_conversations,
     Step.REASSIGNMENTS: _step_reassignments,
     Step.NOTIFICATIONS: _step_notifications,

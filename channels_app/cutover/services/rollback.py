@@ -32,6 +32,7 @@ from channels_app.models import (
     RunState,
     SunsetPlan,
 )
+from channels_app.platforms.services.publications import restore_publications
 
 
 def rollback_deadline(run: CutoverRun) -> datetime | None:
@@ -84,7 +85,9 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
 @transaction.atomic
 def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | None = None) -> CutoverRun:
     """Restore channel states, conversations, assignments and moves as they were
-    before the run. Hand-off notices already sent stay sent (and their unique
+    before the run, and on the platforms what the run's public notice replaced (the earlier
+    greeting, description, category permissions, pinned state; its posts and topics deleted).
+    Hand-off notices already sent stay sent (and their unique
     key keeps a later cutover from sending them again); unsent ones are dropped."""
     require(actor, "rollback_plan")
     now = now or timezone.now()
@@ -122,6 +125,8 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
     moves = Reassignment.objects.filter(applied_by_run=run).update(
         state=ReassignmentState.CONFIRMED, applied_by_run=None
     )
+    # The public notice: what each change on a platform replaced is put back, latest first.
+    public_restored, public_errors = restore_publications(run=run, actor=actor)
     Phase.objects.filter(pk=run.phase_id).update(state=PhaseState.ROLLED_BACK)
     cancelled = Phase.objects.filter(plan=plan, state__in=[PhaseState.PENDING, PhaseState.SCHEDULED]).update(
         state=PhaseState.CANCELLED
@@ -139,6 +144,8 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         "assignments_reopened": reopened_assignments,
         "moves_reverted": moves,
         "later_phases_cancelled": cancelled,
+        "public_changes_restored": public_restored,
+        "public_changes_not_restored": public_errors,
     }
     CutoverRun.objects.filter(pk=run.pk).update(rolled_back_at=now, rolled_back_by=actor, rollback_summary=summary)
     run.refresh_from_db()

@@ -14,12 +14,22 @@ from channels_app.plans.services.landing import DEFAULT_ACCENT, DEFAULT_REFERENC
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
+    PublicNoticeInput,
     RedirectInput,
     create_plan,
     update_plan,
 )
 
-DRAFT_KEYS = ("title", "default_locale", "channel_ids", "phases", "redirects", "auto_replies", "landing")
+DRAFT_KEYS = (
+    "title",
+    "default_locale",
+    "channel_ids",
+    "phases",
+    "redirects",
+    "auto_replies",
+    "landing",
+    "public_notices",
+)
 # A draft is scratch space for a plan, bounded like one: a title of 200 characters, a few dozen
 # phases and redirects, replies of a few thousand characters each in a few languages.
 DRAFT_MAX_CHARS = 64_000
@@ -81,6 +91,11 @@ def _data_from_plan(plan: SunsetPlan) -> dict[str, Any]:
         "auto_replies": [
             {"phase_kind": a.phase_kind, "locale": a.locale, "text": a.text}
             for a in sorted(plan.auto_replies.all(), key=lambda a: (_phase_rank(a.phase_kind), a.locale))
+        ],
+        # Kept whole when a plan is edited: update_plan writes what the draft holds.
+        "public_notices": [
+            {"locale": n.locale, "text": n.text, "moved_text": n.moved_text, "title": n.title, "body": n.body}
+            for n in plan.public_notices.order_by("locale")
         ],
     }
 
@@ -193,13 +208,24 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         for row in data.get("auto_replies") or []
         if (row.get("text") or "").strip()
     ]
+    notices = [
+        PublicNoticeInput(
+            row.get("locale", ""),
+            row.get("text", ""),
+            row.get("moved_text", ""),
+            row.get("title", ""),
+            row.get("body", ""),
+        )
+        for row in data.get("public_notices") or []
+        if any((row.get(f) or "").strip() for f in ("text", "moved_text", "title", "body"))
+    ]
     if problems:
         raise ValidationError({"phases": problems})
     try:
         channel_ids = [int(pk) for pk in data.get("channel_ids") or []]
     except (TypeError, ValueError):
         raise ValidationError({"channels": [_("Choose channels from the list.")]}) from None
-    return {
+    inputs = {
         "title": data.get("title", ""),
         "channel_ids": channel_ids,
         "phases": phases,
@@ -207,6 +233,10 @@ def draft_inputs(data: dict[str, Any]) -> dict[str, Any]:
         "auto_replies": replies,
         "default_locale": data.get("default_locale") or "en",
     }
+    # A draft begun before plans had a public notice says nothing of it: the plan's stays as is.
+    if "public_notices" in data:
+        inputs["public_notices"] = notices
+    return inputs
 
 
 @transaction.atomic

@@ -16,7 +16,7 @@ from channels_app.audit.services import record_event
 from channels_app.core import textrules
 from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import require
-from channels_app.core.reply_checks import reply_problems
+from channels_app.core.reply_checks import public_notice_problems, reply_problems
 from channels_app.core.textinput import first_unsafe
 from channels_app.core.zones import LOCALE_RE, local_to_instant, zone_names
 from channels_app.models import (
@@ -32,6 +32,7 @@ from channels_app.models import (
     PlanEvent,
     PlanRegion,
     PlanState,
+    PublicNotice,
     RedirectKind,
     RedirectTarget,
     ReferenceMode,
@@ -94,6 +95,19 @@ class AutoReplyInput:
     phase_kind: str
     locale: str
     text: str
+
+
+@dataclass(frozen=True)
+class PublicNoticeInput:
+    """The public notice in one locale: `text` (the X post, the Messenger greeting, the YouTube
+    description at the notice phase), `moved_text` (the same at the hard close), and the
+    Discourse announcement topic's `title` and `body`."""
+
+    locale: str
+    text: str
+    moved_text: str = ""
+    title: str = ""
+    body: str = ""
 
 
 def follow_the_sun(kind: str, local_date: date, local_time: time, regions: Sequence[RegionInput]) -> list[PhaseInput]:
@@ -343,6 +357,76 @@ def _validate_auto_replies(
                 errors.add("auto_replies", _("%(label)s: %(problem)s") % {"label": values["label"], "problem": message})
 
 
+def _validate_public_notices(
+    notices: Sequence[PublicNoticeInput],
+    channel_kinds: Iterable[str],
+    phase_kinds: set[str],
+    default_locale: str,
+    errors: _Errors,
+) -> None:
+    """Each field of each locale against the limits of the platforms it will be published on:
+    the notice-phase text needs a notice phase, the "has moved" text a hard close. The plan's
+    default locale is what X, YouTube and the forum publish, so it must say everything; other
+    locales (Messenger's greeting per locale) may leave a field empty."""
+    if notices and default_locale not in {n.locale for n in notices}:
+        errors.add(
+            "public_notices",
+            _("Write the public notice in the plan's default locale (%(locale)s) too.") % {"locale": default_locale},
+        )
+    seen: set[str] = set()
+    for notice in notices:
+        label = _("Public notice %(locale)s") % {"locale": notice.locale}
+        if not LOCALE_RE.match(notice.locale):
+            errors.add(
+                "public_notices",
+                _("%(label)s: “%(locale)s” is not a locale code such as en or pt-BR.")
+                % {"label": label, "locale": notice.locale},
+            )
+            continue
+        if notice.locale in seen:
+            errors.add("public_notices", _("%(label)s: written twice.") % {"label": label})
+            continue
+        seen.add(notice.locale)
+        found = public_notice_field_problems(
+            notice, channel_kinds=channel_kinds, phase_kinds=phase_kinds, default_locale=default_locale
+        )
+        for field, problems in found.items():
+            for problem in problems:
+                errors.add(
+                    "public_notices",
+                    _("%(label)s, %(field)s: %(problem)s")
+                    % {"label": label, "field": PUBLIC_NOTICE_FIELD_LABELS[field], "problem": problem},
+                )
+
+
+def public_notice_field_problems(
+    notice: PublicNoticeInput, *, channel_kinds: Iterable[str], phase_kinds: set[str], default_locale: str
+) -> dict[str, list[str]]:
+    """What is wrong with each field of one locale's public notice, for the platforms it will be
+    published on (the wizard's form and the service say the same). A field no phase publishes,
+    or left empty in a locale other than the default, is not checked."""
+    kinds = set(channel_kinds)
+    needed = {"text": PhaseKind.NOTICE in phase_kinds, "moved_text": PhaseKind.HARD_CLOSE in phase_kinds}
+    needed["title"] = needed["body"] = needed["text"]
+    found: dict[str, list[str]] = {}
+    for field in textrules.PUBLIC_FIELDS:
+        value = getattr(notice, field)
+        if not value.strip() and (not needed[field] or notice.locale != default_locale):
+            continue
+        problems = public_notice_problems(field, value, kinds)
+        if problems:
+            found[field] = problems
+    return found
+
+
+PUBLIC_NOTICE_FIELD_LABELS = {
+    "text": gettext_lazy("announcement"),
+    "moved_text": gettext_lazy("“has moved” text"),
+    "title": gettext_lazy("forum title"),
+    "body": gettext_lazy("forum body"),
+}
+
+
 def _load_channels(channel_ids: Sequence[int], errors: _Errors, *, plan: SunsetPlan | None) -> list[Channel]:
     ids = list(dict.fromkeys(int(i) for i in channel_ids))
     if not ids:
@@ -395,6 +479,9 @@ def _snapshot(plan: SunsetPlan) -> dict:
             for r in plan.redirects.order_by("position")
         ],
         "auto_replies": list(plan.auto_replies.order_by("phase_kind", "locale").values("phase_kind", "locale", "text")),
+        "public_notices": list(
+            plan.public_notices.order_by("locale").values("locale", "text", "moved_text", "title", "body")
+        ),
     }
 
 
@@ -409,6 +496,7 @@ def _validated_contents(
     plan: SunsetPlan | None,
     now: datetime,
     regions: Sequence[RegionInput] = (),
+    public_notices: Sequence[PublicNoticeInput] = (),
 ):
     errors = _Errors()
     if not title.strip():
@@ -431,11 +519,14 @@ def _validated_contents(
     _validate_redirects(redirects, errors)
     _validate_redirect_shares(redirects, errors)
     _validate_auto_replies(auto_replies, [c.kind for c in channels], {p.kind for p in phases}, errors)
+    _validate_public_notices(
+        public_notices, [c.kind for c in channels], {p.kind for p in phases}, default_locale, errors
+    )
     errors.raise_if_any()
     return channels, resolved
 
 
-def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=()) -> None:
+def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=(), public_notices=()) -> None:
     region_of = {int(cid): r.name.strip() for r in regions for cid in r.channel_ids}
     PlanRegion.objects.filter(plan=plan).delete()
     PlanRegion.objects.bulk_create([PlanRegion(plan=plan, name=r.name.strip(), time_zone=r.time_zone) for r in regions])
@@ -483,6 +574,20 @@ def _write_contents(plan, channels, resolved, redirects, auto_replies, regions=(
     AutoReply.objects.bulk_create(
         [AutoReply(plan=plan, phase_kind=a.phase_kind, locale=a.locale, text=a.text) for a in auto_replies]
     )
+    PublicNotice.objects.filter(plan=plan).delete()
+    PublicNotice.objects.bulk_create(
+        [
+            PublicNotice(
+                plan=plan,
+                locale=n.locale,
+                text=n.text.strip(),
+                moved_text=n.moved_text.strip(),
+                title=n.title.strip(),
+                body=n.body.strip(),
+            )
+            for n in public_notices
+        ]
+    )
 
 
 # --- drafting -------------------------------------------------------------------
@@ -499,6 +604,7 @@ def create_plan(
     auto_replies: Sequence[AutoReplyInput] = (),
     default_locale: str = "en",
     regions: Sequence[RegionInput] = (),
+    public_notices: Sequence[PublicNoticeInput] = (),
     now: datetime | None = None,
 ) -> SunsetPlan:
     require(actor, "draft_plan")
@@ -513,9 +619,10 @@ def create_plan(
         plan=None,
         now=now,
         regions=regions,
+        public_notices=public_notices,
     )
     plan = SunsetPlan.objects.create(title=title.strip(), author=actor, default_locale=default_locale)
-    _write_contents(plan, channels, resolved, redirects, auto_replies, regions)
+    _write_contents(plan, channels, resolved, redirects, auto_replies, regions, public_notices)
     record_event(actor=actor, action="plan.created", obj=plan, after=_snapshot(plan))
     return plan
 
@@ -562,6 +669,10 @@ def copy_plan_into_draft(*, actor, plan: SunsetPlan, now: datetime | None = None
         ],
         default_locale=plan.default_locale,
         regions=regions,
+        public_notices=[
+            PublicNoticeInput(n.locale, n.text, n.moved_text, n.title, n.body)
+            for n in plan.public_notices.order_by("locale")
+        ],
         now=now,
     )
     record_event(actor=actor, action="plan.copied", obj=copy, before={"from_plan": plan.pk}, after={"plan": copy.pk})
@@ -604,10 +715,18 @@ def update_plan(
     auto_replies: Sequence[AutoReplyInput] = (),
     default_locale: str = "en",
     regions: Sequence[RegionInput] = (),
+    public_notices: Sequence[PublicNoticeInput] | None = None,
     now: datetime | None = None,
 ) -> SunsetPlan:
+    """A new version of a draft plan. `public_notices` None keeps the plan's public notice as it
+    is (a caller that does not edit it, such as the API, never drops it)."""
     require(actor, "draft_plan")
     plan = _locked(plan)
+    if public_notices is None:
+        public_notices = [
+            PublicNoticeInput(n.locale, n.text, n.moved_text, n.title, n.body)
+            for n in plan.public_notices.order_by("locale")
+        ]
     _require_state(plan, [PlanState.DRAFT], _ONLY_DRAFT_EDITED)
     now = now or timezone.now()
     before = _snapshot(plan)
@@ -621,12 +740,13 @@ def update_plan(
         plan=plan,
         now=now,
         regions=regions,
+        public_notices=public_notices,
     )
     plan.title = title.strip()
     plan.default_locale = default_locale
     plan.version += 1
     plan.save(update_fields=["title", "default_locale", "version", "updated_at"])
-    _write_contents(plan, channels, resolved, redirects, auto_replies, regions)
+    _write_contents(plan, channels, resolved, redirects, auto_replies, regions, public_notices)
     record_event(actor=actor, action="plan.updated", obj=plan, before=before, after=_snapshot(plan))
     return plan
 
@@ -880,6 +1000,8 @@ def plan_snapshot(plan: SunsetPlan) -> dict:
 
 __all__ = [
     "AutoReplyInput",
+    "PublicNoticeInput",
+    "public_notice_field_problems",
     "PhaseInput",
     "RedirectInput",
     "RegionInput",

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from channels_app.core import textrules
 from channels_app.core.permissions import require
-from channels_app.core.reply_checks import platform_label, reply_problems
+from channels_app.core.reply_checks import platform_label, public_notice_problems, reply_problems
 from channels_app.core.views import FORM_ERROR_STATUS, error_dict, go
 from channels_app.core.zones import LOCALE_RE, date_in_language, zone_choices
 from channels_app.models import PHASE_ORDER, Channel, LandingPage, PlanChannel, PlanDraft, PlanState, SunsetPlan
@@ -27,6 +27,7 @@ from channels_app.plans.forms import (
     LandingPageForm,
     PhaseFormSet,
     PlanBasicsForm,
+    PublicNoticeFormSet,
     RedirectFormSet,
     describe_instant,
 )
@@ -51,10 +52,12 @@ ROWS = {
         ("label", "value"),
     ),
     "replies": ("replies", ("phase_kind", "locale", "text"), ("text",)),
+    # The public notice: written on the replies step, below the replies (not a step of its own).
+    "notice": ("notices", ("locale", *textrules.PUBLIC_FIELDS), textrules.PUBLIC_FIELDS),
 }
-DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies"}
+DATA_KEY = {"phases": "phases", "redirects": "redirects", "replies": "auto_replies", "notice": "public_notices"}
 ERROR_STEP = {"title": "channels", "channels": "channels", "default_locale": "channels", "phases": "phases"}
-ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies", "landing": "redirects"}
+ERROR_STEP |= {"redirects": "redirects", "auto_replies": "replies", "landing": "redirects", "public_notices": "replies"}
 # The landing page's settings are a section of the redirect step (LandingPageForm, this prefix).
 LANDING_PREFIX = "landing"
 LANDING_TEXT_FIELDS = ("display_name", "accent", "reference_param", "phone_opens", "phone_closes", "phone_zone")
@@ -187,13 +190,20 @@ def _new_row(step: str, draft: PlanDraft, rows: list[dict]) -> dict:
 
 
 def _formset(step: str, draft: PlanDraft, rows: list[dict], bound: bool):
-    cls = {"phases": PhaseFormSet, "redirects": RedirectFormSet, "replies": AutoReplyFormSet}[step]
+    cls = {
+        "phases": PhaseFormSet,
+        "redirects": RedirectFormSet,
+        "replies": AutoReplyFormSet,
+        "notice": PublicNoticeFormSet,
+    }[step]
     kwargs = {}
-    if step == "replies":
+    if step in ("replies", "notice"):
         kwargs["form_kwargs"] = {
             "channel_kinds": [c.kind for c in _draft_channels(draft)],
             "phase_kinds": {p.get("kind") for p in draft.data.get("phases") or []},
         }
+    if step == "notice":
+        kwargs["form_kwargs"]["default_locale"] = draft.data.get("default_locale") or "en"
     if bound:
         return cls(_bound(step, rows), prefix=ROWS[step][0], **kwargs)
     return cls(initial=rows, prefix=ROWS[step][0], **kwargs)
@@ -237,11 +247,13 @@ def _attach_instants(formset) -> None:
         form.info = describe_instant(day, at, str(form["time_zone"].value() or "").strip())
 
 
-def _render(request, draft, step, form, *, status=200, problems=None, landing_form=None):
+def _render(request, draft, step, form, *, status=200, problems=None, landing_form=None, notice_form=None):
     if step == "phases":
         _attach_instants(form)
     if step == "redirects" and landing_form is None:
         landing_form = _landing_form(draft)
+    if step == "replies" and notice_form is None:
+        notice_form = _formset("notice", draft, _stored_rows(draft, "notice"), bound=False)
     steps = [(key, STEP_LABELS[key]) for key in WIZARD_STEPS]
     context = {
         "draft": draft,
@@ -256,6 +268,8 @@ def _render(request, draft, step, form, *, status=200, problems=None, landing_fo
         "problems": problems or {},
         "channels": _draft_channels(draft) if step == "replies" else [],
         "placeholders": textrules.PLACEHOLDERS,
+        "notice_form": notice_form,
+        "public_placeholders": ", ".join("{" + p + "}" for p in textrules.PUBLIC_PLACEHOLDERS),
     }
     return render(request, "channels_app/plan_wizard.html", context, status=status)
 
@@ -326,6 +340,14 @@ def wizard(request, pk: int | None = None):
         raw = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
         if step == "redirects" and _landing_posted(request):
             raw["landing"] = _landing_raw(request.POST)
+        if step == "replies":
+            # The public notice's rows: one left empty is dropped (a notice is optional).
+            raw["public_notices"] = _raw_rows(request.POST, "notice", keep_blank=True)
+        if action == "add_notice" and step == "replies":
+            save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
+            notices = raw["public_notices"] + [{"locale": draft.data.get("default_locale") or "en"}]
+            replies = _formset(step, draft, raw[DATA_KEY[step]], bound=False)
+            return _render(request, draft, step, replies, notice_form=_formset("notice", draft, notices, bound=False))
         if action == "add":
             save_plan_draft(actor=request.user, draft=draft, data=raw, step=step)
             rows = raw[DATA_KEY[step]] + [_new_row(step, draft, raw[DATA_KEY[step]])]
@@ -344,6 +366,10 @@ def wizard(request, pk: int | None = None):
     valid = form.is_valid()
     if landing_form is not None:
         valid = landing_form.is_valid() and valid
+    notice_form = None
+    if step == "replies":
+        notice_form = _formset("notice", draft, raw["public_notices"], bound=True)
+        valid = notice_form.is_valid() and valid
     if valid and step == "replies":
         extra_problems = _required_replies(draft, form.rows())
         valid = not extra_problems
@@ -357,6 +383,7 @@ def wizard(request, pk: int | None = None):
             status=FORM_ERROR_STATUS,
             problems={"__all__": extra_problems},
             landing_form=landing_form,
+            notice_form=notice_form,
         )
 
     clean = form.draft_data() if step == "channels" else {DATA_KEY[step]: form.rows()}
@@ -365,6 +392,8 @@ def wizard(request, pk: int | None = None):
         logo = landing_form.cleaned_data.get("logo")
         if logo:
             set_draft_logo(actor=request.user, draft=draft, logo=logo[0], logo_type=logo[1])
+    if notice_form is not None:
+        clean["public_notices"] = notice_form.rows()
     if index + 1 < len(WIZARD_STEPS):
         save_plan_draft(actor=request.user, draft=draft, data=clean, step=WIZARD_STEPS[index + 1])
         return go(request, _step_url(draft, WIZARD_STEPS[index + 1]))
@@ -395,10 +424,12 @@ def autosave(request, pk: int):
             "channel_ids": [int(v) for v in request.POST.getlist("channels") if v.isdigit()],
             "default_locale": request.POST.get("default_locale", "en"),
         }
-    elif step in ROWS:
+    elif step in ROWS and step != "notice":
         data = {DATA_KEY[step]: _raw_rows(request.POST, step, keep_blank=True)}
         if step == "redirects" and _landing_posted(request):
             data["landing"] = _landing_raw(request.POST)
+        if step == "replies":
+            data["public_notices"] = _raw_rows(request.POST, "notice", keep_blank=True)
     else:
         return _autosave_refused(request, _("the wizard has no such step."), status=400)
     try:
@@ -506,6 +537,65 @@ def reply_preview(request, pk: int):
         "empty_advice": what_fills(empty),
     }
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
+
+
+# Which notice fields each platform publishes (the rest it ignores).
+NOTICE_FIELDS_BY_KIND = {
+    "x": ("text", "moved_text"),
+    "messenger": ("text", "moved_text"),
+    "youtube": ("text", "moved_text"),
+    "discourse": ("title", "body"),
+}
+
+
+def notice_previews(draft: PlanDraft, notice: dict[str, str], channels: list[Channel], *, locale: str) -> list[dict]:
+    """How one locale of the public notice looks on each platform of the plan, with the
+    platform's own limit (X weighted, Messenger's greeting 160, YouTube's description 1,000,
+    Discourse's title and body) and what is wrong, as the services will check it."""
+    previews = []
+    seen = set()
+    values = _sample_values(draft, None, locale)
+    values.pop("customer_name", None)
+    values.pop("reference", None)
+    for channel in channels:
+        if channel.kind in seen or channel.kind not in NOTICE_FIELDS_BY_KIND:
+            continue
+        seen.add(channel.kind)
+        for field in NOTICE_FIELDS_BY_KIND[channel.kind]:
+            text = notice.get(field) or ""
+            if not text.strip():
+                continue
+            limits = textrules.PUBLIC_LIMITS[(channel.kind, field)]
+            worst = textrules.render(text, textrules.WORST_CASE_SAMPLES).strip()
+            length = textrules.public_notice_length(channel.kind, worst)
+            previews.append(
+                {
+                    "kind": channel.kind,
+                    "field": field,
+                    "label": platform_label(channel.kind),
+                    "channel": channel,
+                    "text": textrules.render(text, {**values, "channel": channel.name}).strip(),
+                    "length": length,
+                    "limit": limits[1],
+                    "over": length > limits[1] or length < limits[0],
+                    "weighted": channel.kind == "x",
+                    "problems": public_notice_problems(field, text, [channel.kind]),
+                }
+            )
+    return previews
+
+
+@require_POST
+@login_required
+def notice_preview(request, pk: int):
+    draft = _own_draft(request, pk)
+    i = _row(request)
+    notice = {f: request.POST.get(f"notices-{i}-{f}", "") for f in textrules.PUBLIC_FIELDS}
+    locale = request.POST.get(f"notices-{i}-locale", "")
+    if not LOCALE_RE.match(locale):
+        locale = draft.data.get("default_locale") or "en"
+    context = {"row": i, "previews": notice_previews(draft, notice, _draft_channels(draft), locale=locale)}
+    return render(request, "channels_app/plan_wizard.html#notice-preview", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -414,6 +414,37 @@ Timeout = httpx.Timeout | float | None
 
 
 @dataclass(frozen=True)
+class PublicChange:
+    """One change to what a channel shows everyone (not one customer): the announcement the
+    cutover publishes on the channel itself. `action` is one of the platform's
+    `public_actions`; `key` is the publication's own key, kept on the platform where the
+    platform has a place for it (a Discourse topic's external_id), so an attempt in doubt is
+    found again rather than repeated."""
+
+    action: str
+    key: str
+    text: str = ""  # the post, the topic's body, the channel description
+    title: str = ""  # Discourse: the topic's title
+    # Messenger: the greeting per platform locale ("default" first, then "fr_FR"...).
+    texts: Mapping[str, str] = field(default_factory=dict)
+    # Messenger: ice breakers as (question, postback payload), pointing to the new channels.
+    links: tuple[tuple[str, str], ...] = ()
+    # Discourse: the category of the announcement or the one made read-only; the topic to unpin.
+    target: str = ""
+    # When the first attempt began: a post looked up in doubt is no older (X).
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """A public change done on the platform: its platform id (the post, the topic, the
+    channel) and whether it was found there, done by an earlier attempt, rather than done now."""
+
+    platform_id: str
+    recovered: bool = False
+
+
+@dataclass(frozen=True)
 class Account:
     """Where and as whom to call a platform: its API base URL, the credential, and the brand's own
     account id there (X and YouTube use it to recognise our replies, Discourse to post as)."""
@@ -505,3 +536,58 @@ class Platform(ABC):
     ) -> str | None:
         """The id of our reply to the target posted since `since` (an earlier attempt that may
         have gone through), or None."""
+
+    # The public notice ------------------------------------------------------------------
+    # What the cutover can change on the channel itself, action -> what it does (the dry run
+    # lists it). {} for a platform with nothing public to change through its API (email).
+    public_actions: ClassVar[Mapping[str, str]] = {}
+
+    def check_public_action(self, change: PublicChange) -> None:
+        if change.action not in self.public_actions:
+            raise PermanentSendError(f"{self.kind} publishes no {change.action!r}")
+
+    def read_public_state(
+        self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
+    ) -> dict[str, Any]:
+        """What the change will replace, as JSON, captured before it is made: `restore` puts
+        exactly this back."""
+        raise PermanentSendError(f"{self.kind} publishes no {change.action!r}")
+
+    def publish(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> Published:
+        """Make the change; SendError otherwise (permanent: the platform refused it)."""
+        raise PermanentSendError(f"{self.kind} publishes no {change.action!r}")
+
+    def find_publication(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> str | None:
+        """The platform id of the change when the platform already shows it (an attempt that
+        went through although its answer was lost), else None. SendError when it cannot say."""
+        raise PermanentSendError(f"{self.kind} publishes no {change.action!r}")
+
+    def restore(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        platform_id: str,
+        *,
+        timeout: Timeout = None,
+    ) -> None:
+        """Put back what `read_public_state` captured before the change (`platform_id` names
+        what the change created, to remove it). Doing it twice does no harm."""
+        raise PermanentSendError(f"{self.kind} publishes no {change.action!r}")

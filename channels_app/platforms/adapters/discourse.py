@@ -3,6 +3,7 @@ replies out."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,8 @@ from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
     Platform,
+    PublicChange,
+    Published,
     ReplyContext,
     ReplyTarget,
     RetryableSendError,
@@ -205,6 +208,220 @@ def whoami(
     return Identity(account_id=str(user["username"]), name=str(user["username"]))
 
 
+# --------------------------------------------------------------------------------------------
+# The public notice: an announcement topic pinned globally, categories made read-only. Shapes
+# from Discourse's OpenAPI (github.com/discourse/discourse_api_docs, openapi.json):
+# createTopicPostPM (POST /posts.json with title, raw, category, external_id), getTopicByExternalId
+# (GET /t/external_id/{external_id}.json), getTopic (GET /t/{id}.json: pinned_globally),
+# updateTopicStatus (PUT /t/{id}/status.json: status, enabled, until), removeTopic (DELETE
+# /t/{id}.json), getCategory (GET /c/{id}/show.json: name, group_permissions) and updateCategory
+# (PUT /categories/{id}.json: name, permissions {group name: 1 full, 2 create post, 3 read only},
+# the numbers as the discourse_api Ruby client's categories.rb names them).
+# --------------------------------------------------------------------------------------------
+
+FULL, CREATE_POST, READ_ONLY = 1, 2, 3  # a category's permission_type per group
+# Until when a global pin holds: Discourse asks for an end; the archive step (or a rollback)
+# unpins before it anyway.
+PIN_UNTIL = "2099-12-31"
+
+
+def _headers(api_key: str, api_username: str) -> dict[str, str]:
+    return {"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"}
+
+
+def _raise_for_forum_status(response: httpx.Response) -> None:
+    if response.status_code == 429:
+        extras = (response_json(response) or {}).get("extras") or {}
+        wait = parse_retry_after(response.headers)
+        if wait is None and extras.get("wait_seconds") is not None:
+            wait = float(extras["wait_seconds"])
+        raise RetryableSendError(wait, error_text(response), 429)
+    raise_for_platform_status(response)
+
+
+def topic_by_external_id(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    external_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> dict[str, Any] | None:
+    """The topic created with this external_id (GET /t/external_id/{id}.json, which redirects to
+    the topic's JSON), or None when there is none."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/t/external_id/{external_id}.json"),
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+        follow_redirects=True,
+    )
+    if response.status_code == 404:
+        return None
+    _raise_for_forum_status(response)
+    topic = response_json(response) or {}
+    if topic.get("id") is None:
+        raise PermanentSendError(f"no topic in the answer ({error_text(response)})", response.status_code)
+    return topic
+
+
+def create_topic(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    *,
+    title: str,
+    raw: str,
+    category_id: int,
+    external_id: str,
+    timeout: httpx.Timeout | float | None = None,
+) -> str:
+    """POST /posts.json with a title: a new topic; its id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/posts.json"),
+        json={"title": title, "raw": raw, "category": category_id, "external_id": external_id},
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    _raise_for_forum_status(response)
+    topic_id = (response_json(response) or {}).get("topic_id")
+    if topic_id is None:
+        raise PermanentSendError(f"no topic id in the answer ({error_text(response)})", response.status_code)
+    return str(topic_id)
+
+
+def set_pinned_globally(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: str,
+    pinned: bool,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """PUT /t/{id}/status.json status=pinned_globally (enabled "true"/"false", until when pinning)."""
+    body = {"status": "pinned_globally", "enabled": "true" if pinned else "false"}
+    if pinned:
+        body["until"] = PIN_UNTIL
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, f"/t/{int(topic_id)}/status.json"),
+        json=body,
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    _raise_for_forum_status(response)
+
+
+def get_topic(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> dict[str, Any] | None:
+    """GET /t/{id}.json, None when the topic is gone."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/t/{int(topic_id)}.json"),
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    if response.status_code == 404:
+        return None
+    _raise_for_forum_status(response)
+    return response_json(response) or {}
+
+
+def delete_topic(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """DELETE /t/{id}.json; a topic already gone is what was wanted."""
+    response = request(
+        client,
+        "DELETE",
+        join_url(base_url, f"/t/{int(topic_id)}.json"),
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    if response.status_code == 404:
+        return
+    _raise_for_forum_status(response)
+
+
+def category_permissions(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    category_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> dict[str, Any]:
+    """{"name", "permissions": {group name: permission_type}} of a category (GET /c/{id}/show.json)."""
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/c/{int(category_id)}/show.json"),
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    _raise_for_forum_status(response)
+    category = (response_json(response) or {}).get("category") or {}
+    if not category.get("name"):
+        raise PermanentSendError(f"no category in the answer ({error_text(response)})", response.status_code)
+    permissions = {
+        str(p["group_name"]): int(p["permission_type"])
+        for p in category.get("group_permissions") or []
+        if isinstance(p, dict) and p.get("group_name")
+    }
+    return {"name": str(category["name"]), "permissions": permissions}
+
+
+def update_category_permissions(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    category_id: str,
+    name: str,
+    permissions: Mapping[str, int],
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """PUT /categories/{id}.json with the category's name (required) and the whole permission
+    table: groups left out lose their access, so the table given is the table the forum keeps."""
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, f"/categories/{int(category_id)}.json"),
+        json={"name": name, "permissions": dict(permissions)},
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    _raise_for_forum_status(response)
+
+
+# Read-only for everyone, staff keep posting (to answer what is left, to post the moved notice).
+READ_ONLY_PERMISSIONS = {"everyone": READ_ONLY, "staff": FULL}
+
+
 class DiscoursePlatform(Platform):
     kind = "discourse"
     base_url_label = "the forum's URL"  # every forum is its own site: no default
@@ -279,6 +496,136 @@ class DiscoursePlatform(Platform):
             since,
             timeout=timeout,
         )
+
+    public_actions = {
+        "announce": "create the announcement topic in the category and pin it globally",
+        "read_only": "make the category read-only for everyone but staff",
+        "unpin": "unpin the announcement topic",
+    }
+
+    def _forum(self, account: Account) -> tuple[str, str, str]:
+        return account.base_url, account.token, account.account_id or "system"
+
+    def read_public_state(
+        self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
+    ) -> dict[str, Any]:
+        self.check_public_action(change)
+        forum = self._forum(account)
+        if change.action == "announce":
+            return {}  # a new topic: rollback unpins and deletes it
+        if change.action == "read_only":
+            return category_permissions(client, *forum, _number(change.target, "category"), timeout=timeout)
+        topic = get_topic(client, *forum, _number(change.target, "topic"), timeout=timeout)
+        return {"pinned_globally": bool((topic or {}).get("pinned_globally"))}
+
+    def publish(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> Published:
+        self.check_public_action(change)
+        forum = self._forum(account)
+        if change.action == "announce":
+            # The topic carries the publication's key as its external_id: one topic per key
+            # whatever happened to earlier attempts (the forum refuses a second one).
+            topic = topic_by_external_id(client, *forum, change.key, timeout=timeout)
+            topic_id = str(topic["id"]) if topic else ""
+            if not topic_id:
+                topic_id = create_topic(
+                    client,
+                    *forum,
+                    title=change.title,
+                    raw=change.text,
+                    category_id=int(_number(change.target, "category")),
+                    external_id=change.key,
+                    timeout=timeout,
+                )
+            if topic and topic.get("pinned_globally"):
+                return Published(topic_id, recovered=True)  # an earlier attempt did it all
+            try:
+                set_pinned_globally(client, *forum, topic_id, True, timeout=timeout)
+            except PermanentSendError:
+                # Refused (the user may not pin): no unpinned announcement is left behind. The
+                # key stays taken on the forum: a retry publishes under the next generation's.
+                delete_topic(client, *forum, topic_id, timeout=timeout)
+                raise
+            return Published(topic_id, recovered=topic is not None)
+        if change.action == "read_only":
+            category = _number(change.target, "category")
+            update_category_permissions(
+                client, *forum, category, str(before["name"]), READ_ONLY_PERMISSIONS, timeout=timeout
+            )
+            return Published(category)
+        topic_id = _number(change.target, "topic")
+        set_pinned_globally(client, *forum, topic_id, False, timeout=timeout)
+        return Published(topic_id)
+
+    def find_publication(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> str | None:
+        self.check_public_action(change)
+        forum = self._forum(account)
+        if change.action == "announce":
+            topic = topic_by_external_id(client, *forum, change.key, timeout=timeout)
+            return str(topic["id"]) if topic and topic.get("pinned_globally") else None
+        if change.action == "read_only":
+            category = _number(change.target, "category")
+            now = category_permissions(client, *forum, category, timeout=timeout)
+            return category if now["permissions"] == READ_ONLY_PERMISSIONS else None
+        topic_id = _number(change.target, "topic")
+        topic = get_topic(client, *forum, topic_id, timeout=timeout)
+        return topic_id if topic is None or not topic.get("pinned_globally") else None
+
+    def restore(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        platform_id: str,
+        *,
+        timeout: Timeout = None,
+    ) -> None:
+        self.check_public_action(change)
+        forum = self._forum(account)
+        if change.action == "announce":
+            topic_id = platform_id
+            if not topic_id:
+                topic = topic_by_external_id(client, *forum, change.key, timeout=timeout)
+                topic_id = str(topic["id"]) if topic else ""
+            if topic_id:
+                delete_topic(client, *forum, topic_id, timeout=timeout)
+            return
+        if change.action == "read_only":
+            update_category_permissions(
+                client,
+                *forum,
+                _number(change.target, "category"),
+                str(before["name"]),
+                {str(k): int(v) for k, v in (before.get("permissions") or {}).items()},
+                timeout=timeout,
+            )
+            return
+        if before.get("pinned_globally"):
+            topic_id = _number(change.target, "topic")
+            if get_topic(client, *forum, topic_id, timeout=timeout) is not None:
+                set_pinned_globally(client, *forum, topic_id, True, timeout=timeout)
+
+
+def _number(value: str, what: str) -> str:
+    if not str(value).isdigit():
+        raise PermanentSendError(f"the {what} id {value!r} is not a number")
+    return str(int(value))
 
 
 PLATFORM = DiscoursePlatform()

@@ -16,6 +16,8 @@ from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
     Platform,
+    PublicChange,
+    Published,
     ReplyContext,
     ReplyTarget,
     RetryableSendError,
@@ -220,6 +222,144 @@ def whoami(
     return Identity(account_id=str(page["id"]), name=str(page.get("name") or page["id"]))
 
 
+# --------------------------------------------------------------------------------------------
+# The public notice: the page's Messenger greeting per locale and its ice breakers, through the
+# Messenger Profile API (developers.facebook.com/docs/messenger-platform/reference/
+# messenger-profile-api, and its greeting and ice-breakers references): GET
+# /me/messenger_profile?fields=greeting,ice_breakers answers {"data": [{...}]}; POST sets the
+# properties given, leaving the others; DELETE with {"fields": [...]} removes properties. A
+# greeting is 160 characters at most per locale and needs a "default" locale; ice breakers are
+# at most 4 questions per locale ({"call_to_actions": [{"question", "payload"}], "locale"}).
+# The API allows 10 calls per 10 minutes per page.
+# --------------------------------------------------------------------------------------------
+
+PROFILE_FIELDS = ("greeting", "ice_breakers")
+GREETING_LIMIT = 160
+ICE_BREAKERS_LIMIT = 4
+
+# Meta's locale codes for the languages Dusk writes in (Messenger Platform "supported
+# locales"); a language not listed here is published as the default greeting only.
+MESSENGER_LOCALES = {
+    "ar": "ar_AR",
+    "de": "de_DE",
+    "en": "en_US",
+    "es": "es_ES",
+    "fr": "fr_FR",
+    "id": "id_ID",
+    "it": "it_IT",
+    "ja": "ja_JP",
+    "ko": "ko_KR",
+    "nl": "nl_NL",
+    "pl": "pl_PL",
+    "pt": "pt_BR",
+    "ru": "ru_RU",
+    "sv": "sv_SE",
+    "th": "th_TH",
+    "tr": "tr_TR",
+    "vi": "vi_VN",
+    "zh": "zh_CN",
+}
+
+
+def messenger_locale(language: str) -> str | None:
+    """Meta's locale code for a language code ("fr", "pt-BR"), None when Meta has none."""
+    language = (language or "").replace("-", "_")
+    if len(language) == 5 and language[2] == "_":
+        return language[:2].lower() + "_" + language[3:].upper()
+    return MESSENGER_LOCALES.get(language.lower())
+
+
+def _profile_url(base_url: str, api_version: str) -> str:
+    return join_url(base_url, f"/{api_version}/me/messenger_profile")
+
+
+def read_profile(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> dict[str, Any]:
+    """{"greeting": [...] or None, "ice_breakers": [...] or None}: None where the page has none."""
+    response = request(
+        client,
+        "GET",
+        _profile_url(base_url, api_version),
+        params={"fields": ",".join(PROFILE_FIELDS), "access_token": page_access_token},
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    data = (response_json(response) or {}).get("data") or [{}]
+    profile = data[0] if data and isinstance(data[0], dict) else {}
+    return {name: profile.get(name) for name in PROFILE_FIELDS}
+
+
+def set_profile(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    properties: Mapping[str, Any],
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    response = request(
+        client,
+        "POST",
+        _profile_url(base_url, api_version),
+        params={"access_token": page_access_token},
+        json=dict(properties),
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+    if (response_json(response) or {}).get("result") != "success":
+        raise PermanentSendError(f"the profile was not set ({error_text(response)})", response.status_code)
+
+
+def delete_profile_fields(
+    client: httpx.Client,
+    base_url: str,
+    page_access_token: str,
+    fields: list[str],
+    *,
+    api_version: str = DEFAULT_API_VERSION,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    response = request(
+        client,
+        "DELETE",
+        _profile_url(base_url, api_version),
+        params={"access_token": page_access_token},
+        json={"fields": fields},
+        timeout=timeout,
+    )
+    _raise_for_graph_error(response)
+
+
+def greeting_profile(change: PublicChange) -> dict[str, Any]:
+    """The profile properties a greeting change sets: the greeting per locale ("default"
+    first) and, when the change has links, the ice breakers in the default locale."""
+    if not change.texts.get("default"):
+        raise PermanentSendError("a Messenger greeting needs a text for the default locale")
+    for locale, text in change.texts.items():
+        if not text or len(text) > GREETING_LIMIT:
+            raise PermanentSendError(f"the greeting for {locale} is {len(text)} characters (1 to {GREETING_LIMIT})")
+    greeting = [{"locale": locale, "text": text} for locale, text in change.texts.items()]
+    properties: dict[str, Any] = {"greeting": greeting}
+    if change.links:
+        actions = [{"question": q, "payload": p} for q, p in change.links[:ICE_BREAKERS_LIMIT]]
+        properties["ice_breakers"] = [{"call_to_actions": actions, "locale": "default"}]
+    return properties
+
+
+def _same_greeting(now: Any, wanted: list[dict[str, Any]]) -> bool:
+    def as_map(items: Any) -> dict[str, str]:
+        return {str(i.get("locale")): str(i.get("text")) for i in items or [] if isinstance(i, dict)}
+
+    return as_map(now) == as_map(wanted)
+
+
 class MessengerPlatform(Platform):
     kind = "messenger"
     default_base_url = "https://graph.facebook.com"
@@ -266,6 +406,63 @@ class MessengerPlatform(Platform):
             page_id=account.account_id,
             timeout=timeout,
         )
+
+    public_actions = {"greeting": "set the greeting per locale and the ice breakers of the page's Messenger"}
+
+    def read_public_state(
+        self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
+    ) -> dict[str, Any]:
+        self.check_public_action(change)
+        return read_profile(client, account.base_url, account.token, timeout=timeout)
+
+    def publish(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> Published:
+        self.check_public_action(change)
+        set_profile(client, account.base_url, account.token, greeting_profile(change), timeout=timeout)
+        return Published(account.account_id or "messenger_profile")
+
+    def find_publication(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> str | None:
+        self.check_public_action(change)
+        wanted = greeting_profile(change)
+        now = read_profile(client, account.base_url, account.token, timeout=timeout)
+        done = _same_greeting(now["greeting"], wanted["greeting"]) and (
+            "ice_breakers" not in wanted or now["ice_breakers"] == wanted["ice_breakers"]
+        )
+        return (account.account_id or "messenger_profile") if done else None
+
+    def restore(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        platform_id: str,
+        *,
+        timeout: Timeout = None,
+    ) -> None:
+        self.check_public_action(change)
+        touched = list(greeting_profile(change))
+        put_back = {name: before[name] for name in touched if before.get(name)}
+        absent = [name for name in touched if not before.get(name)]
+        if put_back:
+            set_profile(client, account.base_url, account.token, put_back, timeout=timeout)
+        if absent:
+            delete_profile_fields(client, account.base_url, account.token, absent, timeout=timeout)
 
 
 PLATFORM = MessengerPlatform()

@@ -19,6 +19,8 @@ from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
     Platform,
+    PublicChange,
+    Published,
     ReplyContext,
     ReplyTarget,
     SendResult,
@@ -372,6 +374,95 @@ def whoami(
     return Identity(account_id=str(user["id"]), name="@" + str(user.get("username") or user["id"]))
 
 
+# --------------------------------------------------------------------------------------------
+# The public notice: a post on the brand's timeline (POST /2/tweets without a reply), looked up
+# in doubt on the user's own timeline (GET /2/users/:id/tweets), removed on rollback (DELETE
+# /2/tweets/:id). Shapes: docs.x.com, "Manage Posts" and "User Posts timeline".
+# --------------------------------------------------------------------------------------------
+
+
+def post_tweet(
+    client: httpx.Client, base_url: str, bearer_token: str, text: str, *, timeout: httpx.Timeout | float | None = None
+) -> str:
+    """POST /2/tweets, a post of its own (no reply object): the new post's id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/2/tweets"),
+        json={"text": text},
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    tweet_id = ((response_json(response) or {}).get("data") or {}).get("id")
+    if not tweet_id:
+        raise PermanentSendError(f"no tweet id in the answer ({error_text(response)})", response.status_code)
+    return str(tweet_id)
+
+
+_TIMELINE_PAGES = 5
+
+
+def find_own_post(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    user_id: str,
+    text: str,
+    since: datetime,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> str | None:
+    """The id of the brand's own post (not a reply) with this text posted since `since`, or
+    None: GET /2/users/:id/tweets (newest first, replies and reposts excluded)."""
+    params: dict[str, Any] = {
+        "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "max_results": 100,
+        "exclude": "replies,retweets",
+        "tweet.fields": "created_at",
+    }
+    candidates: list[tuple[str, str]] = []
+    for _ in range(_TIMELINE_PAGES):
+        response = request(
+            client,
+            "GET",
+            join_url(base_url, f"/2/users/{user_id}/tweets"),
+            params=params,
+            headers={"Authorization": f"Bearer {bearer_token}"},
+            timeout=timeout,
+        )
+        raise_for_platform_status(response)
+        body = response_json(response) or {}
+        candidates += [(str(t["id"]), t.get("text") or "") for t in body.get("data") or []]
+        next_token = (body.get("meta") or {}).get("next_token")
+        if not next_token:
+            break
+        params["pagination_token"] = next_token
+    # The brand may post other things meanwhile: the text decides.
+    return pick_reply(candidates, text, author_known=False)
+
+
+def delete_tweet(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    tweet_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """DELETE /2/tweets/:id; a post already gone (404) is what was wanted."""
+    response = request(
+        client,
+        "DELETE",
+        join_url(base_url, f"/2/tweets/{tweet_id}"),
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    if response.status_code == 404:
+        return
+    raise_for_platform_status(response)
+
+
 class XPlatform(Platform):
     kind = "x"
     default_base_url = "https://api.x.com"
@@ -461,6 +552,54 @@ class XPlatform(Platform):
             author_id=account.account_id,
             timeout=timeout,
         )
+
+    public_actions = {"post": "post the announcement on the brand's timeline"}
+
+    def read_public_state(
+        self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
+    ) -> dict[str, Any]:
+        self.check_public_action(change)
+        return {}  # a new post replaces nothing: rollback deletes it
+
+    def publish(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> Published:
+        self.check_public_action(change)
+        return Published(post_tweet(client, account.base_url, account.token, change.text, timeout=timeout))
+
+    def find_publication(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> str | None:
+        self.check_public_action(change)
+        user_id = account.account_id or self.whoami(client, account, timeout=timeout).account_id
+        since = change.since or datetime.now(UTC) - _SEARCH_WINDOW
+        return find_own_post(client, account.base_url, account.token, user_id, change.text, since, timeout=timeout)
+
+    def restore(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        platform_id: str,
+        *,
+        timeout: Timeout = None,
+    ) -> None:
+        self.check_public_action(change)
+        if platform_id:
+            delete_tweet(client, account.base_url, account.token, platform_id, timeout=timeout)
 
 
 PLATFORM = XPlatform()

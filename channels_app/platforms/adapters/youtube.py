@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -14,6 +14,8 @@ from channels_app.platforms.adapters.base import (
     InboundMessage,
     PermanentSendError,
     Platform,
+    PublicChange,
+    Published,
     ReplyContext,
     ReplyTarget,
     RetryableSendError,
@@ -287,6 +289,71 @@ def whoami(
     return Identity(account_id=str(items[0]["id"]), name=str(title))
 
 
+# --------------------------------------------------------------------------------------------
+# The public notice: the channel's description, brandingSettings.channel.description (1,000
+# characters at most), read with channels.list (part=brandingSettings) and written with
+# channels.update (PUT /youtube/v3/channels?part=brandingSettings), which "overrides the
+# existing values for all of the mutable properties" of the part: the whole brandingSettings
+# read is sent back with only the description changed (developers.google.com/youtube/v3/docs/
+# channels/update; the channels resource). Needs an OAuth token with the youtube scope.
+# --------------------------------------------------------------------------------------------
+
+DESCRIPTION_LIMIT = 1000
+
+
+def read_branding(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str = "",
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """(channel id, brandingSettings) of the token's channel (or the one named)."""
+    params = {"part": "id,brandingSettings", **({"id": channel_id} if channel_id else {"mine": "true"})}
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, "/youtube/v3/channels"),
+        params=params,
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+    items = (response_json(response) or {}).get("items") or []
+    if not items:
+        raise PermanentSendError("no channel found for these credentials", response.status_code)
+    return str(items[0]["id"]), dict(items[0].get("brandingSettings") or {})
+
+
+def update_branding(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str,
+    branding: Mapping[str, Any],
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, "/youtube/v3/channels"),
+        params={"part": "brandingSettings"},
+        json={"id": channel_id, "brandingSettings": dict(branding)},
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+
+
+def with_description(branding: Mapping[str, Any], description: str) -> dict[str, Any]:
+    """The branding settings as read, with only the channel description replaced."""
+    if not description or len(description) > DESCRIPTION_LIMIT:
+        raise PermanentSendError(f"the description is {len(description)} characters (1 to {DESCRIPTION_LIMIT})")
+    return {**branding, "channel": {**(branding.get("channel") or {}), "description": description}}
+
+
 class YouTubePlatform(Platform):
     """No webhooks: services/polling.py reads new comments with poll_new_comments."""
 
@@ -323,6 +390,73 @@ class YouTubePlatform(Platform):
             since,
             author_channel_id=account.account_id,
             timeout=timeout,
+        )
+
+    public_actions = {"description": "replace the channel's description (its other branding settings kept)"}
+
+    def read_public_state(
+        self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
+    ) -> dict[str, Any]:
+        self.check_public_action(change)
+        channel_id, branding = read_branding(
+            client, account.base_url, account.token, account.account_id, timeout=timeout
+        )
+        return {"channel_id": channel_id, "brandingSettings": branding}
+
+    def publish(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> Published:
+        self.check_public_action(change)
+        # Read again rather than trust the capture: another change (the hard close's after the
+        # notice's) may stand in between, and every other branding setting must be kept as is.
+        channel_id, branding = read_branding(
+            client, account.base_url, account.token, account.account_id, timeout=timeout
+        )
+        update_branding(
+            client,
+            account.base_url,
+            account.token,
+            channel_id,
+            with_description(branding, change.text),
+            timeout=timeout,
+        )
+        return Published(channel_id)
+
+    def find_publication(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        *,
+        timeout: Timeout = None,
+    ) -> str | None:
+        self.check_public_action(change)
+        channel_id, branding = read_branding(
+            client, account.base_url, account.token, account.account_id, timeout=timeout
+        )
+        return channel_id if (branding.get("channel") or {}).get("description") == change.text else None
+
+    def restore(
+        self,
+        client: httpx.Client,
+        account: Account,
+        change: PublicChange,
+        before: Mapping[str, Any],
+        platform_id: str,
+        *,
+        timeout: Timeout = None,
+    ) -> None:
+        self.check_public_action(change)
+        channel_id = str(before.get("channel_id") or platform_id)
+        update_branding(
+            client, account.base_url, account.token, channel_id, before.get("brandingSettings") or {}, timeout=timeout
         )
 
 

@@ -405,3 +405,24 @@ def test_reply_problems_in_french():
             "Trop long pour Messenger : 2001 sur 2000 caractères"
         ]
         assert reply_checks.reply_problems("   ", "web_form") == ["La réponse est vide."]
+
+
+# --- the public notice ------------------------------------------------------------------------------
+
+
+def test_public_notice_is_checked_against_each_platforms_own_limit():
+    kinds = ["x", "messenger", "youtube", "discourse", "email"]
+    assert textrules.public_notice_problems("text", "We moved: {redirect_url}", kinds) == []
+    codes = {(p.code, p.values["platform"]) for p in textrules.public_notice_problems("text", "a" * 200, kinds)}
+    assert codes == {("too_long", "Messenger")}  # X 280 weighted, YouTube 1,000: it fits there
+    long_post = textrules.public_notice_problems("moved_text", "é" * 281, ["x"])
+    assert [(p.code, p.values["length"], p.values["limit"]) for p in long_post] == [("too_long_weighted", 281, 280)]
+    assert [p.code for p in textrules.public_notice_problems("title", "Moving", ["discourse"])] == ["too_short"]
+    assert [p.code for p in textrules.public_notice_problems("body", "", ["discourse"])] == ["empty"]
+    # Email publishes nothing: no rule, no problem.
+    assert textrules.public_notice_problems("text", "", ["email"]) == []
+
+
+def test_public_notice_takes_no_customer_placeholders():
+    (problem,) = textrules.public_notice_problems("text", "Hi {customer_name}, ref {reference}", ["youtube"])
+    assert problem.code == "placeholders" and problem.values["listed"] == "{customer_name}, {reference}"

@@ -119,8 +119,9 @@ def test_dry_run_page_query_count_is_constant(
     # session, user, groups (role check); phase with plan and people; phase channel ids;
     # channels; open conversation count; moves with agents and teams; agents without a
     # destination (staffing threshold, teams' channels, message volume, the count);
-    # auto-replies; redirects; phases (for {date}); one page of conversations.
-    with django_assert_num_queries(16):
+    # auto-replies; redirects; phases (for {date}); one page of conversations; whether the plan
+    # has a public notice (it has none: nothing more).
+    with django_assert_num_queries(17):
         response = client.get(url)
     assert response.status_code == 200
 

@@ -43,6 +43,7 @@ def test_every_task_has_its_queue_and_the_queues_are_declared():
         "channels_app.tasks.sweep_due_phases_task": "cutover",
         "channels_app.tasks.run_cutover_task": "cutover",
         "channels_app.tasks.reap_stuck_runs_task": "cutover",
+        "channels_app.tasks.publish_run_changes_task": "cutover",
         "channels_app.inbound_tasks.send_due_replies_task": "replies",
         "channels_app.inbound_tasks.poll_youtube_task": "polling",
         "channels_app.inbound_tasks.poll_youtube_channel_task": "polling",

@@ -333,9 +333,12 @@ class FakePlatform:
 
 
 class FakeX(FakePlatform):
-    """POST /2/tweets (replies) and GET /2/tweets/search/recent; direct messages: POST
-    /2/dm_conversations/with/:participant_id/messages and GET .../dm_events (API v2, as X
-    documents them: docs.x.com/x-api/direct-messages); all with a bearer token."""
+    """POST /2/tweets (replies, and posts of the brand's own without a reply object) and GET
+    /2/tweets/search/recent; direct messages: POST /2/dm_conversations/with/:participant_id/
+    messages and GET .../dm_events (API v2, as X documents them: docs.x.com/x-api/direct-messages);
+    the public notice: DELETE /2/tweets/:id and the user's timeline GET /2/users/:id/tweets
+    (docs.x.com "Manage Posts", "User Posts timeline"); all with a bearer token. `posts()` is
+    what the brand's timeline shows now."""
 
     name = "x"
     identity_path = "/2/users/me"
@@ -347,6 +350,63 @@ class FakeX(FakePlatform):
         self.account_id = account_id  # the user the token posts as
         self.tweets: list[dict[str, Any]] = []
         self.dms: list[dict[str, Any]] = []  # direct messages the brand sent
+        self.deleted: list[str] = []  # ids of tweets deleted through DELETE /2/tweets/:id
+
+    def posts(self) -> list[dict[str, Any]]:
+        """The brand's own posts (not replies) still on its timeline, oldest first."""
+        with self._lock:
+            return [t for t in self.tweets if t["in_reply_to"] is None and t["id"] not in self.deleted]
+
+    def _check_delete(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+        self.expect(received, not received.body, "DELETE /2/tweets/:id takes no body")
+
+    def _delete_tweet(self, received: Received) -> Answer:
+        match = self._TWEET_PATH.fullmatch(received.path)
+        tweet_id = match.group(1) if match else ""
+        with self._lock:
+            tweet = next((t for t in self.tweets if t["id"] == tweet_id and t["id"] not in self.deleted), None)
+            if tweet is None:
+                return Answer(404, {"errors": [{"message": "Not Found"}], "title": "Not Found Error"})
+            if tweet["author_id"] != self.account_id:
+                return Answer(403, {"title": "Forbidden", "detail": "You are not allowed to delete this Tweet."})
+            self.deleted.append(tweet_id)
+        return Answer(200, {"data": {"deleted": True}})
+
+    def _check_timeline(self, received: Received) -> None:
+        self.expect_bearer(received, self.bearer_token)
+        size = received.param("max_results") or "10"
+        self.expect(received, size.isdigit() and 5 <= int(size) <= 100, "max_results must be 5..100")
+        start = received.param("start_time")
+        if start is not None:
+            self.expect(
+                received,
+                re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", start) is not None,
+                f"start_time must be YYYY-MM-DDTHH:mm:ssZ, got {start!r}",
+            )
+        exclude = set((received.param("exclude") or "").split(",")) - {""}
+        self.expect(received, exclude <= {"replies", "retweets"}, f"exclude must be replies,retweets, got {exclude}")
+
+    def _timeline(self, received: Received) -> Answer:
+        match = self._TIMELINE_PATH.fullmatch(received.path)
+        user = match.group(1) if match else ""
+        start = datetime.strptime(received.param("start_time") or "1970-01-01T00:00:00Z", "%Y-%m-%dT%H:%M:%SZ")
+        start = start.replace(tzinfo=UTC)
+        no_replies = "replies" in (received.param("exclude") or "")
+        with self._lock:
+            tweets = [
+                t
+                for t in reversed(self.tweets)
+                if t["author_id"] == user
+                and t["id"] not in self.deleted
+                and t["at"] >= start
+                and not (no_replies and t["in_reply_to"] is not None)
+            ]
+        found = [{"id": t["id"], "text": t["text"], "created_at": t["created_at"]} for t in tweets]
+        body: dict[str, Any] = {"meta": {"result_count": len(found)}}
+        if found:
+            body["data"] = found
+        return Answer(200, body)
 
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
@@ -357,7 +417,14 @@ class FakeX(FakePlatform):
 
     _DM_PATH = re.compile(r"/2/dm_conversations/with/([^/]+)/(messages|dm_events)")
 
+    _TWEET_PATH = re.compile(r"/2/tweets/([0-9]+)")
+    _TIMELINE_PATH = re.compile(r"/2/users/([0-9]+)/tweets")
+
     def route_for(self, received: Received) -> Route | None:
+        if received.method == "DELETE" and self._TWEET_PATH.fullmatch(received.path):
+            return self._check_delete, self._delete_tweet
+        if received.method == "GET" and self._TIMELINE_PATH.fullmatch(received.path):
+            return self._check_timeline, self._timeline
         match = self._DM_PATH.fullmatch(received.path)
         if match is None:
             return super().route_for(received)
@@ -489,8 +556,9 @@ class FakeX(FakePlatform):
         if self.expect(received, isinstance(text, str) and text != "", "text must be a non-empty string"):
             length = weighted_length(text)
             self.expect(received, length <= 280, f"text is {length} weighted characters (max 280)")
+        # A post of the brand's own (the public notice) has no reply object; a reply has one.
         reply = body.get("reply")
-        if self.expect(received, isinstance(reply, dict), "reply object missing"):
+        if "reply" in body and self.expect(received, isinstance(reply, dict), "reply must be an object"):
             target = reply.get("in_reply_to_tweet_id")
             self.expect(
                 received,
@@ -506,7 +574,7 @@ class FakeX(FakePlatform):
             self.tweets.append(
                 {
                     **tweet,
-                    "in_reply_to": body["reply"]["in_reply_to_tweet_id"],
+                    "in_reply_to": (body.get("reply") or {}).get("in_reply_to_tweet_id"),
                     "author_id": self.account_id,
                     "created_at": self.stamp(now),
                     "at": now,
@@ -523,7 +591,10 @@ class FakeX(FakePlatform):
 
 
 class FakeDiscourse(FakePlatform):
-    """POST /posts.json with Api-Key / Api-Username headers."""
+    """POST /posts.json with Api-Key / Api-Username headers; the public notice: topics created
+    with a title and an external_id, found by it, pinned globally through their status, deleted,
+    and categories' group permissions read and replaced (Discourse's OpenAPI, see the adapter).
+    `topics` and `categories` hold the forum's state."""
 
     name = "discourse"
     identity_path = "/session/current.json"
@@ -533,6 +604,163 @@ class FakeDiscourse(FakePlatform):
         self.api_key = api_key
         self.api_username = api_username
         self.posts: list[dict[str, Any]] = []
+        # The public notice's state: topics by id (title, raw, category_id, external_id,
+        # pinned_globally, deleted) and categories by id (name, permissions {group: type}).
+        self.topics: dict[int, dict[str, Any]] = {}
+        self.categories: dict[int, dict[str, Any]] = {
+            12: {"name": "Support", "permissions": {"everyone": 1}},
+            13: {"name": "Billing help", "permissions": {"trust_level_1": 2, "staff": 1, "everyone": 3}},
+        }
+        # The API user may be a moderator (pin, make read-only) or not: answered 403 then.
+        self.api_user_is_staff = True
+
+    def topic(self, topic_id: int | str) -> dict[str, Any] | None:
+        """A live topic's state, None when there is none or it was deleted."""
+        with self._lock:
+            topic = self.topics.get(int(topic_id))
+            return None if topic is None or topic["deleted"] else dict(topic)
+
+    def live_topics(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(t) for t in self.topics.values() if not t["deleted"]]
+
+    _TOPIC = re.compile(r"/t/([0-9]+)\.json")
+    _TOPIC_STATUS = re.compile(r"/t/([0-9]+)/status\.json")
+    _BY_EXTERNAL_ID = re.compile(r"/t/external_id/([^/]+)\.json")
+    _CATEGORY_SHOW = re.compile(r"/c/([0-9]+)/show\.json")
+    _CATEGORY_UPDATE = re.compile(r"/categories/([0-9]+)\.json")
+
+    def route_for(self, received: Received) -> Route | None:
+        method, path = received.method, received.path
+        if method in ("GET", "DELETE") and self._TOPIC.fullmatch(path):
+            return self._check_api_headers, (self._get_topic if method == "GET" else self._delete_topic)
+        if method == "PUT" and self._TOPIC_STATUS.fullmatch(path):
+            return self._check_status, self._set_status
+        if method == "GET" and self._BY_EXTERNAL_ID.fullmatch(path):
+            return self._check_api_headers, self._by_external_id
+        if method == "GET" and self._CATEGORY_SHOW.fullmatch(path):
+            return self._check_api_headers, self._show_category
+        if method == "PUT" and self._CATEGORY_UPDATE.fullmatch(path):
+            return self._check_category_update, self._update_category
+        return super().route_for(received)
+
+    def _id(self, pattern: re.Pattern[str], received: Received) -> int:
+        match = pattern.fullmatch(received.path)
+        return int(match.group(1)) if match else 0
+
+    def _not_found(self) -> Answer:
+        return Answer(404, {"errors": ["The requested URL or resource could not be found."], "error_type": "not_found"})
+
+    def _forbidden(self) -> Answer:
+        return Answer(
+            403, {"errors": ["You are not permitted to view the requested resource."], "error_type": "invalid_access"}
+        )
+
+    def _topic_json(self, topic: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": topic["id"],
+            "title": topic["title"],
+            "category_id": topic["category_id"],
+            "archetype": "regular",
+            "pinned_globally": topic["pinned_globally"],
+            "pinned": topic["pinned_globally"],
+            "pinned_until": topic["pinned_until"],
+            "post_stream": {"posts": [{"id": topic["post_id"], "post_number": 1, "cooked": f"<p>{topic['raw']}</p>"}]},
+        }
+
+    def _get_topic(self, received: Received) -> Answer:
+        topic = self.topic(self._id(self._TOPIC, received))
+        return self._not_found() if topic is None else Answer(200, self._topic_json(topic))
+
+    def _delete_topic(self, received: Received) -> Answer:
+        # The API user may delete the topics it created (all of them here), staff or not.
+        topic_id = self._id(self._TOPIC, received)
+        with self._lock:
+            topic = self.topics.get(topic_id)
+            if topic is None or topic["deleted"]:
+                return self._not_found()
+            topic["deleted"] = True
+            topic["pinned_globally"] = False
+        return Answer(200, "")
+
+    def _by_external_id(self, received: Received) -> Answer:
+        match = self._BY_EXTERNAL_ID.fullmatch(received.path)
+        external_id = match.group(1) if match else ""
+        with self._lock:
+            topic = next(
+                (t for t in self.topics.values() if t["external_id"] == external_id and not t["deleted"]), None
+            )
+        if topic is None:
+            return self._not_found()
+        # Discourse redirects to the topic's own URL.
+        return Answer(301, "", {"Location": f"/t/{topic['id']}.json"})
+
+    def _check_status(self, received: Received) -> None:
+        self._check_api_headers(received)
+        body = self.expect_json_object(received)
+        self.expect(
+            received,
+            body.get("status") in ("closed", "pinned", "pinned_globally", "archived", "visible"),
+            f"unknown status {body.get('status')!r}",
+        )
+        self.expect(received, body.get("enabled") in ("true", "false"), "enabled must be 'true' or 'false'")
+        if body.get("status") in ("pinned", "pinned_globally") and body.get("enabled") == "true":
+            self.expect(received, bool(body.get("until")), "until is required to pin")
+        self.expect(received, set(body) <= {"status", "enabled", "until"}, f"unexpected keys {sorted(body)}")
+
+    def _set_status(self, received: Received) -> Answer:
+        if not self.api_user_is_staff:
+            return self._forbidden()
+        body = received.json()
+        topic_id = self._id(self._TOPIC_STATUS, received)
+        with self._lock:
+            topic = self.topics.get(topic_id)
+            if topic is None or topic["deleted"]:
+                return self._not_found()
+            if body.get("status") == "pinned_globally":
+                pinned = body.get("enabled") == "true"
+                topic["pinned_globally"] = pinned
+                topic["pinned_until"] = body.get("until") if pinned else None
+                topic["pin_changes"] += 1
+        return Answer(200, {"success": "OK", "topic_status_update": None})
+
+    def _show_category(self, received: Received) -> Answer:
+        category_id = self._id(self._CATEGORY_SHOW, received)
+        with self._lock:
+            category = self.categories.get(category_id)
+            if category is None:
+                return self._not_found()
+            groups = [
+                {"permission_type": kind, "group_name": name, "group_id": index}
+                for index, (name, kind) in enumerate(category["permissions"].items())
+            ]
+        return Answer(200, {"category": {"id": category_id, "name": category["name"], "group_permissions": groups}})
+
+    def _check_category_update(self, received: Received) -> None:
+        self._check_api_headers(received)
+        body = self.expect_json_object(received)
+        self.expect(received, isinstance(body.get("name"), str) and body["name"] != "", "name is required")
+        permissions = body.get("permissions")
+        if "permissions" in body and self.expect(received, isinstance(permissions, dict), "permissions not an object"):
+            self.expect(
+                received,
+                all(isinstance(v, int) and v in (1, 2, 3) for v in permissions.values()),
+                f"permission types must be 1, 2 or 3: {permissions}",
+            )
+
+    def _update_category(self, received: Received) -> Answer:
+        if not self.api_user_is_staff:
+            return self._forbidden()
+        body = received.json()
+        category_id = self._id(self._CATEGORY_UPDATE, received)
+        with self._lock:
+            category = self.categories.get(category_id)
+            if category is None:
+                return self._not_found()
+            category["name"] = body["name"]
+            if "permissions" in body:
+                category["permissions"] = dict(body["permissions"])  # the whole table, as given
+        return Answer(200, {"success": "OK", "category": {"id": category_id, "name": body["name"]}})
 
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
@@ -585,6 +813,9 @@ class FakeDiscourse(FakePlatform):
     def _check_post(self, received: Received) -> None:
         self._check_api_headers(received)
         body = self.expect_json_object(received)
+        if "title" in body:
+            self._check_new_topic(received, body)
+            return
         self.expect(received, isinstance(body.get("topic_id"), int), "topic_id must be an integer")
         raw = body.get("raw")
         self.expect(received, isinstance(raw, str) and 0 < len(raw) <= 32000, "raw must be 1..32000 chars")
@@ -596,8 +827,52 @@ class FakeDiscourse(FakePlatform):
             f"unexpected keys {sorted(body)}",
         )
 
+    def _check_new_topic(self, received: Received, body: dict[str, Any]) -> None:
+        title = body.get("title")
+        self.expect(received, isinstance(title, str) and 15 <= len(title) <= 255, "title must be 15..255 chars")
+        raw = body.get("raw")
+        self.expect(received, isinstance(raw, str) and 20 <= len(raw) <= 32000, "raw must be 20..32000 chars")
+        self.expect(received, isinstance(body.get("category"), int), "category must be an integer")
+        external_id = body.get("external_id")
+        if "external_id" in body:
+            self.expect(
+                received,
+                isinstance(external_id, str) and 0 < len(external_id) <= 50,
+                "external_id must be 1..50 chars",
+            )
+        self.expect(
+            received, set(body) <= {"title", "raw", "category", "external_id"}, f"unexpected keys {sorted(body)}"
+        )
+
+    def _create_topic(self, received: Received) -> Answer:
+        body = received.json()
+        with self._lock:
+            if body.get("category") not in self.categories:
+                return Answer(422, {"errors": ["Category can't be blank"], "error_type": "invalid_parameters"})
+            external_id = body.get("external_id")
+            if external_id and any(t["external_id"] == external_id for t in self.topics.values()):
+                return Answer(422, {"errors": ["External ID has already been taken"]})
+        topic_id = 300 + self.next_id()
+        post_id = 9000 + self.next_id()
+        with self._lock:
+            self.topics[topic_id] = {
+                "id": topic_id,
+                "title": body["title"],
+                "raw": body["raw"],
+                "category_id": body["category"],
+                "external_id": body.get("external_id"),
+                "pinned_globally": False,
+                "pinned_until": None,
+                "pin_changes": 0,
+                "deleted": False,
+                "post_id": post_id,
+            }
+        return Answer(200, {"id": post_id, "topic_id": topic_id, "post_number": 1, "raw": body["raw"]})
+
     def _create_post(self, received: Received) -> Answer:
         body = received.json()
+        if "title" in body:
+            return self._create_topic(received)
         post = {
             "id": 9000 + self.next_id(),
             "topic_id": body["topic_id"],
@@ -618,7 +893,10 @@ class FakeDiscourse(FakePlatform):
 
 
 class FakeMessenger(FakePlatform):
-    """POST /{version}/me/messages?access_token=... (Send API)."""
+    """POST /{version}/me/messages?access_token=... (Send API); the Messenger Profile API (GET,
+    POST, DELETE /{version}/me/messenger_profile) keeping the page's greeting and ice breakers
+    in `profile`, refusing what Meta refuses (no default locale, a greeting over 160
+    characters, more than 4 ice breakers) with a Graph error."""
 
     name = "messenger"
 
@@ -629,13 +907,100 @@ class FakeMessenger(FakePlatform):
         self.page_id = page_id or "page-1"
         self.identity_path = f"/{api_version}/me"
         self.messages: list[dict[str, Any]] = []
+        # The page's Messenger profile as the Messenger Profile API keeps it: properties set
+        # (greeting, ice_breakers, get_started...), absent when never set or deleted.
+        self.profile: dict[str, Any] = {}
+        self.profile_writes = 0
 
     def routes(self) -> dict[tuple[str, str], Route]:
+        profile = f"/{self.api_version}/me/messenger_profile"
         return {
+            ("GET", profile): (self._check_profile_get, self._get_profile),
+            ("POST", profile): (self._check_profile_post, self._set_profile),
+            ("DELETE", profile): (self._check_profile_delete, self._delete_profile),
             ("POST", f"/{self.api_version}/me/messages"): (self._check_message, self._send_message),
             ("GET", f"/{self.api_version}/me/conversations"): (self._check_conversations, self._conversations),
             ("GET", f"/{self.api_version}/me"): (self._check_me, self._me),
         }
+
+    PROFILE_PROPERTIES = frozenset({"greeting", "ice_breakers", "get_started", "persistent_menu"})
+
+    def _check_token(self, received: Received) -> None:
+        self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
+
+    def _check_profile_get(self, received: Received) -> None:
+        self._check_token(received)
+        fields = set((received.param("fields") or "").split(",")) - {""}
+        self.expect(received, bool(fields), "fields is required")
+        self.expect(received, fields <= self.PROFILE_PROPERTIES, f"unknown fields {sorted(fields)}")
+
+    def _get_profile(self, received: Received) -> Answer:
+        if received.param("access_token") != self.page_access_token:
+            return Answer(400, graph_error(190, "Invalid OAuth access token."))
+        fields = (received.param("fields") or "").split(",")
+        with self._lock:
+            found = {name: json.loads(json.dumps(self.profile[name])) for name in fields if name in self.profile}
+        return Answer(200, {"data": [found] if found else []})
+
+    def profile_error(self, body: dict[str, Any]) -> str:
+        """Why the Messenger Profile API refuses these properties, "" when it takes them."""
+        greeting = body.get("greeting")
+        if greeting is not None:
+            if not isinstance(greeting, list) or not all(isinstance(g, dict) for g in greeting):
+                return "(#100) greeting must be an array of objects"
+            if not any(g.get("locale") == "default" for g in greeting):
+                return "(#100) greeting must include the default locale"
+            for item in greeting:
+                text = item.get("text")
+                if not isinstance(text, str) or not 0 < len(text) <= 160:
+                    return "(#100) greeting text must be 1 to 160 characters"
+        breakers = body.get("ice_breakers")
+        if breakers is not None:
+            if not isinstance(breakers, list) or not any(
+                isinstance(b, dict) and b.get("locale") == "default" for b in breakers
+            ):
+                return "(#100) ice_breakers must include the default locale"
+            for item in breakers:
+                actions = item.get("call_to_actions") or []
+                if not 0 < len(actions) <= 4 or not all(a.get("question") and a.get("payload") for a in actions):
+                    return "(#100) ice_breakers take 1 to 4 call_to_actions with a question and a payload"
+        return ""
+
+    def _check_profile_post(self, received: Received) -> None:
+        self._check_token(received)
+        body = self.expect_json_object(received)
+        self.expect(received, bool(body) and set(body) <= self.PROFILE_PROPERTIES, f"unexpected keys {sorted(body)}")
+
+    def _set_profile(self, received: Received) -> Answer:
+        if received.param("access_token") != self.page_access_token:
+            return Answer(400, graph_error(190, "Invalid OAuth access token."))
+        body = received.json()
+        error = self.profile_error(body)
+        if error:
+            return Answer(400, graph_error(100, error))
+        with self._lock:
+            self.profile.update(body)  # properties not sent are left as they are
+            self.profile_writes += 1
+        return Answer(200, {"result": "success"})
+
+    def _check_profile_delete(self, received: Received) -> None:
+        self._check_token(received)
+        body = self.expect_json_object(received)
+        fields = body.get("fields")
+        self.expect(
+            received,
+            isinstance(fields, list) and bool(fields) and set(fields) <= self.PROFILE_PROPERTIES,
+            f"fields must list profile properties, got {fields!r}",
+        )
+
+    def _delete_profile(self, received: Received) -> Answer:
+        if received.param("access_token") != self.page_access_token:
+            return Answer(400, graph_error(190, "Invalid OAuth access token."))
+        with self._lock:
+            for name in received.json().get("fields") or []:
+                self.profile.pop(name, None)
+            self.profile_writes += 1
+        return Answer(200, {"result": "success"})
 
     def _check_me(self, received: Received) -> None:
         self.expect(received, received.param("access_token") == self.page_access_token, "wrong or missing access_token")
@@ -698,7 +1063,9 @@ def graph_error(code: int, message: str = "error", *, transient: bool = False) -
 
 
 class FakeYouTube(FakePlatform):
-    """GET /youtube/v3/commentThreads (paged, newest first) and POST /youtube/v3/comments."""
+    """GET /youtube/v3/commentThreads (paged, newest first) and POST /youtube/v3/comments; the
+    channel's `branding` read with channels.list (part=brandingSettings) and replaced whole by
+    channels.update (PUT, part=brandingSettings, OAuth only)."""
 
     name = "youtube"
     identity_path = "/youtube/v3/channels"
@@ -717,6 +1084,20 @@ class FakeYouTube(FakePlatform):
         self.page_size = page_size  # the server may give fewer than maxResults, as YouTube does
         self.threads: list[dict[str, Any]] = []  # insertion order
         self.replies: list[dict[str, Any]] = []
+        # The channel's branding settings, replaced whole by channels.update (part=brandingSettings):
+        # a property not sent back is gone, as YouTube documents.
+        self.branding: dict[str, Any] = {
+            "channel": {
+                "title": "Brand",
+                "description": "Official Brand channel. Support: reply to any video.",
+                "keywords": "brand support help",
+                "unsubscribedTrailer": "vid00000001",
+                "defaultLanguage": "en",
+                "country": "FR",
+            },
+            "image": {"bannerExternalUrl": "https://yt3.googleusercontent.example/banner"},
+        }
+        self.branding_writes = 0
 
     def add_comment(
         self,
@@ -758,7 +1139,33 @@ class FakeYouTube(FakePlatform):
             ("POST", "/youtube/v3/comments"): (self._check_reply, self._reply),
             ("GET", "/youtube/v3/comments"): (self._check_replies, self._list_replies),
             ("GET", "/youtube/v3/channels"): (self._check_channels, self._channels),
+            ("PUT", "/youtube/v3/channels"): (self._check_update_channel, self._update_channel),
         }
+
+    def _check_update_channel(self, received: Received) -> None:
+        self.expect_bearer(received, self.access_token)
+        self.expect(received, received.param("part") == "brandingSettings", "part must be brandingSettings")
+        body = self.expect_json_object(received)
+        self.expect(received, body.get("id") == self.channel_id, f"id must be {self.channel_id}")
+        self.expect(received, isinstance(body.get("brandingSettings"), dict), "brandingSettings missing")
+        self.expect(
+            received, set(body) <= {"id", "kind", "etag", "brandingSettings"}, f"unexpected keys {sorted(body)}"
+        )
+
+    def _update_channel(self, received: Received) -> Answer:
+        if received.headers.get("authorization") != f"Bearer {self.access_token}":
+            return Answer(401, google_error(401, "authError"))
+        body = received.json()
+        branding = body.get("brandingSettings") or {}
+        description = (branding.get("channel") or {}).get("description") or ""
+        if len(description) > 1000:
+            return Answer(400, google_error(400, "channelDescriptionTooLong"))
+        if body.get("id") != self.channel_id:
+            return Answer(403, google_error(403, "channelForbidden"))
+        with self._lock:
+            self.branding = json.loads(json.dumps(branding))
+            self.branding_writes += 1
+        return Answer(200, {"kind": "youtube#channel", "id": self.channel_id, "brandingSettings": branding})
 
     def _check_channels(self, received: Received) -> None:
         self._check_auth(received)
@@ -775,9 +1182,11 @@ class FakeYouTube(FakePlatform):
             received.param("mine") == "true" and received.headers.get("authorization") == f"Bearer {self.access_token}"
         )
         named = received.param("id") == self.channel_id
-        items = (
-            [{"kind": "youtube#channel", "id": self.channel_id, "snippet": {"title": "Brand"}}] if mine or named else []
-        )
+        item: dict[str, Any] = {"kind": "youtube#channel", "id": self.channel_id, "snippet": {"title": "Brand"}}
+        if "brandingSettings" in (received.param("part") or "").split(","):
+            with self._lock:
+                item["brandingSettings"] = json.loads(json.dumps(self.branding))
+        items = [item] if mine or named else []
         return Answer(200, {"kind": "youtube#channelListResponse", "items": items})
 
     def _check_replies(self, received: Received) -> None:

@@ -173,13 +173,15 @@ PAGES = {
     # + conversations aggregate + agents aggregate + reassignments by state
     # + what its runs delivered (hand-off notices by state, emails by state)
     # + the preflight's agent guard (staffing inputs, the channels' teams, their volumes, agents
-    # without a confirmed destination, receiving teams); its other reads use the prefetched rows
-    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 16),
+    # without a confirmed destination, receiving teams) + its public notice; its other reads use
+    # the prefetched rows
+    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 17),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
-    # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies)
-    # + the plan page's 3 impact aggregates + the preflight's 5 agent-guard reads (as on the plan page)
-    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 20),
+    # plan page's 6 + its public notice + audit baseline + snapshot (channels, regions, phases,
+    # redirects, replies, public notices) + the plan page's 3 impact aggregates + the preflight's 5
+    # agent-guard reads (as on the plan page)
+    "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 22),
     # run with plan and phase + its delivery (hand-off notices by state, emails by state)
     "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 3),
     # page of events (read from an id: no count)

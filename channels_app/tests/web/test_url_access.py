@@ -173,6 +173,7 @@ ACCESS: dict[str, object] = {
     "plan_draft_autosave": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_instant": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_preview": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
+    "plan_draft_notice_preview": Page({"POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False),
     "plan_draft_discard": Page(
         {"GET": "draft_plan", "POST": "draft_plan"}, kwargs="draft", owner_only=True, admin_sees_all=False
     ),
