@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db.models import (
     BigIntegerField,
+    Case,
+    CharField,
     Count,
+    DateField,
     Exists,
     F,
     FilteredRelation,
@@ -31,8 +34,10 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Value,
+    When,
 )
-from django.db.models.functions import Coalesce, ExtractHour
+from django.db.models.functions import Cast, Coalesce, ExtractHour
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext, pgettext
@@ -40,10 +45,12 @@ from django.utils.translation import ngettext, pgettext
 from channels_app.models import (
     OPEN_PLAN_STATES,
     Agent,
+    AgentDeparture,
     AgentNotice,
     Assignment,
     Channel,
     ChannelState,
+    DepartureReason,
     Direction,
     Message,
     NoticeState,
@@ -673,3 +680,179 @@ def affected_assignments(plan: SunsetPlan):
     """Open assignments on teams that work any of the plan's channels: one row per channel of the
     plan the team works (count distinct agents)."""
     return Assignment.objects.filter(ends_on__isnull=True, team__channels__plan_channels__plan=plan)
+
+
+# --- outcomes: where the moved agents are 30, 60 and 90 days after their move --------------------------
+
+OUTCOME_DAYS = (30, 60, 90)
+IN_ROLE = "in_role"
+MOVED_AGAIN = "moved_again"
+NOT_YET = "not_yet"
+NOT_RECORDED = "not_recorded"
+# Why a moved agent left: HR's recorded reasons (DepartureReason), then "not recorded".
+LEFT_REASONS = (*DepartureReason.values, NOT_RECORDED)
+
+
+def accepted_move_condition() -> Q | None:
+    """HOOK for the agents' own answer to their move (accept / decline on the agent's page, which
+    another part of the product adds). Return a condition on a move (an `Assignment` queryset row:
+    the new assignment the cutover created, `created_by_run` set) that is true when the agent
+    accepted it, for example `Exists(<answers>.filter(agent_id=OuterRef("agent_id"), accepted=True))`.
+    None while Dusk records no answer: the report then says "not recorded" instead of a number."""
+    return None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """One moved group's state on day `days` after each move took effect."""
+
+    days: int
+    moved: int
+    in_role: int
+    moved_again: int
+    left: dict[str, int]  # reason (LEFT_REASONS) -> agents
+    not_yet: int
+
+    @property
+    def reached(self) -> int:
+        return self.moved - self.not_yet
+
+    @property
+    def left_total(self) -> int:
+        return sum(self.left.values())
+
+    @property
+    def in_role_percent(self) -> int | None:
+        return round(100 * self.in_role / self.reached) if self.reached else None
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    plan_id: int | None
+    title: str
+    moved: int
+    accepted: int | None  # None: no acceptance is recorded (see accepted_move_condition)
+    checkpoints: list[Checkpoint]
+
+
+@dataclass(frozen=True)
+class OutcomeReport:
+    today: date
+    total: OutcomeRow
+    plans: list[OutcomeRow]  # one row per plan that moved someone, oldest first
+
+
+def moves(plan: SunsetPlan | None = None) -> QuerySet[Assignment]:
+    """The moves: the assignments a cutover run started (a rollback deletes them again)."""
+    rows = Assignment.objects.filter(created_by_run__isnull=False)
+    return rows if plan is None else rows.filter(created_by_run__plan=plan)
+
+
+def _state_on(days: int, today: date):
+    """The move's state on day `days` after it took effect: not yet (that day is still to come),
+    in role (an assignment on the move's team covers the day), moved again (another assignment
+    does), else left, with the reason HR recorded for a departure between the move and that day
+    (the latest), or "not recorded". An assignment covers a day when it started on or before it and
+    ends after it; an open assignment of a deactivated agent covers nothing (the deactivation was
+    not dated: record a departure to date it)."""
+    outer_day = Cast(OuterRef("starts_on") + timedelta(days=days), DateField())
+    covering = Assignment.objects.filter(agent_id=OuterRef("agent_id"), starts_on__lte=outer_day).filter(
+        Q(ends_on__gt=outer_day) | Q(ends_on__isnull=True, agent__is_active=True)
+    )
+    reason = (
+        AgentDeparture.objects.filter(
+            agent_id=OuterRef("agent_id"), left_on__gte=OuterRef("starts_on"), left_on__lte=outer_day
+        )
+        .order_by("-left_on", "-id")
+        .values("reason")[:1]
+    )
+    return Case(
+        When(starts_on__gt=today - timedelta(days=days), then=Value(NOT_YET)),
+        When(Exists(covering.filter(team_id=OuterRef("team_id"))), then=Value(IN_ROLE)),
+        When(Exists(covering), then=Value(MOVED_AGAIN)),
+        default=Coalesce(Subquery(reason), Value(NOT_RECORDED)),
+        output_field=CharField(),
+    )
+
+
+def _row(plan_id, title: str, counts: dict, moved: int, accepted: int | None) -> OutcomeRow:
+    checkpoints = []
+    for days in OUTCOME_DAYS:
+        by_state = counts.get(days, {})
+        checkpoints.append(
+            Checkpoint(
+                days=days,
+                moved=moved,
+                in_role=by_state.get(IN_ROLE, 0),
+                moved_again=by_state.get(MOVED_AGAIN, 0),
+                left={reason: by_state.get(reason, 0) for reason in LEFT_REASONS},
+                not_yet=by_state.get(NOT_YET, 0),
+            )
+        )
+    return OutcomeRow(plan_id=plan_id, title=title, moved=moved, accepted=accepted, checkpoints=checkpoints)
+
+
+def outcome_report(plan: SunsetPlan | None = None, *, today: date | None = None) -> OutcomeReport:
+    """Moved, accepted and, at 30, 60 and 90 days after each move, still in role / moved again /
+    left (by reason) / not yet reached: for one plan, or for every plan (with a row per plan).
+
+    One grouped query (two when acceptance is recorded): the states are computed in the database,
+    per move, and counted by (plan, state at 30, state at 60, state at 90)."""
+    today = today or timezone.localdate()
+    names = {days: f"at_{days}" for days in OUTCOME_DAYS}
+    grouped = (
+        moves(plan)
+        .annotate(
+            plan_id=F("created_by_run__plan_id"),
+            plan_title=F("created_by_run__plan__title"),
+            **{names[days]: _state_on(days, today) for days in OUTCOME_DAYS},
+        )
+        .values("plan_id", "plan_title", *names.values())
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    per_plan: dict[int, dict] = {}
+    titles: dict[int, str] = {}
+    moved: dict[int, int] = defaultdict(int)
+    for row in grouped:
+        plan_id = row["plan_id"]
+        titles[plan_id] = row["plan_title"]
+        moved[plan_id] += row["n"]
+        counts = per_plan.setdefault(plan_id, {})
+        for days, name in names.items():
+            by_state = counts.setdefault(days, defaultdict(int))
+            by_state[row[name]] += row["n"]
+    accepted_by_plan: dict[int, int] | None = None
+    condition = accepted_move_condition()
+    if condition is not None:
+        accepted_by_plan = dict(
+            moves(plan)
+            .filter(condition)
+            .values_list("created_by_run__plan_id")
+            .annotate(n=Count("id"))
+            .order_by()
+            .values_list("created_by_run__plan_id", "n")
+        )
+    rows = [
+        _row(
+            plan_id,
+            titles[plan_id],
+            per_plan[plan_id],
+            moved[plan_id],
+            None if accepted_by_plan is None else accepted_by_plan.get(plan_id, 0),
+        )
+        for plan_id in sorted(per_plan)
+    ]
+    total_counts: dict[int, dict] = {days: defaultdict(int) for days in OUTCOME_DAYS}
+    for counts in per_plan.values():
+        for days, by_state in counts.items():
+            for state, n in by_state.items():
+                total_counts[days][state] += n
+    total = _row(
+        plan.pk if plan is not None else None,
+        plan.title if plan is not None else _("All plans"),
+        total_counts,
+        sum(moved.values()),
+        None if accepted_by_plan is None else sum(accepted_by_plan.values()),
+    )
+    return OutcomeReport(today=today, total=total, plans=rows)
