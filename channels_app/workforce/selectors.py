@@ -21,6 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
     Case,
@@ -50,6 +51,7 @@ from channels_app.models import (
     Assignment,
     Channel,
     ChannelState,
+    CutoverRun,
     DepartureReason,
     Direction,
     Message,
@@ -775,30 +777,70 @@ def _state_on(days: int, today: date):
     )
 
 
-def _row(plan_id, title: str, counts: dict, moved: int, accepted: int | None) -> OutcomeRow:
-    checkpoints = []
-    for days in OUTCOME_DAYS:
-        by_state = counts.get(days, {})
-        checkpoints.append(
-            Checkpoint(
-                days=days,
-                moved=moved,
-                in_role=by_state.get(IN_ROLE, 0),
-                moved_again=by_state.get(MOVED_AGAIN, 0),
-                left={reason: by_state.get(reason, 0) for reason in LEFT_REASONS},
-                not_yet=by_state.get(NOT_YET, 0),
-            )
-        )
-    return OutcomeRow(plan_id=plan_id, title=title, moved=moved, accepted=accepted, checkpoints=checkpoints)
+# PostgreSQL: the moves and their checkpoints joined to the agents' assignments and departures by
+# hash joins (a correlated subquery per move and day measured 10 times slower at 100,000 moves).
+# Rows: (plan, title, 0, "moved", n) then (plan, title, days, state or leaving reason, n) for the
+# days that have come.
+_OUTCOMES_SQL = """
+WITH m AS (
+    SELECT a.id, a.agent_id, a.team_id, a.starts_on, r.plan_id, ag.is_active
+    FROM {assignment} a
+    JOIN {run} r ON r.id = a.created_by_run_id
+    JOIN {agent} ag ON ag.id = a.agent_id
+    WHERE a.created_by_run_id IS NOT NULL {plan_filter}
+), c AS (
+    SELECT m.id, m.agent_id, m.team_id, m.starts_on, m.plan_id, m.is_active, n.days, m.starts_on + n.days AS d
+    FROM m CROSS JOIN unnest(%(days)s::int[]) AS n(days)
+    WHERE m.starts_on + n.days <= %(today)s
+), covered AS (
+    SELECT c.id, c.days, bool_or(x.team_id = c.team_id) AS on_team
+    FROM c JOIN {assignment} x ON x.agent_id = c.agent_id
+    WHERE x.starts_on <= c.d AND (x.ends_on > c.d OR (x.ends_on IS NULL AND c.is_active))
+    GROUP BY c.id, c.days
+), departed AS (
+    SELECT c.id, c.days, (array_agg(dp.reason ORDER BY dp.left_on DESC, dp.id DESC))[1] AS reason
+    FROM c JOIN {departure} dp ON dp.agent_id = c.agent_id
+    WHERE dp.left_on >= c.starts_on AND dp.left_on <= c.d
+    GROUP BY c.id, c.days
+), counted AS (
+    SELECT plan_id, 0 AS days, 'moved' AS state, count(*) AS n FROM m GROUP BY plan_id
+    UNION ALL
+    SELECT c.plan_id, c.days,
+           CASE WHEN covered.on_team THEN 'in_role'
+                WHEN covered.id IS NOT NULL THEN 'moved_again'
+                ELSE COALESCE(departed.reason, 'not_recorded') END,
+           count(*)
+    FROM c
+    LEFT JOIN covered ON covered.id = c.id AND covered.days = c.days
+    LEFT JOIN departed ON departed.id = c.id AND departed.days = c.days
+    GROUP BY 1, 2, 3
+)
+SELECT counted.plan_id, p.title, counted.days, counted.state, counted.n
+FROM counted JOIN {plan} p ON p.id = counted.plan_id
+"""
 
 
-def outcome_report(plan: SunsetPlan | None = None, *, today: date | None = None) -> OutcomeReport:
-    """Moved, accepted and, at 30, 60 and 90 days after each move, still in role / moved again /
-    left (by reason) / not yet reached: for one plan, or for every plan (with a row per plan).
+def _counts_postgresql(plan: SunsetPlan | None, today: date) -> list[tuple]:
+    quote = connection.ops.quote_name
+    sql = _OUTCOMES_SQL.format(
+        assignment=quote(Assignment._meta.db_table),
+        run=quote(CutoverRun._meta.db_table),
+        agent=quote(Agent._meta.db_table),
+        departure=quote(AgentDeparture._meta.db_table),
+        plan=quote(SunsetPlan._meta.db_table),
+        plan_filter="" if plan is None else "AND r.plan_id = %(plan)s",
+    )
+    with transaction.atomic(), connection.cursor() as cur:
+        # The estimate of a report over every move passes PostgreSQL's JIT threshold, and
+        # compiling it cost more than running it (2.9 s of 3.3 s at 10,000 moves).
+        cur.execute("SET LOCAL jit = off")
+        cur.execute(sql, {"days": list(OUTCOME_DAYS), "today": today, "plan": plan.pk if plan else None})
+        return cur.fetchall()
 
-    One grouped query (two when acceptance is recorded): the states are computed in the database,
-    per move, and counted by (plan, state at 30, state at 60, state at 90)."""
-    today = today or timezone.localdate()
+
+def _counts_orm(plan: SunsetPlan | None, today: date) -> list[tuple]:
+    """The same rows as _counts_postgresql, from the ORM (SQLite, the one-machine setup): the
+    states per move in correlated subqueries, counted by (plan, state at 30, at 60, at 90)."""
     names = {days: f"at_{days}" for days in OUTCOME_DAYS}
     grouped = (
         moves(plan)
@@ -811,37 +853,76 @@ def outcome_report(plan: SunsetPlan | None = None, *, today: date | None = None)
         .annotate(n=Count("id"))
         .order_by()
     )
+    counts: dict[tuple, int] = defaultdict(int)
+    for row in grouped:
+        counts[(row["plan_id"], row["plan_title"], 0, "moved")] += row["n"]
+        for days, name in names.items():
+            if row[name] != NOT_YET:
+                counts[(row["plan_id"], row["plan_title"], days, row[name])] += row["n"]
+    return [(*key, n) for key, n in counts.items()]
+
+
+def _row(plan_id, title: str, counts: dict, moved: int, accepted: int | None) -> OutcomeRow:
+    checkpoints = []
+    for days in OUTCOME_DAYS:
+        by_state = counts.get(days, {})
+        reached = sum(by_state.values())
+        checkpoints.append(
+            Checkpoint(
+                days=days,
+                moved=moved,
+                in_role=by_state.get(IN_ROLE, 0),
+                moved_again=by_state.get(MOVED_AGAIN, 0),
+                left={reason: by_state.get(reason, 0) for reason in LEFT_REASONS},
+                not_yet=moved - reached,
+            )
+        )
+    return OutcomeRow(plan_id=plan_id, title=title, moved=moved, accepted=accepted, checkpoints=checkpoints)
+
+
+def outcome_report(
+    plan: SunsetPlan | None = None, *, today: date | None = None, using_orm: bool = False
+) -> OutcomeReport:
+    """Moved, accepted and, at 30, 60 and 90 days after each move, still in role / moved again /
+    left (by reason) / not yet reached: for one plan, or for every plan (with a row per plan).
+
+    The states are computed and counted in the database, in one query (PostgreSQL; the ORM's
+    version elsewhere, or with `using_orm`); acceptance, when recorded, is one more."""
+    today = today or timezone.localdate()
+    if connection.vendor == "postgresql" and not using_orm:
+        rows = _counts_postgresql(plan, today)
+    else:
+        rows = _counts_orm(plan, today)
     per_plan: dict[int, dict] = {}
     titles: dict[int, str] = {}
     moved: dict[int, int] = defaultdict(int)
-    for row in grouped:
-        plan_id = row["plan_id"]
-        titles[plan_id] = row["plan_title"]
-        moved[plan_id] += row["n"]
-        counts = per_plan.setdefault(plan_id, {})
-        for days, name in names.items():
-            by_state = counts.setdefault(days, defaultdict(int))
-            by_state[row[name]] += row["n"]
+    for plan_id, title, days, state, n in rows:
+        titles[plan_id] = title
+        if days == 0:
+            moved[plan_id] += n
+        else:
+            by_state = per_plan.setdefault(plan_id, {}).setdefault(days, defaultdict(int))
+            by_state[state] += n
     accepted_by_plan: dict[int, int] | None = None
     condition = accepted_move_condition()
     if condition is not None:
         accepted_by_plan = dict(
             moves(plan)
             .filter(condition)
-            .values_list("created_by_run__plan_id")
+            .values("created_by_run__plan_id")
             .annotate(n=Count("id"))
             .order_by()
             .values_list("created_by_run__plan_id", "n")
         )
-    rows = [
+    plan_rows = [
         _row(
             plan_id,
             titles[plan_id],
-            per_plan[plan_id],
+            per_plan.get(plan_id, {}),
             moved[plan_id],
             None if accepted_by_plan is None else accepted_by_plan.get(plan_id, 0),
         )
-        for plan_id in sorted(per_plan)
+        for plan_id in sorted(moved)
     ]
     total_counts: dict[int, dict] = {days: defaultdict(int) for days in OUTCOME_DAYS}
     for counts in per_plan.values():
@@ -855,4 +936,4 @@ def outcome_report(plan: SunsetPlan | None = None, *, today: date | None = None)
         sum(moved.values()),
         None if accepted_by_plan is None else sum(accepted_by_plan.values()),
     )
-    return OutcomeReport(today=today, total=total, plans=rows)
+    return OutcomeReport(today=today, total=total, plans=plan_rows)
