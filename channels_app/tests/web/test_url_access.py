@@ -159,6 +159,11 @@ ACCESS: dict[str, object] = {
     "plan_reassignments_import": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
     "plan_reassignments_csv": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_staffing": Page({"GET": "view", "POST": "manage_reassignments"}, kwargs="plan_id"),
+    "plan_outcomes": Page({"GET": "view_outcomes"}, kwargs="plan_id"),
+    "plan_outcomes_csv": Page({"GET": "view_outcomes"}, kwargs="plan_id"),
+    "outcomes": Page({"GET": "view_outcomes"}),
+    "outcomes_csv": Page({"GET": "view_outcomes"}),
+    "outcomes_departure": Page({"POST": "manage_workforce"}),
     # --- the portal's pages
     "channel_list": Page(VIEW_ONLY),
     "channel_detail": Page(VIEW_ONLY, kwargs="channel"),
