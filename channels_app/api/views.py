@@ -30,6 +30,7 @@ from channels_app.api import serializers as s
 from channels_app.api.authentication import BearerTokenAuthentication
 from channels_app.api.errors import api_exception_handler
 from channels_app.api.permissions import RolePermission
+from channels_app.api.schema import SingleObjectSchema
 from channels_app.api.throttling import ApiUserThrottle
 from channels_app.core import textrules
 from channels_app.core.reply_checks import platform_label, reply_problems
@@ -569,6 +570,7 @@ class OutcomeViewSet(DuskViewSet):
 
     pagination_class = None
     filter_backends = []
+    schema = SingleObjectSchema()  # one report, not a list of them
     action_permissions = {"list": "view_outcomes"}
 
     @extend_schema(responses=s.OutcomeReportSerializer)
