@@ -189,6 +189,7 @@ class StackedRow:
     total: int
     y: int
     segments: list[Segment]
+    note: str = ""  # written after the bar
 
     @property
     def text_y(self) -> int:
@@ -207,12 +208,13 @@ class StackedChart:
     value_x: int = LABEL_WIDTH + BAR_AREA + VALUE_GAP
 
 
-def stacked_bars(items: Sequence[tuple[str, Sequence[tuple[str, int]]]]) -> StackedChart:
-    """One bar per row split into its parts, each as wide as its share of the row's total (every
-    bar is full width: the chart compares shares, the table beside it gives the numbers). Parts of
-    0 are left out; a row whose total is 0 has no part."""
+def stacked_bars(items: Sequence[tuple[str, Sequence[tuple[str, int]], str]]) -> StackedChart:
+    """Rows of (label, parts, note): one bar per row split into its parts, each as wide as its
+    share of the row's total (every bar is full width: the chart compares shares, the table beside
+    it gives the numbers), the note after it. Parts of 0 are left out; a row whose total is 0 has
+    no part."""
     rows = []
-    for i, (label, parts) in enumerate(items):
+    for i, (label, parts, note) in enumerate(items):
         total = sum(max(n, 0) for _key, n in parts)
         x = float(LABEL_WIDTH)
         segments = []
@@ -222,7 +224,7 @@ def stacked_bars(items: Sequence[tuple[str, Sequence[tuple[str, int]]]]) -> Stac
             width = round(BAR_AREA * n / total, 1)
             segments.append(Segment(key=key, n=n, x=round(x, 1), width=width))
             x += width
-        rows.append(StackedRow(label=label, total=total, y=TOP + i * ROW_HEIGHT, segments=segments))
+        rows.append(StackedRow(label=label, total=total, y=TOP + i * ROW_HEIGHT, segments=segments, note=note))
     return StackedChart(
         rows=rows,
         width=LABEL_WIDTH + BAR_AREA + VALUE_GAP + 110,

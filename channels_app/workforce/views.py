@@ -524,6 +524,7 @@ def _outcome_chart(report: OutcomeReport):
                     ("left", cp.left_total),
                     (NOT_YET, cp.not_yet),
                 ],
+                _("%(percent)s%% in role") % {"percent": cp.in_role_percent} if cp.reached else _("not yet"),
             )
             for cp in total.checkpoints
         ]
