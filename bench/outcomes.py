@@ -3,7 +3,8 @@
 400 days of assignment history, on PostgreSQL.
 
 Builds a scratch database (set-based INSERT ... SELECT FROM generate_series: setup, not measured):
-300 teams; ten plans, each with a hard-close run that moved 10,000 agents, on days 20, 50, ... 290;
+300 teams; ten plans, each with a hard-close run that moved 10,000 agents, on days 20, 60, ... 380
+(so the last plans' 60- and 90-day marks are still to come on day 400);
 every moved agent has an earlier team (day 0-10), the team they were moved from (ended by the run)
 and the team they were moved to (started by the run), then one of these fates, by employee number:
 50% stay, 15% are moved again, 5% twice, 10% leave with a reason HR recorded (half of them
@@ -137,7 +138,7 @@ def build() -> None:
     with transaction.atomic():
         runs = []
         for n in range(N_PLANS):
-            move_on = DAY0 + timedelta(days=20 + 30 * n)
+            move_on = DAY0 + timedelta(days=20 + 40 * n)
             plan = SunsetPlan.objects.create(title=f"Bench plan {n + 1}", author=author, state="completed")
             phase = Phase.objects.create(
                 plan=plan,
