@@ -82,7 +82,7 @@ BUILD_SQL = [
        SELECT a.id AS agent_id, (row_number() OVER (ORDER BY a.id))::int AS g FROM channels_app_agent a""",
     """CREATE TEMP TABLE bench_m AS
        SELECT b.agent_id, b.g, b.g %% 20 AS k, r.id AS run_id, r.move_on
-       FROM bench_g b JOIN bench_runs r ON r.n = b.g %% %(plans)s
+       FROM bench_g b JOIN bench_runs r ON r.n = (b.g / 20) %% %(plans)s  -- every plan gets every fate
        WHERE b.g <= %(moved)s""",
     # Everyone: a first team from day 0 to day 10.
     """INSERT INTO channels_app_assignment (agent_id, team_id, role, starts_on, ends_on)
