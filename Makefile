@@ -117,6 +117,11 @@ phase-order: $(VENV)/.installed-dev
 bench-reassign: $(VENV)/.installed-dev
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/reassign.py
 
+## bench-outcomes: the outcome report (30/60/90 days) for 100,000 moved agents with 400 days of history.
+.PHONY: bench-outcomes
+bench-outcomes: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/python bench/outcomes.py
+
 .PHONY: bench-webhook bench-outbox
 
 ## bench-webhook: the X webhook vs a bare Django view on gunicorn and PostgreSQL, driven by wrk

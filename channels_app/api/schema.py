@@ -62,3 +62,10 @@ def strict_request_bodies(result, generator, request, public):
                 if parameter.get("in") == "query":
                     parameter["allowEmptyValue"] = True
     return result
+
+
+class SingleObjectSchema(DuskAutoSchema):
+    """For a collection URL that answers one object (a report), not a list of them."""
+
+    def _is_list_view(self, serializer=None) -> bool:
+        return False

@@ -12,12 +12,14 @@ from channels_app.core import textrules
 from channels_app.core.zones import LOCALE_RE
 from channels_app.models import (
     Agent,
+    AgentDeparture,
     ApiToken,
     AuditEvent,
     AutoReply,
     Channel,
     ChannelKind,
     CutoverRun,
+    DepartureReason,
     Phase,
     PhaseKind,
     Reassignment,
@@ -217,8 +219,21 @@ class AgentTeamSerializer(serializers.Serializer):
     starts_on = serializers.DateField()
 
 
+class DepartureSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgentDeparture
+        fields = ["id", "left_on", "reason", "note", "deactivated", "recorded_at"]
+        read_only_fields = fields
+
+
 class AgentSerializer(serializers.ModelSerializer):
     current_teams = AgentTeamSerializer(many=True, read_only=True, source="open_assignments")
+    departures = DepartureSerializer(
+        many=True,
+        read_only=True,
+        source="departure_list",
+        help_text="HR's records of the agent leaving (the reason and the day), latest first",
+    )
 
     class Meta:
         model = Agent
@@ -234,6 +249,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "preferred_team",
             "is_active",
             "current_teams",
+            "departures",
         ]
         read_only_fields = fields
 
@@ -443,6 +459,50 @@ class FunnelStepSerializer(serializers.Serializer):
 class FunnelSerializer(serializers.Serializer):
     plan = serializers.IntegerField()
     steps = FunnelStepSerializer(many=True)
+
+
+# --- outcomes of the moves ----------------------------------------------------------------------
+
+
+class DepartureInput(StrictInput):
+    left_on = serializers.DateField(help_text="The day the agent left: open assignments end on it")
+    reason = serializers.ChoiceField(choices=DepartureReason.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    deactivate = serializers.BooleanField(
+        required=False, default=False, help_text="They left the company: deactivate the agent"
+    )
+
+
+class OutcomeLeftSerializer(serializers.Serializer):
+    declined_role = serializers.IntegerField()
+    resigned = serializers.IntegerField()
+    other = serializers.IntegerField()
+    not_recorded = serializers.IntegerField(help_text="Left with no reason recorded by HR")
+
+
+class OutcomeCheckpointSerializer(serializers.Serializer):
+    days = serializers.IntegerField(help_text="Days after the move took effect: 30, 60 or 90")
+    reached = serializers.IntegerField(help_text="Moves whose day has come")
+    in_role = serializers.IntegerField(help_text="On the team they were moved to that day")
+    in_role_percent = serializers.IntegerField(allow_null=True, help_text="in_role / reached; null if none reached")
+    moved_again = serializers.IntegerField(help_text="On another team that day")
+    left = serializers.IntegerField(source="left_total", help_text="On no team that day")
+    left_by_reason = OutcomeLeftSerializer(source="left")
+    not_yet = serializers.IntegerField(help_text="Moves whose day has not come")
+
+
+class OutcomeRowSerializer(serializers.Serializer):
+    plan = serializers.IntegerField(source="plan_id", allow_null=True, help_text="null: every plan")
+    title = serializers.CharField()
+    moved = serializers.IntegerField(help_text="Moves made by the plan's cutover runs")
+    accepted = serializers.IntegerField(allow_null=True, help_text="null while Dusk records no acceptance")
+    checkpoints = OutcomeCheckpointSerializer(many=True)
+
+
+class OutcomeReportSerializer(serializers.Serializer):
+    today = serializers.DateField(help_text="The day the history was read on")
+    total = OutcomeRowSerializer()
+    plans = OutcomeRowSerializer(many=True, help_text="One row per plan that moved someone (overall report only)")
 
 
 # --- auto-reply previews ---------------------------------------------------------------------

@@ -40,6 +40,7 @@ router.register("auto-replies", views.AutoReplyViewSet, basename="autoreply")
 router.register("reassignments", views.ReassignmentViewSet, basename="reassignment")
 router.register("runs", views.CutoverRunViewSet, basename="run")
 router.register("audit-events", views.AuditEventViewSet, basename="auditevent")
+router.register("outcomes", views.OutcomeViewSet, basename="outcome")
 router.register("tokens", views.ApiTokenViewSet, basename="apitoken")
 
 app_name = "api"

@@ -30,6 +30,7 @@ from channels_app.api import serializers as s
 from channels_app.api.authentication import BearerTokenAuthentication
 from channels_app.api.errors import api_exception_handler
 from channels_app.api.permissions import RolePermission
+from channels_app.api.schema import SingleObjectSchema
 from channels_app.api.throttling import ApiUserThrottle
 from channels_app.core import textrules
 from channels_app.core.reply_checks import platform_label, reply_problems
@@ -45,6 +46,7 @@ from channels_app.directory.services import (
 from channels_app.handoff.selectors import plan_funnel
 from channels_app.models import (
     Agent,
+    AgentDeparture,
     ApiToken,
     Assignment,
     AuditEvent,
@@ -71,7 +73,9 @@ from channels_app.plans.services.plans import (
     update_plan,
 )
 from channels_app.plans.services.preflight import run_preflight
+from channels_app.workforce.selectors import outcome_report
 from channels_app.workforce.services.bulk import ReassignmentInput, propose_reassignments
+from channels_app.workforce.services.departures import record_departure
 from channels_app.workforce.services.moves import notify_agents
 
 # Largest value a bigint primary key can hold; larger ids cannot exist.
@@ -277,7 +281,8 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet
             "assignments",
             queryset=Assignment.objects.filter(ends_on__isnull=True).select_related("team").order_by("team__name"),
             to_attr="open_assignments",
-        )
+        ),
+        Prefetch("departures", queryset=AgentDeparture.objects.order_by("-left_on", "-id"), to_attr="departure_list"),
     )
     serializer_class = s.AgentSerializer
     filterset_class = api_filters.AgentFilter
@@ -290,6 +295,7 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet
         "create": "manage_workforce",
         "update": "manage_workforce",
         "partial_update": "manage_workforce",
+        "departure": "manage_workforce",
     }
 
     @staticmethod
@@ -313,6 +319,17 @@ class AgentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet
 
     def partial_update(self, request, pk=None):
         return self.update(request, pk, partial=True)
+
+    @extend_schema(request=s.DepartureInput, responses={201: s.DepartureSerializer})
+    @action(detail=True, methods=["post"])
+    def departure(self, request, pk=None):
+        """Record that the agent left, with the reason (declined the role, resigned, other): their
+        open assignments end on `left_on` with no new one, and `deactivate` deactivates them (the
+        same rule as the outcome pages' form). The outcome report shows the reason."""
+        agent = self.get_object()
+        data = self.validated(s.DepartureInput)
+        departure = record_departure(actor=request.user, agent=agent, **data)
+        return self.respond(departure, s.DepartureSerializer, status_code=status.HTTP_201_CREATED)
 
 
 # --- plans --------------------------------------------------------------------------------------------
@@ -405,6 +422,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         "preview": "view",
         "preflight": "view",
         "funnel": "view",
+        "outcomes": "view_outcomes",
         "reassignments": "manage_reassignments",
         "confirm_reassignments": "manage_reassignments",
         "notify_agents": "manage_reassignments",
@@ -510,6 +528,14 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         plan = self.get_object()
         return Response(s.FunnelSerializer({"plan": plan.pk, "steps": plan_funnel(plan.pk)}).data)
 
+    @extend_schema(responses=s.OutcomeReportSerializer)
+    @action(detail=True, methods=["get"])
+    def outcomes(self, request, pk=None):
+        """Where the agents this plan's cutover moved are 30, 60 and 90 days after the move: in
+        role, moved again, left (by HR's recorded reason) or not yet (that day has not come)."""
+        plan = self.get_object()
+        return Response(s.OutcomeReportSerializer(outcome_report(plan)).data)
+
     @extend_schema(responses=s.PreflightSerializer)
     @action(detail=True, methods=["get"])
     def preflight(self, request, pk=None):
@@ -551,6 +577,21 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         data = self.validated(s.NotifyInput)
         result = notify_agents(actor=request.user, plan=plan, agent_ids=data.get("agents"))
         return Response(s.NotifyResult(result).data)
+
+
+class OutcomeViewSet(DuskViewSet):
+    """The outcome report over every plan: the same figures as the Outcomes page."""
+
+    pagination_class = None
+    filter_backends = []
+    schema = SingleObjectSchema()  # one report, not a list of them
+    action_permissions = {"list": "view_outcomes"}
+
+    @extend_schema(responses=s.OutcomeReportSerializer)
+    def list(self, request):
+        """Every moved agent 30, 60 and 90 days after the move (in role, moved again, left by
+        reason, not yet), in total and per plan."""
+        return Response(s.OutcomeReportSerializer(outcome_report()).data)
 
 
 # --- auto-replies -------------------------------------------------------------------------------------

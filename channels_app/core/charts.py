@@ -173,3 +173,60 @@ def column_chart(
             )
         )
     return columns, peak
+
+
+@dataclass(frozen=True)
+class Segment:
+    key: str  # what the part counts (a CSS class names its colour)
+    n: int
+    x: float
+    width: float
+
+
+@dataclass(frozen=True)
+class StackedRow:
+    label: str
+    total: int
+    y: int
+    segments: list[Segment]
+    note: str = ""  # written after the bar
+
+    @property
+    def text_y(self) -> int:
+        return self.y + STACK_HEIGHT - 5
+
+
+STACK_HEIGHT = 20
+
+
+@dataclass(frozen=True)
+class StackedChart:
+    rows: list[StackedRow]
+    width: int
+    height: int
+    bar_x: int = LABEL_WIDTH
+    value_x: int = LABEL_WIDTH + BAR_AREA + VALUE_GAP
+
+
+def stacked_bars(items: Sequence[tuple[str, Sequence[tuple[str, int]], str]]) -> StackedChart:
+    """Rows of (label, parts, note): one bar per row split into its parts, each as wide as its
+    share of the row's total (every bar is full width: the chart compares shares, the table beside
+    it gives the numbers), the note after it. Parts of 0 are left out; a row whose total is 0 has
+    no part."""
+    rows = []
+    for i, (label, parts, note) in enumerate(items):
+        total = sum(max(n, 0) for _key, n in parts)
+        x = float(LABEL_WIDTH)
+        segments = []
+        for key, n in parts:
+            if n <= 0:
+                continue
+            width = round(BAR_AREA * n / total, 1)
+            segments.append(Segment(key=key, n=n, x=round(x, 1), width=width))
+            x += width
+        rows.append(StackedRow(label=label, total=total, y=TOP + i * ROW_HEIGHT, segments=segments, note=note))
+    return StackedChart(
+        rows=rows,
+        width=LABEL_WIDTH + BAR_AREA + VALUE_GAP + 110,
+        height=TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
+    )

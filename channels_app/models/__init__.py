@@ -62,7 +62,7 @@ from channels_app.models.runs import (
 from channels_app.models.tokens import ApiToken, TokenScope
 from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing
 from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
-from channels_app.models.workforce import Agent, Assignment, Team
+from channels_app.models.workforce import Agent, AgentDeparture, Assignment, DepartureReason, Team
 
 __all__ = [
     "ArrivalStatus",
@@ -88,6 +88,8 @@ __all__ = [
     "FINISHED_RUN_STATES",
     "STEP_ORDER",
     "Agent",
+    "AgentDeparture",
+    "DepartureReason",
     "Assignment",
     "AuditChainHead",
     "AuditEvent",

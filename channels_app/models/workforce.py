@@ -1,7 +1,9 @@
 """Teams, agents and their dated assignments."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -74,3 +76,35 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} in {self.team} from {self.starts_on}"
+
+
+class DepartureReason(models.TextChoices):
+    DECLINED_ROLE = "declined_role", _("Declined the role")
+    RESIGNED = "resigned", _("Resigned")
+    OTHER = "other", _("Other")
+
+
+class AgentDeparture(models.Model):
+    """HR's record of an agent leaving: their open assignments ended on `left_on` with no new one
+    (and the agent deactivated when they left the company), with the reason. The outcome report
+    reads it to say why a moved agent is no longer in role."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="departures")
+    left_on = models.DateField()
+    reason = models.CharField(max_length=16, choices=DepartureReason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    deactivated = models.BooleanField(default=False)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-left_on", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "left_on"], name="one_departure_per_agent_day"),
+            models.CheckConstraint(condition=Q(reason__in=DepartureReason.values), name="departure_reason_known"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} left on {self.left_on} ({self.reason})"

@@ -4,6 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.models import Agent, DepartureReason
+
 
 class IdListField(forms.Field):
     """Repeated `agent_ids` values; checked against the plan by the service."""
@@ -70,3 +72,21 @@ class StaffingInputsForm(forms.Form):
         return {
             name: (value / 100 if name in self.PERCENT_FIELDS else value) for name, value in self.cleaned_data.items()
         }
+
+
+class DepartureForm(forms.Form):
+    """HR records that an agent left: who, the day, why."""
+
+    employee_id = forms.CharField(max_length=32, label=_("Employee id"))
+    left_on = forms.DateField(label=_("Left on"), widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.ChoiceField(choices=DepartureReason.choices, label=_("Reason"))
+    note = forms.CharField(max_length=500, required=False, label=_("Note"), widget=forms.Textarea(attrs={"rows": 2}))
+    deactivate = forms.BooleanField(required=False, label=_("They left the company: deactivate the agent"))
+
+    def clean_employee_id(self):
+        employee_id = self.cleaned_data["employee_id"].strip()
+        agent = Agent.objects.filter(employee_id=employee_id).first()
+        if agent is None:
+            raise ValidationError(_("No agent has the employee id “%(id)s”.") % {"id": employee_id})
+        self.agent = agent
+        return employee_id

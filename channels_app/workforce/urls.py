@@ -26,4 +26,9 @@ urlpatterns = [
     ),
     path("plans/<int:plan_id>/reassignments.csv", views.plan_reassignments_csv, name="plan_reassignments_csv"),
     path("plans/<int:plan_id>/staffing/", views.plan_staffing, name="plan_staffing"),
+    path("plans/<int:plan_id>/outcomes/", views.plan_outcomes, name="plan_outcomes"),
+    path("plans/<int:plan_id>/outcomes.csv", views.plan_outcomes_csv, name="plan_outcomes_csv"),
+    path("outcomes/", views.outcomes, name="outcomes"),
+    path("outcomes.csv", views.outcomes_csv_export, name="outcomes_csv"),
+    path("outcomes/departures/", views.outcomes_departure, name="outcomes_departure"),
 ]

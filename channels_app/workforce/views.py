@@ -21,19 +21,26 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from channels_app.core.charts import paired_bars, seat_bar
+from channels_app.core.charts import paired_bars, seat_bar, stacked_bars
 from channels_app.core.permissions import can, permission_denied_message, require
-from channels_app.core.views import FORM_ERROR_STATUS
+from channels_app.core.views import FORM_ERROR_STATUS, go
 from channels_app.models import SunsetPlan
-from channels_app.workforce.forms import ImportForm, MoveForm, StaffingInputsForm
+from channels_app.workforce.forms import DepartureForm, ImportForm, MoveForm, StaffingInputsForm
 from channels_app.workforce.selectors import (
     ACTIVE_MOVE_STATES,
+    IN_ROLE,
+    LEFT_REASON_LABELS,
+    MOVED_AGAIN,
+    NOT_YET,
+    OutcomeReport,
     agent_emails_blocked,
     board_agents,
     board_counts,
     board_destinations,
     label_relocations,
     moves_to_notify,
+    outcome_report,
+    outcomes_csv,
     staffing_check,
     staffing_inputs,
     team_work,
@@ -44,6 +51,7 @@ from channels_app.workforce.services.csv import (
     export_reassignments_csv,
     import_reassignments_csv,
 )
+from channels_app.workforce.services.departures import record_departure
 from channels_app.workforce.services.moves import (
     EDITABLE_PLAN_STATES,
     accept_suggestion,
@@ -497,3 +505,111 @@ def plan_staffing(request, plan_id: int):
         ),
     }
     return render(request, STAFFING_TEMPLATE, context, status=status)
+
+
+# --- outcomes: where the moved agents are 30, 60 and 90 days on ----------------------------------------
+
+OUTCOMES_TEMPLATE = "channels_app/outcomes.html"
+
+
+def _outcome_chart(report: OutcomeReport):
+    total = report.total
+    return stacked_bars(
+        [
+            (
+                _("Day %(days)s") % {"days": cp.days},
+                [
+                    (IN_ROLE, cp.in_role),
+                    (MOVED_AGAIN, cp.moved_again),
+                    ("left", cp.left_total),
+                    (NOT_YET, cp.not_yet),
+                ],
+                _("%(percent)s%% in role") % {"percent": cp.in_role_percent} if cp.reached else _("not yet"),
+            )
+            for cp in total.checkpoints
+        ]
+        if total.moved
+        else []
+    )
+
+
+def _render_outcomes(request, plan: SunsetPlan | None, *, form: DepartureForm | None = None, status: int = 200):
+    report = outcome_report(plan)
+    may_record = can(request.user, "manage_workforce")
+    context = {
+        "plan": plan,
+        "report": report,
+        "chart": _outcome_chart(report),
+        "left_reasons": LEFT_REASON_LABELS,
+        "form": form if form is not None else (DepartureForm() if may_record else None),
+        "may_record": may_record,
+    }
+    return render(request, OUTCOMES_TEMPLATE, context, status=status)
+
+
+@require_GET
+@login_required
+def outcomes(request):
+    require(request.user, "view_outcomes")
+    return _render_outcomes(request, None)
+
+
+@require_GET
+@login_required
+def plan_outcomes(request, plan_id: int):
+    plan = _plan_for(request, plan_id, "view_outcomes")
+    return _render_outcomes(request, plan)
+
+
+def _csv_response(report: OutcomeReport, filename: str) -> HttpResponse:
+    response = HttpResponse(outcomes_csv(report), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@require_GET
+@login_required
+def outcomes_csv_export(request):
+    require(request.user, "view_outcomes")
+    return _csv_response(outcome_report(), "outcomes.csv")
+
+
+@require_GET
+@login_required
+def plan_outcomes_csv(request, plan_id: int):
+    plan = _plan_for(request, plan_id, "view_outcomes")
+    return _csv_response(outcome_report(plan), f"plan-{plan.pk}-outcomes.csv")
+
+
+@require_POST
+@login_required
+def outcomes_departure(request):
+    """Record that an agent left (from either outcome page: `plan` says which one to show again)."""
+    require(request.user, "manage_workforce")
+    plan = None
+    plan_id = request.POST.get("plan", "")
+    if plan_id:
+        if not plan_id.isdigit():
+            return HttpResponseBadRequest(_("Unknown plan."))
+        plan = get_object_or_404(SunsetPlan, pk=int(plan_id))
+    form = DepartureForm(request.POST)
+    if form.is_valid():
+        try:
+            record_departure(
+                actor=request.user,
+                agent=form.agent,
+                left_on=form.cleaned_data["left_on"],
+                reason=form.cleaned_data["reason"],
+                note=form.cleaned_data["note"],
+                deactivate=form.cleaned_data["deactivate"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                _("Recorded: %(agent)s left on %(day)s.") % {"agent": form.agent, "day": form.cleaned_data["left_on"]},
+            )
+            return go(request, reverse("plan_outcomes", args=[plan.pk]) if plan else reverse("outcomes"))
+    return _render_outcomes(request, plan, form=form, status=FORM_ERROR_STATUS)

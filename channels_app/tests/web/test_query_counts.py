@@ -188,6 +188,8 @@ PAGES = {
     "audit": (lambda w: reverse("audit_log") + "?object=sunsetplan&actor=maya", 1),
     # savepoint + draft + release + busy channels + the channel choices
     "wizard": (lambda w: reverse("plan_new") + "?step=channels", 5),
+    # the outcome report: savepoint + SET LOCAL jit = off + the counts (one query) + release
+    "outcomes": (lambda w: reverse("outcomes"), 4),
     # savepoint + draft + release (no channel chosen yet: nothing else to read)
     "wizard_replies": (lambda w: reverse("plan_new") + "?step=replies", 3),
 }

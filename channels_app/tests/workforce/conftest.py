@@ -2,6 +2,7 @@
 
 import pytest
 
+from channels_app.tests.support.outcome_helpers import build_history
 from channels_app.tests.support.workforce_helpers import build_world, world_plan
 
 
@@ -13,3 +14,9 @@ def world(db):
 @pytest.fixture
 def plan(world, manager):
     return world_plan(world, manager)
+
+
+@pytest.fixture
+def history(hr_coordinator):
+    """Moved agents with 100 days of assignment history (tests/support/outcome_helpers.py)."""
+    return build_history(hr_coordinator)
