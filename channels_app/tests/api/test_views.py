@@ -392,7 +392,7 @@ def test_runs_show_progress_per_step(manager, approver):
     assert body["current_step"] == "conversations"
     conversations = next(s for s in body["progress"] if s["step"] == "conversations")
     assert (conversations["done"], conversations["total"]) == (5000, 12000)
-    assert body["percent_done"] == pytest.approx(28.6)  # 2 of 7 steps (delivering is one)
+    assert body["percent_done"] == pytest.approx(25.0)  # 2 of 8 steps (public notice and delivering are two)
     assert api(approver).get("/api/v1/runs/", {"plan": plan.pk}).json()["count"] == 1
 
 
