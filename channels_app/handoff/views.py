@@ -3,6 +3,7 @@ branding page (managers)."""
 
 import io
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -12,7 +13,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -37,7 +40,7 @@ from channels_app.handoff.services.delivery import (
     requeue_handoff_delivery,
     set_handoff_destination,
 )
-from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff, save_landing_page
+from channels_app.handoff.services.landing import open_landing, record_choice, request_handoff, save_landing_page
 from channels_app.models import (
     Conversation,
     HandoffDelivery,
@@ -82,25 +85,77 @@ def _language(landing: Landing | None) -> str:
 
 def _render_landing(request, landing: Landing, *, form: ContactForm | None = None, status: int = 200, sent=False):
     language = _language(landing)
-    with translation.override(language):
-        response = render(
-            request,
-            "channels_app/landing.html",
-            {
-                "landing": landing,
-                "reference": landing.conversation.reference,
-                "form": form or ContactForm(),
-                "sent": sent,
-                "language": language,
-            },
-            status=status,
-        )
+    if form is None and not sent and SAFE_REFERENCE.fullmatch(landing.conversation.reference):
+        html = _blank_page(landing, language)
+        html = html.replace(REFERENCE_SLOT, landing.conversation.reference).replace(CSRF_SLOT, get_token(request))
+        response = HttpResponse(html, status=status)
+    else:
+        with translation.override(language):
+            response = render(
+                request,
+                "channels_app/landing.html",
+                {
+                    "landing": landing,
+                    "reference": landing.conversation.reference,
+                    "form": form or ContactForm(),
+                    "sent": sent,
+                    "language": language,
+                },
+                status=status,
+            )
     response["Content-Language"] = language
     # The reference is in the URL: targets elsewhere are not told it by the browser. Not
     # "no-referrer": Chromium then sends "Origin: null" with the contact form and CSRF refuses it.
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+# The page as it first shows (empty form, nothing sent) is the same for every reference of a plan
+# but for the reference and the CSRF token: each web process keeps it, rendered with these two
+# slots, under everything it shows (language, platform, branding, targets, today's phone hours),
+# read by the page's one query on every request, so an edit shows at once. References are
+# "DSK-" and letters and digits: nothing to escape, in the text or in a URL.
+REFERENCE_SLOT = "QQREFERENCESLOTQQ"
+CSRF_SLOT = "QQCSRFSLOTQQ"
+SAFE_REFERENCE = re.compile(r"[A-Za-z0-9-]+")
+_BLANK_PAGES: dict[tuple, str] = {}
+BLANK_PAGES_MAX = 256
+
+
+def _blank_page(landing: Landing, language: str) -> str:
+    page = landing.page
+    key = (
+        language,
+        landing.conversation.channel.kind,
+        landing.plan.pk,
+        page.pk,
+        page.version,
+        page.display_name,
+        page.logo_type,
+        tuple(
+            (c.target.position, c.target.kind, c.target.label, c.target.value, c.hours, c.opens_utc, c.closes_utc)
+            for c in landing.choices
+        ),
+    )
+    html = _BLANK_PAGES.get(key)
+    if html is None:
+        with translation.override(language):
+            html = render_to_string(
+                "channels_app/landing.html",
+                {
+                    "landing": landing,
+                    "reference": REFERENCE_SLOT,
+                    "form": ContactForm(),
+                    "sent": False,
+                    "language": language,
+                    "csrf_token": CSRF_SLOT,
+                },
+            )
+        if len(_BLANK_PAGES) >= BLANK_PAGES_MAX:
+            _BLANK_PAGES.clear()
+        _BLANK_PAGES[key] = html
+    return html
 
 
 def _missing(request, reference: str):
@@ -113,17 +168,18 @@ def _missing(request, reference: str):
 def landing(request, reference: str):
     """Public: the link in auto-replies and hand-off notices. Recorded (people apart from
     robots), then the page that tells the customer where support went."""
-    page = landing_for(reference)
-    if page is None:
-        return _missing(request, reference)
     if _within_visit_rate(request):
         agent = request.headers.get("User-Agent", "")[:512]
-        record_landing(
-            conversation=page.conversation,
+        page = open_landing(
+            reference=reference,
             visitor=visitor_key(client_ip=client_ip(request), user_agent=agent),
             user_agent=agent,
             method=request.method,
         )
+    else:
+        page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
     return _render_landing(request, page, sent=request.GET.get("sent") == "1")
 
 
