@@ -17,6 +17,7 @@ from channels_app.models import (
     ArrivalStatus,
     Channel,
     Conversation,
+    DestinationKind,
     HandoffArrival,
     HandoffDelivery,
     HandoffDeliveryState,
@@ -268,6 +269,30 @@ def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
         recent=list(deliveries.order_by("-id")[:limit]),
         counts={state: counts.get(state, 0) for state in HandoffDeliveryState.values},
     )
+
+
+DELIVERY_OUTCOMES = ("sent", "failed", "waiting")
+
+
+def handoff_delivery_counts() -> dict[tuple[str, str], int]:
+    """Hand-off deliveries by destination kind and outcome for /metrics: sent, failed, waiting
+    (pending or being sent); every pair present, zeros included. One query."""
+    outcome = {
+        HandoffDeliveryState.SENT: "sent",
+        HandoffDeliveryState.FAILED: "failed",
+        HandoffDeliveryState.PENDING: "waiting",
+        HandoffDeliveryState.SENDING: "waiting",
+    }
+    counts = dict.fromkeys(((kind, name) for kind in DestinationKind.values for name in DELIVERY_OUTCOMES), 0)
+    rows = (
+        HandoffDelivery.objects.values("destination__kind", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("destination__kind", "state", "n")
+    )
+    for kind, state, n in rows:
+        counts[(kind, outcome[state])] = counts.get((kind, outcome[state]), 0) + n
+    return counts
 
 
 # The funnel's steps, in order: each counts the plan's moved conversations that reached it and

@@ -24,6 +24,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from channels_app.core import metrics
 from channels_app.core.client_ip import client_ip
 from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
@@ -382,7 +383,18 @@ def _json_error(status: int, message: str) -> JsonResponse:
 def handoff_arrival(request, destination_id: int):
     """Signed, from the destination: {"reference": "DSK-…", "status": "arrived" | "solved"}, with
     X-Dusk-Timestamp and X-Dusk-Signature as Dusk signs its own webhooks. Unsigned: 401; a wrong
-    signature or a stale timestamp: 403; nothing is stored unless every check passed."""
+    signature or a stale timestamp: 403; nothing is stored unless every check passed. Every
+    report is counted for /metrics by what it came to."""
+    status = 500  # unless an answer comes back: the exception becomes the 500 page
+    try:
+        response = _arrival(request, destination_id)
+        status = response.status_code
+        return response
+    finally:
+        metrics.count(metrics.HANDOFF_ARRIVALS, metrics.arrival_outcome(status))
+
+
+def _arrival(request, destination_id: int) -> JsonResponse:
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not given:
