@@ -22,6 +22,7 @@ from channels_app.models import (
     HandoffDelivery,
     HandoffDeliveryState,
     HandoffDestination,
+    HandoffRequest,
     LandingPage,
     LandingVisit,
     Message,
@@ -333,8 +334,10 @@ class FunnelStep:
 
 def plan_funnel(plan_id: int) -> list[FunnelStep]:
     """Where the customers of a plan went: redirected (moved by its runs) -> notified (the hand-off
-    notice was sent) -> landed (a person opened the tracked link) -> chose a destination ->
-    arrived there -> solved (both as the destination reported). One query whatever the volume."""
+    notice was sent) -> landed (a person opened the tracked link) -> chose a destination (a
+    target, or the contact form) -> arrived there (the contact request was handed off, or the
+    destination reported it) -> solved (as the destination reported). One query whatever the
+    volume."""
     conversation = OuterRef("pk")
     flags = {
         "notified": Exists(
@@ -343,8 +346,17 @@ def plan_funnel(plan_id: int) -> list[FunnelStep]:
             )
         ),
         "landed": Exists(LandingVisit.objects.filter(conversation=conversation, kind=VisitKind.HUMAN)),
-        "chose": Exists(RedirectClick.objects.filter(conversation=conversation, target__plan_id=plan_id)),
-        "arrived": Exists(HandoffArrival.objects.filter(conversation=conversation, destination__plan_id=plan_id)),
+        # Writing through the landing page's contact form is choosing the destination behind it.
+        "chose": Exists(RedirectClick.objects.filter(conversation=conversation, target__plan_id=plan_id))
+        | Exists(HandoffRequest.objects.filter(conversation=conversation, plan_id=plan_id)),
+        # A destination that took the contact request (the ticket with the reference exists
+        # there) is one the customer reached, as much as one that reports an arrival.
+        "arrived": Exists(HandoffArrival.objects.filter(conversation=conversation, destination__plan_id=plan_id))
+        | Exists(
+            HandoffDelivery.objects.filter(
+                request__conversation=conversation, request__plan_id=plan_id, state=HandoffDeliveryState.SENT
+            )
+        ),
         "solved": Exists(
             HandoffArrival.objects.filter(
                 conversation=conversation, destination__plan_id=plan_id, status=ArrivalStatus.SOLVED

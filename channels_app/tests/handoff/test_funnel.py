@@ -16,7 +16,9 @@ from channels_app.handoff.selectors import plan_funnel
 from channels_app.models import (
     Conversation,
     HandoffArrival,
+    HandoffDelivery,
     HandoffDestination,
+    HandoffRequest,
     LandingVisit,
     OutboxMessage,
     OutboxState,
@@ -75,6 +77,22 @@ def test_each_step_counts_those_who_reached_it_and_every_step_before(ran, django
     ]
     assert steps[2].lost_share == pytest.approx(3 / 8)
     assert steps[5].share_of_first == pytest.approx(0.1)
+
+
+def test_writing_through_the_contact_form_is_a_choice_and_its_hand_off_an_arrival(ran):
+    # The fifth customer who landed chose no target, but wrote through the landing page's form.
+    landed = Conversation.objects.filter(moved_by_run__plan=ran, landings__kind="human").order_by("id").distinct()
+    customer = landed[4]
+    assert not RedirectClick.objects.filter(conversation=customer).exists()
+    request = HandoffRequest.objects.create(
+        conversation=customer, plan=ran, name="C", email="c@example.com", message="m", created_at=timezone.now()
+    )
+    delivery = HandoffDelivery.objects.create(request=request, destination=ran.handoff_destinations.get())
+    counts = {s.key: s.count for s in plan_funnel(ran.pk)}
+    assert (counts["chose"], counts["arrived"]) == (4, 2)  # chose; not there until the destination took it
+    HandoffDelivery.objects.filter(pk=delivery.pk).update(state="sent", remote_id="35436")
+    counts = {s.key: s.count for s in plan_funnel(ran.pk)}
+    assert (counts["chose"], counts["arrived"], counts["solved"]) == (4, 3, 1)
 
 
 def test_a_plan_that_moved_no_one_has_an_empty_funnel(manager, approver, smtp_settings):
