@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-BENCH_DB = "dusk_bench_landing"
+BENCH_DB = os.environ.get("BENCH_DB", "dusk_bench_landing")
 DURATION = float(os.environ.get("BENCH_SECONDS", 5))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
 CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENTS", 2))

@@ -24,17 +24,34 @@ WEBHOOK_DELIVERIES = "dusk_webhook_deliveries"
 TASK_FAILURES = "dusk_celery_task_failures"
 TASK_RETRIES = "dusk_celery_task_retries"
 SIGNIN_FAILURES = "dusk_signin_failures"
+HANDOFF_ARRIVALS = "dusk_handoff_arrivals"
 
 COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
     WEBHOOK_DELIVERIES: ("Webhook deliveries received, by platform and HTTP status answered.", ("platform", "status")),
     TASK_FAILURES: ("Celery tasks that raised, by task.", ("task",)),
     TASK_RETRIES: ("Celery tasks that asked to be retried, by task.", ("task",)),
     SIGNIN_FAILURES: ("Failed sign-ins (wrong password or locked out).", ()),
+    HANDOFF_ARRIVALS: (
+        "Arrival reports from hand-off destinations, by outcome: accepted, 401 (unsigned), 403 (bad "
+        "signature, stale timestamp or a destination taking no reports), 4xx (other refusals), 5xx.",
+        ("outcome",),
+    ),
 }
 
 # The statuses a webhook answers (webhooks.py): 200 stored, 400 malformed, 403 bad signature,
 # 404 no such channel, 405 wrong method, 500 server error, 503 secret not configured.
 WEBHOOK_STATUSES = ("200", "400", "403", "404", "405", "500", "503")
+
+# What an arrival report (handoff/views.py: handoff_arrival) came to.
+ARRIVAL_OUTCOMES = ("accepted", "401", "403", "4xx", "5xx")
+
+
+def arrival_outcome(status: int) -> str:
+    if status < 300:
+        return "accepted"
+    if status in (401, 403):
+        return str(status)
+    return "4xx" if status < 500 else "5xx"
 
 
 def _key(family: str, labels: tuple[str, ...]) -> str:

@@ -1,5 +1,6 @@
 """Reads of the landing page: which plan a reference belongs to, its choices, who is a person."""
 
+import functools
 import hashlib
 import hmac
 from dataclasses import dataclass, field
@@ -8,12 +9,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db import DEFAULT_DB_ALIAS, connection
+from django.db.models import DEFERRED, Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from channels_app.models import (
     ArrivalStatus,
+    Channel,
     Conversation,
+    DestinationKind,
     HandoffArrival,
     HandoffDelivery,
     HandoffDeliveryState,
@@ -24,6 +28,7 @@ from channels_app.models import (
     Message,
     OutboxMessage,
     OutboxState,
+    PlanChannel,
     PlanState,
     RedirectClick,
     RedirectKind,
@@ -99,11 +104,25 @@ class ChoiceForm:
 @dataclass
 class Choice:
     target: RedirectTarget
-    href: str  # where choosing it finally leads (with the reference where configured)
+    reference: str
+    reference_param: str = ""  # the query parameter that carries the reference to web and app targets
     hours: str = ""  # "09:00–18:00 (Europe/Paris)", in the target's own zone
     opens_utc: str = ""  # today's opening and closing instants, for the visitor's clock (landing.js)
     closes_utc: str = ""
     form: ChoiceForm | None = None  # set when the target takes the reference as a form field
+
+    @property
+    def href(self) -> str:
+        """Where choosing it finally leads (with the reference where configured): worked out
+        only for the choice taken, not for every target of every page shown."""
+        target = self.target
+        if target.kind == RedirectKind.PHONE:
+            return "tel:" + "".join(ch for ch in target.value if ch in "+0123456789")
+        if target.reference_mode == ReferenceMode.DEFAULT:
+            return with_reference(target.value, self.reference_param, self.reference)
+        if target.reference_mode == ReferenceMode.QUERY:
+            return with_reference(target.value, target.reference_name, self.reference)
+        return target.value  # none, or a form (the form carries the reference)
 
 
 @dataclass
@@ -126,53 +145,126 @@ class Landing:
         return sorted({c.form.origin for c in self.choices if c.form is not None})
 
 
-def landing_plan(conversation: Conversation) -> SunsetPlan | None:
-    """The approved plan a customer was sent on by: the one their conversation was moved to, else
-    the newest approved plan of their channel."""
-    target = conversation.redirected_to
-    if target is not None and target.plan.state in APPROVED_PLAN_STATES:
-        return target.plan
-    return (
-        SunsetPlan.objects.filter(plan_channels__channel_id=conversation.channel_id, state__in=APPROVED_PLAN_STATES)
-        .order_by("-created_at", "-id")
-        .first()
-    )
+@functools.cache
+def landing_query() -> str:
+    """The landing page's one query (a parameter: the reference): the conversation, its channel's
+    kind, the approved plan its customer was sent on by (the one their conversation was moved to,
+    else the newest approved plan of their channel), that plan's targets (one row each; one row of
+    NULLs when it has none) and its branding (no logo). Unordered, so a statement can wrap it
+    (services/landing.py: `open_landing`); `landing_from_rows` reads its rows. Plain SQL, the same
+    on PostgreSQL and SQLite, built once: the ORM spent longer building it than the database
+    answering."""
+    conversation, channel = Conversation._meta.db_table, Channel._meta.db_table
+    plan, plan_channel = SunsetPlan._meta.db_table, PlanChannel._meta.db_table
+    target, page = RedirectTarget._meta.db_table, LandingPage._meta.db_table
+    approved = ", ".join(f"'{state}'" for state in APPROVED_PLAN_STATES)
+    return f"""
+        SELECT c.id AS conversation_id, c.locale AS locale, c.channel_id AS channel_id, ch.kind AS channel_kind,
+               p.id AS plan_id, p.state AS plan_state,
+               t.id AS target_id, t.position AS target_position, t.kind AS target_kind, t.label AS target_label,
+               t.value AS target_value,
+               lp.id AS page_id, lp.display_name AS display_name, lp.accent AS accent, lp.logo_type AS logo_type,
+               lp.reference_param AS reference_param, lp.phone_opens AS phone_opens,
+               lp.phone_closes AS phone_closes, lp.phone_zone AS phone_zone, lp.version AS page_version,
+               t.reference_mode AS target_reference_mode, t.reference_name AS target_reference_name
+        FROM {conversation} c
+        JOIN {channel} ch ON ch.id = c.channel_id
+        JOIN {plan} p ON p.id = COALESCE(
+            (SELECT mt.plan_id FROM {target} mt JOIN {plan} mp ON mp.id = mt.plan_id
+             WHERE mt.id = c.redirected_to_id AND mp.state IN ({approved})),
+            (SELECT np.id FROM {plan} np JOIN {plan_channel} npc ON npc.plan_id = np.id
+             WHERE npc.channel_id = c.channel_id AND np.state IN ({approved})
+             ORDER BY np.created_at DESC, np.id DESC LIMIT 1)
+        )
+        LEFT JOIN {target} t ON t.plan_id = p.id
+        LEFT JOIN {page} lp ON lp.plan_id = p.id
+        WHERE c.reference = %s
+    """
+
+
+def _clock(value) -> time | None:
+    # PostgreSQL answers a time, SQLite its text.
+    return time.fromisoformat(value) if isinstance(value, str) else value
+
+
+def is_reference(reference: str) -> bool:
+    """Whether `reference` may be one at all (else no query is worth making)."""
+    return bool(reference) and len(reference) <= REFERENCE_MAX and "\x00" not in reference
 
 
 def landing_for(reference: str, *, now: datetime | None = None) -> Landing | None:
     """Everything the landing page of `reference` shows, or None when the reference is unknown or
-    its channel has no approved plan. Two queries (conversation with its plan, targets with the
-    branding), three when the conversation was not moved by a run (its channel's newest plan)."""
-    if not reference or len(reference) > REFERENCE_MAX or "\x00" in reference:
+    its channel has no approved plan: one query (`landing_query`)."""
+    if not is_reference(reference):
         return None
-    conversation = (
-        Conversation.objects.filter(reference=reference)
-        .select_related("channel", "redirected_to__plan")
-        .only("id", "reference", "locale", "channel__kind", "channel_id", "redirected_to__plan__state")
-        .first()
-    )
-    if conversation is None:
+    with connection.cursor() as cursor:
+        cursor.execute(landing_query(), [reference])
+        rows = cursor.fetchall()
+    return landing_from_rows(reference, rows, now=now)
+
+
+def _loaded(model, **values):
+    """An instance as a query would load it (Model.from_db): only these fields, the others
+    deferred, no defaults worked out. Building the page's seven instances the usual way took a
+    third of its time."""
+    return model.from_db(DEFAULT_DB_ALIAS, list(values), [values.get(name, DEFERRED) for name in _attnames(model)])
+
+
+@functools.cache
+def _attnames(model) -> tuple[str, ...]:
+    return tuple(f.attname for f in model._meta.concrete_fields)
+
+
+def landing_from_rows(reference: str, rows: list[tuple], *, now: datetime | None = None) -> Landing | None:
+    """The Landing in the rows of `landing_query` (its first 22 columns; in any order)."""
+    if not rows:
         return None
-    plan = landing_plan(conversation)
-    if plan is None:
-        return None
-    # The targets and the plan's branding in one query (the landing page is a reverse one-to-one).
-    targets = list(
-        RedirectTarget.objects.filter(plan_id=plan.pk)
-        .select_related("plan__landing")
-        .defer("plan__landing__logo")
-        .order_by("position")
-    )
-    page = getattr(targets[0].plan, "landing", None) if targets else None
-    page = page or LandingPage(plan=plan)
+    rows = sorted(rows, key=lambda row: -1 if row[7] is None else row[7])
+    conversation_id, locale, channel_id, channel_kind, plan_id, plan_state = rows[0][:6]
+    conversation = _loaded(Conversation, id=conversation_id, reference=reference, locale=locale, channel_id=channel_id)
+    conversation.channel = _loaded(Channel, id=channel_id, kind=channel_kind)
+    plan = _loaded(SunsetPlan, id=plan_id, state=plan_state)
+    page_id, display_name, accent, logo_type, reference_param, opens, closes, zone, version = rows[0][11:20]
+    if page_id is None:
+        page = LandingPage(plan=plan)
+    else:
+        page = _loaded(
+            LandingPage,
+            id=page_id,
+            plan_id=plan_id,
+            display_name=display_name,
+            accent=accent,
+            logo_type=logo_type,
+            reference_param=reference_param,
+            phone_opens=_clock(opens),
+            phone_closes=_clock(closes),
+            phone_zone=zone,
+            version=version,
+        )
+        page.plan = plan
+    targets = [
+        _loaded(
+            RedirectTarget,
+            id=row[6],
+            plan_id=plan_id,
+            position=row[7],
+            kind=row[8],
+            label=row[9],
+            value=row[10],
+            reference_mode=row[20],
+            reference_name=row[21],
+        )
+        for row in rows
+        if row[6] is not None
+    ]
     landing = Landing(conversation=conversation, plan=plan, page=page)
     landing.choices = [_choice(target, page, reference, now=now or timezone.now()) for target in targets]
     return landing
 
 
 def _choice(target: RedirectTarget, page: LandingPage, reference: str, *, now: datetime) -> Choice:
+    choice = Choice(target=target, reference=reference, reference_param=page.reference_param)
     if target.kind == RedirectKind.PHONE:
-        choice = Choice(target=target, href="tel:" + "".join(ch for ch in target.value if ch in "+0123456789"))
         if page.phone_opens is not None and page.phone_closes is not None and page.phone_zone:
             zone = ZoneInfo(page.phone_zone)
             today = now.astimezone(zone).date()
@@ -182,14 +274,10 @@ def _choice(target: RedirectTarget, page: LandingPage, reference: str, *, now: d
             choice.opens_utc = opens.astimezone(ZoneInfo("UTC")).isoformat()
             choice.closes_utc = closes.astimezone(ZoneInfo("UTC")).isoformat()
         return choice
-    mode, name = target.reference_mode, target.reference_name
-    if mode == ReferenceMode.DEFAULT:
-        return Choice(target=target, href=with_reference(target.value, page.reference_param, reference))
-    if mode == ReferenceMode.QUERY:
-        return Choice(target=target, href=with_reference(target.value, name, reference))
+    mode = target.reference_mode
     if mode in (ReferenceMode.FORM_GET, ReferenceMode.FORM_POST) and urlsplit(target.value).scheme in ("http", "https"):
-        return Choice(target=target, href=target.value, form=choice_form(target.value, mode, name, reference))
-    return Choice(target=target, href=target.value)  # none (or a form mode on an app's own scheme)
+        choice.form = choice_form(target.value, mode, target.reference_name, reference)
+    return choice
 
 
 def choice_form(url: str, mode: str, name: str, reference: str) -> ChoiceForm:
@@ -257,6 +345,30 @@ def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
         recent=list(deliveries.order_by("-id")[:limit]),
         counts={state: counts.get(state, 0) for state in HandoffDeliveryState.values},
     )
+
+
+DELIVERY_OUTCOMES = ("sent", "failed", "waiting")
+
+
+def handoff_delivery_counts() -> dict[tuple[str, str], int]:
+    """Hand-off deliveries by destination kind and outcome for /metrics: sent, failed, waiting
+    (pending or being sent); every pair present, zeros included. One query."""
+    outcome = {
+        HandoffDeliveryState.SENT: "sent",
+        HandoffDeliveryState.FAILED: "failed",
+        HandoffDeliveryState.PENDING: "waiting",
+        HandoffDeliveryState.SENDING: "waiting",
+    }
+    counts = dict.fromkeys(((kind, name) for kind in DestinationKind.values for name in DELIVERY_OUTCOMES), 0)
+    rows = (
+        HandoffDelivery.objects.values("destination__kind", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("destination__kind", "state", "n")
+    )
+    for kind, state, n in rows:
+        counts[(kind, outcome[state])] = counts.get((kind, outcome[state]), 0) + n
+    return counts
 
 
 # The funnel's steps, in order: each counts the plan's moved conversations that reached it and

@@ -3,6 +3,7 @@ hand-off and funnel pages (a plan's branding page is the plans feature's: plans/
 
 import io
 import json
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -12,7 +13,9 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -21,6 +24,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from channels_app.core import metrics
 from channels_app.core.client_ip import client_ip
 from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
@@ -36,7 +40,7 @@ from channels_app.handoff.services.delivery import (
     requeue_handoff_delivery,
     set_handoff_destination,
 )
-from channels_app.handoff.services.landing import record_choice, record_landing, request_handoff
+from channels_app.handoff.services.landing import open_landing, record_choice, request_handoff
 from channels_app.models import (
     Conversation,
     HandoffDelivery,
@@ -81,19 +85,24 @@ def _language(landing: Landing | None) -> str:
 
 def _render_landing(request, landing: Landing, *, form: ContactForm | None = None, status: int = 200, sent=False):
     language = _language(landing)
-    with translation.override(language):
-        response = render(
-            request,
-            "channels_app/landing.html",
-            {
-                "landing": landing,
-                "reference": landing.conversation.reference,
-                "form": form or ContactForm(),
-                "sent": sent,
-                "language": language,
-            },
-            status=status,
-        )
+    if form is None and not sent and SAFE_REFERENCE.fullmatch(landing.conversation.reference):
+        html = _blank_page(landing, language)
+        html = html.replace(REFERENCE_SLOT, landing.conversation.reference).replace(CSRF_SLOT, get_token(request))
+        response = HttpResponse(html, status=status)
+    else:
+        with translation.override(language):
+            response = render(
+                request,
+                "channels_app/landing.html",
+                {
+                    "landing": landing,
+                    "reference": landing.conversation.reference,
+                    "form": form or ContactForm(),
+                    "sent": sent,
+                    "language": language,
+                },
+                status=status,
+            )
     response["Content-Language"] = language
     # Choices that take the reference as a form field submit to their targets: the page's
     # form-action policy names those origins (web/middleware.py adds them to 'self').
@@ -103,6 +112,63 @@ def _render_landing(request, landing: Landing, *, form: ContactForm | None = Non
     response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex, nofollow"
     return response
+
+
+# The page as it first shows (empty form, nothing sent) is the same for every reference of a plan
+# but for the reference and the CSRF token: each web process keeps it, rendered with these two
+# slots, under everything it shows (language, platform, branding, targets, today's phone hours),
+# read by the page's one query on every request, so an edit shows at once. References are
+# "DSK-" and letters and digits: nothing to escape, in the text or in a URL.
+REFERENCE_SLOT = "QQREFERENCESLOTQQ"
+CSRF_SLOT = "QQCSRFSLOTQQ"
+SAFE_REFERENCE = re.compile(r"[A-Za-z0-9-]+")
+_BLANK_PAGES: dict[tuple, str] = {}
+BLANK_PAGES_MAX = 256
+
+
+def _blank_page(landing: Landing, language: str) -> str:
+    page = landing.page
+    key = (
+        language,
+        landing.conversation.channel.kind,
+        landing.plan.pk,
+        page.pk,
+        page.version,
+        page.display_name,
+        page.logo_type,
+        tuple(
+            (
+                c.target.position,
+                c.target.kind,
+                c.target.label,
+                c.target.value,
+                c.target.reference_mode,
+                c.target.reference_name,
+                c.hours,
+                c.opens_utc,
+                c.closes_utc,
+            )
+            for c in landing.choices
+        ),
+    )
+    html = _BLANK_PAGES.get(key)
+    if html is None:
+        with translation.override(language):
+            html = render_to_string(
+                "channels_app/landing.html",
+                {
+                    "landing": landing,
+                    "reference": REFERENCE_SLOT,
+                    "form": ContactForm(),
+                    "sent": False,
+                    "language": language,
+                    "csrf_token": CSRF_SLOT,
+                },
+            )
+        if len(_BLANK_PAGES) >= BLANK_PAGES_MAX:
+            _BLANK_PAGES.clear()
+        _BLANK_PAGES[key] = html
+    return html
 
 
 def _missing(request, reference: str):
@@ -115,17 +181,18 @@ def _missing(request, reference: str):
 def landing(request, reference: str):
     """Public: the link in auto-replies and hand-off notices. Recorded (people apart from
     robots), then the page that tells the customer where support went."""
-    page = landing_for(reference)
-    if page is None:
-        return _missing(request, reference)
     if _within_visit_rate(request):
         agent = request.headers.get("User-Agent", "")[:512]
-        record_landing(
-            conversation=page.conversation,
+        page = open_landing(
+            reference=reference,
             visitor=visitor_key(client_ip=client_ip(request), user_agent=agent),
             user_agent=agent,
             method=request.method,
         )
+    else:
+        page = landing_for(reference)
+    if page is None:
+        return _missing(request, reference)
     return _render_landing(request, page, sent=request.GET.get("sent") == "1")
 
 
@@ -275,7 +342,18 @@ def _json_error(status: int, message: str) -> JsonResponse:
 def handoff_arrival(request, destination_id: int):
     """Signed, from the destination: {"reference": "DSK-…", "status": "arrived" | "solved"}, with
     X-Dusk-Timestamp and X-Dusk-Signature as Dusk signs its own webhooks. Unsigned: 401; a wrong
-    signature or a stale timestamp: 403; nothing is stored unless every check passed."""
+    signature or a stale timestamp: 403; nothing is stored unless every check passed. Every
+    report is counted for /metrics by what it came to."""
+    status = 500  # unless an answer comes back: the exception becomes the 500 page
+    try:
+        response = _arrival(request, destination_id)
+        status = response.status_code
+        return response
+    finally:
+        metrics.count(metrics.HANDOFF_ARRIVALS, metrics.arrival_outcome(status))
+
+
+def _arrival(request, destination_id: int) -> JsonResponse:
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     given = request.headers.get(SIGNATURE_HEADER, "")
     if not timestamp or not given:

@@ -22,6 +22,7 @@ from channels_app.cutover.selectors import (
     run_counts_by_state,
     schedule_lags,
 )
+from channels_app.handoff.selectors import handoff_delivery_counts
 from channels_app.models import ChannelKind, RunState
 from channels_app.platforms.selectors import publications, reply_backlog
 from portal.celery import app
@@ -42,6 +43,7 @@ class DuskCollector:
     def collect(self):
         yield from self._event_counters()
         yield from self._outbox()
+        yield from self._handoffs()
         yield from self._runs()
 
     def _event_counters(self):
@@ -54,6 +56,7 @@ class DuskCollector:
             metrics.TASK_FAILURES: [(name,) for name in sorted(app.tasks) if name.startswith("channels_app.")],
             metrics.TASK_RETRIES: [(name,) for name in sorted(app.tasks) if name.startswith("channels_app.")],
             metrics.SIGNIN_FAILURES: [()],
+            metrics.HANDOFF_ARRIVALS: [(outcome,) for outcome in metrics.ARRIVAL_OUTCOMES],
         }
         for family, (documentation, labels) in metrics.COUNTERS.items():
             counter = CounterMetricFamily(family, documentation, labels=labels)
@@ -88,6 +91,17 @@ class DuskCollector:
         for row in publications():
             published.add_metric([row["platform"], row["kind"], row["state"]], row["count"])
         yield published
+
+    def _handoffs(self):
+        deliveries = GaugeMetricFamily(
+            "dusk_handoff_deliveries",
+            "Contact requests handed off to destinations, by destination kind and outcome (sent, failed, "
+            "waiting: pending or being sent).",
+            labels=["destination", "outcome"],
+        )
+        for (kind, outcome), count in handoff_delivery_counts().items():
+            deliveries.add_metric([kind, outcome], count)
+        yield deliveries
 
     def _runs(self):
         counts = run_counts_by_state()

@@ -5,6 +5,9 @@ from django.urls import include, path
 from channels_app.web import views
 
 urlpatterns = [
+    # First: the landing page at the tracked link is the busiest public page, and Django tries the
+    # patterns in order (no other feature's pattern matches r/... or landing/...).
+    path("", include("channels_app.handoff.urls")),
     path("", views.dashboard, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", views.metrics, name="metrics"),
@@ -15,7 +18,6 @@ urlpatterns = [
     path("", include("channels_app.workforce.urls")),
     path("", include("channels_app.platforms.urls")),
     path("", include("channels_app.cutover.urls")),
-    path("", include("channels_app.handoff.urls")),
     path("", include("channels_app.audit.urls")),
     path("", include("channels_app.accounts.urls")),
 ]

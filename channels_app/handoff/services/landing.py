@@ -1,6 +1,7 @@
 """Writes of the landing page: visits and choices (anonymous) and contact requests (anonymous,
 bounded). A plan's branding is part of the plan: `plans/services/landing.py`."""
 
+import functools
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -9,7 +10,15 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from channels_app.handoff.selectors import is_crawler, transcript
+from channels_app.handoff.selectors import (
+    Landing,
+    is_crawler,
+    is_reference,
+    landing_for,
+    landing_from_rows,
+    landing_query,
+    transcript,
+)
 from channels_app.handoff.services.delivery import queue_handoff_deliveries
 from channels_app.models import (
     Conversation,
@@ -24,46 +33,89 @@ from channels_app.models import (
 REPEAT_WINDOW = timedelta(days=1)
 
 
+def _person_kind(conversation: str) -> str:
+    """SQL deciding a person's visit: a repeat when the same visitor opened the same reference
+    within REPEAT_WINDOW, else human (parameters: the visitor, the start of the window)."""
+    table = LandingVisit._meta.db_table
+    return f"""CASE WHEN EXISTS (
+        SELECT 1 FROM {table}
+        WHERE conversation_id = {conversation} AND visitor = %s
+          AND kind IN ('{VisitKind.HUMAN}', '{VisitKind.REPEAT}') AND at > %s
+    ) THEN '{VisitKind.REPEAT}' ELSE '{VisitKind.HUMAN}' END"""
+
+
+def _robot_kind(*, user_agent: str, method: str) -> str | None:
+    """The kind of a request that is not a person's visit (None for a person's)."""
+    if method == "HEAD":
+        return VisitKind.HEAD
+    if is_crawler(user_agent):
+        return VisitKind.CRAWLER
+    return None
+
+
 def record_landing(
     *, conversation: Conversation, visitor: str, user_agent: str, method: str, now: datetime | None = None
 ) -> str:
     """Record one request for the landing page and return its kind. Only a person's first visit
     of the day counts (`human`); unfurlers, crawlers, HEAD requests and repeats are kept apart."""
     now = now or timezone.now()
-    if method == "HEAD":
-        kind = VisitKind.HEAD
-    elif is_crawler(user_agent):
-        kind = VisitKind.CRAWLER
-    else:
-        # A person: first visit of the day or a repeat, decided and written in one statement (one
-        # round trip on the hottest public page). Two racing first visits may both count: a bound
-        # of one extra per visitor, not worth a lock.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                INSERT INTO {LandingVisit._meta.db_table} (conversation_id, kind, visitor, at)
-                SELECT %s, CASE WHEN EXISTS (
-                    SELECT 1 FROM {LandingVisit._meta.db_table}
-                    WHERE conversation_id = %s AND visitor = %s AND kind IN (%s, %s) AND at > %s
-                ) THEN %s ELSE %s END, %s, %s
-                RETURNING kind
-                """,
-                [
-                    conversation.pk,
-                    conversation.pk,
-                    visitor,
-                    VisitKind.HUMAN,
-                    VisitKind.REPEAT,
-                    now - REPEAT_WINDOW,
-                    VisitKind.REPEAT,
-                    VisitKind.HUMAN,
-                    visitor,
-                    now,
-                ],
+    kind = _robot_kind(user_agent=user_agent, method=method)
+    if kind is not None:
+        LandingVisit.objects.create(conversation=conversation, visitor=visitor, kind=kind, at=now)
+        return kind
+    # A person: first visit of the day or a repeat, decided and written in one statement (one
+    # round trip on the hottest public page). Two racing first visits may both count: a bound
+    # of one extra per visitor, not worth a lock.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {LandingVisit._meta.db_table} (conversation_id, kind, visitor, at)
+            SELECT %s, {_person_kind("%s")}, %s, %s
+            RETURNING kind
+            """,
+            [conversation.pk, conversation.pk, visitor, now - REPEAT_WINDOW, visitor, now],
+        )
+        return cursor.fetchone()[0]
+
+
+@functools.cache
+def _open_landing_sql() -> str:
+    # The page's query and the visit's INSERT in one statement (PostgreSQL's data-modifying WITH):
+    # one round trip and one commit. The INSERT reads the conversation from the page's rows, so a
+    # reference without a page records nothing. Built once, so the server keeps it prepared.
+    return f"""
+        WITH landing AS ({landing_query()}),
+        visit AS (
+            INSERT INTO {LandingVisit._meta.db_table} (conversation_id, kind, visitor, at)
+            SELECT v.conversation_id, COALESCE(%s::varchar, {_person_kind("v.conversation_id")}), %s, %s
+            FROM (SELECT conversation_id FROM landing LIMIT 1) v
+            RETURNING kind
+        )
+        SELECT landing.*, (SELECT kind FROM visit) FROM landing
+    """
+
+
+def open_landing(
+    *, reference: str, visitor: str, user_agent: str, method: str, now: datetime | None = None
+) -> Landing | None:
+    """The landing page of `reference` (selectors.landing_for) with its request recorded
+    (`record_landing`), or None, recording nothing, when there is no page. On PostgreSQL in one
+    statement: this is the hottest public page and its round trips were most of its time."""
+    now = now or timezone.now()
+    if connection.vendor != "postgresql" or not is_reference(reference):
+        landing = landing_for(reference, now=now)
+        if landing is not None:
+            record_landing(
+                conversation=landing.conversation, visitor=visitor, user_agent=user_agent, method=method, now=now
             )
-            return cursor.fetchone()[0]
-    LandingVisit.objects.create(conversation=conversation, visitor=visitor, kind=kind, at=now)
-    return kind
+        return landing
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _open_landing_sql(),
+            [reference, _robot_kind(user_agent=user_agent, method=method), visitor, now - REPEAT_WINDOW, visitor, now],
+        )
+        rows = cursor.fetchall()
+    return landing_from_rows(reference, rows, now=now)
 
 
 def record_choice(

@@ -4,9 +4,12 @@ and what it refuses."""
 import re
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
-from channels_app.models import LandingPage, LandingVisit, RedirectClick
+from channels_app.handoff.services.landing import save_landing_page
+from channels_app.models import HandoffRequest, LandingPage, LandingVisit, RedirectClick, RedirectTarget
+from channels_app.tests.support.factories import ConversationFactory
 from channels_app.tests.support.helpers import BROWSER
 
 pytestmark = pytest.mark.django_db
@@ -133,12 +136,80 @@ def test_a_page_without_branding_still_works(client, moved):
     assert "landing_brand_css" not in response.content.decode()
 
 
-def test_a_landing_costs_four_queries(client, branded, django_assert_num_queries):
+def test_a_landing_costs_one_query(client, branded, django_assert_num_queries):
     conversation, _plan = branded
     landing(client, conversation.reference)  # a person's first visit; the next is a repeat
-    # The conversation (with the plan it was moved by: three queries then); its channel's newest
-    # approved plan, as this one was not moved by a run; the targets with the branding; the visit,
-    # its kind decided in the same INSERT.
-    with django_assert_num_queries(4):
+    # One statement: the conversation, the plan it was moved by (else its channel's newest approved
+    # plan, as here), the targets and the branding, and the INSERT of the visit (its kind decided
+    # inside it). The page itself comes from the process's rendered copy.
+    with django_assert_num_queries(1):
         assert landing(client, conversation.reference).status_code == 200
-    assert list(LandingVisit.objects.order_by("id").values_list("kind", flat=True)) == ["human", "repeat"]
+    with django_assert_num_queries(1):
+        assert client.head(reverse("tracked_redirect", args=[conversation.reference])).status_code == 200
+    with django_assert_num_queries(1):
+        assert landing(client, conversation.reference, HTTP_USER_AGENT="Twitterbot/1.0").status_code == 200
+    kinds = list(LandingVisit.objects.order_by("id").values_list("kind", flat=True))
+    assert kinds == ["human", "repeat", "head", "crawler"]
+
+
+def test_an_unknown_reference_records_nothing_in_its_one_query(client, branded, django_assert_num_queries):
+    with django_assert_num_queries(1):
+        assert landing(client, "DSK-NOPE0000").status_code == 404
+    assert not LandingVisit.objects.exists()
+
+
+def test_each_reference_gets_its_own_page_from_the_rendered_copy(client, branded):
+    conversation, plan = branded
+    other = ConversationFactory(channel=conversation.channel, locale="")
+    first = landing(client, conversation.reference, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    second = landing(client, other.reference, HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    assert f'<strong id="reference">{other.reference}</strong>' in second
+    assert reverse("landing_contact", args=[other.reference]) in second
+    assert conversation.reference not in second
+    assert (
+        first.replace(conversation.reference, other.reference).split("csrfmiddlewaretoken")[0]
+        == (second.split("csrfmiddlewaretoken")[0])
+    )
+
+
+def test_an_edit_of_the_branding_or_the_targets_shows_at_once(client, branded, manager):
+    conversation, plan = branded
+    assert "Brand Co" in landing(client, conversation.reference).content.decode()
+    page = LandingPage.objects.get(plan=plan)
+    save_landing_page(
+        actor=manager,
+        plan=plan,
+        display_name="Brand Company",
+        accent="#112233",
+        reference_param="ref",
+        phone_opens=page.phone_opens,
+        phone_closes=page.phone_closes,
+        phone_zone=page.phone_zone,
+    )
+    html = landing(client, conversation.reference).content.decode()
+    assert "Brand Company" in html
+    assert reverse("landing_brand_css", args=[plan.pk, page.version + 1]) in html
+    RedirectTarget.objects.filter(plan=plan, position=1).update(label="Contact form")
+    html = landing(client, conversation.reference).content.decode()
+    assert "Contact form" in html
+    assert "Web form" not in html
+
+
+def test_the_contact_form_of_the_rendered_copy_passes_csrf(branded):
+    conversation, _plan = branded
+    browser = Client(enforce_csrf_checks=True, HTTP_USER_AGENT=BROWSER)
+    for _visit in range(2):  # the rendered copy is made, then served
+        html = browser.get(reverse("tracked_redirect", args=[conversation.reference])).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    response = browser.post(
+        reverse("landing_contact", args=[conversation.reference]),
+        {
+            "name": "Camille",
+            "email": "camille@example.com",
+            "message": "Where is my order?",
+            "website": "",
+            "csrfmiddlewaretoken": token,
+        },
+    )
+    assert response.status_code == 302
+    assert HandoffRequest.objects.filter(conversation=conversation).count() == 1

@@ -1,6 +1,7 @@
 """/metrics: the Prometheus families an operator watches, behind a token or an allow-list."""
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -9,8 +10,18 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from channels_app.models import CutoverRun, OutboxMessage, OutboxState, RunState
-from channels_app.tests.support.factories import ChannelFactory
+from channels_app.handoff.adapters.webhook import signature
+from channels_app.models import (
+    CutoverRun,
+    HandoffDelivery,
+    HandoffDestination,
+    HandoffRequest,
+    OutboxMessage,
+    OutboxState,
+    RunState,
+)
+from channels_app.plans.services.plans import RedirectInput
+from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
 from channels_app.tests.support.fakeplatforms import FakeX, build_tweet
 from channels_app.tests.support.helpers import approved_plan, utc_phase, wait_for
 from channels_app.tests.support.inbound_helpers import platform_channel, post_x, sunset
@@ -29,6 +40,8 @@ FAMILIES = (
     "dusk_celery_task_failures",
     "dusk_celery_task_retries",
     "dusk_signin_failures",
+    "dusk_handoff_arrivals",
+    "dusk_handoff_deliveries",
 )
 
 
@@ -95,6 +108,77 @@ def test_failed_sign_ins_are_counted(client, metrics_token, manager):
     client.post(reverse("login"), {"username": "maya", "password": "wrong"})
     client.post(reverse("login"), {"username": "nobody", "password": "wrong"})
     assert scrape(client)[("dusk_signin_failures_total", ())] == before + 2
+
+
+ARRIVAL_SECRET_ENV = "DUSK_CHANNEL_METRICS_ARRIVALS"
+
+
+@pytest.mark.django_db
+def test_arrival_reports_and_hand_off_deliveries_are_counted(client, metrics_token, manager, approver, monkeypatch):
+    monkeypatch.setenv(ARRIVAL_SECRET_ENV, "arrival-secret")
+    channel = ChannelFactory(kind="x")
+    conversation = ConversationFactory(channel=channel)
+    redirects = [
+        RedirectInput("phone", "Phone", "+33 1 23 45 67 89"),
+        RedirectInput("url", "Web", "https://help.example.com"),
+    ]
+    plan = approved_plan(manager=manager, approver=approver, channels=[channel], redirects=redirects)
+    destination = HandoffDestination.objects.create(
+        plan=plan,
+        position=1,
+        kind="webhook",
+        url="https://hooks.example.com/dusk",
+        credential_env="DUSK_CHANNEL_METRICS_HOOK",
+        arrival_secret_env=ARRIVAL_SECRET_ENV,
+    )
+    for state in ("sent", "sent", "failed", "pending", "sending"):  # one delivery per request and destination
+        request = HandoffRequest.objects.create(
+            conversation=conversation,
+            plan=plan,
+            name="Cara",
+            email="cara@example.com",
+            message="hi",
+            created_at=timezone.now(),
+        )
+        HandoffDelivery.objects.create(request=request, destination=destination, state=state)
+    start = scrape(client)
+
+    def outcome(name):
+        return ("dusk_handoff_arrivals_total", (("outcome", name),))
+
+    url = reverse("handoff_arrival", args=[destination.pk])
+    stamp = str(int(time.time()))
+
+    def post(body, *, secret="arrival-secret", signed=True):
+        raw = json.dumps(body).encode()
+        headers = {"HTTP_X_DUSK_TIMESTAMP": stamp, "HTTP_X_DUSK_SIGNATURE": signature(secret, stamp, raw)}
+        return client.post(url, raw, content_type="application/json", **(headers if signed else {}))
+
+    assert post({"reference": conversation.reference, "status": "arrived"}).status_code == 200
+    assert post({"reference": conversation.reference, "status": "solved"}).status_code == 200
+    assert post({"reference": conversation.reference, "status": "arrived"}, signed=False).status_code == 401
+    assert post({"reference": conversation.reference, "status": "arrived"}, secret="wrong").status_code == 403
+    assert post({"reference": conversation.reference, "status": "lost"}).status_code == 400
+    assert post({"reference": "DSK-NOPE0000", "status": "arrived"}).status_code == 404
+    now = scrape(client)
+    assert now[outcome("accepted")] == start.get(outcome("accepted"), 0) + 2
+    assert now[outcome("401")] == start.get(outcome("401"), 0) + 1
+    assert now[outcome("403")] == start.get(outcome("403"), 0) + 1
+    assert now[outcome("4xx")] == start.get(outcome("4xx"), 0) + 2
+
+    def deliveries(kind, name):
+        return now[("dusk_handoff_deliveries", (("destination", kind), ("outcome", name)))]
+
+    assert (deliveries("webhook", "sent"), deliveries("webhook", "failed"), deliveries("webhook", "waiting")) == (
+        2,
+        1,
+        2,
+    )
+    assert (deliveries("zendesk", "sent"), deliveries("zendesk", "failed"), deliveries("zendesk", "waiting")) == (
+        0,
+        0,
+        0,
+    )
 
 
 @pytest.mark.worker
