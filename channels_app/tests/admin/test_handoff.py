@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from channels_app.core.permissions import ensure_roles
-from channels_app.handoff.services.landing import record_choice, record_landing, save_landing_page
+from channels_app.handoff.services.landing import record_choice, record_landing
 from channels_app.models import (
     AuditEvent,
     HandoffArrival,
@@ -20,6 +20,7 @@ from channels_app.models import (
     RedirectClick,
     RedirectTarget,
 )
+from channels_app.plans.services.landing import save_landing_page
 from channels_app.plans.services.plans import RedirectInput
 from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
 from channels_app.tests.support.helpers import BROWSER, approved_plan

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from channels_app.handoff.services.landing import save_landing_page
 from channels_app.models import HandoffRequest, LandingPage, LandingVisit, RedirectClick, RedirectTarget
+from channels_app.plans.services.landing import save_landing_page
 from channels_app.tests.support.factories import ConversationFactory
 from channels_app.tests.support.helpers import BROWSER
 
