@@ -2,13 +2,15 @@
 
 import hashlib
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import CharField, Count, Exists, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Trunc
 from django.utils import timezone
 
 from channels_app.models import (
@@ -232,10 +234,8 @@ class FunnelStep:
     lost_share: float | None  # ...as a share of the step before
 
 
-def plan_funnel(plan_id: int) -> list[FunnelStep]:
-    """Where the customers of a plan went: redirected (moved by its runs) -> notified (the hand-off
-    notice was sent) -> landed (a person opened the tracked link) -> chose a destination ->
-    arrived there -> solved (both as the destination reported). One query whatever the volume."""
+def _moved(plan_id: int):
+    """The plan's moved conversations, each with one flag per step past "redirected"."""
     conversation = OuterRef("pk")
     flags = {
         "notified": Exists(
@@ -252,16 +252,23 @@ def plan_funnel(plan_id: int) -> list[FunnelStep]:
             )
         ),
     }
+    return Conversation.objects.filter(moved_by_run__plan_id=plan_id).annotate(
+        **{f"f_{key}": value for key, value in flags.items()}
+    )
+
+
+def _step_counts() -> dict[str, Count]:
+    """One count per step: the conversations that reached it and every step before."""
     counts: dict[str, Count] = {"redirected": Count("pk")}
     reached = Q()
     for key in FUNNEL_STEPS[1:]:
         reached &= Q(**{f"f_{key}": True})
         counts[key] = Count("pk", filter=reached)
-    totals = (
-        Conversation.objects.filter(moved_by_run__plan_id=plan_id)
-        .annotate(**{f"f_{key}": value for key, value in flags.items()})
-        .aggregate(**counts)
-    )
+    return counts
+
+
+def funnel_steps(totals: Mapping[str, int]) -> list[FunnelStep]:
+    """The steps of one funnel from its counts, with the shares and the losses between them."""
     steps: list[FunnelStep] = []
     first = totals["redirected"]
     previous = None
@@ -279,3 +286,190 @@ def plan_funnel(plan_id: int) -> list[FunnelStep]:
         )
         previous = count
     return steps
+
+
+def plan_funnel(plan_id: int) -> list[FunnelStep]:
+    """Where the customers of a plan went: redirected (moved by its runs) -> notified (the hand-off
+    notice was sent) -> landed (a person opened the tracked link) -> chose a destination ->
+    arrived there -> solved (both as the destination reported). One query whatever the volume."""
+    return funnel_steps(_moved(plan_id).aggregate(**_step_counts()))
+
+
+# The breakdowns of a plan's funnel, in the order the page shows them.
+FUNNEL_BREAKDOWNS = ("channel", "destination", "language")
+
+
+@dataclass
+class FunnelRow:
+    """One group of a breakdown: a channel (its id), a destination (the chosen target's position,
+    None for those who chose nothing) or a language (the conversation's locale, "" if unknown)."""
+
+    key: int | str | None
+    label: str
+    steps: list[FunnelStep]
+
+
+@dataclass
+class FunnelReport:
+    steps: list[FunnelStep]  # the whole plan, the same as plan_funnel's
+    by_channel: list[FunnelRow]
+    by_destination: list[FunnelRow]
+    by_language: list[FunnelRow]
+
+    def breakdown(self, by: str) -> list[FunnelRow]:
+        return getattr(self, f"by_{by}")
+
+
+def plan_funnel_report(plan_id: int) -> FunnelReport:
+    """The plan's funnel and its breakdowns by channel, by destination and by language: two
+    queries whatever the volume (the moved conversations counted per channel, language and first
+    choice in one GROUP BY, whose groups every breakdown and the totals are sums of; the plan's
+    targets for their labels).
+
+    Each conversation is in exactly one row of each breakdown, so the rows add up to the plan's
+    totals. Its destination is the target it chose first on the landing page (it may have chosen
+    others later); its arrival may have been reported by any of the plan's destinations."""
+    first_choice = Subquery(
+        RedirectClick.objects.filter(conversation=OuterRef("pk"), target__plan_id=plan_id)
+        .order_by("at", "id")
+        .values("target__position")[:1]
+    )
+    groups = list(
+        _moved(plan_id)
+        .annotate(first_choice=first_choice)
+        .values("channel_id", "channel__name", "locale", "first_choice")
+        .annotate(**_step_counts())
+        .order_by()
+    )
+    targets = dict(RedirectTarget.objects.filter(plan_id=plan_id).values_list("position", "label"))
+
+    def fold(key_of, label_of, order_of) -> list[FunnelRow]:
+        sums: dict = {}
+        labels: dict = {}
+        for group in groups:
+            key = key_of(group)
+            into = sums.setdefault(key, dict.fromkeys(FUNNEL_STEPS, 0))
+            for step in FUNNEL_STEPS:
+                into[step] += group[step]
+            labels[key] = label_of(group)
+        order = sorted(sums, key=lambda k: order_of(k, labels[k]))
+        return [FunnelRow(key=k, label=labels[k], steps=funnel_steps(sums[k])) for k in order]
+
+    totals = dict.fromkeys(FUNNEL_STEPS, 0)
+    for group in groups:
+        for step in FUNNEL_STEPS:
+            totals[step] += group[step]
+    return FunnelReport(
+        steps=funnel_steps(totals),
+        by_channel=fold(lambda g: g["channel_id"], lambda g: g["channel__name"], lambda k, label: (label, k)),
+        # The targets in their order, then those who chose none.
+        by_destination=fold(
+            lambda g: g["first_choice"],
+            lambda g: "" if g["first_choice"] is None else targets.get(g["first_choice"], f"#{g['first_choice']}"),
+            lambda k, label: (k is None, k or 0),
+        ),
+        # The languages by code, an unknown one last.
+        by_language=fold(lambda g: g["locale"], lambda g: g["locale"], lambda k, label: (not k, k)),
+    )
+
+
+# The chart's time ranges (days back from now; None: since the first event), and the longest
+# drawn per hour rather than per day.
+FUNNEL_RANGES = {"2d": 2, "7d": 7, "30d": 30, "90d": 90, "all": None}
+FUNNEL_DEFAULT_RANGE = "30d"
+HOURLY_UP_TO_DAYS = 2
+SERIES_STEPS = ("landed", "chose", "arrived", "solved")
+
+
+@dataclass
+class FunnelPoint:
+    at: datetime  # the start of the hour or day, in the viewer's zone
+    landed: int = 0
+    chose: int = 0
+    arrived: int = 0
+    solved: int = 0
+
+    def count(self, key: str) -> int:
+        return getattr(self, key)
+
+
+@dataclass
+class FunnelSeries:
+    unit: str  # "hour" or "day"
+    zone: ZoneInfo
+    points: list[FunnelPoint]
+
+    @property
+    def empty(self) -> bool:
+        return not any(p.count(key) for p in self.points for key in SERIES_STEPS)
+
+
+def plan_funnel_series(plan_id: int, *, zone: ZoneInfo, days: int | None, now: datetime | None = None) -> FunnelSeries:
+    """Per hour (ranges of up to two days) or per day in `zone`: how many of the plan's moved
+    conversations a person landed for (human visits only), chose a target, arrived at a
+    destination (arrived or solved), were solved. One query whatever the volume (four grouped
+    counts in a UNION ALL). Unlike the funnel's steps, each point counts that hour's or day's
+    activity: a customer who lands on two days counts on both."""
+    now = now or timezone.now()
+    unit = "hour" if days is not None and days <= HOURLY_UP_TO_DAYS else "day"
+    start = None
+    if days is not None and unit == "hour":
+        # The last `days` * 24 hours, the current one included. (Arithmetic in UTC: an aware
+        # datetime in a zone adds wall-clock time.)
+        hour = now.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+        start = hour - timedelta(hours=days * 24 - 1)
+    elif days is not None:
+        start = datetime.combine(now.astimezone(zone).date() - timedelta(days=days - 1), time(0), tzinfo=zone)
+    sources = {
+        "landed": LandingVisit.objects.filter(conversation__moved_by_run__plan_id=plan_id, kind=VisitKind.HUMAN),
+        "chose": RedirectClick.objects.filter(conversation__moved_by_run__plan_id=plan_id, target__plan_id=plan_id),
+        "arrived": HandoffArrival.objects.filter(
+            conversation__moved_by_run__plan_id=plan_id, destination__plan_id=plan_id
+        ),
+        "solved": HandoffArrival.objects.filter(
+            conversation__moved_by_run__plan_id=plan_id, destination__plan_id=plan_id, status=ArrivalStatus.SOLVED
+        ),
+    }
+    parts = []
+    for key, rows in sources.items():
+        if start is not None:
+            rows = rows.filter(at__gte=start)
+        parts.append(
+            rows.annotate(bucket=Trunc("at", unit, tzinfo=zone), step=Value(key, output_field=CharField()))
+            .values("step", "bucket")
+            .annotate(n=Count("conversation_id", distinct=True))
+            .order_by()
+        )
+    found: dict[tuple[str, datetime], int] = {}
+    for row in parts[0].union(*parts[1:], all=True):
+        found[(row["step"], _bucket_key(row["bucket"], unit, zone))] = row["n"]
+    if start is None:
+        if not found:
+            return FunnelSeries(unit=unit, zone=zone, points=[])
+        first = min(at for _step, at in found)
+        start = datetime.combine(first, time(0), tzinfo=zone)
+    points = []
+    for at in _buckets(start, now, unit, zone):
+        key = _bucket_key(at, unit, zone)
+        point = FunnelPoint(at=at)
+        for step in SERIES_STEPS:
+            setattr(point, step, found.get((step, key), 0))
+        points.append(point)
+    return FunnelSeries(unit=unit, zone=zone, points=points)
+
+
+def _bucket_key(at: datetime, unit: str, zone: ZoneInfo):
+    """Hours by their instant, days by their local date (a day whose midnight a DST change skips
+    still has one key)."""
+    return at.astimezone(zone).date() if unit == "day" else at.astimezone(UTC)
+
+
+def _buckets(start: datetime, end: datetime, unit: str, zone: ZoneInfo) -> list[datetime]:
+    if unit == "hour":
+        out, at = [], start.astimezone(UTC)
+        while at <= end:
+            out.append(at.astimezone(zone))
+            at += timedelta(hours=1)
+        return out
+    first, last = start.astimezone(zone).date(), end.astimezone(zone).date()
+    return [datetime.combine(first + timedelta(days=i), time(0), tzinfo=zone) for i in range((last - first).days + 1)]

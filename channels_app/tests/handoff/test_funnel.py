@@ -3,7 +3,8 @@ the same numbers on the page, in the CSV and in the API."""
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.urls import reverse
@@ -12,7 +13,7 @@ from rest_framework.test import APIClient
 
 from channels_app.accounts.services import create_api_token
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.handoff.selectors import plan_funnel
+from channels_app.handoff.selectors import FUNNEL_BREAKDOWNS, plan_funnel, plan_funnel_report, plan_funnel_series
 from channels_app.models import (
     Conversation,
     HandoffArrival,
@@ -120,3 +121,157 @@ def test_the_api_has_the_same_numbers(viewer, ran):
     assert body["plan"] == ran.pk
     assert [(s["key"], s["count"]) for s in body["steps"]] == [(s.key, s.count) for s in plan_funnel(ran.pk)]
     assert APIClient().get(f"/api/v1/plans/{ran.pk}/funnel/").status_code == 401
+
+
+# --- breakdowns and the series, counted by hand ------------------------------------------------
+#
+# Twelve conversations on two channels, in three languages; the plan's targets are 1 "Phone
+# support" and 2 "Contact form", each with a hand-off destination. N: notice sent, L: a person
+# landed, choices in time order, arrival reported by the destination of target d1 or d2.
+#
+#  c1  X  en  N L [2]    arrived d2, solved d2
+#  c2  X  en  N L [1]
+#  c3  X  en  N (a crawler only)
+#  c4  X  fr  N L [1]    arrived d1
+#  c5  X  fr  - L        (landed without a notice: stops at redirected)
+#  c6  X  id  N L
+#  c7  D  en  N L [2]    arrived d2
+#  c8  D  en  N
+#  c9  D  fr  N L [2]    arrived d2, solved d2
+#  c10 D  id  N L [1]    arrived d1, solved d1
+#  c11 D  id  -
+#  c12 D  id  N L [1,2]  arrived d2   (first chose 1: counted under "Phone support")
+HAND = [
+    ("x", "en", True, "human", [2], ["arrived", "solved"]),
+    ("x", "en", True, "human", [1], []),
+    ("x", "en", True, "crawler", [], []),
+    ("x", "fr", True, "human", [1], ["arrived"]),
+    ("x", "fr", False, "human", [], []),
+    ("x", "id", True, "human", [], []),
+    ("d", "en", True, "human", [2], ["arrived"]),
+    ("d", "en", True, None, [], []),
+    ("d", "fr", True, "human", [2], ["arrived", "solved"]),
+    ("d", "id", True, "human", [1], ["arrived", "solved"]),
+    ("d", "id", False, None, [], []),
+    ("d", "id", True, "human", [1, 2], ["arrived"]),
+]
+
+
+@pytest.fixture
+def counted(manager, approver, smtp_settings):
+    x = ChannelFactory(kind="x", name="Brand on X")
+    d = ChannelFactory(kind="discourse", name="Brand forum")
+    channels = {"x": x, "d": d}
+    conversations = [ConversationFactory(channel=channels[ch], locale=loc) for ch, loc, *_rest in HAND]
+    plan = approved_plan(manager=manager, approver=approver, channels=[x, d])
+    run_cutover(run_id=claim_due_phases(now=plan.phases.get().instant + timedelta(seconds=1))[0], worker_id="t")
+    assert Conversation.objects.filter(moved_by_run__plan=plan).count() == 12
+    now = timezone.now()
+    # Targets are numbered from 0 on the plan: 1 and 2 here are the first and the second.
+    targets = {i + 1: t for i, t in enumerate(plan.redirects.order_by("position"))}
+    destinations = {
+        n: HandoffDestination.objects.create(
+            plan=plan,
+            position=target.position,
+            kind="webhook",
+            url="https://hooks.example.com",
+            credential_env="DUSK_CHANNEL_H",
+        )
+        for n, target in targets.items()
+    }
+    for c, (_ch, _loc, notified, visit, choices, reports) in zip(conversations, HAND, strict=True):
+        if notified:
+            OutboxMessage.objects.filter(created_by_run__plan=plan, conversation=c).update(
+                state=OutboxState.SENT, sent_at=now, platform_response_id=f"18500000000{c.pk}"
+            )
+        if visit:
+            LandingVisit.objects.create(conversation=c, kind=visit, visitor=f"v{c.pk}", at=now)
+        for i, n in enumerate(choices):
+            RedirectClick.objects.create(conversation=c, target=targets[n], at=now + timedelta(minutes=i))
+        for status in reports:
+            HandoffArrival.objects.create(destination=destinations[choices[-1]], conversation=c, status=status, at=now)
+    return plan
+
+
+def _counts(steps):
+    return [s.count for s in steps]
+
+
+def test_each_breakdown_matches_the_hand_count_and_adds_up_to_the_plan(counted, django_assert_num_queries):
+    # the moved conversations grouped by channel, language and first choice + the plan's targets
+    with django_assert_num_queries(2):
+        report = plan_funnel_report(counted.pk)
+    assert _counts(report.steps) == [12, 10, 8, 7, 6, 3]
+    assert _counts(report.steps) == _counts(plan_funnel(counted.pk))
+    assert [(r.label, _counts(r.steps)) for r in report.by_channel] == [
+        ("Brand forum", [6, 5, 4, 4, 4, 2]),
+        ("Brand on X", [6, 5, 4, 3, 2, 1]),
+    ]
+    assert [(r.key, _counts(r.steps)) for r in report.by_language] == [
+        ("en", [5, 5, 3, 3, 2, 1]),
+        ("fr", [3, 2, 2, 2, 2, 1]),
+        ("id", [4, 3, 3, 2, 2, 1]),
+    ]
+    assert [(r.key, r.label, _counts(r.steps)) for r in report.by_destination] == [
+        (0, "Phone support", [4, 4, 4, 4, 3, 1]),
+        (1, "Contact form", [3, 3, 3, 3, 3, 2]),
+        (None, "", [5, 3, 1, 0, 0, 0]),
+    ]
+    english = report.by_language[0].steps
+    assert (english[2].lost, english[2].lost_share) == (2, pytest.approx(2 / 5))
+    for by in FUNNEL_BREAKDOWNS:
+        rows = report.breakdown(by)
+        assert [sum(r.steps[i].count for r in rows) for i in range(6)] == _counts(report.steps)
+
+
+def test_the_report_costs_the_same_queries_at_any_size(counted, django_assert_num_queries):
+    more = ChannelFactory(kind="x", name="Another")
+    ConversationFactory.create_batch(30, channel=more, locale="pt-BR")
+    with django_assert_num_queries(2):
+        report = plan_funnel_report(counted.pk)
+    assert report.steps[0].count == 12  # not moved by this plan: not counted
+
+
+def test_the_series_counts_each_day_in_the_viewers_zone(counted, django_assert_num_queries):
+    # Two people landed at 03:00 and 06:00 UTC on 1 December: the same day in UTC, two days in New York.
+    first, second = Conversation.objects.filter(moved_by_run__plan=counted, landings__kind="human").order_by("id")[:2]
+    LandingVisit.objects.all().delete()
+    RedirectClick.objects.all().delete()
+    HandoffArrival.objects.filter(status="solved").delete()
+    LandingVisit.objects.create(conversation=first, kind="human", visitor="a", at=datetime(2026, 12, 1, 3, tzinfo=UTC))
+    LandingVisit.objects.create(conversation=second, kind="human", visitor="b", at=datetime(2026, 12, 1, 6, tzinfo=UTC))
+    LandingVisit.objects.create(
+        conversation=second, kind="repeat", visitor="b", at=datetime(2026, 12, 1, 7, tzinfo=UTC)
+    )
+    RedirectClick.objects.create(
+        conversation=second, target=counted.redirects.get(position=1), at=datetime(2026, 12, 1, 6, 5, tzinfo=UTC)
+    )
+    HandoffArrival.objects.update(at=datetime(2026, 12, 2, 15, tzinfo=UTC))
+    now = datetime(2026, 12, 3, 12, tzinfo=UTC)
+    with django_assert_num_queries(1):
+        series = plan_funnel_series(counted.pk, zone=ZoneInfo("America/New_York"), days=7, now=now)
+    assert series.unit == "day" and len(series.points) == 7
+    assert series.points[0].at == datetime(2026, 11, 27, tzinfo=ZoneInfo("America/New_York"))
+    by_day = {
+        p.at.date().isoformat(): (p.landed, p.chose, p.arrived, p.solved)
+        for p in series.points
+        if p.landed or p.arrived
+    }
+    assert by_day == {"2026-11-30": (1, 0, 0, 0), "2026-12-01": (1, 1, 0, 0), "2026-12-02": (0, 0, 6, 0)}
+    utc = plan_funnel_series(counted.pk, zone=ZoneInfo("UTC"), days=7, now=now)
+    assert [p.landed for p in utc.points if p.landed] == [2]
+    hourly = plan_funnel_series(counted.pk, zone=ZoneInfo("UTC"), days=2, now=now)
+    assert hourly.unit == "hour" and len(hourly.points) == 48
+    assert {p.at.hour: p.landed for p in hourly.points if p.landed} == {}  # 1 December is before the last 48 hours
+    assert [(p.at.isoformat(), p.arrived) for p in hourly.points if p.arrived] == [("2026-12-02T15:00:00+00:00", 6)]
+    assert hourly.points[0].at == datetime(2026, 12, 1, 13, tzinfo=UTC)
+    everything = plan_funnel_series(counted.pk, zone=ZoneInfo("UTC"), days=None, now=now)
+    assert [p.at.date().isoformat() for p in everything.points] == ["2026-12-01", "2026-12-02", "2026-12-03"]
+    assert [p.landed for p in everything.points] == [2, 0, 0]
+
+
+def test_an_empty_plan_has_an_empty_series(manager, approver, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory(kind="x")])
+    assert plan_funnel_series(plan.pk, zone=ZoneInfo("UTC"), days=None).points == []
+    week = plan_funnel_series(plan.pk, zone=ZoneInfo("UTC"), days=7)
+    assert len(week.points) == 7 and week.empty
