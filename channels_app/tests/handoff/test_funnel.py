@@ -100,9 +100,19 @@ def test_the_csv_has_the_same_numbers_and_defuses_formulas(client, viewer, ran):
     client.force_login(viewer)
     response = client.get(reverse("plan_funnel_csv", args=[ran.pk]))
     assert response["Content-Type"].startswith("text/csv")
-    rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == ["plan", "step", "customers", "share_of_redirected", "lost", "lost_share_of_previous"]
-    assert [(r[1], r[2]) for r in rows[1:]] == [
+    assert response.content.startswith(b"\xef\xbb\xbf")  # a BOM: spreadsheets read UTF-8
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert rows[0] == [
+        "plan",
+        "step",
+        "customers",
+        "share_of_redirected",
+        "lost",
+        "lost_share_of_previous",
+        "breakdown",
+        "group",
+    ]
+    assert [(r[1], r[2]) for r in rows[1:] if r[6] == "plan"] == [
         ("redirected", "10"),
         ("notified", "8"),
         ("landed", "5"),
@@ -275,3 +285,53 @@ def test_an_empty_plan_has_an_empty_series(manager, approver, smtp_settings):
     assert plan_funnel_series(plan.pk, zone=ZoneInfo("UTC"), days=None).points == []
     week = plan_funnel_series(plan.pk, zone=ZoneInfo("UTC"), days=7)
     assert len(week.points) == 7 and week.empty
+
+
+def test_the_page_breaks_down_by_each_and_draws_the_days(client, viewer, counted):
+    client.force_login(viewer)
+    url = reverse("plan_funnel", args=[counted.pk])
+    html = client.get(url).content.decode()
+    assert "Brand forum" in html and "Brand on X" in html  # by channel, the default
+    assert '<polyline points="' in html and 'class="line line-landed"' in html
+    assert "style=" not in html and "<script>" not in html
+    assert f'href="{url}?by=language&amp;range=30d"' in html
+    languages = client.get(url, {"by": "language"}).content.decode()
+    assert "French (fr)" in languages and "Indonesian (id)" in languages
+    destinations = client.get(url, {"by": "destination", "range": "2d"}).content.decode()
+    assert "Phone support" in destinations and "None chosen" in destinations
+    assert "Per hour" in destinations
+    # 5 English customers, 3 landed: 2 lost between notified (5) and landed, 40 %.
+    assert "−2 (40 %)" in languages
+
+
+@pytest.mark.parametrize("query", [{"by": "weather"}, {"range": "1y"}, {"by": ""}, {"range": "<script>"}])
+def test_a_bad_breakdown_or_range_is_refused_with_a_reason(client, viewer, counted, query):
+    client.force_login(viewer)
+    for name in ("plan_funnel", "plan_funnel_csv"):
+        response = client.get(reverse(name, args=[counted.pk]), query)
+        assert response.status_code == 400
+        assert "must be one of" in response.content.decode()
+
+
+def test_a_plan_with_no_activity_shows_the_empty_chart_state(client, viewer, manager, approver, smtp_settings):
+    plan = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory(kind="x")])
+    client.force_login(viewer)
+    html = client.get(reverse("plan_funnel", args=[plan.pk])).content.decode()
+    assert "No one landed, chose a destination or arrived in this period." in html
+    assert "<polyline" not in html
+    assert "Nothing to break down yet." in html
+
+
+def test_the_csv_holds_every_breakdown_and_the_days(client, viewer, counted):
+    client.force_login(viewer)
+    response = client.get(reverse("plan_funnel_csv", args=[counted.pk]), {"range": "7d"})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
+    counts = {(r["breakdown"], r["group"], r["step"]): int(r["customers"]) for r in rows}
+    assert counts[("channel", "Brand on X", "chose")] == 3
+    assert counts[("language", "id", "notified")] == 3
+    assert counts[("destination", "0: Phone support", "arrived")] == 3
+    assert counts[("destination", "none", "landed")] == 1
+    days = [r for r in rows if r["breakdown"] == "day"]
+    assert len(days) == 7 * 4  # seven days, four steps each
+    today = [r for r in days if r["group"] == days[-1]["group"]]
+    assert {r["step"]: int(r["customers"]) for r in today} == {"landed": 9, "chose": 7, "arrived": 6, "solved": 3}
