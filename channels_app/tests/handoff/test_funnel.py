@@ -335,3 +335,31 @@ def test_the_csv_holds_every_breakdown_and_the_days(client, viewer, counted):
     assert len(days) == 7 * 4  # seven days, four steps each
     today = [r for r in days if r["group"] == days[-1]["group"]]
     assert {r["step"]: int(r["customers"]) for r in today} == {"landed": 9, "chose": 7, "arrived": 6, "solved": 3}
+
+
+def test_the_api_has_the_breakdowns_and_the_series_of_the_page(viewer, counted):
+    from channels_app.accounts.services import update_profile
+
+    update_profile(actor=viewer, time_zone="Asia/Jakarta")
+    _, token = create_api_token(actor=viewer, name="funnel", scopes=["read"])
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    body = api.get(f"/api/v1/plans/{counted.pk}/funnel/", {"range": "7d"}).json()
+    report = plan_funnel_report(counted.pk)
+    assert [s["count"] for s in body["steps"]] == [12, 10, 8, 7, 6, 3]
+    assert [(r["name"], [s["count"] for s in r["steps"]]) for r in body["by_channel"]] == [
+        (r.label, _counts(r.steps)) for r in report.by_channel
+    ]
+    assert [(r["position"], r["label"], r["steps"][3]["count"]) for r in body["by_destination"]] == [
+        (0, "Phone support", 4),
+        (1, "Contact form", 3),
+        (None, "", 0),
+    ]
+    assert [(r["locale"], r["steps"][0]["count"]) for r in body["by_language"]] == [("en", 5), ("fr", 3), ("id", 4)]
+    series = body["series"]
+    assert (series["unit"], series["range"], series["time_zone"]) == ("day", "7d", "Asia/Jakarta")
+    assert len(series["points"]) == 7 and series["points"][-1]["at"].endswith("+07:00")
+    assert sum(p["landed"] for p in series["points"]) == 9
+    refused = api.get(f"/api/v1/plans/{counted.pk}/funnel/", {"range": "forever"})
+    assert refused.status_code == 400
+    assert "range must be one of" in refused.content.decode()
