@@ -363,3 +363,16 @@ def test_the_api_has_the_breakdowns_and_the_series_of_the_page(viewer, counted):
     refused = api.get(f"/api/v1/plans/{counted.pk}/funnel/", {"range": "forever"})
     assert refused.status_code == 400
     assert "range must be one of" in refused.content.decode()
+
+
+def test_the_page_costs_the_same_queries_with_activity_as_without(
+    client, viewer, counted, manager, approver, django_assert_num_queries
+):
+    empty = approved_plan(manager=manager, approver=approver, channels=[ChannelFactory(kind="x")])
+    client.force_login(viewer)
+    for plan in (counted, empty):
+        url = reverse("plan_funnel", args=[plan.pk])
+        client.get(url)  # the first visit caches the time zone in the session
+        # session + user + roles + plan + grouped conversations + targets + series
+        with django_assert_num_queries(7):
+            assert client.get(url, {"by": "language"}).status_code == 200
