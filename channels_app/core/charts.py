@@ -212,9 +212,7 @@ class LineChart:
     top: int
     base: int  # the y of zero
 
-    @property
-    def right(self) -> int:
-        return self.width - 8
+    right: int  # the x where the plot ends
 
 
 def line_chart(
@@ -225,6 +223,7 @@ def line_chart(
     height: int = 220,
     left: int = 40,
     top: int = 12,
+    right: int = 28,
     bottom: int = 28,
     max_labels: int = 7,
 ) -> LineChart:
@@ -232,7 +231,7 @@ def line_chart(
     the plot; value ticks at round steps and at most `max_labels` instants labelled below."""
     peak = max((n for _key, counts in series for n in counts), default=0)
     scale = max(peak, 1)
-    plot_width = width - left - 8
+    plot_width = width - left - right  # room on the right for the last instant's label
     plot_height = height - top - bottom
     base = top + plot_height
     count = len(times)
@@ -256,5 +255,14 @@ def line_chart(
     every = max(1, -(-count // max_labels))  # ceiling division
     labels = [AxisMark(x_of(i), times[i]) for i in range(0, count, every)]
     return LineChart(
-        lines=lines, ticks=ticks, labels=labels, peak=peak, width=width, height=height, left=left, top=top, base=base
+        lines=lines,
+        ticks=ticks,
+        labels=labels,
+        peak=peak,
+        width=width,
+        height=height,
+        left=left,
+        right=width - right,
+        top=top,
+        base=base,
     )

@@ -55,7 +55,7 @@ def test_an_empty_hour_keeps_its_minimum_height_and_no_counts_draw_no_division_b
 
 
 def test_lines_share_one_scale_and_the_peak_reaches_the_top():
-    chart = line_chart(["a", "b", "c"], [("landed", [0, 4, 2]), ("chose", [0, 1, 1])], width=240, height=140)
+    chart = line_chart(["a", "b", "c"], [("landed", [0, 4, 2]), ("chose", [0, 1, 1])], width=240, height=140, right=8)
     landed, chose = chart.lines
     assert chart.peak == 4 and chart.base == 112  # 140 - 28 below the plot
     assert [p.x for p in landed.points] == [40, 136, 232]  # from left to width - 8
@@ -69,5 +69,5 @@ def test_an_empty_line_chart_divides_by_nothing_and_labels_at_most_a_few_instant
     chart = line_chart(list(range(30)), [("landed", [0] * 30)], max_labels=7)
     assert chart.peak == 0 and {p.y for p in chart.lines[0].points} == {chart.base}
     assert [m.value for m in chart.labels] == [0, 5, 10, 15, 20, 25]
-    single = line_chart(["only"], [("landed", [3])], width=240)
+    single = line_chart(["only"], [("landed", [3])], width=240, right=8)
     assert single.lines[0].points[0].x == 136  # a single point stands in the middle
