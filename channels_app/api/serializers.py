@@ -432,10 +432,12 @@ class FunnelChannelSerializer(serializers.Serializer):
 
 
 class FunnelDestinationSerializer(serializers.Serializer):
-    position = serializers.IntegerField(
-        source="key", allow_null=True, help_text="The position of the target chosen first; null: none chosen"
+    choice = serializers.ChoiceField(
+        choices=["target", "contact_form", "none"],
+        help_text="What the customers chose first: a target, the landing page's contact form, nothing",
     )
-    label = serializers.CharField(help_text="The target's label; empty when none was chosen")
+    position = serializers.IntegerField(allow_null=True, help_text="The target's position; null unless a target")
+    label = serializers.CharField(allow_blank=True, help_text="The target's label; empty unless a target")
     steps = FunnelStepSerializer(many=True)
 
 
@@ -464,7 +466,9 @@ class FunnelSerializer(serializers.Serializer):
     steps = FunnelStepSerializer(many=True)
     by_channel = FunnelChannelSerializer(many=True, help_text="One row per channel; the rows add up to steps")
     by_destination = FunnelDestinationSerializer(
-        many=True, help_text="One row per target chosen first, then those who chose none; the rows add up to steps"
+        many=True,
+        help_text="One row per first choice (each target, the contact form), then those who chose none; "
+        "the rows add up to steps",
     )
     by_language = FunnelLanguageSerializer(many=True, help_text="One row per locale; the rows add up to steps")
     series = FunnelSeriesSerializer()

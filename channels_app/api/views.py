@@ -44,6 +44,7 @@ from channels_app.directory.services import (
     update_team,
 )
 from channels_app.handoff.selectors import (
+    CONTACT_FORM,
     FUNNEL_DEFAULT_RANGE,
     FUNNEL_RANGES,
     plan_funnel_report,
@@ -538,7 +539,15 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
             "plan": plan.pk,
             "steps": report.steps,
             "by_channel": report.by_channel,
-            "by_destination": report.by_destination,
+            "by_destination": [
+                {
+                    "choice": "none" if row.key is None else "contact_form" if row.key == CONTACT_FORM else "target",
+                    "position": None if row.key is None or row.key == CONTACT_FORM else row.key,
+                    "label": row.label,
+                    "steps": row.steps,
+                }
+                for row in report.by_destination
+            ],
             "by_language": report.by_language,
             "series": {"unit": series.unit, "range": span, "time_zone": str(zone), "points": series.points},
         }

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import CharField, Count, Value
+from django.db.models import CharField, Count, Exists, OuterRef, Value
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -23,6 +23,7 @@ from channels_app.models import (
     HandoffDelivery,
     HandoffDeliveryState,
     HandoffDestination,
+    HandoffRequest,
     LandingPage,
     LandingVisit,
     Message,
@@ -237,9 +238,14 @@ class FunnelStep:
     lost_share: float | None  # ...as a share of the step before
 
 
+# The first choice of a customer who wrote through the landing page's contact form before choosing
+# any target (targets are numbered from 0).
+CONTACT_FORM = -1
+
+
 def _funnel_groups(plan_id: int) -> list[tuple[int, str, str, int | None, int, int]]:
     """The plan's moved conversations counted per (channel id, channel name, locale, position of
-    the target chosen first or None, stage, count), where a conversation's stage is how many steps
+    the target chosen first (CONTACT_FORM: the contact form; None: no choice), stage, count), where a conversation's stage is how many steps
     it reached in a row (1: redirected only ... 6: solved). Every figure of the funnel is a sum of
     these rows. One query whatever the volume.
 
@@ -269,19 +275,33 @@ def _funnel_groups(plan_id: int) -> list[tuple[int, str, str, int | None, int, i
             WHERE v.kind = %s
         ),
         chose AS (
+            -- The first choice: a target (its position) or the contact form (CONTACT_FORM).
             SELECT id, position FROM (
-                SELECT k.conversation_id AS id, t.position,
-                       ROW_NUMBER() OVER (PARTITION BY k.conversation_id ORDER BY k.at, k.id) AS nth
-                FROM {table(RedirectClick)} k JOIN {table(RedirectTarget)} t ON t.id = k.target_id
-                WHERE t.plan_id = %s
-            ) clicks
+                SELECT id, position, ROW_NUMBER() OVER (PARTITION BY id ORDER BY at, form, row_id) AS nth
+                FROM (
+                    SELECT k.conversation_id AS id, t.position AS position, k.at AS at, 0 AS form, k.id AS row_id
+                    FROM {table(RedirectClick)} k JOIN {table(RedirectTarget)} t ON t.id = k.target_id
+                    WHERE t.plan_id = %s
+                    UNION ALL
+                    SELECT h.conversation_id, %s, h.created_at, 1, h.id
+                    FROM {table(HandoffRequest)} h
+                    WHERE h.plan_id = %s
+                ) choices
+            ) ranked
             WHERE nth = 1
         ),
         arrived AS (
-            SELECT a.conversation_id AS id, MAX(CASE WHEN a.status = %s THEN 1 ELSE 0 END) AS solved
-            FROM {table(HandoffArrival)} a JOIN {table(HandoffDestination)} d ON d.id = a.destination_id
-            WHERE d.plan_id = %s
-            GROUP BY a.conversation_id
+            -- A destination's report, or a contact request it took (the delivery was sent).
+            SELECT id, MAX(solved) AS solved FROM (
+                SELECT a.conversation_id AS id, CASE WHEN a.status = %s THEN 1 ELSE 0 END AS solved
+                FROM {table(HandoffArrival)} a JOIN {table(HandoffDestination)} d ON d.id = a.destination_id
+                WHERE d.plan_id = %s
+                UNION ALL
+                SELECT h.conversation_id, 0
+                FROM {table(HandoffDelivery)} y JOIN {table(HandoffRequest)} h ON h.id = y.request_id
+                WHERE h.plan_id = %s AND y.state = %s
+            ) reports
+            GROUP BY id
         )
         SELECT m.channel_id, ch.name, m.locale, f.position,
                CASE WHEN n.id IS NULL THEN 1 WHEN l.id IS NULL THEN 2 WHEN f.id IS NULL THEN 3
@@ -301,8 +321,12 @@ def _funnel_groups(plan_id: int) -> list[tuple[int, str, str, int | None, int, i
         OutboxState.SENT.value,
         VisitKind.HUMAN.value,
         plan_id,
+        CONTACT_FORM,
+        plan_id,
         ArrivalStatus.SOLVED.value,
         plan_id,
+        plan_id,
+        HandoffDeliveryState.SENT.value,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -341,8 +365,10 @@ def funnel_steps(totals: Mapping[str, int]) -> list[FunnelStep]:
 
 def plan_funnel(plan_id: int) -> list[FunnelStep]:
     """Where the customers of a plan went: redirected (moved by its runs) -> notified (the hand-off
-    notice was sent) -> landed (a person opened the tracked link) -> chose a destination ->
-    arrived there -> solved (both as the destination reported). One query whatever the volume."""
+    notice was sent) -> landed (a person opened the tracked link) -> chose a destination (a
+    target, or the contact form) -> arrived there (the contact request was handed off, or the
+    destination reported it) -> solved (as the destination reported). One query whatever the
+    volume."""
     return funnel_steps(_totals((stage, n) for *_group, stage, n in _funnel_groups(plan_id)))
 
 
@@ -378,8 +404,9 @@ def plan_funnel_report(plan_id: int) -> FunnelReport:
     plan's targets for their labels).
 
     Each conversation is in exactly one row of each breakdown, so the rows add up to the plan's
-    totals. Its destination is the target it chose first on the landing page (it may have chosen
-    others later); its arrival may have been reported by any of the plan's destinations."""
+    totals. Its destination is what it chose first on the landing page, a target or the contact
+    form (it may have chosen others later); its arrival may have been reported by any of the
+    plan's destinations, or be a contact request one of them took."""
     groups = [
         {"channel_id": c, "channel__name": name, "locale": locale, "first_choice": first, "stage": stage, "n": n}
         for c, name, locale, first, stage, n in _funnel_groups(plan_id)
@@ -399,11 +426,11 @@ def plan_funnel_report(plan_id: int) -> FunnelReport:
     return FunnelReport(
         steps=funnel_steps(_totals((g["stage"], g["n"]) for g in groups)),
         by_channel=fold(lambda g: g["channel_id"], lambda g: g["channel__name"], lambda k, label: (label, k)),
-        # The targets in their order, then those who chose none.
+        # The targets in their order, then the contact form, then those who chose none.
         by_destination=fold(
             lambda g: g["first_choice"],
-            lambda g: "" if g["first_choice"] is None else targets.get(g["first_choice"], f"#{g['first_choice']}"),
-            lambda k, label: (k is None, k or 0),
+            lambda g: targets.get(g["first_choice"], "") if g["first_choice"] is not None else "",
+            lambda k, label: (k is None, k == CONTACT_FORM, k or 0),
         ),
         # The languages by code, an unknown one last.
         by_language=fold(lambda g: g["locale"], lambda g: g["locale"], lambda k, label: (not k, k)),
@@ -443,9 +470,9 @@ class FunnelSeries:
 
 def plan_funnel_series(plan_id: int, *, zone: ZoneInfo, days: int | None, now: datetime | None = None) -> FunnelSeries:
     """Per hour (ranges of up to two days) or per day in `zone`: how many of the plan's moved
-    conversations a person landed for (human visits only), chose a target, arrived at a
-    destination (arrived or solved), were solved. One query whatever the volume (four grouped
-    counts in a UNION ALL). Unlike the funnel's steps, each point counts that hour's or day's
+    conversations a person landed for (human visits only), chose a target or wrote through the
+    contact form, arrived at a destination (a report, or a contact request it took), were solved.
+    One query whatever the volume (six grouped counts in a UNION ALL). Unlike the funnel's steps, each point counts that hour's or day's
     activity: a customer who lands on two days counts on both."""
     now = now or timezone.now()
     unit = "hour" if days is not None and days <= HOURLY_UP_TO_DAYS else "day"
@@ -457,29 +484,54 @@ def plan_funnel_series(plan_id: int, *, zone: ZoneInfo, days: int | None, now: d
         start = hour - timedelta(hours=days * 24 - 1)
     elif days is not None:
         start = datetime.combine(now.astimezone(zone).date() - timedelta(days=days - 1), time(0), tzinfo=zone)
-    sources = {
-        "landed": LandingVisit.objects.filter(conversation__moved_by_run__plan_id=plan_id, kind=VisitKind.HUMAN),
-        "chose": RedirectClick.objects.filter(conversation__moved_by_run__plan_id=plan_id, target__plan_id=plan_id),
-        "arrived": HandoffArrival.objects.filter(
-            conversation__moved_by_run__plan_id=plan_id, destination__plan_id=plan_id
+    moved = {"conversation__moved_by_run__plan_id": plan_id}
+    clicks = RedirectClick.objects.filter(**moved, target__plan_id=plan_id)
+    reports = HandoffArrival.objects.filter(**moved, destination__plan_id=plan_id)
+    # (step, rows, their instant, their conversation, rows of the same step already counted: a
+    # customer who chose a target and wrote through the form in the same period counts once).
+    sources = [
+        ("landed", LandingVisit.objects.filter(**moved, kind=VisitKind.HUMAN), "at", "conversation_id", None),
+        ("chose", clicks, "at", "conversation_id", None),
+        (
+            "chose",
+            HandoffRequest.objects.filter(**moved, plan_id=plan_id),
+            "created_at",
+            "conversation_id",
+            (clicks, "at"),
         ),
-        "solved": HandoffArrival.objects.filter(
-            conversation__moved_by_run__plan_id=plan_id, destination__plan_id=plan_id, status=ArrivalStatus.SOLVED
+        ("arrived", reports, "at", "conversation_id", None),
+        (
+            "arrived",
+            HandoffDelivery.objects.filter(
+                request__conversation__moved_by_run__plan_id=plan_id,
+                request__plan_id=plan_id,
+                state=HandoffDeliveryState.SENT,
+            ),
+            "sent_at",
+            "request__conversation_id",
+            (reports, "at"),
         ),
-    }
+        ("solved", reports.filter(status=ArrivalStatus.SOLVED), "at", "conversation_id", None),
+    ]
     parts = []
-    for key, rows in sources.items():
+    for key, rows, at, conversation, counted in sources:
         if start is not None:
-            rows = rows.filter(at__gte=start)
-        parts.append(
-            rows.annotate(bucket=Trunc("at", unit, tzinfo=zone), step=Value(key, output_field=CharField()))
-            .values("step", "bucket")
-            .annotate(n=Count("conversation_id", distinct=True))
-            .order_by()
-        )
+            rows = rows.filter(**{f"{at}__gte": start})
+        rows = rows.annotate(bucket=Trunc(at, unit, tzinfo=zone), step=Value(key, output_field=CharField()))
+        if counted is not None:
+            earlier, earlier_at = counted
+            rows = rows.exclude(
+                Exists(
+                    earlier.filter(conversation_id=OuterRef(conversation))
+                    .annotate(same=Trunc(earlier_at, unit, tzinfo=zone))
+                    .filter(same=OuterRef("bucket"))
+                )
+            )
+        parts.append(rows.values("step", "bucket").annotate(n=Count(conversation, distinct=True)).order_by())
     found: dict[tuple[str, datetime], int] = {}
     for row in parts[0].union(*parts[1:], all=True):
-        found[(row["step"], _bucket_key(row["bucket"], unit, zone))] = row["n"]
+        key = (row["step"], _bucket_key(row["bucket"], unit, zone))
+        found[key] = found.get(key, 0) + row["n"]
     if start is None:
         if not found:
             return FunnelSeries(unit=unit, zone=zone, points=[])

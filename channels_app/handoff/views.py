@@ -32,6 +32,7 @@ from channels_app.handoff import selectors
 from channels_app.handoff.adapters.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from channels_app.handoff.forms import ContactForm, HandoffDestinationForm, LandingPageForm
 from channels_app.handoff.selectors import (
+    CONTACT_FORM,
     FUNNEL_BREAKDOWNS,
     FUNNEL_DEFAULT_RANGE,
     FUNNEL_RANGES,
@@ -418,6 +419,8 @@ def _funnel_choices(request) -> tuple[str, str] | HttpResponse:
 def _group_label(by: str, row: FunnelRow) -> str:
     if by == "destination" and row.key is None:
         return _("None chosen")
+    if by == "destination" and row.key == CONTACT_FORM:
+        return _("Contact form (landing page)")
     if by == "language":
         if not row.key:
             return _("Unknown")
@@ -525,9 +528,11 @@ def plan_funnel_csv(request, plan_id: int):
 
 def _csv_group(by: str, row: FunnelRow) -> str:
     """A group as the CSV names it: the channel's name, the target's position and label, the
-    locale code ("none" and "unknown" for the empty ones)."""
+    locale code ("contact form", and "none" and "unknown" for the empty ones)."""
     if by == "destination":
-        return "none" if row.key is None else f"{row.key}: {row.label}"
+        if row.key is None:
+            return "none"
+        return "contact form" if row.key == CONTACT_FORM else f"{row.key}: {row.label}"
     if by == "language":
         return row.key or "unknown"
     return row.label

@@ -13,11 +13,19 @@ from rest_framework.test import APIClient
 
 from channels_app.accounts.services import create_api_token
 from channels_app.cutover.services.engine import claim_due_phases, run_cutover
-from channels_app.handoff.selectors import FUNNEL_BREAKDOWNS, plan_funnel, plan_funnel_report, plan_funnel_series
+from channels_app.handoff.selectors import (
+    CONTACT_FORM,
+    FUNNEL_BREAKDOWNS,
+    plan_funnel,
+    plan_funnel_report,
+    plan_funnel_series,
+)
 from channels_app.models import (
     Conversation,
     HandoffArrival,
+    HandoffDelivery,
     HandoffDestination,
+    HandoffRequest,
     LandingVisit,
     OutboxMessage,
     OutboxState,
@@ -76,6 +84,22 @@ def test_each_step_counts_those_who_reached_it_and_every_step_before(ran, django
     ]
     assert steps[2].lost_share == pytest.approx(3 / 8)
     assert steps[5].share_of_first == pytest.approx(0.1)
+
+
+def test_writing_through_the_contact_form_is_a_choice_and_its_hand_off_an_arrival(ran):
+    # The fifth customer who landed chose no target, but wrote through the landing page's form.
+    landed = Conversation.objects.filter(moved_by_run__plan=ran, landings__kind="human").order_by("id").distinct()
+    customer = landed[4]
+    assert not RedirectClick.objects.filter(conversation=customer).exists()
+    request = HandoffRequest.objects.create(
+        conversation=customer, plan=ran, name="C", email="c@example.com", message="m", created_at=timezone.now()
+    )
+    delivery = HandoffDelivery.objects.create(request=request, destination=ran.handoff_destinations.get())
+    counts = {s.key: s.count for s in plan_funnel(ran.pk)}
+    assert (counts["chose"], counts["arrived"]) == (4, 2)  # chose; not there until the destination took it
+    HandoffDelivery.objects.filter(pk=delivery.pk).update(state="sent", remote_id="35436")
+    counts = {s.key: s.count for s in plan_funnel(ran.pk)}
+    assert (counts["chose"], counts["arrived"], counts["solved"]) == (4, 3, 1)
 
 
 def test_a_plan_that_moved_no_one_has_an_empty_funnel(manager, approver, smtp_settings):
@@ -165,6 +189,37 @@ def test_each_breakdown_matches_the_hand_count_and_adds_up_to_the_plan(counted, 
     for by in FUNNEL_BREAKDOWNS:
         rows = report.breakdown(by)
         assert [sum(r.steps[i].count for r in rows) for i in range(6)] == _counts(report.steps)
+
+
+def test_a_customer_who_wrote_through_the_form_first_counts_under_the_contact_form(counted):
+    # c6 (X, id) landed and chose no target; they write through the landing page's form, and the
+    # destination takes the request: chose and arrived, under "contact form" by destination.
+    c6 = Conversation.objects.filter(moved_by_run__plan=counted).order_by("id")[5]
+    request = HandoffRequest.objects.create(
+        conversation=c6, plan=counted, name="C", email="c@example.com", message="m", created_at=timezone.now()
+    )
+    destination = counted.handoff_destinations.order_by("position").first()
+    HandoffDelivery.objects.create(
+        request=request, destination=destination, state="sent", remote_id="35436", sent_at=timezone.now()
+    )
+    report = plan_funnel_report(counted.pk)
+    assert _counts(report.steps) == [12, 10, 8, 8, 7, 3]
+    assert _counts(report.steps) == _counts(plan_funnel(counted.pk))
+    assert [(r.key, _counts(r.steps)) for r in report.by_destination] == [
+        (0, [4, 4, 4, 4, 3, 1]),
+        (1, [3, 3, 3, 3, 3, 2]),
+        (CONTACT_FORM, [1, 1, 1, 1, 1, 0]),
+        (None, [4, 2, 0, 0, 0, 0]),
+    ]
+    assert [_counts(r.steps) for r in report.by_language if r.key == "id"] == [[4, 3, 3, 3, 3, 1]]
+    # The series: the form is a choice and its hand-off an arrival, in today's point.
+    today = plan_funnel_series(counted.pk, zone=ZoneInfo("UTC"), days=7).points[-1]
+    assert (today.chose, today.arrived) == (8, 7)
+    # The same customer also choosing a target today still counts once.
+    RedirectClick.objects.create(conversation=c6, target=counted.redirects.get(position=0), at=timezone.now())
+    HandoffArrival.objects.create(destination=destination, conversation=c6, status="arrived", at=timezone.now())
+    today = plan_funnel_series(counted.pk, zone=ZoneInfo("UTC"), days=7).points[-1]
+    assert (today.chose, today.arrived) == (8, 7)
 
 
 def test_the_report_costs_the_same_queries_at_any_size(counted, django_assert_num_queries):
@@ -288,6 +343,7 @@ def test_the_api_has_the_breakdowns_and_the_series_of_the_page(viewer, counted):
         (1, "Contact form", 3),
         (None, "", 0),
     ]
+    assert [r["choice"] for r in body["by_destination"]] == ["target", "target", "none"]
     assert [(r["locale"], r["steps"][0]["count"]) for r in body["by_language"]] == [("en", 5), ("fr", 3), ("id", 4)]
     series = body["series"]
     assert (series["unit"], series["range"], series["time_zone"]) == ("day", "7d", "Asia/Jakarta")

@@ -76,6 +76,18 @@ class Answer:
         return json.dumps(self.body).encode(), "application/json"
 
 
+@dataclass
+class Hold:
+    """A request the fake keeps open (``fake.hold_next()``): ``arrived`` is set when it comes in;
+    the work is done and the answer sent only once the test sets ``release``, for example after it
+    killed the client, whose answer is then lost while the work stands."""
+
+    path: str | None = None
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+    timeout: float = 120.0  # released anyway after this long: a forgotten hold ends the test, not the server
+
+
 Route = tuple[Callable[[Received], None], Callable[[Received], Answer]]
 
 
@@ -150,6 +162,7 @@ class FakePlatform:
         self.identity_checks: list[Received] = []
         self.violations: list[str] = []
         self._script: deque[tuple[str | None, Answer]] = deque()
+        self._holds: deque[Hold] = deque()
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -213,6 +226,14 @@ class FakePlatform:
 
     def rate_limit_next(self, retry_after: str = "7", times: int = 1) -> None:
         self.fail_next(429, headers={"Retry-After": retry_after}, times=times)
+
+    def hold_next(self, *, path: str | None = None) -> Hold:
+        """Keep the next well-routed request (to `path` only, when given) that no scripted answer
+        takes open until the test releases it; then do the work and answer as usual."""
+        hold = Hold(path)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
 
     # checks ------------------------------------------------------------------------------
     def violation(self, received: Received, message: str) -> None:
@@ -285,6 +306,13 @@ class FakePlatform:
             if scripted.after_effect:
                 respond(received)
             return scripted
+        with self._lock:
+            hold = next((item for item in self._holds if item.path in (None, received.path)), None)
+            if hold is not None:
+                self._holds.remove(hold)
+        if hold is not None:
+            hold.arrived.set()
+            hold.release.wait(hold.timeout)
         answer = respond(received)
         latency = random.uniform(*self.latency) if isinstance(self.latency, tuple) else self.latency
         answer.delay = max(answer.delay, latency)
@@ -918,10 +946,14 @@ class FakeWebhook(FakePlatform):
 
 
 class FakeZendesk(FakePlatform):
-    """Zendesk Support's Tickets API as the hand-off uses it: create a ticket, list tickets by
-    external_id. It checks Basic authentication ("<email>/token" and the API token) and each
-    ticket's shape (subject, comment.body holding the reference, requester name and email,
-    external_id the DSK- reference)."""
+    """Zendesk Support's Tickets API as the hand-off uses it: create a ticket (POST
+    /api/v2/tickets.json {"ticket": {...}} -> 201 {"ticket": {...}}), list tickets by external_id
+    (GET /api/v2/tickets.json?external_id=... -> {"tickets", "next_page", "previous_page",
+    "count"}), as developer.zendesk.com/api-reference/ticketing/tickets/tickets/ documents them
+    ("Create Ticket"; "List Tickets", whose external_id parameter "lists tickets by external id",
+    which need not be unique). It checks Basic authentication ("<email>/token" and the API token),
+    each ticket's shape (subject, comment.body holding the reference, requester name and email,
+    external_id the DSK- reference) and that a list names the external_id it looks for."""
 
     name = "zendesk"
     path = "/api/v2/tickets.json"
@@ -934,8 +966,12 @@ class FakeZendesk(FakePlatform):
     def routes(self) -> dict[tuple[str, str], Route]:
         return {
             ("POST", self.path): (self._check_create, self._create),
-            ("GET", self.path): (self._check_auth, self._list),
+            ("GET", self.path): (self._check_list, self._list),
         }
+
+    def _check_list(self, received: Received) -> None:
+        self._check_auth(received)
+        self.expect(received, bool(received.param("external_id")), "a look-up names its external_id")
 
     def _check_auth(self, received: Received) -> None:
         import base64
@@ -1449,6 +1485,7 @@ __all__ = [
     "FakeSMTP",
     "FakeX",
     "FakeYouTube",
+    "Hold",
     "Received",
     "ReceivedMail",
     "build_account_activity",
