@@ -456,9 +456,53 @@ class FunnelStepSerializer(serializers.Serializer):
     lost_share = serializers.FloatField(allow_null=True, help_text="lost / the step before")
 
 
+class FunnelChannelSerializer(serializers.Serializer):
+    channel = serializers.IntegerField(source="key", help_text="The channel's id")
+    name = serializers.CharField(source="label")
+    steps = FunnelStepSerializer(many=True)
+
+
+class FunnelDestinationSerializer(serializers.Serializer):
+    choice = serializers.ChoiceField(
+        choices=["target", "contact_form", "none"],
+        help_text="What the customers chose first: a target, the landing page's contact form, nothing",
+    )
+    position = serializers.IntegerField(allow_null=True, help_text="The target's position; null unless a target")
+    label = serializers.CharField(allow_blank=True, help_text="The target's label; empty unless a target")
+    steps = FunnelStepSerializer(many=True)
+
+
+class FunnelLanguageSerializer(serializers.Serializer):
+    locale = serializers.CharField(source="key", help_text="The conversation's locale; empty when unknown")
+    steps = FunnelStepSerializer(many=True)
+
+
+class FunnelPointSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="Start of the hour or day, in the time zone of the series")
+    landed = serializers.IntegerField(help_text="Customers a person landed for (human visits) in this period")
+    chose = serializers.IntegerField(help_text="Customers who chose a target in this period")
+    arrived = serializers.IntegerField(help_text="Customers a destination reported arrived (or solved) in this period")
+    solved = serializers.IntegerField(help_text="Customers a destination reported solved in this period")
+
+
+class FunnelSeriesSerializer(serializers.Serializer):
+    unit = serializers.ChoiceField(choices=["hour", "day"])
+    range = serializers.ChoiceField(choices=["2d", "7d", "30d", "90d", "all"])
+    time_zone = serializers.CharField(help_text="The token owner's profile time zone (IANA)")
+    points = FunnelPointSerializer(many=True)
+
+
 class FunnelSerializer(serializers.Serializer):
     plan = serializers.IntegerField()
     steps = FunnelStepSerializer(many=True)
+    by_channel = FunnelChannelSerializer(many=True, help_text="One row per channel; the rows add up to steps")
+    by_destination = FunnelDestinationSerializer(
+        many=True,
+        help_text="One row per first choice (each target, the contact form), then those who chose none; "
+        "the rows add up to steps",
+    )
+    by_language = FunnelLanguageSerializer(many=True, help_text="One row per locale; the rows add up to steps")
+    series = FunnelSeriesSerializer()
 
 
 # --- outcomes of the moves ----------------------------------------------------------------------

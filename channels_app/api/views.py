@@ -6,6 +6,7 @@ Each viewset maps its operations to actions of the role matrix in
 
 import re
 from datetime import timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db.models import Prefetch
 from django.http import Http404
@@ -43,7 +44,13 @@ from channels_app.directory.services import (
     update_channel,
     update_team,
 )
-from channels_app.handoff.selectors import plan_funnel
+from channels_app.handoff.selectors import (
+    CONTACT_FORM,
+    FUNNEL_DEFAULT_RANGE,
+    FUNNEL_RANGES,
+    plan_funnel_report,
+    plan_funnel_series,
+)
 from channels_app.models import (
     Agent,
     AgentDeparture,
@@ -57,6 +64,7 @@ from channels_app.models import (
     Reassignment,
     SunsetPlan,
     Team,
+    UserProfile,
 )
 from channels_app.plans.selectors import placeholder_values
 from channels_app.plans.services.plans import (
@@ -172,6 +180,15 @@ class DuskViewSet(viewsets.GenericViewSet):
 
 
 READ = {"list": "view", "retrieve": "view"}
+
+
+def _profile_zone(user) -> ZoneInfo:
+    """The person's profile time zone, as the pages use it (UTC when unset or unknown here)."""
+    name = UserProfile.objects.filter(user=user).values_list("time_zone", flat=True).first() or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
 
 
 def _id_param(name: str, description: str) -> OpenApiParameter:
@@ -520,13 +537,55 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         body = {"plan": plan.pk, "changes_nothing": True, "phases": previews}
         return Response(s.PlanPreviewSerializer(body).data)
 
-    @extend_schema(responses=s.FunnelSerializer)
+    @extend_schema(
+        responses=s.FunnelSerializer,
+        parameters=[
+            OpenApiParameter(
+                "range",
+                OpenApiTypes.STR,
+                enum=list(FUNNEL_RANGES),
+                description="The series' period: 2d (per hour), 7d, 30d (the default), 90d, all (per day)",
+            )
+        ],
+    )
     @action(detail=True, methods=["get"])
     def funnel(self, request, pk=None):
         """Where the plan's customers went: redirected, notified, landed (people only), chose a
-        destination, arrived, solved; each step counts those who reached it and every step before."""
+        destination, arrived, solved; each step counts those who reached it and every step before.
+        The same by channel, by destination (the target chosen first) and by language, and the
+        landings, choices, arrivals and solved per hour or day in the token owner's time zone."""
         plan = self.get_object()
-        return Response(s.FunnelSerializer({"plan": plan.pk, "steps": plan_funnel(plan.pk)}).data)
+        span = request.query_params.get("range", FUNNEL_DEFAULT_RANGE)
+        if span not in FUNNEL_RANGES:
+            raise ValidationError(
+                {
+                    "range": [
+                        _("Unknown range: range must be one of %(allowed)s.") % {"allowed": ", ".join(FUNNEL_RANGES)}
+                    ]
+                }
+            )
+        zone = _profile_zone(request.user)
+        report = plan_funnel_report(plan.pk)
+        series = plan_funnel_series(plan.pk, zone=zone, days=FUNNEL_RANGES[span])
+        body = {
+            "plan": plan.pk,
+            "steps": report.steps,
+            "by_channel": report.by_channel,
+            "by_destination": [
+                {
+                    "choice": "none" if row.key is None else "contact_form" if row.key == CONTACT_FORM else "target",
+                    "position": None if row.key is None or row.key == CONTACT_FORM else row.key,
+                    "label": row.label,
+                    "steps": row.steps,
+                }
+                for row in report.by_destination
+            ],
+            "by_language": report.by_language,
+            "series": {"unit": series.unit, "range": span, "time_zone": str(zone), "points": series.points},
+        }
+        with timezone.override(zone):  # the instants as the series counts them, with its offset
+            data = s.FunnelSerializer(body).data
+        return Response(data)
 
     @extend_schema(responses=s.OutcomeReportSerializer)
     @action(detail=True, methods=["get"])

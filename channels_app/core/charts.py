@@ -1,5 +1,5 @@
 """Geometry for the server-rendered SVG charts (no JS library): the workforce pages' bars and the
-hourly column charts of the channel and watchdog pages.
+hourly column charts of the channel and watchdog pages, the funnel's lines over time.
 
 Templates only place the numbers computed here; every bar also appears in a plain table next to
 the chart, so the figures are readable without the picture.
@@ -229,4 +229,97 @@ def stacked_bars(items: Sequence[tuple[str, Sequence[tuple[str, int]], str]]) ->
         rows=rows,
         width=LABEL_WIDTH + BAR_AREA + VALUE_GAP + 110,
         height=TOP + max(len(rows), 1) * ROW_HEIGHT + 8,
+    )
+
+
+@dataclass(frozen=True)
+class LinePoint:
+    at: object  # what the point counts for (an hour, a day)
+    n: int
+    x: float
+    y: float
+
+
+@dataclass(frozen=True)
+class Line:
+    key: str
+    points: list[LinePoint]
+
+    @property
+    def svg_points(self) -> str:
+        """The `points` attribute of the line's <polyline>."""
+        return " ".join(f"{p.x:g},{p.y:g}" for p in self.points)
+
+
+@dataclass(frozen=True)
+class AxisMark:
+    position: float  # y for a value tick, x for a time label
+    value: object
+
+
+@dataclass(frozen=True)
+class LineChart:
+    lines: list[Line]
+    ticks: list[AxisMark]  # values on the y axis
+    labels: list[AxisMark]  # a few instants along the x axis
+    peak: int
+    width: int
+    height: int
+    left: int
+    top: int
+    base: int  # the y of zero
+
+    right: int  # the x where the plot ends
+
+
+def line_chart(
+    times: Sequence[object],
+    series: Sequence[tuple[str, Sequence[int]]],
+    *,
+    width: int = 720,
+    height: int = 220,
+    left: int = 40,
+    top: int = 12,
+    right: int = 28,
+    bottom: int = 28,
+    max_labels: int = 7,
+) -> LineChart:
+    """One line per (key, counts) over the same instants, the highest value reaching the top of
+    the plot; value ticks at round steps and at most `max_labels` instants labelled below."""
+    peak = max((n for _key, counts in series for n in counts), default=0)
+    scale = max(peak, 1)
+    plot_width = width - left - right  # room on the right for the last instant's label
+    plot_height = height - top - bottom
+    base = top + plot_height
+    count = len(times)
+    step = plot_width / (count - 1) if count > 1 else 0
+
+    def x_of(i: int) -> float:
+        return round(left + (i * step if count > 1 else plot_width / 2), 1)
+
+    lines = [
+        Line(
+            key=key,
+            points=[
+                LinePoint(at=at, n=n, x=x_of(i), y=round(base - plot_height * n / scale, 1))
+                for i, (at, n) in enumerate(zip(times, counts, strict=True))
+            ],
+        )
+        for key, counts in series
+    ]
+    tick_step = _nice_step(scale)
+    ticks = [AxisMark(round(base - plot_height * v / scale, 1), v) for v in range(0, scale + 1, tick_step)]
+    every = max(1, -(-count // max_labels))  # ceiling division
+    labels = [AxisMark(x_of(i), times[i]) for i in range(0, count, every)]
+    return LineChart(
+        lines=lines,
+        ticks=ticks,
+        labels=labels,
+        peak=peak,
+        width=width,
+        height=height,
+        left=left,
+        right=width - right,
+        top=top,
+        base=base,
     )

@@ -5,19 +5,19 @@ import io
 import json
 import re
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 from django.views.decorators.cache import cache_control
@@ -25,6 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from channels_app.core import metrics
+from channels_app.core.charts import line_chart
 from channels_app.core.client_ip import client_ip
 from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
@@ -33,7 +34,19 @@ from channels_app.core.views import FORM_ERROR_STATUS, error_dict
 from channels_app.handoff import selectors
 from channels_app.handoff.adapters.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from channels_app.handoff.forms import ContactForm, HandoffDestinationForm
-from channels_app.handoff.selectors import Landing, landing_for, logo_of, visitor_key
+from channels_app.handoff.selectors import (
+    CONTACT_FORM,
+    FUNNEL_BREAKDOWNS,
+    FUNNEL_DEFAULT_RANGE,
+    FUNNEL_RANGES,
+    FUNNEL_STEPS,
+    SERIES_STEPS,
+    FunnelRow,
+    Landing,
+    landing_for,
+    logo_of,
+    visitor_key,
+)
 from channels_app.handoff.services.delivery import (
     record_arrival,
     remove_handoff_destination,
@@ -389,43 +402,164 @@ FUNNEL_LABELS = {
 }
 
 
-@require_GET
-@login_required
-def plan_funnel(request, plan_id: int):
-    """Where the plan's customers went, step by step, with the share lost at each."""
-    require(request.user, "view")
-    plan = get_object_or_404(SunsetPlan, pk=plan_id)
-    steps = selectors.plan_funnel(plan.pk)
-    rows = [
+BREAKDOWN_LABELS = {
+    "channel": gettext_lazy("Channel"),
+    "destination": gettext_lazy("Destination chosen first"),
+    "language": gettext_lazy("Language"),
+}
+BREAKDOWN_TABS = {
+    "channel": gettext_lazy("By channel"),
+    "destination": gettext_lazy("By destination"),
+    "language": gettext_lazy("By language"),
+}
+SERIES_LABELS = {
+    "landed": gettext_lazy("Landed (people)"),
+    "chose": gettext_lazy("Chose a destination"),
+    "arrived": gettext_lazy("Arrived"),
+    "solved": gettext_lazy("Solved"),
+}
+RANGE_LABELS = {
+    "2d": gettext_lazy("2 days, per hour"),
+    "7d": gettext_lazy("7 days"),
+    "30d": gettext_lazy("30 days"),
+    "90d": gettext_lazy("90 days"),
+    "all": gettext_lazy("Since the start"),
+}
+
+
+def _funnel_choices(request) -> tuple[str, str] | HttpResponse:
+    """The page's breakdown (`by`) and the chart's range (`range`), or a 400 naming the values
+    allowed: the links only ever send these, anything else is a hand-typed URL."""
+    by = request.GET.get("by", FUNNEL_BREAKDOWNS[0])
+    span = request.GET.get("range", FUNNEL_DEFAULT_RANGE)
+    if by not in FUNNEL_BREAKDOWNS:
+        return HttpResponseBadRequest(
+            _("Unknown breakdown: by must be one of %(allowed)s.") % {"allowed": ", ".join(FUNNEL_BREAKDOWNS)}
+        )
+    if span not in FUNNEL_RANGES:
+        return HttpResponseBadRequest(
+            _("Unknown range: range must be one of %(allowed)s.") % {"allowed": ", ".join(FUNNEL_RANGES)}
+        )
+    return by, span
+
+
+def _group_label(by: str, row: FunnelRow) -> str:
+    if by == "destination" and row.key is None:
+        return _("None chosen")
+    if by == "destination" and row.key == CONTACT_FORM:
+        return _("Contact form (landing page)")
+    if by == "language":
+        if not row.key:
+            return _("Unknown")
+        try:
+            return f"{translation.get_language_info(row.key)['name_translated']} ({row.key})"
+        except KeyError:
+            return row.key
+    return row.label
+
+
+def _cells(steps) -> list[dict]:
+    return [
         {
             "step": step,
-            "label": FUNNEL_LABELS[step.key],
             "percent": round(100 * step.share_of_first) if step.share_of_first is not None else 0,
+            "lost_percent": round(100 * step.lost_share) if step.lost_share is not None else None,
         }
         for step in steps
     ]
-    return render(request, "channels_app/plan_funnel.html", {"plan": plan, "rows": rows})
+
+
+@require_GET
+@login_required
+def plan_funnel(request, plan_id: int):
+    """Where the plan's customers went, step by step, with the share lost at each; broken down by
+    channel, destination or language, and a chart of the days (or hours) in the viewer's zone."""
+    require(request.user, "view")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    chosen = _funnel_choices(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    by, span = chosen
+    report = selectors.plan_funnel_report(plan.pk)
+    series = selectors.plan_funnel_series(plan.pk, zone=timezone.get_current_timezone(), days=FUNNEL_RANGES[span])
+    rows = [dict(cell, label=FUNNEL_LABELS[cell["step"].key]) for cell in _cells(report.steps)]
+    base = reverse("plan_funnel", args=[plan.pk])
+    context = {
+        "plan": plan,
+        "rows": rows,
+        "by": by,
+        "by_label": BREAKDOWN_LABELS[by],
+        "span": span,
+        "step_labels": [FUNNEL_LABELS[key] for key in FUNNEL_STEPS],
+        "breakdown": [{"label": _group_label(by, row), "cells": _cells(row.steps)} for row in report.breakdown(by)],
+        "breakdown_tabs": [
+            {"label": label, "url": f"{base}?{urlencode({'by': key, 'range': span})}", "current": key == by}
+            for key, label in BREAKDOWN_TABS.items()
+        ],
+        "range_tabs": [
+            {"label": label, "url": f"{base}?{urlencode({'by': by, 'range': key})}", "current": key == span}
+            for key, label in RANGE_LABELS.items()
+        ],
+        "csv_url": f"{reverse('plan_funnel_csv', args=[plan.pk])}?{urlencode({'range': span})}",
+        "series": series,
+        "series_labels": [(key, SERIES_LABELS[key]) for key in SERIES_STEPS],
+        "chart": line_chart(
+            [p.at for p in series.points], [(key, [p.count(key) for p in series.points]) for key in SERIES_STEPS]
+        ),
+    }
+    return render(request, "channels_app/plan_funnel.html", context)
 
 
 @require_GET
 @login_required
 def plan_funnel_csv(request, plan_id: int):
+    """The funnel, its breakdowns and its series as one long table: one row per (breakdown, group,
+    step), then one per (hour or day, step), UTF-8 with a BOM so spreadsheets read the accents."""
     require(request.user, "view")
     plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    chosen = _funnel_choices(request)
+    if isinstance(chosen, HttpResponse):
+        return chosen
+    _by, span = chosen
+    report = selectors.plan_funnel_report(plan.pk)
+    series = selectors.plan_funnel_series(plan.pk, zone=timezone.get_current_timezone(), days=FUNNEL_RANGES[span])
     out = io.StringIO()
     writer = DefusedWriter(out)
-    writer.writerow(["plan", "step", "customers", "share_of_redirected", "lost", "lost_share_of_previous"])
-    for step in selectors.plan_funnel(plan.pk):
-        writer.writerow(
-            [
-                plan.title,
-                step.key,
-                step.count,
-                "" if step.share_of_first is None else f"{step.share_of_first:.4f}",
-                step.lost,
-                "" if step.lost_share is None else f"{step.lost_share:.4f}",
-            ]
-        )
-    response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
+    writer.writerow(
+        ["plan", "step", "customers", "share_of_redirected", "lost", "lost_share_of_previous", "breakdown", "group"]
+    )
+    groups = [("plan", "", report.steps)] + [
+        (by, _csv_group(by, row), row.steps) for by in FUNNEL_BREAKDOWNS for row in report.breakdown(by)
+    ]
+    for by, group, steps in groups:
+        for step in steps:
+            writer.writerow(
+                [
+                    plan.title,
+                    step.key,
+                    step.count,
+                    "" if step.share_of_first is None else f"{step.share_of_first:.4f}",
+                    step.lost,
+                    "" if step.lost_share is None else f"{step.lost_share:.4f}",
+                    by,
+                    group,
+                ]
+            )
+    for point in series.points:
+        for key in SERIES_STEPS:
+            writer.writerow([plan.title, key, point.count(key), "", "", "", series.unit, point.at.isoformat()])
+    response = HttpResponse("\ufeff" + out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="plan-{plan.pk}-funnel.csv"'
     return response
+
+
+def _csv_group(by: str, row: FunnelRow) -> str:
+    """A group as the CSV names it: the channel's name, the target's position and label, the
+    locale code ("contact form", and "none" and "unknown" for the empty ones)."""
+    if by == "destination":
+        if row.key is None:
+            return "none"
+        return "contact form" if row.key == CONTACT_FORM else f"{row.key}: {row.label}"
+    if by == "language":
+        return row.key or "unknown"
+    return row.label

@@ -1,6 +1,6 @@
 """Geometry of the SVG charts: bars proportional to their numbers, limits marked, overflow flagged."""
 
-from channels_app.core.charts import BAR_AREA, LABEL_WIDTH, column_chart, paired_bars, seat_bar
+from channels_app.core.charts import BAR_AREA, LABEL_WIDTH, column_chart, line_chart, paired_bars, seat_bar
 
 
 def test_bars_share_one_scale_and_the_limit_is_marked():
@@ -52,3 +52,22 @@ def test_an_empty_hour_keeps_its_minimum_height_and_no_counts_draw_no_division_b
     assert peak == 1
     assert [(c.x, c.y, c.width, c.height) for c in columns] == [(0, 72, 16, 2), (20, 72, 16, 2)]
     assert column_chart([], left=0, top=0, plot_width=10, plot_height=10, gap=1) == ([], 1)
+
+
+def test_lines_share_one_scale_and_the_peak_reaches_the_top():
+    chart = line_chart(["a", "b", "c"], [("landed", [0, 4, 2]), ("chose", [0, 1, 1])], width=240, height=140, right=8)
+    landed, chose = chart.lines
+    assert chart.peak == 4 and chart.base == 112  # 140 - 28 below the plot
+    assert [p.x for p in landed.points] == [40, 136, 232]  # from left to width - 8
+    assert [p.y for p in landed.points] == [112, 12, 62]  # top = 12: the peak touches it
+    assert [p.y for p in chose.points] == [112, 87, 87]
+    assert landed.svg_points == "40,112 136,12 232,62"
+    assert [t.value for t in chart.ticks] == [0, 1, 2, 3, 4]
+
+
+def test_an_empty_line_chart_divides_by_nothing_and_labels_at_most_a_few_instants():
+    chart = line_chart(list(range(30)), [("landed", [0] * 30)], max_labels=7)
+    assert chart.peak == 0 and {p.y for p in chart.lines[0].points} == {chart.base}
+    assert [m.value for m in chart.labels] == [0, 5, 10, 15, 20, 25]
+    single = line_chart(["only"], [("landed", [3])], width=240, right=8)
+    assert single.lines[0].points[0].x == 136  # a single point stands in the middle

@@ -100,6 +100,29 @@ def test_metrics_count_inbound_clicks_and_failures(client, retired):
     assert sum(n for _h, n in metrics.hourly) == 5
 
 
+def test_the_redirect_share_counts_only_people_as_the_funnel_does(retired, settings):
+    """A link preview, a HEAD request and a repeat are recorded but are not customers who followed
+    the redirect: the watchdog's share and the funnel's "landed" count the same people."""
+    from channels_app.handoff.selectors import plan_funnel
+
+    plan, x = retired
+    now = timezone.now()
+    first, second, third, fourth = x.conversations.order_by("id")
+    LandingVisit.objects.create(conversation=first, kind="human", visitor="a", at=now)
+    LandingVisit.objects.create(conversation=second, kind="crawler", visitor="bot", at=now)
+    LandingVisit.objects.create(conversation=third, kind="head", visitor="h", at=now)
+    LandingVisit.objects.create(conversation=fourth, kind="repeat", visitor="r", at=now)
+    metrics = watchdog_metrics(x)
+    assert (metrics.customers_told, metrics.customers_redirected) == (4, 1)
+    assert metrics.redirect_share == 0.25
+    landed = next(step for step in plan_funnel(plan.pk) if step.key == "landed")
+    assert landed.count == metrics.customers_redirected
+    settings.DUSK_WATCHDOG_MIN_SAMPLE = 1
+    settings.DUSK_WATCHDOG_MIN_REDIRECT_SHARE = 0.5
+    alert = next(a for a in check_retired_channels() if a.kind == "redirect_share")
+    assert "25%" in alert.message
+
+
 def test_alerts_fire_once_a_day_and_email_the_plan_owners(retired, settings, smtp_settings, manager, approver):
     plan, x = retired
     settings.DUSK_WATCHDOG_MAX_INBOUND_PER_DAY = 2

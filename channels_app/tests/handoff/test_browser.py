@@ -162,3 +162,47 @@ def test_a_form_target_gets_the_reference_as_a_posted_field_and_the_choice_is_co
     finally:
         target.stop()
     assert [v for v in target.violations if "favicon.ico" not in v] == [], target.violations
+
+
+def test_a_manager_reads_the_funnel_by_language_over_a_week(live_server, chromium, counted, manager):
+    """The hand-counted plan, its activity spread over the last week, on the page of a manager in
+    Jakarta: the breakdown by language, the chart's lines, the figures behind the chart."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels_app.accounts.services import update_profile
+    from channels_app.models import HandoffArrival, LandingVisit, RedirectClick
+    from channels_app.tests.support.browser import Session
+
+    update_profile(actor=manager, time_zone="Asia/Jakarta")
+    now = timezone.now()
+    for i, visit in enumerate(LandingVisit.objects.order_by("id")):
+        LandingVisit.objects.filter(pk=visit.pk).update(at=now - timedelta(days=i % 6, hours=1))
+    for i, click in enumerate(RedirectClick.objects.order_by("id")):
+        RedirectClick.objects.filter(pk=click.pk).update(at=now - timedelta(days=i % 5, minutes=30))
+    for i, arrival in enumerate(HandoffArrival.objects.order_by("id")):
+        HandoffArrival.objects.filter(pk=arrival.pk).update(at=now - timedelta(days=i % 3))
+    session = Session(chromium, live_server.url, "funnel")
+    try:
+        session.login(manager.username)
+        page = session.goto(f"/plans/{counted.pk}/funnel/?range=7d")
+        assert page.locator("table.funnel tbody tr").count() == 6
+        assert page.locator("svg.funnel-chart polyline").count() == 4
+        assert "Asia/Jakarta" in page.locator(".funnel-over-time").inner_text()
+        page.get_by_role("link", name="By language").click()
+        page.wait_for_url("**by=language**")
+        rows = page.locator("table.breakdown tbody tr")
+        assert rows.count() == 3
+        assert rows.nth(0).locator("th").inner_text() == "English (en)"
+        assert rows.nth(0).locator("td").first.inner_text() == "5"
+        page.locator("details.figures summary").click()
+        assert page.locator("table.series tbody tr").count() == 7
+        session.shot("plan-funnel-by-language")
+        page.get_by_role("link", name="By destination").click()
+        page.wait_for_url("**by=destination**")
+        assert "Phone support" in page.locator("table.breakdown").inner_text()
+        session.shot("plan-funnel-by-destination")
+    finally:
+        session.close()
+    assert not session.violations, session.violations

@@ -184,6 +184,9 @@ PAGES = {
     "review": (lambda w: reverse("approval_review", args=[w["pending"].pk]), 22),
     # run with plan and phase + its delivery (hand-off notices by state, emails by state)
     "run": (lambda w: reverse("run_detail", args=[w["run"].pk]), 3),
+    # plan + the moved conversations grouped by channel, language and first choice + the plan's
+    # targets (labels) + the series (six grouped counts in one UNION ALL)
+    "funnel": (lambda w: reverse("plan_funnel", args=[w["plan"].pk]) + "?by=destination&range=7d", 4),
     # page of events (read from an id: no count)
     "audit": (lambda w: reverse("audit_log") + "?object=sunsetplan&actor=maya", 1),
     # savepoint + draft + release + busy channels + the channel choices
