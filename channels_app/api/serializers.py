@@ -12,6 +12,7 @@ from channels_app.core import textrules
 from channels_app.core.zones import LOCALE_RE
 from channels_app.models import (
     Agent,
+    AgentLanguage,
     ApiToken,
     AuditEvent,
     AutoReply,
@@ -218,6 +219,11 @@ class AgentTeamSerializer(serializers.Serializer):
 
 class AgentSerializer(serializers.ModelSerializer):
     current_teams = AgentTeamSerializer(many=True, read_only=True, source="open_assignments")
+    preferred_language = serializers.CharField(
+        read_only=True,
+        help_text="Language of the agent's emails and page: en, fr or id; empty: the first of their languages"
+        " that Dusk speaks, else English",
+    )
 
     class Meta:
         model = Agent
@@ -231,6 +237,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "site",
             "time_zone",
             "preferred_team",
+            "preferred_language",
             "is_active",
             "current_teams",
         ]
@@ -246,6 +253,13 @@ class AgentInput(StrictInput):
     site = serializers.CharField(max_length=80, required=False, allow_blank=True)
     time_zone = serializers.CharField(max_length=64, required=False)
     preferred_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    preferred_language = serializers.ChoiceField(
+        choices=["", *AgentLanguage.values],
+        required=False,
+        allow_blank=True,
+        help_text="Language of the agent's emails and page (en, fr, id); empty: the first of their"
+        " languages that Dusk speaks, else English",
+    )
 
 
 class AgentCreateInput(AgentInput):

@@ -652,6 +652,12 @@ def notice_language(languages) -> str:
     return "en"
 
 
+def agent_language(agent) -> str:
+    """The language Dusk writes to this agent in (emails and their page): the one they chose
+    (`preferred_language`), else the first they speak that the portal does (`notice_language`)."""
+    return agent.preferred_language or notice_language(agent.languages)
+
+
 def moves_to_notify(plan: SunsetPlan, agent_ids: list[int] | None = None) -> QuerySet[Reassignment]:
     """Confirmed (or notified) moves of the plan whose agent has an email address and has not been
     sent (or queued) an email about this exact decision (team, date, role), plus those whose email

@@ -51,12 +51,12 @@ from channels_app.workforce.selectors import (
     affected_agents,
     affected_team_ids,
     agent_emails_blocked,
+    agent_language,
     board_agents,
     destination_problems,
     destination_teams,
     destinations,
     hard_close_date,
-    notice_language,
     with_move,
 )
 from channels_app.workforce.staffing.solver import (
@@ -837,7 +837,7 @@ def _notice_text(
     """The email's subject and body, in the agent's language (`notice_language`) and worded for
     the moment it is written: before the cutover the channels "will retire on" their day, after
     it they "have retired"."""
-    with translation.override(notice_language(agent.languages)):
+    with translation.override(agent_language(agent)):
         retire_on = (moment.retire_on if moment else None) or effective
         named = pgettext("channels", ", ").join(channels) or plan_title
         if moment is not None and moment.retired:
