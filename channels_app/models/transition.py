@@ -158,12 +158,13 @@ class ChecklistTick(models.Model):
 class AgentMessageKind(models.TextChoices):
     REPLY = "reply", _("HR reply")
     REMINDER = "reminder", _("Reminder")
+    LINK = "link", _("New link")
 
 
 class AgentMessage(models.Model):
     """An email to an agent about their move other than the move itself: HR's reply to their
-    answer, or a reminder to answer. `key` names the occurrence ("reply:<audit event id>",
-    "reminder:<offset seconds>"): with the unique key, writing it twice writes it once, so each
+    answer, a reminder to answer, or a new link to their page. `key` names the occurrence
+    ("reply:<audit event id>", "reminder:<offset seconds>", "link:<audit event id>"): with the unique key, writing it twice writes it once, so each
     reminder goes to each agent exactly once whatever beat and the workers do."""
 
     reassignment = models.ForeignKey("Reassignment", on_delete=models.CASCADE, related_name="agent_messages")

@@ -1,5 +1,7 @@
 """Teams, agents and their dated assignments; each team's onboarding checklist."""
 
+import secrets
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -28,6 +30,10 @@ class Team(models.Model):
         return self.name
 
 
+def new_page_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
 class AgentLanguage(models.TextChoices):
     """The languages the portal writes to agents in (emails and the agent's page)."""
 
@@ -48,8 +54,7 @@ class Agent(models.Model):
     # Empty: the first of `languages` the portal speaks, else English (selectors.agent_language).
     preferred_language = models.CharField(max_length=8, blank=True, choices=AgentLanguage.choices)
     # Part of every link to the agent's page: rotating it (HR) revokes every link sent before.
-    # Empty until the first link is made.
-    page_secret = models.CharField(max_length=64, blank=True, editable=False)
+    page_secret = models.CharField(max_length=64, default=new_page_secret, editable=False)
     is_active = models.BooleanField(default=True)
 
     class Meta:

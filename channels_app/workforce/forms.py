@@ -4,6 +4,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.models import AnswerKind
+
 
 class IdListField(forms.Field):
     """Repeated `agent_ids` values; checked against the plan by the service."""
@@ -70,3 +72,19 @@ class StaffingInputsForm(forms.Form):
         return {
             name: (value / 100 if name in self.PERCENT_FIELDS else value) for name, value in self.cleaned_data.items()
         }
+
+
+class AgentAnswerForm(forms.Form):
+    """The agent's answer on their page. Which teams they may prefer is the service's rule
+    (services/agent_page.py: answer_move); the page lists them."""
+
+    answer = forms.ChoiceField(label=_("Your answer"), choices=AnswerKind.choices)
+    concern = forms.CharField(label=_("Your question or concern"), required=False, max_length=2000)
+    preferred_team = forms.IntegerField(label=_("The team you would prefer"), required=False, min_value=1)
+
+
+class AgentReplyForm(forms.Form):
+    """HR's reply to an agent's answer, from the board."""
+
+    agent = forms.IntegerField(min_value=1)
+    text = forms.CharField(label=_("Reply"), max_length=2000)
