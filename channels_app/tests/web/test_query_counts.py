@@ -174,7 +174,8 @@ PAGES = {
     # + what its runs delivered (hand-off notices by state, emails by state)
     # + the preflight's agent guard (staffing inputs, the channels' teams, their volumes, agents
     # without a confirmed destination, receiving teams); its other reads use the prefetched rows
-    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 16),
+    # + the agents' answers (acknowledgements, one aggregate)
+    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 17),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
     # plan page's 6 + audit baseline + snapshot (channels, regions, phases, redirects, replies)

@@ -266,3 +266,15 @@ def test_a_changed_destination_reaches_the_agent_once_and_the_page_follows(world
     assert send_agent_notices() == 1 and send_agent_notices() == 0
     page = Client().get(url).content.decode()  # the old link still opens the (changed) move
     assert "Chat Jakarta" in page
+
+
+def test_the_plan_page_counts_the_agents_answers(world, told, smtp_settings, client, viewer):
+    _post(_csrf_client(), f"{_link(smtp_settings, world.agents['Chen'].email)}answer/", {"answer": "accepted"})
+    _post(
+        _csrf_client(),
+        f"{_link(smtp_settings, world.agents['Dewi'].email)}answer/",
+        {"answer": "concern", "concern": "Night shifts?"},
+    )
+    client.force_login(viewer)
+    html = client.get(reverse("plan_detail", args=[told.pk])).content.decode()
+    assert "1 accepted, 1 concerns, 0 prefer another team, 3 no answer" in html
