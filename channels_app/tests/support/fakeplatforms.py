@@ -16,6 +16,7 @@ fixtures of channels_app/tests/conftest.py (``fake_x``, ``fake_youtube``, ``fake
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -1027,6 +1028,9 @@ class FakeSMTP:
         self.messages: list[ReceivedMail] = []
         self.rcpt_answers: deque[str] = deque()
         self.data_answers: deque[str] = deque()
+        # Seconds the server takes to accept each message (after its end marker): a sender can be
+        # killed while it waits for the answers.
+        self.data_delay = 0.0
         self._controller: Any = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -1047,6 +1051,8 @@ class FakeSMTP:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_answers:
             return self.data_answers.popleft()
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"
