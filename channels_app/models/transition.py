@@ -115,9 +115,12 @@ class AnswerKind(models.TextChoices):
 
 class AgentAnswer(models.Model):
     """What the agent answered about their move on their page, and HR's reply. One row per move:
-    a new answer replaces the last (the audit trail keeps every one)."""
+    a new answer replaces the last (the audit trail keeps every one). `about_team` is the
+    destination the agent answered about: once HR sends them elsewhere, the answer is about an
+    earlier decision and the agent has not answered the current one."""
 
     reassignment = models.OneToOneField("Reassignment", on_delete=models.CASCADE, related_name="answer")
+    about_team = models.ForeignKey("Team", on_delete=models.PROTECT, related_name="+")
     answer = models.CharField(max_length=16, choices=AnswerKind.choices)
     concern = models.TextField(blank=True)
     preferred_team = models.ForeignKey("Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -807,6 +807,10 @@ class AgentPage:
     def done_items(self) -> int:
         return len([i for i in self.items if i.pk in self.ticked])
 
+    @property
+    def answer_is_current(self) -> bool:
+        return self.answer is not None and self.answer.about_team_id == self.move.to_team_id
+
 
 def other_teams_for(move: Reassignment) -> list[Team]:
     """The teams the agent may say they would prefer: the plan's destinations with a free seat
@@ -823,7 +827,7 @@ def agent_page(move: Reassignment) -> AgentPage:
     agent's)."""
     items = list(OnboardingItem.objects.filter(team_id=move.to_team_id).order_by("position", "id"))
     ticked = set(move.ticks.values_list("item_id", flat=True))
-    answer = AgentAnswer.objects.filter(reassignment=move).select_related("preferred_team").first()
+    answer = AgentAnswer.objects.filter(reassignment=move).select_related("preferred_team", "about_team").first()
     return AgentPage(
         move=move,
         agent=move.agent,
@@ -845,7 +849,8 @@ def last_reminder_offset() -> int | None:
 
 
 def _answered(kind: str | None = None):
-    answers = AgentAnswer.objects.filter(reassignment_id=OuterRef("move_id"))
+    # An answer about an earlier destination is no answer to the current one.
+    answers = AgentAnswer.objects.filter(reassignment_id=OuterRef("move_id"), about_team_id=OuterRef("move_to_team_id"))
     return Exists(answers.filter(answer=kind) if kind else answers)
 
 
@@ -877,6 +882,7 @@ def answer_filters() -> dict[str, Q]:
 @dataclass
 class BoardAnswer:
     answer: AgentAnswer | None
+    current: bool  # the answer is about the move's current destination
     items: int
     ticked: int
     needs_conversation: bool
@@ -895,7 +901,7 @@ def board_answers(plan: SunsetPlan, move_ids: list[int]) -> dict[int, BoardAnswe
     )
     moves = (
         Reassignment.objects.filter(plan_id=plan.pk, pk__in=move_ids)
-        .select_related("answer__preferred_team")
+        .select_related("answer__preferred_team", "answer__about_team")
         .annotate(
             n_items=Coalesce(Subquery(items.annotate(n=Count("id")).values("n")[:1]), 0),
             n_ticked=Coalesce(Subquery(ticks.annotate(n=Count("id")).values("n")[:1]), 0),
@@ -905,11 +911,13 @@ def board_answers(plan: SunsetPlan, move_ids: list[int]) -> dict[int, BoardAnswe
     found = {}
     for move in moves:
         answer = getattr(move, "answer", None)  # a missing reverse one-to-one raises AttributeError
+        current = answer is not None and answer.about_team_id == move.to_team_id
         found[move.pk] = BoardAnswer(
             answer=answer,
+            current=current,
             items=move.n_items,
             ticked=move.n_ticked,
-            needs_conversation=answer is None and bool(move.reminded_last),
+            needs_conversation=not current and bool(move.reminded_last),
         )
     return found
 
@@ -930,11 +938,12 @@ class Acknowledgements:
 def acknowledgements(plan: SunsetPlan) -> Acknowledgements:
     """The agents' answers over the plan's confirmed, notified and done moves: one query."""
     moves = Reassignment.objects.filter(plan_id=plan.pk, state__in=PAGE_MOVE_STATES)
+    current = Q(answer__about_team_id=F("to_team_id"))
     totals = moves.aggregate(
         told=Count("id"),
-        accepted=Count("id", filter=Q(answer__answer=AnswerKind.ACCEPTED)),
-        concerns=Count("id", filter=Q(answer__answer=AnswerKind.CONCERN)),
-        other_team=Count("id", filter=Q(answer__answer=AnswerKind.OTHER_TEAM)),
-        needs_conversation=Count("id", filter=Q(answer__isnull=True) & _reminded_last("pk")),
+        accepted=Count("id", filter=current & Q(answer__answer=AnswerKind.ACCEPTED)),
+        concerns=Count("id", filter=current & Q(answer__answer=AnswerKind.CONCERN)),
+        other_team=Count("id", filter=current & Q(answer__answer=AnswerKind.OTHER_TEAM)),
+        needs_conversation=Count("id", filter=~current & _reminded_last("pk")),
     )
     return Acknowledgements(**totals)

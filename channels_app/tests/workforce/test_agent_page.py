@@ -260,12 +260,18 @@ def test_reminders_go_once_per_offset_and_the_last_lists_the_agent_for_a_convers
 
 def test_a_changed_destination_reaches_the_agent_once_and_the_page_follows(world, told, smtp_settings, hr_coordinator):
     url = _link(smtp_settings, world.agents["Dewi"].email)
+    _post(_csrf_client(), f"{url}answer/", {"answer": "concern", "concern": "Can I stay on chat?"})
+    assert acknowledgements(told).concerns == 1
     assign_agents(actor=hr_coordinator, plan=told, agent_ids=world.ids("Dewi"), to_team="Chat Jakarta", confirm=True)
+    # Her concern was about Phone APAC: she has not answered about Chat Jakarta yet.
+    ack = acknowledgements(told)
+    assert (ack.concerns, ack.no_answer) == (0, 5)
     notify_agents(actor=hr_coordinator, plan=told, agent_ids=world.ids("Dewi"))
     notify_agents(actor=hr_coordinator, plan=told, agent_ids=world.ids("Dewi"))
     assert send_agent_notices() == 1 and send_agent_notices() == 0
     page = Client().get(url).content.decode()  # the old link still opens the (changed) move
-    assert "Chat Jakarta" in page
+    assert "Perpindahan Anda ke Chat Jakarta" in page
+    assert "tentang Phone APAC, sebelum perpindahan Anda berubah" in page
 
 
 def test_the_plan_page_counts_the_agents_answers(world, told, smtp_settings, client, viewer):

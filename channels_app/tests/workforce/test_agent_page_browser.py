@@ -114,7 +114,8 @@ def test_an_agent_answers_on_their_page_and_hr_changes_the_move(
     board.locator('#bulk input[name="confirm"]').check()
     board.get_by_role("button", name="Assign selected").click()
     board.wait_for_load_state()
-    hr.goto(f"/plans/{plan.pk}/reassignments/?status=concern")
+    # Her concern was about Phone APAC: about Chat Jakarta she has not answered yet.
+    hr.goto(f"/plans/{plan.pk}/reassignments/?status=no_answer")
     board = hr.page
     board.locator(f'#agent-{dewi.pk} input[type="checkbox"][name="agent_ids"]').check()
     board.get_by_role("button", name="Email selected").click()

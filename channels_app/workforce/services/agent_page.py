@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -69,7 +69,12 @@ def _move_of(move_id: int, agent_id: int) -> Reassignment:
 def _answer_facts(answer: AgentAnswer | None) -> dict | None:
     if answer is None:
         return None
-    return {"answer": answer.answer, "concern": answer.concern, "preferred_team": answer.preferred_team_id}
+    return {
+        "answer": answer.answer,
+        "concern": answer.concern,
+        "preferred_team": answer.preferred_team_id,
+        "about_team": answer.about_team_id,
+    }
 
 
 @transaction.atomic
@@ -98,6 +103,7 @@ def answer_move(
     before = _answer_facts(existing)
     row = existing or AgentAnswer(reassignment=move)
     row.answer, row.concern, row.preferred_team = answer, concern, team
+    row.about_team_id = move.to_team_id
     row.answered_at = timezone.now()
     row.save()
     record_event(
@@ -258,7 +264,8 @@ def queue_agent_reminders(*, now: datetime | None = None) -> int:
     if not told:
         return 0
     moves = (
-        Reassignment.objects.filter(pk__in=list(told), state__in=PAGE_MOVE_STATES, answer__isnull=True)
+        Reassignment.objects.filter(pk__in=list(told), state__in=PAGE_MOVE_STATES)
+        .exclude(answer__about_team_id=F("to_team_id"))
         .exclude(agent__email="")
         .select_related("agent", "to_team")
     )

@@ -57,11 +57,12 @@ def _render(request, move: Reassignment, *, form: AgentAnswerForm | None = None,
     page = agent_page(move)
     language = agent_language(move.agent)
     with translation.override(language):
+        current = page.answer if page.answer_is_current else None
         form = form or AgentAnswerForm(
             initial={
-                "answer": page.answer.answer if page.answer else "",
-                "concern": page.answer.concern if page.answer else "",
-                "preferred_team": page.answer.preferred_team_id if page.answer else None,
+                "answer": current.answer if current else "",
+                "concern": current.concern if current else "",
+                "preferred_team": current.preferred_team_id if current else None,
             },
         )
         response = render(
