@@ -1028,8 +1028,8 @@ class FakeSMTP:
         self.messages: list[ReceivedMail] = []
         self.rcpt_answers: deque[str] = deque()
         self.data_answers: deque[str] = deque()
-        # Seconds the server takes to accept each message (after its end marker): a sender can be
-        # killed while it waits for the answers.
+        # Seconds the server takes to answer each recipient: a sender can be killed in the middle
+        # of a batch, before the messages it staged are recorded and terminated.
         self.data_delay = 0.0
         self._controller: Any = None
         self.host = "127.0.0.1"
@@ -1043,6 +1043,8 @@ class FakeSMTP:
 
     # aiosmtpd handler hooks -------------------------------------------------------------
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.rcpt_answers:
             return self.rcpt_answers.popleft()
         envelope.rcpt_tos.append(address)
@@ -1051,8 +1053,6 @@ class FakeSMTP:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.data_answers:
             return self.data_answers.popleft()
-        if self.data_delay:
-            await asyncio.sleep(self.data_delay)
         message = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
         return "250 Message accepted for delivery"

@@ -43,7 +43,9 @@ def test_each_unanswered_agent_gets_each_reminder_exactly_once_though_a_worker_d
     assert send_agent_notices() == n_agents
     # One agent answered at once: no reminder for her.
     answered = Reassignment.objects.get(agent=agents[0])
-    AgentAnswer.objects.create(reassignment=answered, answer=AnswerKind.ACCEPTED, answered_at=timezone.now())
+    AgentAnswer.objects.create(
+        reassignment=answered, about_team_id=answered.to_team_id, answer=AnswerKind.ACCEPTED, answered_at=timezone.now()
+    )
     waiting = [a.email for a in agents[1:]]
     AgentNotice.objects.update(sent_at=timezone.now())  # the offsets count from here
     smtp_settings.messages.clear()
