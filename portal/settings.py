@@ -487,6 +487,23 @@ DUSK_REMINDER_OFFSETS = [
 ]
 DUSK_REMINDER_INTERVAL = env.float("DUSK_REMINDER_INTERVAL", default=60.0)
 
+# --- Workforce: the agent's personal page (docs/workforce.md) ----------------------------
+# A link to an agent's page (in their move email, reminders and HR's replies) opens it for this
+# many seconds after the email was written (default 60 days); HR can revoke every link of an
+# agent at once by sending a new one.
+DUSK_AGENT_LINK_MAX_AGE = env.int("DUSK_AGENT_LINK_MAX_AGE", default=60 * 86400)
+# Answers and checklist ticks an agent's page accepts per hour, per move and per client address.
+DUSK_AGENT_PAGE_POSTS_PER_HOUR = env.int("DUSK_AGENT_PAGE_POSTS_PER_HOUR", default=30)
+# Reminders to agents who have not answered, this long after their move email went out, e.g.
+# "3d,7d"; after the last one the agent is listed as "needs a conversation". Empty: none.
+DUSK_AGENT_REMINDER_OFFSETS = sorted(
+    int(value[:-1]) * {"d": 86400, "h": 3600, "m": 60, "s": 1}[value[-1]]
+    for value in env.list("DUSK_AGENT_REMINDER_OFFSETS", default=["3d", "7d"])
+    if value
+)
+# How often beat writes the reminders that are due and sends what is queued.
+DUSK_AGENT_REMINDER_INTERVAL = env.float("DUSK_AGENT_REMINDER_INTERVAL", default=60.0)
+
 # --- Cutover: watchdog (after retirement) --------------------------------------
 # Thresholds checked every DUSK_WATCHDOG_INTERVAL seconds.
 DUSK_WATCHDOG_INTERVAL = env.float("DUSK_WATCHDOG_INTERVAL", default=300.0)
@@ -628,6 +645,8 @@ CELERY_TASK_ROUTES = {
     # Email to people: reminders before a phase, agents' notices.
     "channels_app.tasks.send_reminders_task": {"queue": "email"},
     "channels_app.tasks.send_agent_notices_task": {"queue": "email"},
+    # Agents' reminders to answer about their move, and HR's replies to their answers.
+    "channels_app.tasks.send_agent_messages_task": {"queue": "email"},
     # Email to people about a run: its start and end (send_run_emails) and, when notices to
     # customers failed, to the plan's owners.
     "channels_app.tasks.send_run_emails_task": {"queue": "email"},
@@ -679,6 +698,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "channels_app.tasks.send_agent_notices_task",
         "schedule": DUSK_NOTICE_SWEEP_INTERVAL,
         "options": {"expires": max(DUSK_NOTICE_SWEEP_INTERVAL, 5)},
+    },
+    "send-agent-messages": {
+        "task": "channels_app.tasks.send_agent_messages_task",
+        "schedule": DUSK_AGENT_REMINDER_INTERVAL,
+        "options": {"expires": max(DUSK_AGENT_REMINDER_INTERVAL * 2, 5)},
     },
     # Platforms
     "send-due-replies": {

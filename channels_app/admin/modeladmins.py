@@ -125,18 +125,28 @@ class ChannelAdmin(admin.ModelAdmin):
     ]
 
 
+class OnboardingItemInline(admin.TabularInline):
+    """The team's onboarding checklist, shown to each agent moving in (their personal page)."""
+
+    model = models.OnboardingItem
+    extra = 1
+    formfield_overrides = {URLField: {"assume_scheme": "https"}}
+
+
 @admin.register(models.Team)
 class TeamAdmin(admin.ModelAdmin):
     list_display = ["name", "capacity", "site", "time_zone"]
     search_fields = ["name", "site"]
     filter_horizontal = ["channels"]
+    raw_id_fields = ["lead"]
+    inlines = [OnboardingItemInline]
 
 
 @admin.register(models.Agent)
 class AgentAdmin(admin.ModelAdmin):
-    list_display = ["name", "employee_id", "email", "site", "is_active"]
+    list_display = ["name", "employee_id", "email", "site", "preferred_language", "is_active"]
     search_fields = ["name", "employee_id", "email"]
-    list_filter = ["site", "is_active"]
+    list_filter = ["site", "preferred_language", "is_active"]
     raw_id_fields = ["preferred_team"]
 
 

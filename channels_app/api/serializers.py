@@ -13,6 +13,7 @@ from channels_app.core.zones import LOCALE_RE
 from channels_app.models import (
     Agent,
     AgentDeparture,
+    AgentLanguage,
     ApiToken,
     AuditEvent,
     AutoReply,
@@ -234,6 +235,11 @@ class AgentSerializer(serializers.ModelSerializer):
         source="departure_list",
         help_text="HR's records of the agent leaving (the reason and the day), latest first",
     )
+    preferred_language = serializers.CharField(
+        read_only=True,
+        help_text="Language of the agent's emails and page: en, fr or id; empty: the first of their languages"
+        " that Dusk speaks, else English",
+    )
 
     class Meta:
         model = Agent
@@ -247,6 +253,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "site",
             "time_zone",
             "preferred_team",
+            "preferred_language",
             "is_active",
             "current_teams",
             "departures",
@@ -263,6 +270,13 @@ class AgentInput(StrictInput):
     site = serializers.CharField(max_length=80, required=False, allow_blank=True)
     time_zone = serializers.CharField(max_length=64, required=False)
     preferred_team = serializers.PrimaryKeyRelatedField(queryset=Team.objects.all(), required=False, allow_null=True)
+    preferred_language = serializers.ChoiceField(
+        choices=["", *AgentLanguage.values],
+        required=False,
+        allow_blank=True,
+        help_text="Language of the agent's emails and page (en, fr, id); empty: the first of their"
+        " languages that Dusk speaks, else English",
+    )
 
 
 class AgentCreateInput(AgentInput):

@@ -37,9 +37,15 @@ def record_event(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     actor_label: str | None = None,
+    agent=None,
 ) -> AuditEvent:
     """Append one event. Must run inside the transaction of the change it
-    records, so the event exists exactly when the change does."""
+    records, so the event exists exactly when the change does. `agent` (with `actor` None) is an
+    affected agent acting on their own page: the actor kind "agent", labelled "agent:<employee id>"."""
+    if agent is not None:
+        if actor is not None:
+            raise ValueError("an event has one actor: a user or an agent")
+        actor_label = f"agent:{agent.employee_id}"
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("record_event must be called inside transaction.atomic()")
     AuditChainHead.objects.get_or_create(pk=1)
@@ -48,6 +54,7 @@ def record_event(
     event = AuditEvent(
         at=timezone.now(),
         actor=actor,
+        actor_agent=agent,
         actor_label=actor_label or actor_label_for(actor),
         action=action,
         object_type=type(obj)._meta.model_name if obj is not None else "",

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 # Registered task names (pinned in each tasks.py so queued messages and the beat schedule keep
 # routing across releases).
 SEND_AGENT_NOTICES = "channels_app.tasks.send_agent_notices_task"
+SEND_AGENT_MESSAGES = "channels_app.tasks.send_agent_messages_task"
 SEND_DUE_REPLIES = "channels_app.inbound_tasks.send_due_replies_task"
 SEND_HANDOFFS = "channels_app.tasks.send_handoffs_task"
 

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from channels_app.audit.services import record_event
 from channels_app.core.permissions import require
 from channels_app.core.zones import LOCALE_RE, unknown_zone_message, zone_names
-from channels_app.models import Agent, Assignment, Channel, ChannelKind, Team
+from channels_app.models import Agent, AgentLanguage, Assignment, Channel, ChannelKind, Team
 
 CHANNEL_FIELDS = (
     "kind",
@@ -34,6 +34,7 @@ AGENT_FIELDS = (
     "site",
     "time_zone",
     "preferred_team_id",
+    "preferred_language",
     "is_active",
 )
 
@@ -53,6 +54,14 @@ def _clean_codes(values: Sequence[str], field: str, errors: dict) -> list[str]:
         elif value not in cleaned:
             cleaned.append(value)
     return cleaned
+
+
+def _check_language(language: str, errors: dict) -> None:
+    if language not in ("", *AgentLanguage.values):
+        errors.setdefault("preferred_language", []).append(
+            _("“%(value)s” is not a language Dusk writes in; use one of %(choices)s, or leave it empty.")
+            % {"value": language, "choices": ", ".join(AgentLanguage.values)}
+        )
 
 
 def _check_zone(zone: str, errors: dict) -> None:
@@ -79,6 +88,9 @@ def _apply(obj: Model, changes: dict, errors: dict) -> None:
         changes["languages"] = _clean_codes(changes["languages"], "languages", errors)
     if "time_zone" in changes:
         _check_zone(changes["time_zone"], errors)
+    if "preferred_language" in changes:
+        changes["preferred_language"] = (changes["preferred_language"] or "").strip().lower()
+        _check_language(changes["preferred_language"], errors)
     for field, value in changes.items():
         setattr(obj, field, value.strip() if isinstance(value, str) else value)
 
@@ -202,9 +214,14 @@ def create_agent(
     team: Team | int | None = None,
     starts_on: date | None = None,
     preferred_team_id: int | None = None,
+    preferred_language: str = "",
 ) -> Agent:
+    """`preferred_language` empty: the agent is written to in the first of their languages that
+    Dusk speaks (en, fr, id), else English."""
     require(actor, "manage_workforce")
     errors: dict[str, list[str]] = {}
+    preferred_language = (preferred_language or "").strip().lower()
+    _check_language(preferred_language, errors)
     agent = Agent(
         employee_id=employee_id.strip(),
         name=name.strip(),
@@ -214,6 +231,7 @@ def create_agent(
         site=site.strip(),
         time_zone=time_zone,
         preferred_team_id=preferred_team_id,
+        preferred_language=preferred_language,
     )
     _check_zone(time_zone, errors)
     _save(

@@ -60,9 +60,26 @@ from channels_app.models.runs import (
     Step,
 )
 from channels_app.models.tokens import ApiToken, TokenScope
-from channels_app.models.transition import AgentNotice, NoticeState, PlanStaffing
+from channels_app.models.transition import (
+    AgentAnswer,
+    AgentMessage,
+    AgentMessageKind,
+    AgentNotice,
+    AnswerKind,
+    ChecklistTick,
+    NoticeState,
+    PlanStaffing,
+)
 from channels_app.models.watchdog import AlertKind, RedirectClick, WatchdogAlert
-from channels_app.models.workforce import Agent, AgentDeparture, Assignment, DepartureReason, Team
+from channels_app.models.workforce import (
+    Agent,
+    AgentDeparture,
+    AgentLanguage,
+    Assignment,
+    DepartureReason,
+    OnboardingItem,
+    Team,
+)
 
 __all__ = [
     "ArrivalStatus",
@@ -130,7 +147,14 @@ __all__ = [
     "TokenScope",
     "ReplyCooldown",
     "SendBudget",
+    "AgentAnswer",
+    "AgentLanguage",
+    "AgentMessage",
+    "AgentMessageKind",
     "AgentNotice",
+    "AnswerKind",
+    "ChecklistTick",
+    "OnboardingItem",
     "NoticeState",
     "PlanStaffing",
     "PlanDraft",

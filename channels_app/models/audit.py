@@ -13,7 +13,10 @@ class AuditEvent(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
-    actor_label = models.CharField(max_length=200, help_text="user name, or 'system:<worker>'")
+    # An affected agent acting on their own page: not a user account, a kind of actor of its own
+    # (`actor_label` is then "agent:<employee id>").
+    actor_agent = models.ForeignKey("Agent", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor_label = models.CharField(max_length=200, help_text="user name, 'agent:<employee id>' or 'system:<worker>'")
     action = models.CharField(max_length=64)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
@@ -32,6 +35,13 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
 
+    @property
+    def actor_kind(self) -> str:
+        """ "user", "agent" (an agent on their page) or "system" (workers, anonymous requests)."""
+        if self.actor_id:
+            return "user"
+        return "agent" if self.actor_agent_id else "system"
+
     def payload(self) -> bytes:
         """What the hash covers: every field but the hash itself, canonical JSON."""
         fields = {
@@ -47,6 +57,8 @@ class AuditEvent(models.Model):
         }
         if self.key_id:
             fields["key_id"] = self.key_id
+        if self.actor_agent_id:  # only where set, so the events written before it still verify
+            fields["actor_agent"] = self.actor_agent_id
         return json.dumps(fields, sort_keys=True, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
     def compute_hash(self) -> str:
@@ -68,6 +80,13 @@ class AuditChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"audit chain: {self.count} events"
+
+    @property
+    def actor_kind(self) -> str:
+        """ "user", "agent" (an agent on their page) or "system" (workers, anonymous requests)."""
+        if self.actor_id:
+            return "user"
+        return "agent" if self.actor_agent_id else "system"
 
     def payload(self) -> bytes:
         return f"dusk-audit-head:{self.count}:{self.last_hash}".encode()

@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from channels_app.models.runs import NotificationState
+
 
 class PlanStaffing(models.Model):
     """Inputs HR can tune per plan. A plan without a row uses the field defaults
@@ -100,3 +102,101 @@ class AgentNotice(models.Model):
     def message_id(self) -> str:
         # Stable across retries so a receiving system can drop a repeat.
         return f"<dusk-agent-notice-{self.pk}@dusk.invalid>"
+
+
+# --- the agent's answer (the agent's personal page, docs/workforce.md) ------------------------------
+
+
+class AnswerKind(models.TextChoices):
+    ACCEPTED = "accepted", _("Accepted")
+    CONCERN = "concern", _("Has a question or concern")
+    OTHER_TEAM = "other_team", _("Would prefer another team")
+
+
+class AgentAnswer(models.Model):
+    """What the agent answered about their move on their page, and HR's reply. One row per move:
+    a new answer replaces the last (the audit trail keeps every one). `about_team` is the
+    destination the agent answered about: once HR sends them elsewhere, the answer is about an
+    earlier decision and the agent has not answered the current one."""
+
+    reassignment = models.OneToOneField("Reassignment", on_delete=models.CASCADE, related_name="answer")
+    about_team = models.ForeignKey("Team", on_delete=models.PROTECT, related_name="+")
+    answer = models.CharField(max_length=16, choices=AnswerKind.choices)
+    concern = models.TextField(blank=True)
+    preferred_team = models.ForeignKey("Team", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    answered_at = models.DateTimeField()
+    hr_reply = models.TextField(blank=True)
+    hr_replied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    hr_replied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(answer__in=AnswerKind.values), name="agent_answer_kind_valid"),
+            models.CheckConstraint(
+                condition=~Q(answer=AnswerKind.OTHER_TEAM) | Q(preferred_team__isnull=False),
+                name="agent_answer_other_team_named",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reassignment_id}: {self.answer}"
+
+
+class ChecklistTick(models.Model):
+    """An onboarding item the agent ticked on their page."""
+
+    reassignment = models.ForeignKey("Reassignment", on_delete=models.CASCADE, related_name="ticks")
+    item = models.ForeignKey("OnboardingItem", on_delete=models.CASCADE, related_name="ticks")
+    ticked_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["reassignment", "item"], name="checklist_tick_once")]
+
+    def __str__(self) -> str:
+        return f"{self.reassignment_id} ticked {self.item_id}"
+
+
+class AgentMessageKind(models.TextChoices):
+    REPLY = "reply", _("HR reply")
+    REMINDER = "reminder", _("Reminder")
+    LINK = "link", _("New link")
+
+
+class AgentMessage(models.Model):
+    """An email to an agent about their move other than the move itself: HR's reply to their
+    answer, a reminder to answer, or a new link to their page. `key` names the occurrence
+    ("reply:<audit event id>", "reminder:<offset seconds>", "link:<audit event id>"): with the unique key, writing it twice writes it once, so each
+    reminder goes to each agent exactly once whatever beat and the workers do."""
+
+    reassignment = models.ForeignKey("Reassignment", on_delete=models.CASCADE, related_name="agent_messages")
+    kind = models.CharField(max_length=16, choices=AgentMessageKind.choices)
+    key = models.CharField(max_length=64)
+    recipient = models.EmailField()
+    subject = models.CharField(max_length=200)
+    body = models.TextField()
+    state = models.CharField(max_length=16, choices=NotificationState.choices, default=NotificationState.PENDING)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["reassignment", "kind", "key"], name="agent_message_once"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=Q(state__in=[NotificationState.PENDING, NotificationState.SENDING]),
+                name="agent_message_unsent",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} to {self.recipient} [{self.state}]"
+
+    @property
+    def message_id(self) -> str:
+        return f"<dusk-agent-message-{self.pk}@dusk.invalid>"

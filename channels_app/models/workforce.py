@@ -1,4 +1,6 @@
-"""Teams, agents and their dated assignments."""
+"""Teams, agents and their dated assignments; each team's onboarding checklist."""
+
+import secrets
 
 from django.conf import settings
 from django.db import models
@@ -15,12 +17,31 @@ class Team(models.Model):
     site = models.CharField(max_length=80, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
     channels = models.ManyToManyField("Channel", related_name="teams", blank=True)
+    # What an agent moving here reads on their personal page (docs/workforce.md).
+    lead = models.ForeignKey(
+        "Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text=_("Team lead")
+    )
+    day_one = models.CharField(max_length=300, blank=True, help_text=_("Where to go on the first day"))
+    shift_start = models.TimeField(null=True, blank=True, help_text=_("Shift start, in the team's time zone"))
+    shift_end = models.TimeField(null=True, blank=True, help_text=_("Shift end, in the team's time zone"))
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+
+def new_page_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class AgentLanguage(models.TextChoices):
+    """The languages the portal writes to agents in (emails and the agent's page)."""
+
+    EN = "en", "English"
+    FR = "fr", "Français"
+    ID = "id", "Bahasa Indonesia"
 
 
 class Agent(models.Model):
@@ -32,6 +53,10 @@ class Agent(models.Model):
     site = models.CharField(max_length=80, blank=True)
     time_zone = models.CharField(max_length=64, default="UTC")
     preferred_team = models.ForeignKey(Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Empty: the first of `languages` the portal speaks, else English (selectors.agent_language).
+    preferred_language = models.CharField(max_length=8, blank=True, choices=AgentLanguage.choices)
+    # Part of every link to the agent's page: rotating it (HR) revokes every link sent before.
+    page_secret = models.CharField(max_length=64, default=new_page_secret, editable=False)
     is_active = models.BooleanField(default=True)
 
     class Meta:
@@ -108,3 +133,18 @@ class AgentDeparture(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} left on {self.left_on} ({self.reason})"
+
+
+class OnboardingItem(models.Model):
+    """One step of a team's onboarding checklist, shown to each agent moving into the team."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="onboarding_items")
+    position = models.PositiveSmallIntegerField(default=0)
+    title = models.CharField(max_length=200)
+    url = models.URLField(blank=True, help_text=_("An https link, for example the phone-system training"))
+
+    class Meta:
+        ordering = ["team", "position", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.team}: {self.title}"

@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from channels_app.models import Agent, DepartureReason
+from channels_app.models import Agent, AnswerKind, DepartureReason
 
 
 class IdListField(forms.Field):
@@ -90,3 +90,19 @@ class DepartureForm(forms.Form):
             raise ValidationError(_("No agent has the employee id “%(id)s”.") % {"id": employee_id})
         self.agent = agent
         return employee_id
+
+
+class AgentAnswerForm(forms.Form):
+    """The agent's answer on their page. Which teams they may prefer is the service's rule
+    (services/agent_page.py: answer_move); the page lists them."""
+
+    answer = forms.ChoiceField(label=_("Your answer"), choices=AnswerKind.choices)
+    concern = forms.CharField(label=_("Your question or concern"), required=False, max_length=2000)
+    preferred_team = forms.IntegerField(label=_("The team you would prefer"), required=False, min_value=1)
+
+
+class AgentReplyForm(forms.Form):
+    """HR's reply to an agent's answer, from the board."""
+
+    agent = forms.IntegerField(min_value=1)
+    text = forms.CharField(label=_("Reply"), max_length=2000)

@@ -17,14 +17,19 @@ Definitions (docs/workforce.md says the same for HR):
 
 from __future__ import annotations
 
+import hashlib
 import io
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
+from django.conf import settings
+from django.core import signing
 from django.db import connection, transaction
 from django.db.models import (
     BigIntegerField,
+    BooleanField,
     Case,
     CharField,
     Count,
@@ -40,7 +45,9 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, ExtractHour
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext, pgettext
 
@@ -48,16 +55,23 @@ from channels_app.core.csvcells import DefusedWriter
 from channels_app.models import (
     OPEN_PLAN_STATES,
     Agent,
+    AgentAnswer,
     AgentDeparture,
+    AgentMessage,
+    AgentMessageKind,
     AgentNotice,
+    AnswerKind,
     Assignment,
     Channel,
     ChannelState,
+    ChecklistTick,
     CutoverRun,
     DepartureReason,
     Direction,
     Message,
     NoticeState,
+    NotificationState,
+    OnboardingItem,
     Phase,
     PhaseKind,
     PlanChannel,
@@ -71,7 +85,7 @@ from channels_app.models import (
     Team,
 )
 from channels_app.workforce.staffing.erlang import StaffingResult, agents_needed
-from channels_app.workforce.staffing.solver import is_relocation
+from channels_app.workforce.staffing.solver import is_relocation, speaks_required
 
 # Moves the cutover applies; a proposed move is a draft and applies nothing.
 ACTIVE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED)
@@ -663,6 +677,12 @@ def notice_language(languages) -> str:
     return "en"
 
 
+def agent_language(agent) -> str:
+    """The language Dusk writes to this agent in (emails and their page): the one they chose
+    (`preferred_language`), else the first they speak that the portal does (`notice_language`)."""
+    return agent.preferred_language or notice_language(agent.languages)
+
+
 def moves_to_notify(plan: SunsetPlan, agent_ids: list[int] | None = None) -> QuerySet[Reassignment]:
     """Confirmed (or notified) moves of the plan whose agent has an email address and has not been
     sent (or queued) an email about this exact decision (team, date, role), plus those whose email
@@ -698,13 +718,18 @@ LEFT_REASONS = (*DepartureReason.values, NOT_RECORDED)
 LEFT_REASON_LABELS = [*DepartureReason.choices, (NOT_RECORDED, gettext_lazy("No reason recorded"))]
 
 
-def accepted_move_condition() -> Q | None:
-    """HOOK for the agents' own answer to their move (accept / decline on the agent's page, which
-    another part of the product adds). Return a condition on a move (an `Assignment` queryset row:
-    the new assignment the cutover created, `created_by_run` set) that is true when the agent
-    accepted it, for example `Exists(<answers>.filter(agent_id=OuterRef("agent_id"), accepted=True))`.
-    None while Dusk records no answer: the report then says "not recorded" instead of a number."""
-    return None
+def accepted_move_condition() -> Exists:
+    """A condition on a move (an `Assignment` row the cutover created) that is true when the agent
+    accepted it on their page: their answer on the plan's reassignment, about the team the move
+    took them to (an answer about an earlier destination is no answer to this one)."""
+    return Exists(
+        AgentAnswer.objects.filter(
+            reassignment__agent_id=OuterRef("agent_id"),
+            reassignment__plan_id=OuterRef("created_by_run__plan_id"),
+            about_team_id=OuterRef("team_id"),
+            answer=AnswerKind.ACCEPTED,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -736,7 +761,7 @@ class OutcomeRow:
     plan_id: int | None
     title: str
     moved: int
-    accepted: int | None  # None: no acceptance is recorded (see accepted_move_condition)
+    accepted: int | None  # agents who accepted the move on their page (accepted_move_condition)
     checkpoints: list[Checkpoint]
 
 
@@ -903,24 +928,21 @@ def outcome_report(
             moved[plan_id] += n  # every move has one row per day
         by_state = per_plan.setdefault(plan_id, {}).setdefault(days, defaultdict(int))
         by_state[state] += n
-    accepted_by_plan: dict[int, int] | None = None
-    condition = accepted_move_condition()
-    if condition is not None:
-        accepted_by_plan = dict(
-            moves(plan)
-            .filter(condition)
-            .values("created_by_run__plan_id")
-            .annotate(n=Count("id"))
-            .order_by()
-            .values_list("created_by_run__plan_id", "n")
-        )
+    accepted_by_plan = dict(
+        moves(plan)
+        .filter(accepted_move_condition())
+        .values("created_by_run__plan_id")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("created_by_run__plan_id", "n")
+    )
     plan_rows = [
         _row(
             plan_id,
             titles[plan_id],
             per_plan.get(plan_id, {}),
             moved[plan_id],
-            None if accepted_by_plan is None else accepted_by_plan.get(plan_id, 0),
+            accepted_by_plan.get(plan_id, 0),
         )
         for plan_id in sorted(moved)
     ]
@@ -934,7 +956,7 @@ def outcome_report(
         plan.title if plan is not None else _("All plans"),
         total_counts,
         sum(moved.values()),
-        None if accepted_by_plan is None else sum(accepted_by_plan.values()),
+        sum(accepted_by_plan.values()),
     )
     return OutcomeReport(today=today, total=total, plans=plan_rows)
 
@@ -984,3 +1006,256 @@ def outcomes_csv(report: OutcomeReport) -> str:
                 ]
             )
     return out.getvalue()
+
+
+# --- the agent's personal page ----------------------------------------------------------------------
+
+# The moves an agent has a page for: confirmed (and so told, or about to be), and done.
+PAGE_MOVE_STATES = (ReassignmentState.CONFIRMED, ReassignmentState.NOTIFIED, ReassignmentState.DONE)
+_LINK_SALT = "dusk.agent-page"
+
+
+class _IssuedAt(signing.TimestampSigner):
+    """Django's timestamp signer, dated when the email carrying the link was written rather than
+    when it is worded again: a notice re-rendered at sending time keeps the same link."""
+
+    def __init__(self, *, issued_at: datetime, **kwargs):
+        super().__init__(**kwargs)
+        self._issued_at = issued_at
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(self._issued_at.timestamp()))
+
+
+def _secret_digest(secret: str) -> str:
+    # The link carries a digest of the agent's secret, never the secret itself (a signed value
+    # can be read by whoever holds it).
+    return hashlib.sha256(f"dusk-agent-page:{secret}".encode()).hexdigest()[:20]
+
+
+def page_token(*, move_id: int, agent_id: int, secret: str, issued_at: datetime) -> str:
+    """The signed part of an agent's page link: this move, this agent, this generation of their
+    secret, and when it was issued (the link expires DUSK_AGENT_LINK_MAX_AGE seconds later)."""
+    if not secret:
+        raise ValueError("the agent has no page secret")
+    value = {"m": move_id, "a": agent_id, "k": _secret_digest(secret)}
+    return _IssuedAt(issued_at=issued_at, salt=_LINK_SALT).sign_object(value, compress=False)
+
+
+def page_url(*, move_id: int, agent_id: int, secret: str, issued_at: datetime) -> str:
+    token = page_token(move_id=move_id, agent_id=agent_id, secret=secret, issued_at=issued_at)
+    return settings.DUSK_PUBLIC_URL + reverse("agent_page", args=[token])
+
+
+class LinkRefused(Exception):
+    """Why a page link opens nothing: `reason` is "invalid" (tampered, or not a link), "expired"
+    or "revoked" (HR sent a newer link, or the move is no longer one the agent has a page for)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def move_for_link(token: str) -> Reassignment:
+    """The move a page link opens, or LinkRefused. The signature proves Dusk wrote the link; the
+    digest that it is of the agent's current secret (rotating it revokes every earlier link); the
+    move must still be this agent's, and confirmed, notified or done."""
+    try:
+        value = signing.TimestampSigner(salt=_LINK_SALT).unsign_object(
+            token, max_age=timedelta(seconds=settings.DUSK_AGENT_LINK_MAX_AGE)
+        )
+    except signing.SignatureExpired:
+        raise LinkRefused("expired") from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise LinkRefused("invalid") from None
+    if not isinstance(value, dict) or not all(isinstance(value.get(k), t) for k, t in (("m", int), ("a", int))):
+        raise LinkRefused("invalid")
+    move = (
+        Reassignment.objects.select_related("agent", "to_team__lead", "from_team", "plan")
+        .filter(pk=value["m"], agent_id=value["a"], state__in=PAGE_MOVE_STATES)
+        .first()
+    )
+    if move is None or not move.agent.page_secret:
+        raise LinkRefused("revoked")
+    if not constant_time_compare(str(value.get("k", "")), _secret_digest(move.agent.page_secret)):
+        raise LinkRefused("revoked")
+    return move
+
+
+@dataclass
+class Shift:
+    start: time  # wall-clock times in `zone`, the agent's
+    end: time
+    zone: str
+    other_day: bool  # the shift ends on the next day in the agent's zone
+
+
+def shift_for(team: Team, agent_zone: str, on: date) -> Shift | None:
+    """The team's shift on the agent's first day, in the agent's time zone (the team records its
+    shift in its own zone)."""
+    if team.shift_start is None or team.shift_end is None:
+        return None
+    team_zone, zone = ZoneInfo(team.time_zone or "UTC"), ZoneInfo(agent_zone or "UTC")
+    start = datetime.combine(on, team.shift_start, tzinfo=team_zone)
+    end = datetime.combine(on, team.shift_end, tzinfo=team_zone)
+    if end <= start:
+        end += timedelta(days=1)
+    start, end = start.astimezone(zone), end.astimezone(zone)
+    return Shift(start.time(), end.time(), agent_zone or "UTC", start.date() != end.date())
+
+
+@dataclass
+class AgentPage:
+    move: Reassignment
+    agent: Agent
+    team: Team
+    shift: Shift | None
+    items: list[OnboardingItem]
+    ticked: set[int]
+    answer: AgentAnswer | None
+    other_teams: list[Team]
+
+    @property
+    def done_items(self) -> int:
+        return len([i for i in self.items if i.pk in self.ticked])
+
+    @property
+    def answer_is_current(self) -> bool:
+        return self.answer is not None and self.answer.about_team_id == self.move.to_team_id
+
+
+def other_teams_for(move: Reassignment) -> list[Team]:
+    """The teams the agent may say they would prefer: the plan's destinations with a free seat
+    whose languages the agent speaks, other than the one they are going to."""
+    return [
+        team
+        for team in destinations(move.plan)
+        if team.pk != move.to_team_id and team.free > 0 and speaks_required(move.agent.languages or (), team.languages)
+    ]
+
+
+def agent_page(move: Reassignment) -> AgentPage:
+    """What the agent's page shows: only this move's own rows (the page never reads another
+    agent's)."""
+    items = list(OnboardingItem.objects.filter(team_id=move.to_team_id).order_by("position", "id"))
+    ticked = set(move.ticks.values_list("item_id", flat=True))
+    answer = AgentAnswer.objects.filter(reassignment=move).select_related("preferred_team", "about_team").first()
+    return AgentPage(
+        move=move,
+        agent=move.agent,
+        team=move.to_team,
+        shift=shift_for(move.to_team, move.agent.time_zone, move.effective_date),
+        items=items,
+        ticked=ticked,
+        answer=answer,
+        other_teams=other_teams_for(move),
+    )
+
+
+# --- answers on the board and the plan page ---------------------------------------------------------
+
+
+def last_reminder_offset() -> int | None:
+    offsets = settings.DUSK_AGENT_REMINDER_OFFSETS
+    return max(offsets) if offsets else None
+
+
+def _answered(kind: str | None = None):
+    # An answer about an earlier destination is no answer to the current one.
+    answers = AgentAnswer.objects.filter(reassignment_id=OuterRef("move_id"), about_team_id=OuterRef("move_to_team_id"))
+    return Exists(answers.filter(answer=kind) if kind else answers)
+
+
+def _reminded_last(move: str = "move_id"):
+    last = last_reminder_offset()
+    if last is None:
+        return Value(False, output_field=BooleanField())
+    return Exists(
+        AgentMessage.objects.filter(
+            reassignment_id=OuterRef(move),
+            kind=AgentMessageKind.REMINDER,
+            key=f"reminder:{last}",
+            state=NotificationState.SENT,
+        )
+    )
+
+
+def answer_filters() -> dict[str, Q]:
+    """The board's filters on the agents' answers (rows of `board_agents`)."""
+    told = Q(move_state__in=PAGE_MOVE_STATES)
+    return {
+        "no_answer": told & ~_answered(),
+        "concern": _answered(AnswerKind.CONCERN),
+        "other_team": _answered(AnswerKind.OTHER_TEAM),
+        "needs_conversation": told & ~_answered() & _reminded_last(),
+    }
+
+
+@dataclass
+class BoardAnswer:
+    answer: AgentAnswer | None
+    current: bool  # the answer is about the move's current destination
+    items: int
+    ticked: int
+    needs_conversation: bool
+
+
+def board_answers(plan: SunsetPlan, move_ids: list[int]) -> dict[int, BoardAnswer]:
+    """Each move's answer, checklist progress and whether it needs a conversation (the last
+    reminder went out and the agent has not answered): one query for a page of the board."""
+    if not move_ids:
+        return {}
+    items = OnboardingItem.objects.filter(team_id=OuterRef("to_team_id")).order_by().values("team_id")
+    ticks = (
+        ChecklistTick.objects.filter(reassignment_id=OuterRef("pk"), item__team_id=OuterRef("to_team_id"))
+        .order_by()
+        .values("reassignment_id")
+    )
+    moves = (
+        Reassignment.objects.filter(plan_id=plan.pk, pk__in=move_ids)
+        .select_related("answer__preferred_team", "answer__about_team")
+        .annotate(
+            n_items=Coalesce(Subquery(items.annotate(n=Count("id")).values("n")[:1]), 0),
+            n_ticked=Coalesce(Subquery(ticks.annotate(n=Count("id")).values("n")[:1]), 0),
+            reminded_last=_reminded_last("pk"),
+        )
+    )
+    found = {}
+    for move in moves:
+        answer = getattr(move, "answer", None)  # a missing reverse one-to-one raises AttributeError
+        current = answer is not None and answer.about_team_id == move.to_team_id
+        found[move.pk] = BoardAnswer(
+            answer=answer,
+            current=current,
+            items=move.n_items,
+            ticked=move.n_ticked,
+            needs_conversation=not current and bool(move.reminded_last),
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    told: int
+    accepted: int
+    concerns: int
+    other_team: int
+    needs_conversation: int
+
+    @property
+    def no_answer(self) -> int:
+        return self.told - self.accepted - self.concerns - self.other_team
+
+
+def acknowledgements(plan: SunsetPlan) -> Acknowledgements:
+    """The agents' answers over the plan's confirmed, notified and done moves: one query."""
+    moves = Reassignment.objects.filter(plan_id=plan.pk, state__in=PAGE_MOVE_STATES)
+    current = Q(answer__about_team_id=F("to_team_id"))
+    totals = moves.aggregate(
+        told=Count("id"),
+        accepted=Count("id", filter=current & Q(answer__answer=AnswerKind.ACCEPTED)),
+        concerns=Count("id", filter=current & Q(answer__answer=AnswerKind.CONCERN)),
+        other_team=Count("id", filter=current & Q(answer__answer=AnswerKind.OTHER_TEAM)),
+        needs_conversation=Count("id", filter=~current & _reminded_last("pk")),
+    )
+    return Acknowledgements(**totals)

@@ -757,6 +757,7 @@ MOVE_FIELDS = (
     "agent_id",
     "agent__name",
     "agent__languages",
+    "agent__preferred_language",
     "effective_date",
     "role",
     "to_team__name",
@@ -778,9 +779,10 @@ def _channel_names(ctx: _Ctx) -> list[str]:
 
 
 def _agent_email(ctx: _Ctx, move: dict[str, Any], channels: list[str]) -> tuple[str, str]:
-    """A moved agent's email, in the agent's language (the first they speak among en, fr, id) and
-    worded for the moment it is sent: the hard close has run, the channels have retired."""
-    with translation.override(notice_language(move["agent__languages"])):
+    """A moved agent's email, in the agent's language (the one they prefer, else the first they
+    speak among en, fr, id) and worded for the moment it is sent: the hard close has run, the
+    channels have retired."""
+    with translation.override(move["agent__preferred_language"] or notice_language(move["agent__languages"])):
         named = pgettext("channels", ", ").join(channels) or ctx.plan.title
         retired = ngettext(
             "The support channel you work on, %(channels)s, has retired.",

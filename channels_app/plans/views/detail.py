@@ -10,6 +10,7 @@ from channels_app.core.permissions import require
 from channels_app.models import PlanState, SunsetPlan
 from channels_app.plans.selectors import plan_delivery_counts, plan_for_page, plan_impact
 from channels_app.plans.services.preflight import Preflight, run_preflight
+from channels_app.workforce.selectors import acknowledgements
 
 # The states in which the plan can still be submitted, approved or run: its preflight matters.
 PREFLIGHT_STATES = (PlanState.DRAFT, PlanState.PENDING_APPROVAL, PlanState.SCHEDULED)
@@ -35,6 +36,8 @@ def render_plan_page(request, plan: SunsetPlan, *, preflight: Preflight | None =
         # What would block submission or approval, shown before anyone clicks.
         "preflight": preflight,
         "problems": list(problems),
+        # The agents' answers on their pages ("140 accepted, 7 concerns, 3 no answer").
+        "acks": acknowledgements(plan),
     }
     return render(request, "channels_app/plan_detail.html", context, status=status)
 

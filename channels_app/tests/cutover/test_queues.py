@@ -51,6 +51,7 @@ def test_every_task_has_its_queue_and_the_queues_are_declared():
         "channels_app.inbound_tasks.poll_email_channel_task": "polling",
         "channels_app.tasks.send_reminders_task": "email",
         "channels_app.tasks.send_agent_notices_task": "email",
+        "channels_app.tasks.send_agent_messages_task": "email",
         "channels_app.tasks.send_run_emails_task": "email",
         "channels_app.tasks.send_owner_notices_task": "email",
         "channels_app.tasks.send_plan_notices_task": "email",

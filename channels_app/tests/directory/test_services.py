@@ -1,7 +1,13 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from channels_app.directory.services import create_agent, create_team, register_channel, update_channel
+from channels_app.directory.services import (
+    create_agent,
+    create_team,
+    register_channel,
+    update_agent,
+    update_channel,
+)
 from channels_app.models import Assignment, AuditEvent, Channel, Team
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +60,23 @@ def test_hr_creates_teams_and_agents_with_validation(hr_coordinator, manager):
     with pytest.raises(ValidationError) as err:
         create_agent(actor=hr_coordinator, employee_id="E2", name="X", email="not-an-email")
     assert "email" in err.value.message_dict
+
+
+def test_an_agents_preferred_language_is_one_dusk_writes_in(hr_coordinator):
+    agent = create_agent(
+        actor=hr_coordinator, employee_id="E1", name="Dewi", email="dewi@example.com", languages=["id", "en"]
+    )
+    assert agent.preferred_language == ""  # written to in the first of their languages Dusk speaks
+    update_agent(actor=hr_coordinator, agent=agent, preferred_language=" ID ")
+    agent.refresh_from_db()
+    assert agent.preferred_language == "id"
+    before = AuditEvent.objects.count()
+    with pytest.raises(ValidationError) as err:
+        update_agent(actor=hr_coordinator, agent=agent, preferred_language="de")
+    assert err.value.message_dict["preferred_language"] == [
+        "“de” is not a language Dusk writes in; use one of en, fr, id, or leave it empty."
+    ]
+    agent.refresh_from_db()
+    assert agent.preferred_language == "id" and AuditEvent.objects.count() == before
+    event = AuditEvent.objects.filter(action="agent.updated").get()
+    assert (event.before["preferred_language"], event.after["preferred_language"]) == ("", "id")

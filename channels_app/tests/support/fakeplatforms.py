@@ -16,6 +16,7 @@ fixtures of channels_app/tests/conftest.py (``fake_x``, ``fake_youtube``, ``fake
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import email
 import email.policy
@@ -1722,6 +1723,9 @@ class FakeSMTP:
         self.messages: list[ReceivedMail] = []
         self.rcpt_answers: deque[str] = deque()
         self.data_answers: deque[str] = deque()
+        # Seconds the server takes to answer each recipient: a sender can be killed in the middle
+        # of a batch, before the messages it staged are recorded and terminated.
+        self.data_delay = 0.0
         self._controller: Any = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -1734,6 +1738,8 @@ class FakeSMTP:
 
     # aiosmtpd handler hooks -------------------------------------------------------------
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any) -> str:
+        if self.data_delay:
+            await asyncio.sleep(self.data_delay)
         if self.rcpt_answers:
             return self.rcpt_answers.popleft()
         envelope.rcpt_tos.append(address)

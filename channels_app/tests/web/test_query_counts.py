@@ -173,9 +173,9 @@ PAGES = {
     # + conversations aggregate + agents aggregate + reassignments by state
     # + what its runs delivered (hand-off notices by state, emails by state)
     # + the preflight's agent guard (staffing inputs, the channels' teams, their volumes, agents
-    # without a confirmed destination, receiving teams) + its public notice; its other reads use
-    # the prefetched rows
-    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 17),
+    # without a confirmed destination, receiving teams) + its public notice + the agents' answers
+    # (acknowledgements, one aggregate); its other reads use the prefetched rows
+    "plan": (lambda w: reverse("plan_detail", args=[w["plan"].pk]), 18),
     # pending count + page of plans + their channels + their phases
     "approvals": (lambda w: reverse("approvals"), 4),
     # plan page's 6 + its public notice + audit baseline + snapshot (channels, regions, phases,
@@ -192,7 +192,8 @@ PAGES = {
     # savepoint + draft + release + busy channels + the channel choices
     "wizard": (lambda w: reverse("plan_new") + "?step=channels", 5),
     # the outcome report: savepoint + SET LOCAL jit = off + the counts (one query) + release
-    "outcomes": (lambda w: reverse("outcomes"), 4),
+    # + the moves accepted on the agents' pages
+    "outcomes": (lambda w: reverse("outcomes"), 5),
     # savepoint + draft + release (no channel chosen yet: nothing else to read)
     "wizard_replies": (lambda w: reverse("plan_new") + "?step=replies", 3),
 }

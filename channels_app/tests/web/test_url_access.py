@@ -167,6 +167,12 @@ ACCESS: dict[str, object] = {
     "outcomes": Page({"GET": "view_outcomes"}),
     "outcomes_csv": Page({"GET": "view_outcomes"}),
     "outcomes_departure": Page({"POST": "manage_workforce"}),
+    "plan_reassignments_reply": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
+    "plan_reassignments_link": Page({"POST": "manage_reassignments"}, kwargs="plan_id"),
+    # The agent's page: public, the signed link is the key; a link that is not one is refused (403).
+    "agent_page": Public(ok=(403,), kwargs="agent_token"),
+    "agent_page_answer": Public(methods=("POST",), ok=(403,), kwargs="agent_token"),
+    "agent_page_tick": Public(methods=("POST",), ok=(403,), kwargs="agent_token_item"),
     # --- the portal's pages
     "channel_list": Page(VIEW_ONLY),
     "channel_detail": Page(VIEW_ONLY, kwargs="channel"),
@@ -346,6 +352,8 @@ def one_secret_row_of_each_kind(people):
         "run_id": {"run_id": run.pk},
         "channel_id": {"channel_id": channel.pk},
         "reference": {"reference": "DSK-NOSUCH00"},
+        "agent_token": {"token": "not-a-signed-link"},
+        "agent_token_item": {"token": "not-a-signed-link", "item_id": 1},
         "reference_position": {"reference": "DSK-NOSUCH00", "position": 0},
         "plan_version": {"plan_id": plan.pk, "version": 1},
         "plan_destination": {"plan_id": plan.pk, "destination_id": destination.pk},

@@ -95,8 +95,32 @@ def test_the_overall_report_adds_up_the_plans_and_keeps_a_row_per_plan(history, 
         90: counts(2, 3, 1, 2, 0, 2, 2),
     }
     assert [(row.title, row.moved) for row in report.plans] == [("Retire X", 10), ("Retire the forum", 2)]
-    # Nobody records an agent's acceptance yet: the report says so rather than inventing a number.
-    assert report.total.accepted is None
+    assert report.total.accepted == 0  # nobody answered on their page
+
+
+def test_accepted_counts_the_agents_who_accepted_the_team_they_were_moved_to(history, report_of):
+    """Ana and Ivy accepted Phone on their pages; Ben raised a concern; Kim accepted a team the
+    plan no longer moves him to (an answer about an earlier destination is no answer)."""
+    from django.utils import timezone
+
+    from channels_app.models import AgentAnswer
+    from channels_app.tests.support.factories import ReassignmentFactory
+
+    def answered(name, plan, answer, about):
+        move = ReassignmentFactory(
+            plan=plan, agent=history.agents[name], from_team=history.social, to_team=history.phone, state="done"
+        )
+        AgentAnswer.objects.create(reassignment=move, about_team=about, answer=answer, answered_at=timezone.now())
+
+    answered("Ana", history.plan_a, "accepted", history.phone)
+    answered("Ivy", history.plan_a, "accepted", history.phone)
+    answered("Ben", history.plan_a, "concern", history.phone)
+    answered("Kim", history.plan_b, "accepted", history.web)
+
+    report = report_of(today=TODAY)
+    assert report.total.accepted == 2
+    assert [(row.title, row.accepted) for row in report.plans] == [("Retire X", 2), ("Retire the forum", 0)]
+    assert report_of(history.plan_b, today=TODAY).total.accepted == 0
 
 
 def test_the_same_history_read_earlier_has_fewer_days_reached(history, report_of):
@@ -114,13 +138,13 @@ def test_a_report_with_no_moves_is_empty(db, report_of):
 
 
 @pytest.mark.parametrize("extra_agents", [0, 100])
-def test_the_report_is_one_query_however_many_moves(history, django_assert_num_queries, extra_agents):
+def test_the_report_is_two_queries_however_many_moves(history, django_assert_num_queries, extra_agents):
     for _ in range(extra_agents):
         history.moved("More", history.run_a, 0)
     # 1. SAVEPOINT   2. SET LOCAL jit = off (the plan estimate passes the JIT threshold; compiling
     # cost more than running)   3. the moves counted by plan, day and state (computed in SQL)
-    # 4. RELEASE SAVEPOINT
-    with django_assert_num_queries(4):
+    # 4. RELEASE SAVEPOINT   5. the moves accepted on the agents' pages, by plan
+    with django_assert_num_queries(5):
         report = outcome_report(today=TODAY)
     assert report.total.moved == 12 + extra_agents
 

@@ -541,3 +541,18 @@ def test_staffing_inputs_are_validated_and_audited(world, plan, hr_coordinator, 
     assert (inputs.aht_seconds, inputs.shrinkage, inputs.updated_by) == (300, 0.25, hr_coordinator)
     event = AuditEvent.objects.get(action="plan.staffing_inputs_updated")
     assert (event.before["aht_seconds"], event.after["aht_seconds"]) == (360, 300)
+
+
+def test_an_agent_who_prefers_a_language_is_written_to_in_it(
+    world, plan, manager, approver, hr_coordinator, smtp_settings
+):
+    # Chen speaks only English but asked for Indonesian; Amélie speaks French and chose nothing.
+    chen = world.agents["Chen"]
+    chen.preferred_language = "id"
+    chen.save(update_fields=["preferred_language"])
+    plan = _approved(plan, manager=manager, approver=approver, hr_coordinator=hr_coordinator)
+    notify_agents(actor=hr_coordinator, plan=plan, agent_ids=world.ids("Amélie", "Chen"))
+    assert send_agent_notices() == 2
+    mail = {m.message["To"]: m.message for m in smtp_settings.messages}
+    assert mail[chen.email]["Subject"].startswith("[Dusk] Tim baru Anda")
+    assert "Votre nouvelle équipe" in mail[world.agents["Amélie"].email]["Subject"]

@@ -521,9 +521,9 @@ def _big_plan(manager, n_agents: int):
 #  1 session, 2 user, 3 the user's groups (role check), 4 the plan, 5 staffing inputs,
 #  6 teams working the plan's channels, 7 inbound volume per channel, 8 counts by status,
 #  9 paginator count, 10 destination teams, 11 their open assignments (GROUP BY team),
-#  12 moves into them (GROUP BY team, state, plan), 13 the page of agents with their moves
-#  (evaluated by the template).
-BOARD_QUERIES = 13
+#  12 moves into them (GROUP BY team, state, plan), 13 the page of agents with their moves,
+#  14 the page's moves with the agents' answers, checklist progress and last reminder.
+BOARD_QUERIES = 14
 # With ?suggest=1: agents awaiting a confirmed destination, then destination teams and their
 # two seat counts again for the solver.
 SUGGEST_QUERIES = BOARD_QUERIES + 4

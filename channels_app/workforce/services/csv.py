@@ -31,6 +31,7 @@ EXPORT_COLUMNS = [
     "agent_name",
     "email",
     "languages",
+    "preferred_language",
     "skills",
     "site",
     "current_team",
@@ -59,6 +60,7 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
             "name",
             "email",
             "languages",
+            "preferred_language",
             "skills",
             "site",
             "time_zone",
@@ -72,8 +74,10 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
         )
     )
     for row in rows.iterator(chunk_size=2000):
-        employee_id, name, email, languages, skills, site, zone, current, dest, dest_site, dest_zone = row[:11]
-        role, effective, state = row[11:]
+        employee_id, name, email, languages, language, skills, site, zone, current, dest, dest_site, dest_zone = row[
+            :12
+        ]
+        role, effective, state = row[12:]
         moved = relocation(site, zone, dest_site, dest_zone) if dest else None
         writer.writerow(
             [
@@ -81,6 +85,7 @@ def export_reassignments_csv(plan: SunsetPlan) -> str:
                 name,
                 email,
                 "; ".join(languages or []),
+                language,
                 "; ".join(skills or []),
                 site,
                 current,

@@ -51,12 +51,13 @@ from channels_app.workforce.selectors import (
     affected_agents,
     affected_team_ids,
     agent_emails_blocked,
+    agent_language,
     board_agents,
     destination_problems,
     destination_teams,
     destinations,
     hard_close_date,
-    notice_language,
+    page_url,
     with_move,
 )
 from channels_app.workforce.staffing.solver import (
@@ -833,11 +834,12 @@ def _notice_text(
     role: str,
     effective: date,
     hr,
+    link: str = "",
 ) -> tuple[str, str]:
     """The email's subject and body, in the agent's language (`notice_language`) and worded for
     the moment it is written: before the cutover the channels "will retire on" their day, after
     it they "have retired"."""
-    with translation.override(notice_language(agent.languages)):
+    with translation.override(agent_language(agent)):
         retire_on = (moment.retire_on if moment else None) or effective
         named = pgettext("channels", ", ").join(channels) or plan_title
         if moment is not None and moment.retired:
@@ -876,6 +878,12 @@ def _notice_text(
             "",
             _("Questions? Reply to this email or contact %(contact)s.") % {"contact": contact},
         ]
+        if link:
+            lines += [
+                "",
+                _("Your page, to accept the move, ask a question and see your first-day checklist:"),
+                link,
+            ]
         subject = _("[Dusk] Your new team from %(date)s: %(team)s") % {
             "date": date_format(effective, "j F Y"),
             "team": team.name,
@@ -926,6 +934,7 @@ def notify_agents(*, actor, plan: SunsetPlan | int, agent_ids: Sequence[int] | N
             role=move.role,
             effective=move.effective_date,
             hr=actor,
+            link=page_url(move_id=move.pk, agent_id=move.agent_id, secret=move.agent.page_secret, issued_at=now),
         )
         rows.append(
             AgentNotice(
@@ -1023,6 +1032,12 @@ def send_agent_notices(*, plan_id: int | None = None, batch_size: int | None = N
                 role=notice.role,
                 effective=notice.effective_date,
                 hr=notice.requested_by,
+                link=page_url(
+                    move_id=notice.reassignment_id,
+                    agent_id=notice.agent_id,
+                    secret=notice.agent.page_secret,
+                    issued_at=notice.created_at,
+                ),
             )
             if (subject[:200], body) != (notice.subject, notice.body):
                 notice.subject, notice.body = subject[:200], body

@@ -25,7 +25,7 @@ from channels_app.core.charts import paired_bars, seat_bar, stacked_bars
 from channels_app.core.permissions import can, permission_denied_message, require
 from channels_app.core.views import FORM_ERROR_STATUS, go
 from channels_app.models import SunsetPlan
-from channels_app.workforce.forms import DepartureForm, ImportForm, MoveForm, StaffingInputsForm
+from channels_app.workforce.forms import AgentReplyForm, DepartureForm, ImportForm, MoveForm, StaffingInputsForm
 from channels_app.workforce.selectors import (
     ACTIVE_MOVE_STATES,
     IN_ROLE,
@@ -34,7 +34,9 @@ from channels_app.workforce.selectors import (
     NOT_YET,
     OutcomeReport,
     agent_emails_blocked,
+    answer_filters,
     board_agents,
+    board_answers,
     board_counts,
     board_destinations,
     label_relocations,
@@ -46,6 +48,7 @@ from channels_app.workforce.selectors import (
     team_work,
 )
 from channels_app.workforce.services import csv as reassignment_csv
+from channels_app.workforce.services.agent_page import reply_to_agent, send_new_link
 from channels_app.workforce.services.csv import (
     CsvImportError,
     export_reassignments_csv,
@@ -74,6 +77,7 @@ STATUS_FILTERS = {
     "confirmed": Q(move_state__in=ACTIVE_MOVE_STATES),
     "done": Q(move_state="done"),
 }
+ANSWER_FILTERS = ("no_answer", "concern", "other_team", "needs_conversation")
 
 
 def _plan_for(request, plan_id: int, action: str = "view") -> SunsetPlan:
@@ -100,8 +104,9 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
     counts = board_counts(rows)
     q = request.GET.get("q", "").strip()[:100]
     status = request.GET.get("status", "all")
-    status = status if status in STATUS_FILTERS else "all"
-    shown = rows.filter(STATUS_FILTERS[status])
+    filters = {**STATUS_FILTERS, **answer_filters()}
+    status = status if status in filters else "all"
+    shown = rows.filter(filters[status])
     from_team = request.GET.get("team", "")
     if from_team.isdigit():
         shown = shown.filter(from_team_id=int(from_team))
@@ -129,6 +134,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
                 agent.suggested_team = planned.team_for(agent.pk)
                 agent.explanation = planned.explain(agent.pk)
     label_relocations(page.object_list, suggested=suggest)
+    _attach_answers(plan, page.object_list)
     query = request.GET.copy()
     query.pop("page", None)
     return {
@@ -153,6 +159,7 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
         if request.method == "GET"
         else reverse("plan_reassignments", args=[plan.pk]),
         "can_change": _can_change(request.user, plan),
+        "can_reply": can(request.user, "manage_reassignments"),
         # "Email agents" is disabled, with this reason, until the plan is approved.
         "emails_blocked": agent_emails_blocked(plan),
         "move_form": MoveForm(initial={"effective_date": None}),
@@ -163,8 +170,20 @@ def _board_context(request, plan: SunsetPlan, *, suggest: bool = False) -> dict:
             ("proposed", _("Proposed")),
             ("confirmed", _("Confirmed")),
             ("done", _("Done")),
+            ("no_answer", _("No answer yet")),
+            ("concern", _("Has a question or concern")),
+            ("other_team", _("Prefers another team")),
+            ("needs_conversation", _("Needs a conversation")),
         ],
     }
+
+
+def _attach_answers(plan: SunsetPlan, agents) -> None:
+    """Each row's answer, checklist progress and "needs a conversation" (selectors.board_answers)."""
+    agents = list(agents)
+    answers = board_answers(plan, [a.move_id for a in agents if a.move_id])
+    for agent in agents:
+        agent.answer_info = answers.get(agent.move_id)
 
 
 def _board_url(request, plan: SunsetPlan) -> str:
@@ -212,11 +231,13 @@ def _single_row_response(request, plan: SunsetPlan, agent_id: int, *, errors: li
     if agent is None:
         return HttpResponseBadRequest("This agent is not on the board.")
     label_relocations([agent])
+    _attach_answers(plan, [agent])
     context = {
         "plan": plan,
         "agent": agent,
         "row_errors": errors,
         "can_change": _can_change(request.user, plan),
+        "can_reply": can(request.user, "manage_reassignments"),
         "query": "",
     }
     response = render(request, f"{BOARD_TEMPLATE}#agent_row", context, status=status)
@@ -469,6 +490,42 @@ def plan_reassignments_import(request, plan_id: int):
 
 
 # --- the staffing page ----------------------------------------------------------------------------
+
+
+def _agent_action(request, plan_id: int, action, success) -> HttpResponse:
+    """HR acting on one agent's answer from the board: reply, or send a new link."""
+    plan = _plan_for(request, plan_id, "manage_reassignments")
+    try:
+        if action is reply_to_agent:
+            form = AgentReplyForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError([e for errors in form.errors.values() for e in errors])
+            action(actor=request.user, plan=plan, agent_id=form.cleaned_data["agent"], text=form.cleaned_data["text"])
+        else:
+            agent = request.POST.get("agent", "")
+            if not agent.isdigit():
+                raise ValidationError(_("Choose an agent."))
+            action(actor=request.user, plan=plan, agent_id=int(agent))
+    except ValidationError as exc:
+        return _render_board(request, plan, errors=_error_list(exc), status=FORM_ERROR_STATUS)
+    messages.success(request, success)
+    return redirect(_board_url(request, plan))
+
+
+@require_POST
+@login_required
+def plan_reassignments_reply(request, plan_id: int):
+    return _agent_action(
+        request, plan_id, reply_to_agent, _("Reply sent: the agent sees it on their page and by email.")
+    )
+
+
+@require_POST
+@login_required
+def plan_reassignments_link(request, plan_id: int):
+    return _agent_action(
+        request, plan_id, send_new_link, _("New link sent: the links sent to this agent before no longer open it.")
+    )
 
 
 @require_http_methods(["GET", "POST"])

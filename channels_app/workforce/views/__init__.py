@@ -1,0 +1,2 @@
+"""Pages of the workforce transition: HR's reassignment board and staffing check (`board`), and
+each affected agent's personal page (`agent_page`)."""
