@@ -4,7 +4,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.core import checks
 
 from channels_app.core import metrics
-from channels_app.core.checks import check_shared_cache
+from channels_app.core.checks import check_publication_wait, check_shared_cache
 
 
 class ChannelsAppConfig(AppConfig):
@@ -25,6 +25,7 @@ class ChannelsAppConfig(AppConfig):
 
         # Not a deploy-only check: a per-process cache on several nodes is wrong at any start.
         checks.register(check_shared_cache)
+        checks.register(check_publication_wait)
 
 
 class DuskAdminConfig(admin_apps.AdminConfig):

@@ -472,11 +472,8 @@ DUSK_PUBLICATION_MAX_WAIT = env.float("DUSK_PUBLICATION_MAX_WAIT", default=30.0)
 # Test hook: sleep this many seconds inside each publication's attempt, after its request went
 # out, so a test can kill a worker mid-publication. Zero in real use.
 DUSK_PUBLICATION_PAUSE = env.float("DUSK_PUBLICATION_PAUSE", default=0.0)
-if DUSK_PUBLICATION_MAX_WAIT + 3 * DUSK_OUTBOX_HTTP_TIMEOUT >= DUSK_RUN_STUCK_AFTER:
-    raise ImproperlyConfigured(
-        "DUSK_PUBLICATION_MAX_WAIT + 3 x DUSK_OUTBOX_HTTP_TIMEOUT must stay under DUSK_RUN_STUCK_AFTER: "
-        "a run waiting out a rate limit must not look stuck."
-    )
+# DUSK_PUBLICATION_MAX_WAIT + 3 x DUSK_OUTBOX_HTTP_TIMEOUT must stay under DUSK_RUN_STUCK_AFTER
+# (system check dusk.E402, core/checks.py): tests and benches shorten the run's lease alone.
 
 # --- Cutover: reminders ----------------------------------------------------------
 # Reminder emails before each phase, e.g. "7d,1d" or "36h"; empty turns them off.

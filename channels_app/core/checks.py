@@ -29,3 +29,21 @@ def check_shared_cache(app_configs=None, **kwargs) -> list[Error]:
         for alias, config in settings.CACHES.items()
         if config.get("BACKEND") in PER_PROCESS_CACHES
     ]
+
+
+def check_publication_wait(app_configs=None, **kwargs) -> list[Error]:
+    """dusk.E402: a run waiting out a platform's Retry-After while it publishes the public notice
+    (up to three requests and DUSK_PUBLICATION_MAX_WAIT) must not look stuck to the reaper."""
+    wait = settings.DUSK_PUBLICATION_MAX_WAIT + 3 * settings.DUSK_OUTBOX_HTTP_TIMEOUT
+    if wait < settings.DUSK_RUN_STUCK_AFTER:
+        return []
+    return [
+        Error(
+            f"DUSK_PUBLICATION_MAX_WAIT + 3 x DUSK_OUTBOX_HTTP_TIMEOUT ({wait:g} s) must stay under "
+            f"DUSK_RUN_STUCK_AFTER ({settings.DUSK_RUN_STUCK_AFTER:g} s): a run waiting out a rate limit "
+            "would look stuck and be taken over.",
+            hint="Lower DUSK_PUBLICATION_MAX_WAIT or raise DUSK_RUN_STUCK_AFTER.",
+            obj="settings.DUSK_PUBLICATION_MAX_WAIT",
+            id="dusk.E402",
+        )
+    ]
