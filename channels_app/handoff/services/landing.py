@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels_app.core.prepared import prepared_cursor
 from channels_app.handoff.selectors import (
     Landing,
     is_crawler,
@@ -109,7 +110,9 @@ def open_landing(
                 conversation=landing.conversation, visitor=visitor, user_agent=user_agent, method=method, now=now
             )
         return landing
-    with connection.cursor() as cursor:
+    # Prepared once per connection: planning this statement cost PostgreSQL more (2.3 ms) than
+    # running it (0.8 ms).
+    with prepared_cursor() as cursor:
         cursor.execute(
             _open_landing_sql(),
             [reference, _robot_kind(user_agent=user_agent, method=method), visitor, now - REPEAT_WINDOW, visitor, now],
