@@ -12,7 +12,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from channels_app.core.permissions import ensure_roles
-from channels_app.models import Agent, Assignment, Channel, Conversation, Message, Team
+from channels_app.models import Agent, Assignment, Channel, Conversation, Message, OnboardingItem, Team
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
@@ -152,6 +152,7 @@ class Command(BaseCommand):
             channels = self._channels()
             teams = self._teams(channels)
             agents = self._agents(rng, teams)
+            self._onboarding(teams, agents)
             self._conversations(rng, channels, conversations)
             self._history(rng, channels)
         self._plans(users, channels, teams, agents)
@@ -232,6 +233,32 @@ class Command(BaseCommand):
             team.channels.set([channels[kind]])
             teams[name] = team
         return teams
+
+    def _onboarding(self, teams, agents):
+        """What an agent's personal page shows about a destination team: its lead (the first
+        agent working there today), its shift, where to go on day one and its checklist."""
+        first_on = {}
+        for assignment in Assignment.objects.filter(agent__in=agents).select_related("team").order_by("id"):
+            first_on.setdefault(assignment.team_id, assignment.agent)
+        for name, site, _zone, _langs, _skills, _capacity in DESTINATION_TEAMS:
+            team = teams[name]
+            team.lead = first_on.get(team.pk)
+            team.day_one = (
+                f"{site} office, reception desk, 09:00: ask for {team.lead.name if team.lead else 'the team lead'}"
+            )
+            team.shift_start, team.shift_end = time(9, 0), time(17, 30)
+            team.save(update_fields=["lead", "day_one", "shift_start", "shift_end"])
+            OnboardingItem.objects.bulk_create(
+                [
+                    OnboardingItem(
+                        team=team, position=1, title="Read the team handbook", url="https://help.example.com/handbook"
+                    ),
+                    OnboardingItem(
+                        team=team, position=2, title=f"{name}: tools training", url="https://help.example.com/training"
+                    ),
+                    OnboardingItem(team=team, position=3, title="Shadow a colleague for one shift"),
+                ]
+            )
 
     def _agents(self, rng, teams):
         start = date(2024, 1, 8)

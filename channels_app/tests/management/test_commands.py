@@ -1,5 +1,5 @@
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -49,6 +49,12 @@ def test_seed_demo_loads_a_realistic_scenario_once():
     # channel page's "this hour" does not count the whole week.
     inbound = Message.objects.filter(direction="in")
     assert inbound.count() > 600 and not inbound.exclude(received_at=F("created_at")).exists()
+    # Each destination team tells the agents moving in who leads it, its shift, where to go on
+    # day one and its checklist (the agent's page).
+    phone = Team.objects.get(name="Phone APAC")
+    assert phone.lead.assignments.filter(team=phone).exists() and "Jakarta" in phone.day_one
+    assert (phone.shift_start, phone.shift_end) == (time(9, 0), time(17, 30))
+    assert phone.onboarding_items.count() == 3
     counts = (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count())
     assert "already present" in _run("seed_demo")
     assert (Channel.objects.count(), Agent.objects.count(), AuditEvent.objects.count()) == counts
