@@ -72,11 +72,12 @@ def create_database(url: str) -> None:
 # The fates, by g % 20 (g = the agent's number, 1..N_MOVED): see the module docstring.
 BUILD_SQL = [
     # Teams 1-100: where agents were first; 101-200: moved from; 201-300: moved to / again.
-    """INSERT INTO channels_app_team (name, capacity, languages, skills, site, time_zone)
-       SELECT 'Team ' || t, 5000, '["en"]', '[]', '', 'UTC' FROM generate_series(1, 300) t""",
-    """INSERT INTO channels_app_agent (employee_id, name, email, languages, skills, site, time_zone, is_active)
+    """INSERT INTO channels_app_team (name, capacity, languages, skills, site, time_zone, day_one)
+       SELECT 'Team ' || t, 5000, '["en"]', '[]', '', 'UTC', '' FROM generate_series(1, 300) t""",
+    """INSERT INTO channels_app_agent (employee_id, name, email, languages, skills, site, time_zone, is_active,
+                                      preferred_language, page_secret)
        SELECT 'B' || lpad(g::text, 7, '0'), 'Agent ' || g, 'a' || g || '@example.com', '["en"]', '[]', '', 'UTC',
-              NOT (g <= %(moved)s AND g %% 20 IN (14, 17))
+              NOT (g <= %(moved)s AND g %% 20 IN (14, 17)), '', md5(g::text)
        FROM generate_series(1, %(agents)s) g""",
     """CREATE TEMP TABLE bench_g AS
        SELECT a.id AS agent_id, (row_number() OVER (ORDER BY a.id))::int AS g FROM channels_app_agent a""",
@@ -123,6 +124,17 @@ BUILD_SQL = [
        FROM bench_m WHERE k IN (14, 15, 19)""",
     """INSERT INTO channels_app_assignment (agent_id, team_id, role, starts_on)
        SELECT agent_id, 201 + (g + 13) %% 100, 'Agent', move_on + g %% 120 + 50 FROM bench_m WHERE k = 19""",
+    # The moves as HR planned them, and the agents' answers on their pages: seven in ten accepted
+    # the team they were moved to, one in ten raised a concern, the rest did not answer.
+    """INSERT INTO channels_app_reassignment (plan_id, agent_id, from_team_id, to_team_id, role, effective_date,
+                                             state, applied_by_run_id)
+       SELECT r.plan_id, m.agent_id, 101 + m.g %% 100, 201 + m.g %% 100, 'Agent', m.move_on, 'done', m.run_id
+       FROM bench_m m JOIN channels_app_cutoverrun r ON r.id = m.run_id""",
+    """INSERT INTO channels_app_agentanswer (reassignment_id, about_team_id, answer, concern, answered_at, hr_reply)
+       SELECT x.id, x.to_team_id, CASE WHEN m.g %% 10 < 7 THEN 'accepted' ELSE 'concern' END,
+              CASE WHEN m.g %% 10 < 7 THEN '' ELSE 'A question' END, now(), ''
+       FROM channels_app_reassignment x JOIN bench_m m ON m.agent_id = x.agent_id
+       WHERE m.g %% 10 < 8""",
 ]
 
 
@@ -251,8 +263,12 @@ def main() -> int:
         for reason, n in cp.left.items():
             got[(cp.days, reason)] += n
     got = +got  # drop zeros
-    agree = got == expected and report.total.moved == N_MOVED
-    print(f"checks  : SQL and Python agree on every count: {agree}; moved = {report.total.moved:,}")
+    accepted = sum(1 for g in range(1, N_MOVED + 1) if g % 10 < 7)  # as the set-up answered
+    agree = got == expected and report.total.moved == N_MOVED and report.total.accepted == accepted
+    print(
+        f"checks  : SQL and Python agree on every count: {agree}; moved = {report.total.moved:,}, "
+        f"accepted = {report.total.accepted:,} (set up: {accepted:,})"
+    )
     connection.close()
 
     result = max(timings)
