@@ -201,6 +201,55 @@ def parse_events(payload: dict[str, Any]) -> list[Event]:
     return events
 
 
+def _create_tweet(
+    client: httpx.Client,
+    base_url: str,
+    bearer_token: str,
+    payload: dict[str, Any],
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> SendResult:
+    """POST /2/tweets (a reply or a post of its own); 201 gives the new tweet id."""
+    response = request(
+        client,
+        "POST",
+        join_url(base_url, "/2/tweets"),
+        json=payload,
+        headers={"Authorization": f"Bearer {bearer_token}"},
+        timeout=timeout,
+    )
+    raise_for_platform_status(response)
+    tweet_id = ((response_json(response) or {}).get("data") or {}).get("id")
+    if not tweet_id:
+        raise PermanentSendError(f"no tweet id in the answer ({error_text(response)})", response.status_code)
+    return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
+
+
+def _pages(
+    client: httpx.Client,
+    url: str,
+    bearer_token: str,
+    params: dict[str, Any],
+    *,
+    pages: int,
+    token_param: str,
+    timeout: httpx.Timeout | float | None = None,
+):
+    """The bodies of a paged GET, newest first: at most `pages`, following meta.next_token in
+    `token_param` (the caller may stop early by not asking for the next one)."""
+    for _ in range(pages):
+        response = request(
+            client, "GET", url, params=params, headers={"Authorization": f"Bearer {bearer_token}"}, timeout=timeout
+        )
+        raise_for_platform_status(response)
+        body = response_json(response) or {}
+        yield body
+        next_token = (body.get("meta") or {}).get("next_token")
+        if not next_token:
+            return
+        params[token_param] = next_token
+
+
 def send_reply(
     client: httpx.Client,
     base_url: str,
@@ -211,20 +260,8 @@ def send_reply(
     timeout: httpx.Timeout | float | None = None,
 ) -> SendResult:
     """POST /2/tweets as a reply; 201 gives the new tweet id."""
-    response = request(
-        client,
-        "POST",
-        join_url(base_url, "/2/tweets"),
-        json={"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_id)}},
-        headers={"Authorization": f"Bearer {bearer_token}"},
-        timeout=timeout,
-    )
-    raise_for_platform_status(response)
-    body = response_json(response) or {}
-    tweet_id = (body.get("data") or {}).get("id")
-    if not tweet_id:
-        raise PermanentSendError(f"no tweet id in the answer ({error_text(response)})", response.status_code)
-    return SendResult(platform_id=str(tweet_id), status_code=response.status_code)
+    payload = {"text": text, "reply": {"in_reply_to_tweet_id": str(in_reply_to_id)}}
+    return _create_tweet(client, base_url, bearer_token, payload, timeout=timeout)
 
 
 def send_direct_message(
@@ -276,17 +313,10 @@ def find_direct_message(
         "dm_event.fields": "id,text,created_at,sender_id,event_type",
     }
     candidates: list[tuple[str, str]] = []
-    for _ in range(_DM_PAGES):
-        response = request(
-            client,
-            "GET",
-            join_url(base_url, f"/2/dm_conversations/with/{participant_id}/dm_events"),
-            params=params,
-            headers={"Authorization": f"Bearer {bearer_token}"},
-            timeout=timeout,
-        )
-        raise_for_platform_status(response)
-        body = response_json(response) or {}
+    url = join_url(base_url, f"/2/dm_conversations/with/{participant_id}/dm_events")
+    for body in _pages(
+        client, url, bearer_token, params, pages=_DM_PAGES, token_param="pagination_token", timeout=timeout
+    ):
         older = False
         for event in body.get("data") or []:
             sender = str(event.get("sender_id") or "")
@@ -296,10 +326,8 @@ def find_direct_message(
                 older = True
                 continue
             candidates.append((str(event["id"]), event.get("text") or ""))
-        next_token = (body.get("meta") or {}).get("next_token")
-        if older or not next_token:
+        if older:
             break
-        params["pagination_token"] = next_token
     # A person can get an auto-reply and a hand-off notice: the text decides among ours.
     return pick_reply(candidates, text, author_known=False)
 
@@ -331,17 +359,10 @@ def find_reply(
         "tweet.fields": "author_id,created_at,referenced_tweets",
     }
     candidates: list[tuple[str, str]] = []
-    for _ in range(_SEARCH_PAGES):
-        response = request(
-            client,
-            "GET",
-            join_url(base_url, "/2/tweets/search/recent"),
-            params=params,
-            headers={"Authorization": f"Bearer {bearer_token}"},
-            timeout=timeout,
-        )
-        raise_for_platform_status(response)
-        body = response_json(response) or {}
+    url = join_url(base_url, "/2/tweets/search/recent")
+    for body in _pages(
+        client, url, bearer_token, params, pages=_SEARCH_PAGES, token_param="next_token", timeout=timeout
+    ):
         for tweet in body.get("data") or []:
             replied_to = {r.get("id") for r in tweet.get("referenced_tweets") or [] if r.get("type") == "replied_to"}
             if str(in_reply_to_id) not in replied_to:
@@ -349,10 +370,6 @@ def find_reply(
             if author_id and str(tweet.get("author_id") or "") != author_id:
                 continue
             candidates.append((str(tweet["id"]), tweet.get("text") or ""))
-        next_token = (body.get("meta") or {}).get("next_token")
-        if not next_token:
-            break
-        params["next_token"] = next_token
     return pick_reply(candidates, text, author_known=bool(author_id))
 
 
@@ -385,19 +402,7 @@ def post_tweet(
     client: httpx.Client, base_url: str, bearer_token: str, text: str, *, timeout: httpx.Timeout | float | None = None
 ) -> str:
     """POST /2/tweets, a post of its own (no reply object): the new post's id."""
-    response = request(
-        client,
-        "POST",
-        join_url(base_url, "/2/tweets"),
-        json={"text": text},
-        headers={"Authorization": f"Bearer {bearer_token}"},
-        timeout=timeout,
-    )
-    raise_for_platform_status(response)
-    tweet_id = ((response_json(response) or {}).get("data") or {}).get("id")
-    if not tweet_id:
-        raise PermanentSendError(f"no tweet id in the answer ({error_text(response)})", response.status_code)
-    return str(tweet_id)
+    return _create_tweet(client, base_url, bearer_token, {"text": text}, timeout=timeout).platform_id
 
 
 _TIMELINE_PAGES = 5
@@ -422,22 +427,11 @@ def find_own_post(
         "tweet.fields": "created_at",
     }
     candidates: list[tuple[str, str]] = []
-    for _ in range(_TIMELINE_PAGES):
-        response = request(
-            client,
-            "GET",
-            join_url(base_url, f"/2/users/{user_id}/tweets"),
-            params=params,
-            headers={"Authorization": f"Bearer {bearer_token}"},
-            timeout=timeout,
-        )
-        raise_for_platform_status(response)
-        body = response_json(response) or {}
+    url = join_url(base_url, f"/2/users/{user_id}/tweets")
+    for body in _pages(
+        client, url, bearer_token, params, pages=_TIMELINE_PAGES, token_param="pagination_token", timeout=timeout
+    ):
         candidates += [(str(t["id"]), t.get("text") or "") for t in body.get("data") or []]
-        next_token = (body.get("meta") or {}).get("next_token")
-        if not next_token:
-            break
-        params["pagination_token"] = next_token
     # The brand may post other things meanwhile: the text decides.
     return pick_reply(candidates, text, author_known=False)
 
