@@ -100,6 +100,21 @@ def parse_event(event: str | None, payload: dict[str, Any], own_username: str | 
     return [parse_post(post)]
 
 
+def _headers(api_key: str, api_username: str) -> dict[str, str]:
+    return {"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"}
+
+
+def _raise_for_forum_status(response: httpx.Response) -> None:
+    if response.status_code == 429:
+        # Discourse says how long in the body (extras.wait_seconds) as well as Retry-After.
+        extras = (response_json(response) or {}).get("extras") or {}
+        wait = parse_retry_after(response.headers)
+        if wait is None and extras.get("wait_seconds") is not None:
+            wait = float(extras["wait_seconds"])
+        raise RetryableSendError(wait, error_text(response), 429)
+    raise_for_platform_status(response)
+
+
 def send_reply(
     client: httpx.Client,
     base_url: str,
@@ -119,17 +134,10 @@ def send_reply(
         "POST",
         join_url(base_url, "/posts.json"),
         json=body,
-        headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+        headers=_headers(api_key, api_username),
         timeout=timeout,
     )
-    if response.status_code == 429:
-        # Discourse says how long in the body (extras.wait_seconds) as well as Retry-After.
-        extras = (response_json(response) or {}).get("extras") or {}
-        wait = parse_retry_after(response.headers)
-        if wait is None and extras.get("wait_seconds") is not None:
-            wait = float(extras["wait_seconds"])
-        raise RetryableSendError(wait, error_text(response), 429)
-    raise_for_platform_status(response)
+    _raise_for_forum_status(response)
     post_id = (response_json(response) or {}).get("id")
     if post_id is None:
         raise PermanentSendError(f"no post id in the answer ({error_text(response)})", response.status_code)
@@ -163,7 +171,7 @@ def find_reply(
             "GET",
             join_url(base_url, "/user_actions.json"),
             params={"username": api_username, "filter": str(_REPLY_ACTION), "offset": str(offset)},
-            headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+            headers=_headers(api_key, api_username),
             timeout=timeout,
         )
         raise_for_platform_status(response)
@@ -197,7 +205,7 @@ def whoami(
         client,
         "GET",
         join_url(base_url, "/session/current.json"),
-        headers={"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"},
+        headers=_headers(api_key, api_username),
         timeout=timeout,
     )
     raise_for_platform_status(response)
@@ -223,20 +231,6 @@ FULL, CREATE_POST, READ_ONLY = 1, 2, 3  # a category's permission_type per group
 # Until when a global pin holds: Discourse asks for an end; the archive step (or a rollback)
 # unpins before it anyway.
 PIN_UNTIL = "2099-12-31"
-
-
-def _headers(api_key: str, api_username: str) -> dict[str, str]:
-    return {"Api-Key": api_key, "Api-Username": api_username, "Accept": "application/json"}
-
-
-def _raise_for_forum_status(response: httpx.Response) -> None:
-    if response.status_code == 429:
-        extras = (response_json(response) or {}).get("extras") or {}
-        wait = parse_retry_after(response.headers)
-        if wait is None and extras.get("wait_seconds") is not None:
-            wait = float(extras["wait_seconds"])
-        raise RetryableSendError(wait, error_text(response), 429)
-    raise_for_platform_status(response)
 
 
 def topic_by_external_id(
