@@ -372,23 +372,40 @@ def publications() -> list[dict]:
 
 # --- the public notice ------------------------------------------------------------------------
 
-# Which public changes each phase makes, by platform: (action, the notice's field it publishes).
-# Soft close changes nothing public; the archive phase only unpins the forum topic.
+# Which public changes each phase makes, by platform, in the order they are made. Soft close
+# changes nothing public; the archive phase only unpins the forum topic.
 PUBLIC_CHANGES = {
-    PhaseKind.NOTICE: {"x": "post", "discourse": "announce", "messenger": "greeting", "youtube": "description"},
-    PhaseKind.HARD_CLOSE: {"x": "post", "discourse": "read_only", "messenger": "greeting", "youtube": "description"},
-    PhaseKind.ARCHIVE: {"discourse": "unpin"},
+    PhaseKind.NOTICE: {
+        "x": ("post",),
+        "discourse": ("announce",),
+        "messenger": ("greeting",),
+        "youtube": ("description", "localizations"),
+    },
+    PhaseKind.HARD_CLOSE: {
+        "x": ("post",),
+        "discourse": ("update_topic", "read_only"),
+        "messenger": ("greeting",),
+        "youtube": ("description", "localizations"),
+    },
+    PhaseKind.ARCHIVE: {"discourse": ("unpin",)},
 }
+# Changes made to the announcement topic: known once the notice published it (until then the
+# dry run lists them without a target, and a run without the topic has nothing to change).
+TOPIC_ACTIONS = frozenset({"update_topic", "unpin"})
 ICE_BREAKER_PAYLOAD = "DUSK_REDIRECT_{position}"
 # What each change is, as the dry run and the run page say it.
 PUBLIC_ACTION_LABELS = {
     "post": gettext_lazy("Post on the brand's timeline"),
     "announce": gettext_lazy("Announcement topic, pinned globally"),
     "read_only": gettext_lazy("Category read-only for everyone but staff"),
+    "update_topic": gettext_lazy("Announcement topic says the support has moved"),
     "unpin": gettext_lazy("Announcement topic unpinned"),
     "greeting": gettext_lazy("Messenger greeting per locale and ice breakers"),
     "description": gettext_lazy("Channel description"),
+    "localizations": gettext_lazy("Channel description in the other languages"),
 }
+# Locales' texts in one forum post (the announcement topic) are separated by a rule.
+FORUM_LOCALE_SEPARATOR = "\n\n---\n\n"
 
 
 @dataclass(frozen=True)
@@ -447,57 +464,90 @@ def _announcement_topic(plan: SunsetPlan, channel: Channel) -> str:
 
 def planned_public_changes(plan: SunsetPlan, phase_kind: str, channels: list[Channel]) -> list[PlannedChange]:
     """The public changes `phase_kind` of `plan` makes on `channels`, in the order they are made;
-    [] when the plan has no public notice."""
+    [] when the plan has no public notice. Every locale of the notice is published: one X post
+    each (a text the same as an earlier locale's is posted once), the forum topic with every
+    locale's body, the Messenger greeting per Meta locale, the YouTube description in the plan's
+    default locale and the others as the channel's localizations."""
     notices = list(plan.public_notices.all())
     if not notices:
         return []
     kinds = PUBLIC_CHANGES.get(phase_kind, {})
     field = "moved_text" if phase_kind == PhaseKind.HARD_CLOSE else "text"
     texts = _notice_texts(plan, notices, field)
-    first = next(iter(texts.values()), "")
     changes: list[PlannedChange] = []
     for channel in sorted(channels, key=lambda c: (c.name, c.pk)):
-        action = kinds.get(channel.kind)
-        if action is None:
-            continue
-        platform = PLATFORMS[channel.kind]
-        base = {"channel_id": channel.pk, "channel_name": channel.name, "kind": channel.kind, "action": action}
-        summary = str(PUBLIC_ACTION_LABELS.get(action) or platform.public_actions.get(action, action))
-        settings_ = channel.notice_settings or {}
-        if action == "announce":
-            if phase_kind == PhaseKind.NOTICE:
-                body = _notice_texts(plan, notices, "body")
-                title = _notice_texts(plan, notices, "title")
-                category = str(settings_.get("announcement_category") or "")
-                change = {"title": next(iter(title.values()), ""), "text": next(iter(body.values()), "")}
-                problem = "" if category else gettext("No announcement category is set for this forum.")
-                if not problem and not (change["title"] and change["text"]):
-                    problem = gettext("The public notice has no forum title and body.")
-                changes.append(PlannedChange(**base, target=category, change=change, summary=summary, problem=problem))
-        elif action == "read_only":
-            for category in settings_.get("read_only_categories") or []:
-                changes.append(PlannedChange(**base, target=str(category), change={}, summary=summary))
-        elif action == "unpin":
-            if plan.unpin_notice_at_archive:
-                topic = _announcement_topic(plan, channel)
-                if topic:
-                    changes.append(PlannedChange(**base, target=topic, change={}, summary=summary))
-        elif action == "greeting":
-            links = [
-                [target.label[:80], ICE_BREAKER_PAYLOAD.format(position=target.position)]
-                for target in sorted(plan.redirects.all(), key=lambda t: t.position)[: messenger.ICE_BREAKERS_LIMIT]
-            ]
-            greeting = _messenger_greeting(texts)
-            problem = "" if greeting else gettext("The public notice has no text for this phase.")
-            changes.append(
-                PlannedChange(
-                    **base, target="", change={"texts": greeting, "links": links}, summary=summary, problem=problem
-                )
-            )
-        else:  # one text: the X post, the YouTube description, in the plan's default locale
-            problem = "" if first else gettext("The public notice has no text for this phase.")
-            changes.append(PlannedChange(**base, target="", change={"text": first}, summary=summary, problem=problem))
+        for action in kinds.get(channel.kind, ()):
+            changes.extend(_channel_changes(plan, channel, phase_kind, action, texts, notices))
     return changes
+
+
+def _channel_changes(
+    plan: SunsetPlan,
+    channel: Channel,
+    phase_kind: str,
+    action: str,
+    texts: dict[str, str],
+    notices: list[PublicNotice],
+) -> list[PlannedChange]:
+    platform = PLATFORMS[channel.kind]
+    summary = str(PUBLIC_ACTION_LABELS.get(action) or platform.public_actions.get(action, action))
+    settings_ = channel.notice_settings or {}
+    no_text = gettext("The public notice has no text for this phase.")
+
+    def change(target: str, value: dict[str, Any], problem: str = "") -> PlannedChange:
+        return PlannedChange(
+            channel_id=channel.pk,
+            channel_name=channel.name,
+            kind=channel.kind,
+            action=action,
+            target=target,
+            change=value,
+            summary=summary,
+            problem=problem,
+        )
+
+    if action == "announce":
+        bodies = _notice_texts(plan, notices, "body")
+        title = next(iter(_notice_texts(plan, notices, "title").values()), "")
+        category = str(settings_.get("announcement_category") or "")
+        value = {"title": title, "text": FORUM_LOCALE_SEPARATOR.join(bodies.values()), "locales": list(bodies)}
+        problem = "" if category else gettext("No announcement category is set for this forum.")
+        if not problem and not (title and bodies):
+            problem = gettext("The public notice has no forum title and body.")
+        return [change(category, value, problem)]
+    if action == "update_topic":
+        value = {"text": FORUM_LOCALE_SEPARATOR.join(texts.values()), "locales": list(texts)}
+        return [change(_announcement_topic(plan, channel), value, "" if texts else no_text)]
+    if action == "read_only":
+        return [change(str(category), {}) for category in settings_.get("read_only_categories") or []]
+    if action == "unpin":
+        return [change(_announcement_topic(plan, channel), {})] if plan.unpin_notice_at_archive else []
+    if action == "greeting":
+        links = [
+            [target.label[:80], ICE_BREAKER_PAYLOAD.format(position=target.position)]
+            for target in sorted(plan.redirects.all(), key=lambda t: t.position)[: messenger.ICE_BREAKERS_LIMIT]
+        ]
+        greeting = _messenger_greeting(texts)
+        value = {"texts": greeting, "links": links, "locales": list(texts)}
+        return [change("", value, "" if greeting else no_text)]
+    if action == "post":  # one post per locale, its locale the target
+        if not texts:
+            return [change(plan.default_locale, {"text": ""}, no_text)]
+        posted: set[str] = set()
+        planned = []
+        for locale, text in texts.items():
+            if text not in posted:
+                posted.add(text)
+                planned.append(change(locale, {"text": text, "locales": [locale]}))
+        return planned
+    first_locale, first = next(iter(texts.items()), ("", ""))
+    others = {locale: text for locale, text in texts.items() if locale != first_locale}
+    if action == "localizations":  # YouTube: the other locales, when the notice has any
+        return [change("", {"texts": others, "locales": list(others)})] if others else []
+    # The YouTube description in the default locale; the channel's default language is set to
+    # it when unset, as its localizations need one.
+    value = {"text": first, "locales": [first_locale] if first else [], "language": first_locale if others else ""}
+    return [change("", value, "" if first else no_text)]
 
 
 def run_public_changes(run_id: int) -> list[Publication]:

@@ -425,12 +425,17 @@ class PublicChange:
     key: str
     text: str = ""  # the post, the topic's body, the channel description
     title: str = ""  # Discourse: the topic's title
-    # Messenger: the greeting per platform locale ("default" first, then "fr_FR"...).
+    # Messenger: the greeting per platform locale ("default" first, then "fr_FR"...); YouTube:
+    # the description per locale of the channel's localizations.
     texts: Mapping[str, str] = field(default_factory=dict)
     # Messenger: ice breakers as (question, postback payload), pointing to the new channels.
     links: tuple[tuple[str, str], ...] = ()
-    # Discourse: the category of the announcement or the one made read-only; the topic to unpin.
+    # Discourse: the category of the announcement or the one made read-only; the topic to update
+    # or unpin. X: the post's locale.
     target: str = ""
+    # YouTube: the channel's default language, set with the description when it has none (its
+    # localizations need one); "" to leave it as it is.
+    language: str = ""
     # When the first attempt began: a post looked up in doubt is no older (X).
     since: datetime | None = None
 

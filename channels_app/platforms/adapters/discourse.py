@@ -359,6 +359,62 @@ def delete_topic(
     _raise_for_forum_status(response)
 
 
+def first_post(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    topic_id: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> dict[str, Any] | None:
+    """{"id", "raw"} of a topic's first post (its id from GET /t/{id}.json, its raw from GET
+    /posts/{id}.json), None when the topic or the post is gone."""
+    topic = get_topic(client, base_url, api_key, api_username, topic_id, timeout=timeout)
+    posts = ((topic or {}).get("post_stream") or {}).get("posts") or []
+    if not posts or not isinstance(posts[0], dict) or posts[0].get("id") is None:
+        return None
+    post_id = str(posts[0]["id"])
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, f"/posts/{_number(post_id, 'post')}.json"),
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    if response.status_code == 404:
+        return None
+    _raise_for_forum_status(response)
+    raw = (response_json(response) or {}).get("raw")
+    if not isinstance(raw, str):
+        raise PermanentSendError(f"no raw text in the answer ({error_text(response)})", response.status_code)
+    return {"id": post_id, "raw": raw}
+
+
+def edit_post(
+    client: httpx.Client,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    post_id: str,
+    raw: str,
+    edit_reason: str,
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """PUT /posts/{id}.json {"post": {"raw", "edit_reason"}}: the post's new text (a revision
+    the forum keeps)."""
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, f"/posts/{_number(post_id, 'post')}.json"),
+        json={"post": {"raw": raw, "edit_reason": edit_reason}},
+        headers=_headers(api_key, api_username),
+        timeout=timeout,
+    )
+    _raise_for_forum_status(response)
+
+
 def category_permissions(
     client: httpx.Client,
     base_url: str,
@@ -411,6 +467,10 @@ def update_category_permissions(
     )
     _raise_for_forum_status(response)
 
+
+# The revision notes the forum shows on the announcement's edits.
+EDIT_REASON = "Support has moved"
+RESTORE_REASON = "Support move rolled back"
 
 # Read-only for everyone, staff keep posting (to answer what is left, to post the moved notice).
 READ_ONLY_PERMISSIONS = {"everyone": READ_ONLY, "staff": FULL}
@@ -493,6 +553,7 @@ class DiscoursePlatform(Platform):
 
     public_actions = {
         "announce": "create the announcement topic in the category and pin it globally",
+        "update_topic": "replace the announcement topic's text with the has-moved version",
         "read_only": "make the category read-only for everyone but staff",
         "unpin": "unpin the announcement topic",
     }
@@ -509,6 +570,11 @@ class DiscoursePlatform(Platform):
             return {}  # a new topic: rollback unpins and deletes it
         if change.action == "read_only":
             return category_permissions(client, *forum, _number(change.target, "category"), timeout=timeout)
+        if change.action == "update_topic":
+            post = first_post(client, *forum, _number(change.target, "topic"), timeout=timeout)
+            if post is None:
+                raise PermanentSendError(f"the announcement topic {change.target} is gone from the forum")
+            return {"post_id": post["id"], "raw": post["raw"]}
         topic = get_topic(client, *forum, _number(change.target, "topic"), timeout=timeout)
         return {"pinned_globally": bool((topic or {}).get("pinned_globally"))}
 
@@ -555,6 +621,9 @@ class DiscoursePlatform(Platform):
             )
             return Published(category)
         topic_id = _number(change.target, "topic")
+        if change.action == "update_topic":
+            edit_post(client, *forum, str(before["post_id"]), change.text, EDIT_REASON, timeout=timeout)
+            return Published(topic_id)
         set_pinned_globally(client, *forum, topic_id, False, timeout=timeout)
         return Published(topic_id)
 
@@ -577,6 +646,9 @@ class DiscoursePlatform(Platform):
             now = category_permissions(client, *forum, category, timeout=timeout)
             return category if now["permissions"] == READ_ONLY_PERMISSIONS else None
         topic_id = _number(change.target, "topic")
+        if change.action == "update_topic":
+            post = first_post(client, *forum, topic_id, timeout=timeout)
+            return topic_id if post is not None and post["raw"] == change.text else None
         topic = get_topic(client, *forum, topic_id, timeout=timeout)
         return topic_id if topic is None or not topic.get("pinned_globally") else None
 
@@ -609,6 +681,12 @@ class DiscoursePlatform(Platform):
                 {str(k): int(v) for k, v in (before.get("permissions") or {}).items()},
                 timeout=timeout,
             )
+            return
+        if change.action == "update_topic":
+            topic_id = _number(change.target, "topic")
+            # A topic deleted since (the notice rolled back too) has no text to put back.
+            if first_post(client, *forum, topic_id, timeout=timeout) is not None:
+                edit_post(client, *forum, str(before["post_id"]), str(before["raw"]), RESTORE_REASON, timeout=timeout)
             return
         if before.get("pinned_globally"):
             topic_id = _number(change.target, "topic")

@@ -296,6 +296,9 @@ def whoami(
 # existing values for all of the mutable properties" of the part: the whole brandingSettings
 # read is sent back with only the description changed (developers.google.com/youtube/v3/docs/
 # channels/update; the channels resource). Needs an OAuth token with the youtube scope.
+# The notice's other locales go in the channel's localizations ({language: {title,
+# description}}), a part of their own (channels.update takes one part a request), which needs
+# the channel's default language (brandingSettings.channel.defaultLanguage) to be set.
 # --------------------------------------------------------------------------------------------
 
 DESCRIPTION_LIMIT = 1000
@@ -347,11 +350,81 @@ def update_branding(
     _raise_for_google_status(response)
 
 
-def with_description(branding: Mapping[str, Any], description: str) -> dict[str, Any]:
-    """The branding settings as read, with only the channel description replaced."""
+def with_description(branding: Mapping[str, Any], description: str, language: str = "") -> dict[str, Any]:
+    """The branding settings as read, with only the channel description replaced (and the
+    default language set to `language` when the channel has none)."""
+    _check_description(description)
+    channel = {**(branding.get("channel") or {}), "description": description}
+    if language and not channel.get("defaultLanguage"):
+        channel["defaultLanguage"] = language
+    return {**branding, "channel": channel}
+
+
+def _check_description(description: str) -> None:
     if not description or len(description) > DESCRIPTION_LIMIT:
         raise PermanentSendError(f"the description is {len(description)} characters (1 to {DESCRIPTION_LIMIT})")
-    return {**branding, "channel": {**(branding.get("channel") or {}), "description": description}}
+
+
+def read_localizations(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str = "",
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> tuple[str, str, dict[str, Any]]:
+    """(channel id, channel title, localizations) of the token's channel (or the one named)."""
+    params = {"part": "id,brandingSettings,localizations", **({"id": channel_id} if channel_id else {"mine": "true"})}
+    response = request(
+        client,
+        "GET",
+        join_url(base_url, "/youtube/v3/channels"),
+        params=params,
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+    items = (response_json(response) or {}).get("items") or []
+    if not items:
+        raise PermanentSendError("no channel found for these credentials", response.status_code)
+    title = str(((items[0].get("brandingSettings") or {}).get("channel") or {}).get("title") or "")
+    return str(items[0]["id"]), title, dict(items[0].get("localizations") or {})
+
+
+def update_localizations(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str,
+    localizations: Mapping[str, Any],
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> None:
+    """channels.update with part=localizations: the whole table, as the channel keeps it."""
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, "/youtube/v3/channels"),
+        params={"part": "localizations"},
+        json={"id": channel_id, "localizations": dict(localizations)},
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
+
+
+def with_localized_descriptions(
+    localizations: Mapping[str, Any], channel_title: str, descriptions: Mapping[str, str]
+) -> dict[str, Any]:
+    """The localizations as read, with each given language's description replaced (its title
+    kept, or the channel's own title for a language the channel had none in)."""
+    updated = {language: dict(value or {}) for language, value in localizations.items()}
+    for language, description in descriptions.items():
+        _check_description(description)
+        entry = updated.setdefault(language, {})
+        entry["title"] = entry.get("title") or channel_title
+        entry["description"] = description
+    return updated
 
 
 class YouTubePlatform(Platform):
@@ -392,12 +465,20 @@ class YouTubePlatform(Platform):
             timeout=timeout,
         )
 
-    public_actions = {"description": "replace the channel's description (its other branding settings kept)"}
+    public_actions = {
+        "description": "replace the channel's description (its other branding settings kept)",
+        "localizations": "replace the channel's description in its other languages (its localizations)",
+    }
 
     def read_public_state(
         self, client: httpx.Client, account: Account, change: PublicChange, *, timeout: Timeout = None
     ) -> dict[str, Any]:
         self.check_public_action(change)
+        if change.action == "localizations":
+            channel_id, _title, localizations = read_localizations(
+                client, account.base_url, account.token, account.account_id, timeout=timeout
+            )
+            return {"channel_id": channel_id, "localizations": localizations}
         channel_id, branding = read_branding(
             client, account.base_url, account.token, account.account_id, timeout=timeout
         )
@@ -413,6 +494,13 @@ class YouTubePlatform(Platform):
         timeout: Timeout = None,
     ) -> Published:
         self.check_public_action(change)
+        if change.action == "localizations":
+            channel_id, title, localizations = read_localizations(
+                client, account.base_url, account.token, account.account_id, timeout=timeout
+            )
+            updated = with_localized_descriptions(localizations, title, change.texts)
+            update_localizations(client, account.base_url, account.token, channel_id, updated, timeout=timeout)
+            return Published(channel_id)
         # Read again rather than trust the capture: another change (the hard close's after the
         # notice's) may stand in between, and every other branding setting must be kept as is.
         channel_id, branding = read_branding(
@@ -423,7 +511,7 @@ class YouTubePlatform(Platform):
             account.base_url,
             account.token,
             channel_id,
-            with_description(branding, change.text),
+            with_description(branding, change.text, change.language),
             timeout=timeout,
         )
         return Published(channel_id)
@@ -438,6 +526,14 @@ class YouTubePlatform(Platform):
         timeout: Timeout = None,
     ) -> str | None:
         self.check_public_action(change)
+        if change.action == "localizations":
+            channel_id, _title, localizations = read_localizations(
+                client, account.base_url, account.token, account.account_id, timeout=timeout
+            )
+            done = all(
+                (localizations.get(lang) or {}).get("description") == text for lang, text in change.texts.items()
+            )
+            return channel_id if done else None
         channel_id, branding = read_branding(
             client, account.base_url, account.token, account.account_id, timeout=timeout
         )
@@ -455,6 +551,10 @@ class YouTubePlatform(Platform):
     ) -> None:
         self.check_public_action(change)
         channel_id = str(before.get("channel_id") or platform_id)
+        if change.action == "localizations":
+            localizations = before.get("localizations") or {}
+            update_localizations(client, account.base_url, account.token, channel_id, localizations, timeout=timeout)
+            return
         update_branding(
             client, account.base_url, account.token, channel_id, before.get("brandingSettings") or {}, timeout=timeout
         )

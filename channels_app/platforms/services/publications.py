@@ -41,7 +41,7 @@ from channels_app.core.secrets import channel_secret
 from channels_app.models import Channel, CutoverRun, Publication, PublicationState
 from channels_app.platforms.adapters.base import Account, PermanentSendError, PublicChange, SendError
 from channels_app.platforms.adapters.registry import platform_for
-from channels_app.platforms.selectors import planned_public_changes
+from channels_app.platforms.selectors import TOPIC_ACTIONS, planned_public_changes
 from channels_app.platforms.services.outbox import backoff_seconds, http_client, http_timeout
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,15 @@ def publication_key(run_id: int, channel_id: int, action: str, target: str) -> s
 @transaction.atomic
 def queue_publications(*, run: CutoverRun, channel_ids: list[int]) -> int:
     """Write the run's publications (again: nothing is written twice); returns how many it has.
-    A change that cannot be made (no forum category set...) is written failed, with why."""
+    A change that cannot be made (no forum category set...) is written failed, with why; a change
+    to an announcement topic the notice never published is not written (there is nothing to
+    change)."""
     channels = list(Channel.objects.filter(pk__in=channel_ids))
-    planned = planned_public_changes(run.plan, run.phase.kind, channels)
+    planned = [
+        p
+        for p in planned_public_changes(run.plan, run.phase.kind, channels)
+        if p.target or p.action not in TOPIC_ACTIONS
+    ]
     rows = [
         Publication(
             run=run,
@@ -117,6 +123,7 @@ def _change(publication: Publication) -> PublicChange:
         texts=dict(change.get("texts") or {}),
         links=tuple((str(q), str(p)) for q, p in change.get("links") or []),
         target=publication.target,
+        language=str(change.get("language") or ""),
         since=since - timedelta(seconds=settings.DUSK_OUTBOX_CLOCK_SKEW) if since else None,
     )
 

@@ -60,49 +60,69 @@ def test_notice_hard_close_and_archive_leave_each_platform_in_its_documented_sta
 
     notice = _run(plan, "notice")
     assert notice.steps[Step.PUBLISHING]["state"] == "done"
-    assert notice.steps[Step.PUBLISHING]["total"] == 4 and notice.steps[Step.PUBLISHING]["done"] == 4
-    # X: one post of the brand's own, in the plan's default locale.
-    (post,) = fake_x.posts()
-    assert post["text"].startswith("Support here closes on") and "help.example" in post["text"]
-    # Discourse: one announcement topic in the configured category, pinned globally.
+    # X 2 (en, fr), Discourse 1, Messenger 1, YouTube 2 (description, localizations).
+    assert notice.steps[Step.PUBLISHING]["total"] == 6 and notice.steps[Step.PUBLISHING]["done"] == 6
+    # X: one post of the brand's own per locale, the plan's default first.
+    english, french = fake_x.posts()
+    assert english["text"].startswith("Support here closes on") and "help.example" in english["text"]
+    assert french["text"].startswith("Le support ici ferme")
+    # Discourse: one announcement topic in the configured category, pinned globally, with the
+    # body of every locale that has one.
     (topic,) = fake_discourse.live_topics()
     assert topic["category_id"] == 12 and topic["pinned_globally"] and topic["title"].startswith("Our support")
+    assert topic["raw"].startswith("From ") and topic["version"] == 1
     # Messenger: the greeting per locale (Meta's codes) and ice breakers to the new channels.
     greeting = {g["locale"]: g["text"] for g in fake_messenger.profile["greeting"]}
     assert set(greeting) == {"default", "en_US", "fr_FR"} and greeting["fr_FR"].startswith("Le support ici ferme")
     breakers = fake_messenger.profile["ice_breakers"][0]["call_to_actions"]
     assert [b["payload"] for b in breakers] == [f"DUSK_REDIRECT_{i}" for i in range(len(REDIRECTS))]
-    # YouTube: the description replaced, every other branding setting kept.
+    # YouTube: the description replaced, every other branding setting kept; the French one in
+    # the channel's localizations, beside the German it had.
     assert fake_youtube.branding["channel"]["description"].startswith("Support here closes on")
     assert {k: v for k, v in fake_youtube.branding["channel"].items() if k != "description"} == {
         k: v for k, v in earlier_branding["channel"].items() if k != "description"
     }
     assert fake_youtube.branding["image"] == earlier_branding["image"]
+    assert fake_youtube.localizations["de"] == {"title": "Brand", "description": "Offizieller Kanal."}
+    assert fake_youtube.localizations["fr"]["title"] == "Brand"
+    assert fake_youtube.localizations["fr"]["description"].startswith("Le support ici ferme")
 
     _run(plan, "soft_close")
     hard = _run(plan, "hard_close")
-    assert hard.steps[Step.PUBLISHING]["done"] == 5  # X, two categories, Messenger, YouTube
-    assert [p["text"] for p in fake_x.posts()][1].startswith("Support has moved")
+    # X 2, the topic's text and two categories, Messenger, YouTube 2.
+    assert hard.steps[Step.PUBLISHING]["done"] == 8
+    assert [p["text"][:17] for p in fake_x.posts()][2:] == ["Support has moved", "Le support a démé"]
+    moved = fake_discourse.topic(topic["id"])
+    assert moved["raw"].startswith("Support has moved") and "Le support a déménagé" in moved["raw"]
+    assert moved["pinned_globally"] and moved["edit_reasons"] == ["Support has moved"]
     assert fake_discourse.categories[12]["permissions"] == {"everyone": 3, "staff": 1}
     assert fake_discourse.categories[13]["permissions"] == {"everyone": 3, "staff": 1}
     greeting = {g["locale"]: g["text"] for g in fake_messenger.profile["greeting"]}
     assert greeting["default"].startswith("Support has moved") and greeting["fr_FR"].startswith("Le support a")
     assert fake_youtube.branding["channel"]["description"].startswith("Support has moved")
+    assert fake_youtube.localizations["fr"]["description"].startswith("Le support a déménagé")
 
     archive = _run(plan, "archive")
     assert archive.steps[Step.PUBLISHING]["done"] == 1
     assert fake_discourse.topic(topic["id"])["pinned_globally"] is False
 
     # Each change made once on each platform.
-    assert len(_requests(fake_x, "POST", "/2/tweets")) == 2
+    assert len(_requests(fake_x, "POST", "/2/tweets")) == 4
     assert len(_requests(fake_discourse, "POST", "/posts.json")) == 1
     assert len(_requests(fake_discourse, "PUT", "/t/")) == 2  # pin, unpin
+    assert len(_requests(fake_discourse, "PUT", "/posts/")) == 1
     assert len(_requests(fake_discourse, "PUT", "/categories/")) == 2
-    assert fake_messenger.profile_writes == 2 and fake_youtube.branding_writes == 2
-    assert Publication.objects.filter(state=PublicationState.PUBLISHED).count() == 10
-    assert AuditEvent.objects.filter(action="publication.published").count() == 10
+    assert fake_messenger.profile_writes == 2
+    assert fake_youtube.branding_writes == 2 and fake_youtube.localization_writes == 2
+    assert Publication.objects.filter(state=PublicationState.PUBLISHED).count() == 15
+    assert AuditEvent.objects.filter(action="publication.published").count() == 15
     for fake in (fake_x, fake_discourse, fake_messenger, fake_youtube):
         assert fake.violations == []
+
+
+def _forum_text(fake_discourse) -> list[tuple]:
+    """The live topics as readers see them (the forum keeps an edit's revision besides)."""
+    return [(t["id"], t["title"], t["raw"], t["pinned_globally"]) for t in fake_discourse.live_topics()]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -114,7 +134,8 @@ def test_rolling_back_the_hard_close_restores_what_the_notice_left(
     after_notice = {
         "posts": [p["id"] for p in fake_x.posts()],
         "categories": copy.deepcopy(fake_discourse.categories),
-        "topics": fake_discourse.live_topics(),
+        "topics": _forum_text(fake_discourse),
+        "localizations": copy.deepcopy(fake_youtube.localizations),
         "profile": copy.deepcopy(fake_messenger.profile),
         "branding": copy.deepcopy(fake_youtube.branding),
     }
@@ -124,14 +145,15 @@ def test_rolling_back_the_hard_close_restores_what_the_notice_left(
     rollback_run(actor=manager, run=hard, reason="The new help centre is down")
     assert [p["id"] for p in fake_x.posts()] == after_notice["posts"]
     assert fake_discourse.categories == after_notice["categories"]
-    assert fake_discourse.live_topics() == after_notice["topics"]
+    assert _forum_text(fake_discourse) == after_notice["topics"]
+    assert fake_youtube.localizations == after_notice["localizations"]
     assert fake_messenger.profile == after_notice["profile"]
     assert fake_youtube.branding == after_notice["branding"]
     hard.refresh_from_db()
-    assert hard.rollback_summary["public_changes_restored"] == 5
+    assert hard.rollback_summary["public_changes_restored"] == 8
     assert hard.rollback_summary["public_changes_not_restored"] == []
-    assert AuditEvent.objects.filter(action="publication.restored").count() == 5
-    assert Publication.objects.filter(run=hard, state=PublicationState.RESTORED).count() == 5
+    assert AuditEvent.objects.filter(action="publication.restored").count() == 8
+    assert Publication.objects.filter(run=hard, state=PublicationState.RESTORED).count() == 8
 
 
 @pytest.mark.django_db(transaction=True)
@@ -142,6 +164,7 @@ def test_rolling_back_the_notice_restores_every_platform_exactly(
         "categories": copy.deepcopy(fake_discourse.categories),
         "profile": copy.deepcopy(fake_messenger.profile),
         "branding": copy.deepcopy(fake_youtube.branding),
+        "localizations": copy.deepcopy(fake_youtube.localizations),
     }
     plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
     notice = _run(plan, "notice")
@@ -150,6 +173,7 @@ def test_rolling_back_the_notice_restores_every_platform_exactly(
     assert fake_discourse.categories == before["categories"]
     assert fake_messenger.profile == before["profile"]  # the earlier greeting, no ice breakers
     assert fake_youtube.branding == before["branding"]
+    assert fake_youtube.localizations == before["localizations"]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -160,7 +184,7 @@ def test_a_platform_refusing_a_change_fails_only_that_channel_and_shows_its_mess
     plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
     notice = _run(plan, "notice", expected=[RunState.COMPLETED_WITH_FAILURES])
     assert fake_discourse.live_topics() == []  # nothing half-applied on the forum
-    assert len(fake_x.posts()) == 1 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
+    assert len(fake_x.posts()) == 2 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
     failed = Publication.objects.get(run=notice, state=PublicationState.FAILED)
     assert failed.channel.kind == "discourse" and "You are not permitted" in failed.error
     notice.refresh_from_db()
@@ -185,7 +209,7 @@ def test_a_refused_change_is_retried_from_the_run_page_once_the_cause_is_fixed(
     assert publish_run_changes(run_id=notice.pk) == RunState.COMPLETED  # what the queued task runs
     (topic,) = fake_discourse.live_topics()
     assert topic["pinned_globally"]
-    assert len(fake_x.posts()) == 1 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
+    assert len(fake_x.posts()) == 2 and fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
     assert not Publication.objects.filter(run=notice).exclude(state=PublicationState.PUBLISHED).exists()
 
 
@@ -198,14 +222,26 @@ def test_the_dry_run_lists_the_public_changes_and_what_stops_one(
     forum.save(update_fields=["notice_settings"])
     plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
     notice = plan.phases.get(kind="notice")
-    changes = {c.action: c for c in dry_run(notice).public_changes}
-    assert set(changes) == {"post", "announce", "greeting", "description"}
-    assert changes["post"].change["text"].startswith("Support here closes on")
+    changes = {(c.action, c.target): c for c in dry_run(notice).public_changes}
+    assert set(changes) == {
+        ("post", "en"),
+        ("post", "fr"),
+        ("announce", ""),
+        ("greeting", ""),
+        ("description", ""),
+        ("localizations", ""),
+    }
+    assert changes["post", "en"].change["text"].startswith("Support here closes on")
+    assert changes["localizations", ""].change["texts"]["fr"].startswith("Le support ici ferme")
+    changes = {action: c for (action, _), c in changes.items()}
     assert changes["announce"].problem == "No announcement category is set for this forum."
     client.force_login(manager)
     page = client.get(reverse("phase_dry_run", args=[plan.pk, notice.pk])).content.decode()
     assert 'data-public-change="greeting"' in page and "No announcement category is set for this forum." in page
+    assert "(en, fr)" in page  # the locales each change publishes
     hard = {c.action for c in dry_run(plan.phases.get(kind="hard_close")).public_changes}
-    assert hard == {"post", "greeting", "description"}  # no category to make read-only either
+    # The topic's text is listed (the notice will have published it); no category to make
+    # read-only.
+    assert hard == {"post", "update_topic", "greeting", "description", "localizations"}
     for fake in (fake_x, fake_discourse, fake_messenger, fake_youtube):
         assert [r for r in fake.received if r.method != "GET"] == []  # the dry run changed nothing

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from channels_app.models import CutoverRun, Publication, PublicationState, RunState
 from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, serve
@@ -54,7 +55,9 @@ def test_a_worker_killed_mid_publication_leaves_each_change_made_once(
     fake_youtube,
     celery_workers,
 ):
-    killed_during = trial % 4  # the position of the publication in doubt when the worker dies
+    # The position of the publication in doubt when the worker dies: X's two posts, the forum's
+    # topic, Messenger's greeting, YouTube's description and localizations.
+    killed_during = (trial * 5) % 6
     channels = four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)
     first = celery_workers("first", **FAST, DUSK_PUBLICATION_PAUSE="2")
     first.wait_ready()
@@ -78,11 +81,60 @@ def test_a_worker_killed_mid_publication_leaves_each_change_made_once(
     )
     assert run.attempts >= 2 and run.worker_id.startswith("second@")
     publications = list(Publication.objects.filter(run=run).order_by("position"))
-    assert [p.state for p in publications] == [PublicationState.PUBLISHED] * 4
+    assert [p.state for p in publications] == [PublicationState.PUBLISHED] * 6
     # Each change made once on each platform, whatever was in doubt.
-    assert len(fake_x.posts()) == 1
-    assert len([r for r in fake_x.received if r.method == "POST" and r.path == "/2/tweets"]) == 1
+    assert len(fake_x.posts()) == 2
+    assert len([r for r in fake_x.received if r.method == "POST" and r.path == "/2/tweets"]) == 2
     (topic,) = fake_discourse.live_topics()
     assert topic["pinned_globally"] and topic["pin_changes"] == 1
     assert len([r for r in fake_discourse.received if r.method == "POST" and r.path == "/posts.json"]) == 1
     assert fake_messenger.profile_writes == 1 and fake_youtube.branding_writes == 1
+    assert fake_youtube.localization_writes == 1
+
+
+def test_a_worker_publishes_notice_hard_close_and_archive_each_once(
+    manager, approver, platform_secrets, fake_x, fake_discourse, fake_messenger, fake_youtube, celery_workers
+):
+    """A real worker (its beat sweep claiming each phase when due) runs notice, soft close, hard
+    close and archive: each fake platform ends in the documented state, each change made once."""
+    channels = four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)
+    worker = celery_workers("phases", **FAST)
+    worker.wait_ready()
+    plan = notice_plan(manager, approver, channels)
+    runs = {}
+    for kind in ("notice", "soft_close", "hard_close", "archive"):
+        phase = plan.phases.get(kind=kind)
+        # Due now, the phases before it done: the sweep claims it.
+        plan.phases.filter(pk=phase.pk).update(instant=timezone.now() - timedelta(seconds=1))
+        runs[kind] = wait_for(
+            lambda phase=phase: CutoverRun.objects.filter(phase=phase, state=RunState.COMPLETED).first(),
+            timeout=120,
+            message=f"the {kind} run to complete\n{worker.log()[-3000:]}",
+        )
+        if kind == "notice":
+            (topic,) = fake_discourse.live_topics()
+            assert topic["pinned_globally"] and topic["category_id"] == 12
+            assert [p["text"][:14] for p in fake_x.posts()] == ["Support here c", "Le support ici"]
+    counts = {kind: Publication.objects.filter(run=run).count() for kind, run in runs.items()}
+    assert counts == {"notice": 6, "soft_close": 0, "hard_close": 8, "archive": 1}
+    assert not Publication.objects.exclude(state=PublicationState.PUBLISHED).exists()
+    # The documented end state: the banner unpinned with its has-moved text, the categories
+    # read-only for everyone but staff, the greeting and the descriptions replaced.
+    (topic,) = fake_discourse.live_topics()
+    assert not topic["pinned_globally"] and topic["raw"].startswith("Support has moved")
+    assert topic["pin_changes"] == 2 and topic["version"] == 2
+    for category in (12, 13):
+        assert fake_discourse.categories[category]["permissions"] == {"everyone": 3, "staff": 1}
+    greeting = {g["locale"]: g["text"] for g in fake_messenger.profile["greeting"]}
+    assert greeting["default"].startswith("Support has moved") and greeting["fr_FR"].startswith("Le support a")
+    assert fake_youtube.branding["channel"]["description"].startswith("Support has moved")
+    assert fake_youtube.localizations["fr"]["description"].startswith("Le support a déménagé")
+    # Each change once.
+    assert len([r for r in fake_x.received if r.method == "POST" and r.path == "/2/tweets"]) == 4
+    assert len([r for r in fake_discourse.received if r.method == "POST" and r.path == "/posts.json"]) == 1
+    assert len([r for r in fake_discourse.received if r.method == "PUT" and r.path.startswith("/posts/")]) == 1
+    assert len([r for r in fake_discourse.received if r.method == "PUT" and r.path.startswith("/categories/")]) == 2
+    assert fake_messenger.profile_writes == 2
+    assert fake_youtube.branding_writes == 2 and fake_youtube.localization_writes == 2
+    for fake in (fake_x, fake_discourse, fake_messenger, fake_youtube):
+        assert fake.violations == []

@@ -24,9 +24,9 @@ NOTICE = "From 1 October we answer on https://help.example/contact and by phone.
 
 def test_every_platform_says_what_it_publishes():
     assert set(PLATFORMS["x"].public_actions) == {"post"}
-    assert set(PLATFORMS["discourse"].public_actions) == {"announce", "read_only", "unpin"}
+    assert set(PLATFORMS["discourse"].public_actions) == {"announce", "update_topic", "read_only", "unpin"}
     assert set(PLATFORMS["messenger"].public_actions) == {"greeting"}
-    assert set(PLATFORMS["youtube"].public_actions) == {"description"}
+    assert set(PLATFORMS["youtube"].public_actions) == {"description", "localizations"}
     assert PLATFORMS["email"].public_actions == {}
 
 
@@ -158,6 +158,28 @@ def test_discourse_read_only_category_and_rollback_restores_its_exact_permission
     discourse.PLATFORM.restore(http_client, account, change, before, published.platform_id)
     assert fake_discourse.categories[13] == earlier
     assert discourse.PLATFORM.find_publication(http_client, account, change, before) is None
+
+
+def test_discourse_the_topic_says_support_has_moved_and_rollback_puts_its_text_back(fake_discourse, http_client):
+    account = _forum(fake_discourse)
+    topic_id = discourse.PLATFORM.publish(http_client, account, _announce(), {}).platform_id
+    moved = "Support has moved: https://help.example/contact or by phone."
+    change = PublicChange("update_topic", "dusk-pub-10", text=moved, target=topic_id)
+    before = discourse.PLATFORM.read_public_state(http_client, account, change)
+    assert before == {"post_id": str(fake_discourse.topic(topic_id)["post_id"]), "raw": NOTICE + " Details below."}
+    assert discourse.PLATFORM.find_publication(http_client, account, change, before) is None
+    assert discourse.PLATFORM.publish(http_client, account, change, before).platform_id == topic_id
+    topic = fake_discourse.topic(topic_id)
+    assert topic["raw"] == moved and topic["pinned_globally"] and topic["edit_reasons"] == ["Support has moved"]
+    assert discourse.PLATFORM.find_publication(http_client, account, change, before) == topic_id
+    discourse.PLATFORM.restore(http_client, account, change, before, topic_id)
+    assert fake_discourse.topic(topic_id)["raw"] == NOTICE + " Details below."
+    # A topic deleted since (the notice rolled back) has nothing to put back, and no error.
+    discourse.PLATFORM.restore(http_client, account, _announce(), {}, topic_id)
+    discourse.PLATFORM.restore(http_client, account, change, before, topic_id)
+    with pytest.raises(PermanentSendError, match="is gone from the forum"):
+        discourse.PLATFORM.read_public_state(http_client, account, change)
+    assert fake_discourse.violations == []
 
 
 def test_discourse_unpin_and_its_rollback(fake_discourse, http_client):
@@ -308,6 +330,44 @@ def test_youtube_description_keeps_every_other_branding_setting_and_rollback_res
     youtube.PLATFORM.restore(http_client, account, change, before, published.platform_id)
     assert fake_youtube.branding == earlier
     assert fake_youtube.violations == []
+
+
+def test_youtube_other_languages_go_in_the_localizations_and_rollback_restores_them(fake_youtube, http_client):
+    account = _channel(fake_youtube)
+    earlier = copy.deepcopy(fake_youtube.localizations)
+    texts = {"fr": "Le support déménage le 1er octobre.", "de": "Der Support zieht am 1. Oktober um."}
+    change = PublicChange("localizations", "dusk-pub-12", texts=texts)
+    before = youtube.PLATFORM.read_public_state(http_client, account, change)
+    assert before == {"channel_id": fake_youtube.channel_id, "localizations": earlier}
+    assert youtube.PLATFORM.find_publication(http_client, account, change, before) is None
+    youtube.PLATFORM.publish(http_client, account, change, before)
+    # German's title kept, French's the channel's own title; the description replaced.
+    assert fake_youtube.localizations == {
+        "de": {"title": "Brand", "description": texts["de"]},
+        "fr": {"title": "Brand", "description": texts["fr"]},
+    }
+    assert youtube.PLATFORM.find_publication(http_client, account, change, before) == fake_youtube.channel_id
+    youtube.PLATFORM.restore(http_client, account, change, before, fake_youtube.channel_id)
+    assert fake_youtube.localizations == earlier
+    assert fake_youtube.violations == []
+
+
+def test_youtube_a_channel_without_a_default_language_gets_the_notices(fake_youtube, http_client):
+    account = _channel(fake_youtube)
+    del fake_youtube.branding["channel"]["defaultLanguage"]
+    earlier = copy.deepcopy(fake_youtube.branding)
+    localize = PublicChange("localizations", "dusk-pub-13", texts={"fr": "Le support déménage."})
+    with pytest.raises(PermanentSendError, match="defaultLanguageNotSet"):
+        youtube.PLATFORM.publish(http_client, account, localize, {})
+    # The description, published first, sets the default language its localizations need.
+    describe = PublicChange("description", "dusk-pub-14", text=NOTICE, language="en")
+    before = youtube.PLATFORM.read_public_state(http_client, account, describe)
+    youtube.PLATFORM.publish(http_client, account, describe, before)
+    assert fake_youtube.branding["channel"]["defaultLanguage"] == "en"
+    youtube.PLATFORM.publish(http_client, account, localize, {})
+    assert fake_youtube.localizations["fr"]["description"] == "Le support déménage."
+    youtube.PLATFORM.restore(http_client, account, describe, before, fake_youtube.channel_id)
+    assert fake_youtube.branding == earlier
 
 
 def test_youtube_description_over_the_limit_is_refused_before_any_write(fake_youtube, http_client):

@@ -630,6 +630,7 @@ class FakeDiscourse(FakePlatform):
     _BY_EXTERNAL_ID = re.compile(r"/t/external_id/([^/]+)\.json")
     _CATEGORY_SHOW = re.compile(r"/c/([0-9]+)/show\.json")
     _CATEGORY_UPDATE = re.compile(r"/categories/([0-9]+)\.json")
+    _POST = re.compile(r"/posts/([0-9]+)\.json")
 
     def route_for(self, received: Received) -> Route | None:
         method, path = received.method, received.path
@@ -643,7 +644,52 @@ class FakeDiscourse(FakePlatform):
             return self._check_api_headers, self._show_category
         if method == "PUT" and self._CATEGORY_UPDATE.fullmatch(path):
             return self._check_category_update, self._update_category
+        if method == "GET" and self._POST.fullmatch(path):
+            return self._check_api_headers, self._get_post
+        if method == "PUT" and self._POST.fullmatch(path):
+            return self._check_edit_post, self._edit_post
         return super().route_for(received)
+
+    def _topic_of_post(self, post_id: int) -> dict[str, Any] | None:
+        return next((t for t in self.topics.values() if t["post_id"] == post_id and not t["deleted"]), None)
+
+    def _get_post(self, received: Received) -> Answer:
+        post_id = self._id(self._POST, received)
+        with self._lock:
+            topic = self._topic_of_post(post_id)
+            if topic is None:
+                return self._not_found()
+            return Answer(
+                200,
+                {
+                    "id": post_id,
+                    "topic_id": topic["id"],
+                    "post_number": 1,
+                    "raw": topic["raw"],
+                    "version": topic["version"],
+                },
+            )
+
+    def _check_edit_post(self, received: Received) -> None:
+        self._check_api_headers(received)
+        body = self.expect_json_object(received)
+        self.expect(received, set(body) == {"post"} and isinstance(body["post"], dict), "the body is {post: {...}}")
+        post = body.get("post") or {}
+        self.expect(received, set(post) <= {"raw", "edit_reason"}, f"unexpected post keys {sorted(post)}")
+        raw = post.get("raw")
+        self.expect(received, isinstance(raw, str) and 20 <= len(raw) <= 32000, "raw must be 20..32000 chars")
+
+    def _edit_post(self, received: Received) -> Answer:
+        post_id = self._id(self._POST, received)
+        post = received.json()["post"]
+        with self._lock:
+            topic = self._topic_of_post(post_id)
+            if topic is None:
+                return self._not_found()
+            topic["raw"] = post["raw"]
+            topic["version"] += 1
+            topic["edit_reasons"].append(post.get("edit_reason") or "")
+            return Answer(200, {"post": {"id": post_id, "raw": topic["raw"], "version": topic["version"]}})
 
     def _id(self, pattern: re.Pattern[str], received: Received) -> int:
         match = pattern.fullmatch(received.path)
@@ -867,6 +913,8 @@ class FakeDiscourse(FakePlatform):
                 "pin_changes": 0,
                 "deleted": False,
                 "post_id": post_id,
+                "version": 1,
+                "edit_reasons": [],
             }
         return Answer(200, {"id": post_id, "topic_id": topic_id, "post_number": 1, "raw": body["raw"]})
 
@@ -1066,7 +1114,8 @@ def graph_error(code: int, message: str = "error", *, transient: bool = False) -
 class FakeYouTube(FakePlatform):
     """GET /youtube/v3/commentThreads (paged, newest first) and POST /youtube/v3/comments; the
     channel's `branding` read with channels.list (part=brandingSettings) and replaced whole by
-    channels.update (PUT, part=brandingSettings, OAuth only)."""
+    channels.update (PUT, part=brandingSettings, OAuth only); its `localizations` the same way
+    (part=localizations, one part a request, refused while the channel has no default language)."""
 
     name = "youtube"
     identity_path = "/youtube/v3/channels"
@@ -1099,6 +1148,9 @@ class FakeYouTube(FakePlatform):
             "image": {"bannerExternalUrl": "https://yt3.googleusercontent.example/banner"},
         }
         self.branding_writes = 0
+        # The channel's translations of its title and description, by language.
+        self.localizations: dict[str, dict[str, str]] = {"de": {"title": "Brand", "description": "Offizieller Kanal."}}
+        self.localization_writes = 0
 
     def add_comment(
         self,
@@ -1145,18 +1197,28 @@ class FakeYouTube(FakePlatform):
 
     def _check_update_channel(self, received: Received) -> None:
         self.expect_bearer(received, self.access_token)
-        self.expect(received, received.param("part") == "brandingSettings", "part must be brandingSettings")
+        part = received.param("part")
+        self.expect(received, part in ("brandingSettings", "localizations"), "part must be one updatable part")
         body = self.expect_json_object(received)
         self.expect(received, body.get("id") == self.channel_id, f"id must be {self.channel_id}")
-        self.expect(received, isinstance(body.get("brandingSettings"), dict), "brandingSettings missing")
-        self.expect(
-            received, set(body) <= {"id", "kind", "etag", "brandingSettings"}, f"unexpected keys {sorted(body)}"
-        )
+        self.expect(received, isinstance(body.get(part or ""), dict), f"{part} missing")
+        self.expect(received, set(body) <= {"id", "kind", "etag", part}, f"unexpected keys {sorted(body)}")
+        if part == "localizations":
+            for language, value in (body.get("localizations") or {}).items():
+                self.expect(
+                    received,
+                    isinstance(value, dict)
+                    and set(value) == {"title", "description"}
+                    and all(isinstance(v, str) for v in value.values()),
+                    f"localization {language!r} must have a title and a description",
+                )
 
     def _update_channel(self, received: Received) -> Answer:
         if received.headers.get("authorization") != f"Bearer {self.access_token}":
             return Answer(401, google_error(401, "authError"))
         body = received.json()
+        if received.param("part") == "localizations":
+            return self._update_localizations(body)
         branding = body.get("brandingSettings") or {}
         description = (branding.get("channel") or {}).get("description") or ""
         if len(description) > 1000:
@@ -1167,6 +1229,19 @@ class FakeYouTube(FakePlatform):
             self.branding = json.loads(json.dumps(branding))
             self.branding_writes += 1
         return Answer(200, {"kind": "youtube#channel", "id": self.channel_id, "brandingSettings": branding})
+
+    def _update_localizations(self, body: dict[str, Any]) -> Answer:
+        localizations = body.get("localizations") or {}
+        if body.get("id") != self.channel_id:
+            return Answer(403, google_error(403, "channelForbidden"))
+        if any(len((v or {}).get("description") or "") > 1000 for v in localizations.values()):
+            return Answer(400, google_error(400, "channelDescriptionTooLong"))
+        with self._lock:
+            if localizations and not (self.branding.get("channel") or {}).get("defaultLanguage"):
+                return Answer(400, google_error(400, "defaultLanguageNotSet"))
+            self.localizations = json.loads(json.dumps(localizations))
+            self.localization_writes += 1
+        return Answer(200, {"kind": "youtube#channel", "id": self.channel_id, "localizations": localizations})
 
     def _check_channels(self, received: Received) -> None:
         self._check_auth(received)
@@ -1184,9 +1259,12 @@ class FakeYouTube(FakePlatform):
         )
         named = received.param("id") == self.channel_id
         item: dict[str, Any] = {"kind": "youtube#channel", "id": self.channel_id, "snippet": {"title": "Brand"}}
-        if "brandingSettings" in (received.param("part") or "").split(","):
-            with self._lock:
+        parts = (received.param("part") or "").split(",")
+        with self._lock:
+            if "brandingSettings" in parts:
                 item["brandingSettings"] = json.loads(json.dumps(self.branding))
+            if "localizations" in parts:
+                item["localizations"] = json.loads(json.dumps(self.localizations))
         items = [item] if mine or named else []
         return Answer(200, {"kind": "youtube#channelListResponse", "items": items})
 
