@@ -347,7 +347,8 @@ PUBLIC_PLACEHOLDERS = ("redirect_url", "phone", "app_link", "date", "channel")
 # (kind, field) -> (shortest, longest): X counts weighted characters (a post); Messenger's
 # greeting is 160 characters per locale; a YouTube channel description 1,000; a Discourse topic
 # needs a title of 15 to 255 characters and a body of 20 to 32,000 (its default site settings
-# min_topic_title_length, max_topic_title_length, min_first_post_length, max_post_length).
+# min_topic_title_length, max_topic_title_length, min_first_post_length, max_post_length), and
+# the "has moved" text that replaces the body at the hard close the same.
 PUBLIC_LIMITS: dict[tuple[str, str], tuple[int, int]] = {
     ("x", "text"): (1, X_MAX_WEIGHTED_LENGTH),
     ("x", "moved_text"): (1, X_MAX_WEIGHTED_LENGTH),
@@ -357,6 +358,7 @@ PUBLIC_LIMITS: dict[tuple[str, str], tuple[int, int]] = {
     ("youtube", "moved_text"): (1, 1000),
     ("discourse", "title"): (15, 255),
     ("discourse", "body"): (20, 32000),
+    ("discourse", "moved_text"): (20, 32000),
 }
 PUBLIC_FIELDS = ("text", "moved_text", "title", "body")
 

@@ -366,8 +366,9 @@ def _validate_public_notices(
 ) -> None:
     """Each field of each locale against the limits of the platforms it will be published on:
     the notice-phase text needs a notice phase, the "has moved" text a hard close. The plan's
-    default locale is what X, YouTube and the forum publish, so it must say everything; other
-    locales (Messenger's greeting per locale) may leave a field empty."""
+    default locale is published first everywhere (the forum topic's title, the YouTube channel's
+    own description), so it must say everything; other locales may leave a field empty, and
+    are published where they say something."""
     if notices and default_locale not in {n.locale for n in notices}:
         errors.add(
             "public_notices",
