@@ -112,6 +112,18 @@ phase-order: $(VENV)/.installed-dev
 	DUSK_FAST_PASSWORD_HASHER=1 DUSK_PHASE_ORDER_TRIALS=$(PHASE_ORDER_TRIALS) \
 	$(BIN)/pytest channels_app/tests/cutover/test_phase_order_worker.py -q -s -p no:cacheprovider
 
+## publication-faults: real workers SIGKILLed while each public-notice change is in doubt (X's
+## posts, the forum topic, the Messenger greeting, YouTube's description and localizations),
+## PUBLICATION_FAULT_TRIALS times; each change must end made once on its fake platform.
+PUBLICATION_FAULT_TRIALS ?= 20
+.PHONY: publication-faults
+publication-faults: $(VENV)/.installed-dev
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(TEST_BROKER_URL)} \
+	DUSK_FAST_PASSWORD_HASHER=1 PUBLICATION_FAULT_TRIALS=$(PUBLICATION_FAULT_TRIALS) \
+	$(BIN)/pytest channels_app/tests/cutover/test_public_notice_worker.py -q -p no:cacheprovider \
+		-k killed_mid_publication
+
 ## bench-reassign: suggest and apply a reassignment plan for 10,000 agents and 300 teams.
 .PHONY: bench-reassign
 bench-reassign: $(VENV)/.installed-dev
