@@ -343,6 +343,7 @@ class PublicNoticeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=1000,
         required=False,
+        help_text=_("Replaces the announcement everywhere, the forum topic's text too."),
     )
     title = forms.CharField(label=_("Forum topic title"), max_length=255, required=False)
     body = forms.CharField(

@@ -544,14 +544,14 @@ NOTICE_FIELDS_BY_KIND = {
     "x": ("text", "moved_text"),
     "messenger": ("text", "moved_text"),
     "youtube": ("text", "moved_text"),
-    "discourse": ("title", "body"),
+    "discourse": ("title", "body", "moved_text"),
 }
 
 
 def notice_previews(draft: PlanDraft, notice: dict[str, str], channels: list[Channel], *, locale: str) -> list[dict]:
     """How one locale of the public notice looks on each platform of the plan, with the
     platform's own limit (X weighted, Messenger's greeting 160, YouTube's description 1,000,
-    Discourse's title and body) and what is wrong, as the services will check it."""
+    Discourse's title and body, and its body's "has moved" text) and what is wrong, as the services will check it."""
     previews = []
     seen = set()
     values = _sample_values(draft, None, locale)

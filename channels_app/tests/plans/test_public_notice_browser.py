@@ -73,6 +73,8 @@ def test_maya_writes_the_notice_with_previews_and_arjun_reviews_it(browse, manag
     page.locator('[name="notices-0-title"]').fill("Our support moves to the help centre")
     page.locator('[name="notices-0-body"]').fill("From {date} we answer at {redirect_url}. Thank you!")
     preview.locator(".pv-discourse").first.wait_for()
+    # The forum's topic gets the "has moved" text too, within the forum's post limits.
+    preview.locator(".pv-discourse .pv-text").filter(has_text="Support has moved: https://help.lumen").wait_for()
     maya.shot("notice-wizard")
     page.get_by_role("button", name="Save draft and see the impact").click()
     page.wait_for_url("**/plans/*/")
