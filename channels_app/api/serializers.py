@@ -527,18 +527,17 @@ class PlanInput(StrictInput):
         notices = attrs.get("public_notices")
         if notices:
             allowed = [*PLAN_LOCALES, attrs.get("default_locale") or "en"]
-            problems = [
-                {}
-                if n["locale"] in allowed
-                else {
+            problems = {
+                str(i): {
                     "locale": [
                         gettext_lazy("“%(locale)s” is not one of the plan's languages: %(allowed)s.")
                         % {"locale": n["locale"], "allowed": ", ".join(dict.fromkeys(allowed))}
                     ]
                 }
-                for n in notices
-            ]
-            if any(problems):
+                for i, n in enumerate(notices)
+                if n["locale"] not in allowed
+            }
+            if problems:
                 raise serializers.ValidationError({"public_notices": problems})
         return attrs
 
