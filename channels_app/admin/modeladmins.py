@@ -1,11 +1,13 @@
 """Admin for every model. Changes of state go through services (actions);
 append-only and run-owned records are read-only here."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import URLField
 
 from channels_app import models
+from channels_app.directory.services import clean_notice_settings
 from channels_app.plans.services.plans import approve_plan, cancel_plan, submit_plan
 
 
@@ -105,8 +107,24 @@ class SunsetPlanAdmin(admin.ModelAdmin):
         return False  # plans are drafted in the portal, where they are validated
 
 
+class ChannelAdminForm(forms.ModelForm):
+    """The notice settings are checked as the portal and the API check them. (No Meta: the admin
+    builds the fields, with its formfield_overrides.)"""
+
+    def clean(self):
+        data = super().clean()
+        if "notice_settings" in data:
+            errors: dict[str, list[str]] = {}
+            kind = data.get("kind") or self.instance.kind
+            data["notice_settings"] = clean_notice_settings(kind, data["notice_settings"], errors)
+            for message in errors.get("notice_settings", []):
+                self.add_error("notice_settings", message)
+        return data
+
+
 @admin.register(models.Channel)
 class ChannelAdmin(admin.ModelAdmin):
+    form = ChannelAdminForm
     list_display = ["name", "kind", "state", "handle"]
     list_filter = ["kind", "state"]
     search_fields = ["name", "handle"]

@@ -9,7 +9,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from channels_app.core import textrules
-from channels_app.core.zones import LOCALE_RE
+from channels_app.core.zones import LOCALE_CHOICES, LOCALE_RE
+from channels_app.directory.services import MAX_CATEGORY_ID, MAX_READ_ONLY_CATEGORIES
 from channels_app.models import (
     Agent,
     AgentDeparture,
@@ -23,6 +24,7 @@ from channels_app.models import (
     DepartureReason,
     Phase,
     PhaseKind,
+    PublicNotice,
     Reassignment,
     RedirectKind,
     RedirectTarget,
@@ -141,8 +143,35 @@ class OptionalURLField(serializers.CharField):
 # --- channels, teams, agents ----------------------------------------------------------------
 
 
+class NoticeSettingsSerializer(serializers.Serializer):
+    announcement_category = serializers.IntegerField(
+        allow_null=True, help_text="The forum category the announcement topic is created in; null: none set"
+    )
+    read_only_categories = serializers.ListField(
+        child=serializers.IntegerField(), help_text="The forum categories made read-only at the hard close"
+    )
+
+
+def _stored_ids(value) -> list[int]:
+    """Ids as stored (the admin could once write anything there): whole numbers only."""
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, int) and not isinstance(v, bool)]
+
+
 class ChannelSerializer(serializers.ModelSerializer):
     api_base_url = OptionalURLField(read_only=True)
+    notice_settings = serializers.SerializerMethodField(
+        help_text="Where the public notice goes (Discourse channels only; empty values elsewhere)"
+    )
+
+    @extend_schema_field(NoticeSettingsSerializer)
+    def get_notice_settings(self, obj) -> dict:
+        stored = obj.notice_settings if isinstance(obj.notice_settings, dict) else {}
+        announcement = _stored_ids(stored.get("announcement_category"))
+        return {
+            "announcement_category": announcement[0] if announcement else None,
+            "read_only_categories": _stored_ids(stored.get("read_only_categories") or []),
+        }
 
     class Meta:
         model = Channel
@@ -159,10 +188,30 @@ class ChannelSerializer(serializers.ModelSerializer):
             "webhook_secret_env",
             "api_token_env",
             "rate_limit_per_minute",
+            "notice_settings",
             "created_at",
             "updated_at",
         ]
         read_only_fields = fields
+
+
+class NoticeSettingsInput(StrictInput):
+    """A Discourse channel's notice settings; a key left out is not set (PATCH replaces the whole
+    object). Unknown keys are refused with a 400 naming them."""
+
+    announcement_category = serializers.IntegerField(
+        min_value=1,
+        max_value=MAX_CATEGORY_ID,
+        required=False,
+        allow_null=True,
+        help_text="The forum category id the announcement topic is created in; null or left out: none",
+    )
+    read_only_categories = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=MAX_CATEGORY_ID),
+        max_length=MAX_READ_ONLY_CATEGORIES,
+        required=False,
+        help_text="Forum category ids made read-only at the hard close (repeats are dropped)",
+    )
 
 
 class ChannelInput(StrictInput):
@@ -192,6 +241,10 @@ class ChannelInput(StrictInput):
         help_text="Name of the environment variable (DUSK_CHANNEL_...), not the secret",
     )
     rate_limit_per_minute = serializers.IntegerField(min_value=1, max_value=100000, required=False)
+    notice_settings = NoticeSettingsInput(
+        required=False,
+        help_text="Discourse channels only: where the public notice goes; refused for other platforms",
+    )
 
 
 class TeamSerializer(serializers.ModelSerializer):
@@ -321,6 +374,13 @@ class AutoReplySerializer(serializers.ModelSerializer):
         return textrules.find_placeholders(obj.text)
 
 
+class PublicNoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PublicNotice
+        fields = ["id", "locale", "text", "moved_text", "title", "body"]
+        read_only_fields = fields
+
+
 class PlanChannelSerializer(serializers.ModelSerializer):
     class Meta:
         model = Channel
@@ -335,6 +395,12 @@ class PlanSerializer(serializers.ModelSerializer):
     phases = PhaseSerializer(many=True, read_only=True)
     redirects = RedirectSerializer(many=True, read_only=True)
     auto_replies = AutoReplySerializer(many=True, read_only=True)
+    public_notices = PublicNoticeSerializer(
+        many=True,
+        read_only=True,
+        help_text="The announcement on the channels themselves, one per locale (X, YouTube and the forum publish"
+        " the plan's default locale; Messenger every locale)",
+    )
 
     class Meta:
         model = SunsetPlan
@@ -353,6 +419,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "phases",
             "redirects",
             "auto_replies",
+            "public_notices",
             "created_at",
             "updated_at",
         ]
@@ -394,6 +461,54 @@ class AutoReplyInputSerializer(StrictInput):
     text = serializers.CharField(max_length=100000)
 
 
+# The wizard's public notice fields and their lengths (plans/forms.PublicNoticeForm); the plans
+# service checks each against the limits of the plan's platforms.
+PLAN_LOCALES = [code for code, _label in LOCALE_CHOICES]
+
+
+class PublicNoticeInputSerializer(StrictInput):
+    locale = serializers.CharField(
+        max_length=10,
+        help_text="One of the plan's languages: " + ", ".join(PLAN_LOCALES) + ", or the plan's default locale",
+    )
+    text = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The notice phase's announcement: the X post (280 weighted characters), the Messenger greeting"
+        " (160), the YouTube channel description (1,000)",
+    )
+    moved_text = serializers.CharField(
+        max_length=1000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The same at the hard close: the support has moved",
+    )
+    title = serializers.CharField(
+        max_length=255,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The forum announcement topic's title (Discourse: 15 to 255 characters)",
+    )
+    body = serializers.CharField(
+        max_length=32000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The forum announcement topic's body (Discourse: 20 to 32,000 characters)",
+    )
+
+    def validate(self, attrs):
+        if not any((attrs.get(f) or "").strip() for f in textrules.PUBLIC_FIELDS):
+            raise serializers.ValidationError(
+                {"text": [gettext_lazy("Write at least one of text, moved_text, title and body.")]}
+            )
+        return attrs
+
+
 class PlanInput(StrictInput):
     title = serializers.CharField(max_length=200)
     default_locale = serializers.CharField(max_length=10, required=False, default="en")
@@ -401,6 +516,30 @@ class PlanInput(StrictInput):
     phases = PhaseInputSerializer(many=True)
     redirects = RedirectInputSerializer(many=True, required=False, default=list)
     auto_replies = AutoReplyInputSerializer(many=True, required=False, default=list)
+    public_notices = PublicNoticeInputSerializer(
+        many=True,
+        required=False,
+        max_length=len(PLAN_LOCALES) + 1,
+        help_text="The public notice per locale, checked as the wizard checks it; left out, the plan keeps its own",
+    )
+
+    def validate(self, attrs):
+        notices = attrs.get("public_notices")
+        if notices:
+            allowed = [*PLAN_LOCALES, attrs.get("default_locale") or "en"]
+            problems = {
+                str(i): {
+                    "locale": [
+                        gettext_lazy("“%(locale)s” is not one of the plan's languages: %(allowed)s.")
+                        % {"locale": n["locale"], "allowed": ", ".join(dict.fromkeys(allowed))}
+                    ]
+                }
+                for i, n in enumerate(notices)
+                if n["locale"] not in allowed
+            }
+            if problems:
+                raise serializers.ValidationError({"public_notices": problems})
+        return attrs
 
 
 class ApproveInput(StrictInput):

@@ -70,6 +70,7 @@ from channels_app.plans.selectors import placeholder_values
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
+    PublicNoticeInput,
     RedirectInput,
     approve_plan,
     cancel_plan,
@@ -373,6 +374,13 @@ def _plan_contents(data: dict) -> dict:
             for r in data.get("redirects", [])
         ],
         "auto_replies": [AutoReplyInput(a["phase_kind"], a["locale"], a["text"]) for a in data.get("auto_replies", [])],
+        # Left out: None, and update_plan keeps the plan's public notice as it is.
+        "public_notices": None
+        if data.get("public_notices") is None
+        else [
+            PublicNoticeInput(n["locale"], n["text"], n["moved_text"], n["title"], n["body"])
+            for n in data["public_notices"]
+        ],
     }
 
 
@@ -406,6 +414,10 @@ def _current_contents(plan: SunsetPlan) -> dict:
         "auto_replies": [
             {"phase_kind": a.phase_kind, "locale": a.locale, "text": a.text} for a in plan.auto_replies.all()
         ],
+        "public_notices": [
+            {"locale": n.locale, "text": n.text, "moved_text": n.moved_text, "title": n.title, "body": n.body}
+            for n in plan.public_notices.all()
+        ],
     }
 
 
@@ -415,10 +427,11 @@ def _current_contents(plan: SunsetPlan) -> dict:
     partial_update=extend_schema(request=s.PlanInput, responses=s.PlanSerializer),
 )
 class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet):
-    """Sunset plans. Editing is for drafts; the rest of the lifecycle is actions."""
+    """Sunset plans, with their auto-replies and public notice. Editing is for drafts; the rest of the
+    lifecycle is actions."""
 
     queryset = SunsetPlan.objects.select_related("author", "approved_by").prefetch_related(
-        "channels", "phases", "redirects", "auto_replies"
+        "channels", "phases", "redirects", "auto_replies", "public_notices"
     )
     serializer_class = s.PlanSerializer
     filterset_class = api_filters.PlanFilter
@@ -458,7 +471,9 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
 
     def create(self, request):
         data = self.validated(s.PlanInput)
-        plan = create_plan(actor=request.user, **_plan_contents(data))
+        contents = _plan_contents(data)
+        contents["public_notices"] = contents["public_notices"] or ()
+        plan = create_plan(actor=request.user, **contents)
         return self.respond(self._fresh(plan), status_code=status.HTTP_201_CREATED)
 
     def update(self, request, pk=None, partial=False):

@@ -16,6 +16,20 @@ from django.utils.translation import gettext
 # A language code as plans and agents carry it: "en", "fr", "pt-BR", "zh-Hant".
 LOCALE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
+# The languages a plan is written in (the wizard's language menus; the API's public notice takes
+# these and the plan's default locale), each named in itself.
+LOCALE_CHOICES = [
+    ("en", "English (en)"),
+    ("fr", "Français (fr)"),
+    ("id", "Bahasa Indonesia (id)"),
+    ("es", "Español (es)"),
+    ("de", "Deutsch (de)"),
+    ("pt-BR", "Português do Brasil (pt-BR)"),
+    ("nl", "Nederlands (nl)"),
+    ("it", "Italiano (it)"),
+    ("ja", "日本語 (ja)"),
+]
+
 _ZONES: frozenset[str] | None = None
 
 

@@ -23,6 +23,7 @@ CHANNEL_FIELDS = (
     "webhook_secret_env",
     "api_token_env",
     "rate_limit_per_minute",
+    "notice_settings",
 )
 TEAM_FIELDS = ("name", "capacity", "languages", "skills", "site", "time_zone")
 AGENT_FIELDS = (
@@ -111,6 +112,73 @@ def _save(obj: Model, errors: dict, *, unique_message: str) -> None:
 
 # --- channels ----------------------------------------------------------------------------
 
+# Where a Discourse channel's public notice goes (platforms/selectors.planned_public_changes reads
+# them): the category the announcement topic is created in, and the categories made read-only at
+# the hard close. Other platforms take none.
+NOTICE_SETTINGS_KEYS = ("announcement_category", "read_only_categories")
+NOTICE_SETTINGS_KINDS = (ChannelKind.DISCOURSE,)
+# Discourse's category ids are PostgreSQL integers; a forum has a few dozen categories at most.
+MAX_CATEGORY_ID = 2**31 - 1
+MAX_READ_ONLY_CATEGORIES = 100
+
+
+def _category_id(value) -> int | None:
+    """A category id as given (a JSON number), or None when it is not a whole number from 1 to
+    MAX_CATEGORY_ID."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CATEGORY_ID:
+        return None
+    return value
+
+
+def clean_notice_settings(kind: str, value, errors: dict) -> dict:
+    """The channel's notice settings, checked and normalised: only the known keys, ids that are
+    whole numbers from 1 to MAX_CATEGORY_ID, the read-only list without repeats; keys left empty
+    are dropped ({} when none is set). Problems go to errors["notice_settings"]."""
+    problems: list[str] = []
+    if value is None or value == "":
+        value = {}
+    if not isinstance(value, dict):
+        errors.setdefault("notice_settings", []).append(
+            _("Notice settings are an object with %(keys)s.") % {"keys": ", ".join(NOTICE_SETTINGS_KEYS)}
+        )
+        return {}
+    unknown = sorted(str(k) for k in set(value) - set(NOTICE_SETTINGS_KEYS))
+    if unknown:
+        problems.append(
+            _("Unknown notice settings: %(unknown)s; known: %(keys)s.")
+            % {"unknown": ", ".join(unknown), "keys": ", ".join(NOTICE_SETTINGS_KEYS)}
+        )
+    cleaned: dict = {}
+    announcement = value.get("announcement_category")
+    if announcement is not None:
+        if _category_id(announcement) is None:
+            problems.append(
+                _("The announcement category is a category id: a whole number from 1 to %(max)s.")
+                % {"max": MAX_CATEGORY_ID}
+            )
+        else:
+            cleaned["announcement_category"] = announcement
+    read_only = value.get("read_only_categories")
+    if read_only is not None:
+        if not isinstance(read_only, list | tuple) or any(_category_id(v) is None for v in read_only):
+            problems.append(
+                _("The categories made read-only are category ids: whole numbers from 1 to %(max)s.")
+                % {"max": MAX_CATEGORY_ID}
+            )
+        else:
+            ids = list(dict.fromkeys(read_only))
+            if len(ids) > MAX_READ_ONLY_CATEGORIES:
+                problems.append(
+                    _("Name at most %(max)s categories to make read-only.") % {"max": MAX_READ_ONLY_CATEGORIES}
+                )
+            elif ids:
+                cleaned["read_only_categories"] = ids
+    if (cleaned or unknown) and kind not in NOTICE_SETTINGS_KINDS:
+        problems.append(_("Only a community forum (Discourse) channel has notice settings."))
+    if problems:
+        errors.setdefault("notice_settings", []).extend(problems)
+    return cleaned
+
 
 @transaction.atomic
 def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) -> Channel:
@@ -121,9 +189,10 @@ def register_channel(*, actor, kind: str, name: str, handle: str = "", **extra) 
             _("Unknown channel kind “%(kind)s”; use one of %(choices)s.")
             % {"kind": kind, "choices": ", ".join(ChannelKind.values)}
         ]
-    channel = Channel(
-        kind=kind, name=name.strip(), handle=handle.strip(), **{k: v for k, v in extra.items() if k in CHANNEL_FIELDS}
-    )
+    extra = {k: v for k, v in extra.items() if k in CHANNEL_FIELDS}
+    if "notice_settings" in extra:
+        extra["notice_settings"] = clean_notice_settings(kind, extra["notice_settings"], errors)
+    channel = Channel(kind=kind, name=name.strip(), handle=handle.strip(), **extra)
     _save(channel, errors, unique_message=_("A channel named “%(name)s” already exists.") % {"name": name})
     record_event(actor=actor, action="channel.registered", obj=channel, after=_values(channel, CHANNEL_FIELDS))
     return channel
@@ -140,6 +209,9 @@ def update_channel(*, actor, channel: Channel | int, **changes) -> Channel:
         errors["kind"] = [_("A channel that belongs to a sunset plan cannot change kind.")]
     for field, value in changes.items():
         setattr(channel, field, value.strip() if isinstance(value, str) else value)
+    if "notice_settings" in changes or "kind" in changes:
+        # A channel that stops being a forum cannot keep a forum's settings.
+        channel.notice_settings = clean_notice_settings(channel.kind, channel.notice_settings, errors)
     _save(channel, errors, unique_message=_("A channel named “%(name)s” already exists.") % {"name": channel.name})
     record_event(
         actor=actor, action="channel.updated", obj=channel, before=before, after=_values(channel, CHANNEL_FIELDS)

@@ -8,4 +8,5 @@ urlpatterns = [
     path("channels/", views.channel_list, name="channel_list"),
     path("channels/<int:pk>/", views.channel_detail, name="channel_detail"),
     path("channels/<int:pk>/volume/", views.channel_volume, name="channel_volume"),
+    path("channels/<int:pk>/notice-settings/", views.channel_notice_settings, name="channel_notice_settings"),
 ]

@@ -1,23 +1,26 @@
-"""The channel list and a channel's page."""
+"""The channel list, a channel's page and a forum channel's notice settings."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
 from channels_app.core.paging import PAGE_SIZE
 from channels_app.core.permissions import require
-from channels_app.core.views import FORM_ERROR_STATUS
+from channels_app.core.views import FORM_ERROR_STATUS, error_dict
 from channels_app.directory import selectors
-from channels_app.directory.forms import ChannelFilterForm
+from channels_app.directory.forms import ChannelFilterForm, NoticeSettingsForm
 from channels_app.directory.selectors import (
     channel_plans,
     channel_teams,
     channels_for_list,
     inbound_volume,
 )
+from channels_app.directory.services import NOTICE_SETTINGS_KINDS, update_channel
 from channels_app.models import Channel
 
 
@@ -68,4 +71,36 @@ def channel_volume(request, pk: int):
         request,
         "channels_app/channel_detail.html#volume",
         {"channel": channel, "volume": inbound_volume(channel.pk)},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def channel_notice_settings(request, pk: int):
+    """Where a forum channel's public notice goes: the announcement category and the categories
+    made read-only at the hard close. Other platforms take no such settings (404)."""
+    require(request.user, "manage_channels")
+    channel = Channel.objects.filter(pk=pk).first()
+    if channel is None:
+        raise Http404(_("No such channel."))
+    if channel.kind not in NOTICE_SETTINGS_KINDS:
+        raise Http404(_("Only a community forum (Discourse) channel has notice settings."))
+    if request.method == "POST":
+        form = NoticeSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                update_channel(actor=request.user, channel=channel, notice_settings=form.settings())
+            except ValidationError as exc:
+                for errors in error_dict(exc).values():
+                    for error in errors:
+                        form.add_error(None, error)
+            else:
+                messages.success(request, _("The notice settings were saved."))
+                return redirect("channel_detail", pk=channel.pk)
+        status = FORM_ERROR_STATUS
+    else:
+        form = NoticeSettingsForm(initial=NoticeSettingsForm.initial_for(channel))
+        status = 200
+    return render(
+        request, "channels_app/channel_notice_settings.html", {"channel": channel, "form": form}, status=status
     )

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
 from channels_app.core import textrules
-from channels_app.core.zones import ZoneField, check_zone, local_to_instant
+from channels_app.core.zones import LOCALE_CHOICES, ZoneField, check_zone, local_to_instant
 from channels_app.models import PHASE_ORDER, Channel, ChannelState, PhaseKind, RedirectKind, ReferenceMode
 from channels_app.plans.services.drafts import WIZARD_STEPS
 from channels_app.plans.services.plans import (
@@ -22,18 +22,6 @@ from channels_app.plans.services.plans import (
     redirect_problems,
     reference_problems,
 )
-
-LOCALE_CHOICES = [
-    ("en", "English (en)"),
-    ("fr", "Français (fr)"),
-    ("id", "Bahasa Indonesia (id)"),
-    ("es", "Español (es)"),
-    ("de", "Deutsch (de)"),
-    ("pt-BR", "Português do Brasil (pt-BR)"),
-    ("nl", "Nederlands (nl)"),
-    ("it", "Italiano (it)"),
-    ("ja", "日本語 (ja)"),
-]
 
 
 class ChannelChoiceField(forms.ModelMultipleChoiceField):

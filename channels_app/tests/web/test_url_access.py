@@ -177,6 +177,8 @@ ACCESS: dict[str, object] = {
     "channel_list": Page(VIEW_ONLY),
     "channel_detail": Page(VIEW_ONLY, kwargs="channel"),
     "channel_volume": Page(VIEW_ONLY, kwargs="channel"),
+    # A forum's notice settings (another platform's channel has none: 404).
+    "channel_notice_settings": Page({"GET": "manage_channels", "POST": "manage_channels"}, kwargs="forum"),
     "plan_new": Page({"GET": "draft_plan", "POST": "draft_plan"}),
     "plan_detail": Page(VIEW_ONLY, kwargs="plan"),
     "plan_edit": Page({"GET": "draft_plan", "POST": "draft_plan"}, kwargs="plan"),
@@ -330,10 +332,12 @@ def one_secret_row_of_each_kind(people):
     )
     delivery = HandoffDelivery.objects.create(request=handoff, destination=destination, state="failed", attempts=8)
     draft = open_plan_draft(actor=manager)
+    forum = ChannelFactory(kind="discourse", notice_settings={"announcement_category": 12})
     from channels_app.models import AuditEvent
 
     objects = {
         "channel": {"pk": channel.pk},
+        "forum": {"pk": forum.pk},
         "team": {"pk": team.pk},
         "agent": {"pk": assignment.agent.pk},
         "plan": {"pk": plan.pk},
