@@ -16,6 +16,7 @@ from channels_app.models import Agent, Assignment, Channel, Conversation, Messag
 from channels_app.plans.services.plans import (
     AutoReplyInput,
     PhaseInput,
+    PublicNoticeInput,
     RedirectInput,
     approve_plan,
     confirm_reassignments,
@@ -106,6 +107,31 @@ LAST = [
     "Rahman",
 ]
 SKILLS = ["billing", "devices", "accounts", "writing", "escalations"]
+
+# What the channels themselves say: the X posts, the forum's pinned topic, the Messenger greeting
+# (160 characters), the YouTube description; the "has moved" versions at the hard close.
+PUBLIC_NOTICES = [
+    PublicNoticeInput(
+        "en",
+        "Lumen support here closes on {date}. Reach us at {redirect_url} or call {phone}.",
+        moved_text="Lumen support has moved: {redirect_url} or call {phone}.",
+        title="Lumen support is moving to the help centre",
+        body="From {date} we answer support questions at {redirect_url} and on {phone}. "
+        "This forum stays open to read. Thank you for helping each other here.",
+    ),
+    PublicNoticeInput(
+        "fr",
+        "Le support Lumen ici ferme le {date}. Écrivez-nous sur {redirect_url} ou appelez le {phone}.",
+        moved_text="Le support Lumen a déménagé : {redirect_url} ou le {phone}.",
+        body="À partir du {date}, nous répondons sur {redirect_url} et au {phone}. Le forum reste lisible.",
+    ),
+    PublicNoticeInput(
+        "id",
+        "Dukungan Lumen di sini tutup pada {date}. Hubungi kami di {redirect_url} atau {phone}.",
+        moved_text="Dukungan Lumen telah pindah: {redirect_url} atau {phone}.",
+        body="Mulai {date} kami menjawab di {redirect_url} dan di {phone}. Forum ini tetap bisa dibaca.",
+    ),
+]
 
 REPLIES = {
     "notice": {
@@ -203,6 +229,11 @@ class Command(BaseCommand):
                 handle=handle,
                 webhook_secret_env=f"DUSK_CHANNEL_{kind.upper()}_SECRET",
                 **demo_channel(kind, settings.DUSK_SANDBOX_PORT),
+                # The forum's announcement goes in its Support category (12); Support and
+                # Billing help (13) become read-only at the hard close.
+                notice_settings=(
+                    {"announcement_category": 12, "read_only_categories": [12, 13]} if kind == "discourse" else {}
+                ),
             )
             for kind, name, handle in specs
         }
@@ -391,6 +422,7 @@ class Command(BaseCommand):
             ],
             redirects=redirects,
             auto_replies=replies,
+            public_notices=PUBLIC_NOTICES,
         )
         # A small plan due a few minutes from now, so a running worker shows a real cutover.
         soon = (timezone.now() + timedelta(minutes=3)).astimezone(UTC)
@@ -405,6 +437,7 @@ class Command(BaseCommand):
                 RedirectInput("url", "Help centre contact form", "https://help.lumen.example/contact", 0.3),
             ],
             auto_replies=[AutoReplyInput("hard_close", loc, REPLIES["hard_close"][loc]) for loc in ("en", "fr", "id")],
+            public_notices=[PublicNoticeInput(n.locale, "", n.moved_text) for n in PUBLIC_NOTICES],
         )
         messenger_agents = Agent.objects.filter(
             assignments__team__name="Messenger Care", assignments__ends_on__isnull=True

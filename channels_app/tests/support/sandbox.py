@@ -35,6 +35,33 @@ DEMO_TOKEN_ENV = {kind: f"DUSK_CHANNEL_DEMO_{kind.upper()}_TOKEN" for kind in KI
 SANDBOX_URL_ENV = {kind: f"DUSK_SANDBOX_{kind.upper()}_URL" for kind in KINDS}
 
 
+def public_face(kind: str, fake: FakePlatform) -> list[tuple[str, str]]:
+    """What the platform shows everyone, as (what, value) rows: the brand's posts on X, the
+    forum's topics and category permissions, the Messenger greeting, the YouTube description."""
+    rows: list[tuple[str, str]] = []
+    if isinstance(fake, FakeX):
+        rows += [(f"post {p['id']}", p["text"]) for p in fake.posts()]
+    elif isinstance(fake, FakeDiscourse):
+        for topic in fake.live_topics():
+            pinned = "pinned globally" if topic["pinned_globally"] else "not pinned"
+            what = f"topic {topic['id']} in category {topic['category_id']}, {pinned}, version {topic['version']}"
+            rows.append((what, f"{topic['title']}\n\n{topic['raw']}"))
+        for number, category in sorted(fake.categories.items()):
+            permissions = ", ".join(f"{group}: {kind}" for group, kind in category["permissions"].items())
+            rows.append((f"category {number} {category['name']}", f"{permissions} (1 full, 2 post, 3 read)"))
+    elif isinstance(fake, FakeMessenger):
+        for greeting in fake.profile.get("greeting") or []:
+            rows.append((f"greeting {greeting['locale']}", greeting["text"]))
+        for breakers in fake.profile.get("ice_breakers") or []:
+            questions = [b.get("question", "") for b in breakers.get("call_to_actions") or []]
+            rows.append(("ice breakers", " · ".join(questions)))
+    elif isinstance(fake, FakeYouTube):
+        rows.append(("description", str((fake.branding.get("channel") or {}).get("description") or "")))
+        for language, value in sorted(fake.localizations.items()):
+            rows.append((f"description {language}", str(value.get("description") or "")))
+    return rows
+
+
 def sandbox_url(kind: str, first_port: int) -> str:
     return os.environ.get(SANDBOX_URL_ENV[kind]) or f"http://127.0.0.1:{first_port + KINDS.index(kind)}"
 
@@ -73,7 +100,10 @@ def bench_channel(kind: str) -> dict[str, str]:
 
 
 def _fake(kind: str) -> FakePlatform:
-    return {"x": FakeX, "youtube": FakeYouTube, "discourse": FakeDiscourse, "messenger": FakeMessenger}[kind]()
+    fake = {"x": FakeX, "youtube": FakeYouTube, "discourse": FakeDiscourse, "messenger": FakeMessenger}[kind]()
+    if isinstance(fake, FakeMessenger):  # the page's welcome before any public notice
+        fake.profile = {"greeting": [{"locale": "default", "text": "Hi {{user_first_name}}! Ask us anything."}]}
+    return fake
 
 
 class Sandbox:
@@ -138,6 +168,12 @@ class Sandbox:
             parts.append(
                 f"<p class='{'off' if fake.refuse_credentials else ''}'>{len(received)} requests · {state}</p>"
             )
+            face = public_face(kind, fake)
+            if face:
+                parts.append("<table class='face'><caption>What everyone sees</caption>")
+                for what, value in face:
+                    parts.append(f"<tr><th>{html.escape(what)}</th><td><code>{html.escape(value)}</code></td></tr>")
+                parts.append("</table>")
             if form_token:
                 action = "accept" if fake.refuse_credentials else "refuse"
                 label = "Accept credentials again" if fake.refuse_credentials else "Answer 401 (revoke the token)"
