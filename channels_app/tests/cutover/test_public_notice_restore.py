@@ -5,15 +5,18 @@ are restored, the run page lists what was not (channel, change, the platform's a
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
 
 from channels_app.core.errors import InvalidTransition
-from channels_app.models import AuditEvent, Publication, PublicationState
+from channels_app.cutover.services.rollback import rollback_run
+from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, SunsetPlan
 from channels_app.platforms.services.publications import retry_restores
 from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, graph_error, serve
 from channels_app.tests.support.notice_helpers import four_platform_channels, notice_plan, run_phase
@@ -195,3 +198,42 @@ def test_a_platform_down_during_rollback_then_up_again(
     assert fake_messenger.profile == before
     assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 4
     assert _audited("publication.restored") == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_platforms_are_asked_only_once_the_rollback_committed(
+    manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
+):
+    """While a platform's undo is in flight the rollback is already committed and holds no lock;
+    the change is recorded restored only once its platform answered."""
+    plan = notice_plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
+    notice = run_phase(plan, "notice")
+    held = fake_youtube.hold_next(path="/youtube/v3/channels")  # the first undo: the latest change
+    failures: list[BaseException] = []
+
+    def roll_back() -> None:
+        try:
+            rollback_run(actor=manager, run=notice.pk, reason="Announced too early")
+        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=roll_back)
+    worker.start()
+    try:
+        assert held.arrived.wait(30)
+        notice.refresh_from_db()
+        assert notice.rolled_back_at is not None  # committed before any platform was asked
+        described = Publication.objects.get(run=notice, action="description")
+        assert described.state == PublicationState.PUBLISHED
+        with transaction.atomic():  # the rollback's row locks are released
+            SunsetPlan.objects.select_for_update(nowait=True).get(pk=plan.pk)
+            CutoverRun.objects.select_for_update(nowait=True).get(pk=notice.pk)
+    finally:
+        held.release.set()
+        worker.join(60)
+    assert failures == []
+    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 4
+    notice.refresh_from_db()
+    assert notice.rollback_summary["public_changes_restored"] == 4
