@@ -12,5 +12,6 @@ urlpatterns = [
     path("runs/<int:pk>/failures/", views.run_failures, name="run_failures"),
     path("runs/<int:pk>/retry-deliveries/", views.run_retry_deliveries, name="run_retry_deliveries"),
     path("runs/<int:run_id>/rollback/", views.run_rollback, name="run_rollback"),
+    path("runs/<int:pk>/retry-restores/", views.run_retry_restores, name="run_retry_restores"),
     path("channels/<int:channel_id>/watchdog/", views.channel_watchdog, name="channel_watchdog"),
 ]

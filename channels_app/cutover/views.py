@@ -38,6 +38,7 @@ from channels_app.models import (
 )
 from channels_app.plans.selectors import run_delivery_counts
 from channels_app.platforms.selectors import reason_text
+from channels_app.platforms.services.publications import retry_restores
 
 PAGE_SIZE = 50
 MAX_PAGE = 1_000_000_000
@@ -158,6 +159,9 @@ def run_detail(request, pk: int):
         raise Http404(_("No such run.")) from None
     now = timezone.now()
     progress = run_progress(run, now=now)
+    not_restored = (
+        [p for p in progress.publications if p.state == PublicationState.PUBLISHED] if run.rolled_back_at else []
+    )
     context = {
         "run": run,
         "steps": progress.steps,
@@ -179,6 +183,9 @@ def run_detail(request, pk: int):
         and run.rolled_back_at is None
         and can(request.user, "rollback_plan"),
         "rollback_summary": rollback_summary_lines(run),
+        # A rolled-back run's public changes still published: their platform refused the undo.
+        "not_restored": not_restored,
+        "can_retry_restores": bool(not_restored) and can(request.user, "rollback_plan"),
     }
     template = "channels_app/run_detail.html"
     if request.htmx:
@@ -227,5 +234,40 @@ def run_retry_deliveries(request, pk: int):
                 count,
             )
             % {"n": count},
+        )
+    return redirect("run_detail", pk=run.pk)
+
+
+@require_POST
+@login_required
+def run_retry_restores(request, pk: int):
+    """Ask the platforms again to restore what a rolled-back run's public changes replaced, for
+    the changes they refused to restore (after fixing the cause)."""
+    require(request.user, "rollback_plan")
+    run = get_object_or_404(CutoverRun, pk=pk)
+    try:
+        restored, errors = retry_restores(actor=request.user, run=run)
+    except InvalidTransition as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("run_detail", pk=run.pk)
+    if errors:
+        messages.error(
+            request,
+            ngettext(
+                "%(n)s public change is still not restored; its platform's answer is below.",
+                "%(n)s public changes are still not restored; their platforms' answers are below.",
+                len(errors),
+            )
+            % {"n": len(errors)},
+        )
+    if restored:
+        messages.success(
+            request,
+            ngettext(
+                "%(n)s public change restored on its platform",
+                "%(n)s public changes restored on their platforms",
+                restored,
+            )
+            % {"n": restored},
         )
     return redirect("run_detail", pk=run.pk)

@@ -27,6 +27,8 @@ from channels_app.models import (
     PhaseState,
     PlanChannel,
     PlanState,
+    Publication,
+    PublicationState,
     Reassignment,
     ReassignmentState,
     RunState,
@@ -82,14 +84,29 @@ def _check_can_roll_back(run: CutoverRun, plan: SunsetPlan, now: datetime) -> No
             )
 
 
-@transaction.atomic
 def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | None = None) -> CutoverRun:
     """Restore channel states, conversations, assignments and moves as they were
     before the run, and on the platforms what the run's public notice replaced (the earlier
     greeting, description, category permissions, pinned state; its posts and topics deleted).
     Hand-off notices already sent stay sent (and their unique
-    key keeps a later cutover from sending them again); unsent ones are dropped."""
+    key keeps a later cutover from sending them again); unsent ones are dropped.
+
+    The database is rolled back in one transaction; the platforms are asked only once it has
+    committed, each answer recorded on its own (`restore_publications`), so no HTTP call runs
+    under the rollback's locks and a database failure cannot leave a change its platform already
+    undid recorded as published. A change a platform refuses to restore (or one never asked: the
+    process ended in between) stays published on the rolled-back run, listed on the run page,
+    where `retry_restores` asks again."""
     require(actor, "rollback_plan")
+    run = _roll_back_database(actor=actor, run=run, reason=reason, now=now)
+    # The public notice: what each change on a platform replaced is put back, latest first.
+    restore_publications(run=run, actor=actor)
+    run.refresh_from_db()
+    return run
+
+
+@transaction.atomic
+def _roll_back_database(*, actor, run: CutoverRun | int, reason: str, now: datetime | None) -> CutoverRun:
     now = now or timezone.now()
     run_id = run.pk if isinstance(run, CutoverRun) else run
     plan = SunsetPlan.objects.select_for_update().get(
@@ -125,8 +142,8 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
     moves = Reassignment.objects.filter(applied_by_run=run).update(
         state=ReassignmentState.CONFIRMED, applied_by_run=None
     )
-    # The public notice: what each change on a platform replaced is put back, latest first.
-    public_restored, public_errors = restore_publications(run=run, actor=actor)
+    # The public notice's changes are restored on their platforms once this commits.
+    public_to_restore = Publication.objects.filter(run=run, state=PublicationState.PUBLISHED).count()
     Phase.objects.filter(pk=run.phase_id).update(state=PhaseState.ROLLED_BACK)
     cancelled = Phase.objects.filter(plan=plan, state__in=[PhaseState.PENDING, PhaseState.SCHEDULED]).update(
         state=PhaseState.CANCELLED
@@ -144,8 +161,6 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
         "assignments_reopened": reopened_assignments,
         "moves_reverted": moves,
         "later_phases_cancelled": cancelled,
-        "public_changes_restored": public_restored,
-        "public_changes_not_restored": public_errors,
     }
     CutoverRun.objects.filter(pk=run.pk).update(rolled_back_at=now, rolled_back_by=actor, rollback_summary=summary)
     run.refresh_from_db()
@@ -159,6 +174,9 @@ def rollback_run(*, actor, run: CutoverRun | int, reason: str, now: datetime | N
             "phase_state": PhaseState.ROLLED_BACK,
             "channels": run.snapshot.get("channels"),
             **summary,
+            # Each undo on a platform is an event of its own (publication.restored or
+            # publication.not_restored), recorded as its platform answers, after this commits.
+            "public_changes_to_restore": public_to_restore,
         },
     )
     return run

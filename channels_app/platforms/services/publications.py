@@ -16,8 +16,10 @@ like the outbox sends a reply:
    tries), or failed with the platform's message. A failure stops the rest of that channel's
    changes (nothing half-applied on that platform); other channels go on.
 
-`restore_publications` (rollback) puts back what each published change replaced, in reverse order.
-Every change and every undo is an audit event.
+`restore_publications` (rollback, after its transaction committed) puts back what each published
+change replaced, in reverse order, each answer recorded on its own; `retry_restores` asks again for
+the changes a platform refused to restore. Every change, every undo and every refused undo is an
+audit event.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from django.db import transaction
 from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from channels_app.audit.services import record_event
+from channels_app.core.errors import InvalidTransition
 from channels_app.core.permissions import require
 from channels_app.core.secrets import channel_secret
 from channels_app.models import Channel, CutoverRun, Publication, PublicationState
@@ -267,11 +271,49 @@ def publish_pending(*, run_id: int, beat: Beat = _no_beat) -> PublishReport:
     return report
 
 
+def _not_restored_line(channel_name: str, action: str, error: str) -> str:
+    return f"{channel_name}: {action} not restored: {error or 'not tried yet'}"
+
+
+def _summarise_restores(run_id: int) -> tuple[int, list[str]]:
+    """Write the rolled-back run's summary of its public changes as the rows now say (restored
+    count, what is still published with why), under the run's row lock, so two restores ending
+    together leave the later picture; returns it."""
+    with transaction.atomic():
+        run = CutoverRun.objects.select_for_update().only("rollback_summary").get(pk=run_id)
+        rows = Publication.objects.filter(run_id=run_id)
+        restored = rows.filter(state=PublicationState.RESTORED).count()
+        not_restored = [
+            _not_restored_line(name, action, error)
+            for name, action, error in rows.filter(state=PublicationState.PUBLISHED)
+            .order_by("-position", "-id")
+            .values_list("channel__name", "action", "error")
+        ]
+        summary = dict(run.rollback_summary or {})
+        summary.update(public_changes_restored=restored, public_changes_not_restored=not_restored)
+        CutoverRun.objects.filter(pk=run_id).update(rollback_summary=summary)
+    return restored, not_restored
+
+
+def _require_rolled_back(run: CutoverRun) -> None:
+    if not CutoverRun.objects.filter(pk=run.pk, rolled_back_at__isnull=False).exists():
+        message = _("Only a rolled-back run's public changes are restored; this run was not rolled back.")
+        raise InvalidTransition(message)
+
+
 def restore_publications(*, run: CutoverRun, actor) -> tuple[int, list[str]]:
-    """Put back what each of the run's published changes replaced, latest first; returns
-    (restored, errors). Runs inside the rollback's transaction, so each undo's audit event
-    commits with it."""
+    """Put back what each of the rolled-back run's published changes replaced, latest first;
+    returns (restored by this call, the platforms' refusals).
+
+    Called after the rollback committed, outside any transaction: each platform is asked first,
+    then its answer is recorded in a transaction of its own (restored, with its
+    `publication.restored` audit event; or still published, with the platform's message and a
+    `publication.not_restored` event), so the database never says "published" of a change its
+    platform already undid because a later write failed. A change still published is restored
+    again by `retry_restores` (restores are idempotent: `before` is put back, a post or topic
+    already gone is what was wanted). The run's summary is rewritten from the rows at the end."""
     require(actor, "rollback_plan")
+    _require_rolled_back(run)
     restored = 0
     errors: list[str] = []
     rows = Publication.objects.filter(run=run, state=PublicationState.PUBLISHED).select_related("channel")
@@ -288,18 +330,48 @@ def restore_publications(*, run: CutoverRun, actor) -> tuple[int, list[str]]:
                 timeout=http_timeout(),
             )
         except SendError as exc:
-            message = f"{channel.name}: {publication.action} not restored: {exc.error}"
-            errors.append(message)
-            Publication.objects.filter(pk=publication.pk).update(error=message[:1000])
+            errors.append(_not_restored_line(channel.name, publication.action, exc.error))
+            with transaction.atomic():
+                refused = Publication.objects.filter(pk=publication.pk, state=PublicationState.PUBLISHED).update(
+                    error=exc.error[:1000], status_code=exc.status_code
+                )
+                if refused:
+                    record_event(
+                        actor=actor,
+                        action="publication.not_restored",
+                        obj=run,
+                        after={"channel": channel.pk, "action": publication.action, "error": exc.error[:1000]},
+                    )
             continue
-        now = timezone.now()
-        Publication.objects.filter(pk=publication.pk).update(state=PublicationState.RESTORED, restored_at=now)
-        restored += 1
-        record_event(
-            actor=actor,
-            action="publication.restored",
-            obj=run,
-            before={"channel": channel.pk, "action": publication.action, "platform_id": publication.platform_id},
-            after={"channel": channel.pk, "action": publication.action, "state": publication.before},
-        )
+        with transaction.atomic():
+            # Only the call that moves the row records the undo: two restores at once audit it once.
+            done = Publication.objects.filter(pk=publication.pk, state=PublicationState.PUBLISHED).update(
+                state=PublicationState.RESTORED, restored_at=timezone.now(), error="", status_code=0
+            )
+            if done:
+                restored += 1
+                record_event(
+                    actor=actor,
+                    action="publication.restored",
+                    obj=run,
+                    before={
+                        "channel": channel.pk,
+                        "action": publication.action,
+                        "platform_id": publication.platform_id,
+                    },
+                    after={"channel": channel.pk, "action": publication.action, "state": publication.before},
+                )
+    _summarise_restores(run.pk)
     return restored, errors
+
+
+def retry_restores(*, actor, run: CutoverRun) -> tuple[int, list[str]]:
+    """Restore again the rolled-back run's public changes that a platform refused to restore (or
+    that were never tried: the process ended after the rollback committed), once the cause is
+    fixed; returns (restored, the platforms' refusals). Refused when the run was not rolled back
+    or nothing of it is left to restore."""
+    require(actor, "rollback_plan")
+    _require_rolled_back(run)
+    if not Publication.objects.filter(run_id=run.pk, state=PublicationState.PUBLISHED).exists():
+        raise InvalidTransition(_("Every public change of this run is already restored; nothing is left to restore."))
+    return restore_publications(run=run, actor=actor)

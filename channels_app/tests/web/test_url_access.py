@@ -139,6 +139,7 @@ ACCESS: dict[str, object] = {
     "phase_dry_run": Page(VIEW_ONLY, kwargs="phase_of_plan"),
     "run_rollback": Page({"GET": "view", "POST": "rollback_plan"}, kwargs="run_id"),
     "run_retry_deliveries": Page({"POST": "manage_channels"}, kwargs="run"),
+    "run_retry_restores": Page({"POST": "rollback_plan"}, kwargs="run"),
     "phase_dry_run_by_kind": Page(VIEW_ONLY, kwargs="phase_kind_of_plan"),
     "channel_watchdog": Page(VIEW_ONLY, kwargs="channel_id"),
     "tracked_redirect": Public(ok=(200, 404), kwargs="reference"),
