@@ -163,7 +163,7 @@ def test_a_plan_that_is_no_draft_is_a_409_and_keeps_its_notice(manager, approver
         manager=manager,
         approver=approver,
         channels=[forum],
-        public_notices=[PublicNoticeInput("en", "Closing", title=EN["title"], body=EN["body"])],
+        public_notices=[PublicNoticeInput("en", "Closing", EN["moved_text"], EN["title"], EN["body"])],
     )
     response = api(manager).patch(
         f"/api/v1/plans/{plan.pk}/", {"public_notices": [{**EN, "title": "A new title for it"}]}, format="json"
