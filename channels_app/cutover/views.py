@@ -37,7 +37,7 @@ from channels_app.models import (
     WatchdogAlert,
 )
 from channels_app.plans.selectors import run_delivery_counts
-from channels_app.platforms.selectors import reason_text
+from channels_app.platforms.selectors import reason_text, run_public_changes
 from channels_app.platforms.services.publications import retry_restores
 
 PAGE_SIZE = 50
@@ -116,6 +116,10 @@ def run_rollback(request, run_id: int):
             "can_roll_back": can(request.user, "rollback_plan"),
             "reason": request.POST.get("reason", ""),
             "rollback_summary": rollback_summary_lines(run),
+            # What the public notice changed and a rollback will put back, as the run page lists it.
+            "public_to_restore": [p for p in run_public_changes(run.pk) if p.state == PublicationState.PUBLISHED]
+            if not run.rolled_back_at
+            else [],
         },
         status=FORM_ERROR_STATUS if error else 200,
     )

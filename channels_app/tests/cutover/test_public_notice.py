@@ -127,7 +127,7 @@ def _forum_text(fake_discourse) -> list[tuple]:
 
 @pytest.mark.django_db(transaction=True)
 def test_rolling_back_the_hard_close_restores_what_the_notice_left(
-    manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
+    client, manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
 ):
     plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
     _run(plan, "notice")
@@ -141,6 +141,11 @@ def test_rolling_back_the_hard_close_restores_what_the_notice_left(
     }
     hard = _run(plan, "hard_close")
     assert fake_discourse.categories != after_notice["categories"]
+    # The rollback page says which public changes it will put back.
+    client.force_login(manager)
+    page = client.get(reverse("run_rollback", args=[hard.pk])).content.decode()
+    for action in ("post", "update_topic", "read_only", "greeting", "description", "localizations"):
+        assert f'data-publication="{action}"' in page, action
 
     rollback_run(actor=manager, run=hard, reason="The new help centre is down")
     assert [p["id"] for p in fake_x.posts()] == after_notice["posts"]

@@ -92,15 +92,15 @@ def test_a_restore_refused_by_one_platform_is_shown_on_the_run_page_and_retried_
     greeting = Publication.objects.get(run=notice, action="greeting")
     assert greeting.state == PublicationState.PUBLISHED and greeting.restored_at is None
     assert REFUSAL in greeting.error and greeting.status_code == 403
-    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 3
+    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 5
     notice.refresh_from_db()
     assert notice.rolled_back_at is not None
-    assert notice.rollback_summary["public_changes_restored"] == 3
+    assert notice.rollback_summary["public_changes_restored"] == 5
     (line,) = notice.rollback_summary["public_changes_not_restored"]
     assert line.startswith("Brand on Messenger: greeting not restored:") and REFUSAL in line
-    assert _audited("publication.restored") == 3 and _audited("publication.not_restored") == 1
+    assert _audited("publication.restored") == 5 and _audited("publication.not_restored") == 1
     rolled_back = AuditEvent.objects.get(action="run.rolled_back")
-    assert rolled_back.after["public_changes_to_restore"] == 4
+    assert rolled_back.after["public_changes_to_restore"] == 6
 
     page = client.get(reverse("run_detail", args=[notice.pk])).content.decode()
     assert 'data-not-restored="greeting"' in page and page.count("data-not-restored=") == 1
@@ -133,14 +133,14 @@ def test_a_restore_refused_by_one_platform_is_shown_on_the_run_page_and_retried_
     undo = AuditEvent.objects.filter(action="publication.restored").order_by("id").last()
     assert undo.actor == manager and undo.after["action"] == "greeting"
     assert undo.after["state"] == greeting.before
-    assert _audited("publication.restored") == 4
+    assert _audited("publication.restored") == 6
     notice.refresh_from_db()
-    assert notice.rollback_summary["public_changes_restored"] == 4
+    assert notice.rollback_summary["public_changes_restored"] == 6
     assert notice.rollback_summary["public_changes_not_restored"] == []
     assert notice.rollback_summary["reason"] == "Announced too early"
     page = client.get(reverse("run_detail", args=[notice.pk])).content.decode()
     assert "data-not-restored=" not in page and "Retry restoring" not in page
-    assert "4 public changes restored on their platforms" in page
+    assert "6 public changes restored on their platforms" in page
 
     # A second retry changes nothing, anywhere, and says why.
     writes = _writes(fake_x, fake_discourse, fake_messenger, fake_youtube)
@@ -171,7 +171,7 @@ def test_a_retry_of_a_run_not_rolled_back_changes_nothing(
     assert response.status_code == 200 and "this run was not rolled back" in response.content.decode()
     assert _writes(fake_x, fake_discourse, fake_messenger, fake_youtube) == writes
     assert AuditEvent.objects.count() == events
-    assert Publication.objects.filter(run=notice, state=PublicationState.PUBLISHED).count() == 4
+    assert Publication.objects.filter(run=notice, state=PublicationState.PUBLISHED).count() == 6
     notice.refresh_from_db()
     assert notice.rolled_back_at is None and not notice.rollback_summary
 
@@ -196,8 +196,8 @@ def test_a_platform_down_during_rollback_then_up_again(
 
     client.post(reverse("run_retry_restores", args=[notice.pk]))
     assert fake_messenger.profile == before
-    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 4
-    assert _audited("publication.restored") == 4
+    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 6
+    assert _audited("publication.restored") == 6
 
 
 @pytest.mark.django_db(transaction=True)
@@ -234,6 +234,6 @@ def test_the_platforms_are_asked_only_once_the_rollback_committed(
         held.release.set()
         worker.join(60)
     assert failures == []
-    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 4
+    assert Publication.objects.filter(run=notice, state=PublicationState.RESTORED).count() == 6
     notice.refresh_from_db()
-    assert notice.rollback_summary["public_changes_restored"] == 4
+    assert notice.rollback_summary["public_changes_restored"] == 6
