@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from channels_app.core import metrics
 from channels_app.core.charts import line_chart
 from channels_app.core.client_ip import client_ip
+from channels_app.core.csrf import get_token
 from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
 from channels_app.core.secrets import channel_secret
