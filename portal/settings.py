@@ -409,6 +409,24 @@ DUSK_WEBHOOK_MIDDLEWARE = [
 # ...and with a URLconf holding the webhooks only, so no other view is reachable without the
 # browser middleware.
 DUSK_WEBHOOK_URLCONF = "channels_app.web.hooks"
+# The customer's landing pages (the tracked link /r/<reference>, its choices and contact form;
+# /landing/<plan>/ brand stylesheets and logos) are public: no session, no sign-in, no flash
+# message, no htmx, no personal time zone. portal/handlers.py serves them through these
+# middleware only, in MIDDLEWARE's order: the response's security headers and CSP, the
+# language, the text checks and CSRF (the contact form and the choice beacon are POSTs). The
+# URLconf is the project's (a template may name any page); only the handoff feature's public
+# views resolve under these prefixes (tests/web/test_wsgi.py).
+DUSK_LANDING_MIDDLEWARE = [
+    "channels_app.web.middleware.RequestIdMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "channels_app.web.middleware.SecurityEventMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "channels_app.web.middleware.TextInputMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "channels_app.web.middleware.ContentSecurityPolicyMiddleware",
+]
 # Seconds a web process keeps a channel's webhook settings.
 DUSK_WEBHOOK_CHANNEL_TTL = env.float("DUSK_WEBHOOK_CHANNEL_TTL", default=5.0)
 # No second auto-reply to the same customer on the same channel within this many seconds.

@@ -198,12 +198,59 @@ def is_reference(reference: str) -> bool:
 def landing_for(reference: str, *, now: datetime | None = None) -> Landing | None:
     """Everything the landing page of `reference` shows, or None when the reference is unknown or
     its channel has no approved plan: one query (`landing_query`)."""
+    found = landing_rows_for(reference, now=now)
+    return found.landing if found is not None else None
+
+
+def landing_rows_for(reference: str, *, now: datetime | None = None) -> "LandingRows | None":
+    """`landing_for`'s rows, the Landing built from them only when asked for."""
     if not is_reference(reference):
         return None
     with connection.cursor() as cursor:
         cursor.execute(landing_query(), [reference])
         rows = cursor.fetchall()
-    return landing_from_rows(reference, rows, now=now)
+    return LandingRows.of(reference, rows, now=now)
+
+
+class LandingRows:
+    """The rows of `landing_query` for one reference (its first 22 columns), as the page's first
+    showing needs them: the conversation's locale and what the page shows (`shown`), without the
+    seven instances of the Landing, built only when asked for (`landing`)."""
+
+    __slots__ = ("reference", "rows", "now", "_landing")
+
+    def __init__(self, reference: str, rows: list[tuple], now: datetime):
+        self.reference = reference
+        self.rows = rows  # ordered by the targets' positions
+        self.now = now
+        self._landing = None
+
+    @classmethod
+    def of(cls, reference: str, rows: list[tuple], *, now: datetime | None = None) -> "LandingRows | None":
+        if not rows:
+            return None
+        if len(rows) > 1:
+            rows = sorted(rows, key=lambda row: -1 if row[7] is None else row[7])
+        return cls(reference, rows, now or timezone.now())
+
+    @property
+    def locale(self) -> str:
+        return self.rows[0][1] or ""
+
+    def shown(self) -> tuple:
+        """Everything the page shows but the reference and the language, as a key: the channel's
+        kind, the plan, its branding (with its version) and its targets, and today's date where
+        the phone hours are (their instants today depend on it). Columns 3 to 21 of the rows, the
+        conversation's own (its id, locale, channel) left out."""
+        zone = self.rows[0][18]
+        day = self.now.astimezone(ZoneInfo(zone)).date() if zone else None
+        return (day, *(row[3:22] for row in self.rows))
+
+    @property
+    def landing(self) -> Landing:
+        if self._landing is None:
+            self._landing = landing_from_rows(self.reference, self.rows, now=self.now)
+        return self._landing
 
 
 def _loaded(model, **values):

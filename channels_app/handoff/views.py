@@ -13,7 +13,6 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -27,6 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from channels_app.core import metrics
 from channels_app.core.charts import line_chart
 from channels_app.core.client_ip import client_ip
+from channels_app.core.csrf import get_token
 from channels_app.core.csvcells import DefusedWriter
 from channels_app.core.permissions import can, require
 from channels_app.core.secrets import channel_secret
@@ -43,7 +43,9 @@ from channels_app.handoff.selectors import (
     SERIES_STEPS,
     FunnelRow,
     Landing,
+    LandingRows,
     landing_for,
+    landing_rows_for,
     logo_of,
     visitor_key,
 )
@@ -79,7 +81,13 @@ class _ChoiceRedirect(HttpResponseRedirect):
 def _within_visit_rate(request) -> bool:
     """Whether this client may still be recorded this minute (per process: a bound, not a tally)."""
     key = f"dusk:landings:{client_ip(request)}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=120)
+    # One cache operation for all but the minute's first request of an address (with Redis, one
+    # round trip on the busiest public page instead of two).
+    try:
+        return cache.incr(key) <= settings.DUSK_TRACKED_LINK_RATE
+    except ValueError:  # the minute's first (or the key was evicted)
+        if cache.add(key, 1, timeout=120):
+            return True
     try:
         return cache.incr(key) <= settings.DUSK_TRACKED_LINK_RATE
     except ValueError:  # evicted between add and incr
@@ -89,37 +97,39 @@ def _within_visit_rate(request) -> bool:
 def _language(landing: Landing | None) -> str:
     """The conversation's language when the page speaks it, else what the browser asked for
     (LocaleMiddleware already chose it from Accept-Language)."""
-    if landing is not None:
-        locale = (landing.conversation.locale or "").split("-")[0].lower()
-        if locale in LANDING_LANGUAGES:
-            return locale
+    return _language_of(landing.conversation.locale if landing is not None else "")
+
+
+def _language_of(locale: str) -> str:
+    locale = (locale or "").split("-")[0].lower()
+    if locale in LANDING_LANGUAGES:
+        return locale
     return translation.get_language() or settings.LANGUAGE_CODE
 
 
 def _render_landing(request, landing: Landing, *, form: ContactForm | None = None, status: int = 200, sent=False):
     language = _language(landing)
-    if form is None and not sent and SAFE_REFERENCE.fullmatch(landing.conversation.reference):
-        html = _blank_page(landing, language)
-        html = html.replace(REFERENCE_SLOT, landing.conversation.reference).replace(CSRF_SLOT, get_token(request))
-        response = HttpResponse(html, status=status)
-    else:
-        with translation.override(language):
-            response = render(
-                request,
-                "channels_app/landing.html",
-                {
-                    "landing": landing,
-                    "reference": landing.conversation.reference,
-                    "form": form or ContactForm(),
-                    "sent": sent,
-                    "language": language,
-                },
-                status=status,
-            )
+    with translation.override(language):
+        response = render(
+            request,
+            "channels_app/landing.html",
+            {
+                "landing": landing,
+                "reference": landing.conversation.reference,
+                "form": form or ContactForm(),
+                "sent": sent,
+                "language": language,
+            },
+            status=status,
+        )
+    return _landing_headers(response, language, landing.form_origins)
+
+
+def _landing_headers(response: HttpResponse, language: str, form_origins: list[str]) -> HttpResponse:
     response["Content-Language"] = language
     # Choices that take the reference as a form field submit to their targets: the page's
     # form-action policy names those origins (web/middleware.py adds them to 'self').
-    response.csp_form_action = landing.form_origins
+    response.csp_form_action = form_origins
     # The reference is in the URL: targets elsewhere are not told it by the browser. Not
     # "no-referrer": Chromium then sends "Origin: null" with the contact form and CSRF refuses it.
     response["Referrer-Policy"] = "same-origin"
@@ -129,43 +139,24 @@ def _render_landing(request, landing: Landing, *, form: ContactForm | None = Non
 
 # The page as it first shows (empty form, nothing sent) is the same for every reference of a plan
 # but for the reference and the CSRF token: each web process keeps it, rendered with these two
-# slots, under everything it shows (language, platform, branding, targets, today's phone hours),
-# read by the page's one query on every request, so an edit shows at once. References are
-# "DSK-" and letters and digits: nothing to escape, in the text or in a URL.
+# slots, with its form-action origins, under everything it shows (language, and
+# `LandingRows.shown`: platform, branding, targets, today's date for the phone hours), read by
+# the page's one query on every request, so an edit shows at once. A request that finds it
+# builds no instance and renders no template. References are "DSK-" and letters and digits:
+# nothing to escape, in the text or in a URL.
 REFERENCE_SLOT = "QQREFERENCESLOTQQ"
 CSRF_SLOT = "QQCSRFSLOTQQ"
 SAFE_REFERENCE = re.compile(r"[A-Za-z0-9-]+")
-_BLANK_PAGES: dict[tuple, str] = {}
+_BLANK_PAGES: dict[tuple, tuple[str, list[str]]] = {}
 BLANK_PAGES_MAX = 256
 
 
-def _blank_page(landing: Landing, language: str) -> str:
-    page = landing.page
-    key = (
-        language,
-        landing.conversation.channel.kind,
-        landing.plan.pk,
-        page.pk,
-        page.version,
-        page.display_name,
-        page.logo_type,
-        tuple(
-            (
-                c.target.position,
-                c.target.kind,
-                c.target.label,
-                c.target.value,
-                c.target.reference_mode,
-                c.target.reference_name,
-                c.hours,
-                c.opens_utc,
-                c.closes_utc,
-            )
-            for c in landing.choices
-        ),
-    )
-    html = _BLANK_PAGES.get(key)
-    if html is None:
+def _blank_page(found: LandingRows, language: str) -> tuple[str, list[str]]:
+    """The page as it first shows, with its slots, and its form-action origins."""
+    key = (language, found.shown())
+    page = _BLANK_PAGES.get(key)
+    if page is None:
+        landing = found.landing
         with translation.override(language):
             html = render_to_string(
                 "channels_app/landing.html",
@@ -180,8 +171,8 @@ def _blank_page(landing: Landing, language: str) -> str:
             )
         if len(_BLANK_PAGES) >= BLANK_PAGES_MAX:
             _BLANK_PAGES.clear()
-        _BLANK_PAGES[key] = html
-    return html
+        page = _BLANK_PAGES[key] = (html, landing.form_origins)
+    return page
 
 
 def _missing(request, reference: str):
@@ -196,17 +187,23 @@ def landing(request, reference: str):
     robots), then the page that tells the customer where support went."""
     if _within_visit_rate(request):
         agent = request.headers.get("User-Agent", "")[:512]
-        page = open_landing(
+        found = open_landing(
             reference=reference,
             visitor=visitor_key(client_ip=client_ip(request), user_agent=agent),
             user_agent=agent,
             method=request.method,
         )
     else:
-        page = landing_for(reference)
-    if page is None:
+        found = landing_rows_for(reference)
+    if found is None:
         return _missing(request, reference)
-    return _render_landing(request, page, sent=request.GET.get("sent") == "1")
+    sent = request.GET.get("sent") == "1"
+    if sent or not SAFE_REFERENCE.fullmatch(reference):
+        return _render_landing(request, found.landing, sent=sent)
+    language = _language_of(found.locale)
+    html, form_origins = _blank_page(found, language)
+    html = html.replace(REFERENCE_SLOT, reference).replace(CSRF_SLOT, get_token(request))
+    return _landing_headers(HttpResponse(html), language, form_origins)
 
 
 @require_http_methods(["GET", "POST"])

@@ -9,6 +9,7 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
@@ -129,8 +130,11 @@ class TextInputMiddleware:
             return JsonResponse({"detail": message, "errors": {field: [message]}}, status=400)
         # A page in the portal's layout and the reader's language (LocaleMiddleware ran), with
         # the signed-in person's menu: the sign-in middleware comes after this one.
+        # (The landing pages' handler has no sessions: their reader is nobody signed in.)
         if not hasattr(request, "user"):
-            request.user = SimpleLazyObject(lambda: get_user(request))
+            request.user = (
+                SimpleLazyObject(lambda: get_user(request)) if hasattr(request, "session") else AnonymousUser()
+            )
         response = render(request, "400.html", {"message": message}, status=400)
         # Answered before the CSP middleware runs: the page carries the same policy.
         response["Content-Security-Policy"] = content_security_policy()

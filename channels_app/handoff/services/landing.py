@@ -12,12 +12,11 @@ from django.utils.translation import gettext as _
 
 from channels_app.core.prepared import prepared_cursor
 from channels_app.handoff.selectors import (
-    Landing,
+    LandingRows,
     is_crawler,
     is_reference,
-    landing_for,
-    landing_from_rows,
     landing_query,
+    landing_rows_for,
     transcript,
 )
 from channels_app.handoff.services.delivery import queue_handoff_deliveries
@@ -98,18 +97,22 @@ def _open_landing_sql() -> str:
 
 def open_landing(
     *, reference: str, visitor: str, user_agent: str, method: str, now: datetime | None = None
-) -> Landing | None:
-    """The landing page of `reference` (selectors.landing_for) with its request recorded
+) -> LandingRows | None:
+    """The landing page of `reference` (selectors.landing_rows_for) with its request recorded
     (`record_landing`), or None, recording nothing, when there is no page. On PostgreSQL in one
     statement: this is the hottest public page and its round trips were most of its time."""
     now = now or timezone.now()
     if connection.vendor != "postgresql" or not is_reference(reference):
-        landing = landing_for(reference, now=now)
-        if landing is not None:
+        found = landing_rows_for(reference, now=now)
+        if found is not None:
             record_landing(
-                conversation=landing.conversation, visitor=visitor, user_agent=user_agent, method=method, now=now
+                conversation=found.landing.conversation,
+                visitor=visitor,
+                user_agent=user_agent,
+                method=method,
+                now=now,
             )
-        return landing
+        return found
     # Prepared once per connection: planning this statement cost PostgreSQL more (2.3 ms) than
     # running it (0.8 ms).
     with prepared_cursor() as cursor:
@@ -118,7 +121,7 @@ def open_landing(
             [reference, _robot_kind(user_agent=user_agent, method=method), visitor, now - REPEAT_WINDOW, visitor, now],
         )
         rows = cursor.fetchall()
-    return landing_from_rows(reference, rows, now=now)
+    return LandingRows.of(reference, rows, now=now)
 
 
 def record_choice(

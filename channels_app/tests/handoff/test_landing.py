@@ -213,3 +213,15 @@ def test_the_contact_form_of_the_rendered_copy_passes_csrf(branded):
     )
     assert response.status_code == 302
     assert HandoffRequest.objects.filter(conversation=conversation).count() == 1
+
+
+def test_an_address_is_recorded_at_most_the_bound_per_minute_and_still_gets_the_page(client, branded, settings):
+    conversation, _plan = branded
+    settings.DUSK_TRACKED_LINK_RATE = 2
+    for _visit in range(4):
+        response = landing(client, conversation.reference)
+        assert response.status_code == 200 and conversation.reference in response.content.decode()
+    assert LandingVisit.objects.filter(conversation=conversation).count() == 2
+    # Another address has its own bound.
+    assert landing(client, conversation.reference, REMOTE_ADDR="203.0.113.9").status_code == 200
+    assert LandingVisit.objects.filter(conversation=conversation).count() == 3
