@@ -504,7 +504,8 @@ def _step_publishing(ctx: _Ctx) -> None:
     """The public notice: this phase's changes on the channels themselves (the forum topic, the
     X post, the Messenger greeting, the YouTube description), each made once, with what it
     replaced captured for rollback (platforms/services/publications.py). A change the platform
-    refuses stops that channel's others and is shown on the run page; the run goes on."""
+    refuses stops that channel (its changes made earlier in the run undone, its later ones not
+    made) and is shown on the run page; the run goes on."""
     info = _start_step(ctx, Step.PUBLISHING)
     run = CutoverRun.objects.select_related("phase", "plan").get(pk=ctx.run_id)
     with transaction.atomic():
@@ -517,7 +518,7 @@ def _step_publishing(ctx: _Ctx) -> None:
     report = publish_pending(run_id=ctx.run_id, beat=beat)
     with transaction.atomic():
         info["done"] = report.published
-        info["failed"] = report.failed + report.waiting
+        info["failed"] = report.failed + report.waiting + report.undone
         fields: dict[str, Any] = {}
         if report.failed:
             now = _iso(timezone.now())
@@ -1047,7 +1048,7 @@ def publish_run_changes(*, run_id: int) -> str | None:
         info = steps.get(Step.PUBLISHING)
         if info is not None:
             info["done"] = report.published
-            info["failed"] = report.failed + report.waiting
+            info["failed"] = report.failed + report.waiting + report.undone
             CutoverRun.objects.filter(pk=run_id).update(steps=steps)
     return settle_delivery(run_id=run_id)
 

@@ -13,8 +13,11 @@ like the outbox sends a reply:
 3. **attempt**: the attempt is counted and committed before the request leaves, then made;
 4. **record** the platform's answer: published (with its id), retried after the platform's
    Retry-After (waited out in place up to DUSK_PUBLICATION_MAX_WAIT, DUSK_PUBLICATION_MAX_ATTEMPTS
-   tries), or failed with the platform's message. A failure stops the rest of that channel's
-   changes (nothing half-applied on that platform); other channels go on.
+   tries), or failed with the platform's message. A failure stops that channel: its changes
+   made earlier in the run are undone (their earlier state put back, `publication.undone`) and
+   its later ones are not made, all failed with why, so nothing is left half-applied on that
+   platform; other channels go on. Retried from the run page, the channel's changes are made
+   again in order, each first looked up on its platform.
 
 `restore_publications` (rollback, after its transaction committed) puts back what each published
 change replaced, in reverse order, each answer recorded on its own; `retry_restores` asks again for
@@ -65,7 +68,8 @@ class PublishReport:
     published: int = 0
     recovered: int = 0
     failed: int = 0
-    waiting: int = 0  # left pending behind a failed change of the same channel
+    waiting: int = 0  # not made: behind a refused change of the same channel
+    undone: int = 0  # made, then undone when a later change of the same channel was refused
 
 
 def publication_key(run_id: int, channel_id: int, action: str, target: str) -> str:
@@ -265,6 +269,9 @@ def publish_pending(*, run_id: int, beat: Beat = _no_beat) -> PublishReport:
         if outcome == "failed":
             report.failed += 1
             stopped.add(publication.channel_id)
+            undone = _stop_channel(publication, beat)
+            report.undone += undone
+            report.published -= undone  # counted when they were made, earlier in this loop
         else:
             report.published += 1
             report.recovered += outcome == "recovered"
@@ -299,6 +306,64 @@ def _require_rolled_back(run: CutoverRun) -> None:
     if not CutoverRun.objects.filter(pk=run.pk, rolled_back_at__isnull=False).exists():
         message = _("Only a rolled-back run's public changes are restored; this run was not rolled back.")
         raise InvalidTransition(message)
+
+
+def _stop_channel(refused: Publication, beat: Beat) -> int:
+    """A change of this channel was refused: its later changes in the run are failed as not made,
+    and the ones already made are undone, latest first, so the platform shows what it showed
+    before the run (a retry from the run page makes them all again). Returns how many were
+    undone; one the platform will not undo stays published, with why, for a rollback to restore."""
+    label = f"{refused.action}" + (f" {refused.target}" if refused.target else "")
+    with transaction.atomic():
+        beat()
+        Publication.objects.filter(
+            run_id=refused.run_id,
+            channel_id=refused.channel_id,
+            position__gt=refused.position,
+            state=PublicationState.PENDING,
+        ).update(state=PublicationState.FAILED, error=f"not made: {label} was refused on this channel")
+    made = Publication.objects.filter(
+        run_id=refused.run_id,
+        channel_id=refused.channel_id,
+        position__lt=refused.position,
+        state=PublicationState.PUBLISHED,
+    ).select_related("channel", "run")
+    undone = 0
+    for publication in made.order_by("-position", "-id"):
+        channel = publication.channel
+        try:
+            platform_for(channel.kind).restore(
+                http_client(),
+                _account(channel),
+                _change(publication),
+                publication.before or {},
+                publication.platform_id,
+                timeout=http_timeout(),
+            )
+        except SendError as exc:
+            _record(
+                publication, beat, error=f"{label} was refused; this change could not be undone: {exc.error}"[:1000]
+            )
+            continue
+        with transaction.atomic():
+            beat()
+            Publication.objects.filter(pk=publication.pk, state=PublicationState.PUBLISHED).update(
+                state=PublicationState.FAILED,
+                error=f"undone: {label} was refused on this channel",
+                status_code=0,
+                platform_id="",
+                published_at=None,
+            )
+            record_event(
+                actor=None,
+                actor_label="system:cutover",
+                action="publication.undone",
+                obj=publication.run,
+                before={"channel": channel.pk, "action": publication.action, "platform_id": publication.platform_id},
+                after={"channel": channel.pk, "action": publication.action, "state": publication.before},
+            )
+        undone += 1
+    return undone
 
 
 def restore_publications(*, run: CutoverRun, actor) -> tuple[int, list[str]]:

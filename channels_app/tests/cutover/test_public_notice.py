@@ -198,6 +198,46 @@ def test_a_platform_refusing_a_change_fails_only_that_channel_and_shows_its_mess
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_change_refused_after_others_on_the_same_platform_undoes_them(
+    client, manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
+):
+    """The forum's API user lost its moderator rights between the notice and the hard close: the
+    topic's text is changed, then the first category refused. The topic gets its text back and
+    the second category is not touched: the forum shows what it showed; the other platforms
+    carry the hard close. Fixed, a retry from the run page makes the forum's three changes."""
+    plan = _plan(manager, approver, four_channels, kinds=("notice", "hard_close"))
+    _run(plan, "notice")
+    (topic,) = fake_discourse.live_topics()
+    categories = copy.deepcopy(fake_discourse.categories)
+    fake_discourse.api_user_is_staff = False
+    hard = _run(plan, "hard_close", expected=[RunState.COMPLETED_WITH_FAILURES])
+    forum = {p.action + p.target: p for p in Publication.objects.filter(run=hard, channel__kind="discourse")}
+    assert forum["update_topic" + str(topic["id"])].state == PublicationState.FAILED
+    assert forum["update_topic" + str(topic["id"])].error == "undone: read_only 12 was refused on this channel"
+    assert "not permitted" in forum["read_only12"].error
+    assert forum["read_only13"].error == "not made: read_only 12 was refused on this channel"
+    assert fake_discourse.topic(topic["id"])["raw"] == topic["raw"]  # its earlier text, back
+    assert fake_discourse.categories == categories
+    assert AuditEvent.objects.filter(action="publication.undone").count() == 1
+    assert fake_youtube.branding["channel"]["description"].startswith("Support has moved")
+    assert [p["text"][:17] for p in fake_x.posts()][2:] == ["Support has moved", "Le support a démé"]
+    hard.refresh_from_db()
+    assert hard.steps[Step.PUBLISHING]["done"] == 5 and hard.steps[Step.PUBLISHING]["failed"] == 3
+    client.force_login(manager)
+    page = client.get(reverse("run_detail", args=[hard.pk])).content.decode()
+    assert "undone: read_only 12 was refused on this channel" in page
+
+    fake_discourse.api_user_is_staff = True
+    assert client.post(reverse("run_retry_deliveries", args=[hard.pk])).status_code == 302
+    assert publish_run_changes(run_id=hard.pk) == RunState.COMPLETED
+    assert fake_discourse.topic(topic["id"])["raw"].startswith("Support has moved")
+    assert fake_discourse.categories[12]["permissions"] == {"everyone": 3, "staff": 1}
+    assert fake_discourse.categories[13]["permissions"] == {"everyone": 3, "staff": 1}
+    assert not Publication.objects.filter(run=hard).exclude(state=PublicationState.PUBLISHED).exists()
+    assert fake_discourse.violations == []
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_refused_change_is_retried_from_the_run_page_once_the_cause_is_fixed(
     client, manager, approver, four_channels, fake_x, fake_discourse, fake_messenger, fake_youtube
 ):

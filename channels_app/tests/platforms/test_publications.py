@@ -94,7 +94,7 @@ def test_retry_after_is_waited_out_and_a_long_one_fails_that_channel_only(
     fake_x.rate_limit_next("1")  # waited out
     fake_youtube.fail_next(429, headers={"Retry-After": "3600"}, path="/youtube/v3/channels")  # not
     report = publish_pending(run_id=notice_run.pk)
-    # X's two posts, the forum, Messenger; YouTube's localizations wait behind its description.
+    # X's two posts, the forum, Messenger; YouTube's localizations not made behind its description.
     assert report.published == 4 and report.failed == 1 and report.waiting == 1
     x_post = Publication.objects.get(run=notice_run, action="post", target="en")
     assert x_post.state == PublicationState.PUBLISHED and x_post.attempts == 2
@@ -102,3 +102,8 @@ def test_retry_after_is_waited_out_and_a_long_one_fails_that_channel_only(
     described = Publication.objects.get(run=notice_run, action="description")
     assert described.state == PublicationState.FAILED and "HTTP 429" in described.error
     assert fake_youtube.branding_writes == 0 and fake_youtube.localization_writes == 0
+    localized = Publication.objects.get(run=notice_run, action="localizations")
+    assert (
+        localized.state == PublicationState.FAILED
+        and localized.error == "not made: description was refused on this channel"
+    )
