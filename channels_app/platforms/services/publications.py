@@ -260,7 +260,13 @@ def publish_pending(*, run_id: int, beat: Beat = _no_beat) -> PublishReport:
             continue
         if publication.state == PublicationState.FAILED:
             report.failed += 1
-            stopped.add(publication.channel_id)
+            if publication.channel_id not in stopped:
+                # Stopped by an earlier pass: what that pass had not finished undoing is undone
+                # now (a worker killed mid-way), the channel's later changes are not made.
+                stopped.add(publication.channel_id)
+                undone = _stop_channel(publication, beat)
+                report.undone += undone
+                report.published -= undone
             continue
         if publication.channel_id in stopped:
             report.waiting += 1
@@ -308,12 +314,17 @@ def _require_rolled_back(run: CutoverRun) -> None:
         raise InvalidTransition(message)
 
 
+# Why a change of a channel stopped by a refusal is failed, as the run page shows it.
+NOT_MADE = "not made: an earlier change on this channel was refused"
+UNDONE = "undone: a later change on this channel was refused"
+NOT_UNDONE = "a later change on this channel was refused, and this one could not be undone"
+
+
 def _stop_channel(refused: Publication, beat: Beat) -> int:
     """A change of this channel was refused: its later changes in the run are failed as not made,
     and the ones already made are undone, latest first, so the platform shows what it showed
     before the run (a retry from the run page makes them all again). Returns how many were
     undone; one the platform will not undo stays published, with why, for a rollback to restore."""
-    label = f"{refused.action}" + (f" {refused.target}" if refused.target else "")
     with transaction.atomic():
         beat()
         Publication.objects.filter(
@@ -321,7 +332,7 @@ def _stop_channel(refused: Publication, beat: Beat) -> int:
             channel_id=refused.channel_id,
             position__gt=refused.position,
             state=PublicationState.PENDING,
-        ).update(state=PublicationState.FAILED, error=f"not made: {label} was refused on this channel")
+        ).update(state=PublicationState.FAILED, error=NOT_MADE)
     made = Publication.objects.filter(
         run_id=refused.run_id,
         channel_id=refused.channel_id,
@@ -341,15 +352,13 @@ def _stop_channel(refused: Publication, beat: Beat) -> int:
                 timeout=http_timeout(),
             )
         except SendError as exc:
-            _record(
-                publication, beat, error=f"{label} was refused; this change could not be undone: {exc.error}"[:1000]
-            )
+            _record(publication, beat, error=f"{NOT_UNDONE}: {exc.error}"[:1000])
             continue
         with transaction.atomic():
             beat()
             Publication.objects.filter(pk=publication.pk, state=PublicationState.PUBLISHED).update(
                 state=PublicationState.FAILED,
-                error=f"undone: {label} was refused on this channel",
+                error=UNDONE,
                 status_code=0,
                 platform_id="",
                 published_at=None,

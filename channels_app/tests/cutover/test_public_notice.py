@@ -213,9 +213,9 @@ def test_a_change_refused_after_others_on_the_same_platform_undoes_them(
     hard = _run(plan, "hard_close", expected=[RunState.COMPLETED_WITH_FAILURES])
     forum = {p.action + p.target: p for p in Publication.objects.filter(run=hard, channel__kind="discourse")}
     assert forum["update_topic" + str(topic["id"])].state == PublicationState.FAILED
-    assert forum["update_topic" + str(topic["id"])].error == "undone: read_only 12 was refused on this channel"
+    assert forum["update_topic" + str(topic["id"])].error == "undone: a later change on this channel was refused"
     assert "not permitted" in forum["read_only12"].error
-    assert forum["read_only13"].error == "not made: read_only 12 was refused on this channel"
+    assert forum["read_only13"].error == "not made: an earlier change on this channel was refused"
     assert fake_discourse.topic(topic["id"])["raw"] == topic["raw"]  # its earlier text, back
     assert fake_discourse.categories == categories
     assert AuditEvent.objects.filter(action="publication.undone").count() == 1
@@ -225,7 +225,7 @@ def test_a_change_refused_after_others_on_the_same_platform_undoes_them(
     assert hard.steps[Step.PUBLISHING]["done"] == 5 and hard.steps[Step.PUBLISHING]["failed"] == 3
     client.force_login(manager)
     page = client.get(reverse("run_detail", args=[hard.pk])).content.decode()
-    assert "undone: read_only 12 was refused on this channel" in page
+    assert "undone: a later change on this channel was refused" in page
 
     fake_discourse.api_user_is_staff = True
     assert client.post(reverse("run_retry_deliveries", args=[hard.pk])).status_code == 302

@@ -4,6 +4,8 @@ state checked after each, not only the requests."""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 
 from channels_app.models import AuditEvent, Publication, PublicationState
@@ -105,5 +107,37 @@ def test_retry_after_is_waited_out_and_a_long_one_fails_that_channel_only(
     localized = Publication.objects.get(run=notice_run, action="localizations")
     assert (
         localized.state == PublicationState.FAILED
-        and localized.error == "not made: description was refused on this channel"
+        and localized.error == "not made: an earlier change on this channel was refused"
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("dies_at", range(14, 23))
+def test_a_worker_dying_while_a_refusal_undoes_the_channel_leaves_the_platform_as_it_was(
+    notice_run, dies_at, fake_x, fake_discourse, fake_messenger, fake_youtube
+):
+    """YouTube takes the description, then refuses its localizations: the description is undone.
+    Passes die at a write from the `dies_at`-th on (around the refusal and the undo): whatever
+    pass finishes, YouTube's branding is what it was, the channel's two changes are failed with
+    why, and the other platforms carry the notice once."""
+    earlier = copy.deepcopy(fake_youtube.branding)
+    fake_youtube.refuse_localizations = True
+    passes = 0
+    while True:
+        passes += 1
+        assert passes < 40, "publishing never completed"
+        try:
+            report = publish_pending(run_id=notice_run.pk, beat=_dying_at(dies_at + passes - 1))
+        except WorkerDied:
+            continue
+        break
+    assert fake_youtube.branding == earlier
+    rows = {p.action: p for p in Publication.objects.filter(run=notice_run, channel__kind="youtube")}
+    assert rows["description"].state == PublicationState.FAILED
+    assert rows["description"].error == "undone: a later change on this channel was refused"
+    assert rows["localizations"].state == PublicationState.FAILED and "forbidden" in rows["localizations"].error
+    assert report.published == 4 and report.failed + report.undone == 2
+    assert Publication.objects.filter(run=notice_run, state=PublicationState.PUBLISHED).count() == 4
+    assert len(fake_x.posts()) == 2 and len(fake_discourse.live_topics()) == 1
+    assert fake_messenger.profile_writes == 1
+    assert AuditEvent.objects.filter(action="publication.undone").count() == 1

@@ -1151,6 +1151,8 @@ class FakeYouTube(FakePlatform):
         # The channel's translations of its title and description, by language.
         self.localizations: dict[str, dict[str, str]] = {"de": {"title": "Brand", "description": "Offizieller Kanal."}}
         self.localization_writes = 0
+        # The channel's owner may not have given the token the right to translate it: 403.
+        self.refuse_localizations = False
 
     def add_comment(
         self,
@@ -1232,6 +1234,8 @@ class FakeYouTube(FakePlatform):
 
     def _update_localizations(self, body: dict[str, Any]) -> Answer:
         localizations = body.get("localizations") or {}
+        if self.refuse_localizations:
+            return Answer(403, google_error(403, "forbidden"))
         if body.get("id") != self.channel_id:
             return Answer(403, google_error(403, "channelForbidden"))
         if any(len((v or {}).get("description") or "") > 1000 for v in localizations.values()):
