@@ -11,4 +11,5 @@ def bare(request):
     return JsonResponse({"ok": True, "bytes": len(request.body)})
 
 
-urlpatterns = [path("bench/bare", bare), path("", include("portal.urls"))]
+# bench/landing.py also serves it under /landing/: the landing page's handler and middleware.
+urlpatterns = [path("bench/bare", bare), path("landing/bench-bare", bare), path("", include("portal.urls"))]
