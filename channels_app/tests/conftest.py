@@ -9,7 +9,15 @@ import pytest
 
 from channels_app.tests.support.browser import CHROMIUM, CHROMIUM_ARGS, Session
 from channels_app.tests.support.factories import ChannelFactory
-from channels_app.tests.support.fakeplatforms import FakeIMAP, FakeWebhook, serve
+from channels_app.tests.support.fakeplatforms import (
+    FakeDiscourse,
+    FakeIMAP,
+    FakeMessenger,
+    FakeWebhook,
+    FakeX,
+    FakeYouTube,
+    serve,
+)
 from channels_app.tests.support.inbound_helpers import SECRETS, platform_channel, sunset
 from channels_app.tests.support.oidc import OidcProvider
 
@@ -24,6 +32,27 @@ def _empty_cache():
 
 
 # --- real servers on 127.0.0.1 playing the platforms ------------------------------------------
+
+
+# The platforms played by real servers on 127.0.0.1 (a test module may define its own).
+@pytest.fixture
+def fake_x() -> Iterator[FakeX]:
+    yield from serve(FakeX())
+
+
+@pytest.fixture
+def fake_discourse() -> Iterator[FakeDiscourse]:
+    yield from serve(FakeDiscourse())
+
+
+@pytest.fixture
+def fake_messenger() -> Iterator[FakeMessenger]:
+    yield from serve(FakeMessenger())
+
+
+@pytest.fixture
+def fake_youtube() -> Iterator[FakeYouTube]:
+    yield from serve(FakeYouTube())
 
 
 @pytest.fixture

@@ -304,16 +304,16 @@ def whoami(
 DESCRIPTION_LIMIT = 1000
 
 
-def read_branding(
+def _read_channel(
     client: httpx.Client,
     base_url: str,
     access_token: str,
-    channel_id: str = "",
-    *,
-    timeout: httpx.Timeout | float | None = None,
-) -> tuple[str, dict[str, Any]]:
-    """(channel id, brandingSettings) of the token's channel (or the one named)."""
-    params = {"part": "id,brandingSettings", **({"id": channel_id} if channel_id else {"mine": "true"})}
+    channel_id: str,
+    parts: str,
+    timeout: httpx.Timeout | float | None,
+) -> dict[str, Any]:
+    """channels.list of the token's channel (or the one named) with these parts: its item."""
+    params = {"part": parts, **({"id": channel_id} if channel_id else {"mine": "true"})}
     response = request(
         client,
         "GET",
@@ -326,7 +326,43 @@ def read_branding(
     items = (response_json(response) or {}).get("items") or []
     if not items:
         raise PermanentSendError("no channel found for these credentials", response.status_code)
-    return str(items[0]["id"]), dict(items[0].get("brandingSettings") or {})
+    return items[0]
+
+
+def read_branding(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str = "",
+    *,
+    timeout: httpx.Timeout | float | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """(channel id, brandingSettings) of the token's channel (or the one named)."""
+    item = _read_channel(client, base_url, access_token, channel_id, "id,brandingSettings", timeout)
+    return str(item["id"]), dict(item.get("brandingSettings") or {})
+
+
+def _update_channel(
+    client: httpx.Client,
+    base_url: str,
+    access_token: str,
+    channel_id: str,
+    part: str,
+    value: Mapping[str, Any],
+    timeout: httpx.Timeout | float | None,
+) -> None:
+    """channels.update of one part (brandingSettings or localizations): the whole part, as the
+    channel keeps it (the update replaces every property of the part)."""
+    response = request(
+        client,
+        "PUT",
+        join_url(base_url, "/youtube/v3/channels"),
+        params={"part": part},
+        json={"id": channel_id, part: dict(value)},
+        headers={"Authorization": f"Bearer {access_token}"},
+        timeout=timeout,
+    )
+    _raise_for_google_status(response)
 
 
 def update_branding(
@@ -338,16 +374,7 @@ def update_branding(
     *,
     timeout: httpx.Timeout | float | None = None,
 ) -> None:
-    response = request(
-        client,
-        "PUT",
-        join_url(base_url, "/youtube/v3/channels"),
-        params={"part": "brandingSettings"},
-        json={"id": channel_id, "brandingSettings": dict(branding)},
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=timeout,
-    )
-    _raise_for_google_status(response)
+    _update_channel(client, base_url, access_token, channel_id, "brandingSettings", branding, timeout)
 
 
 def with_description(branding: Mapping[str, Any], description: str, language: str = "") -> dict[str, Any]:
@@ -374,21 +401,9 @@ def read_localizations(
     timeout: httpx.Timeout | float | None = None,
 ) -> tuple[str, str, dict[str, Any]]:
     """(channel id, channel title, localizations) of the token's channel (or the one named)."""
-    params = {"part": "id,brandingSettings,localizations", **({"id": channel_id} if channel_id else {"mine": "true"})}
-    response = request(
-        client,
-        "GET",
-        join_url(base_url, "/youtube/v3/channels"),
-        params=params,
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=timeout,
-    )
-    _raise_for_google_status(response)
-    items = (response_json(response) or {}).get("items") or []
-    if not items:
-        raise PermanentSendError("no channel found for these credentials", response.status_code)
-    title = str(((items[0].get("brandingSettings") or {}).get("channel") or {}).get("title") or "")
-    return str(items[0]["id"]), title, dict(items[0].get("localizations") or {})
+    item = _read_channel(client, base_url, access_token, channel_id, "id,brandingSettings,localizations", timeout)
+    title = str(((item.get("brandingSettings") or {}).get("channel") or {}).get("title") or "")
+    return str(item["id"]), title, dict(item.get("localizations") or {})
 
 
 def update_localizations(
@@ -400,17 +415,7 @@ def update_localizations(
     *,
     timeout: httpx.Timeout | float | None = None,
 ) -> None:
-    """channels.update with part=localizations: the whole table, as the channel keeps it."""
-    response = request(
-        client,
-        "PUT",
-        join_url(base_url, "/youtube/v3/channels"),
-        params={"part": "localizations"},
-        json={"id": channel_id, "localizations": dict(localizations)},
-        headers={"Authorization": f"Bearer {access_token}"},
-        timeout=timeout,
-    )
-    _raise_for_google_status(response)
+    _update_channel(client, base_url, access_token, channel_id, "localizations", localizations, timeout)
 
 
 def with_localized_descriptions(

@@ -314,6 +314,20 @@ def _require_rolled_back(run: CutoverRun) -> None:
         raise InvalidTransition(message)
 
 
+def _put_back(publication: Publication) -> None:
+    """Ask the publication's platform to put back what the change replaced (idempotent: `before`
+    again; a post or topic already gone is what was wanted). Raises SendError when refused."""
+    channel = publication.channel
+    platform_for(channel.kind).restore(
+        http_client(),
+        _account(channel),
+        _change(publication),
+        publication.before or {},
+        publication.platform_id,
+        timeout=http_timeout(),
+    )
+
+
 # Why a change of a channel stopped by a refusal is failed, as the run page shows it.
 NOT_MADE = "not made: an earlier change on this channel was refused"
 UNDONE = "undone: a later change on this channel was refused"
@@ -343,14 +357,7 @@ def _stop_channel(refused: Publication, beat: Beat) -> int:
     for publication in made.order_by("-position", "-id"):
         channel = publication.channel
         try:
-            platform_for(channel.kind).restore(
-                http_client(),
-                _account(channel),
-                _change(publication),
-                publication.before or {},
-                publication.platform_id,
-                timeout=http_timeout(),
-            )
+            _put_back(publication)
         except SendError as exc:
             _record(publication, beat, error=f"{NOT_UNDONE}: {exc.error}"[:1000])
             continue
@@ -393,16 +400,8 @@ def restore_publications(*, run: CutoverRun, actor) -> tuple[int, list[str]]:
     rows = Publication.objects.filter(run=run, state=PublicationState.PUBLISHED).select_related("channel")
     for publication in rows.order_by("-position", "-id"):
         channel = publication.channel
-        platform = platform_for(channel.kind)
         try:
-            platform.restore(
-                http_client(),
-                _account(channel),
-                _change(publication),
-                publication.before or {},
-                publication.platform_id,
-                timeout=http_timeout(),
-            )
+            _put_back(publication)
         except SendError as exc:
             errors.append(_not_restored_line(channel.name, publication.action, exc.error))
             with transaction.atomic():

@@ -1,13 +1,12 @@
-"""Fixtures of the cutover tests: a real server on 127.0.0.1 playing X, so that a run's
-hand-off notices really go out and the run can end "Completed"."""
-
-from collections.abc import Iterator
+"""Fixtures of the cutover tests: an X, a Discourse, a Messenger and a YouTube channel on the
+fake platforms (the tests' conftest serves them on 127.0.0.1), for the public notice."""
 
 import pytest
 
-from channels_app.tests.support.fakeplatforms import FakeX, serve
+from channels_app.tests.support.notice_helpers import four_platform_channels
 
 
 @pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    yield from serve(FakeX())
+def four_channels(platform_secrets, fake_x, fake_discourse, fake_messenger, fake_youtube):
+    """An X, a Discourse, a Messenger and a YouTube channel on the fakes (notice_helpers)."""
+    return four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)

@@ -5,7 +5,6 @@ documented state, each change made once; rollback puts back exactly what was the
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import pytest
 from django.urls import reverse
@@ -14,29 +13,8 @@ from channels_app.cutover.selectors import dry_run
 from channels_app.cutover.services.engine import publish_run_changes
 from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, RunState, Step
-from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, serve
 from channels_app.tests.support.helpers import REDIRECTS
-from channels_app.tests.support.notice_helpers import four_platform_channels, notice_plan, run_phase
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from serve(FakeYouTube())
-
-
-@pytest.fixture
-def four_channels(platform_secrets, fake_x, fake_discourse, fake_messenger, fake_youtube):
-    return four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)
+from channels_app.tests.support.notice_helpers import notice_plan, run_phase
 
 
 def _plan(manager, approver, channels, kinds=("notice", "soft_close", "hard_close", "archive")):

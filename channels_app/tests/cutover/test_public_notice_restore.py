@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -18,30 +17,10 @@ from channels_app.core.errors import InvalidTransition
 from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, SunsetPlan
 from channels_app.platforms.services.publications import retry_restores
-from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, graph_error, serve
-from channels_app.tests.support.notice_helpers import four_platform_channels, notice_plan, run_phase
+from channels_app.tests.support.fakeplatforms import graph_error
+from channels_app.tests.support.notice_helpers import notice_plan, run_phase
 
 REFUSAL = "(#200) Requires pages_manage_metadata permission to manage the object"
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from serve(FakeYouTube())
-
-
-@pytest.fixture
-def four_channels(platform_secrets, fake_x, fake_discourse, fake_messenger, fake_youtube):
-    return four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)
 
 
 def _writes(*fakes) -> list[int]:

@@ -3,14 +3,12 @@ SIGKILLed while a publication is in doubt (its request made, its success not rec
 replaced, and the next worker looks the change up on the platform instead of making it again."""
 
 import os
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from channels_app.models import CutoverRun, Publication, PublicationState, RunState
-from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeYouTube, serve
 from channels_app.tests.support.helpers import wait_for
 from channels_app.tests.support.notice_helpers import four_platform_channels, notice_plan
 
@@ -22,21 +20,6 @@ FAST = {
     "DUSK_OUTBOX_HTTP_TIMEOUT": "0.8",
     "DUSK_PUBLICATION_MAX_WAIT": "0.5",
 }
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from serve(FakeYouTube())
 
 
 # One trial per publication by default; PUBLICATION_FAULT_TRIALS=20 kills five times at each.

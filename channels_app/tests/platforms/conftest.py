@@ -1,33 +1,13 @@
-"""Fixtures of the platform tests: real servers on 127.0.0.1 playing X, Discourse, Messenger,
-YouTube and SMTP, an HTTP client, and a retired X channel whose replies reach the fake X."""
+"""Fixtures of the platform tests (the fake platforms are the tests' conftest's): a real SMTP
+server on 127.0.0.1, an HTTP client, and a retired X channel whose replies reach the fake X."""
 
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from channels_app.tests.support.fakeplatforms import FakeDiscourse, FakeMessenger, FakeSMTP, FakeX, FakeYouTube, serve
+from channels_app.tests.support.fakeplatforms import FakeSMTP
 from channels_app.tests.support.inbound_helpers import platform_channel, sunset
-
-
-@pytest.fixture
-def fake_x() -> Iterator[FakeX]:
-    yield from serve(FakeX())
-
-
-@pytest.fixture
-def fake_discourse() -> Iterator[FakeDiscourse]:
-    yield from serve(FakeDiscourse())
-
-
-@pytest.fixture
-def fake_messenger() -> Iterator[FakeMessenger]:
-    yield from serve(FakeMessenger())
-
-
-@pytest.fixture
-def fake_youtube() -> Iterator[FakeYouTube]:
-    yield from serve(FakeYouTube())
 
 
 @pytest.fixture
