@@ -577,6 +577,41 @@ class PreviewReassignmentSerializer(serializers.Serializer):
     state = serializers.CharField()
 
 
+class PublicChangeSerializer(serializers.Serializer):
+    """One change the phase makes on a platform itself (the public notice), as the dry run lists it."""
+
+    channel = serializers.IntegerField(source="channel_id")
+    name = serializers.CharField(source="channel_name")
+    platform = serializers.CharField(source="kind")
+    action = serializers.CharField(
+        help_text="post, announce, update_topic, read_only, unpin, greeting, description, localizations"
+    )
+    target = serializers.CharField(help_text="The X post's locale, the forum's category or topic id; empty otherwise")
+    summary = serializers.CharField()
+    locales = serializers.SerializerMethodField()
+    title = serializers.SerializerMethodField()
+    text = serializers.SerializerMethodField()
+    texts = serializers.SerializerMethodField()
+    problem = serializers.CharField(help_text="Why the change cannot be made; empty when it can")
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_locales(self, obj) -> list[str]:
+        return [str(locale) for locale in obj.change.get("locales") or []]
+
+    @extend_schema_field(serializers.CharField())
+    def get_title(self, obj) -> str:
+        return str(obj.change.get("title") or "")
+
+    @extend_schema_field(serializers.CharField())
+    def get_text(self, obj) -> str:
+        return str(obj.change.get("text") or "")
+
+    @extend_schema_field(serializers.DictField(child=serializers.CharField()))
+    def get_texts(self, obj) -> dict[str, str]:
+        """Messenger: the greeting per Meta locale; YouTube: the description per language."""
+        return {str(k): str(v) for k, v in (obj.change.get("texts") or {}).items()}
+
+
 class PhasePreviewSerializer(serializers.Serializer):
     phase = PhaseSerializer()
     channel_changes = serializers.SerializerMethodField()
@@ -586,6 +621,7 @@ class PhasePreviewSerializer(serializers.Serializer):
     reassignments = PreviewReassignmentSerializer(many=True)
     agents_without_destination = serializers.IntegerField()
     notifications = serializers.IntegerField()
+    public_changes = PublicChangeSerializer(many=True)
 
     @extend_schema_field(ChannelChangeSerializer(many=True))
     def get_channel_changes(self, obj):

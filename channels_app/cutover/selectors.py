@@ -84,6 +84,8 @@ class PhasePreview:
     reassignments: list[Reassignment] = field(default_factory=list)
     agents_without_destination: int = 0
     notifications: int = 0
+    # What the phase changes on the platforms themselves (the public notice), in order.
+    public_changes: list[PlannedChange] = field(default_factory=list)
 
 
 def affected_agent_ids_for_phase(phase: Phase):
@@ -121,6 +123,8 @@ def preview_phase(phase: Phase) -> PhasePreview:
     elif phase.kind == PhaseKind.ARCHIVE:
         preview.conversations_to_close = open_count
     preview.notifications = len(recipients)
+    if plan.public_notices.exists():
+        preview.public_changes = planned_public_changes(plan, phase.kind, channels)
     return preview
 
 
@@ -207,13 +211,12 @@ def dry_run(phase: Phase, *, limit: int | None = None, offset: int = 0) -> DryRu
     for move in preview.reassignments:
         if move.agent.email:
             emails.append((move.agent.email, f"[Dusk] Your new role from {phase.local_date}"))
-    channels = list(Channel.objects.filter(pk__in=preview.channel_ids)) if plan.public_notices.exists() else []
     return DryRun(
         preview=preview,
         conversations=conversations,
         conversations_total=total,
         emails=emails,
-        public_changes=planned_public_changes(plan, phase.kind, channels) if channels else [],
+        public_changes=preview.public_changes,
     )
 
 

@@ -57,6 +57,12 @@ class Command(BaseCommand):
             if preview.agents_without_destination:
                 out(f"  WARNING: {preview.agents_without_destination} affected agent(s) have no destination")
             out(f"  emails sent: {preview.notifications}")
+            for change in preview.public_changes:
+                where = f" {change.target}" if change.target and change.action != "post" else ""
+                locales = change.change.get("locales") or []
+                langs = f" ({', '.join(locales)})" if locales else ""
+                problem = f": CANNOT: {change.problem}" if change.problem else ""
+                out(f"  public notice, {change.channel_name}: {change.summary}{where}{langs}{problem}")
             for (kind, locale), text in sorted(replies.items()):
                 if kind == ph.kind:
                     sample = textrules.render(

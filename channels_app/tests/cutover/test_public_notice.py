@@ -5,14 +5,17 @@ documented state, each change made once; rollback puts back exactly what was the
 from __future__ import annotations
 
 import copy
+import io
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from channels_app.cutover.selectors import dry_run
 from channels_app.cutover.services.engine import publish_run_changes
 from channels_app.cutover.services.rollback import rollback_run
 from channels_app.models import AuditEvent, CutoverRun, Publication, PublicationState, RunState, Step
+from channels_app.tests.api.test_views import api
 from channels_app.tests.support.helpers import REDIRECTS
 from channels_app.tests.support.notice_helpers import notice_plan, run_phase
 
@@ -266,5 +269,22 @@ def test_the_dry_run_lists_the_public_changes_and_what_stops_one(
     # The topic's text is listed (the notice will have published it); no category to make
     # read-only.
     assert hard == {"post", "update_topic", "greeting", "description", "localizations"}
+    # The plan's preview in the API and the cutover_preview command list them too.
+    out = io.StringIO()
+    call_command("cutover_preview", str(plan.pk), "--phase", "notice", stdout=out)
+    assert "public notice, Brand on X: Post on the brand's timeline (fr)" in out.getvalue()
+    assert (
+        "public notice, Brand forum: Announcement topic, pinned globally (en): CANNOT: No announcement"
+        in out.getvalue()
+    )
+    body = api(manager).get(f"/api/v1/plans/{plan.pk}/preview/", {"phase": notice.pk}).json()
+    (phase,) = body["phases"]
+    listed = {(c["action"], c["target"]): c for c in phase["public_changes"]}
+    assert listed["post", "fr"]["locales"] == ["fr"] and listed["post", "fr"]["text"].startswith("Le support ici")
+    assert (
+        listed["greeting", ""]["texts"]["fr_FR"].startswith("Le support ici")
+        and listed["greeting", ""]["platform"] == "messenger"
+    )
+    assert listed["announce", ""]["problem"] == "No announcement category is set for this forum."
     for fake in (fake_x, fake_discourse, fake_messenger, fake_youtube):
         assert [r for r in fake.received if r.method != "GET"] == []  # the dry run changed nothing
