@@ -539,13 +539,10 @@ def reply_preview(request, pk: int):
     return render(request, "channels_app/plan_wizard.html#reply-preview", context)
 
 
-# Which notice fields each platform publishes (the rest it ignores).
-NOTICE_FIELDS_BY_KIND = {
-    "x": ("text", "moved_text"),
-    "messenger": ("text", "moved_text"),
-    "youtube": ("text", "moved_text"),
-    "discourse": ("title", "body", "moved_text"),
-}
+# Which notice fields each platform publishes (the rest it ignores): those it has a limit for.
+NOTICE_FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {}
+for _kind, _field in textrules.PUBLIC_LIMITS:
+    NOTICE_FIELDS_BY_KIND[_kind] = (*NOTICE_FIELDS_BY_KIND.get(_kind, ()), _field)
 
 
 def notice_previews(draft: PlanDraft, notice: dict[str, str], channels: list[Channel], *, locale: str) -> list[dict]:

@@ -115,6 +115,28 @@ def _raise_for_forum_status(response: httpx.Response) -> None:
     raise_for_platform_status(response)
 
 
+def _forum_request(
+    client: httpx.Client,
+    method: str,
+    base_url: str,
+    api_key: str,
+    api_username: str,
+    path: str,
+    *,
+    timeout: httpx.Timeout | float | None,
+    **kwargs: Any,
+) -> httpx.Response | None:
+    """One call to the forum's API as the channel's user; None when the forum answers 404 (the
+    topic or post is gone), the forum's refusal raised otherwise."""
+    response = request(
+        client, method, join_url(base_url, path), headers=_headers(api_key, api_username), timeout=timeout, **kwargs
+    )
+    if response.status_code == 404:
+        return None
+    _raise_for_forum_status(response)
+    return response
+
+
 def send_reply(
     client: httpx.Client,
     base_url: str,
@@ -244,17 +266,18 @@ def topic_by_external_id(
 ) -> dict[str, Any] | None:
     """The topic created with this external_id (GET /t/external_id/{id}.json, which redirects to
     the topic's JSON), or None when there is none."""
-    response = request(
+    response = _forum_request(
         client,
         "GET",
-        join_url(base_url, f"/t/external_id/{external_id}.json"),
-        headers=_headers(api_key, api_username),
+        base_url,
+        api_key,
+        api_username,
+        f"/t/external_id/{external_id}.json",
         timeout=timeout,
         follow_redirects=True,
     )
-    if response.status_code == 404:
+    if response is None:
         return None
-    _raise_for_forum_status(response)
     topic = response_json(response) or {}
     if topic.get("id") is None:
         raise PermanentSendError(f"no topic in the answer ({error_text(response)})", response.status_code)
@@ -324,17 +347,10 @@ def get_topic(
     timeout: httpx.Timeout | float | None = None,
 ) -> dict[str, Any] | None:
     """GET /t/{id}.json, None when the topic is gone."""
-    response = request(
-        client,
-        "GET",
-        join_url(base_url, f"/t/{int(topic_id)}.json"),
-        headers=_headers(api_key, api_username),
-        timeout=timeout,
+    response = _forum_request(
+        client, "GET", base_url, api_key, api_username, f"/t/{int(topic_id)}.json", timeout=timeout
     )
-    if response.status_code == 404:
-        return None
-    _raise_for_forum_status(response)
-    return response_json(response) or {}
+    return None if response is None else response_json(response) or {}
 
 
 def delete_topic(
@@ -347,16 +363,7 @@ def delete_topic(
     timeout: httpx.Timeout | float | None = None,
 ) -> None:
     """DELETE /t/{id}.json; a topic already gone is what was wanted."""
-    response = request(
-        client,
-        "DELETE",
-        join_url(base_url, f"/t/{int(topic_id)}.json"),
-        headers=_headers(api_key, api_username),
-        timeout=timeout,
-    )
-    if response.status_code == 404:
-        return
-    _raise_for_forum_status(response)
+    _forum_request(client, "DELETE", base_url, api_key, api_username, f"/t/{int(topic_id)}.json", timeout=timeout)
 
 
 def first_post(
@@ -375,16 +382,10 @@ def first_post(
     if not posts or not isinstance(posts[0], dict) or posts[0].get("id") is None:
         return None
     post_id = str(posts[0]["id"])
-    response = request(
-        client,
-        "GET",
-        join_url(base_url, f"/posts/{_number(post_id, 'post')}.json"),
-        headers=_headers(api_key, api_username),
-        timeout=timeout,
-    )
-    if response.status_code == 404:
+    path = f"/posts/{_number(post_id, 'post')}.json"
+    response = _forum_request(client, "GET", base_url, api_key, api_username, path, timeout=timeout)
+    if response is None:
         return None
-    _raise_for_forum_status(response)
     raw = (response_json(response) or {}).get("raw")
     if not isinstance(raw, str):
         raise PermanentSendError(f"no raw text in the answer ({error_text(response)})", response.status_code)

@@ -260,27 +260,23 @@ def publish_pending(*, run_id: int, beat: Beat = _no_beat) -> PublishReport:
             continue
         if publication.state == PublicationState.FAILED:
             report.failed += 1
-            if publication.channel_id not in stopped:
-                # Stopped by an earlier pass: what that pass had not finished undoing is undone
-                # now (a worker killed mid-way), the channel's later changes are not made.
-                stopped.add(publication.channel_id)
-                undone = _stop_channel(publication, beat)
-                report.undone += undone
-                report.published -= undone
-            continue
-        if publication.channel_id in stopped:
+        elif publication.channel_id in stopped:
             report.waiting += 1
             continue
-        outcome = _publish_one(publication, beat)
-        if outcome == "failed":
+        else:
+            outcome = _publish_one(publication, beat)
+            if outcome != "failed":
+                report.published += 1
+                report.recovered += outcome == "recovered"
+                continue
             report.failed += 1
+        if publication.channel_id not in stopped:
+            # Refused now, or by an earlier pass (whose worker may have died while undoing the
+            # channel: finished now): the channel's other changes are undone or not made.
             stopped.add(publication.channel_id)
             undone = _stop_channel(publication, beat)
             report.undone += undone
             report.published -= undone  # counted when they were made, earlier in this loop
-        else:
-            report.published += 1
-            report.recovered += outcome == "recovered"
     return report
 
 
