@@ -29,6 +29,17 @@ def _dying_at(call: int):
     return beat
 
 
+def _publish_dying_from(run, dies_at: int):
+    """Passes of publish_pending, each dying one write further than the one before (a worker
+    restarted after a crash does not crash at the same instant again), until one completes."""
+    for passes in range(1, 40):
+        try:
+            return publish_pending(run_id=run.pk, beat=_dying_at(dies_at + passes - 1))
+        except WorkerDied:
+            continue
+    raise AssertionError("publishing never completed")
+
+
 @pytest.fixture
 def notice_run(manager, approver, platform_secrets, fake_x, fake_discourse, fake_messenger, fake_youtube):
     channels = four_platform_channels(fake_x, fake_discourse, fake_messenger, fake_youtube)
@@ -57,17 +68,7 @@ def test_a_worker_dying_at_any_write_leaves_no_change_doubled_or_missing(
     """Passes die at a write (a capture, an attempt counted before its request, or a success
     recorded after it), from the `dies_at`-th on, until one completes: each next pass looks up
     what is in doubt on the platform before any retry."""
-    passes = 0
-    while True:
-        passes += 1
-        assert passes < 40, "publishing never completed"
-        try:
-            # Each pass dies one write further than the one before (a worker restarted after a
-            # crash does not crash at the same instant again).
-            report = publish_pending(run_id=notice_run.pk, beat=_dying_at(dies_at + passes - 1))
-        except WorkerDied:
-            continue
-        break
+    report = _publish_dying_from(notice_run, dies_at)
     assert report.failed == 0 and report.published == 6
     assert Publication.objects.filter(run=notice_run, state=PublicationState.PUBLISHED).count() == 6
     _assert_each_change_made_once(fake_x, fake_discourse, fake_messenger, fake_youtube)
@@ -122,15 +123,7 @@ def test_a_worker_dying_while_a_refusal_undoes_the_channel_leaves_the_platform_a
     why, and the other platforms carry the notice once."""
     earlier = copy.deepcopy(fake_youtube.branding)
     fake_youtube.refuse_localizations = True
-    passes = 0
-    while True:
-        passes += 1
-        assert passes < 40, "publishing never completed"
-        try:
-            report = publish_pending(run_id=notice_run.pk, beat=_dying_at(dies_at + passes - 1))
-        except WorkerDied:
-            continue
-        break
+    report = _publish_dying_from(notice_run, dies_at)
     assert fake_youtube.branding == earlier
     rows = {p.action: p for p in Publication.objects.filter(run=notice_run, channel__kind="youtube")}
     assert rows["description"].state == PublicationState.FAILED
