@@ -15,6 +15,7 @@ from django.db.models import DEFERRED, CharField, Count, Exists, OuterRef, Value
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
+from channels_app.core.prepared import prepared_cursor
 from channels_app.models import (
     ArrivalStatus,
     Channel,
@@ -206,7 +207,10 @@ def landing_rows_for(reference: str, *, now: datetime | None = None) -> "Landing
     """`landing_for`'s rows, the Landing built from them only when asked for."""
     if not is_reference(reference):
         return None
-    with connection.cursor() as cursor:
+    # Prepared once per connection, like the recording statement (services/landing.py): planning
+    # this query costs PostgreSQL more than running it. Choices, contact posts and the landings of
+    # an address past its bound per minute read the page here.
+    with prepared_cursor() as cursor:
         cursor.execute(landing_query(), [reference])
         rows = cursor.fetchall()
     return LandingRows.of(reference, rows, now=now)

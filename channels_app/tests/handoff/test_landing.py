@@ -4,6 +4,7 @@ and what it refuses."""
 import re
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -150,6 +151,29 @@ def test_a_landing_costs_one_query(client, branded, django_assert_num_queries):
         assert landing(client, conversation.reference, HTTP_USER_AGENT="Twitterbot/1.0").status_code == 200
     kinds = list(LandingVisit.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["human", "repeat", "head", "crawler"]
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_the_page_is_read_with_a_prepared_statement_past_the_bound_and_on_a_choice(client, branded, settings):
+    conversation, _plan = branded
+    settings.DUSK_TRACKED_LINK_RATE = 1
+    assert landing(client, conversation.reference).status_code == 200  # recorded: the recording statement
+    assert landing(client, conversation.reference).status_code == 200  # past the bound: read only
+    assert client.get(reverse("landing_choose", args=[conversation.reference, 1])).status_code == 302
+    # Planning the page's query costs PostgreSQL more than running it: the read-only path and the
+    # choice read it through the statement the connection prepared, not a fresh one each time.
+    reads = [s for s in _prepared_statements() if "WHERE c.reference = $1" in s and "INSERT" not in s]
+    assert len(reads) == 1
+    assert len([s for s in _prepared_statements() if "INSERT INTO channels_app_landingvisit" in s]) == 1
+    # Past the bound, neither the second landing nor the choice is recorded.
+    assert LandingVisit.objects.filter(conversation=conversation).count() == 1
+    assert not RedirectClick.objects.filter(conversation=conversation).exists()
 
 
 def test_an_unknown_reference_records_nothing_in_its_one_query(client, branded, django_assert_num_queries):
