@@ -27,6 +27,7 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
     "manage_workforce": frozenset({ADMIN, HR_COORDINATOR}),
     "view_audit": frozenset({ADMIN, MANAGER, APPROVER}),
     "view_outcomes": frozenset({ADMIN, MANAGER, HR_COORDINATOR}),
+    "read_contact_requests": frozenset({ADMIN, MANAGER}),
     "use_api_tokens": frozenset(ROLES),
     "use_admin_site": frozenset({ADMIN}),
 }
@@ -46,6 +47,7 @@ ACTION_LABELS: dict[str, str] = {
     "manage_workforce": "Create and edit teams and agents",
     "view_audit": "Read the audit trail",
     "view_outcomes": "Read the outcome report of moved agents (30/60/90 days after the move)",
+    "read_contact_requests": "Read what customers wrote on the landing page's contact form, with their address",
     "use_api_tokens": "Create and revoke one's own API tokens (the admin role sees and revokes everyone's)",
     "use_admin_site": "Use the Django admin site (the admin role is superuser-like)",
 }
@@ -65,6 +67,7 @@ ACTION_NAMES: dict[str, str] = {
     "manage_workforce": gettext_lazy("manage workforce"),
     "view_audit": gettext_lazy("view audit"),
     "view_outcomes": gettext_lazy("view outcomes"),
+    "read_contact_requests": gettext_lazy("read contact requests"),
     "use_api_tokens": gettext_lazy("use api tokens"),
     "use_admin_site": gettext_lazy("use admin site"),
 }

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import DEFERRED, CharField, Count, Exists, OuterRef, Value
+from django.db.models import DEFERRED, CharField, Count, Exists, OuterRef, Prefetch, Value
 from django.db.models.functions import Trunc
 from django.utils import timezone
 
@@ -379,11 +379,12 @@ class PlanHandoffs:
     failed: list
     recent: list
     counts: dict[str, int]
+    requests: int = 0  # the contact requests written on the plan's landing page
 
 
 def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
     """A plan's hand-off destinations, its failed deliveries (to re-queue) and the latest ones,
-    with counts by state: four queries whatever the volume."""
+    with counts by state and the number of contact requests: five queries whatever the volume."""
     deliveries = HandoffDelivery.objects.filter(request__plan_id=plan_id).select_related(
         "destination", "request__conversation"
     )
@@ -398,6 +399,20 @@ def plan_handoffs(plan_id: int, *, limit: int = 50) -> PlanHandoffs:
         failed=list(deliveries.filter(state=HandoffDeliveryState.FAILED).order_by("-id")[:limit]),
         recent=list(deliveries.order_by("-id")[:limit]),
         counts={state: counts.get(state, 0) for state in HandoffDeliveryState.values},
+        requests=HandoffRequest.objects.filter(plan_id=plan_id).count(),
+    )
+
+
+def plan_contact_requests(plan_id: int):
+    """What customers wrote on a plan's landing page, newest first, each with its conversation's
+    reference and its hand-offs (a queryset to page through: two queries a page)."""
+    return (
+        HandoffRequest.objects.filter(plan_id=plan_id)
+        .select_related("conversation")
+        .prefetch_related(
+            Prefetch("deliveries", queryset=HandoffDelivery.objects.select_related("destination").order_by("id"))
+        )
+        .order_by("-created_at", "-id")
     )
 
 

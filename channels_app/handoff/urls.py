@@ -11,6 +11,7 @@ urlpatterns = [
     path("landing/<int:plan_id>/brand-<int:version>.css", views.landing_brand_css, name="landing_brand_css"),
     path("landing/<int:plan_id>/logo-<int:version>", views.landing_logo, name="landing_logo"),
     path("plans/<int:plan_id>/handoffs/", views.plan_handoffs, name="plan_handoffs"),
+    path("plans/<int:plan_id>/contact-requests/", views.plan_contact_requests, name="plan_contact_requests"),
     path("plans/<int:plan_id>/funnel/", views.plan_funnel, name="plan_funnel"),
     path("plans/<int:plan_id>/funnel.csv", views.plan_funnel_csv, name="plan_funnel_csv"),
     path(

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -304,9 +305,26 @@ def plan_handoffs(request, plan_id: int):
             "form": form,
             "may_edit": can(request.user, "draft_plan"),
             "may_requeue": can(request.user, "manage_channels"),
+            "may_read_requests": can(request.user, "read_contact_requests"),
         },
         status=status,
     )
+
+
+CONTACT_REQUESTS_PER_PAGE = 25
+
+
+@require_GET
+@login_required
+def plan_contact_requests(request, plan_id: int):
+    """What customers wrote on the plan's landing page, newest first, with where each was handed
+    off: with no destination this page is where the team reads them and answers by email."""
+    require(request.user, "read_contact_requests")
+    plan = get_object_or_404(SunsetPlan, pk=plan_id)
+    page = Paginator(selectors.plan_contact_requests(plan.pk), CONTACT_REQUESTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "channels_app/plan_contact_requests.html", {"plan": plan, "page": page})
 
 
 @require_POST

@@ -149,6 +149,7 @@ ACCESS: dict[str, object] = {
     "landing_logo": Public(ok=(404,), kwargs="plan_version"),
     "plan_landing": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
     "plan_handoffs": Page({"GET": "view", "POST": "draft_plan"}, kwargs="plan_id"),
+    "plan_contact_requests": Page({"GET": "read_contact_requests"}, kwargs="plan_id"),
     "plan_funnel": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_funnel_csv": Page(VIEW_ONLY, kwargs="plan_id"),
     "plan_handoff_destination_remove": Page({"POST": "draft_plan"}, kwargs="plan_destination"),
