@@ -681,6 +681,28 @@ class FunnelSeriesSerializer(serializers.Serializer):
     points = FunnelPointSerializer(many=True)
 
 
+class ContactHandoffSerializer(serializers.Serializer):
+    destination = serializers.CharField(source="destination.kind", help_text="zendesk, freshdesk, chatwoot or webhook")
+    state = serializers.CharField(help_text="pending, sending, sent or failed")
+    attempts = serializers.IntegerField()
+    remote_id = serializers.CharField(help_text="The destination's own id, once it took it")
+
+
+class ContactRequestSerializer(serializers.Serializer):
+    """What a customer wrote on the plan's landing page."""
+
+    id = serializers.IntegerField()
+    reference = serializers.CharField(source="conversation.reference")
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    message = serializers.CharField()
+    transcript = serializers.CharField(help_text="The moved conversation, oldest message first")
+    created_at = serializers.DateTimeField()
+    handoffs = ContactHandoffSerializer(
+        source="deliveries", many=True, help_text="Where it was handed off; empty: kept in Dusk only"
+    )
+
+
 class FunnelSerializer(serializers.Serializer):
     plan = serializers.IntegerField()
     steps = FunnelStepSerializer(many=True)

@@ -48,6 +48,7 @@ from channels_app.handoff.selectors import (
     CONTACT_FORM,
     FUNNEL_DEFAULT_RANGE,
     FUNNEL_RANGES,
+    plan_contact_requests,
     plan_funnel_report,
     plan_funnel_series,
 )
@@ -452,6 +453,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         "preview": "view",
         "preflight": "view",
         "funnel": "view",
+        "contact_requests": "read_contact_requests",
         "outcomes": "view_outcomes",
         "reassignments": "manage_reassignments",
         "confirm_reassignments": "manage_reassignments",
@@ -601,6 +603,16 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, DuskViewSet)
         with timezone.override(zone):  # the instants as the series counts them, with its offset
             data = s.FunnelSerializer(body).data
         return Response(data)
+
+    @extend_schema(responses=s.ContactRequestSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="contact-requests", filter_backends=[])
+    def contact_requests(self, request, pk=None):
+        """What customers wrote on the plan's landing page, newest first, paged: the reference of
+        their moved conversation, their name and address, the message, the transcript, and where
+        each was handed off (empty: kept in Dusk only). Managers and admins only."""
+        plan = self.get_object()
+        page = self.paginate_queryset(plan_contact_requests(plan.pk))
+        return self.get_paginated_response(s.ContactRequestSerializer(page, many=True).data)
 
     @extend_schema(responses=s.OutcomeReportSerializer)
     @action(detail=True, methods=["get"])

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
+from rest_framework.test import APIClient
 
 from channels_app.models import HandoffDelivery, HandoffDestination, HandoffRequest
 from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
@@ -132,3 +133,36 @@ def test_the_hand_offs_page_counts_them_and_links_here_for_a_manager(client, man
 def test_an_unknown_plan_is_404(client, manager):
     client.force_login(manager)
     assert client.get(reverse("plan_contact_requests", args=[999999])).status_code == 404
+
+
+def _api(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+def test_the_api_pages_through_them_for_a_manager_and_refuses_other_roles(
+    manager, approver, hr_coordinator, viewer, moved
+):
+    conversation, plan = moved
+    destination = HandoffDestination.objects.create(
+        plan=plan, position=1, kind="zendesk", url="https://brand.zendesk.com", credential_env="DUSK_CHANNEL_Z"
+    )
+    first = _request(conversation, plan, minutes_ago=5, message="First")
+    HandoffDelivery.objects.create(request=first, destination=destination, state="sent", remote_id="4411", attempts=1)
+    for i in range(51):
+        _request(conversation, plan, minutes_ago=i / 100, message=f"later {i}")
+    url = f"/api/v1/plans/{plan.pk}/contact-requests/"
+    body = _api(manager).get(url).json()
+    assert body["count"] == 52 and len(body["results"]) == 50 and body["next"]
+    assert body["results"][0]["message"] == "later 0"
+    assert body["results"][0]["reference"] == conversation.reference
+    assert body["results"][0]["handoffs"] == []
+    last = _api(manager).get(url, {"page": 2}).json()["results"]
+    assert [r["message"] for r in last] == ["later 50", "First"]
+    assert last[1]["handoffs"] == [{"destination": "zendesk", "state": "sent", "attempts": 1, "remote_id": "4411"}]
+    assert last[1]["email"] == "camille@example.com" and "Customer: My order 4411" in last[1]["transcript"]
+    for person in (approver, hr_coordinator, viewer):
+        refused = _api(person).get(url)
+        assert refused.status_code == 403 and "First" not in refused.content.decode()
+    assert _api(manager).get("/api/v1/plans/999999/contact-requests/").status_code == 404

@@ -112,6 +112,7 @@ ACCESS: dict[str, object] = {
     "api:plan-preflight": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-funnel": Api(VIEW_ONLY, kwargs="plan"),
     "api:plan-outcomes": Api({"GET": "view_outcomes"}, kwargs="plan"),
+    "api:plan-contact-requests": Api({"GET": "read_contact_requests"}, kwargs="plan"),
     "api:outcome-list": Api({"GET": "view_outcomes"}),
     "api:agent-departure": Api({"POST": "manage_workforce"}, kwargs="agent"),
     "api:plan-submit": Api({"POST": "submit_plan"}, kwargs="plan"),
