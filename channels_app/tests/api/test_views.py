@@ -655,3 +655,14 @@ def test_agents_are_emailed_through_the_api_only_once_the_plan_is_approved(
     assert done.json() == {"queued": 1, "requeued": 0, "already": 0, "unconfirmed": 0, "without_email": []}
     again = api(hr_coordinator).post(f"/api/v1/plans/{plan.pk}/reassignments/notify/", {}, format="json").json()
     assert (again["queued"], again["already"]) == (2, 1)
+
+
+def test_a_browser_gets_json_not_a_page_the_apis_policy_would_break(client, viewer):
+    # The browsable API's pages need inline scripts and styles that the API's CSP blocks.
+    client.force_login(viewer)
+    accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    response = client.get("/api/v1/plans/", HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert "results" in response.json()
+    assert client.get("/api/v1/plans/?format=api").status_code == 404
