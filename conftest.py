@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent
 # The fake platforms listen on 127.0.0.1: let channels point there, in this process and in the
 # workers and commands it starts (they inherit the environment).
 os.environ.setdefault("DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS", "1")
+# A landing's visit is written straight to the database in tests (and in the servers they start),
+# so it can be read back at once; tests/handoff/test_journal.py turns the journal on.
+os.environ.setdefault("DUSK_VISIT_JOURNAL", "0")
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +29,13 @@ def _private_platform_hosts_allowed(settings):
     """Settings were read before this file: turn the switch on for them too. A test of the
     refusals turns it off again."""
     settings.DUSK_ALLOW_PRIVATE_PLATFORM_HOSTS = True
+
+
+@pytest.fixture(autouse=True)
+def _visits_stored_directly(settings):
+    """Landings commit their visit themselves, so a test reads it back at once (the journal's
+    own tests turn it on)."""
+    settings.DUSK_VISIT_JOURNAL = False
 
 
 def _person(django_user_model, username: str, *roles: str):

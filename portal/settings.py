@@ -534,6 +534,13 @@ DUSK_WATCHDOG_MAX_FAILED_REPLIES = env.int("DUSK_WATCHDOG_MAX_FAILED_REPLIES", d
 # are still redirected, not counted).
 DUSK_TRACKED_LINK_DEDUP_SECONDS = env.int("DUSK_TRACKED_LINK_DEDUP_SECONDS", default=3600)
 DUSK_TRACKED_LINK_RATE = env.int("DUSK_TRACKED_LINK_RATE", default=30)
+# On PostgreSQL a landing appends its visit to its web process's journal in this directory (one
+# write, no database write on the request's path) and the process stores the journal about every
+# DUSK_VISIT_JOURNAL_SECONDS (handoff/services/journal.py). A local disk that outlives the
+# process; off: each landing commits its visit itself.
+DUSK_VISIT_JOURNAL = env.bool("DUSK_VISIT_JOURNAL", default=True)
+DUSK_VISIT_JOURNAL_DIR = env.str("DUSK_VISIT_JOURNAL_DIR", default=str(VAR_DIR / "visit-journal"))
+DUSK_VISIT_JOURNAL_SECONDS = env.float("DUSK_VISIT_JOURNAL_SECONDS", default=1.0)
 
 # --- Hand-off: the landing page at the tracked link (docs/landing-and-funnel.md) ---------
 # Contact requests a customer may leave on the landing page per hour: per reference, per address.

@@ -238,6 +238,10 @@ class LandingRows:
         return cls(reference, rows, now or timezone.now())
 
     @property
+    def conversation_id(self) -> int:
+        return self.rows[0][0]
+
+    @property
     def locale(self) -> str:
         return self.rows[0][1] or ""
 

@@ -58,6 +58,9 @@ class LandingVisit(models.Model):
     # A keyed hash of the client's address and user agent: enough to tell a repeat, not who it was.
     visitor = models.CharField(max_length=64)
     at = models.DateTimeField()
+    # The line's key when the visit came through a web process's journal (handoff/services/
+    # journal.py): unique, so a journal file stored twice adds nothing.
+    journal_key = models.CharField(max_length=40, blank=True, db_default="")
 
     class Meta:
         ordering = ["-at"]
@@ -67,6 +70,9 @@ class LandingVisit(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=VisitKind.values), name="landing_visit_kind_valid"),
+            models.UniqueConstraint(
+                fields=["journal_key"], condition=Q(journal_key__gt=""), name="landing_visit_journal_key"
+            ),
         ]
 
     def __str__(self) -> str:
