@@ -12,7 +12,9 @@ and the funnel shows a visit a second or so later.
 
 A person's visit is decided when it is drained, as the request would have (`_person_kind`): a
 repeat when the same visitor opened the same reference within REPEAT_WINDOW before it, in the
-table or earlier in the same batch.
+table or earlier in the same batch; and a file stored late turns the stored first visits it
+precedes within the window into repeats, so the order files are stored in does not change the
+counts.
 """
 
 import atexit
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 PREFIX = "visits-"
 OPEN, READY, NEW = ".open", ".ready", ".new"
 FIELDS = 5  # key, conversation id, robot kind ("" for a person), visitor, instant
+STORE_LOCK = 0x6475736B0001  # the advisory lock stores take ("dusk" and 1)
 
 
 class VisitJournal:
@@ -212,6 +215,16 @@ def _store_sql() -> str:
         persons AS (
             SELECT b.*, lag(b.at) OVER (PARTITION BY b.conversation_id, b.visitor ORDER BY b.at, b.key) AS previous
             FROM batch b WHERE b.robot = ''
+        ),
+        -- A file stored late (its process was killed) holds visits older than rows already stored:
+        -- a stored first visit within the window after one of them becomes a repeat, so the
+        -- counts do not depend on the order files are stored in.
+        demoted AS (
+            UPDATE {visits} v SET kind = '{VisitKind.REPEAT}'
+            FROM persons p
+            WHERE v.conversation_id = p.conversation_id AND v.visitor = p.visitor
+              AND v.kind = '{VisitKind.HUMAN}' AND v.at > p.at AND v.at < p.at + %s
+            RETURNING v.id
         )
         INSERT INTO {visits} (journal_key, conversation_id, kind, visitor, at)
         SELECT key, conversation_id, robot, visitor, at FROM batch WHERE robot <> ''
@@ -235,7 +248,10 @@ def store(rows: list[tuple]) -> int:
 
     columns = list(zip(*rows, strict=True))
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_store_sql(), [list(column) for column in columns] + [REPEAT_WINDOW, REPEAT_WINDOW])
+        # One store at a time across processes: each sees every batch stored before it, so two
+        # files holding the same visitor's visits cannot both count a first one.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [STORE_LOCK])
+        cursor.execute(_store_sql(), [list(column) for column in columns] + [REPEAT_WINDOW] * 3)
         return cursor.rowcount
 
 

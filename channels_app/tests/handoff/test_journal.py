@@ -203,3 +203,20 @@ print("done", flush=True)
     assert stored == 3000
     assert LandingVisit.objects.filter(conversation=conversation).count() == 3000
     assert not [p for p in Path(visit_journal.directory).iterdir() if not p.name.startswith(".")]
+
+
+def test_a_file_stored_late_gives_the_same_counts_as_one_stored_in_order(moved, visit_journal):
+    conversation, _plan = moved
+    now = timezone.now()
+    early = VisitJournal(visit_journal.directory, 3600)  # a process killed before it stored this
+    early.append(conversation_id=conversation.pk, robot_kind=None, visitor="v", at=now - timedelta(hours=3))
+    early_file = early._close_file()
+    visit_journal.append(conversation_id=conversation.pk, robot_kind=None, visitor="v", at=now - timedelta(hours=1))
+    visit_journal.append(conversation_id=conversation.pk, robot_kind=None, visitor="w", at=now)
+    visit_journal._close_file()
+    later_files = [p for p in Path(visit_journal.directory).iterdir() if p != early_file and p.suffix == ".ready"]
+    assert [drain_file(p) for p in later_files] == [2]
+    assert drain_file(early_file) == 1
+    rows = list(LandingVisit.objects.order_by("at").values_list("visitor", "kind"))
+    # v's first visit of the day is the one three hours ago; w is another visitor.
+    assert rows == [("v", "human"), ("v", "repeat"), ("w", "human")]

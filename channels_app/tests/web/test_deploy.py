@@ -1,9 +1,13 @@
 """The deploy as docs/operations.md describes it: deploy/run-process starts the processes (the
 same commands the Procfile and the systemd units run), with the README's production settings."""
 
+import contextlib
+import os
 import re
+import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -12,7 +16,8 @@ from django.test import Client
 from django.urls import reverse
 
 from channels_app.tests.support.browser import Session
-from channels_app.tests.support.helpers import readme_production_env, wait_for
+from channels_app.tests.support.factories import ChannelFactory, ConversationFactory
+from channels_app.tests.support.helpers import approved_plan, readme_production_env, wait_for
 
 ONE_YEAR = 365 * 24 * 3600
 ROOT = Path(__file__).resolve().parents[3]
@@ -140,3 +145,90 @@ def test_run_process_refuses_an_unknown_name():
     result = subprocess.run([ROOT / "deploy" / "run-process", "webb"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 2
     assert "usage: deploy/run-process" in result.stderr
+
+
+def _gunicorn_workers(pid: int) -> list[int]:
+    """The gunicorn workers under process `pid`: gunicorn processes whose parent is gunicorn."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                command = (entry / "cmdline").read_bytes()
+            except (OSError, IndexError, ValueError):
+                parents.pop(int(entry.name), None)
+                continue
+            if b"gunicorn" not in command:
+                parents.pop(int(entry.name))
+    below, todo = set(), [pid]
+    while todo:
+        current = todo.pop()
+        for child, parent in parents.items():
+            if parent == current and child not in below:
+                below.add(child)
+                todo.append(child)
+    return sorted(p for p in below if parents.get(p) in parents)
+
+
+def test_gunicorn_journals_each_landing_and_a_killed_worker_loses_none(
+    processes, tmp_path, settings, manager, approver
+):
+    """The deployed web process with the visit journal (production's default on PostgreSQL): 60
+    landings by 30 visitors, every worker SIGKILLed after the first 30 with its journal file
+    unstored; once the web process has stopped and the journal is drained, exactly 60 visits are
+    in the table, 30 of them first visits."""
+    from channels_app.handoff.services.journal import drain_directory
+    from channels_app.models import LandingVisit
+
+    channel = ChannelFactory(kind="x", name="Brand on X")
+    conversation = ConversationFactory(channel=channel, locale="fr")
+    approved_plan(manager=manager, approver=approver, channels=[channel])
+    journal_dir = tmp_path / "visit-journal"
+    base_url = start_web(
+        processes,
+        tmp_path,
+        settings,
+        DUSK_VISIT_JOURNAL="1",
+        DUSK_VISIT_JOURNAL_DIR=str(journal_dir),
+        DUSK_VISIT_JOURNAL_SECONDS="3600",  # nothing stored by the timer: the kill finds it all unstored
+        DUSK_TRACKED_LINK_RATE="1000",
+    )
+    web = processes.started[-1]
+
+    def land(n: int) -> None:
+        for i in range(n):
+            request = urllib.request.Request(
+                f"{base_url}/r/{conversation.reference}",
+                headers={"User-Agent": f"Mozilla/5.0 visitor {i}", "X-Forwarded-Proto": "https"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                assert response.status == 200
+
+    land(30)
+    workers = _gunicorn_workers(web.proc.pid)
+    journal_files = sorted(p.name for p in journal_dir.iterdir() if not p.name.startswith("."))
+    assert journal_files and not LandingVisit.objects.exists()
+    assert len(workers) == 2, workers
+    for pid in workers:  # each worker dies with SIGKILL, its journal file unstored; gunicorn starts others
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: _answers(base_url), timeout=30)
+    land(30)
+    web.stop()  # graceful: the new workers store their own files as they exit
+    drain_directory(journal_dir)  # and the killed ones' files, as any process's next drain would
+    assert LandingVisit.objects.filter(conversation=conversation).count() == 60
+    # 30 visitors, each twice: the first visit of each counts, whichever file was stored first.
+    assert LandingVisit.objects.filter(conversation=conversation, kind="human").count() == 30
+    assert not [p for p in journal_dir.iterdir() if not p.name.startswith(".")]
+
+
+def _answers(base_url: str) -> bool:
+    """Whether a worker answers (an unknown reference: a 404 page that records nothing)."""
+    request = urllib.request.Request(f"{base_url}/r/DSK-NONE0000", headers={"X-Forwarded-Proto": "https"})
+    try:
+        urllib.request.urlopen(request, timeout=2).close()
+    except urllib.error.HTTPError as answer:
+        return answer.code == 404
+    except OSError:
+        return False
+    return False
