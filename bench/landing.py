@@ -48,7 +48,7 @@ DURATION = float(os.environ.get("BENCH_SECONDS", 5))
 WORKERS = int(os.environ.get("BENCH_WORKERS", 2 * (os.cpu_count() or 1)))
 CLIENT_PROCESSES = int(os.environ.get("BENCH_CLIENTS", 2))
 THREADS = int(os.environ.get("BENCH_THREADS", 8))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 3))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", 2000))
 # The bare view again under /landing/, so the landing's handler and middleware serve it.
 LEAN_BARE = "/landing/bench-bare"
