@@ -106,34 +106,23 @@ def open_landing(
     (`record_landing`), or None, recording nothing, when there is no page. On PostgreSQL in one
     statement: this is the hottest public page and its round trips were most of its time."""
     now = now or timezone.now()
-    if connection.vendor != "postgresql" or not is_reference(reference):
+    visits = journal() if is_reference(reference) else None
+    if connection.vendor != "postgresql" or visits is not None or not is_reference(reference):
+        # The page's read, then the visit: into this process's journal (stored in batches), or
+        # committed here (SQLite; or the journal cannot be written).
         found = landing_rows_for(reference, now=now)
-        if found is not None:
-            record_landing(
-                conversation=found.landing.conversation,
-                visitor=visitor,
-                user_agent=user_agent,
-                method=method,
-                now=now,
-            )
-        return found
-    visits = journal()
-    if visits is not None:
-        # The page's read only; the visit goes to this process's journal, stored in batches.
-        found = landing_rows_for(reference, now=now)
-        if found is not None:
+        if found is None:
+            return None
+        if visits is not None:
             robot = _robot_kind(user_agent=user_agent, method=method)
             try:
                 visits.append(conversation_id=found.conversation_id, robot_kind=robot, visitor=visitor, at=now)
+                return found
             except OSError:
                 logger.exception("visit journal: cannot write %s; the visit is stored directly", visits.directory)
-                record_landing(
-                    conversation=found.landing.conversation,
-                    visitor=visitor,
-                    user_agent=user_agent,
-                    method=method,
-                    now=now,
-                )
+        record_landing(
+            conversation=found.landing.conversation, visitor=visitor, user_agent=user_agent, method=method, now=now
+        )
         return found
     # Prepared once per connection: planning this statement cost PostgreSQL more (2.3 ms) than
     # running it (0.8 ms).
