@@ -77,6 +77,24 @@ CRAWLER_MARKERS = (
 REFERENCE_MAX = 16
 
 
+# A person's visits to one reference within this window count once: `human` first, then `repeat`.
+REPEAT_WINDOW = timedelta(days=1)
+
+
+def person_kind_sql(*, conversation: str, visitor: str, since: str, until: str = "") -> str:
+    """SQL deciding a person's visit, the one rule the request's INSERT and the journal's store
+    share: a repeat when the same visitor opened the same reference after `since` (up to `until`,
+    when the visits stored may be later than this one), else human. The arguments are SQL
+    expressions or placeholders."""
+    table = LandingVisit._meta.db_table
+    upto = f" AND at <= {until}" if until else ""
+    return f"""CASE WHEN EXISTS (
+        SELECT 1 FROM {table}
+        WHERE conversation_id = {conversation} AND visitor = {visitor}
+          AND kind IN ('{VisitKind.HUMAN}', '{VisitKind.REPEAT}') AND at > {since}{upto}
+    ) THEN '{VisitKind.REPEAT}' ELSE '{VisitKind.HUMAN}' END"""
+
+
 def is_crawler(user_agent: str) -> bool:
     """Whether a User-Agent names a link unfurler or crawler (an empty one counts as a robot:
     browsers always send one)."""

@@ -10,7 +10,7 @@ drained twice, after a crash between the database's commit and the file's remova
 What it gives up: the last second of page views of a machine whose operating system crashes,
 and the funnel shows a visit a second or so later.
 
-A person's visit is decided when it is drained, as the request would have (`_person_kind`): a
+A person's visit is decided when it is drained, as the request would have (`person_kind_sql`): a
 repeat when the same visitor opened the same reference within REPEAT_WINDOW before it, in the
 table or earlier in the same batch; and a file stored late turns the stored first visits it
 precedes within the window into repeats, so the order files are stored in does not change the
@@ -29,6 +29,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection, transaction
 
+from channels_app.handoff.selectors import REPEAT_WINDOW, person_kind_sql
 from channels_app.models import Conversation, LandingVisit, VisitKind
 
 logger = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ STORE_LOCK = 0x6475736B0001  # the advisory lock stores take ("dusk" and 1)
 class VisitJournal:
     """One per web process: appends from request threads, drains from its own thread."""
 
-    def __init__(self, directory: Path, interval: float):
+    def __init__(self, directory: Path | str, interval: float):
+        self.configured = directory  # as the setting gives it (journal() compares it)
         self.directory = Path(directory)
         self.interval = interval
         self._lock = threading.Lock()
@@ -205,7 +207,6 @@ def parse(data: bytes) -> list[tuple]:
 
 def _store_sql() -> str:
     visits, conversations = LandingVisit._meta.db_table, Conversation._meta.db_table
-    people = f"('{VisitKind.HUMAN}', '{VisitKind.REPEAT}')"
     return f"""
         WITH batch AS (
             SELECT b.* FROM unnest(%s::varchar[], %s::bigint[], %s::varchar[], %s::varchar[], %s::timestamptz[])
@@ -230,11 +231,9 @@ def _store_sql() -> str:
         SELECT key, conversation_id, robot, visitor, at FROM batch WHERE robot <> ''
         UNION ALL
         SELECT p.key, p.conversation_id,
-               CASE WHEN p.previous > p.at - %s OR EXISTS (
-                   SELECT 1 FROM {visits} v
-                   WHERE v.conversation_id = p.conversation_id AND v.visitor = p.visitor
-                     AND v.kind IN {people} AND v.at > p.at - %s AND v.at <= p.at
-               ) THEN '{VisitKind.REPEAT}' ELSE '{VisitKind.HUMAN}' END,
+               CASE WHEN p.previous > p.at - %s THEN '{VisitKind.REPEAT}'
+                    ELSE {person_kind_sql(conversation="p.conversation_id", visitor="p.visitor", since="p.at - %s", until="p.at")}
+               END,
                p.visitor, p.at
         FROM persons p
         ON CONFLICT (journal_key) WHERE journal_key > '' DO NOTHING
@@ -244,8 +243,6 @@ def _store_sql() -> str:
 def store(rows: list[tuple]) -> int:
     """Insert journal lines as visits in one statement (a line already stored adds nothing; one
     whose conversation is gone is dropped). Returns how many rows were added."""
-    from channels_app.handoff.services.landing import REPEAT_WINDOW
-
     columns = list(zip(*rows, strict=True))
     with transaction.atomic(), connection.cursor() as cursor:
         # One store at a time across processes: each sees every batch stored before it, so two
@@ -261,12 +258,14 @@ _JOURNAL_LOCK = threading.Lock()
 
 def journal() -> VisitJournal | None:
     """This process's journal, or None when visits are written straight to the database
-    (DUSK_VISIT_JOURNAL off, or not PostgreSQL)."""
+    (DUSK_VISIT_JOURNAL off, or not PostgreSQL). Called on every landing: no lock once made."""
     global _JOURNAL
     if not settings.DUSK_VISIT_JOURNAL or connection.vendor != "postgresql":
         return None
-    directory = Path(settings.DUSK_VISIT_JOURNAL_DIR)
+    found, directory = _JOURNAL, settings.DUSK_VISIT_JOURNAL_DIR
+    if found is not None and found.configured == directory:
+        return found
     with _JOURNAL_LOCK:
-        if _JOURNAL is None or _JOURNAL.directory != directory:
+        if _JOURNAL is None or _JOURNAL.configured != directory:
             _JOURNAL = VisitJournal(directory, settings.DUSK_VISIT_JOURNAL_SECONDS)
         return _JOURNAL

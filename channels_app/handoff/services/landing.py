@@ -13,11 +13,13 @@ from django.utils.translation import gettext as _
 
 from channels_app.core.prepared import prepared_cursor
 from channels_app.handoff.selectors import (
+    REPEAT_WINDOW,
     LandingRows,
     is_crawler,
     is_reference,
     landing_query,
     landing_rows_for,
+    person_kind_sql,
     transcript,
 )
 from channels_app.handoff.services.delivery import queue_handoff_deliveries
@@ -32,20 +34,13 @@ from channels_app.models import (
     VisitKind,
 )
 
-REPEAT_WINDOW = timedelta(days=1)
-
 logger = logging.getLogger(__name__)
 
 
 def _person_kind(conversation: str) -> str:
-    """SQL deciding a person's visit: a repeat when the same visitor opened the same reference
-    within REPEAT_WINDOW, else human (parameters: the visitor, the start of the window)."""
-    table = LandingVisit._meta.db_table
-    return f"""CASE WHEN EXISTS (
-        SELECT 1 FROM {table}
-        WHERE conversation_id = {conversation} AND visitor = %s
-          AND kind IN ('{VisitKind.HUMAN}', '{VisitKind.REPEAT}') AND at > %s
-    ) THEN '{VisitKind.REPEAT}' ELSE '{VisitKind.HUMAN}' END"""
+    """SQL deciding a person's visit at its request (parameters: the visitor, the start of the
+    window): `selectors.person_kind_sql`."""
+    return person_kind_sql(conversation=conversation, visitor="%s", since="%s")
 
 
 def _robot_kind(*, user_agent: str, method: str) -> str | None:
@@ -103,11 +98,13 @@ def open_landing(
     *, reference: str, visitor: str, user_agent: str, method: str, now: datetime | None = None
 ) -> LandingRows | None:
     """The landing page of `reference` (selectors.landing_rows_for) with its request recorded
-    (`record_landing`), or None, recording nothing, when there is no page. On PostgreSQL in one
-    statement: this is the hottest public page and its round trips were most of its time."""
+    (`record_landing`), or None, recording nothing, when there is no page. With the visit journal
+    (services/journal.py), the page's one read and a line appended to the journal; else, on
+    PostgreSQL, one statement: this is the hottest public page and its round trips were most of
+    its time."""
     now = now or timezone.now()
-    visits = journal() if is_reference(reference) else None
-    if connection.vendor != "postgresql" or visits is not None or not is_reference(reference):
+    visits = journal()
+    if visits is not None or connection.vendor != "postgresql" or not is_reference(reference):
         # The page's read, then the visit: into this process's journal (stored in batches), or
         # committed here (SQLite; or the journal cannot be written).
         found = landing_rows_for(reference, now=now)
