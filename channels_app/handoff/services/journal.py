@@ -66,8 +66,14 @@ class VisitJournal:
             self._ready_to_write()
             self._lines += 1
             key = f"{self._token}{self._files:x}.{self._lines:x}"
-            line = f"{key}\t{conversation_id}\t{robot_kind or ''}\t{visitor}\t{at.isoformat()}\n"
-            os.write(self._fd, line.encode())
+            data = f"{key}\t{conversation_id}\t{robot_kind or ''}\t{visitor}\t{at.isoformat()}\n".encode()
+            written = os.write(self._fd, data)
+            if written != len(data):
+                # A short write (a full disk): the file now ends in a torn line, which a drain
+                # skips. It is closed, so the next visit starts a new file, and this visit is
+                # refused (the caller commits it itself).
+                self._close_locked()
+                raise OSError(f"visit journal: {written} of {len(data)} bytes written")
 
     def _ready_to_write(self) -> None:
         if self._pid != os.getpid():  # first use in this process (or a fork): its own file and thread
@@ -101,19 +107,22 @@ class VisitJournal:
     def _close_file(self) -> Path | None:
         """Close this process's file for writing (it becomes `.ready`): None when it has nothing."""
         with self._lock:
-            if self._fd is None or self._pid != os.getpid():
-                return None
-            if self._lines == 0:
-                return None
-            ready = self._path.with_suffix(READY)
-            try:
-                os.rename(self._path, ready)
-            except OSError:  # removed by hand: what it held is gone, the next visit opens a new file
-                logger.exception("visit journal: %s disappeared while written", self._path)
-                ready = None
-            os.close(self._fd)  # and with it the lock: any process may drain it now
-            self._fd = None
-            return ready
+            return self._close_locked()
+
+    def _close_locked(self) -> Path | None:
+        if self._fd is None or self._pid != os.getpid():
+            return None
+        if self._lines == 0:
+            return None
+        ready = self._path.with_suffix(READY)
+        try:
+            os.rename(self._path, ready)
+        except OSError:  # removed by hand: what it held is gone, the next visit opens a new file
+            logger.exception("visit journal: %s disappeared while written", self._path)
+            ready = None
+        os.close(self._fd)  # and with it the lock: any process may drain it now
+        self._fd = None
+        return ready
 
     # --- draining (its own thread) ------------------------------------------------------------
 

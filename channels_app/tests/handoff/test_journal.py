@@ -220,3 +220,38 @@ def test_a_file_stored_late_gives_the_same_counts_as_one_stored_in_order(moved, 
     rows = list(LandingVisit.objects.order_by("at").values_list("visitor", "kind"))
     # v's first visit of the day is the one three hours ago; w is another visitor.
     assert rows == [("v", "human"), ("v", "repeat"), ("w", "human")]
+
+
+def test_a_short_write_is_refused_and_the_torn_line_skipped(moved, visit_journal):
+    """A real short write: a process whose files may not grow past 250 bytes (the kernel's
+    RLIMIT_FSIZE, as a full disk would) appends 10 visits. The one cut short is refused (so its
+    caller commits it itself), the file with the torn line is closed, the next visit starts a new
+    file, and the drain stores every accepted visit and no torn one."""
+    conversation, _plan = moved
+    code = f"""
+import resource, signal, django
+django.setup()
+from django.utils import timezone
+from channels_app.handoff.services.journal import VisitJournal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+journal = VisitJournal({str(visit_journal.directory)!r}, 3600)
+journal._ready_to_write()
+resource.setrlimit(resource.RLIMIT_FSIZE, (250, 250))
+accepted = refused = 0
+for i in range(10):
+    try:
+        journal.append(conversation_id={conversation.pk}, robot_kind="crawler", visitor=f"v{{i}}", at=timezone.now())
+        accepted += 1
+    except OSError:
+        refused += 1
+journal._close_file()
+journal.stop()
+print(accepted, refused, flush=True)
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    accepted, refused = map(int, out.stdout.split())
+    assert refused >= 1 and accepted + refused == 10
+    assert drain_directory(visit_journal.directory) == accepted
+    assert LandingVisit.objects.filter(conversation=conversation).count() == accepted
