@@ -199,10 +199,12 @@ def drain_file(path: Path) -> int:
 
 
 def parse(data: bytes) -> list[tuple]:
-    """The visits in a journal file; a line that is not one (a write torn by a crash of the
-    machine) is left out."""
+    """The visits in a journal file. Only whole lines count: a write cut short (a full disk, a
+    crash of the machine) leaves the file's last line without its newline, and a cut line may
+    still look like one (an instant cut to its date parses), so it is left out, as is any line
+    that is not a visit."""
     rows = []
-    for raw in data.split(b"\n"):
+    for raw in data.split(b"\n")[:-1]:
         fields = raw.decode("utf-8", "replace").split("\t")
         if len(fields) != FIELDS:
             continue

@@ -255,3 +255,11 @@ print(accepted, refused, flush=True)
     assert refused >= 1 and accepted + refused == 10
     assert drain_directory(visit_journal.directory) == accepted
     assert LandingVisit.objects.filter(conversation=conversation).count() == accepted
+
+
+def test_only_whole_lines_are_visits():
+    # A line cut inside its instant can still parse (a date alone is an ISO date): without its
+    # newline it is a torn write, never a visit.
+    whole = b"k1\t7\t\tv\t2026-12-05T03:25:11.123456+00:00\n"
+    assert len(journal_module.parse(whole + b"k2\t7\t\tv\t2026-12-05")) == 1
+    assert len(journal_module.parse(whole + b"k2\t7\t\tv\t2026-12-05T03:25:11+00:00\n")) == 2
